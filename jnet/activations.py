@@ -1,0 +1,161 @@
+"""Activation functions by Keras name. `get(name_or_callable)` resolves one."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def linear(x):
+    return x
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras's relu: `max(x, threshold)` with optional leak and cap."""
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return jax.nn.relu(x)
+    y = jnp.where(x >= threshold, x, negative_slope * (x - threshold))
+    return y if max_value is None else jnp.minimum(y, max_value)
+
+
+def hard_sigmoid(x):
+    # Keras 3: relu6(x + 3) / 6
+    return jax.nn.relu6(x + 3.0) / 6.0
+
+
+def hard_silu(x):
+    return x * hard_sigmoid(x)
+
+
+def sparse_plus(x):
+    return jnp.where(x <= -1, 0.0, jnp.where(x >= 1, x, (x + 1) ** 2 / 4))
+
+
+def sparse_sigmoid(x):
+    return jnp.clip(0.5 * (x + 1.0), 0.0, 1.0)
+
+
+def squareplus(x, b=4.0):
+    return (x + jnp.sqrt(x * x + b)) / 2
+
+
+def tanh_shrink(x):
+    return x - jnp.tanh(x)
+
+
+def hard_tanh(x):
+    return jnp.clip(x, -1.0, 1.0)
+
+
+def soft_shrink(x, threshold=0.5):
+    return jnp.where(x > threshold, x - threshold, jnp.where(x < -threshold, x + threshold, 0.0))
+
+
+def hard_shrink(x, threshold=0.5):
+    return jnp.where(jnp.abs(x) > threshold, x, 0.0)
+
+
+def threshold(x, threshold=0.0, default_value=0.0):
+    return jnp.where(x > threshold, x, default_value)
+
+
+def softmax(x, axis=-1):
+    return jax.nn.softmax(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return jax.nn.log_softmax(x, axis=axis)
+
+
+def gelu(x, approximate=False):
+    # Keras defaults to the exact erf form; jax defaults to the tanh approximation.
+    return jax.nn.gelu(x, approximate=approximate)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return jax.nn.leaky_relu(x, negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return jax.nn.elu(x, alpha)
+
+
+def mish(x):
+    return x * jnp.tanh(jax.nn.softplus(x))
+
+
+def glu(x, axis=-1):
+    return jax.nn.glu(x, axis=axis)
+
+
+def sparsemax(x, axis=-1):
+    z = jnp.moveaxis(x, axis, -1)
+    zs = -jnp.sort(-z, axis=-1)
+    k = jnp.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    cumsum = jnp.cumsum(zs, axis=-1)
+    support = (1 + k * zs) > cumsum
+    k_z = jnp.sum(support, axis=-1, keepdims=True)
+    tau = (jnp.take_along_axis(cumsum, k_z - 1, axis=-1) - 1) / k_z.astype(z.dtype)
+    return jnp.moveaxis(jnp.maximum(z - tau, 0.0), -1, axis)
+
+
+ALL = {
+    "linear": linear,
+    "relu": relu,
+    "relu6": jax.nn.relu6,
+    "sigmoid": jax.nn.sigmoid,
+    "tanh": jnp.tanh,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "elu": elu,
+    "selu": jax.nn.selu,
+    "celu": jax.nn.celu,
+    "gelu": gelu,
+    "softplus": jax.nn.softplus,
+    "softsign": jax.nn.soft_sign,
+    "silu": jax.nn.silu,
+    "swish": jax.nn.silu,
+    "exponential": jnp.exp,
+    "hard_sigmoid": hard_sigmoid,
+    "hard_silu": hard_silu,
+    "hard_swish": hard_silu,
+    "leaky_relu": leaky_relu,
+    "log_sigmoid": jax.nn.log_sigmoid,
+    "mish": mish,
+    "glu": glu,
+    "sparse_plus": sparse_plus,
+    "sparse_sigmoid": sparse_sigmoid,
+    "sparsemax": sparsemax,
+    "squareplus": squareplus,
+    "tanh_shrink": tanh_shrink,
+    "hard_tanh": hard_tanh,
+    "soft_shrink": soft_shrink,
+    "hard_shrink": hard_shrink,
+    "threshold": threshold,
+}
+_BY_FUNCTION = {}
+for _name, _fn in ALL.items():
+    _BY_FUNCTION.setdefault(_fn, _name)
+
+
+def get(identifier):
+    """A callable for `None`, a Keras activation name, or a callable."""
+    if identifier is None:
+        return linear
+    if isinstance(identifier, str):
+        if identifier not in ALL:
+            raise ValueError(f"Unknown activation {identifier!r}. Expected one of: {', '.join(sorted(ALL))}")
+        return ALL[identifier]
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"activation must be a name or a callable, got {identifier!r}")
+
+
+def serialize(fn):
+    """The registered name of an activation function, or None."""
+    if isinstance(fn, str):
+        return fn
+    try:
+        return _BY_FUNCTION.get(fn)
+    except TypeError:  # unhashable callables
+        return None

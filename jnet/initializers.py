@@ -1,0 +1,176 @@
+"""Weight initializers by Keras name and class. Each is `init(key, shape, dtype) -> array`.
+
+Keras's defaults and formulas are kept (RandomNormal stddev 0.05, variance scaling with the
+truncated-normal correction), so a jnet model starts from the same distribution as Keras.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from jnet.serialization import _REGISTRY
+
+
+class Initializer:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(cls)
+        _REGISTRY.setdefault(cls.__name__, cls)
+
+    def get_config(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class Zeros(Initializer):
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return jnp.zeros(shape, dtype)
+
+
+class Ones(Initializer):
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return jnp.ones(shape, dtype)
+
+
+class Constant(Initializer):
+    value: float = 0.0
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return jnp.full(shape, self.value, dtype)
+
+
+class RandomNormal(Initializer):
+    mean: float = 0.0
+    stddev: float = 0.05
+    seed: int | None = None
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return self.mean + self.stddev * jax.random.normal(_key(key, self.seed), shape, dtype)
+
+
+class RandomUniform(Initializer):
+    minval: float = -0.05
+    maxval: float = 0.05
+    seed: int | None = None
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return jax.random.uniform(_key(key, self.seed), shape, dtype, self.minval, self.maxval)
+
+
+class TruncatedNormal(Initializer):
+    mean: float = 0.0
+    stddev: float = 0.05
+    seed: int | None = None
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return self.mean + self.stddev * jax.random.truncated_normal(_key(key, self.seed), -2.0, 2.0, shape, dtype)
+
+
+class VarianceScaling(Initializer):
+    scale: float = 1.0
+    mode: str = "fan_in"
+    distribution: str = "truncated_normal"
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.scale <= 0:
+            raise ValueError(f"VarianceScaling: scale must be positive, got {self.scale}")
+        if self.mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {self.mode!r}")
+        if self.distribution not in ("truncated_normal", "untruncated_normal", "normal", "uniform"):
+            raise ValueError(
+                "VarianceScaling: distribution must be truncated_normal, untruncated_normal or uniform, "
+                f"got {self.distribution!r}"
+            )
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        dist = "untruncated_normal" if self.distribution == "normal" else self.distribution
+        # Keras and jax compute fans the same way: receptive field * in/out channels (HWIO).
+        init = jax.nn.initializers.variance_scaling(self.scale, self.mode, dist)
+        if len(shape) < 2:
+            init = jax.nn.initializers.variance_scaling(self.scale, self.mode, dist, in_axis=0, out_axis=0)
+        return init(_key(key, self.seed), shape, dtype)
+
+
+def _scaled(name, scale, mode, distribution):
+    def __init__(self, seed=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+    cls = type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config})
+    cls.__module__ = __name__
+    return cls
+
+
+GlorotUniform = _scaled("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _scaled("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeUniform = _scaled("HeUniform", 2.0, "fan_in", "uniform")
+HeNormal = _scaled("HeNormal", 2.0, "fan_in", "truncated_normal")
+LecunUniform = _scaled("LecunUniform", 1.0, "fan_in", "uniform")
+LecunNormal = _scaled("LecunNormal", 1.0, "fan_in", "truncated_normal")
+
+
+class Orthogonal(Initializer):
+    gain: float = 1.0
+    seed: int | None = None
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        return jax.nn.initializers.orthogonal(self.gain)(_key(key, self.seed), shape, dtype)
+
+
+class Identity(Initializer):
+    gain: float = 1.0
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer needs a 2D shape, got {shape}")
+        return self.gain * jnp.eye(*shape, dtype=dtype)
+
+
+def _key(key, seed):
+    # A fixed seed makes the initializer ignore the model's key, as Keras does.
+    return key if seed is None else jax.random.key(seed)
+
+
+ALL = {
+    "zeros": Zeros,
+    "ones": Ones,
+    "constant": Constant,
+    "random_normal": RandomNormal,
+    "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal,
+    "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform,
+    "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform,
+    "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal,
+    "identity": Identity,
+}
+_CLASSES = {cls.__name__: cls for cls in ALL.values()}
+
+
+def get(identifier):
+    """An initializer from a Keras name, a class name, a config dict, or a callable."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        cls = ALL.get(identifier) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"Unknown initializer {identifier!r}. Expected one of: {', '.join(sorted(ALL))}")
+        return cls()
+    if isinstance(identifier, dict):
+        return _CLASSES[identifier["class_name"]].from_config(identifier["config"])
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"initializer must be a name or a callable, got {identifier!r}")

@@ -1,0 +1,77 @@
+"""Weight regularizers (`L1`, `L2`, `L1L2`). A layer's `penalty(params)` sums them; the
+trainer adds that to the loss, as Keras adds `model.losses`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+
+from jnet.serialization import _REGISTRY
+
+
+class Regularizer:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(cls)
+        _REGISTRY.setdefault(cls.__name__, cls)
+
+    def get_config(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class L1L2(Regularizer):
+    l1: float = 0.0
+    l2: float = 0.0
+
+    def __post_init__(self):
+        for name in ("l1", "l2"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {getattr(self, name)}")
+
+    def __call__(self, x):
+        total = 0.0
+        if self.l1:
+            total = total + self.l1 * jnp.sum(jnp.abs(x))
+        if self.l2:
+            total = total + self.l2 * jnp.sum(jnp.square(x))
+        return total
+
+
+class L1(L1L2):
+    def __init__(self, l1=0.01):
+        L1L2.__init__(self, l1=l1, l2=0.0)
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(L1L2):
+    def __init__(self, l2=0.01):
+        L1L2.__init__(self, l1=0.0, l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+ALL = {"l1": L1, "l2": L2, "l1_l2": L1L2}
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+
+
+def get(identifier):
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        cls = ALL.get(identifier) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"Unknown regularizer {identifier!r}. Expected one of: {', '.join(sorted(ALL))}")
+        return cls()
+    if isinstance(identifier, dict):
+        return _CLASSES[identifier["class_name"]].from_config(identifier["config"])
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"regularizer must be a name or a callable, got {identifier!r}")

@@ -1,0 +1,94 @@
+"""`model.summary()`: a Keras-like table of layers, output shapes and parameter counts."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import numpy as np
+
+
+def _count(tree) -> int:
+    return int(sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(tree)))
+
+
+def _shape_str(tensors) -> str:
+    shapes = [t.shape for t in jax.tree_util.tree_leaves(tensors, is_leaf=lambda t: hasattr(t, "shape"))]
+    text = [str(tuple(s)).replace(",)", ")") if len(s) != 1 else f"({s[0]},)" for s in shapes]
+    return text[0] if len(text) == 1 else "[" + ", ".join(text) + "]"
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+
+
+def summary_rows(model, expand_nested=False, prefix=""):
+    """Rows `(name_and_type, output_shape, params, connected_to)` for the table."""
+    from jnet.models.functional import InputLayer, is_symbolic
+    from jnet.models.model import Model
+    from jnet.models.sequential import Sequential
+
+    graph = model._require_graph()
+    shapes = jax.eval_shape(model.init, jax.random.key(0))
+    rows = []
+    show_inputs = not isinstance(model, Sequential)
+    for layer in model.layers:
+        if isinstance(layer, InputLayer) and not show_inputs:
+            continue
+        nodes = [n for n in graph.nodes if n.layer is layer]
+        out = _shape_str(nodes[0].outputs) if nodes else "?"
+        n_params = _count(shapes["params"].get(layer.name, {})) + _count(shapes["state"].get(layer.name, {}))
+        connected = []
+        for node in nodes:
+            for t in node.inbound():
+                if is_symbolic(t):
+                    k = [n for n in graph.nodes if n.layer is t.node.layer].index(t.node)
+                    connected.append(f"{t.node.layer.name}[{k}][{t.index}]")
+        rows.append((f"{prefix}{layer.name} ({type(layer).__name__})", out, n_params, ", ".join(connected) or "-"))
+        if expand_nested and isinstance(layer, Model):
+            rows.extend(summary_rows(layer, True, prefix + "  "))
+    return rows
+
+
+def print_summary(model, line_length=None, expand_nested=False, print_fn=None):
+    from jnet.models.sequential import Sequential
+
+    print_fn = print_fn or print
+    rows = summary_rows(model, expand_nested)
+    functional = not isinstance(model, Sequential)
+    headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
+    cells = [[r[0], r[1], f"{r[2]:,}"] + ([r[3]] if functional else []) for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    if line_length:
+        widths[0] = max(widths[0], line_length - sum(widths[1:]) - 3 * len(widths))
+    total_width = sum(widths) + 3 * (len(widths) - 1)
+
+    def line(values):
+        parts = []
+        for i, (v, w) in enumerate(zip(values, widths)):
+            parts.append(v.rjust(w) if i == 2 else v.ljust(w))
+        return " | ".join(parts).rstrip()
+
+    shapes = jax.eval_shape(model.init, jax.random.key(0))
+    mask = model.trainable_mask(shapes["params"])
+    trainable = sum(
+        math.prod(p.shape)
+        for p, m in zip(jax.tree_util.tree_leaves(shapes["params"]), jax.tree_util.tree_leaves(mask))
+        if m
+    )
+    total = _count(shapes["params"]) + _count(shapes["state"])
+    nbytes = sum(int(np.dtype(x.dtype).itemsize) * math.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes))
+    name = model.name or ("sequential" if isinstance(model, Sequential) else "model")
+    print_fn(f'Model: "{name}"')
+    print_fn("=" * total_width)
+    print_fn(line(headers))
+    print_fn("=" * total_width)
+    for i, c in enumerate(cells):
+        print_fn(line(c))
+        print_fn(("-" if i < len(cells) - 1 else "=") * total_width)
+    print_fn(f" Total params: {total:,} ({_fmt_bytes(nbytes)})")
+    print_fn(f" Trainable params: {trainable:,}")
+    print_fn(f" Non-trainable params: {total - trainable:,}")
