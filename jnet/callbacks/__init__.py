@@ -1,0 +1,5 @@
+"""Callbacks: the Keras protocol, run on the host between compiled chunks."""
+
+from jnet.callbacks.base import Callback, CallbackList, History
+
+__all__ = ["Callback", "CallbackList", "History"]
