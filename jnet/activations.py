@@ -91,7 +91,8 @@ def glu(x, axis=-1):
 def sparsemax(x, axis=-1):
     z = jnp.moveaxis(x, axis, -1)
     zs = -jnp.sort(-z, axis=-1)
-    k = jnp.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    # k shaped to broadcast explicitly against z (rank promotion is an error in jnet).
+    k = jnp.arange(1, z.shape[-1] + 1, dtype=z.dtype).reshape((1,) * (z.ndim - 1) + (-1,))
     cumsum = jnp.cumsum(zs, axis=-1)
     support = (1 + k * zs) > cumsum
     k_z = jnp.sum(support, axis=-1, keepdims=True)
