@@ -26,7 +26,7 @@ def test_noise_layers_harness_and_exact_identity_at_inference(layer):
     y = _apply(layer, x, training=True, rng=KEY)
     assert y.shape == x.shape and not np.array_equal(y, x)
     y_jit = jax.jit(lambda x, k: layer.apply({}, x, training=True, rng=k)[0])(x, KEY)
-    np.testing.assert_allclose(y_jit, y, rtol=1e-6)  # jit == eager with the same key
+    np.testing.assert_allclose(y_jit, y, rtol=1e-5, atol=1e-5)  # jit == eager with the same key
 
 
 def test_dropout_rate_statistics_and_scaling():
