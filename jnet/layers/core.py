@@ -9,7 +9,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from jnet import activations, initializers, regularizers
-from jnet.layers.base import Layer, expand_to
+from jnet.layers.base import Layer, expand_to, serialize_value
 
 __all__ = ["Dense", "Activation", "Identity", "Lambda", "Embedding", "Masking"]
 
@@ -279,7 +279,7 @@ class Lambda(Layer):
         else:
             config["output_shape"] = None if self.output_shape is None else list(self.output_shape)
         config["mask"] = None if self.mask is None else _function_ref(self.mask, f"{self._label}.mask")
-        config["arguments"] = self.arguments
+        config["arguments"] = serialize_value(self.arguments, f"{self._label}.arguments")
         return config
 
     @classmethod
@@ -396,8 +396,6 @@ class Embedding(Layer):
         return _add_penalty(0.0, self.embeddings_regularizer, params["embeddings"])
 
     def get_config(self):
-        from jnet.layers.base import serialize_value
-
         config = {k: getattr(self, k) for k in ("name", "trainable", "dtype", "input_dim", "output_dim",
                                                 "embeddings_initializer", "embeddings_regularizer", "mask_zero")}
         config["input_shape"] = self.input_shape
