@@ -124,9 +124,6 @@ class _ElementwiseMerge(_Merge):
             out.append(jnp.broadcast_to(m, x.shape))
         return out
 
-    def _merge(self, xs, masks):
-        raise TypeError  # every concrete merge overrides this
-
     def compute_mask(self, inputs, mask):
         # Keras: no output mask unless every input has one; then their union (logical OR).
         if mask is None:
