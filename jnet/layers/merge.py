@@ -46,13 +46,6 @@ class _Merge(Layer):
             shapes = ", ".join(_fmt(x.shape) for x in inputs)
             raise ValueError(f"{self._label}: inputs have different batch sizes: {shapes}")
 
-    def output_spec(self, *input_specs, **kwargs):
-        # Check the specs as given (None = unknown axis) so errors show the user's shapes;
-        # base shape inference only checks them with unknown axes filled in.
-        if input_specs:
-            self.check_inputs(*input_specs)
-        return super().output_spec(*input_specs, **kwargs)
-
     def _cast(self, inputs):
         return [cast_floats(jnp.asarray(x), self.compute_dtype) for x in inputs]
 

@@ -167,6 +167,9 @@ class Model(Layer):
             key = jrng.next_key()
         return graph.init(key)
 
+    def _init_unchecked(self, key, *specs):
+        return self.init(key, *specs)
+
     def _ensure_graph(self, example_inputs):
         """Check example inputs against the graph (a deferred Sequential builds here)."""
         specs = jax.tree_util.tree_map(as_spec, example_inputs, is_leaf=is_spec_leaf)
