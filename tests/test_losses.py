@@ -188,6 +188,18 @@ def test_reduce_values_with_mask_matches_keras():
     assert np.isclose(float(got), values[row_mask].mean(), rtol=1e-6)
 
 
+def test_row_mask_combines_with_ignore_class():
+    """A padded-row mask (batch,) and ignore_class on (batch, T) labels: the mean is over the
+    entries that are both real and not ignored."""
+    labels, logits = _data("sparse_logits", seed=8, shape=(B, T))
+    rows = np.array([True, True, False, True, False])
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    got = loss(labels, logits, mask=rows)
+    per_entry = np.asarray(losses.sparse_categorical_crossentropy(labels, logits, True))
+    keep = rows[:, None] & (labels != 0)
+    assert np.isclose(float(got), per_entry[keep].mean(), rtol=1e-6)
+
+
 def test_zero_weight_rows_are_ignored_even_if_nan():
     y_true, y_pred = _data("onehot_logits", seed=5)
     bad_pred = y_pred.copy()
