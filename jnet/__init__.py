@@ -3,7 +3,6 @@
 ```python
 import jnet
 from jnet import layers, models
-from jnet import losses, metrics
 ```
 """
 
