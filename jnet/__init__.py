@@ -8,6 +8,7 @@ from jnet import layers, models
 
 from jnet import activations, initializers, regularizers, utils
 from jnet import layers, models
+from jnet import losses, metrics
 from jnet.models.functional import Input
 from jnet.models.model import Model
 from jnet.models.sequential import Sequential
@@ -17,5 +18,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "initializers", "layers", "models",
-    "register_serializable", "regularizers", "utils",
+    "losses", "metrics", "register_serializable", "regularizers", "utils",
 ]
