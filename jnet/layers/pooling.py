@@ -11,6 +11,7 @@ NaN for the average — so the padded rows of a partial batch cannot poison a lo
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -126,7 +127,8 @@ def _pool_doc(name, rank, mode):
 
 
 class _AveragePooling(_Pooling):
-    pool_size: Any  # required, as in Keras
+    # Required, as in Keras. `field()` without a default: a bare annotation would inherit 2.
+    pool_size: Any = dataclasses.field()
     _mode = "average"
 
 
