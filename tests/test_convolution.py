@@ -284,6 +284,19 @@ def test_kernel_larger_than_valid_input():
     assert layers.Conv2D(2, 5, padding="same").output_spec(_spec((1, 3, 9, 1))).shape == (1, 3, 9, 2)
 
 
+def test_unknown_spatial_sizes_build_and_run():
+    """Fully convolutional models take Input((None, None, c)); the window check must not
+    mistake the unknown sizes for small ones."""
+    x = jnet.Input((None, None, 3))
+    h = layers.Conv2D(4, 5, name="conv")(x)
+    assert h.shape == (None, None, None, 4)
+    y = layers.GlobalMaxPooling2D()(layers.MaxPooling2D(3)(h))
+    model = jnet.Model(x, y)
+    model.set_weights([0.1 * np.ones(w.shape, np.float32) for w in model.get_weights()])
+    for size in (9, 12):
+        assert model(jnp.ones((2, size, size, 3))).shape == (2, 4)
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: layers.Conv2D(2, 3, padding="full"), r"Conv2D 'conv2d': padding must be one of 'valid', 'same', got 'full'"),
     (lambda: layers.Conv2D(2, 3, padding="causal"), r"padding must be one of 'valid', 'same', got 'causal'"),

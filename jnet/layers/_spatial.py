@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import jax
+
 from jnet import regularizers
 
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -97,6 +99,37 @@ def check_windows_fit(label: str, spec, rank: int, data_format: str, windows, wh
                 f"the input ({n}); the output would be empty. Input shape {tuple(spec.shape)}; use "
                 "padding='same' or a smaller window."
             )
+
+
+def is_traced(tree) -> bool:
+    """Whether any leaf is a tracer. `Layer.output_spec` traces `init` with stand-in sizes
+    (2 and 3) for unknown axes; those sizes must not trip the window check."""
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))
+
+
+# Stand-in sizes for unknown axes when inferring output shapes. `base.infer_output_spec`
+# uses 2 and 3, which a window of 4 or more maps to the same (empty) length, so an unknown
+# size came out as a known 0. Large, far-apart primes keep every strided/windowed size apart.
+_UNKNOWN_FILLS = (1021, 2039)
+
+
+def infer_output_spec(layer, specs, kwargs):
+    """`base.infer_output_spec` with stand-ins large enough for windowed layers."""
+    from jnet.layers import base
+
+    if not base._has_unknown((specs, kwargs)):
+        return base.infer_output_spec(layer, specs, kwargs)
+    try:
+        first, second = (base._eval(layer, specs, kwargs, fill) for fill in _UNKNOWN_FILLS)
+    except (TypeError, ValueError) as err:
+        if layer._label in str(err):
+            raise
+        raise type(err)(f"{layer._label}: {err}") from err
+
+    def merge(a, b):
+        return jax.ShapeDtypeStruct(tuple(x if x == y else None for x, y in zip(a.shape, b.shape)), a.dtype)
+
+    return jax.tree_util.tree_map(merge, first, second)
 
 
 def effective_size(kernel: int, dilation: int) -> int:

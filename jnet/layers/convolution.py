@@ -23,7 +23,7 @@ import jax.numpy as jnp
 
 from jnet import activations, initializers, regularizers
 from jnet.layers import _spatial as sp
-from jnet.layers.base import Layer
+from jnet.layers.base import Layer, as_spec
 
 __all__ = [
     "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
@@ -44,6 +44,7 @@ class _SpatialConv(Layer):
     # Plain class attributes (no annotations, so not dataclass fields):
     _initializer_args = ()  # initializer arguments, validated at construction
     _regularized = ()  # (param name, regularizer argument) pairs
+    _window_checked = True  # False where any input size gives a non-empty output
 
     def __post_init__(self):
         label = self._label
@@ -83,9 +84,30 @@ class _SpatialConv(Layer):
 
     def check_inputs(self, spec):
         sp.check_spatial_input(self._label, spec, self.rank, self.data_format)
-        if self.padding == "valid":
-            sp.check_windows_fit(self._label, spec, self.rank, self.data_format, self._effective_kernel,
-                                 "dilated kernel" if max(self.dilation_rate) > 1 else "kernel")
+
+    # The kernel-vs-input-size check runs from `init` and `output_spec`, on the caller's specs,
+    # not from `check_inputs`: output shapes of unknown (None) axes are found by tracing
+    # `init`/`apply` with stand-in sizes (2 and 3 in base.py, whose outputs for bigger windows
+    # are wrong, hence `sp.infer_output_spec`), and `Input((None, None, 3))` must stay valid.
+    # Traced inputs carry stand-ins, so they are skipped.
+
+    def _check_window_fit(self, spec):
+        if self.padding != "valid" or not self._window_checked:
+            return
+        spec = as_spec(spec)
+        sp.check_spatial_input(self._label, spec, self.rank, self.data_format)
+        sp.check_windows_fit(self._label, spec, self.rank, self.data_format, self._effective_kernel,
+                             "dilated kernel" if max(self.dilation_rate) > 1 else "kernel")
+
+    def init(self, key, *input_specs):
+        if input_specs and not sp.is_traced(input_specs):
+            self._check_window_fit(input_specs[0])
+        return super().init(key, *input_specs)
+
+    def output_spec(self, *input_specs, **kwargs):
+        if input_specs:
+            self._check_window_fit(input_specs[0])
+        return sp.infer_output_spec(self, input_specs, kwargs)
 
     def _check_call_channels(self, x, expected):
         sp.check_spatial_input(self._label, x, self.rank, self.data_format)
@@ -301,6 +323,7 @@ class _ConvTranspose(_SpatialConv):
 
     _initializer_args = ("kernel_initializer", "bias_initializer")
     _regularized = (("kernel", "kernel_regularizer"), ("bias", "bias_regularizer"))
+    _window_checked = False  # any input length gives a non-empty output
 
     def __post_init__(self):
         if self.output_padding is not None:
@@ -319,10 +342,6 @@ class _ConvTranspose(_SpatialConv):
                         f"axis {axis} has output_padding {op} and stride {s}"
                     )
         super().check_config()
-
-    def check_inputs(self, spec):
-        # Any input length gives a non-empty output, so only rank and channels are checked.
-        sp.check_spatial_input(self._label, spec, self.rank, self.data_format)
 
     def build(self, key, spec):
         k_kernel, k_bias = jax.random.split(key)
