@@ -230,6 +230,16 @@ def test_default_initializers_match_keras_distribution():
     assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.8 * limit
 
 
+@pytest.mark.parametrize("name, args", [("Conv2D", (3, 3)), ("SeparableConv2D", (3, 3)), ("Conv2DTranspose", (3, 3))])
+def test_mixed_precision_policy(name, args):
+    layer = getattr(layers, name)(*args, dtype="mixed_bfloat16")
+    shape = (1, 6, 6, 2)
+    v, y = check_layer(layer, _x(shape), variables=_variables(layer, shape))
+    assert y.dtype == jnp.bfloat16
+    assert all(p.dtype == jnp.float32 for p in jax.tree_util.tree_leaves(
+        jax.eval_shape(lambda k: layer.init(k, _spec(shape)), jax.random.key(0))))
+
+
 def test_config_is_normalised_like_keras():
     layer = layers.Conv2D(8, 3, padding="SAME")
     assert layer.kernel_size == (3, 3) and layer.strides == (1, 1) and layer.padding == "same"
