@@ -7,6 +7,7 @@ Private: the public names live in `convolution.py` and `pooling.py`.
 from __future__ import annotations
 
 import math
+import numbers
 
 import jax
 
@@ -21,14 +22,15 @@ def normalize_tuple(value, rank: int, arg: str, label: str, allow_zero: bool = F
     """`3` -> `(3,) * rank`; a sequence is checked for length and sign."""
     if isinstance(value, bool):
         raise ValueError(f"{label}: {arg} must be an int or a tuple of {rank} ints, got {value!r}")
-    if isinstance(value, int):
+    if isinstance(value, numbers.Integral):
         value = (value,) * rank
     try:
         items = tuple(value)
     except TypeError:
         raise ValueError(f"{label}: {arg} must be an int or a tuple of {rank} ints, got {value!r}") from None
-    if len(items) != rank or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+    if len(items) != rank or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
         raise ValueError(f"{label}: {arg} must be an int or a tuple of {rank} ints, got {value!r}")
+    items = tuple(int(v) for v in items)  # numpy ints become plain ints (JSON-ready config)
     low = 0 if allow_zero else 1
     if any(v < low for v in items):
         sign = "non-negative" if allow_zero else "positive"

@@ -16,6 +16,7 @@ classes only set it. Everything runs through `jax.lax.conv_general_dilated` /
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import jax
@@ -64,8 +65,9 @@ class _SpatialConv(Layer):
 
     def _check_positive(self, arg):
         value = getattr(self, arg)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{self._label}: {arg} must be a positive integer, got {value!r}")
+        setattr(self, arg, int(value))  # numpy ints become plain ints (JSON-ready config)
 
     def _check_no_strided_dilation(self):
         # Keras (and TensorFlow before it) rejects this combination for Conv and ConvTranspose.

@@ -113,7 +113,7 @@ class _Pooling(Layer):
 _POOL_DOC = """{kind} pooling over {what}: the {op} of each `pool_size` window.
 
     Args:
-        pool_size: int or tuple of {rank} ints, the window size{default}.
+        pool_size: int or tuple of {rank} int(s), the window size{default}.
         strides: int, tuple, or `None` (default: `pool_size`, non-overlapping windows).
         padding: `"valid"` (windows inside the input) or `"same"` (output size
             `ceil(input / stride)`; {pad_note}).
@@ -257,9 +257,9 @@ _GLOBAL_DOC = """Global {kind} pooling: the {op} over all {what}.
 def _global_doc(rank, mode):
     mask_note = ""
     if rank == 1:
-        mask_note = ("\n    Masking:\n        a `(batch, steps)` mask leaves masked steps out"
-                     + (" of the mean (as Keras)" if mode == "average" else " of the max (Keras ignores the mask here)")
-                     + "; a sample with every step masked pools to 0.\n")
+        mask_note = ("\n    Masking:\n        a `(batch, steps)` mask leaves masked steps out of the "
+                     + ("mean (as Keras)" if mode == "average" else "max (Keras ignores the mask here)")
+                     + ";\n        a sample with every step masked pools to 0.\n")
     kept = "(batch, " + ", ".join(["1"] * rank) + ", channels)"
     return _GLOBAL_DOC.format(
         kind=mode, op="maximum" if mode == "max" else "mean", what={1: "steps", 2: "pixels", 3: "voxels"}[rank],
