@@ -96,6 +96,18 @@ def test_input_gradients_match_keras(name, kwargs):
     assert float(jnp.max(jnp.abs(g))) > 0
 
 
+def test_unknown_sizes_stay_unknown():
+    """Shape inference must not turn an unknown size into a known one (a stride-2 pool maps
+    nearby stand-in sizes such as 16 and 17 to the same length)."""
+    import jnet
+
+    x = jnet.Input((None, None, 3))
+    assert layers.MaxPooling2D()(x).shape == (None, None, None, 3)
+    assert layers.AveragePooling2D(4, padding="same")(x).shape == (None, None, None, 3)
+    assert layers.MaxPooling2D()(jnet.Input((9, None, 3))).shape == (None, 4, None, 3)
+    assert layers.AveragePooling1D(3, strides=2)(jnet.Input((None, 2))).shape == (None, None, 2)
+
+
 def test_defaults_like_keras():
     assert layers.MaxPooling2D().pool_size == (2, 2) and layers.MaxPooling2D().strides == (2, 2)
     assert layers.MaxPooling1D(3).strides == (3,)

@@ -103,25 +103,24 @@ def check_windows_fit(label: str, spec, rank: int, data_format: str, windows, wh
             )
 
 
-def is_traced(tree) -> bool:
-    """Whether any leaf is a tracer. `Layer.output_spec` traces `init` with stand-in sizes
-    (2 and 3) for unknown axes; those sizes must not trip the window check."""
-    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))
-
-
-# Stand-in sizes for unknown axes when inferring output shapes. `base.infer_output_spec`
-# uses 2 and 3, which a window of 4 or more maps to the same (empty) length, so an unknown
-# size came out as a known 0. Large, far-apart primes keep every strided/windowed size apart.
+# Stand-in sizes for unknown (None) axes when inferring output shapes. Shape inference traces
+# the layer twice with different stand-ins and marks the axes that differ as unknown. Small
+# stand-ins collide for windowed layers: with base.py's 2 and 3 a window of 4 gives length 0
+# both times (reported as a known 0); with 16 and 17, MaxPooling2D() gives 8 both times.
+# Far-apart stand-ins keep every window/stride combination below ~1000 apart. The input is
+# checked as given (None axes kept) first, so a stand-in never trips the window check.
 _UNKNOWN_FILLS = (1021, 2039)
 
 
 def infer_output_spec(layer, specs, kwargs):
-    """`base.infer_output_spec` with stand-ins large enough for windowed layers."""
+    """Output spec(s) of a windowed `layer`, as `base.infer_output_spec` with far-apart
+    stand-ins for unknown axes."""
     from jnet.layers import base
 
-    if not base._has_unknown((specs, kwargs)):
-        return base.infer_output_spec(layer, specs, kwargs)
     try:
+        layer.check_inputs(*jax.tree_util.tree_map(base.as_spec, specs, is_leaf=base.is_spec_leaf))
+        if not base._has_unknown((specs, kwargs)):
+            return base._eval(layer, specs, kwargs, 1)
         first, second = (base._eval(layer, specs, kwargs, fill) for fill in _UNKNOWN_FILLS)
     except (TypeError, ValueError) as err:
         if layer._label in str(err):

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from jnet import activations, initializers, regularizers
 from jnet.layers import _spatial as sp
-from jnet.layers.base import Layer, as_spec
+from jnet.layers.base import Layer
 
 __all__ = [
     "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
@@ -86,29 +86,12 @@ class _SpatialConv(Layer):
 
     def check_inputs(self, spec):
         sp.check_spatial_input(self._label, spec, self.rank, self.data_format)
-
-    # The kernel-vs-input-size check runs from `init` and `output_spec`, on the caller's specs,
-    # not from `check_inputs`: output shapes of unknown (None) axes are found by tracing
-    # `init`/`apply` with stand-in sizes (2 and 3 in base.py, whose outputs for bigger windows
-    # are wrong, hence `sp.infer_output_spec`), and `Input((None, None, 3))` must stay valid.
-    # Traced inputs carry stand-ins, so they are skipped.
-
-    def _check_window_fit(self, spec):
-        if self.padding != "valid" or not self._window_checked:
-            return
-        spec = as_spec(spec)
-        sp.check_spatial_input(self._label, spec, self.rank, self.data_format)
-        sp.check_windows_fit(self._label, spec, self.rank, self.data_format, self._effective_kernel,
-                             "dilated kernel" if max(self.dilation_rate) > 1 else "kernel")
-
-    def init(self, key, *input_specs):
-        if input_specs and not sp.is_traced(input_specs):
-            self._check_window_fit(input_specs[0])
-        return super().init(key, *input_specs)
+        if self.padding == "valid" and self._window_checked:
+            sp.check_windows_fit(self._label, spec, self.rank, self.data_format, self._effective_kernel,
+                                 "dilated kernel" if max(self.dilation_rate) > 1 else "kernel")
 
     def output_spec(self, *input_specs, **kwargs):
-        if input_specs:
-            self._check_window_fit(input_specs[0])
+        # Unknown (None) sizes are traced with large stand-ins; see `sp.infer_output_spec`.
         return sp.infer_output_spec(self, input_specs, kwargs)
 
     def _check_call_channels(self, x, expected):

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.layers import _spatial as sp
-from jnet.layers.base import Layer, as_spec
+from jnet.layers.base import Layer
 
 __all__ = [
     "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
@@ -63,26 +63,11 @@ class _Pooling(Layer):
 
     def check_inputs(self, spec):
         sp.check_spatial_input(self._label, spec, self.rank, self.data_format, need_channels=False)
-
-    # The pool-vs-input-size check runs on the caller's specs from `init` and `output_spec`,
-    # not from `check_inputs`, so that unknown (None) sizes, which shape inference traces with
-    # stand-in sizes, are not mistaken for tiny inputs (see convolution.py).
-
-    def _check_window_fit(self, spec):
-        if self.padding != "valid":
-            return
-        spec = as_spec(spec)
-        sp.check_spatial_input(self._label, spec, self.rank, self.data_format, need_channels=False)
-        sp.check_windows_fit(self._label, spec, self.rank, self.data_format, self.pool_size, "pool size")
-
-    def init(self, key, *input_specs):
-        if input_specs and not sp.is_traced(input_specs):
-            self._check_window_fit(input_specs[0])
-        return super().init(key, *input_specs)
+        if self.padding == "valid":
+            sp.check_windows_fit(self._label, spec, self.rank, self.data_format, self.pool_size, "pool size")
 
     def output_spec(self, *input_specs, **kwargs):
-        if input_specs:
-            self._check_window_fit(input_specs[0])
+        # Unknown (None) sizes are traced with large stand-ins; see `sp.infer_output_spec`.
         return sp.infer_output_spec(self, input_specs, kwargs)
 
     def _window(self, sizes):
