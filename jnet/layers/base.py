@@ -215,7 +215,7 @@ class Layer:
         """Output spec(s) for inputs of the given specs, from `jax.eval_shape`.
 
         Axes given as `None` (unknown batch or sequence length) stay `None` in the result:
-        the shape is evaluated with two different fillers (16 and 17) and the axes that move are unknown.
+        the shape is evaluated with two far-apart prime fillers (1021 and 2039, so strided or windowed axes still differ) and the axes that move are unknown.
         """
         return infer_output_spec(self, input_specs, kwargs)
 
@@ -329,10 +329,10 @@ def infer_output_spec(layer, specs, kwargs=None):
     kwargs = kwargs or {}
     try:
         layer.check_inputs(*jax.tree_util.tree_map(as_spec, specs, is_leaf=is_spec_leaf))
-        first = _eval(layer, specs, kwargs, 16)
+        first = _eval(layer, specs, kwargs, 1021)
         if not _has_unknown((specs, kwargs)):
             return first
-        second = _eval(layer, specs, kwargs, 17)
+        second = _eval(layer, specs, kwargs, 2039)
     except (TypeError, ValueError) as err:
         if getattr(err, "_jnet_named", False) or layer._label in str(err):
             raise
