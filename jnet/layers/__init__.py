@@ -5,3 +5,5 @@ from jnet.layers.core import *  # noqa: F401,F403
 from jnet.models.functional import Input, InputLayer
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense"]
+from jnet.layers.recurrent import *  # noqa: F401,F403
+from jnet.layers.attention import *  # noqa: F401,F403
