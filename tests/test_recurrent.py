@@ -39,7 +39,7 @@ def randomize(kl, seed=1):
     """Non-trivial weights everywhere (zero biases would hide bias-layout bugs)."""
     rs = np.random.RandomState(seed)
     with keras_side():
-        kl.set_weights([0.5 * rs.randn(*w.shape).astype(np.float32) for w in kl.get_weights()])
+        kl.set_weights([np.asarray(0.5 * rs.randn(*w.shape), np.float32) for w in kl.get_weights()])
 
 
 def keras_out(kl, *args, **kwargs):
