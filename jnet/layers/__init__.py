@@ -7,3 +7,4 @@ from jnet.models.functional import Input, InputLayer
 __all__ = ["Layer", "Input", "InputLayer", "Dense"]
 from jnet.layers.recurrent import *  # noqa: F401,F403
 from jnet.layers.attention import *  # noqa: F401,F403
+from jnet.layers.flax_layer import *  # noqa: F401,F403
