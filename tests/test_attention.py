@@ -234,3 +234,12 @@ def test_mha_over_two_attention_axes_flattens_them():
     (out, scores), _ = jl.apply(mha_params(kl), x, x, return_attention_scores=True)
     k_out, k_scores = keras_call(kl, x, x, return_attention_scores=True)
     close((out, scores), (k_out, k_scores))
+
+
+@pytest.mark.xfail(strict=True, reason="jnet/models/model.py layer_weights flattens nested param dicts "
+                   "alphabetically (bias before kernel); fix there, then drop this marker")
+def test_model_get_weights_in_keras_order(mha_pair):
+    kl, _ = mha_pair
+    q, v = jnet.Input((TQ, D)), jnet.Input((TV, 3))
+    model = jnet.Model([q, v], layers.MultiHeadAttention(num_heads=2, key_dim=3)(q, v))
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in kl.get_weights()]

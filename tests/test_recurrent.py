@@ -306,3 +306,41 @@ def test_lstm_in_model_is_padding_invariant(make_embedding):
         close(per_step[i:i + 1, :n], steps_i, tol=1e-6)
     # The sequence output keeps the mask; a padded step repeats the last valid one.
     close(per_step[1, 2:], jnp.broadcast_to(per_step[1, 1], (3, 2)), tol=1e-6)
+
+
+def test_functional_encoder_decoder_with_states():
+    """Keras's seq2seq pattern: encoder states feed the decoder's initial_state."""
+    enc_in, dec_in = jnet.Input((None, D)), jnet.Input((None, D))
+    _, h, c = layers.LSTM(U, return_state=True)(enc_in)
+    seq = layers.LSTM(U, return_sequences=True)(dec_in, initial_state=[h, c])
+    model = jnet.Model([enc_in, dec_in], seq)
+    v = model.init(jax.random.key(0))
+    out, _ = model.apply(v, [X, X[:, :2]])
+    assert out.shape == (B, 2, U)
+    enc, dec = [l for l in model.layers if isinstance(l, layers.LSTM)]
+    _, h0, c0 = enc.apply({"params": v["params"][enc.name]}, X)[0]
+    expected = dec.apply({"params": v["params"][dec.name]}, X[:, :2], initial_state=[h0, c0])[0]
+    close(out, expected, tol=1e-6)
+    clone = jnet.Model.from_config(model.get_config())
+    close(clone.apply(v, [X, X[:, :2]])[0], out, tol=1e-6)
+
+
+def test_mixed_precision_policy():
+    jl = layers.GRU(U, return_sequences=True, dtype="mixed_bfloat16")
+    v = jl.init(jax.random.key(0), spec(X))
+    assert v["params"]["kernel"].dtype == jnp.float32
+    out = jl.apply(v, X, mask=jnp.asarray(MASK))[0]
+    assert out.dtype == jnp.bfloat16
+    full = layers.GRU(U, return_sequences=True).apply(v, X, mask=jnp.asarray(MASK))[0]
+    close(out.astype(jnp.float32), full, tol=5e-2)
+
+
+@pytest.mark.xfail(strict=True, reason="jnet/models/model.py layer_weights flattens nested param dicts "
+                   "alphabetically (bias before kernel); fix there, then drop this marker")
+def test_model_get_weights_in_keras_order_for_nested_params():
+    x = jnet.Input((T, D))
+    model = jnet.Model(x, layers.Bidirectional(layers.LSTM(U))(x))
+    kl = keras.layers.Bidirectional(keras.layers.LSTM(U))
+    with keras_side():
+        kl.build((None, T, D))
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in kl.get_weights()]
