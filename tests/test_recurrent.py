@@ -215,6 +215,21 @@ def test_generic_rnn_over_builtin_and_custom_cells():
     close(rnn.apply(v, X, mask=jnp.asarray(MASK))[0], ref.apply(v, X, mask=jnp.asarray(MASK))[0])
 
 
+@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}{kw}" for n, kw in CASES])
+def test_hoisted_and_per_step_projection_agree(name, kw, monkeypatch):
+    """The GPU path (input projection hoisted out of the loop) equals the CPU path."""
+    from jnet.layers import recurrent
+
+    jl = getattr(layers, name)(U, return_sequences=True, go_backwards=True, **kw)
+    v = jl.init(jax.random.key(6), spec(X))
+    outs = []
+    for hoist in (False, True):
+        monkeypatch.setattr(recurrent, "HOIST_INPUTS", hoist)
+        assert recurrent.hoist_inputs() is hoist
+        outs.append(jl.apply(v, X, mask=jnp.asarray(MASK))[0])
+    close(outs[0], outs[1], tol=1e-6)
+
+
 def test_unroll_and_backend_default():
     jl = layers.LSTM(U, return_sequences=True)
     v = jl.init(jax.random.key(4), spec(X))
