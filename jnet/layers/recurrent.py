@@ -1,9 +1,14 @@
 """Recurrent layers: RNN over a cell, SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed.
 
-The time loop is one `lax.scan`; the input projection of every timestep is one matmul before
-it (see `rnn_cells.py`). `unroll` defaults per backend: on CPU the rolled loop (1) was
-fastest, on GPU unrolling 10 steps per iteration ran LSTM fwd+bwd 2.2x faster on an H100
-(2.84 ms -> 1.31 ms at T=100); `benchmarks/lstm_unroll.py` measures it on your machine.
+The time loop is one `lax.scan`. Two speed choices are made per backend, both measured
+(`benchmarks/lstm_unroll.py`):
+
+- `unroll` (steps per scan iteration): on an H100 LSTM fwd+bwd at T=100 ran 2.84 ms at
+  unroll=1 and 1.31 ms at unroll=10, so accelerators default to 10; on CPU unroll=1 was
+  fastest, so CPU defaults to 1. `unroll=int` (or True / False) overrides it.
+- the input projection `x @ kernel + bias`: on accelerators it runs once over all timesteps
+  before the loop (one big matmul); on CPU it stays in the step, which ran LSTM fwd+bwd 1.6x
+  faster there (see `HOIST_INPUTS`).
 
 Masking follows Keras's JAX backend: at a masked step the state is carried forward unchanged
 and the output is the previous output (the first state), or zeros with

@@ -6,8 +6,8 @@ A cell is a layer that computes one time step: `call(params, inputs, states)` re
 For speed the built-in cells split a step in two:
 
 - `project(params, x)`: the input projection `x @ kernel + bias`. It does not depend on the
-  state, so the recurrent layers run it **once over all timesteps** (one big matmul) outside
-  the loop;
+  state, so on accelerators the recurrent layers run it **once over all timesteps** (one big
+  matmul) before the loop (on CPU inside the step, measured faster there: `recurrent.py`);
 - `step(params, xp, states, rec_mask)`: the recurrent part, run inside `lax.scan`.
 
 Parameter names, shapes and gate order are Keras's (LSTM gates i, f, c, o; GRU gates z, r, h
