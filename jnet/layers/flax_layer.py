@@ -94,7 +94,12 @@ class FlaxLayer(Layer):
     # ------------------------------------------------------------------ protocol
     def init(self, key, *input_specs):
         specs = jax.tree_util.tree_map(as_spec, input_specs, is_leaf=is_spec_leaf)
-        specs = _fill_specs(specs, 1)
+        self.check_inputs(*specs)
+        return self._init_unchecked(key, *_fill_specs(specs, 1))
+
+    def _init_unchecked(self, key, *specs):
+        # Flax builds params and state in one `module.init`, so this replaces build/build_state
+        # (shape inference calls `_init_unchecked` directly).
         if _is_nnx(self.module):
             from flax import nnx
 
