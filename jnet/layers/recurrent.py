@@ -23,7 +23,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jnet.layers.base import Layer, deserialize, expand_to, serialize
+from jnet.layers.base import Layer, deserialize, expand_to, serialize, to_snake_case
 from jnet.layers.rnn_cells import GRUCell, LSTMCell, RNNCellBase, SimpleRNNCell
 from jnet.layers.rnn_cells import __all__ as _cell_names
 
@@ -433,11 +433,13 @@ class Bidirectional(Layer):
         if self.merge_mode not in _MERGE_MODES:
             raise ValueError(f"{self._label}: merge_mode must be one of {_MERGE_MODES}, got {self.merge_mode!r}")
         seq = self.layer.return_sequences
+        base = self.layer.name or to_snake_case(type(self.layer).__name__)
         # Keras forces zero outputs at masked steps when returning sequences, so the two
         # directions line up on padded positions.
-        self._forward = _copy_layer(self.layer, zero_output_for_mask=seq)
+        self._forward = _copy_layer(self.layer, zero_output_for_mask=seq, name=f"forward_{base}")
         if self.backward_layer is None:
-            self._backward = _copy_layer(self.layer, go_backwards=not self.layer.go_backwards, zero_output_for_mask=seq)
+            self._backward = _copy_layer(self.layer, go_backwards=not self.layer.go_backwards, zero_output_for_mask=seq,
+                                         name=f"backward_{base}")
         else:
             self._backward = _copy_layer(self.backward_layer, zero_output_for_mask=seq)
         if self._forward.go_backwards == self._backward.go_backwards:
@@ -455,7 +457,10 @@ class Bidirectional(Layer):
         return self._forward.return_state
 
     def check_inputs(self, spec, initial_state=None):
-        self._forward.check_inputs(spec)
+        try:
+            self._forward.check_inputs(spec)
+        except ValueError as err:
+            raise ValueError(f"{self._label}: {err}") from None
 
     def build(self, key, spec, initial_state=None):
         kf, kb = jax.random.split(key)
