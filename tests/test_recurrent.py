@@ -277,6 +277,8 @@ def test_bad_input_errors_name_the_layer():
         lstm.apply(v, X, mask=jnp.ones((B, T + 1), bool))
     with pytest.raises(ValueError, match=r"initial_state needs 2"):
         lstm.apply(v, X, initial_state=[jnp.zeros((B, U))])
+    with pytest.raises(ValueError, match=r"Bidirectional 'bidirectional'.*rank 3"):
+        layers.Bidirectional(layers.LSTM(U)).init(jax.random.key(0), jax.ShapeDtypeStruct((B, D), jnp.float32))
     with pytest.raises(ValueError, match="merge_mode"):
         layers.Bidirectional(layers.LSTM(U), merge_mode="max")
     with pytest.raises(ValueError, match="recurrent layer"):
