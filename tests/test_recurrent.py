@@ -361,3 +361,12 @@ def test_model_get_weights_in_keras_order_for_nested_params():
     with keras_side():
         kl.build((None, T, D))
     assert [w.shape for w in model.get_weights()] == [w.shape for w in kl.get_weights()]
+
+
+def test_output_mask_follows_keras():
+    m = jnp.asarray(MASK)
+    assert layers.LSTM(U, return_sequences=True).compute_mask(X, m) is m
+    assert layers.LSTM(U).compute_mask(X, m) is None
+    assert layers.LSTM(U, return_sequences=True, return_state=True).compute_mask(X, m) == [m, None, None]
+    assert layers.Bidirectional(layers.GRU(U, return_sequences=True), merge_mode=None).compute_mask(X, m) == [m, m]
+    assert layers.Bidirectional(layers.GRU(U)).compute_mask(X, m) is None
