@@ -236,10 +236,29 @@ def test_mha_over_two_attention_axes_flattens_them():
     close((out, scores), (k_out, k_scores))
 
 
-@pytest.mark.xfail(strict=True, reason="jnet/models/model.py layer_weights flattens nested param dicts "
-                   "alphabetically (bias before kernel); fix there, then drop this marker")
 def test_model_get_weights_in_keras_order(mha_pair):
     kl, _ = mha_pair
     q, v = jnet.Input((TQ, D)), jnet.Input((TV, 3))
     model = jnet.Model([q, v], layers.MultiHeadAttention(num_heads=2, key_dim=3)(q, v))
     assert [w.shape for w in model.get_weights()] == [w.shape for w in kl.get_weights()]
+
+
+def test_graph_passes_key_keyword_and_value_mask():
+    """`mha(q, v, key=k)` builds the key kernel from k's width, and the value's Embedding
+    mask reaches MHA as `value_mask` (Keras does both)."""
+    q_in, v_in, k_in = jnet.Input((3, 4)), jnet.Input((5,), dtype="int32"), jnet.Input((5, 6))
+    v = layers.Embedding(10, 4, mask_zero=True)(v_in)
+    mha = layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    model = jnet.Model([q_in, v_in, k_in], mha(q_in, v, key=k_in))
+    variables = model.init(jax.random.key(0))
+    assert variables["params"][mha.name]["key"]["kernel"].shape == (6, 2, 3)
+    rng = np.random.RandomState(0)
+    q, k = rng.randn(2, 3, 4).astype("float32"), rng.randn(2, 5, 6).astype("float32")
+    ids = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]], dtype="int32")
+    out, _ = model.apply(variables, q, ids, k)
+    emb = variables["params"]["embedding"]["embeddings"][ids]
+    mha_vars = {"params": variables["params"][mha.name], "state": {}}
+    expected, _ = mha.apply(mha_vars, q, emb, key=k, value_mask=jnp.asarray(ids != 0))
+    unmasked, _ = mha.apply(mha_vars, q, emb, key=k)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(out, unmasked, atol=1e-4)

@@ -352,8 +352,6 @@ def test_mixed_precision_policy():
     close(out.astype(jnp.float32), full, tol=5e-2)
 
 
-@pytest.mark.xfail(strict=True, reason="jnet/models/model.py layer_weights flattens nested param dicts "
-                   "alphabetically (bias before kernel); fix there, then drop this marker")
 def test_model_get_weights_in_keras_order_for_nested_params():
     x = jnet.Input((T, D))
     model = jnet.Model(x, layers.Bidirectional(layers.LSTM(U))(x))

@@ -172,20 +172,13 @@ class MultiHeadAttention(Layer):
         if x.shape[-1] != p["kernel"].shape[0]:
             raise ValueError(
                 f"{self._label}: {name} has last axis {x.shape[-1]} but the layer was built for "
-                f"{p['kernel'].shape[0]} (in a graph, pass key positionally: mha(query, value, key))"
+                f"{p['kernel'].shape[0]}"
             )
         dtype = self.compute_dtype
         y = jnp.einsum("btd,dnh->btnh", x.astype(dtype), p["kernel"].astype(dtype))
         if "bias" in p:
             y = y + expand_to(p["bias"].astype(dtype), 4)
         return y
-
-    def apply_with_mask(self, variables, args, kwargs, mask, training=False, rng=None):
-        # The graph hands a layer the mask of its first argument only. In self-attention
-        # (`mha(x, x)`) value is the very same array, so its Keras mask is the query's.
-        if mask is not None and len(args) > 1 and args[1] is args[0] and kwargs.get("value_mask") is None:
-            kwargs = {**kwargs, "value_mask": mask}
-        return super().apply_with_mask(variables, args, kwargs, mask, training=training, rng=rng)
 
     def call(self, params, query, value, key=None, attention_mask=None, return_attention_scores=False,
              use_causal_mask=False, query_mask=None, value_mask=None, key_mask=None, training=False, rng=None, mask=None):
