@@ -3,12 +3,14 @@
 ```python
 import jnet
 from jnet import layers, models
+from jnet import losses, metrics
 from jnet import optimizers
 ```
 """
 
 from jnet import activations, initializers, regularizers, utils
 from jnet import layers, models
+from jnet import losses, metrics
 from jnet import optimizers
 from jnet.models.functional import Input
 from jnet.models.model import Model
@@ -18,6 +20,6 @@ from jnet.serialization import register_serializable
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "initializers", "layers", "models", "optimizers",
-    "register_serializable", "regularizers", "utils",
+    "Input", "Model", "Sequential", "activations", "initializers", "layers", "models",
+    "losses", "metrics", "optimizers", "register_serializable", "regularizers", "utils",
 ]
