@@ -22,12 +22,6 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-try:
-    import jnet.metrics  # noqa: F401
-except ImportError:  # until the losses-metrics branch is merged: the test-only stand-in
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-    import _fake_metrics  # noqa: F401
-
 CASES = {
     "small": dict(sizes=(32, 64, 64, 10), batch=32, n=32 * 512),     # dispatch-bound
     "mnist": dict(sizes=(784, 512, 512, 10), batch=128, n=128 * 128),

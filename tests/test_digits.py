@@ -4,7 +4,6 @@ accuracy with Keras's recipe (Keras 3 gets 0.971-0.973)."""
 import numpy as np
 import pytest
 
-import _fake_metrics  # noqa: F401  (test-only stand-in until jnet.metrics is merged)
 import jnet
 from jnet import layers
 

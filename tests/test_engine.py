@@ -9,7 +9,6 @@ import numpy as np
 import optax
 import pytest
 
-import _fake_metrics  # noqa: F401  (test-only stand-in until jnet.metrics is merged)
 import jnet
 from jnet import layers
 from jnet.engine import data as D

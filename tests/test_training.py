@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import _fake_metrics  # noqa: F401  (test-only stand-in until jnet.metrics is merged)
 import jax
 import jax.monitoring
 
