@@ -429,8 +429,7 @@ def test_training_mode_state_and_penalty():
     # training mode really is random: two train_on_batch losses at equal weights differ
     state = model.get_train_state()
     a = model.train_on_batch(x, y)
-    model.set_train_state(state)
-    model.layers[2]  # the same model, reset to the same weights
+    model.set_train_state(state)          # back to the same weights: inference has no noise
     b = model.test_on_batch(x, y)
     assert a != b
 
@@ -454,3 +453,18 @@ def test_multi_input_dict_and_list_outputs():
     np.testing.assert_allclose(logs["loss"], 0.5 * logs["out_a_loss"] + logs["out_b_loss"], rtol=1e-5)
     with pytest.raises(ValueError, match=r"1 entries.*2 output\(s\) \['out_a', 'out_b'\]"):
         model.compile(optimizer="adam", loss=["mse"])
+
+
+def test_gradient_accumulation_averages_batches():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(8, 3)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    weights = []
+    for batch_size, accumulate in ((8, None), (4, 2)):
+        jnet.utils.set_random_seed(2)
+        model = linear()
+        model.compile(optimizer=jnet.optimizers.SGD(0.1), loss="mse", gradient_accumulation_steps=accumulate)
+        model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
