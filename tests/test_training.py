@@ -468,3 +468,20 @@ def test_gradient_accumulation_averages_batches():
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_compile_config_round_trip(two_heads):
+    import json
+
+    model = two_heads
+    sched = jnet.optimizers.schedules.ExponentialDecay(0.01, decay_steps=10, decay_rate=0.9)
+    model.compile(optimizer=jnet.optimizers.Adam(learning_rate=sched, clipnorm=1.0),
+                  loss={"priority": "mse", "department": jnet.losses.CategoricalCrossentropy(label_smoothing=0.1)},
+                  loss_weights={"priority": 2.0, "department": 1.0}, metrics={"department": ["accuracy"]},
+                  steps_per_execution=3)
+    config = json.loads(json.dumps(model.get_compile_config()))
+    other = jnet.Model.from_config(model.get_config())
+    other.compile_from_config(config)
+    assert other.get_compile_config() == config
+    assert isinstance(other.optimizer, jnet.optimizers.Adam) and other.optimizer.clipnorm == 1.0
+    assert other._compile_args["loss"]["department"].label_smoothing == 0.1
