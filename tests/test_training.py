@@ -485,3 +485,13 @@ def test_compile_config_round_trip(two_heads):
     assert other.get_compile_config() == config
     assert isinstance(other.optimizer, jnet.optimizers.Adam) and other.optimizer.clipnorm == 1.0
     assert other._compile_args["loss"]["department"].label_smoothing == 0.1
+
+
+def test_generator_builds_a_deferred_model_and_resolves_accuracy(cls_data):
+    x, labels, _ = cls_data
+    model = jnet.Sequential([layers.Dense(16, activation="relu"), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    batches = ((x[i:i + 30], labels[i:i + 30]) for i in range(0, 90, 30))
+    model.fit(batches, epochs=1, verbose=0)                       # builds from the first batch
+    loss, acc = model.evaluate(iter([(x, labels)]), verbose=0)
+    np.testing.assert_allclose(acc, np.mean(model.predict(x, verbose=0).argmax(1) == labels), atol=1e-6)
