@@ -495,3 +495,26 @@ def test_generator_builds_a_deferred_model_and_resolves_accuracy(cls_data):
     model.fit(batches, epochs=1, verbose=0)                       # builds from the first batch
     loss, acc = model.evaluate(iter([(x, labels)]), verbose=0)
     np.testing.assert_allclose(acc, np.mean(model.predict(x, verbose=0).argmax(1) == labels), atol=1e-6)
+
+
+def test_fit_matches_keras_end_to_end(cls_data):
+    """Same weights, data order, optimizer: jnet's fit/evaluate equal Keras 3's, including the
+    partial last batch, sample weights, the running epoch loss and accuracy."""
+    keras = pytest.importorskip("keras")
+    x, labels, _ = cls_data
+    sw = np.linspace(0.5, 1.5, len(x)).astype("float32")
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    k = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                          keras.layers.Dense(3, activation="softmax")])
+    k.set_weights(model.get_weights())
+    k.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ours = model.fit(x, labels, sample_weight=sw, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    with jax.numpy_rank_promotion("allow"):          # Keras's own layers broadcast implicitly
+        theirs = k.fit(x, labels, sample_weight=sw, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+        k_eval = k.evaluate(x, labels, verbose=0)
+    for a, b in zip(model.get_weights(), k.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-5)
+    np.testing.assert_allclose(ours["accuracy"], theirs["accuracy"], rtol=1e-6)
+    np.testing.assert_allclose(model.evaluate(x, labels, verbose=0), k_eval, rtol=1e-5)
