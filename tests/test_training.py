@@ -518,3 +518,18 @@ def test_fit_matches_keras_end_to_end(cls_data):
     np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-5)
     np.testing.assert_allclose(ours["accuracy"], theirs["accuracy"], rtol=1e-6)
     np.testing.assert_allclose(model.evaluate(x, labels, verbose=0), k_eval, rtol=1e-5)
+
+
+def test_run_eagerly_matches_compiled():
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(10, 3)).astype("float32")
+    y = rng.normal(size=(10, 1)).astype("float32")
+    weights = []
+    for eager in (False, True):
+        jnet.utils.set_random_seed(1)
+        model = linear()
+        model.compile(optimizer="adam", loss="mse", run_eagerly=eager)
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
