@@ -295,8 +295,10 @@ def test_resume_from_train_state_is_bit_identical(cls_data):
             self.model.set_train_state(saved)
             self.model._resume_from = (1, 2)     # epoch 1, after its batches 0 and 1
 
+    saved.opt_state.hyperparams["learning_rate"] = np.float32(0.001)   # as restored from disk
     fresh = mlp()
-    fresh.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=2)
+    fresh.compile(optimizer=jnet.optimizers.Adam(0.5), loss="sparse_categorical_crossentropy",
+                  steps_per_execution=2)                 # the restored state's rate wins
     fresh.fit(x, labels, batch_size=16, epochs=3, verbose=0, callbacks=[Restore()])
     for a, b in zip(ref.get_weights(), fresh.get_weights()):
         np.testing.assert_array_equal(a, b)

@@ -21,7 +21,7 @@ from jnet.engine.compile_args import (check_metric_name, deserialize_tree, is_me
 from jnet.engine.loop import DeviceSource, Trainer
 from jnet.engine.stream import StreamSource, array_stream
 from jnet.engine.steps import OutputPlan, StepPlan, loss_log_names
-from jnet.engine.train_state import TrainState, copy_tree
+from jnet.engine.train_state import TrainState, copy_tree, find_hyperparams
 
 # Data sets up to this size are placed on the device once; larger ones stream from the host.
 DEVICE_DATA_BYTES = 1 << 30
@@ -542,7 +542,12 @@ class TrainingMixin:
         new = copy_tree(tree)
         new = distribute.current().place_variables(new)
         trainer.ts = new
-        trainer._lr_written = None
+        # The restored optimizer state carries the learning rate: adopt it (a later
+        # `optimizer.learning_rate = ...` still overrides it).
+        hp = find_hyperparams(new.opt_state)
+        if hp is not None and "learning_rate" in hp and self.optimizer.injected_learning_rate is not None:
+            self.optimizer._learning_rate = float(hp["learning_rate"])
+        trainer._lr_written = self.optimizer._lr_version
         if not trainer.live:
             self._variables = {"params": new.params, "state": new.state}
             trainer.ts = new._replace(params=copy_tree(new.params), state=copy_tree(new.state))
