@@ -156,7 +156,7 @@ class TrainingMixin:
             outputs.append(plan)
         opt = self.optimizer
         tx = opt.tx
-        if args["gradient_accumulation_steps"]:
+        if args["gradient_accumulation_steps"] and args["gradient_accumulation_steps"] > 1:
             import optax
 
             tx = optax.MultiSteps(tx, every_k_schedule=args["gradient_accumulation_steps"])
@@ -295,8 +295,6 @@ class TrainingMixin:
 
         self._require_compiled("fit")
         verbose = _resolve_verbose(verbose)
-        if epochs < 1 and initial_epoch >= epochs:
-            raise ValueError(f"fit: epochs must be > initial_epoch, got epochs={epochs}, initial_epoch={initial_epoch}")
         full_batch = self.optimizer.full_batch
         val_source = None
         if D.is_stream(x):
