@@ -168,16 +168,21 @@ class Trainer:
         params, state = copy_tree((variables["params"], variables["state"]))
         if self.ts is None:
             opt_state = distinct_buffers(strong_types(self.plan.tx.init(params)))
-            ts = TrainState(params, state, opt_state, S.init_metrics(plan), key_data(jrng.next_key()),
+            ts = TrainState(params, state, opt_state, self._fresh_metrics(plan), key_data(jrng.next_key()),
                             jnp.zeros([], jnp.int32))
             self._lr_written = None
         else:
-            ts = self.ts._replace(params=params, state=state, metrics=S.init_metrics(plan))
+            ts = self.ts._replace(params=params, state=state, metrics=self._fresh_metrics(plan))
         self.ts = dist.place_variables(ts)
         return self.ts
 
+    @staticmethod
+    def _fresh_metrics(plan):
+        # Donated every call: no leaf may share a buffer with another.
+        return distinct_buffers(S.init_metrics(plan))
+
     def reset_metrics(self):
-        self.ts = self.ts._replace(metrics=S.init_metrics(self.plan))
+        self.ts = self.ts._replace(metrics=self._fresh_metrics(self.plan))
 
     def _write_learning_rate(self):
         opt = self.optimizer
@@ -233,7 +238,7 @@ class Trainer:
 
     def evaluate(self, source, variables, callbacks=None, steps=None):
         plan = self._ensure_plan(variables["params"])
-        metrics = S.init_metrics(plan)
+        metrics = self._fresh_metrics(plan)
         params, state = variables["params"], variables["state"]
         logs = None
         b = 0
