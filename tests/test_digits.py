@@ -10,7 +10,6 @@ from jnet import layers
 sklearn = pytest.importorskip("sklearn")
 
 
-@pytest.mark.slow
 def test_digits_mlp_reaches_97_percent():
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
