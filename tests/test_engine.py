@@ -144,3 +144,9 @@ def test_engine_routes_placement_through_the_distribution():
         distribute.set_current(None)
     assert dist.placed >= 1 and dist.constrained >= 1 and dist.variables >= 1
     assert distribute.current() is not dist
+
+
+def test_single_output_accepts_a_one_element_list():
+    y = np.arange(4)
+    assert D.flatten_outputs(["out"], [y], "y")[0] is y
+    assert np.asarray(D.flatten_outputs(["out"], [0, 1, 2], "y")[0]).shape == (3,)

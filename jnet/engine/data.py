@@ -85,6 +85,8 @@ def flatten_outputs(output_names, value, what) -> list:
             raise ValueError(f"{what}: the model has {n} outputs {output_names} but {len(value)} "
                              f"{what} entries were given")
         return list(value)
+    if n == 1 and isinstance(value, (list, tuple)) and len(value) == 1 and is_array(value[0]):
+        return [value[0]]           # `[y]` for a single-output model, as Keras accepts
     if n > 1 and what.startswith("sample_weight"):
         return [value] * n          # one sample weight array applies to every output
     if n > 1:
