@@ -9,6 +9,7 @@ from jnet import layers, models
 from jnet import activations, initializers, regularizers, utils
 from jnet import layers, models
 from jnet import losses, metrics
+from jnet import optimizers
 from jnet.models.functional import Input
 from jnet.models.model import Model
 from jnet.models.sequential import Sequential
@@ -18,5 +19,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "initializers", "layers", "models",
-    "losses", "metrics", "register_serializable", "regularizers", "utils",
+    "losses", "metrics", "optimizers", "register_serializable", "regularizers", "utils",
 ]
