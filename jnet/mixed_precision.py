@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import optax
 
 from jnet import dtypes as _dtypes
+from jnet import optimizers as _optimizers
+from jnet.optimizers.base import Optimizer
 
 
 class DTypePolicy:
@@ -144,81 +146,83 @@ def dynamic_loss_scale(inner: optax.GradientTransformation, initial_scale=2.0**1
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-def _as_tx(optimizer):
-    if isinstance(optimizer, optax.GradientTransformation):
-        return optimizer
-    tx = getattr(optimizer, "tx", None)
-    if isinstance(tx, optax.GradientTransformation):
-        return tx
-    raise ValueError(
-        f"LossScaleOptimizer: inner_optimizer must be a jnet optimizer or an optax "
-        f"GradientTransformation, got {type(optimizer).__name__}"
-    )
+def find_loss_scale(opt_state):
+    """The loss scale held anywhere in an optimizer state, or `None` when there is none.
+
+    The engine calls this in its train step: with a scale, it differentiates `loss * scale`
+    (the `LossScaleState` transformation divides the gradients again)."""
+    found = [s for s in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda s: isinstance(s, LossScaleState))
+             if isinstance(s, LossScaleState)]
+    return found[0].loss_scale if found else None
 
 
-class LossScaleOptimizer:
+class LossScaleOptimizer(Optimizer):
     """An optimizer that dynamically scales the loss so float16 gradients do not underflow.
 
-    Keras 3 semantics: a step with a non-finite gradient is skipped and halves the scale;
-    `dynamic_growth_steps` finite steps in a row double it.
+    Keras 3 semantics: the train step differentiates `loss * scale`; the gradients are divided
+    by the scale again before the inner optimizer sees them. A step with a non-finite gradient
+    is skipped (params and inner state unchanged) and halves the scale; `dynamic_growth_steps`
+    finite steps in a row double it. `learning_rate` is the inner optimizer's, settable
+    between steps as usual.
 
     Args:
-        inner_optimizer: the optimizer to wrap (a jnet optimizer or an optax transformation).
+        inner_optimizer: the optimizer to wrap (a jnet optimizer or its name, e.g. `"adam"`).
         initial_scale: the starting loss scale (high: a too-high scale drops fast).
         dynamic_growth_steps: finite steps between doublings of the scale.
 
-    Pure use (the engine does the same):
+    Example:
     ```python
-    opt = LossScaleOptimizer(optax.adam(1e-3))
-    opt_state = opt.tx.init(params)
-    grads = jax.grad(lambda p: opt.scale_loss(loss_fn(p), opt_state))(params)
-    updates, opt_state = opt.tx.update(grads, opt_state, params)
+    jnet.mixed_precision.set_global_policy("mixed_float16")
+    model.compile(optimizer=jnet.mixed_precision.LossScaleOptimizer(jnet.optimizers.Adam()), loss="mse")
     ```
+    A raw optax transformation gets the same behaviour from `dynamic_loss_scale(tx)`.
     """
 
-    def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None):
-        self.inner_optimizer = inner_optimizer
+    def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None, **kwargs):
+        inner = _optimizers.get(inner_optimizer)
+        if isinstance(inner, LossScaleOptimizer) or inner.full_batch:
+            raise ValueError(f"LossScaleOptimizer: cannot wrap {type(inner).__name__}; wrap a Keras-named jnet optimizer")
+        if isinstance(inner, _optimizers.OptaxOptimizer):
+            raise ValueError("LossScaleOptimizer: for a raw optax transformation use jnet.mixed_precision.dynamic_loss_scale(tx)")
+        if kwargs:
+            raise ValueError(f"LossScaleOptimizer: unsupported argument(s) {sorted(kwargs)}; set them on the inner optimizer")
+        super().__init__(learning_rate=inner._learning_rate, name=name or "loss_scale_optimizer")
+        self.inner_optimizer = inner
         self.initial_scale = float(initial_scale)
         self.dynamic_growth_steps = int(dynamic_growth_steps)
-        self.name = name or "loss_scale_optimizer"
-        self.tx = dynamic_loss_scale(_as_tx(inner_optimizer), self.initial_scale, self.dynamic_growth_steps)
+        dynamic_loss_scale(optax.identity(), self.initial_scale, self.dynamic_growth_steps)  # validates
 
-    @staticmethod
-    def loss_scale(opt_state) -> jax.Array:
-        """The current scale held in `opt_state` (this optimizer's state)."""
-        if not isinstance(opt_state, LossScaleState):
-            raise ValueError(f"LossScaleOptimizer: expected a LossScaleState, got {type(opt_state).__name__}")
-        return opt_state.loss_scale
-
-    def scale_loss(self, loss, opt_state):
-        """`loss` times the current scale: differentiate this, `tx.update` unscales."""
-        return loss * self.loss_scale(opt_state).astype(loss.dtype)
+    def _build(self, learning_rate):
+        # The scale wraps the inner rule *inside* inject_hyperparams, so the learning rate stays
+        # at the top of the state where the engine writes it.
+        return dynamic_loss_scale(self.inner_optimizer._build(learning_rate), self.initial_scale, self.dynamic_growth_steps)
 
     @property
     def learning_rate(self):
-        return self.inner_optimizer.learning_rate
+        return Optimizer.learning_rate.fget(self)
 
     @learning_rate.setter
     def learning_rate(self, value):
+        Optimizer.learning_rate.fset(self, value)
         self.inner_optimizer.learning_rate = value
 
-    def get_config(self) -> dict:
-        inner = self.inner_optimizer
-        if not hasattr(inner, "get_config"):
-            raise ValueError("LossScaleOptimizer.get_config: the inner optimizer is a raw optax transformation and has no config")
-        from jnet.serialization import serialize
+    def scale_loss(self, loss, opt_state):
+        """`loss` times the scale held in `opt_state`: differentiate this."""
+        scale = find_loss_scale(opt_state)
+        if scale is None:
+            raise ValueError("LossScaleOptimizer.scale_loss: opt_state holds no loss scale (was it made by this optimizer's tx?)")
+        return loss * scale.astype(loss.dtype)
 
+    def get_config(self) -> dict:
         return {
-            "name": self.name, "inner_optimizer": serialize(inner),
+            "name": self.name, "inner_optimizer": _optimizers.serialize(self.inner_optimizer),
             "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps,
         }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from jnet.serialization import deserialize
-
         config = dict(config)
-        inner = deserialize(config.pop("inner_optimizer"), custom_objects)
+        inner = _optimizers.deserialize(config.pop("inner_optimizer"), custom_objects)
         return cls(inner, **config)
 
     def __repr__(self):
@@ -227,5 +231,5 @@ class LossScaleOptimizer:
 
 __all__ = [
     "DTypePolicy", "LossScaleOptimizer", "LossScaleState", "Policy", "dynamic_loss_scale",
-    "global_policy", "set_global_policy",
+    "find_loss_scale", "global_policy", "set_global_policy",
 ]
