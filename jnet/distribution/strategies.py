@@ -130,7 +130,7 @@ class MeshDistribution(_hook.Distribution):
 
     def variable_sharding(self, path: str, shape) -> NamedSharding:
         """The sharding of the variable at `path` (default: replicated)."""
-        return NamedSharding(self._device_mesh.backend_mesh, PartitionSpec())
+        return self.replicated
 
     # ------------------------------------------------------------------ the engine hook
 
@@ -149,24 +149,22 @@ class MeshDistribution(_hook.Distribution):
         if not _is_array(x):
             return x
         ndim = np.ndim(x)
-        sharding = self.data_sharding(ndim)
-        if ndim == 0:
-            return _put_global(x, sharding)
-        if jax.process_count() > 1 and not self.auto_shard_dataset:
+        if jax.process_count() > 1 and not self.auto_shard_dataset and ndim:
             # A per-process batch: JAX stitches the global array from every process's rows.
-            return jax.make_array_from_process_local_data(sharding, np.asarray(x))
-        self._check_rows(np.shape(x)[0])
+            return jax.make_array_from_process_local_data(self.data_sharding(ndim), np.asarray(x))
+        if ndim == 0 or np.shape(x)[0] % self.batch_multiple:
+            # A scalar, or rows that do not split evenly (a whole device-resident data set of
+            # any size): replicate. Batches gathered from it inside the compiled loop are split
+            # by `constrain_batch`, so each device still computes only its share.
+            return _put_global(x, self.replicated)
+        sharding = self.data_sharding(ndim)
         if jax.process_count() == 1:
             return jax.device_put(x, sharding)
         return _local_rows_to_global(np.asarray(x), sharding)
 
-    def _check_rows(self, rows):
-        if rows % self.batch_multiple:
-            raise ValueError(
-                f"{type(self).__name__}: a batch of {rows} rows does not split over the "
-                f"{self.batch_multiple} devices of mesh axis {self._batch_dim_name!r}; use a batch "
-                f"size divisible by {self.batch_multiple}"
-            )
+    @property
+    def replicated(self) -> NamedSharding:
+        return NamedSharding(self._device_mesh.backend_mesh, PartitionSpec())
 
     def constrain_batch(self, tree):
         def constrain(x):
