@@ -71,6 +71,34 @@ def train_manual(dist):
     return losses, train_state["params"]
 
 
+def train_fit(dist):
+    """The same training through compile / fit / evaluate / predict under `dist.scope()`."""
+    import contextlib
+
+    import jnet
+
+    model = make_model()
+    x, y = make_data()
+    model.compile(optimizer=jnet.optimizers.SGD(0.1), loss="mse")
+    seen = {}
+
+    class Inspect(jnet.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            kernel = self.model.variables["params"]["dense"]["kernel"]
+            seen["kernel_spec"] = [None if a is None else str(a) for a in getattr(kernel.sharding, "spec", ())]
+            seen["kernel_shard_shapes"] = sorted({tuple(s.data.shape) for s in kernel.addressable_shards})
+
+    scope = dist.scope() if dist is not None else contextlib.nullcontext()
+    with scope:
+        history = model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0, callbacks=[Inspect()])
+        evaluated = model.evaluate(x, y, batch_size=BATCH, verbose=0)
+        predicted = model.predict(x, batch_size=BATCH, verbose=0)
+    return {
+        "losses": history.history["loss"], "weights": [w.ravel().tolist() for w in model.get_weights()],
+        "evaluate": float(np.ravel(evaluated)[0]), "predict": np.asarray(predicted).ravel().tolist(), **seen,
+    }
+
+
 def flat(params):
     return [np.asarray(jax.device_get(p)).ravel().tolist() for p in jax.tree_util.tree_leaves(params)]
 
@@ -112,6 +140,10 @@ def devices4(ckpt_dir):
         "kernel_replicated": bool(kernel.sharding.is_fully_replicated),
     }
 
+    out["fit_single"] = train_fit(None)
+    out["fit_dp"] = train_fit(dp)
+    out["fit_mp"] = train_fit(mp)
+
     import orbax.checkpoint as ocp
 
     with ocp.StandardCheckpointer() as ckptr:
@@ -142,8 +174,10 @@ def multiproc(pid, port):
     D.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=pid)
     dp = D.DataParallel()
     losses, params = train_manual(dp)
+    fitted = train_fit(dp)
     # Replicated params: every process holds the full value.
     return {
+        "fit": {k: fitted[k] for k in ("losses", "weights", "evaluate", "predict")},
         "process_index": jax.process_index(), "process_count": jax.process_count(),
         "n_devices": jax.device_count(), "n_local": jax.local_device_count(),
         "losses": losses, "params": [np.asarray(p.addressable_data(0)).ravel().tolist() for p in jax.tree_util.tree_leaves(params)],

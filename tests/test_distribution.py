@@ -84,6 +84,27 @@ def test_sharded_checkpoint_restores_on_one_device(four_devices):
     _close(restored["params"], out["saved"], tol=0)
 
 
+def test_fit_evaluate_predict_data_parallel_match_one_device(four_devices):
+    out, _ = four_devices
+    single, dp = out["fit_single"], out["fit_dp"]
+    assert len(single["losses"]) == 2 and single["losses"][1] < single["losses"][0]
+    _close(dp["losses"], single["losses"])
+    _close(dp["weights"], single["weights"])
+    _close([dp["evaluate"]], [single["evaluate"]])
+    _close(dp["predict"], single["predict"])
+    assert dp["kernel_spec"] == [] or all(a is None for a in dp["kernel_spec"])   # replicated
+
+
+def test_fit_model_parallel_shards_the_live_kernel(four_devices):
+    out, _ = four_devices
+    mp = out["fit_mp"]
+    assert mp["kernel_spec"] == [None, "model"]
+    assert mp["kernel_shard_shapes"] == [[4, 4]]
+    _close(mp["losses"], out["fit_single"]["losses"])
+    _close(mp["weights"], out["fit_single"]["weights"])
+    _close(mp["predict"], out["fit_single"]["predict"])
+
+
 # --------------------------------------------------------------------------- two processes
 
 
@@ -113,6 +134,9 @@ def test_two_process_data_parallel_agrees_with_single_process(four_devices):
         assert r["process_count"] == 2 and r["n_devices"] == 4 and r["n_local"] == 2
         _close(r["losses"], out["single"]["losses"])
         _close(r["params"], out["single"]["params"])
+        _close(r["fit"]["losses"], out["fit_single"]["losses"])
+        _close(r["fit"]["weights"], out["fit_single"]["weights"])
+        _close(r["fit"]["predict"], out["fit_single"]["predict"])
 
 
 # --------------------------------------------------------------------------- API, this process
