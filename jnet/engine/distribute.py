@@ -1,44 +1,42 @@
-"""The distribution hook: how the engine places variables and batches on devices.
+"""The distribution hook: every placement of variables and batches goes through `current()`.
 
-The engine routes every placement through `current()`. The default `Distribution` is one
-device and a no-op everywhere; `jnet.distribution` (DataParallel, ModelParallel) subclasses it
-with `jax.sharding` shardings.
+The default `Distribution` is one device and does nothing. `jnet.distribution` (DataParallel,
+ModelParallel, ...) subclasses it to shard batches and variables over a device mesh; the
+engine calls the same three methods either way.
 """
 
 from __future__ import annotations
 
+import jax
+
 
 class Distribution:
-    """Default: one device, everything a no-op."""
+    """One device: placement is a plain `device_put`, constraints are no-ops."""
 
-    # The global batch must divide by this (the number of data-parallel replicas).
-    batch_multiple = 1
+    batch_multiple = 1  # the global batch size must divide by this
 
     def place_variables(self, tree):
-        """Variables (any pytree) -> device arrays with their shardings."""
+        """Variables (params, state, optimizer state) -> device arrays, sharded as wanted."""
         return tree
 
     def place_batch(self, tree):
-        """A host batch -> (sharded) device arrays."""
-        return tree
+        """A host batch (or whole device-resident data set) -> device arrays."""
+        return jax.device_put(tree)
 
     def constrain_batch(self, tree):
-        """Inside jit: pin a batch's sharding (`with_sharding_constraint`)."""
+        """Inside jit: a gathered batch -> the same batch with sharding constraints."""
         return tree
 
 
+_current = {"dist": None}
 _DEFAULT = Distribution()
-_current: Distribution | None = None
 
 
 def current() -> Distribution:
-    """The distribution in effect (the no-op default when none is set)."""
-    return _DEFAULT if _current is None else _current
+    return _current["dist"] or _DEFAULT
 
 
-def set_current(dist_or_none) -> None:
-    """Make `dist_or_none` current; `None` restores the default."""
-    global _current
-    if dist_or_none is not None and not isinstance(dist_or_none, Distribution):
-        raise TypeError(f"set_current expects a jnet Distribution or None, got {type(dist_or_none).__name__}")
-    _current = dist_or_none
+def set_current(dist) -> None:
+    if dist is not None and not isinstance(dist, Distribution):
+        raise TypeError(f"set_current expects a jnet Distribution or None, got {type(dist).__name__}")
+    _current["dist"] = dist

@@ -103,6 +103,7 @@ class Optimizer:
         self.name = name or _snake(label)
         self._lr_version = 0          # bumped by the setter; the engine writes the new value
         self._state_reader = None     # set by the engine: () -> live optimizer state
+        self._step_reader = None      # set by the engine: () -> steps taken
         self._tx = None
 
     # ------------------------------------------------------------------ optax
@@ -164,10 +165,7 @@ class Optimizer:
     @property
     def iterations(self) -> int:
         """Steps taken so far by the model this optimizer trains (0 before any training)."""
-        state = self._state_reader() if self._state_reader is not None else None
-        if state is None:
-            return 0
-        return int(state.count) if hasattr(state, "count") else 0
+        return 0 if self._step_reader is None else int(self._step_reader())
 
     # ------------------------------------------------------------------ config
 
@@ -213,6 +211,7 @@ class OptaxOptimizer(Optimizer):
         self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
         self._lr_version = 0
         self._state_reader = None
+        self._step_reader = None
         self.needs_value_fn = "value_fn" in getattr(tx.update, "__code__", type("c", (), {"co_varnames": ()})).co_varnames
 
     @property
