@@ -215,12 +215,14 @@ class Trainer:
         return self.ts
 
     def reset_metrics(self):
-        self.ts = self.ts._replace(metrics=S.init_metrics(self.plan))
+        # Placed like the rest of the state: a new sharding would recompile the step.
+        self.ts = distribute.current().place_variables(self.ts._replace(metrics=S.init_metrics(self.plan)))
 
     def _write_learning_rate(self):
         opt = self.optimizer
         if opt.injected_learning_rate is not None and self._lr_written != opt._lr_version:
-            self.ts = self.ts._replace(opt_state=with_learning_rate(self.ts.opt_state, opt.injected_learning_rate))
+            opt_state = with_learning_rate(self.ts.opt_state, opt.injected_learning_rate)
+            self.ts = distribute.current().place_variables(self.ts._replace(opt_state=opt_state))
             self._lr_written = opt._lr_version
 
     # ------------------------------------------------------------------ training
