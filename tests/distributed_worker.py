@@ -74,8 +74,9 @@ def train_manual(dist):
     return losses, train_state["params"]
 
 
-def train_fit(dist):
-    """The same training through compile / fit / evaluate / predict under `dist.scope()`."""
+def train_fit(dist, ckpt_path=None):
+    """The same training through compile / fit / evaluate / predict under `dist.scope()`;
+    with `ckpt_path`, the (sharded) train state is saved there with orbax afterwards."""
     import contextlib
 
     import jnet
@@ -83,7 +84,7 @@ def train_fit(dist):
 
     model = make_model()
     x, y = make_data()
-    model.compile(optimizer=jnet.optimizers.SGD(0.1), loss="mse")
+    model.compile(optimizer=jnet.optimizers.SGD(0.1, momentum=0.9), loss="mse")
     seen = {}
 
     class Inspect(Callback):
@@ -97,10 +98,22 @@ def train_fit(dist):
         history = model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0, callbacks=[Inspect()])
         evaluated = model.evaluate(x, y, batch_size=BATCH, verbose=0)
         predicted = model.predict(x, batch_size=BATCH, verbose=0)
-    return {
+        if ckpt_path:
+            import orbax.checkpoint as ocp
+
+            ts = model.get_train_state()
+            seen["saved_kernel_spec"] = spec_of(ts.params["dense"]["kernel"])
+            seen["saved_moment_specs"] = sorted({str(spec_of(a)) for a in jax.tree_util.tree_leaves(ts.opt_state) if a.ndim == 2})
+            with ocp.StandardCheckpointer() as ckptr:
+                ckptr.save(ckpt_path, ts)
+    result = {
         "losses": history.history["loss"], "weights": [w.ravel().tolist() for w in model.get_weights()],
         "evaluate": float(np.ravel(evaluated)[0]), "predict": np.asarray(predicted).ravel().tolist(), **seen,
     }
+    if dist is None:  # the reference for a restored checkpoint that trains one epoch more
+        model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+        result["continued_weights"] = [w.ravel().tolist() for w in model.get_weights()]
+    return result
 
 
 def flat(params):
@@ -146,7 +159,7 @@ def devices4(ckpt_dir):
 
     out["fit_single"] = train_fit(None)
     out["fit_dp"] = train_fit(dp)
-    out["fit_mp"] = train_fit(mp)
+    out["fit_mp"] = train_fit(mp, os.path.join(ckpt_dir, "train_state"))
 
     import orbax.checkpoint as ocp
 
@@ -166,10 +179,28 @@ def restore(ckpt_dir):
     with ocp.StandardCheckpointer() as ckptr:
         restored = ckptr.restore(os.path.join(ckpt_dir, "state"), target)
     leaves = jax.tree_util.tree_leaves(restored)
-    return {
+    out = {
         "n_devices": jax.device_count(), "params": flat(restored),
         "devices": sorted({str(d) for a in leaves for d in a.devices()}),
     }
+
+    # The whole train state saved sharded by fit under ModelParallel, into a fresh model here.
+    import jnet
+
+    model = make_model()
+    model.compile(optimizer=jnet.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    x, y = make_data()
+    model.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, epochs=1, verbose=0)   # builds the train state
+    target = model.get_train_state()
+    with ocp.StandardCheckpointer() as ckptr:
+        ts = ckptr.restore(os.path.join(ckpt_dir, "train_state"), target)
+    model.set_train_state(ts)
+    out["train_state_weights"] = [w.ravel().tolist() for w in model.get_weights()]
+    out["train_state_devices"] = sorted({str(d) for a in jax.tree_util.tree_leaves(ts) for d in a.devices()})
+    # One more epoch here must match one more epoch of the sharded run (momentum restored too).
+    model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    out["continued_weights"] = [w.ravel().tolist() for w in model.get_weights()]
+    return out
 
 
 def multiproc(pid, port):

@@ -50,6 +50,12 @@ def four_devices(tmp_path_factory):
     return _run_worker(4, "devices4", ckpt), ckpt
 
 
+@pytest.fixture(scope="module")
+def restored(four_devices):
+    """The checkpoints written by the 4-device run, restored in a 1-device process."""
+    return _run_worker(1, "restore", four_devices[1])
+
+
 # --------------------------------------------------------------------------- one process, 4 devices
 
 
@@ -76,12 +82,21 @@ def test_model_parallel_kernel_is_sharded(four_devices):
     _close(mp["params"], out["single"]["params"])
 
 
-def test_sharded_checkpoint_restores_on_one_device(four_devices):
-    out, ckpt = four_devices
-    restored = _run_worker(1, "restore", ckpt)
+def test_sharded_checkpoint_restores_on_one_device(four_devices, restored):
+    out, _ = four_devices
     assert restored["n_devices"] == 1
     assert len(restored["devices"]) == 1                # every array on the one device
     _close(restored["params"], out["saved"], tol=0)
+
+
+def test_fit_train_state_saved_sharded_resumes_on_one_device(four_devices, restored):
+    out, _ = four_devices
+    mp = out["fit_mp"]
+    assert mp["saved_kernel_spec"] == [None, "model"]             # saved while sharded
+    assert mp["saved_moment_specs"] == [str([None, "model"])]     # momentum follows its kernel
+    assert len(restored["train_state_devices"]) == 1
+    _close(restored["train_state_weights"], mp["weights"])
+    _close(restored["continued_weights"], out["fit_single"]["continued_weights"])
 
 
 def test_fit_evaluate_predict_data_parallel_match_one_device(four_devices):
