@@ -11,11 +11,9 @@ import subprocess
 import sys
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jnet
 from jnet import distribution as D
 from jnet.engine import distribute
 

@@ -84,6 +84,8 @@ def test_per_layer_dtype_overrides_global(policy):
     assert model.layers[0].compute_dtype == jnp.bfloat16
     layer = jnet.layers.Dense(2, dtype=mp.Policy("mixed_float16"))
     assert layer.compute_dtype == jnp.float16 and layer.param_dtype == jnp.float32
+    assert layer.get_config()["dtype"] == "mixed_float16"                     # JSON-able config
+    assert jnet.layers.Dense.from_config(layer.get_config()).compute_dtype == jnp.float16
 
 
 def _train(model, x, y, steps, tx, loss_scale=None):
