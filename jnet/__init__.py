@@ -3,12 +3,14 @@
 ```python
 import jnet
 from jnet import layers, models
+from jnet import losses, metrics
 from jnet import optimizers
 ```
 """
 
 from jnet import activations, initializers, regularizers, utils
 from jnet import layers, models
+from jnet import losses, metrics
 from jnet import optimizers
 from jnet.models.functional import Input
 from jnet.models.model import Model
@@ -20,6 +22,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "distribution", "mixed_precision",
-    "Input", "Model", "Sequential", "activations", "initializers", "layers", "models", "optimizers",
-    "register_serializable", "regularizers", "utils",
+    "Input", "Model", "Sequential", "activations", "initializers", "layers", "models",
+    "losses", "metrics", "optimizers", "register_serializable", "regularizers", "utils",
 ]

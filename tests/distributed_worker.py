@@ -16,9 +16,6 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import _fake_metrics  # noqa: E402,F401  (stand-in only while jnet.metrics is not merged)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

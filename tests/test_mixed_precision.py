@@ -1,6 +1,5 @@
 """Mixed precision: policies, dtypes of params / activations / gradients, loss scaling."""
 
-import _fake_metrics  # noqa: F401  (test-only stand-in until jnet.metrics is merged)
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import _fake_metrics  # noqa: F401  (test-only stand-in until jnet.metrics is merged)
 import jax
 import jax.monitoring
 
@@ -389,3 +388,83 @@ def test_progress_output(cls_data, capsys):
     assert len(out) == 2 and out[1].startswith("Epoch 2/2") and "loss:" in out[1] and "accuracy:" in out[1]
     model.fit(x, labels, batch_size=16, epochs=1, verbose=1)
     assert "Epoch 1/1" in capsys.readouterr().err
+
+
+class _Noise(jnet.layers.Layer):
+    """Test layer: multiplies by a random 0/2 mask in training only (like Dropout(0.5))."""
+
+    def call(self, params, x, training=False, rng=None):
+        if not training:
+            return x
+        keep = jax.random.bernoulli(rng, 0.5, x.shape)
+        return jax.numpy.where(keep, 2.0 * x, 0.0)
+
+
+class _CountTrainingCalls(jnet.layers.Layer):
+    """Test layer with carried state (like BatchNorm's statistics): counts training calls."""
+
+    def build_state(self, *specs):
+        return {"n": jax.numpy.zeros([], jax.numpy.float32)}
+
+    def call(self, params, x, training=False, state=None):
+        return x, {"n": state["n"] + (1.0 if training else 0.0)}
+
+
+def test_training_mode_state_and_penalty():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(24, 4)).astype("float32")
+    y = rng.normal(size=(24, 1)).astype("float32")
+    model = jnet.Sequential([layers.Dense(8, input_shape=(4,), kernel_regularizer=jnet.regularizers.L2(0.1)),
+                             _Noise(), _CountTrainingCalls(), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    counter = model.layers[2].name
+    assert float(model.variables["state"][counter]["n"]) == 3            # 3 training steps
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))  # no noise
+    loss = model.evaluate(x, y, verbose=0)
+    assert float(model.variables["state"][counter]["n"]) == 3            # evaluation leaves state alone
+    kernel = model.get_weights()[0]
+    ref = np.mean((model.predict(x, verbose=0) - y) ** 2) + 0.1 * np.sum(kernel ** 2)
+    np.testing.assert_allclose(loss, ref, rtol=1e-5)
+    # training mode really is random: two train_on_batch losses at equal weights differ
+    state = model.get_train_state()
+    a = model.train_on_batch(x, y)
+    model.set_train_state(state)          # back to the same weights: inference has no noise
+    b = model.test_on_batch(x, y)
+    assert a != b
+
+
+def test_multi_input_dict_and_list_outputs():
+    a = jnet.Input(shape=(3,), name="a")
+    b = jnet.Input(shape=(2,), name="b")
+    out_a = layers.Dense(1, name="out_a")(a)
+    out_b = layers.Dense(2, activation="softmax", name="out_b")(b)
+    model = jnet.Model(inputs=[a, b], outputs=[out_a, out_b])
+    rng = np.random.default_rng(8)
+    xa, xb = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    ya, yb = rng.normal(size=(16, 1)).astype("float32"), rng.integers(0, 2, 16)
+    preds = model.predict({"a": xa, "b": xb}, verbose=0)                  # uncompiled predict works
+    assert isinstance(preds, list) and preds[1].shape == (16, 2)
+    model.compile(optimizer="adam", loss=["mse", "sparse_categorical_crossentropy"], loss_weights=[0.5, 1.0],
+                  metrics=[[], ["accuracy"]])
+    h = model.fit({"a": xa, "b": xb}, [ya, yb], batch_size=4, epochs=1, verbose=0)
+    assert set(h.history) == {"loss", "out_a_loss", "out_b_loss", "out_b_accuracy", "learning_rate"}
+    logs = model.evaluate([xa, xb], {"out_a": ya, "out_b": yb}, return_dict=True, verbose=0)
+    np.testing.assert_allclose(logs["loss"], 0.5 * logs["out_a_loss"] + logs["out_b_loss"], rtol=1e-5)
+    with pytest.raises(ValueError, match=r"1 entries.*2 output\(s\) \['out_a', 'out_b'\]"):
+        model.compile(optimizer="adam", loss=["mse"])
+
+
+def test_gradient_accumulation_averages_batches():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(8, 3)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    weights = []
+    for batch_size, accumulate in ((8, None), (4, 2)):
+        jnet.utils.set_random_seed(2)
+        model = linear()
+        model.compile(optimizer=jnet.optimizers.SGD(0.1), loss="mse", gradient_accumulation_steps=accumulate)
+        model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

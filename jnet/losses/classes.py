@@ -7,7 +7,7 @@ import re
 import jax.numpy as jnp
 
 from jnet.losses import functions as F
-from jnet.losses.reduction import reduce_values, standardize_reduction
+from jnet.losses.reduction import broadcast_left, reduce_values, standardize_reduction
 
 
 def _snake(name):
@@ -61,7 +61,7 @@ class Loss:
         y_true, y_pred = self._cast(y_true, y_pred)
         values, out_mask = self.call_with_mask(y_true, y_pred)
         if mask is not None and out_mask is not None:
-            mask = jnp.logical_and(jnp.asarray(mask, bool), out_mask)
+            mask = broadcast_left(jnp.asarray(mask, bool), out_mask.shape, "mask") & out_mask
         elif out_mask is not None:
             mask = out_mask
         return reduce_values(values, sample_weight, self.reduction, mask)

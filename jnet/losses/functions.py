@@ -23,14 +23,20 @@ def _as_float(y_true, y_pred):
     return jnp.asarray(y_true).astype(y_pred.dtype), y_pred
 
 
+_SPARSE_COUNTERPART = {
+    "CategoricalAccuracy": "use SparseCategoricalAccuracy",
+    "TopKCategoricalAccuracy": "use SparseTopKCategoricalAccuracy",
+    "CategoricalHinge": "one-hot encode them first",
+}
+
+
 def _sparse_hint(name, y_true, y_pred):
     """The message for integer labels given to a loss/metric that wants one-hot targets."""
-    sparse_name = "SparseCategoricalAccuracy" if name.endswith("Accuracy") else (
-        "SparseCategoricalCrossentropy")
+    advice = _SPARSE_COUNTERPART.get(name, "use SparseCategoricalCrossentropy")
     return (
         f"{name} expects one-hot y_true of shape (batch, C) (the shape of y_pred, "
         f"{tuple(y_pred.shape)}); got y_true of shape {tuple(y_true.shape)}. For integer labels "
-        f"use {sparse_name}."
+        f"{advice}."
     )
 
 

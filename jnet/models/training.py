@@ -44,7 +44,7 @@ def _per_output(value, names, what, *, is_leaf):
                              f"expected keys from {names}")
         return [value.get(k) for k in names]
     if isinstance(value, (list, tuple)):
-        if what == "loss" or n > 1 and all(not is_leaf(v) for v in value):
+        if what in ("loss", "loss_weights") or n > 1 and all(not is_leaf(v) for v in value):
             if len(value) != n:
                 raise ValueError(f"compile: {what} is a list of {len(value)} entries but the model has {n} "
                                  f"output(s) {names}; give one per output or a dict keyed by output name")
