@@ -207,8 +207,14 @@ def multiproc(pid, port):
     dp = D.DataParallel()
     losses, params = train_manual(dp)
     fitted = train_fit(dp)
+    # A per-process input pipeline in an own loop: each process passes only its rows.
+    x, _ = make_data()
+    rows = BATCH // 2
+    local = dp.place_local_batch({"x": x[pid * rows:(pid + 1) * rows]})["x"]
+    gathered = jax.jit(lambda a: a, out_shardings=dp.replicated)(local)
     # Replicated params: every process holds the full value.
     return {
+        "local_batch_shape": list(local.shape), "local_batch": np.asarray(gathered.addressable_data(0)).ravel().tolist(),
         "fit": {k: fitted[k] for k in ("losses", "weights", "evaluate", "predict")},
         "process_index": jax.process_index(), "process_count": jax.process_count(),
         "n_devices": jax.device_count(), "n_local": jax.local_device_count(),

@@ -150,6 +150,9 @@ def test_two_process_data_parallel_agrees_with_single_process(four_devices):
         _close(r["fit"]["losses"], out["fit_single"]["losses"])
         _close(r["fit"]["weights"], out["fit_single"]["weights"])
         _close(r["fit"]["predict"], out["fit_single"]["predict"])
+        assert r["local_batch_shape"] == [8, 4]                       # 2 processes x 4 own rows
+        x = np.random.default_rng(0).normal(size=(24, 4)).astype(np.float32)   # the worker's make_data x
+        _close(r["local_batch"], x[:8].ravel(), tol=0)
 
 
 # --------------------------------------------------------------------------- API, this process
@@ -237,6 +240,8 @@ def test_constructor_errors():
     mesh = D.DeviceMesh((1,), ("data",))
     with pytest.raises(ValueError, match="no axis named 'batch'"):
         D.ModelParallel(layout_map=D.LayoutMap(mesh), batch_dim_name="batch")
+    with pytest.raises(ValueError, match="auto_shard_dataset=False is not supported"):
+        D.DataParallel(auto_shard_dataset=False)
     with pytest.raises(ValueError, match="process_id"):
         D.initialize("127.0.0.1:1", num_processes=2, process_id=5)
     with pytest.raises(ValueError, match="2 jobs"):

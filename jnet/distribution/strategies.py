@@ -66,10 +66,11 @@ class MeshDistribution(_hook.Distribution):
     Args:
         device_mesh: the `DeviceMesh`.
         batch_dim_name: the mesh axis the batch is split over.
-        auto_shard_dataset: multi-process only. `True` (default): every process passes the
-            same *global* batch (as `fit(x, y)` does when every host holds the same arrays)
-            and keeps its own rows. `False`: each process passes its *own* rows (a per-host
-            input pipeline); the global batch is their concatenation in process order.
+        auto_shard_dataset: must be `True` (Keras's default): in a multi-process run every
+            process passes `fit` the same *global* arrays and sends only its own rows to its
+            devices. jnet's `fit` gathers batches from a device-resident pool by global row
+            numbers, so per-process data (Keras's `False`) would silently train on the wrong
+            rows; own loops over per-process batches use `place_local_batch`.
     """
 
     def __init__(self, device_mesh, batch_dim_name=None, auto_shard_dataset=True):
@@ -77,9 +78,15 @@ class MeshDistribution(_hook.Distribution):
             raise ValueError(f"{type(self).__name__}: device_mesh must be a DeviceMesh, got {type(device_mesh).__name__}")
         batch_dim_name = batch_dim_name or device_mesh.axis_names[0]
         device_mesh.axis_size(batch_dim_name)  # raises a clear error for an unknown axis
+        if not auto_shard_dataset:
+            raise ValueError(
+                f"{type(self).__name__}: auto_shard_dataset=False is not supported: pass every process "
+                "the same global arrays (each sends only its own rows), or place per-process batches "
+                "in your own loop with place_local_batch()"
+            )
         self._device_mesh = device_mesh
         self._batch_dim_name = batch_dim_name
-        self.auto_shard_dataset = bool(auto_shard_dataset)
+        self.auto_shard_dataset = True
 
     # ------------------------------------------------------------------ Keras properties
 
@@ -143,15 +150,23 @@ class MeshDistribution(_hook.Distribution):
         return jax.tree_util.tree_map_with_path(place, tree)
 
     def place_batch(self, tree):
+        """A global batch (the same on every process) -> arrays split along the batch axis."""
         return jax.tree_util.tree_map(self._place_leaf, tree)
+
+    def place_local_batch(self, tree):
+        """For your own loop with a per-process input pipeline: each process passes *its own*
+        rows and gets the global batch (their concatenation in process order) back."""
+        def place(x):
+            if not _is_array(x) or np.ndim(x) == 0:
+                return x
+            return jax.make_array_from_process_local_data(self.data_sharding(np.ndim(x)), np.asarray(x))
+
+        return jax.tree_util.tree_map(place, tree)
 
     def _place_leaf(self, x):
         if not _is_array(x):
             return x
         ndim = np.ndim(x)
-        if jax.process_count() > 1 and not self.auto_shard_dataset and ndim:
-            # A per-process batch: JAX stitches the global array from every process's rows.
-            return jax.make_array_from_process_local_data(self.data_sharding(ndim), np.asarray(x))
         if ndim == 0 or np.shape(x)[0] % self.batch_multiple:
             # A scalar, or rows that do not split evenly (a whole device-resident data set of
             # any size): replicate. Batches gathered from it inside the compiled loop are split
@@ -199,7 +214,7 @@ class DataParallel(MeshDistribution):
     Args:
         device_mesh: a 1-D `DeviceMesh` (a mesh of more axes splits the batch over the first).
         devices: alternatively, a list of devices (`jax.Device`s or `"gpu:0"` strings).
-        auto_shard_dataset: see `MeshDistribution` (multi-process input).
+        auto_shard_dataset: must be `True`; see `MeshDistribution`.
 
     With neither argument every device of `list_devices()` is used, on every host.
 
@@ -231,7 +246,7 @@ class ModelParallel(MeshDistribution):
     Args:
         layout_map: a `LayoutMap` (its mesh is the distribution's mesh).
         batch_dim_name: the mesh axis the batch is split over (default: the mesh's first axis).
-        auto_shard_dataset: see `MeshDistribution` (multi-process input).
+        auto_shard_dataset: must be `True`; see `MeshDistribution`.
 
     Example:
     ```python
