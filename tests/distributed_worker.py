@@ -113,6 +113,28 @@ def train_fit(dist, ckpt_path=None):
     return result
 
 
+def switch_to_dp(dp):
+    """Fit one epoch on one device, then one more under DataParallel: the second fit must
+    run sharded (not reuse the one-device executable) and continue the same training."""
+    import jnet
+    from jnet.callbacks import Callback
+
+    model = make_model()
+    x, y = make_data()
+    model.compile(optimizer=jnet.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    seen = {}
+
+    class Inspect(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            kernel = self.model.variables["params"]["dense"]["kernel"]
+            seen["n_devices"] = len(kernel.sharding.device_set)
+
+    with dp.scope():
+        model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[Inspect()])
+    return {"weights": [w.ravel().tolist() for w in model.get_weights()], **seen}
+
+
 def flat(params):
     return [np.asarray(jax.device_get(p)).ravel().tolist() for p in jax.tree_util.tree_leaves(params)]
 
@@ -156,6 +178,7 @@ def devices4(ckpt_dir):
 
     out["fit_single"] = train_fit(None)
     out["fit_dp"] = train_fit(dp)
+    out["switch"] = switch_to_dp(dp)
     out["fit_mp"] = train_fit(mp, os.path.join(ckpt_dir, "train_state"))
 
     import orbax.checkpoint as ocp

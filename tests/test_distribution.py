@@ -108,6 +108,12 @@ def test_fit_evaluate_predict_data_parallel_match_one_device(four_devices):
     assert dp["kernel_spec"] == [] or all(a is None for a in dp["kernel_spec"])   # replicated
 
 
+def test_set_distribution_between_fits_takes_effect(four_devices):
+    out, _ = four_devices
+    assert out["switch"]["n_devices"] == 4
+    _close(out["switch"]["weights"], out["fit_single"]["weights"])
+
+
 def test_fit_model_parallel_shards_the_live_kernel(four_devices):
     out, _ = four_devices
     mp = out["fit_mp"]

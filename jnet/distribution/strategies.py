@@ -47,14 +47,14 @@ def _put_global(x, sharding):
         return jax.device_put(x, sharding)
     if _is_key(x):
         impl = jax.random.key_impl(x)
-        return jax.random.wrap_key_data(_put_global(jax.random.key_data(x), sharding_for_key_data(sharding, x)), impl=impl)
+        return jax.random.wrap_key_data(_put_global(jax.random.key_data(x), _key_data_sharding(sharding, x)), impl=impl)
     if isinstance(x, jax.Array) and not x.is_fully_addressable:
         return jax.device_put(x, sharding)  # already global: reshard under XLA
     host = np.asarray(x)
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 
-def sharding_for_key_data(sharding, key):
+def _key_data_sharding(sharding, key):
     """Key data has one trailing axis more than the key array: leave it unsplit."""
     spec = tuple(sharding.spec) + (None,) * (key.ndim - len(sharding.spec)) + (None,)
     return NamedSharding(sharding.mesh, PartitionSpec(*spec))

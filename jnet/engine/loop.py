@@ -192,9 +192,10 @@ class Trainer:
         return S.loss_log_names(plan) + [log for o in plan.outputs for log, _, _ in o.metrics]
 
     def fns(self, batch_size) -> CompiledFns:
-        if batch_size not in self._fns:
-            self._fns[batch_size] = CompiledFns(self.plan, batch_size, distribute.current())
-        return self._fns[batch_size]
+        dist = distribute.current()   # part of the key: set_distribution between fits recompiles
+        if (batch_size, dist) not in self._fns:
+            self._fns[(batch_size, dist)] = CompiledFns(self.plan, batch_size, dist)
+        return self._fns[(batch_size, dist)]
 
     def init_state(self):
         """The train state for the model's current variables (new optimizer state if none)."""
