@@ -229,6 +229,10 @@ class LossScaleOptimizer(Optimizer):
         return f"<LossScaleOptimizer inner={self.inner_optimizer!r}, initial_scale={self.initial_scale}>"
 
 
+# Known to `jnet.optimizers.deserialize`, so compile configs (and saved models) that use it load
+# back; it lives here because it wraps the optimizers module.
+_optimizers._CLASSES.setdefault("LossScaleOptimizer", LossScaleOptimizer)
+
 __all__ = [
     "DTypePolicy", "LossScaleOptimizer", "LossScaleState", "Policy", "dynamic_loss_scale",
     "find_loss_scale", "global_policy", "set_global_policy",

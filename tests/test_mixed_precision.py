@@ -198,6 +198,8 @@ def test_loss_scale_optimizer_config_and_learning_rate():
     assert state.hyperparams["learning_rate"] == pytest.approx(0.02)   # the engine's write path
     again = mp.LossScaleOptimizer.from_config(opt.get_config())
     assert isinstance(again.inner_optimizer, optimizers.Adam) and again.dynamic_growth_steps == 10
+    again = optimizers.deserialize(optimizers.serialize(opt))               # compile configs
+    assert isinstance(again, mp.LossScaleOptimizer) and again.initial_scale == 128.0
     assert mp.find_loss_scale(optax.sgd(0.1).init({"w": jnp.zeros(2)})) is None
     with pytest.raises(ValueError, match="dynamic_loss_scale"):
         mp.LossScaleOptimizer(optax.sgd(0.1))
