@@ -3,8 +3,6 @@
 ```python
 import jnet
 from jnet import layers, models
-from jnet import losses, metrics
-from jnet import optimizers
 ```
 """
 

@@ -295,8 +295,10 @@ def test_resume_from_train_state_is_bit_identical(cls_data):
             self.model.set_train_state(saved)
             self.model._resume_from = (1, 2)     # epoch 1, after its batches 0 and 1
 
+    saved.opt_state.hyperparams["learning_rate"] = np.float32(0.001)   # as restored from disk
     fresh = mlp()
-    fresh.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=2)
+    fresh.compile(optimizer=jnet.optimizers.Adam(0.5), loss="sparse_categorical_crossentropy",
+                  steps_per_execution=2)                 # the restored state's rate wins
     fresh.fit(x, labels, batch_size=16, epochs=3, verbose=0, callbacks=[Restore()])
     for a, b in zip(ref.get_weights(), fresh.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -465,6 +467,71 @@ def test_gradient_accumulation_averages_batches():
         model = linear()
         model.compile(optimizer=jnet.optimizers.SGD(0.1), loss="mse", gradient_accumulation_steps=accumulate)
         model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_compile_config_round_trip(two_heads):
+    import json
+
+    model = two_heads
+    sched = jnet.optimizers.schedules.ExponentialDecay(0.01, decay_steps=10, decay_rate=0.9)
+    model.compile(optimizer=jnet.optimizers.Adam(learning_rate=sched, clipnorm=1.0),
+                  loss={"priority": "mse", "department": jnet.losses.CategoricalCrossentropy(label_smoothing=0.1)},
+                  loss_weights={"priority": 2.0, "department": 1.0}, metrics={"department": ["accuracy"]},
+                  steps_per_execution=3)
+    config = json.loads(json.dumps(model.get_compile_config()))
+    other = jnet.Model.from_config(model.get_config())
+    other.compile_from_config(config)
+    assert other.get_compile_config() == config
+    assert isinstance(other.optimizer, jnet.optimizers.Adam) and other.optimizer.clipnorm == 1.0
+    assert other._compile_args["loss"]["department"].label_smoothing == 0.1
+
+
+def test_generator_builds_a_deferred_model_and_resolves_accuracy(cls_data):
+    x, labels, _ = cls_data
+    model = jnet.Sequential([layers.Dense(16, activation="relu"), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    batches = ((x[i:i + 30], labels[i:i + 30]) for i in range(0, 90, 30))
+    model.fit(batches, epochs=1, verbose=0)                       # builds from the first batch
+    loss, acc = model.evaluate(iter([(x, labels)]), verbose=0)
+    np.testing.assert_allclose(acc, np.mean(model.predict(x, verbose=0).argmax(1) == labels), atol=1e-6)
+
+
+def test_fit_matches_keras_end_to_end(cls_data):
+    """Same weights, data order, optimizer: jnet's fit/evaluate equal Keras 3's, including the
+    partial last batch, sample weights, the running epoch loss and accuracy."""
+    keras = pytest.importorskip("keras")
+    x, labels, _ = cls_data
+    sw = np.linspace(0.5, 1.5, len(x)).astype("float32")
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    k = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                          keras.layers.Dense(3, activation="softmax")])
+    k.set_weights(model.get_weights())
+    k.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ours = model.fit(x, labels, sample_weight=sw, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    with jax.numpy_rank_promotion("allow"):          # Keras's own layers broadcast implicitly
+        theirs = k.fit(x, labels, sample_weight=sw, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+        k_eval = k.evaluate(x, labels, verbose=0)
+    for a, b in zip(model.get_weights(), k.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours["loss"], theirs["loss"], rtol=1e-5)
+    np.testing.assert_allclose(ours["accuracy"], theirs["accuracy"], rtol=1e-6)
+    np.testing.assert_allclose(model.evaluate(x, labels, verbose=0), k_eval, rtol=1e-5)
+
+
+def test_run_eagerly_matches_compiled():
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(10, 3)).astype("float32")
+    y = rng.normal(size=(10, 1)).astype("float32")
+    weights = []
+    for eager in (False, True):
+        jnet.utils.set_random_seed(1)
+        model = linear()
+        model.compile(optimizer="adam", loss="mse", run_eagerly=eager)
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

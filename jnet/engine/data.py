@@ -53,7 +53,7 @@ def flatten_inputs(model, x, what="x") -> list:
     if isinstance(x, dict):
         flat = model._flat_inputs((x,))
         names = model.input_names
-    elif isinstance(x, (list, tuple)) and not is_array(x) and len(x) > 0 and all(is_array(a) or isinstance(a, (list, tuple)) for a in x) and _n_inputs(model) > 1:
+    elif isinstance(x, (list, tuple)) and _n_inputs(model) > 1:
         flat = model._flat_inputs(tuple(x))
         names = model.input_names
     else:

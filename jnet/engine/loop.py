@@ -25,7 +25,6 @@ import numpy as np
 from jnet.engine import distribute
 from jnet.engine import steps as S
 from jnet.engine.compiled import CompiledFns, epoch_index
-from jnet.engine.stream import ChunkBuilder, Prefetcher
 from jnet.engine.train_state import (TrainState, copy_tree, distinct_buffers, key_data, strong_types,
                                      with_learning_rate)
 
@@ -117,43 +116,6 @@ class DeviceSource:
                 self._plain = epoch_index(zeros, 0, 0, n=self.n, padded=padded, shuffle=False)
             return self._plain
         return epoch_index(rng, epoch, epoch_start_step, n=self.n, padded=padded, shuffle=True)
-
-
-class StreamSource:
-    """Batches from the host: `batches(epoch_info)` yields `(x_list, y_list, sw_list)` numpy
-    batches; they are padded, stacked into chunks of `capacity` and prefetched to the device."""
-
-    def __init__(self, batches, capacity, dist, steps=None):
-        self.batches, self.capacity, self.dist, self.steps = batches, capacity, dist, steps
-
-    def chunks(self, limit=None, skip=0):
-        """Yields `(device chunk, n batches, batch size)`; at most `limit` batches after `skip`."""
-        def produce():
-            builder = None
-            pending = []
-            taken = 0
-            for i, batch in enumerate(self.batches()):
-                if i < skip:
-                    continue
-                if builder is None:
-                    builder = ChunkBuilder(len(batch[0][0]), self.capacity)
-                pending.append(batch)
-                taken += 1
-                if len(pending) == self.capacity:
-                    arrays, n = builder.build(pending)
-                    yield self.dist.place_batch(arrays), n, builder.batch_size
-                    pending = []
-                if limit is not None and taken >= limit:
-                    break
-            if pending:
-                arrays, n = builder.build(pending)
-                yield self.dist.place_batch(arrays), n, builder.batch_size
-
-        prefetch = Prefetcher(produce)
-        try:
-            yield from prefetch
-        finally:
-            prefetch.close()
 
 
 class Trainer:

@@ -110,3 +110,59 @@ class ChunkBuilder:
             per = list(zip(*parts[k])) if parts[k][0] else []
             stacked.append([None if cols[0] is None else np.concatenate(cols, axis=0) for cols in per])
         return (stacked[0], stacked[1], stacked[2], valid), len(batches)
+
+
+class StreamSource:
+    """Batches from the host: `batches(epoch_info)` yields `(x_list, y_list, sw_list)` numpy
+    batches; they are padded, stacked into chunks of `capacity` and prefetched to the device."""
+
+    def __init__(self, batches, capacity, dist, steps=None):
+        self.batches, self.capacity, self.dist, self.steps = batches, capacity, dist, steps
+
+    def chunks(self, limit=None, skip=0):
+        """Yields `(device chunk, n batches, batch size)`; at most `limit` batches after `skip`."""
+        def produce():
+            builder = None
+            pending = []
+            taken = 0
+            for i, batch in enumerate(self.batches()):
+                if i < skip:
+                    continue
+                if builder is None:
+                    builder = ChunkBuilder(len(batch[0][0]), self.capacity)
+                pending.append(batch)
+                taken += 1
+                if len(pending) == self.capacity:
+                    arrays, n = builder.build(pending)
+                    yield self.dist.place_batch(arrays), n, builder.batch_size
+                    pending = []
+                if limit is not None and taken >= limit:
+                    break
+            if pending:
+                arrays, n = builder.build(pending)
+                yield self.dist.place_batch(arrays), n, builder.batch_size
+
+        prefetch = Prefetcher(produce)
+        try:
+            yield from prefetch
+        finally:
+            prefetch.close()
+
+
+def array_stream(data, batch_size, capacity, dist, with_targets, n_outputs):
+    """Host arrays too large for the device, streamed in batches (shuffling is on the device
+    path only; large data keeps its order within each epoch)."""
+    def batches():
+        for start in range(0, data.n, batch_size):
+            sl = slice(start, start + batch_size)
+            x = [a[sl] for a in data.x]
+            if not with_targets:
+                yield x, [], []
+                continue
+            y = [None if a is None else a[sl] for a in (data.y or [None] * n_outputs)]
+            sw = [None if a is None else a[sl] for a in (data.sw or [None] * n_outputs)]
+            yield x, y, sw
+
+    src = StreamSource(batches, capacity, dist)
+    src.steps = -(-data.n // batch_size)
+    return src

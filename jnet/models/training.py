@@ -8,6 +8,7 @@ can get wrong (names, shapes, sample counts) is checked here, before anything is
 from __future__ import annotations
 
 import copy
+import itertools
 import warnings
 
 import jax
@@ -15,9 +16,12 @@ import numpy as np
 
 from jnet.engine import data as D
 from jnet.engine import distribute
-from jnet.engine.loop import DeviceSource, StreamSource, Trainer
+from jnet.engine.compile_args import (check_metric_name, deserialize_tree, is_metric_leaf, per_output,
+                                      serialize_tree)
+from jnet.engine.loop import DeviceSource, Trainer
+from jnet.engine.stream import StreamSource, array_stream
 from jnet.engine.steps import OutputPlan, StepPlan, loss_log_names
-from jnet.engine.train_state import TrainState, copy_tree
+from jnet.engine.train_state import TrainState, copy_tree, find_hyperparams
 
 # Data sets up to this size are placed on the device once; larger ones stream from the host.
 DEVICE_DATA_BYTES = 1 << 30
@@ -30,31 +34,6 @@ def _resolve_verbose(verbose):
     if verbose not in (0, 1, 2) or isinstance(verbose, bool):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
     return verbose
-
-
-def _per_output(value, names, what, *, is_leaf):
-    """A compile argument (single, list per output, dict by output name) -> list per output."""
-    n = len(names)
-    if value is None:
-        return [None] * n
-    if isinstance(value, dict) and not (what == "loss" and "class_name" in value):
-        bad = [k for k in value if k not in names]
-        if bad:
-            raise ValueError(f"compile: {what} has key(s) {bad} that are not outputs of the model; "
-                             f"expected keys from {names}")
-        return [value.get(k) for k in names]
-    if isinstance(value, (list, tuple)):
-        if what in ("loss", "loss_weights") or n > 1 and all(not is_leaf(v) for v in value):
-            if len(value) != n:
-                raise ValueError(f"compile: {what} is a list of {len(value)} entries but the model has {n} "
-                                 f"output(s) {names}; give one per output or a dict keyed by output name")
-            return list(value)
-        return [list(value)] * n     # a flat list of metrics applies to every output
-    return [value] * n
-
-
-def _is_metric_leaf(v):
-    return not isinstance(v, (list, tuple, dict)) or (isinstance(v, dict) and "class_name" in v)
 
 
 class TrainingMixin:
@@ -102,19 +81,19 @@ class TrainingMixin:
                                  f"{loss_weights!r}. (The third positional argument is loss_weights, as in "
                                  "Keras 3; pass metrics=... by keyword.)")
         # Validate names now (before any data): unknown losses/metrics fail here.
-        for entry in jax.tree_util.tree_leaves(loss, is_leaf=lambda v: v is None or _is_metric_leaf(v)):
+        for entry in jax.tree_util.tree_leaves(loss, is_leaf=lambda v: v is None or is_metric_leaf(v)):
             if entry is not None and not (isinstance(entry, str) and entry.lower() in ("crossentropy", "ce")):
                 L.get(entry)
         for group in (metrics, weighted_metrics):
-            for entry in jax.tree_util.tree_leaves(group, is_leaf=lambda v: v is None or _is_metric_leaf(v)):
+            for entry in jax.tree_util.tree_leaves(group, is_leaf=lambda v: v is None or is_metric_leaf(v)):
                 if isinstance(entry, str):
-                    _check_metric_name(entry)
+                    check_metric_name(entry)
         if self.built:
             names = self.output_names
-            _per_output(loss, names, "loss", is_leaf=_is_metric_leaf)
-            _per_output(loss_weights, names, "loss_weights", is_leaf=lambda v: True)
-            _per_output(metrics, names, "metrics", is_leaf=_is_metric_leaf)
-            _per_output(weighted_metrics, names, "weighted_metrics", is_leaf=_is_metric_leaf)
+            per_output(loss, names, "loss", is_leaf=is_metric_leaf)
+            per_output(loss_weights, names, "loss_weights", is_leaf=lambda v: True)
+            per_output(metrics, names, "metrics", is_leaf=is_metric_leaf)
+            per_output(weighted_metrics, names, "weighted_metrics", is_leaf=is_metric_leaf)
         from jnet.engine.loop import ChunkSizer
 
         ChunkSizer(steps_per_execution)   # validates
@@ -145,10 +124,10 @@ class TrainingMixin:
         args = self._compile_args
         names = self.output_names
         out_shapes, _ = self._output_shapes()
-        losses = _per_output(args["loss"], names, "loss", is_leaf=_is_metric_leaf)
-        weights = _per_output(args["loss_weights"], names, "loss_weights", is_leaf=lambda v: True)
-        mets = _per_output(args["metrics"], names, "metrics", is_leaf=_is_metric_leaf)
-        wmets = _per_output(args["weighted_metrics"], names, "weighted_metrics", is_leaf=_is_metric_leaf)
+        losses = per_output(args["loss"], names, "loss", is_leaf=is_metric_leaf)
+        weights = per_output(args["loss_weights"], names, "loss_weights", is_leaf=lambda v: True)
+        mets = per_output(args["metrics"], names, "metrics", is_leaf=is_metric_leaf)
+        wmets = per_output(args["weighted_metrics"], names, "weighted_metrics", is_leaf=is_metric_leaf)
         if all(l is None for l in losses):
             raise ValueError(f"{self._label}: compile() was called without a loss; pass loss=... to train or evaluate")
         outputs = []
@@ -177,7 +156,7 @@ class TrainingMixin:
             outputs.append(plan)
         opt = self.optimizer
         tx = opt.tx
-        if args["gradient_accumulation_steps"]:
+        if args["gradient_accumulation_steps"] and args["gradient_accumulation_steps"] > 1:
             import optax
 
             tx = optax.MultiSteps(tx, every_k_schedule=args["gradient_accumulation_steps"])
@@ -246,14 +225,37 @@ class TrainingMixin:
         if data.nbytes <= DEVICE_DATA_BYTES:
             return DeviceSource(data, n_outputs, batch_size, dist, with_targets)
         # Too big for the device: stream host slices, in the same order the device path uses.
-        return _array_stream(data, batch_size, self._stream_capacity(), dist, with_targets, n_outputs)
+        return array_stream(data, batch_size, self._stream_capacity(), dist, with_targets, n_outputs)
 
     def _stream_capacity(self):
         spe = self._compile_args["steps_per_execution"] if self._compile_args else "auto"
         return STREAM_CAPACITY if spe == "auto" else spe
 
-    def _stream(self, iterable, class_weight=None, with_targets=True):
-        names = self.output_names if self.built else None
+    def _peek_stream(self, iterable, where, with_targets=True):
+        """Look at the first batch on this thread: build a deferred model from it and resolve
+        losses/metrics from its target shapes (e.g. "accuracy" on sparse labels). Returns the
+        iterable with that batch still in it."""
+        if hasattr(iterable, "__next__"):
+            try:
+                first = next(iterable)
+            except StopIteration:
+                raise ValueError(f"{where}: the data generator yielded no batches") from None
+            iterable = itertools.chain([first], iterable)
+        else:
+            first = next(iter(iterable), None)
+            if first is None:
+                raise ValueError(f"{where}: the data iterable yielded no batches")
+        x, y, sw = D.unpack_batch(first)
+        self._ensure_built_from(x)
+        if with_targets and self.compiled:
+            if y is None:
+                raise ValueError(f"{where}: the data batches must be (x, y) or (x, y, sample_weight) tuples")
+            data = D.from_arrays(self, self.output_names, x, y, sw, None, where)
+            self._check_targets(data, where)
+        return iterable
+
+    def _stream(self, iterable, class_weight=None, with_targets=True, where="fit"):
+        iterable = self._peek_stream(iterable, where, with_targets)
         state = {"it": None}
 
         def batches():
@@ -271,7 +273,6 @@ class TrainingMixin:
                 else:
                     yield d.x, [], []
 
-        del names
         return StreamSource(batches, self._stream_capacity(), distribute.current())
 
     # ------------------------------------------------------------------ fit
@@ -294,8 +295,6 @@ class TrainingMixin:
 
         self._require_compiled("fit")
         verbose = _resolve_verbose(verbose)
-        if epochs < 1 and initial_epoch >= epochs:
-            raise ValueError(f"fit: epochs must be > initial_epoch, got epochs={epochs}, initial_epoch={initial_epoch}")
         full_batch = self.optimizer.full_batch
         val_source = None
         if D.is_stream(x):
@@ -367,7 +366,7 @@ class TrainingMixin:
 
     def _validation_source(self, validation_data, batch_size, check_nan):
         if D.is_stream(validation_data):
-            return self._stream(validation_data)
+            return self._stream(validation_data, where="fit (validation_data)")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError("fit: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) or a "
                              f"generator; got {type(validation_data).__name__}")
@@ -388,7 +387,7 @@ class TrainingMixin:
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
         if D.is_stream(x):
-            source = self._stream(x)
+            source = self._stream(x, where="evaluate")
             trainer = self._get_trainer()
             n_steps = steps
         else:
@@ -420,7 +419,7 @@ class TrainingMixin:
         verbose = _resolve_verbose(verbose)
         trainer = self._predict_trainer()
         if D.is_stream(x):
-            source = self._stream(x, with_targets=False)
+            source = self._stream(x, with_targets=False, where="predict")
             n_steps = steps
         else:
             self._ensure_built_from(x)
@@ -541,7 +540,12 @@ class TrainingMixin:
         new = copy_tree(tree)
         new = distribute.current().place_variables(new)
         trainer.ts = new
-        trainer._lr_written = None
+        # The restored optimizer state carries the learning rate: adopt it (a later
+        # `optimizer.learning_rate = ...` still overrides it).
+        hp = find_hyperparams(new.opt_state)
+        if hp is not None and "learning_rate" in hp and self.optimizer.injected_learning_rate is not None:
+            self.optimizer._learning_rate = float(hp["learning_rate"])
+        trainer._lr_written = self.optimizer._lr_version
         if not trainer.live:
             self._variables = {"params": new.params, "state": new.state}
             trainer.ts = new._replace(params=copy_tree(new.params), state=copy_tree(new.state))
@@ -554,10 +558,10 @@ class TrainingMixin:
         args = self._compile_args
         return {
             "optimizer": O.serialize(self.optimizer),
-            "loss": _serialize_tree(args["loss"], "loss"),
+            "loss": serialize_tree(args["loss"], "loss"),
             "loss_weights": args["loss_weights"],
-            "metrics": _serialize_tree(args["metrics"], "metric"),
-            "weighted_metrics": _serialize_tree(args["weighted_metrics"], "metric"),
+            "metrics": serialize_tree(args["metrics"], "metric"),
+            "weighted_metrics": serialize_tree(args["weighted_metrics"], "metric"),
             "run_eagerly": args["run_eagerly"],
             "steps_per_execution": args["steps_per_execution"],
             "jit_compile": args["jit_compile"],
@@ -569,9 +573,9 @@ class TrainingMixin:
 
         config = dict(config)
         config["optimizer"] = O.deserialize(config["optimizer"])
-        config["loss"] = _deserialize_tree(config.get("loss"), "loss")
-        config["metrics"] = _deserialize_tree(config.get("metrics"), "metric")
-        config["weighted_metrics"] = _deserialize_tree(config.get("weighted_metrics"), "metric")
+        config["loss"] = deserialize_tree(config.get("loss"), "loss")
+        config["metrics"] = deserialize_tree(config.get("metrics"), "metric")
+        config["weighted_metrics"] = deserialize_tree(config.get("weighted_metrics"), "metric")
         self.compile(**config)
 
 
@@ -585,61 +589,3 @@ class _nullcontext:
 
 def _tail(shape):
     return None if shape is None else tuple(shape[1:])
-
-
-def _check_metric_name(name):
-    from jnet import metrics as M
-
-    try:
-        M.get(name, y_true_shape=(2, 3), y_pred_shape=(2, 3))
-    except ValueError as e:
-        if "nknown" in str(e) or "alid" in str(e):
-            raise
-
-
-def _serialize_tree(value, kind):
-    from jnet import losses as L
-    from jnet import metrics as M
-
-    def one(v):
-        if v is None or isinstance(v, str):
-            return v
-        return L.serialize(v) if kind == "loss" else M.serialize(v)
-
-    if isinstance(value, dict) and "class_name" not in value:
-        return {k: _serialize_tree(v, kind) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_serialize_tree(v, kind) for v in value]
-    return one(value)
-
-
-def _deserialize_tree(value, kind):
-    from jnet import losses as L
-    from jnet import metrics as M
-
-    if isinstance(value, dict) and "class_name" in value:
-        return L.deserialize(value) if kind == "loss" else M.deserialize(value)
-    if isinstance(value, dict):
-        return {k: _deserialize_tree(v, kind) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deserialize_tree(v, kind) for v in value]
-    return value
-
-
-def _array_stream(data, batch_size, capacity, dist, with_targets, n_outputs):
-    """Host arrays too large for the device, streamed in batches (shuffling is on the device
-    path only; large data keeps its order within each epoch)."""
-    def batches():
-        for start in range(0, data.n, batch_size):
-            sl = slice(start, start + batch_size)
-            x = [a[sl] for a in data.x]
-            if not with_targets:
-                yield x, [], []
-                continue
-            y = [None if a is None else a[sl] for a in (data.y or [None] * n_outputs)]
-            sw = [None if a is None else a[sl] for a in (data.sw or [None] * n_outputs)]
-            yield x, y, sw
-
-    src = StreamSource(batches, capacity, dist)
-    src.steps = -(-data.n // batch_size)
-    return src
