@@ -154,9 +154,10 @@ class Trainer:
         return S.loss_log_names(plan) + [log for o in plan.outputs for log, _, _ in o.metrics]
 
     def fns(self, batch_size) -> CompiledFns:
-        if batch_size not in self._fns:
-            self._fns[batch_size] = CompiledFns(self.plan, batch_size, distribute.current())
-        return self._fns[batch_size]
+        dist = distribute.current()   # part of the key: set_distribution between fits recompiles
+        if (batch_size, dist) not in self._fns:
+            self._fns[(batch_size, dist)] = CompiledFns(self.plan, batch_size, dist)
+        return self._fns[(batch_size, dist)]
 
     def init_state(self):
         """The train state for the model's current variables (new optimizer state if none)."""
@@ -182,12 +183,14 @@ class Trainer:
         return distinct_buffers(S.init_metrics(plan))
 
     def reset_metrics(self):
-        self.ts = self.ts._replace(metrics=self._fresh_metrics(self.plan))
+        # Placed like the rest of the state: a new sharding would recompile the step.
+        self.ts = distribute.current().place_variables(self.ts._replace(metrics=self._fresh_metrics(self.plan)))
 
     def _write_learning_rate(self):
         opt = self.optimizer
         if opt.injected_learning_rate is not None and self._lr_written != opt._lr_version:
-            self.ts = self.ts._replace(opt_state=with_learning_rate(self.ts.opt_state, opt.injected_learning_rate))
+            opt_state = with_learning_rate(self.ts.opt_state, opt.injected_learning_rate)
+            self.ts = distribute.current().place_variables(self.ts._replace(opt_state=opt_state))
             self._lr_written = opt._lr_version
 
     # ------------------------------------------------------------------ training

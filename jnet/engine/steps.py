@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from jnet.engine.train_state import TrainState, step_key
+from jnet.mixed_precision import find_loss_scale
 
 
 @dataclass
@@ -91,9 +92,15 @@ def flat_outputs(model, outputs) -> list:
     return list(outputs)
 
 
+def _float32(p):
+    # Mixed precision: outputs computed in bfloat16/float16 go to losses, metrics and predict
+    # in float32 (Keras computes losses in float32 too).
+    return p.astype(jnp.float32) if p.dtype in (jnp.bfloat16, jnp.float16) else p
+
+
 def forward(plan: StepPlan, params, state, x, training, rng):
     outputs, new_state = plan.model.apply({"params": params, "state": state}, *x, training=training, rng=rng)
-    return flat_outputs(plan.model, outputs), new_state
+    return [_float32(p) for p in flat_outputs(plan.model, outputs)], new_state
 
 
 def compute_loss(plan: StepPlan, params, preds, y, sw, valid):
@@ -142,13 +149,23 @@ def train_step(plan: StepPlan, ts: TrainState, batch):
     """One optimizer step on `batch`; returns `(new_ts, logs)` (logs: running epoch results)."""
     x, y, sw, valid = batch
     rng = step_key(ts.rng, ts.step)
+    # float16 loss scaling (LossScaleOptimizer): differentiate loss * scale; the optimizer's
+    # transformation divides the gradients by the scale again and skips non-finite steps.
+    scale = find_loss_scale(ts.opt_state)
 
     def loss_fn(params):
         preds, new_state = forward(plan, _freeze(plan, params), ts.state, x, True, rng)
         loss, per_output = compute_loss(plan, params, preds, y, sw, valid)
         return loss, (per_output, preds, new_state)
 
-    (loss, (per_output, preds, new_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
+    def scaled_loss_fn(params):
+        loss, aux = loss_fn(params)
+        return loss * scale, (loss, aux)
+
+    if scale is None:
+        (loss, (per_output, preds, new_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
+    else:
+        (_, (loss, (per_output, preds, new_state))), grads = jax.value_and_grad(scaled_loss_fn, has_aux=True)(ts.params)
     if plan.needs_value_fn:
         updates, opt_state = plan.tx.update(grads, ts.opt_state, ts.params, value=loss, grad=grads,
                                             value_fn=lambda p: loss_fn(p)[0])

@@ -123,6 +123,8 @@ class Layer:
             _REGISTRY.setdefault(cls.__name__, cls)
 
     def __post_init__(self):
+        if hasattr(self.dtype, "compute_dtype") and hasattr(self.dtype, "name"):
+            self.dtype = self.dtype.name  # a DTypePolicy: keep its name, so configs stay JSON
         if self.input_dim is not None:
             if self.input_shape is not None:
                 raise ValueError(f"{self._label}: pass input_shape or input_dim, not both")
