@@ -13,6 +13,7 @@ import numpy as np
 
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
 from jnet.models.functional import Graph, InputLayer, is_symbolic
+from jnet.models.saving import SavingMixin
 from jnet.utils import rng as jrng
 
 # Keras's weight order inside a layer (creation order there); dict keys lose order under jit.
@@ -60,7 +61,7 @@ def with_layer_weights(layer: Layer, variables: dict, weights: list) -> tuple[di
     return new, weights
 
 
-class Model(Layer):
+class Model(SavingMixin, Layer):
     """A graph model: `jnet.Model(inputs, outputs)`.
 
     Args:
