@@ -338,7 +338,9 @@ class SavingMixin:
             state = _train_state_of(self) if include_optimizer else None
             if state is not None:
                 e2, a2 = encode_tree(state, prefix="train_state/")
-                entries, arrays = entries + e2, arrays + a2
+                # The train state's params/state are the variables stored above: keep one copy.
+                keep = [i for i, e in enumerate(e2) if not e["path"].startswith(("train_state/params/", "train_state/state/"))]
+                entries, arrays = entries + [e2[i] for i in keep], arrays + [a2[i] for i in keep]
         meta["arrays"] = entries
         json.dumps(meta)  # fail before writing anything if the config is not JSON-able
         write_checkpoint(filepath, meta, arrays)
@@ -397,6 +399,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         model.compile_from_config(meta["compile_config"])
         if any(e["path"].startswith("train_state/") for e in entries) and hasattr(model, "set_train_state"):
             target = model.get_train_state()
+            have = {e["path"] for e in entries}
+            for e, a in list(zip(entries, arrays)):  # params/state live under variables/ only
+                alias = "train_state/" + e["path"][len("variables/"):]
+                if e["path"].startswith("variables/") and alias not in have:
+                    entries, arrays = entries + [{**e, "path": alias}], arrays + [a]
             model.set_train_state(fill_tree(target, entries, arrays, prefix="train_state/",
                                             what="compiled model's train state", source=f"checkpoint {label!r}"))
     return model
