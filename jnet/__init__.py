@@ -3,11 +3,13 @@
 ```python
 import jnet
 from jnet import layers, models
+from jnet import optimizers
 ```
 """
 
 from jnet import activations, initializers, regularizers, utils
 from jnet import layers, models
+from jnet import optimizers
 from jnet.models.functional import Input
 from jnet.models.model import Model
 from jnet.models.sequential import Sequential
@@ -18,6 +20,6 @@ from jnet.models.saving import load_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "initializers", "layers", "models",
+    "Input", "Model", "Sequential", "activations", "initializers", "layers", "models", "optimizers",
     "register_serializable", "regularizers", "utils", "callbacks", "saving", "load_model",
 ]

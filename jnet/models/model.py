@@ -14,6 +14,7 @@ import numpy as np
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
 from jnet.models.functional import Graph, InputLayer, is_symbolic
 from jnet.models.saving import SavingMixin
+from jnet.models.training import TrainingMixin
 from jnet.utils import rng as jrng
 
 # Keras's weight order inside a layer (creation order there); dict keys lose order under jit.
@@ -61,7 +62,7 @@ def with_layer_weights(layer: Layer, variables: dict, weights: list) -> tuple[di
     return new, weights
 
 
-class Model(SavingMixin, Layer):
+class Model(TrainingMixin, SavingMixin, Layer):
     """A graph model: `jnet.Model(inputs, outputs)`.
 
     Args:
@@ -268,14 +269,19 @@ class Model(SavingMixin, Layer):
 
     @property
     def variables(self) -> dict:
-        """The model's current `{"params", "state"}` (built on first use)."""
+        """The model's current `{"params", "state"}` (built on first use). During `fit` these are
+        the live training arrays (no copy; the next step donates them)."""
+        live = self._live_variables()
+        if live is not None:
+            return live
         if self._variables is None:
             self._variables = self.init(jrng.next_key())
         return self._variables
 
     @variables.setter
     def variables(self, value):
-        self._variables = value
+        if not self._set_live_variables(value):
+            self._variables = value
 
     def build(self, input_shape=None):
         """Create the variables (Keras `build`); `input_shape` includes the batch axis."""
@@ -317,7 +323,7 @@ class Model(SavingMixin, Layer):
 
     def set_weights(self, weights):
         """Replace all arrays from a list in `get_weights()` order (shapes are checked)."""
-        self._variables = self.with_weights(self.variables, weights)
+        self.variables = self.with_weights(self.variables, weights)
 
     def count_params(self) -> int:
         shapes = jax.eval_shape(self.init, jax.random.key(0))
