@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pytest
 
+import _fake_metrics  # noqa: F401  (test-only stand-in until jnet.metrics is merged)
 import jnet
 from jnet import callbacks, layers
 
