@@ -48,10 +48,13 @@ class BackupAndRestore(Callback):
         self._current_epoch = 0
         self._batches_since = 0
         self._last_batch = None
+        self._pending = None
+        self._backup_at_epoch_end = False
 
     @property
     def wants_batch_logs(self) -> bool:
-        return isinstance(self.save_freq, int) and not isinstance(self.save_freq, bool)
+        periodic = isinstance(self.save_freq, int) and not isinstance(self.save_freq, bool)
+        return periodic or getattr(self, "_pending", None) is not None
 
     # ------------------------------------------------------------------ restore
 
@@ -59,6 +62,8 @@ class BackupAndRestore(Callback):
         from jnet.models.saving import CheckpointError, fill_tree, read_checkpoint
 
         self._current_epoch, self._batches_since, self._last_batch = 0, 0, None
+        self._pending = None
+        self._backup_at_epoch_end = False
         candidates = [p for p in (self._path, self._prev_path) if os.path.exists(p)]
         errors = []
         for path in candidates:
@@ -71,6 +76,8 @@ class BackupAndRestore(Callback):
                 continue
             self.model.set_train_state(state)
             self.model._resume_from = (int(meta["epoch"]), int(meta["batch"]))
+            # Mid-epoch, the running metrics of the epoch's first batches are part of the state.
+            self._pending = state if int(meta["batch"]) > 0 else None
             self._current_epoch = int(meta["epoch"])
             return
         if errors:
@@ -91,6 +98,13 @@ class BackupAndRestore(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
 
+    def on_train_batch_begin(self, batch, logs=None):
+        # The engine resets the running metrics when an epoch starts, also the resumed one; put
+        # the backed-up ones back before the first step (nothing else has changed since).
+        if self._pending is not None:
+            self.model.set_train_state(self._pending)
+            self._pending = None
+
     def on_train_batch_end(self, batch, logs=None):
         if not self.wants_batch_logs:
             return
@@ -102,12 +116,20 @@ class BackupAndRestore(Callback):
         self._batches_since += seen
         if self._batches_since >= self.save_freq:
             self._batches_since = 0
-            # Resume at the batch after this one, in this epoch.
-            self._backup(self._current_epoch, batch + 1)
+            steps = (self.params or {}).get("steps")
+            if steps is not None and batch + 1 >= steps:
+                # The epoch's last batch: back up after its end (validation, epoch callbacks)
+                # instead, so the resumed run starts cleanly at the next epoch.
+                self._backup_at_epoch_end = True
+            else:
+                # Resume at the batch after this one, in this epoch.
+                self._backup(self._current_epoch, batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
         self._last_batch = None
-        if self.save_freq == "epoch":
+        self._pending = None
+        if self.save_freq == "epoch" or self._backup_at_epoch_end:
+            self._backup_at_epoch_end = False
             self._backup(epoch + 1, 0)
 
     def on_train_end(self, logs=None):
