@@ -341,3 +341,47 @@ def test_lambda_callback_hooks_and_errors():
     assert seen == ["begin", 3, "test"]
     with pytest.raises(ValueError, match="unknown hook"):
         callbacks.LambdaCallback(on_epoch_middle=print)
+
+
+# --------------------------------------------------------------------------- Keras as oracle
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(patience=2), dict(patience=1, min_delta=0.05), dict(patience=2, baseline=0.3),
+    dict(patience=1, start_from_epoch=3, restore_best_weights=True), dict(patience=3, mode="max"),
+])
+def test_early_stopping_matches_keras(kwargs):
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(len(str(kwargs)))
+    for trial in range(5):
+        values = list(np.round(rng.uniform(0.0, 1.0, size=12), 3))
+        ran, ours = _drive(callbacks.EarlyStopping(**kwargs), values)
+        ref_cb = keras.callbacks.EarlyStopping(**kwargs)
+        ref_ran, theirs = _drive(ref_cb, values)
+        assert ran == ref_ran, (values, kwargs)
+        np.testing.assert_array_equal(ours.weights[0], theirs.weights[0])
+
+
+@pytest.mark.parametrize("kwargs", [dict(patience=1), dict(patience=2, cooldown=1, min_lr=0.05),
+                                    dict(patience=1, mode="max", factor=0.3, min_delta=0.1)])
+def test_reduce_lr_on_plateau_matches_keras(kwargs):
+    keras = pytest.importorskip("keras")
+
+    class Opt:
+        learning_rate = 1.0
+
+    rng = np.random.default_rng(len(str(kwargs)))
+    for trial in range(5):
+        values = list(np.round(rng.uniform(0.0, 1.0, size=12), 3))
+        rates = []
+        for cb in (callbacks.ReduceLROnPlateau(**kwargs), keras.callbacks.ReduceLROnPlateau(**kwargs)):
+            model = _FakeModel()
+            model.optimizer = Opt()
+            cb.set_model(model)
+            cb.on_train_begin()
+            seq = []
+            for epoch, v in enumerate(values):
+                cb.on_epoch_end(epoch, {"val_loss": v})
+                seq.append(float(model.optimizer.learning_rate))
+            rates.append(seq)
+        np.testing.assert_allclose(rates[0], rates[1], rtol=1e-6, err_msg=str((values, kwargs)))
