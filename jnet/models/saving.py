@@ -9,7 +9,8 @@ A jnet checkpoint is **one file we own, not HDF5**, whatever its name (`model.ke
 
 No pickle anywhere: loading reads JSON and arrays, and rebuilds layers through the registry
 (`jnet.register_serializable` / `custom_objects=`), so it runs no code from the file. A `Lambda`
-layer refuses to load unless `safe_mode=False`.
+whose function would have to be imported by name refuses to load unless `safe_mode=False` (or
+`custom_objects` supplies the function).
 
 Saves are atomic: orbax writes its directory under a temporary name and renames it, the zip is
 written to a temporary sibling file, flushed to disk, and moved over `path` with `os.replace`.
@@ -351,18 +352,6 @@ def _check_overwrite(filepath, overwrite):
         raise FileExistsError(f"{os.fspath(filepath)!r} exists and overwrite=False")
 
 
-def _find_class_names(config, out):
-    if isinstance(config, dict):
-        if "class_name" in config:
-            out.add(str(config["class_name"]).split(">")[-1])
-        for v in config.values():
-            _find_class_names(v, out)
-    elif isinstance(config, list):
-        for v in config:
-            _find_class_names(v, out)
-    return out
-
-
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002 - Keras name
     """Rebuild a model saved with `model.save(filepath)`.
 
@@ -372,7 +361,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
             `@jnet.register_serializable()`.
         compile: re-compile with the saved compile config and restore the optimizer state, so
             `evaluate` gives the same numbers and `fit` continues where it stopped.
-        safe_mode: refuse to load a `Lambda` layer (its function would be code from the file).
+        safe_mode: refuse layers that would import and run code named in the file (a `Lambda`
+            saved with a module-level function), unless `custom_objects` supplies it.
 
     Returns:
         A `jnet.Model` (or `Sequential`) with the saved variables. The file is read completely
@@ -387,12 +377,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
             f"{label!r} holds weights only (written by save_weights): build the model with code "
             "and call model.load_weights(path) instead."
         )
-    if safe_mode and "Lambda" in _find_class_names(meta["architecture"], set()):
-        raise CheckpointError(
-            f"{label!r} contains a Lambda layer, whose function cannot be loaded safely. If you "
-            "trust this file, pass safe_mode=False (or custom_objects for the function)."
-        )
-    model = deserialize(meta["architecture"], custom_objects=custom_objects, safe_mode=safe_mode)
+    try:
+        # Layers that would run code from the file (a `Lambda` naming a function to import)
+        # refuse here unless safe_mode=False or custom_objects supplies the function.
+        model = deserialize(meta["architecture"], custom_objects=custom_objects, safe_mode=safe_mode)
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"Cannot rebuild the model saved in {label!r}: {err}") from err
     variables = fill_tree(model.variables, entries, arrays, prefix="variables/", what="rebuilt model", source=f"checkpoint {label!r}")
     model.variables = variables
     if compile and meta.get("compile_config") is not None and hasattr(model, "compile_from_config"):
