@@ -176,7 +176,8 @@ def _layout(boxes, edges, rankdir):
         if box.dummy:
             box.w = box.h = 2.0
             continue
-        box.w = max(len(line) for line in box.lines) * _CHAR_W + 2 * pad
+        # The first line is bold (wider glyphs); the others are set at 0.9 size.
+        box.w = max([len(box.lines[0]) * _CHAR_W * 1.12] + [len(l) * _CHAR_W * 0.92 for l in box.lines[1:]]) + 2 * pad
         box.h = len(box.lines) * _LINE_H + 2 * pad * 0.6
     gap_across, gap_along = 24.0, 40.0
     vertical = rankdir in ("TB", "BT")
