@@ -13,6 +13,7 @@ import numpy as np
 
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
 from jnet.models.functional import Graph, InputLayer, is_symbolic
+from jnet.models.saving import SavingMixin
 from jnet.models.training import TrainingMixin
 from jnet.utils import rng as jrng
 
@@ -73,7 +74,7 @@ def with_layer_weights(layer: Layer, variables: dict, weights: list) -> tuple[di
     return new, weights
 
 
-class Model(TrainingMixin, Layer):
+class Model(TrainingMixin, SavingMixin, Layer):
     """A graph model: `jnet.Model(inputs, outputs)`.
 
     Args:
