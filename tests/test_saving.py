@@ -12,7 +12,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import _fake_metrics  # noqa: F401  (test-only stand-in until jnet.metrics is merged)
 import jnet
 from jnet import layers
 from jnet.models.saving import CheckpointError
