@@ -75,3 +75,9 @@ def get(identifier):
     if callable(identifier):
         return identifier
     raise TypeError(f"regularizer must be a name or a callable, got {identifier!r}")
+
+
+def add_penalty(total, regularizer, value):
+    """`total` plus the penalty of `regularizer` (anything `get` takes, or None) on `value`."""
+    reg = get(regularizer)
+    return total if reg is None else total + reg(value)

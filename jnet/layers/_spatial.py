@@ -11,7 +11,6 @@ import numbers
 
 import jax
 
-from jnet import regularizers
 
 DATA_FORMATS = ("channels_last", "channels_first")
 _SPATIAL_LETTERS = "DHW"  # lax names spatial axes by letter; rank r uses the last r of these
@@ -113,11 +112,6 @@ def bias_shape(rank: int, data_format: str, channels: int) -> tuple:
     if data_format == "channels_last":
         return (1,) * (rank + 1) + (channels,)
     return (1, channels) + (1,) * rank
-
-
-def add_penalty(total, regularizer, value):
-    reg = regularizers.get(regularizer)
-    return total if reg is None else total + reg(value)
 
 
 def window_counts(sizes, windows, strides, padding: str):

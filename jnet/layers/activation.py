@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from jnet import activations, initializers, regularizers
 from jnet.layers.base import Layer, expand_to
-from jnet.layers.core import _add_penalty, cast_floats
+from jnet.layers.core import cast_floats
 
 __all__ = ["ReLU", "LeakyReLU", "Softmax", "ELU", "PReLU"]
 
@@ -202,4 +202,4 @@ class PReLU(Layer):
         return jnp.where(x >= 0, x, alpha * x)
 
     def penalty(self, params):
-        return _add_penalty(0.0, self.alpha_regularizer, params["alpha"])
+        return regularizers.add_penalty(0.0, self.alpha_regularizer, params["alpha"])

@@ -21,11 +21,6 @@ from jnet.layers.rnn_cells import dropout_mask
 __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
 
 
-def _add_penalty(total, regularizer, value):
-    reg = regularizers.get(regularizer)
-    return total if reg is None else total + reg(value)
-
-
 def _attention_dropout(layer, weights, rate, training, rng):
     if not (training and rate > 0):
         return weights
@@ -162,9 +157,9 @@ class MultiHeadAttention(Layer):
     def penalty(self, params):
         total = 0.0
         for sub in params.values():
-            total = _add_penalty(total, self.kernel_regularizer, sub["kernel"])
+            total = regularizers.add_penalty(total, self.kernel_regularizer, sub["kernel"])
             if "bias" in sub:
-                total = _add_penalty(total, self.bias_regularizer, sub["bias"])
+                total = regularizers.add_penalty(total, self.bias_regularizer, sub["bias"])
         return total
 
     def _project(self, p, x, name):

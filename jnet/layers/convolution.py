@@ -115,7 +115,7 @@ class _SpatialConv(Layer):
         total = 0.0
         for param, arg in self._regularized:
             if param in params:
-                total = sp.add_penalty(total, getattr(self, arg), params[param])
+                total = regularizers.add_penalty(total, getattr(self, arg), params[param])
         return total
 
 

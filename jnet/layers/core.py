@@ -19,11 +19,6 @@ def cast_floats(x, dtype):
     return x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != dtype else x
 
 
-def _add_penalty(total, regularizer, value):
-    reg = regularizers.get(regularizer)
-    return total if reg is None else total + reg(value)
-
-
 class Dense(Layer):
     """Densely connected layer: `activation(inputs @ kernel + bias)`.
 
@@ -92,9 +87,9 @@ class Dense(Layer):
         return activations.get(self.activation)(y)
 
     def penalty(self, params):
-        total = _add_penalty(0.0, self.kernel_regularizer, params["kernel"])
+        total = regularizers.add_penalty(0.0, self.kernel_regularizer, params["kernel"])
         if self.use_bias:
-            total = _add_penalty(total, self.bias_regularizer, params["bias"])
+            total = regularizers.add_penalty(total, self.bias_regularizer, params["bias"])
         return total
 
 
@@ -393,7 +388,7 @@ class Embedding(Layer):
         return jnp.not_equal(inputs, 0)
 
     def penalty(self, params):
-        return _add_penalty(0.0, self.embeddings_regularizer, params["embeddings"])
+        return regularizers.add_penalty(0.0, self.embeddings_regularizer, params["embeddings"])
 
     def get_config(self):
         config = {k: getattr(self, k) for k in ("name", "trainable", "dtype", "input_dim", "output_dim",

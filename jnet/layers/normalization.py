@@ -9,7 +9,6 @@ import jax.numpy as jnp
 
 from jnet import initializers, regularizers
 from jnet.layers.base import Layer
-from jnet.layers.core import _add_penalty
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
@@ -154,9 +153,9 @@ class BatchNormalization(Layer):
     def penalty(self, params):
         total = 0.0
         if self.scale:
-            total = _add_penalty(total, self.gamma_regularizer, params["gamma"])
+            total = regularizers.add_penalty(total, self.gamma_regularizer, params["gamma"])
         if self.center:
-            total = _add_penalty(total, self.beta_regularizer, params["beta"])
+            total = regularizers.add_penalty(total, self.beta_regularizer, params["beta"])
         return total
 
 
@@ -256,7 +255,7 @@ class LayerNormalization(Layer):
     def penalty(self, params):
         total = 0.0
         if "gamma" in params:
-            total = _add_penalty(total, self.gamma_regularizer, params["gamma"])
+            total = regularizers.add_penalty(total, self.gamma_regularizer, params["gamma"])
         if "beta" in params:
-            total = _add_penalty(total, self.beta_regularizer, params["beta"])
+            total = regularizers.add_penalty(total, self.beta_regularizer, params["beta"])
         return total

@@ -27,11 +27,6 @@ from jnet.layers.base import Layer, expand_to
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell"]
 
 
-def _add_penalty(total, regularizer, value):
-    reg = regularizers.get(regularizer)
-    return total if reg is None else total + reg(value)
-
-
 def _check_rate(layer, name, value):
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
         raise ValueError(f"{layer._label}: {name} must be a float in [0, 1), got {value!r}")
@@ -94,10 +89,10 @@ class RNNCellBase(Layer):
         return initializers.get(self.bias_initializer)(key, (self.n_gates * self.units,), self.param_dtype)
 
     def penalty(self, params):
-        total = _add_penalty(0.0, self.kernel_regularizer, params["kernel"])
-        total = _add_penalty(total, self.recurrent_regularizer, params["recurrent_kernel"])
+        total = regularizers.add_penalty(0.0, self.kernel_regularizer, params["kernel"])
+        total = regularizers.add_penalty(total, self.recurrent_regularizer, params["recurrent_kernel"])
         if self.use_bias:
-            total = _add_penalty(total, self.bias_regularizer, params["bias"])
+            total = regularizers.add_penalty(total, self.bias_regularizer, params["bias"])
         return total
 
     # ------------------------------------------------------------------ compute
