@@ -6,26 +6,14 @@ truncated-normal correction), so a jnet model starts from the same distribution 
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 
-from jnet.serialization import _REGISTRY
+from jnet.serialization import _REGISTRY, ConfigObject
 
 
-class Initializer:
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(cls)
-        _REGISTRY.setdefault(cls.__name__, cls)
-
-    def get_config(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+class Initializer(ConfigObject, family=True):
+    """Base of the initializers: a dataclass per subclass, registered by name."""
 
 
 class Zeros(Initializer):

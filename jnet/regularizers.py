@@ -3,25 +3,13 @@ trainer adds that to the loss, as Keras adds `model.losses`."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax.numpy as jnp
 
-from jnet.serialization import _REGISTRY
+from jnet.serialization import ConfigObject
 
 
-class Regularizer:
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(cls)
-        _REGISTRY.setdefault(cls.__name__, cls)
-
-    def get_config(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+class Regularizer(ConfigObject, family=True):
+    """Base of the regularizers: a dataclass per subclass, registered by name."""
 
 
 class L1L2(Regularizer):

@@ -6,9 +6,29 @@ Built-in layers, initializers and regularizers register themselves; user classes
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 _REGISTRY: dict[str, type] = {}
+
+
+class ConfigObject:
+    """Base of small config objects (initializers, regularizers): each subclass becomes a
+    dataclass whose fields are its config, registered by class name. A family's own base
+    class passes `family=True` and stays a plain, unregistered class."""
+
+    def __init_subclass__(cls, family: bool = False, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not family:
+            dataclasses.dataclass(cls)
+            _REGISTRY.setdefault(cls.__name__, cls)
+
+    def get_config(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 def register_serializable(package: str = "Custom", name: str | None = None):
