@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from jnet.callbacks.base import Callback
+from jnet.utils.tree import path_str
 
 
 class TensorBoard(Callback):
@@ -152,8 +153,6 @@ class TensorBoard(Callback):
         self._writer("train").add_text("model_summary", "\n".join("    " + l for l in lines), 0)
 
     def _log_weights(self, epoch):
-        from jnet.models.saving import path_str
-
         writer = self._writer("train")
         variables = self.model.variables  # live arrays: read now, before the next step
         for part in ("params", "state"):

@@ -17,20 +17,9 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from jnet.distribution.mesh import DeviceMesh, LayoutMap, TensorLayout, list_devices
 from jnet.engine import distribute as _hook
+from jnet.utils.tree import path_str
 
 DEFAULT_BATCH_DIM_NAME = "batch"
-
-
-def _path_str(path) -> str:
-    parts = []
-    for k in path:
-        for attr in ("key", "name", "idx"):
-            if hasattr(k, attr):
-                parts.append(str(getattr(k, attr)))
-                break
-        else:
-            parts.append(str(k))
-    return "/".join(parts)
 
 
 def _is_array(x) -> bool:
@@ -145,7 +134,7 @@ class MeshDistribution(_hook.Distribution):
         def place(path, x):
             if not _is_array(x):
                 return x
-            return _put_global(x, self.variable_sharding(_path_str(path), np.shape(x)))
+            return _put_global(x, self.variable_sharding(path_str(path), np.shape(x)))
 
         return jax.tree_util.tree_map_with_path(place, tree)
 

@@ -31,6 +31,8 @@ import zipfile
 import jax
 import numpy as np
 
+from jnet.utils.tree import path_str
+
 FORMAT = "jnet.checkpoint"
 VERSION = 1
 META_NAME = "jnet.json"
@@ -42,19 +44,6 @@ class CheckpointError(ValueError):
 
 
 # --------------------------------------------------------------------------- pytrees <-> arrays
-
-
-def path_str(path) -> str:
-    """`('params', 'dense', 'kernel')`-like key path as `params/dense/kernel`."""
-    parts = []
-    for k in path:
-        for attr in ("key", "idx", "name"):
-            if hasattr(k, attr):
-                parts.append(str(getattr(k, attr)))
-                break
-        else:
-            parts.append(str(k))
-    return "/".join(parts)
 
 
 def _is_key_array(x) -> bool:
