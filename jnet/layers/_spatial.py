@@ -107,6 +107,23 @@ def effective_size(kernel: int, dilation: int) -> int:
     return (kernel - 1) * dilation + 1
 
 
+def transpose_padding(kernel, stride, dilation, padding, output_padding):
+    """(before, after) padding for `lax.conv_transpose` giving Keras's output length.
+
+    `lax.conv_transpose` with padding (lo, hi) produces `(n - 1) * s + lo + hi - k + 2`
+    elements (k the dilated kernel). Keras's lengths are:
+      valid: `(n - 1) * s + k + output_padding`, output_padding defaulting to max(k, s) - k;
+      same:  `n * s` by default, else `(n - 1) * s + k % 2 + output_padding`,
+    with the padding placed before the input first, but never more than k - 1 of it."""
+    k = effective_size(kernel, dilation)
+    if padding == "valid":
+        extra = max(k, stride) - k if output_padding is None else output_padding
+        return (k - 1, k - 1 + extra)
+    total = stride + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
+    before = min((total + 1) // 2, k - 1)
+    return (before, total - before)
+
+
 def bias_shape(rank: int, data_format: str, channels: int) -> tuple:
     """Bias broadcast shape, explicit because jnet runs with rank promotion disabled."""
     if data_format == "channels_last":

@@ -102,6 +102,17 @@ class _SpatialConv(Layer):
             return [(k - 1, 0) for k in self._effective_kernel]
         return self.padding.upper()
 
+    def _conv(self, x, kernel, groups=1):
+        """The forward convolution with this layer's strides, padding and dilation."""
+        return jax.lax.conv_general_dilated(
+            x, kernel,
+            window_strides=self.strides,
+            padding=self._lax_padding(),
+            rhs_dilation=self.dilation_rate,
+            dimension_numbers=sp.conv_dimension_numbers(self.rank, self.data_format),
+            feature_group_count=groups,
+        )
+
     def _bias_and_activation(self, params, y):
         if self.use_bias:
             bias = params["bias"].astype(y.dtype)
@@ -110,6 +121,11 @@ class _SpatialConv(Layer):
 
     def _init(self, arg, key, shape):
         return initializers.get(getattr(self, arg))(key, shape, self.param_dtype)
+
+    def _with_bias(self, params, key, size):
+        if self.use_bias:
+            params["bias"] = self._init("bias_initializer", key, (size,))
+        return params
 
     def penalty(self, params):
         total = 0.0
@@ -164,22 +180,13 @@ class _Conv(_SpatialConv):
         in_channels = self._in_channels(spec.shape)
         params = {"kernel": self._init("kernel_initializer", k_kernel,
                                        self.kernel_size + (in_channels // self.groups, self.filters))}
-        if self.use_bias:
-            params["bias"] = self._init("bias_initializer", k_bias, (self.filters,))
-        return params
+        return self._with_bias(params, k_bias, self.filters)
 
     def call(self, params, x):
         kernel = params["kernel"]
         self._check_call_channels(x, kernel.shape[-2] * self.groups)
         dtype = self.compute_dtype
-        y = jax.lax.conv_general_dilated(
-            x.astype(dtype), kernel.astype(dtype),
-            window_strides=self.strides,
-            padding=self._lax_padding(),
-            rhs_dilation=self.dilation_rate,
-            dimension_numbers=sp.conv_dimension_numbers(self.rank, self.data_format),
-            feature_group_count=self.groups,
-        )
+        y = self._conv(x.astype(dtype), kernel.astype(dtype), self.groups)
         return self._bias_and_activation(params, y)
 
 
@@ -268,23 +275,6 @@ class Conv3D(_Conv):
 # --------------------------------------------------------------------------- ConvTranspose
 
 
-def _transpose_padding(kernel, stride, dilation, padding, output_padding):
-    """(before, after) padding for `lax.conv_transpose` giving Keras's output length.
-
-    `lax.conv_transpose` with padding (lo, hi) produces `(n - 1) * s + lo + hi - k + 2`
-    elements (k the dilated kernel). Keras's lengths are:
-      valid: `(n - 1) * s + k + output_padding`, output_padding defaulting to max(k, s) - k;
-      same:  `n * s` by default, else `(n - 1) * s + k % 2 + output_padding`,
-    with the padding placed before the input first, but never more than k - 1 of it."""
-    k = sp.effective_size(kernel, dilation)
-    if padding == "valid":
-        extra = max(k, stride) - k if output_padding is None else output_padding
-        return (k - 1, k - 1 + extra)
-    total = stride + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
-    before = min((total + 1) // 2, k - 1)
-    return (before, total - before)
-
-
 class _ConvTranspose(_SpatialConv):
     """Base of Conv1D/2D/3DTranspose (see `Conv2DTranspose`); subclasses set `rank`."""
 
@@ -328,16 +318,14 @@ class _ConvTranspose(_SpatialConv):
         k_kernel, k_bias = jax.random.split(key)
         shape = self.kernel_size + (self.filters, self._in_channels(spec.shape))
         params = {"kernel": self._init("kernel_initializer", k_kernel, shape)}
-        if self.use_bias:
-            params["bias"] = self._init("bias_initializer", k_bias, (self.filters,))
-        return params
+        return self._with_bias(params, k_bias, self.filters)
 
     def call(self, params, x):
         kernel = params["kernel"]
         self._check_call_channels(x, kernel.shape[-1])
         output_padding = self.output_padding or (None,) * self.rank
         padding = [
-            _transpose_padding(k, s, d, self.padding, op)
+            sp.transpose_padding(k, s, d, self.padding, op)
             for k, s, d, op in zip(self.kernel_size, self.strides, self.dilation_rate, output_padding)
         ]
         dtype = self.compute_dtype
@@ -418,14 +406,7 @@ def _depthwise(layer, x, kernel):
     with one group per channel; output channel `c * depth_multiplier + m` (Keras's order)."""
     in_channels, multiplier = kernel.shape[-2], kernel.shape[-1]
     kernel = jnp.reshape(kernel, kernel.shape[:-2] + (1, in_channels * multiplier))
-    return jax.lax.conv_general_dilated(
-        x, kernel,
-        window_strides=layer.strides,
-        padding=layer._lax_padding(),
-        rhs_dilation=layer.dilation_rate,
-        dimension_numbers=sp.conv_dimension_numbers(layer.rank, layer.data_format),
-        feature_group_count=in_channels,
-    )
+    return layer._conv(x, kernel, groups=in_channels)
 
 
 class _DepthwiseConv(_SpatialConv):
@@ -456,9 +437,7 @@ class _DepthwiseConv(_SpatialConv):
         in_channels = self._in_channels(spec.shape)
         params = {"kernel": self._init("depthwise_initializer", k_kernel,
                                        self.kernel_size + (in_channels, self.depth_multiplier))}
-        if self.use_bias:
-            params["bias"] = self._init("bias_initializer", k_bias, (in_channels * self.depth_multiplier,))
-        return params
+        return self._with_bias(params, k_bias, in_channels * self.depth_multiplier)
 
     def call(self, params, x):
         kernel = params["kernel"]
@@ -550,9 +529,7 @@ class _SeparableConv(_SpatialConv):
                                            self.kernel_size + (in_channels, self.depth_multiplier)),
             "pointwise_kernel": self._init("pointwise_initializer", k_point, (1,) * self.rank + (mid, self.filters)),
         }
-        if self.use_bias:
-            params["bias"] = self._init("bias_initializer", k_bias, (self.filters,))
-        return params
+        return self._with_bias(params, k_bias, self.filters)
 
     def call(self, params, x):
         depthwise, pointwise = params["depthwise_kernel"], params["pointwise_kernel"]
