@@ -75,6 +75,16 @@ def get_registered(name: str, custom_objects: dict | None = None):
     )
 
 
+def lookup(name: str, builtins: dict, custom_objects: dict | None = None):
+    """What `name` stands for in one family (losses, metrics, ...): `custom_objects` first,
+    then the family's `builtins` table, then the registry."""
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if name in builtins:
+        return builtins[name]
+    return get_registered(name, custom_objects)
+
+
 def serialize(obj) -> dict:
     """`{"class_name": ..., "config": ...}` for a layer, model or config object."""
     return {"class_name": registered_name(type(obj)), "config": obj.get_config()}

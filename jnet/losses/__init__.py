@@ -28,6 +28,8 @@ from jnet.losses.functions import (
     sparse_categorical_crossentropy, squared_hinge,
 )
 from jnet.losses.reduction import reduce_values
+from jnet.serialization import lookup, registered_name
+from jnet.serialization import serialize as serialize_object
 
 FUNCTIONS = {
     f.__name__: f
@@ -77,8 +79,6 @@ def _function_name(fn):
     for name, f in FUNCTIONS.items():
         if f is fn:
             return name
-    from jnet.serialization import registered_name
-
     if getattr(fn, "_registered_name", None):
         return registered_name(fn)
     raise ValueError(
@@ -87,15 +87,7 @@ def _function_name(fn):
 
 
 def _function_by_name(name, custom_objects=None):
-    if callable(name):
-        return name
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if name in FUNCTIONS:
-        return FUNCTIONS[name]
-    from jnet.serialization import get_registered
-
-    return get_registered(name, custom_objects)
+    return name if callable(name) else lookup(name, FUNCTIONS, custom_objects)
 
 
 def _resolve_crossentropy(y_true_shape, y_pred_shape):
@@ -151,11 +143,7 @@ def get(identifier, *, y_true_shape=None, y_pred_shape=None):
 
 def serialize(loss):
     """`{"class_name": ..., "config": ...}` for a `Loss`, or the name of a built-in function."""
-    if isinstance(loss, Loss):
-        from jnet.serialization import registered_name
-
-        return {"class_name": registered_name(type(loss)), "config": loss.get_config()}
-    return _function_name(loss)
+    return serialize_object(loss) if isinstance(loss, Loss) else _function_name(loss)
 
 
 def deserialize(config, custom_objects=None):
@@ -166,15 +154,7 @@ def deserialize(config, custom_objects=None):
         return FUNCTIONS.get(config) or get(config)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Expected a dict with 'class_name' and 'config', got {config!r}")
-    name = config["class_name"]
-    if custom_objects and name in custom_objects:
-        cls = custom_objects[name]
-    elif name in LOSS_CLASSES:
-        cls = LOSS_CLASSES[name]
-    else:
-        from jnet.serialization import get_registered
-
-        cls = get_registered(name, custom_objects)
+    cls = lookup(config["class_name"], LOSS_CLASSES, custom_objects)
     cfg = dict(config.get("config", {}))
     if cls is LossFunctionWrapper:
         cfg["fn"] = _function_by_name(cfg["fn"], custom_objects)

@@ -28,6 +28,8 @@ from jnet.metrics.wrappers import (
     binary_accuracy, categorical_accuracy, cosine_similarity, sparse_categorical_accuracy,
     sparse_top_k_categorical_accuracy, top_k_categorical_accuracy,
 )
+from jnet.serialization import lookup
+from jnet.serialization import serialize as serialize_object
 
 METRIC_CLASSES = {
     cls.__name__: cls
@@ -173,9 +175,7 @@ def get(identifier, *, y_true_shape=None, y_pred_shape=None, loss=None):
 
 def serialize(metric):
     """`{"class_name": ..., "config": ...}` for a `Metric`."""
-    from jnet.serialization import registered_name
-
-    return {"class_name": registered_name(type(metric)), "config": metric.get_config()}
+    return serialize_object(metric)
 
 
 def deserialize(config, custom_objects=None):
@@ -184,15 +184,7 @@ def deserialize(config, custom_objects=None):
         return get(config)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Expected a dict with 'class_name' and 'config', got {config!r}")
-    name = config["class_name"]
-    if custom_objects and name in custom_objects:
-        cls = custom_objects[name]
-    elif name in METRIC_CLASSES:
-        cls = METRIC_CLASSES[name]
-    else:
-        from jnet.serialization import get_registered
-
-        cls = get_registered(name, custom_objects)
+    cls = lookup(config["class_name"], METRIC_CLASSES, custom_objects)
     cfg = dict(config.get("config", {}))
     if cls is MeanMetricWrapper:
         from jnet.losses import _function_by_name
