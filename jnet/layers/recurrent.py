@@ -18,6 +18,7 @@ right-padded sequence gives the same final output as the unpadded one.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -253,17 +254,32 @@ class RNN(RNNBase):
 
 # ---------------------------------------------------------------------- the named layers
 
-_COMMON = ("units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
-           "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "dropout", "recurrent_dropout")
-
-
 class _NamedRNN(RNNBase):
+    """SimpleRNN, LSTM, GRU: `RNN` over a built-in cell. A subclass sets `_cell_class`; its
+    fields are made from the cell's arguments and `RNN`'s loop arguments, so the layer takes
+    (and forwards) exactly what its cell does."""
+
     _cell_class = None
-    _cell_fields = _COMMON
+    _late_args = ()  # cell arguments Keras lists after `unroll` (GRU's reset_after)
+
+    def __init_subclass__(cls, **kwargs):
+        if "_cell_class" in cls.__dict__:  # a user subclass of LSTM keeps LSTM's fields
+            cell = [f for f in dataclasses.fields(cls._cell_class) if not f.kw_only]
+            loop = [f for f in dataclasses.fields(RNN) if not f.kw_only and f.name != "cell"]
+            # Keras's order: cell arguments, loop arguments, late cell arguments; then
+            # zero_output_for_mask (jnet's own) last.
+            fields = ([f for f in cell if f.name not in cls._late_args] + loop[:-1]
+                      + [f for f in cell if f.name in cls._late_args] + loop[-1:])
+            cls.__annotations__ = {f.name: f.type for f in fields}
+            for f in fields:
+                if f.default is not dataclasses.MISSING:
+                    setattr(cls, f.name, f.default)
+            cls._cell_args = tuple(f.name for f in cell)
+        super().__init_subclass__(**kwargs)
 
     @property
     def cell(self):
-        kwargs = {f: getattr(self, f) for f in self._cell_fields}
+        kwargs = {f: getattr(self, f) for f in self._cell_args}
         return self._cell_class(**kwargs, dtype=self.dtype, name=f"{self.name or 'rnn'}_cell")
 
 
@@ -282,23 +298,6 @@ class SimpleRNN(_NamedRNN):
     y, _ = jnet.layers.SimpleRNN(4).apply(variables, x)   # x (2, 5, 3) -> y (2, 4)
     ```
     """
-
-    units: int
-    activation: Any = "tanh"
-    use_bias: bool = True
-    kernel_initializer: Any = "glorot_uniform"
-    recurrent_initializer: Any = "orthogonal"
-    bias_initializer: Any = "zeros"
-    kernel_regularizer: Any = None
-    recurrent_regularizer: Any = None
-    bias_regularizer: Any = None
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    return_sequences: bool = False
-    return_state: bool = False
-    go_backwards: bool = False
-    unroll: Any = None
-    zero_output_for_mask: bool = False
 
     _cell_class = SimpleRNNCell
 
@@ -324,27 +323,7 @@ class LSTM(_NamedRNN):
     ```
     """
 
-    units: int
-    activation: Any = "tanh"
-    recurrent_activation: Any = "sigmoid"
-    use_bias: bool = True
-    kernel_initializer: Any = "glorot_uniform"
-    recurrent_initializer: Any = "orthogonal"
-    bias_initializer: Any = "zeros"
-    unit_forget_bias: bool = True
-    kernel_regularizer: Any = None
-    recurrent_regularizer: Any = None
-    bias_regularizer: Any = None
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    return_sequences: bool = False
-    return_state: bool = False
-    go_backwards: bool = False
-    unroll: Any = None
-    zero_output_for_mask: bool = False
-
     _cell_class = LSTMCell
-    _cell_fields = _COMMON + ("recurrent_activation", "unit_forget_bias")
 
 
 class GRU(_NamedRNN):
@@ -363,27 +342,8 @@ class GRU(_NamedRNN):
     ```
     """
 
-    units: int
-    activation: Any = "tanh"
-    recurrent_activation: Any = "sigmoid"
-    use_bias: bool = True
-    kernel_initializer: Any = "glorot_uniform"
-    recurrent_initializer: Any = "orthogonal"
-    bias_initializer: Any = "zeros"
-    kernel_regularizer: Any = None
-    recurrent_regularizer: Any = None
-    bias_regularizer: Any = None
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    return_sequences: bool = False
-    return_state: bool = False
-    go_backwards: bool = False
-    unroll: Any = None
-    reset_after: bool = True
-    zero_output_for_mask: bool = False
-
     _cell_class = GRUCell
-    _cell_fields = _COMMON + ("recurrent_activation", "reset_after")
+    _late_args = ("reset_after",)
 
 
 # ---------------------------------------------------------------------- wrappers
