@@ -39,6 +39,12 @@ def _positive(cls, name, value):
         raise ValueError(f"{cls}: {name} must be > 0, got {value!r}")
 
 
+def _progress(step, decay_steps, staircase):
+    """`step / decay_steps`, floored when `staircase` (Exponential- and InverseTimeDecay)."""
+    p = jnp.asarray(step, jnp.float32) / decay_steps
+    return jnp.floor(p) if staircase else p
+
+
 class ExponentialDecay(LearningRateSchedule):
     """`initial_learning_rate * decay_rate ** (step / decay_steps)` (floored exponent if
     `staircase`)."""
@@ -50,9 +56,7 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __call__(self, step):
         c = self._config
-        p = jnp.asarray(step, jnp.float32) / c["decay_steps"]
-        if c["staircase"]:
-            p = jnp.floor(p)
+        p = _progress(step, c["decay_steps"], c["staircase"])
         return c["initial_learning_rate"] * jnp.power(jnp.float32(c["decay_rate"]), p)
 
 
@@ -66,9 +70,7 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __call__(self, step):
         c = self._config
-        p = jnp.asarray(step, jnp.float32) / c["decay_steps"]
-        if c["staircase"]:
-            p = jnp.floor(p)
+        p = _progress(step, c["decay_steps"], c["staircase"])
         return c["initial_learning_rate"] / (1.0 + c["decay_rate"] * p)
 
 
