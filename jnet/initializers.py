@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jnet.serialization import _REGISTRY, ConfigObject
+from jnet.serialization import _REGISTRY, ConfigObject, get_config_object
 
 
 class Initializer(ConfigObject, family=True):
@@ -159,15 +159,4 @@ if _REGISTRY.get("Identity") is Identity:
 
 def get(identifier):
     """An initializer from a Keras name, a class name, a config dict, or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = ALL.get(identifier) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown initializer {identifier!r}. Expected one of: {', '.join(sorted(ALL))}")
-        return cls()
-    if isinstance(identifier, dict):
-        return _CLASSES[identifier["class_name"]].from_config(identifier["config"])
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"initializer must be a name or a callable, got {identifier!r}")
+    return get_config_object(identifier, "initializer", ALL, _CLASSES)

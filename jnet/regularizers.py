@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jnet.serialization import ConfigObject
+from jnet.serialization import ConfigObject, get_config_object
 
 
 class Regularizer(ConfigObject, family=True):
@@ -51,18 +51,8 @@ _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
 
 
 def get(identifier):
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = ALL.get(identifier) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown regularizer {identifier!r}. Expected one of: {', '.join(sorted(ALL))}")
-        return cls()
-    if isinstance(identifier, dict):
-        return _CLASSES[identifier["class_name"]].from_config(identifier["config"])
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"regularizer must be a name or a callable, got {identifier!r}")
+    """A regularizer from a Keras name, a class name, a config dict, or a callable."""
+    return get_config_object(identifier, "regularizer", ALL, _CLASSES)
 
 
 def add_penalty(total, regularizer, value):

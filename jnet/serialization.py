@@ -31,6 +31,23 @@ class ConfigObject:
         return cls(**config)
 
 
+def get_config_object(identifier, kind: str, aliases: dict, classes: dict):
+    """The `get` of a config-object family (`kind` "initializer", "regularizer"): a Keras name
+    (`aliases`), a class name (`classes`), a config dict, or a callable; None stays None."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        cls = aliases.get(identifier) or classes.get(identifier)
+        if cls is None:
+            raise ValueError(f"Unknown {kind} {identifier!r}. Expected one of: {', '.join(sorted(aliases))}")
+        return cls()
+    if isinstance(identifier, dict):
+        return classes[identifier["class_name"]].from_config(identifier["config"])
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"{kind} must be a name or a callable, got {identifier!r}")
+
+
 def register_serializable(package: str = "Custom", name: str | None = None):
     """Class decorator: make a user layer (or any config object) loadable by name.
 
