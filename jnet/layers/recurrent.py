@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet.layers.base import Layer, deserialize, expand_to, serialize, to_snake_case
-from jnet.layers.rnn_cells import GRUCell, LSTMCell, RNNCellBase, SimpleRNNCell
+from jnet.layers.rnn_cells import GRUCell, LSTMCell, RNNCellBase, SimpleRNNCell, cell_state_sizes
 from jnet.layers.rnn_cells import __all__ as _cell_names
 
 __all__ = list(_cell_names) + ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "default_unroll",
@@ -116,11 +116,7 @@ class RNNBase(Layer):
 
     @property
     def state_sizes(self) -> list:
-        cell = self.cell
-        if isinstance(cell, RNNCellBase):
-            return cell.state_sizes
-        s = cell.state_size
-        return list(s) if isinstance(s, (list, tuple)) else [s]
+        return cell_state_sizes(self.cell)
 
     def check_inputs(self, spec, initial_state=None):
         if len(spec.shape) != 3:

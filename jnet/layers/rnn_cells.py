@@ -38,6 +38,12 @@ def dropout_mask(rng, rate, shape, dtype):
     return jnp.where(keep, jnp.asarray(1.0 / (1.0 - rate), dtype), jnp.asarray(0.0, dtype))
 
 
+def cell_state_sizes(cell) -> list:
+    """Any cell's `state_size` (an int, or a list for several states) as a list."""
+    s = cell.state_size
+    return list(s) if isinstance(s, (list, tuple)) else [s]
+
+
 class RNNCellBase(Layer):
     """What the built-in cells share. Subclasses define their fields (in Keras's order),
     `n_gates`, `state_size`, `_build_bias`, `project` and `step`."""
@@ -63,8 +69,7 @@ class RNNCellBase(Layer):
 
     @property
     def state_sizes(self) -> list:
-        s = self.state_size
-        return list(s) if isinstance(s, (list, tuple)) else [s]
+        return cell_state_sizes(self)
 
     # ------------------------------------------------------------------ params
     def check_inputs(self, spec, states=None):
