@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet import activations, initializers, regularizers
-from jnet.layers.base import Layer, expand_to
+from jnet.layers.base import Layer, check_axes, expand_to
 from jnet.layers.core import cast_floats
 
 __all__ = ["ReLU", "LeakyReLU", "Softmax", "ELU", "PReLU"]
@@ -117,11 +117,7 @@ class Softmax(Layer):
     supports_masking = True
 
     def check_config(self):
-        axes = self.axis if isinstance(self.axis, (list, tuple)) else [self.axis]
-        if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
-            raise ValueError(f"{self._label}: axis must be an int or a list of ints, got {self.axis!r}")
-        if isinstance(self.axis, (list, tuple)):
-            self.axis = list(self.axis)
+        check_axes(self)
 
     def call(self, params, x, mask=None):
         x = cast_floats(x, self.compute_dtype)

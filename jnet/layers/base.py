@@ -86,6 +86,16 @@ def expand_to(v, ndim: int):
 # --------------------------------------------------------------------------- the Layer
 
 
+def check_axes(layer) -> None:
+    """Check `layer.axis` is an int or a non-empty list of ints (a tuple becomes a list, so the
+    config stays JSON), for layers that reduce over several axes (Softmax, LayerNormalization)."""
+    axes = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+        raise ValueError(f"{layer._label}: axis must be an int or a list of ints, got {layer.axis!r}")
+    if isinstance(layer.axis, (list, tuple)):
+        layer.axis = list(layer.axis)
+
+
 def _accepted_keywords(fn) -> frozenset:
     params = inspect.signature(fn).parameters
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):

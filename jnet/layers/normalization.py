@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet import initializers, regularizers
-from jnet.layers.base import Layer
+from jnet.layers.base import Layer, check_axes
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
 
@@ -198,11 +198,7 @@ class LayerNormalization(Layer):
     supports_masking = True
 
     def check_config(self):
-        axes = self.axis if isinstance(self.axis, (list, tuple)) else [self.axis]
-        if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
-            raise ValueError(f"{self._label}: axis must be an int or a list of ints, got {self.axis!r}")
-        if isinstance(self.axis, (list, tuple)):
-            self.axis = list(self.axis)
+        check_axes(self)
         if float(self.epsilon) <= 0:
             raise ValueError(f"{self._label}: epsilon must be positive, got {self.epsilon!r}")
         initializers.get(self.beta_initializer)
