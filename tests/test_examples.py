@@ -72,10 +72,16 @@ def test_research_loop_quick(tmp_path):
 
 def test_second_order_quick(tmp_path):
     stdout = ok(run([os.path.join(ROOT, "examples", "second_order.py"), "--quick", "--out", str(tmp_path)], tmp_path))
-    finals = {line.split(" final MSE ")[0].strip(): float(line.split(" final MSE ")[1].split()[0])
-              for line in stdout.splitlines() if " final MSE " in line}
-    assert set(finals) == {"gradient descent", "SGD (batch 32)", "L-BFGS", "Newton-CG"}
-    assert finals["Newton-CG"] < finals["gradient descent"]  # even after 5 iterations
+    curves = {}
+    for line in stdout.splitlines():
+        if " training MSE " in line:
+            name, rest = line.split(" training MSE ")
+            start, final = rest.split(" in ")[0].split(" -> ")
+            curves[name.strip()] = (float(start), float(final))
+    assert set(curves) == {"gradient descent", "SGD (batch 32)", "L-BFGS", "Newton-CG"}
+    assert len({start for start, _ in curves.values()}) == 1  # the same initial weights
+    assert all(final < start for start, final in curves.values())
+    assert curves["Newton-CG"][1] < curves["gradient descent"][1]  # even after a few epochs
     assert (tmp_path / "loss_curves.png").stat().st_size > 1000
 
 
