@@ -59,7 +59,8 @@ def fmt(v, spec):
 def markdown(results, meta):
     lines = [
         f"Device: {meta['device']} ({meta['platform']}); {meta['date']}; jax {meta['jax']}; "
-        f"{meta['cpu_count']} CPU cores; mode: {meta['mode']}.",
+        f"{meta['cpu_count']} CPU cores; mode: {meta['mode']}; best of {meta.get('repeats', 1)} round(s); load average (1/5/15 min) "
+        f"{meta.get('load_average_before')} before, {meta.get('load_average_after')} after.",
         "",
         "| workload | framework | steps/s | × jnet | compile s | × jnet | peak MiB | × jnet | params |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -99,6 +100,7 @@ def main(argv=None):
     p.add_argument("--frameworks", nargs="*", default=list(FRAMEWORKS), choices=FRAMEWORKS)
     p.add_argument("--epochs", type=int, default=None, help="epochs per cell (>= 2; default 3, quick 2)")
     p.add_argument("--steps-scale", type=float, default=1.0, help="multiply every steps/epoch by this")
+    p.add_argument("--repeats", type=int, default=1, help="rounds per cell; the fastest round is kept")
     p.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     p.add_argument("--out", default=os.path.join("benchmarks", "results"), help="folder for results.json/.md")
     args = p.parse_args(argv)
@@ -115,22 +117,32 @@ def main(argv=None):
     env = dict(os.environ, KERAS_BACKEND="jax", XLA_PYTHON_CLIENT_PREALLOCATE="false")
 
     steps = {n: max(1, int(WORKLOADS[n].steps_per_epoch[mode] * args.steps_scale)) for n in names}
-    results = []
-    print(f"benchmarking on {kind} ({plat}), {epochs} epochs per cell", flush=True)
-    for wname in names:
-        for fw in args.frameworks:
-            r = run_cell(fw, wname, steps[wname], epochs, args.timeout, env)
-            results.append(r)
-            if "steps_per_s" in r:
-                msg = (f"{r['steps_per_s']:10,.1f} steps/s  compile {r['compile_s']:6.2f} s  "
-                       f"peak {r['peak_memory_mb']:8,.0f} MiB  params {r['n_params']:,}")
-            else:
-                msg = r.get("skipped") or r.get("error")
-            print(f"{wname:12s} {LABELS[fw]:18s} {msg}", flush=True)
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    results = {}
+    print(f"benchmarking on {kind} ({plat}), {epochs} epochs per cell, {args.repeats} round(s)", flush=True)
+    # Rounds are interleaved (every cell once, then again) so that a burst of load on a shared
+    # machine hits one round of every framework rather than all runs of one; each cell keeps
+    # its fastest round.
+    for rnd in range(args.repeats):
+        for wname in names:
+            for fw in args.frameworks:
+                r = run_cell(fw, wname, steps[wname], epochs, args.timeout, env)
+                r["round"] = rnd
+                prev = results.get((wname, fw))
+                if prev is None or r.get("steps_per_s", -1) > prev.get("steps_per_s", -1):
+                    results[(wname, fw)] = r
+                if "steps_per_s" in r:
+                    msg = (f"{r['steps_per_s']:10,.1f} steps/s  compile {r['compile_s']:6.2f} s  "
+                           f"peak {r['peak_memory_mb']:8,.0f} MiB  params {r['n_params']:,}")
+                else:
+                    msg = r.get("skipped") or r.get("error")
+                print(f"{wname:12s} {LABELS[fw]:18s} {msg}", flush=True)
+    results = list(results.values())
 
     meta = {"device": kind, "platform": plat, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "jax": importlib.metadata.version("jax"), "cpu_count": os.cpu_count(), "host": platform.node(), "mode": mode,
-            "epochs": epochs, "steps": steps,
+            "epochs": epochs, "steps": steps, "repeats": args.repeats, "load_average_before": load_before,
+            "load_average_after": [round(v, 2) for v in os.getloadavg()],
             "memory_kind": "device peak_bytes_in_use" if plat == "gpu" else "peak RSS"}
     mismatched = {wn for wn in names if len({r.get("n_params") for r in results if r["workload"] == wn and "n_params" in r}) > 1}
     if mismatched:
