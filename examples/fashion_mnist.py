@@ -70,7 +70,7 @@ def main(argv=None):
                         f"(default {fashion_mnist.DEFAULT_PATH})")
     parser.add_argument("--quick", action="store_true", help="small subset and models, for CI")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per model (default 5 MLP, 2 CNN)")
-    parser.add_argument("--cnn-samples", type=int, default=20000,
+    parser.add_argument("--cnn-samples", type=int, default=10000,
                         help="training images for the CNN (the full set is slow on a laptop CPU)")
     args = parser.parse_args(argv)
     jnet.utils.set_random_seed(0)
@@ -80,7 +80,7 @@ def main(argv=None):
 
     for name, model, n_train, epochs in [
         ("MLP", mlp(x_train.shape[1:], 32 if args.quick else 256), len(x_train), args.epochs or (1 if args.quick else 5)),
-        ("CNN", cnn(x_train.shape[1:], 4 if args.quick else 32), min(len(x_train), args.cnn_samples),
+        ("CNN", cnn(x_train.shape[1:], 4 if args.quick else 16), min(len(x_train), args.cnn_samples),
          args.epochs or (1 if args.quick else 2)),
     ]:
         print(f"\n=== {name} ===")
