@@ -78,7 +78,7 @@ def markdown(results, meta):
                 continue
             sps, comp, mem = r.get("steps_per_s"), r.get("compile_s"), r.get("peak_memory_mb")
             lines.append(
-                f"| {wname} | {label} | {fmt(sps, ',.0f')} | {fmt(ratio(sps, ref.get('steps_per_s')), '.2f')} "
+                f"| {wname} | {label} | {fmt(sps, ',.0f' if sps is not None and sps >= 100 else '.2f')} | {fmt(ratio(sps, ref.get('steps_per_s')), '.2f')} "
                 f"| {fmt(comp, '.2f')} | {fmt(ratio(comp, ref.get('compile_s')), '.2f')} "
                 f"| {fmt(mem, ',.0f')} | {fmt(ratio(mem, ref.get('peak_memory_mb')), '.2f')} | {r.get('n_params', '–'):,} |"
             )
