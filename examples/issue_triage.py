@@ -170,7 +170,7 @@ def main(argv=None):
         original = model.predict(x_new, verbose=0)
         if not np.allclose(priority, original[0], atol=1e-5):
             raise SystemExit("the reloaded model predicts differently from the trained one")
-        print("the reloaded model predicts exactly as the trained one")
+        print("the reloaded model predicts the same as the trained one")
     probs = np.exp(department_logits - department_logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
 

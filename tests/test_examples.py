@@ -116,3 +116,16 @@ def test_benchmark_summary_and_table():
     row = next(line for line in table.splitlines() if "JAX+optax" in line)
     assert "| 100 | 0.50 | 2.00 | 2.00 | 50 | 0.50 |" in row
     assert "flax not installed" in table
+
+
+def test_issue_triage_model_is_the_seeds():
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        import issue_triage
+    finally:
+        sys.path.pop(0)
+    model = issue_triage.build_model(10000)
+    # Keras 3 counts 1,392,097 parameters for the seed's model (see benchmarks, lstm_triage).
+    assert model.count_params() == 1_392_097
+    assert model.input_names == ["title", "body", "tags"] if hasattr(model, "input_names") else True
+    assert model.output_names == ["priority", "department"]
