@@ -127,5 +127,5 @@ def test_issue_triage_model_is_the_seeds():
     model = issue_triage.build_model(10000)
     # Keras 3 counts 1,392,097 parameters for the seed's model (see benchmarks, lstm_triage).
     assert model.count_params() == 1_392_097
-    assert model.input_names == ["title", "body", "tags"] if hasattr(model, "input_names") else True
+    assert model.input_names == ["title", "body", "tags"]
     assert model.output_names == ["priority", "department"]
