@@ -28,6 +28,7 @@ def build_model(hidden: int) -> jnet.Sequential:
     return jnet.Sequential([
         jnet.Input(shape=(64,)),
         layers.Dense(hidden, activation="relu"),
+        layers.Dropout(0.1),                   # needs an explicit rng when training=True
         layers.Dense(hidden, activation="relu"),
         layers.Dense(10),                      # logits
     ])
@@ -52,16 +53,18 @@ def main(argv=None):
     params, state = variables["params"], variables["state"]
     print("parameter tree:", jax.tree_util.tree_map(lambda a: a.shape, params))
 
-    def loss_fn(params, x, y):
-        logits, _ = model.apply({"params": params, "state": state}, x, training=True)
+    def loss_fn(params, x, y, rng=None):
+        # training=True with an rng: dropout on (jnet splits the key per layer);
+        # without an rng (the per-example gradient checks below), a deterministic pass.
+        logits, _ = model.apply({"params": params, "state": state}, x, training=rng is not None, rng=rng)
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
     tx = optax.adam(1e-3)
     opt_state = tx.init(params)
 
     # A normal per-step loop: one jitted step, old buffers donated so XLA updates in place.
-    def train_step(params, opt_state, x, y):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+    def train_step(params, opt_state, x, y, rng):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y, rng)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
@@ -73,10 +76,12 @@ def main(argv=None):
         return (logits.argmax(-1) == y).mean()
 
     rng = np.random.default_rng(0)
+    dropout_key = jax.random.key(1)
     t0 = time.perf_counter()
     for step in range(steps):
         idx = rng.integers(0, len(x_train), args.batch_size)
-        params, opt_state, loss = train_step(params, opt_state, x_train[idx], y_train[idx])
+        params, opt_state, loss = train_step(params, opt_state, x_train[idx], y_train[idx],
+                                             jax.random.fold_in(dropout_key, step))
         if step % max(1, steps // 5) == 0 or step == steps - 1:
             print(f"step {step:5d}  loss {float(loss):.4f}")
     jax.block_until_ready(params)
