@@ -9,14 +9,19 @@ from jnet import layers, models
 from jnet import activations, initializers, regularizers, utils
 from jnet import datasets
 from jnet import layers, models
+from jnet import losses, metrics, optimizers
+from jnet import callbacks, saving
+from jnet import distribution, mixed_precision
 from jnet.models.functional import Input
 from jnet.models.model import Model
+from jnet.models.saving import load_model
 from jnet.models.sequential import Sequential
 from jnet.serialization import register_serializable
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "datasets", "initializers", "layers", "models",
-    "register_serializable", "regularizers", "utils",
+    "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "distribution", "initializers",
+    "layers", "load_model", "losses", "metrics", "mixed_precision", "models", "optimizers",
+    "register_serializable", "regularizers", "saving", "utils",
 ]

@@ -59,12 +59,19 @@ def threshold(x, threshold=0.0, default_value=0.0):
     return jnp.where(x > threshold, x, default_value)
 
 
+def _at_least_float32(x):
+    # Mixed precision: softmax of half-precision logits runs (and stays) in float32, so
+    # probabilities and the loss computed from them keep float32's resolution.
+    x = jnp.asarray(x)
+    return x.astype(jnp.float32) if x.dtype in (jnp.float16, jnp.bfloat16) else x
+
+
 def softmax(x, axis=-1):
-    return jax.nn.softmax(x, axis=axis)
+    return jax.nn.softmax(_at_least_float32(x), axis=axis)
 
 
 def log_softmax(x, axis=-1):
-    return jax.nn.log_softmax(x, axis=axis)
+    return jax.nn.log_softmax(_at_least_float32(x), axis=axis)
 
 
 def gelu(x, approximate=False):
@@ -91,7 +98,8 @@ def glu(x, axis=-1):
 def sparsemax(x, axis=-1):
     z = jnp.moveaxis(x, axis, -1)
     zs = -jnp.sort(-z, axis=-1)
-    k = jnp.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    # k shaped to broadcast explicitly against z (rank promotion is an error in jnet).
+    k = jnp.arange(1, z.shape[-1] + 1, dtype=z.dtype).reshape((1,) * (z.ndim - 1) + (-1,))
     cumsum = jnp.cumsum(zs, axis=-1)
     support = (1 + k * zs) > cumsum
     k_z = jnp.sum(support, axis=-1, keepdims=True)

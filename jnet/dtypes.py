@@ -37,6 +37,8 @@ def _check(policy):
 
 def _resolve(policy):
     policy = _global_policy if policy is None else policy
+    if hasattr(policy, "compute_dtype") and hasattr(policy, "name"):  # a DTypePolicy
+        policy = policy.name
     if not isinstance(policy, str):
         policy = jnp.dtype(policy).name
     _check(policy)

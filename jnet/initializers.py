@@ -157,7 +157,16 @@ ALL = {
     "orthogonal": Orthogonal,
     "identity": Identity,
 }
+# Keras's short aliases (`Embedding(embeddings_initializer="uniform")` is Keras's default).
+ALL.update({"normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros})
 _CLASSES = {cls.__name__: cls for cls in ALL.values()}
+# The registry is shared with layers, and the `Identity` layer owns that name there; this one
+# is registered as Keras's alias "IdentityInitializer" (`initializers.get` knows both names).
+_CLASSES["IdentityInitializer"] = Identity
+Identity._registered_name = "IdentityInitializer"
+_REGISTRY["IdentityInitializer"] = Identity
+if _REGISTRY.get("Identity") is Identity:
+    del _REGISTRY["Identity"]
 
 
 def get(identifier):

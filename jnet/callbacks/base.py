@@ -109,3 +109,9 @@ class History(Callback):
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
+
+    def plot(self, metrics=None, to_file=None, **kwargs):
+        """Draw the loss and metric curves, train and validation (`jnet.utils.plot_history`)."""
+        from jnet.utils.plot import plot_history
+
+        return plot_history(self, metrics=metrics, to_file=to_file, **kwargs)

@@ -1,7 +1,24 @@
 """Layers, one family per module; every name Keras users import from `keras.layers`."""
 
+import importlib as _importlib
+
 from jnet.layers.base import Layer
-from jnet.layers.core import *  # noqa: F401,F403
 from jnet.models.functional import Input, InputLayer
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense"]
+from jnet.layers.activation import *  # noqa: F401,F403,E402
+from jnet.layers.core import *  # noqa: F401,F403,E402
+from jnet.layers.merge import *  # noqa: F401,F403,E402
+from jnet.layers.normalization import *  # noqa: F401,F403,E402
+from jnet.layers.regularization import *  # noqa: F401,F403,E402
+from jnet.layers.reshaping import *  # noqa: F401,F403,E402
+from jnet.layers.convolution import *  # noqa: F401,F403,E402
+from jnet.layers.pooling import *  # noqa: F401,F403,E402
+from jnet.layers.recurrent import *  # noqa: F401,F403,E402
+from jnet.layers.attention import *  # noqa: F401,F403,E402
+from jnet.layers.flax_layer import *  # noqa: F401,F403,E402
+
+_FAMILIES = ("activation", "core", "merge", "normalization", "regularization", "reshaping",
+             "convolution", "pooling", "recurrent", "attention", "flax_layer")
+__all__ = ["Layer", "Input", "InputLayer"]
+for _family in _FAMILIES:
+    __all__ += _importlib.import_module(f"jnet.layers.{_family}").__all__

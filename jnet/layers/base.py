@@ -123,6 +123,8 @@ class Layer:
             _REGISTRY.setdefault(cls.__name__, cls)
 
     def __post_init__(self):
+        if hasattr(self.dtype, "compute_dtype") and hasattr(self.dtype, "name"):
+            self.dtype = self.dtype.name  # a DTypePolicy: keep its name, so configs stay JSON
         if self.input_dim is not None:
             if self.input_shape is not None:
                 raise ValueError(f"{self._label}: pass input_shape or input_dim, not both")
@@ -180,7 +182,11 @@ class Layer:
         specs = jax.tree_util.tree_map(as_spec, input_specs, is_leaf=is_spec_leaf)
         self.check_inputs(*specs)
         # Unknown (None) axes are built as length 1: params never depend on them.
-        specs = _fill_specs(specs, 1)
+        return self._init_unchecked(key, *_fill_specs(specs, 1))
+
+    def _init_unchecked(self, key, *specs):
+        """`init` without `check_inputs`: shape inference checks the specs as given (None
+        axes kept) once, then traces with the unknown axes filled in."""
         return {"params": self.build(key, *specs), "state": self.build_state(*specs)}
 
     def apply(self, variables, *inputs, training=False, rng=None, mask=None, **kwargs):
@@ -211,7 +217,7 @@ class Layer:
         """Output spec(s) for inputs of the given specs, from `jax.eval_shape`.
 
         Axes given as `None` (unknown batch or sequence length) stay `None` in the result:
-        the shape is evaluated with two different fillers and the axes that move are unknown.
+        the shape is evaluated with two far-apart prime fillers (1021 and 2039, so strided or windowed axes still differ) and the axes that move are unknown.
         """
         return infer_output_spec(self, input_specs, kwargs)
 
@@ -314,7 +320,7 @@ def _eval(layer, specs, kwargs, fill):
         for i, a in zip(where, arrays):
             full[i] = a
         args, kw = jax.tree_util.tree_unflatten(treedef, full)
-        variables = layer.init(key, *args)
+        variables = layer._init_unchecked(key, *args)
         return layer.apply(variables, *args, **kw)[0]
 
     return jax.eval_shape(run, jax.random.key(0), [leaves[i] for i in where])
@@ -324,10 +330,11 @@ def infer_output_spec(layer, specs, kwargs=None):
     """Output spec tree of `layer` on `specs` (which may have None axes)."""
     kwargs = kwargs or {}
     try:
-        first = _eval(layer, specs, kwargs, 2)
+        layer.check_inputs(*jax.tree_util.tree_map(as_spec, specs, is_leaf=is_spec_leaf))
+        first = _eval(layer, specs, kwargs, 1021)
         if not _has_unknown((specs, kwargs)):
             return first
-        second = _eval(layer, specs, kwargs, 3)
+        second = _eval(layer, specs, kwargs, 2039)
     except (TypeError, ValueError) as err:
         if getattr(err, "_jnet_named", False) or layer._label in str(err):
             raise

@@ -1,13 +1,22 @@
-"""Core layers: Dense and friends."""
+"""Core layers: Dense, Activation, Identity, Lambda, Embedding, Masking."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from typing import Any
 
 import jax.numpy as jnp
 
 from jnet import activations, initializers, regularizers
-from jnet.layers.base import Layer, expand_to
+from jnet.layers.base import Layer, expand_to, serialize_value
+
+__all__ = ["Dense", "Activation", "Identity", "Lambda", "Embedding", "Masking"]
+
+
+def cast_floats(x, dtype):
+    """`x` in the layer's compute dtype if it is floating (Keras autocasts float inputs only)."""
+    return x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != dtype else x
 
 
 def _add_penalty(total, regularizer, value):
@@ -50,6 +59,8 @@ class Dense(Layer):
     kernel_regularizer: Any = None
     bias_regularizer: Any = None
 
+    supports_masking = True  # Keras: a mask passes through Dense unchanged
+
     def check_config(self):
         if not isinstance(self.units, (int,)) or isinstance(self.units, bool) or self.units <= 0:
             raise ValueError(f"{self._label}: units must be a positive integer, got {self.units!r}")
@@ -85,3 +96,344 @@ class Dense(Layer):
         if self.use_bias:
             total = _add_penalty(total, self.bias_regularizer, params["bias"])
         return total
+
+
+class Activation(Layer):
+    """Applies an activation function to its input.
+
+    Args:
+        activation: the name of any Keras activation (`"relu"`, `"gelu"`, `"softmax"`, ...) or a
+            callable. A callable saves to config only under a registered activation name.
+
+    Input shape:
+        Any.
+
+    Output shape:
+        Same as the input.
+
+    Example:
+    ```python
+    layer = jnet.layers.Activation("relu")
+    y, _ = layer.apply(layer.init(key, x), x)
+    ```
+    """
+
+    activation: Any
+
+    supports_masking = True
+
+    def check_config(self):
+        activations.get(self.activation)
+
+    def call(self, params, x):
+        return activations.get(self.activation)(cast_floats(x, self.compute_dtype))
+
+
+class Identity(Layer):
+    """Returns its input unchanged (a placeholder layer). Masks pass through.
+
+    Input shape:
+        Any (also a list or dict of arrays).
+
+    Output shape:
+        Same as the input.
+    """
+
+    supports_masking = True
+
+    def call(self, params, x):
+        return x
+
+
+# --------------------------------------------------------------------------- Lambda
+
+
+def _function_ref(fn, where: str):
+    """Config form of a function: a registered activation name, or `{"__function__":
+    "module:qualname"}` for a module-level function. Lambdas and nested functions cannot be
+    saved: jnet never pickles or marshals code."""
+    name = activations.serialize(fn)
+    if name is not None:
+        return name
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if not module or not qualname or "<lambda>" in qualname or "<locals>" in qualname:
+        raise TypeError(
+            f"{where}: {fn!r} cannot be saved as config: it is a lambda or a nested function. "
+            "Use a module-level function (saved by its qualified name and loaded only with "
+            "safe_mode=False) or a registered activation name."
+        )
+    return {"__function__": f"{module}:{qualname}"}
+
+
+def _resolve_function(ref, where: str, custom_objects=None, safe_mode=True):
+    """Inverse of `_function_ref`. Importing a function by name runs code, so it needs
+    `safe_mode=False` unless `custom_objects` supplies the function itself."""
+    if ref is None or callable(ref):
+        return ref
+    if isinstance(ref, str):
+        return activations.get(ref)
+    if isinstance(ref, dict) and set(ref) == {"__function__"}:
+        module, _, qualname = ref["__function__"].partition(":")
+        short = qualname.rsplit(".", 1)[-1]
+        if custom_objects:
+            for key in (f"{module}:{qualname}", qualname, short):
+                if key in custom_objects:
+                    return custom_objects[key]
+        if safe_mode:
+            raise ValueError(
+                f"{where}: loading the function {ref['__function__']!r} means importing and running "
+                "code, which safe_mode forbids. If you trust this config, load it with "
+                "safe_mode=False, or pass the function in custom_objects."
+            )
+        obj = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        return obj
+    raise ValueError(f"{where}: expected a function reference, got {ref!r}")
+
+
+def _takes(fn, arg: str) -> bool:
+    try:
+        return arg in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins and jitted functions may have no signature
+        return False
+
+
+class Lambda(Layer):
+    """Wraps an arbitrary function of the input as a layer.
+
+    Args:
+        function: the function, called as `function(inputs, **arguments)`; it also receives
+            `mask=` and `training=` when its signature names them.
+        output_shape: optional expected output shape without the batch axis (a tuple, `None`
+            for unknown axes), or a function of the full input shape. jnet infers the real
+            shape with `jax.eval_shape`; when given, a mismatch is an error.
+        mask: optional function `mask(inputs, input_mask) -> output_mask`; without it the
+            layer drops masks.
+        arguments: optional dict of keyword arguments for `function`.
+
+    Saving: the config records a function as its activation name, or as its qualified name
+    `module:qualname`. Lambdas and nested functions cannot be saved (jnet never pickles code).
+    Loading a function by name imports it, so `from_config`/`load_model` refuse it unless
+    `safe_mode=False` (or the function is given in `custom_objects`).
+
+    Example:
+    ```python
+    mean_over_time = jnet.layers.Lambda(lambda x: jnp.mean(x, axis=1))
+    ```
+    """
+
+    function: Any
+    output_shape: Any = None
+    mask: Any = None
+    arguments: Any = None
+
+    supports_masking = True  # the output mask is whatever `compute_mask` says
+
+    def check_config(self):
+        if isinstance(self.function, str):
+            self.function = activations.get(self.function)
+        if not callable(self.function):
+            raise TypeError(f"{self._label}: function must be callable, got {self.function!r}")
+        if self.mask is not None and not callable(self.mask):
+            raise TypeError(f"{self._label}: mask must be None or a function (inputs, mask) -> mask, got {self.mask!r}")
+        if self.arguments is not None and not isinstance(self.arguments, dict):
+            raise TypeError(f"{self._label}: arguments must be a dict, got {self.arguments!r}")
+        if self.output_shape is not None and not callable(self.output_shape):
+            if not isinstance(self.output_shape, (tuple, list)):
+                raise TypeError(f"{self._label}: output_shape must be a tuple or a function, got {self.output_shape!r}")
+            self.output_shape = tuple(None if d is None else int(d) for d in self.output_shape)
+
+    def call(self, params, inputs, mask=None, training=False):
+        kwargs = dict(self.arguments or {})
+        if _takes(self.function, "mask"):
+            kwargs["mask"] = mask
+        if _takes(self.function, "training"):
+            kwargs["training"] = training
+        outputs = self.function(inputs, **kwargs)
+        if self.output_shape is not None and hasattr(outputs, "shape"):
+            self._check_output_shape(inputs, outputs)
+        return outputs
+
+    def _check_output_shape(self, inputs, outputs):
+        got = tuple(outputs.shape)
+        if callable(self.output_shape):
+            in_shape = jax_shape_tree(inputs)
+            expected = tuple(self.output_shape(in_shape))
+        else:
+            expected = (got[0] if got else None,) + tuple(self.output_shape)
+        ok = len(expected) == len(got) and all(e is None or e == g for e, g in zip(expected, got))
+        if not ok:
+            raise ValueError(f"{self._label}: output_shape says {expected} but the function returned shape {got}")
+
+    def compute_mask(self, inputs, mask):
+        return self.mask(inputs, mask) if self.mask is not None else None
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
+                  "input_shape": None if self.input_shape is None else list(self.input_shape)}
+        config["function"] = _function_ref(self.function, f"{self._label}.function")
+        if callable(self.output_shape):
+            config["output_shape"] = _function_ref(self.output_shape, f"{self._label}.output_shape")
+        else:
+            config["output_shape"] = None if self.output_shape is None else list(self.output_shape)
+        config["mask"] = None if self.mask is None else _function_ref(self.mask, f"{self._label}.mask")
+        config["arguments"] = serialize_value(self.arguments, f"{self._label}.arguments")
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        config = dict(config)
+        where = f"Lambda '{config.get('name') or 'lambda'}'"
+        for key in ("function", "mask"):
+            config[key] = _resolve_function(config.get(key), f"{where}.{key}", custom_objects, safe_mode)
+        if isinstance(config.get("output_shape"), dict):
+            config["output_shape"] = _resolve_function(config["output_shape"], f"{where}.output_shape", custom_objects, safe_mode)
+        if config.get("input_shape") is not None:
+            config["input_shape"] = tuple(config["input_shape"])
+        return cls(**config)
+
+
+def jax_shape_tree(x):
+    if hasattr(x, "shape"):
+        return tuple(x.shape)
+    if isinstance(x, (list, tuple)):
+        return [jax_shape_tree(v) for v in x]
+    if isinstance(x, dict):
+        return {k: jax_shape_tree(v) for k, v in x.items()}
+    return x
+
+
+# --------------------------------------------------------------------------- Embedding
+
+
+class Embedding(Layer):
+    """Turns non-negative integer ids into dense vectors: `embeddings[ids]`.
+
+    Args:
+        input_dim: vocabulary size (largest id + 1), a positive int.
+        output_dim: size of each vector, a positive int.
+        embeddings_initializer: default `"uniform"` (Keras: `RandomUniform(-0.05, 0.05)`).
+        embeddings_regularizer: optional regularizer whose penalty joins the loss.
+        mask_zero: whether id 0 is padding: the layer then emits the mask `ids != 0` for
+            the layers after it (and `input_dim` should be vocabulary size + 1).
+
+    Input shape:
+        `(batch, ...)` of integer ids. Float ids are cast to int32, as Keras does (so a
+        default float `jnet.Input` works); other dtypes are an error.
+
+    Output shape:
+        `(batch, ..., output_dim)`.
+
+    Params:
+        `embeddings` of shape `(input_dim, output_dim)`.
+
+    Unlike Keras (which wraps negative ids and, on JAX, returns NaN for ids >= input_dim),
+    every id outside `[0, input_dim)` gives a row of NaN, so bad ids cannot pass silently.
+
+    Example:
+    ```python
+    tokens = jnet.Input(shape=(None,), dtype="int32")
+    vectors = jnet.layers.Embedding(10000, 64, mask_zero=True)(tokens)   # (None, None, 64)
+    ```
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 mask_zero=False, *, name=None, trainable=True, dtype=None, input_shape=None):
+        # Own __init__: Keras's `input_dim` here is the vocabulary size, not the base
+        # Layer's `input_shape=(input_dim,)` shorthand.
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self.embeddings_initializer = embeddings_initializer
+        self.embeddings_regularizer = embeddings_regularizer
+        self.mask_zero = mask_zero
+        self.name = name
+        self.trainable = trainable
+        self.dtype = dtype
+        self.input_shape = None if input_shape is None else tuple(None if d is None else int(d) for d in input_shape)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"Embedding: name must be a non-empty string, got {name!r}")
+        self._auto_named = name is None
+        self.check_config()
+
+    @property
+    def supports_masking(self):
+        return bool(self.mask_zero)
+
+    def check_config(self):
+        for arg in ("input_dim", "output_dim"):
+            value = getattr(self, arg)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{self._label}: {arg} must be a positive integer, got {value!r}")
+        initializers.get(self.embeddings_initializer)
+        regularizers.get(self.embeddings_regularizer)
+
+    def check_inputs(self, spec):
+        dtype = jnp.dtype(spec.dtype)
+        if not (jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)):
+            raise ValueError(f"{self._label}: expected integer token ids, got dtype {dtype.name} (shape {spec.shape})")
+
+    def build(self, key, spec):
+        init = initializers.get(self.embeddings_initializer)
+        return {"embeddings": init(key, (self.input_dim, self.output_dim), self.param_dtype)}
+
+    def call(self, params, ids):
+        self.check_inputs(ids)
+        if not jnp.issubdtype(ids.dtype, jnp.integer):
+            ids = ids.astype(jnp.int32)
+        # Negative ids would wrap around; send them past the end, where `take` fills NaN.
+        ids = jnp.where(ids < 0, self.input_dim, ids)
+        out = jnp.take(params["embeddings"], ids, axis=0, mode="fill", fill_value=jnp.nan)
+        return out.astype(self.compute_dtype)
+
+    def compute_mask(self, inputs, mask):
+        if not self.mask_zero:
+            return None
+        return jnp.not_equal(inputs, 0)
+
+    def penalty(self, params):
+        return _add_penalty(0.0, self.embeddings_regularizer, params["embeddings"])
+
+    def get_config(self):
+        config = {k: getattr(self, k) for k in ("name", "trainable", "dtype", "input_dim", "output_dim",
+                                                "embeddings_initializer", "embeddings_regularizer", "mask_zero")}
+        config["input_shape"] = self.input_shape
+        return {k: serialize_value(v, f"{self._label}.{k}") for k, v in config.items()}
+
+    def __repr__(self):
+        return f"Embedding(input_dim={self.input_dim}, output_dim={self.output_dim}, mask_zero={self.mask_zero}, name={self.name!r})"
+
+
+class Masking(Layer):
+    """Masks time steps whose features all equal `mask_value`.
+
+    A step is kept when any feature differs from `mask_value`; the output mask (for the layers
+    after it) is `any(x != mask_value, axis=-1)`, and masked steps are zeroed in the output, as
+    in Keras.
+
+    Args:
+        mask_value: the padding value (default 0.0).
+
+    Input shape:
+        `(batch, timesteps, features)` (any rank >= 2).
+
+    Output shape:
+        Same as the input.
+    """
+
+    mask_value: float = 0.0
+
+    supports_masking = True
+
+    def check_inputs(self, spec):
+        if len(spec.shape) < 2:
+            raise ValueError(f"{self._label}: expected an input of rank >= 2 (batch, ..., features), got shape {spec.shape}")
+
+    def call(self, params, x):
+        x = cast_floats(x, self.compute_dtype)
+        keep = jnp.any(jnp.not_equal(x, self.mask_value), axis=-1, keepdims=True)
+        return jnp.where(keep, x, jnp.zeros((), x.dtype))
+
+    def compute_mask(self, inputs, mask):
+        return jnp.any(jnp.not_equal(inputs, self.mask_value), axis=-1)

@@ -2,5 +2,6 @@
 
 from jnet.models.model import Model
 from jnet.models.sequential import Sequential
+from jnet.models.saving import load_model, save_model
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "load_model", "save_model"]

@@ -9,6 +9,8 @@ deterministic), and runs them as one pure function.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import itertools
 from typing import Any
 
@@ -130,8 +132,30 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
     return tensor
 
 
+@functools.lru_cache(maxsize=None)
+def _call_signature(cls) -> tuple[tuple, frozenset]:
+    """(positional argument names after `params`, all argument names) of `cls.call`."""
+    call = getattr(cls, "call", None)
+    if call is None:
+        return (), frozenset()
+    params = list(inspect.signature(call).parameters.values())[2:]  # self, params
+    positional = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    return positional, frozenset(p.name for p in params)
+
+
+def _tensors_to_positional(layer, args, kwargs):
+    """`mha(q, v, key=k)` -> `mha(q, v, k)`: tensors given by keyword for the next positional
+    slot become positional, so `init`/`build` see every input spec."""
+    positional, _ = _call_signature(type(layer))
+    args, kwargs = list(args), dict(kwargs)
+    while len(args) < len(positional) and is_symbolic(kwargs.get(positional[len(args)])):
+        args.append(kwargs.pop(positional[len(args)]))
+    return tuple(args), kwargs
+
+
 def call_symbolic(layer: Layer, args: tuple, kwargs: dict):
     """Record `layer(*args, **kwargs)` on symbolic tensors; return symbolic outputs."""
+    args, kwargs = _tensors_to_positional(layer, args, kwargs)
     arg_specs = jax.tree_util.tree_map(spec_of, args, is_leaf=is_symbolic)
     tensor_kwargs = {k: v for k, v in kwargs.items() if k not in ("training", "mask")}
     kw_specs = jax.tree_util.tree_map(spec_of, tensor_kwargs, is_leaf=is_symbolic)
@@ -292,6 +316,7 @@ class Graph:
             node_training = kwargs.pop("training", training)
             explicit_mask = kwargs.pop("mask", None)
             mask = explicit_mask if explicit_mask is not None else self._gather_mask(node, masks)
+            kwargs.update(self._argument_masks(node, masks, kwargs))
             layer_rng = None
             if rng is not None:
                 layer_rng = jax.random.fold_in(name_key(rng, layer.name), self.call_index[id(node)])
@@ -323,6 +348,18 @@ class Graph:
         if all(m is None for m in jax.tree_util.tree_leaves(tree, is_leaf=lambda m: m is None)):
             return None
         return tree
+
+    @staticmethod
+    def _argument_masks(node, masks, kwargs) -> dict:
+        """Masks of the 2nd, 3rd, ... positional tensors, passed as `<name>_mask` where the
+        layer's `call` takes one (Keras: MHA's `value_mask`, `key_mask`)."""
+        positional, names = _call_signature(type(node.layer))
+        extra = {}
+        for name, arg in zip(positional[1:], node.args[1:]):
+            key = f"{name}_mask"
+            if key in names and kwargs.get(key) is None and is_symbolic(arg) and masks.get(id(arg)) is not None:
+                extra[key] = masks[id(arg)]
+        return extra
 
     @staticmethod
     def _store(node, out, values):

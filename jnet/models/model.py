@@ -13,6 +13,8 @@ import numpy as np
 
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
 from jnet.models.functional import Graph, InputLayer, is_symbolic
+from jnet.models.saving import SavingMixin
+from jnet.models.training import TrainingMixin
 from jnet.utils import rng as jrng
 
 # Keras's weight order inside a layer (creation order there); dict keys lose order under jit.
@@ -23,44 +25,56 @@ WEIGHT_ORDER = (
 
 
 def ordered_keys(d: dict, order=WEIGHT_ORDER):
-    rank = {k: i for i, k in enumerate(order)}
+    """Keys of `d` in a layer's own `weight_order`, then Keras's usual order, then by name."""
+    rank = {}
+    for k in tuple(order) + WEIGHT_ORDER:
+        rank.setdefault(k, len(rank))
     return sorted(d, key=lambda k: (rank.get(k, len(rank)), k))
+
+
+def _ordered_leaves(tree, order=WEIGHT_ORDER) -> list:
+    """Leaves in Keras order at every dict level (sublayers like MHA's `query` nest dicts)."""
+    if isinstance(tree, dict):
+        return [leaf for k in ordered_keys(tree, order) for leaf in _ordered_leaves(tree[k], order)]
+    return jax.tree_util.tree_leaves(tree)
+
+
+def _ordered_unflatten(tree, leaves: list, order=WEIGHT_ORDER):
+    """Inverse of `_ordered_leaves`: consume `leaves` from the front into `tree`'s structure."""
+    if isinstance(tree, dict):
+        return {k: _ordered_unflatten(tree[k], leaves, order) for k in ordered_keys(tree, order)}
+    flat, treedef = jax.tree_util.tree_flatten(tree)
+    return jax.tree_util.tree_unflatten(treedef, [leaves.pop(0) for _ in flat])
 
 
 def layer_weights(layer: Layer, variables: dict) -> list:
     """Keras-ordered list of a layer's arrays: params, then state."""
     if isinstance(layer, Model):
         return layer.weights_list(variables)
-    out = []
-    for part in ("params", "state"):
-        tree = variables.get(part, {})
-        for k in ordered_keys(tree, getattr(layer, "weight_order", WEIGHT_ORDER)):
-            out.extend(jax.tree_util.tree_leaves(tree[k]))
-    return out
+    order = getattr(layer, "weight_order", WEIGHT_ORDER)
+    return _ordered_leaves(variables.get("params", {}), order) + _ordered_leaves(variables.get("state", {}), order)
 
 
 def with_layer_weights(layer: Layer, variables: dict, weights: list) -> tuple[dict, list]:
     """Variables with arrays taken from the front of `weights` (Keras order); returns the rest."""
     if isinstance(layer, Model):
         return layer.with_weights(variables, weights, _partial=True)
-    new = {}
-    weights = list(weights)
+    order = getattr(layer, "weight_order", WEIGHT_ORDER)
+    new, weights = {}, list(weights)
     for part in ("params", "state"):
-        tree = dict(variables.get(part, {}))
-        for k in ordered_keys(tree, getattr(layer, "weight_order", WEIGHT_ORDER)):
-            leaves, treedef = jax.tree_util.tree_flatten(tree[k])
-            taken, weights = weights[: len(leaves)], weights[len(leaves):]
-            if len(taken) < len(leaves):
-                raise ValueError(f"{layer._label}: too few weights given (missing {part}/{k})")
-            for old, w in zip(leaves, taken):
-                if tuple(np.shape(w)) != tuple(old.shape):
-                    raise ValueError(f"{layer._label}: weight {part}/{k} expects shape {tuple(old.shape)}, got {tuple(np.shape(w))}")
-            tree[k] = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(w, old.dtype) for w, old in zip(taken, leaves)])
-        new[part] = tree
+        tree = variables.get(part, {})
+        old = _ordered_leaves(tree, order)
+        taken, weights = weights[: len(old)], weights[len(old):]
+        if len(taken) < len(old):
+            raise ValueError(f"{layer._label}: too few weights given ({len(taken)} for {len(old)} {part} arrays)")
+        for i, (o, w) in enumerate(zip(old, taken)):
+            if tuple(np.shape(w)) != tuple(o.shape):
+                raise ValueError(f"{layer._label}: {part} weight {i} expects shape {tuple(o.shape)}, got {tuple(np.shape(w))}")
+        new[part] = _ordered_unflatten(tree, [jnp.asarray(w, o.dtype) for w, o in zip(taken, old)], order)
     return new, weights
 
 
-class Model(Layer):
+class Model(TrainingMixin, SavingMixin, Layer):
     """A graph model: `jnet.Model(inputs, outputs)`.
 
     Args:
@@ -167,6 +181,9 @@ class Model(Layer):
             key = jrng.next_key()
         return graph.init(key)
 
+    def _init_unchecked(self, key, *specs):
+        return self.init(key, *specs)
+
     def _ensure_graph(self, example_inputs):
         """Check example inputs against the graph (a deferred Sequential builds here)."""
         specs = jax.tree_util.tree_map(as_spec, example_inputs, is_leaf=is_spec_leaf)
@@ -267,14 +284,19 @@ class Model(Layer):
 
     @property
     def variables(self) -> dict:
-        """The model's current `{"params", "state"}` (built on first use)."""
+        """The model's current `{"params", "state"}` (built on first use). During `fit` these are
+        the live training arrays (no copy; the next step donates them)."""
+        live = self._live_variables()
+        if live is not None:
+            return live
         if self._variables is None:
             self._variables = self.init(jrng.next_key())
         return self._variables
 
     @variables.setter
     def variables(self, value):
-        self._variables = value
+        if not self._set_live_variables(value):
+            self._variables = value
 
     def build(self, input_shape=None):
         """Create the variables (Keras `build`); `input_shape` includes the batch axis."""
@@ -316,7 +338,7 @@ class Model(Layer):
 
     def set_weights(self, weights):
         """Replace all arrays from a list in `get_weights()` order (shapes are checked)."""
-        self._variables = self.with_weights(self.variables, weights)
+        self.variables = self.with_weights(self.variables, weights)
 
     def count_params(self) -> int:
         shapes = jax.eval_shape(self.init, jax.random.key(0))

@@ -1,0 +1,106 @@
+"""The compiled chunk functions: many steps per call, batches gathered on the device.
+
+Each function takes the data set (or a streamed chunk of it) as device arrays, an `index`
+vector of row numbers (a shuffled permutation padded to whole batches) and runs steps
+`start .. start + n` of the epoch inside one `lax.fori_loop`. `start` and `n` are traced, so
+one compilation serves every chunk size: the engine can pick chunk sizes at run time (large
+enough that dispatch costs nothing, small enough that the progress bar moves) without ever
+recompiling. Rows at positions >= `n_rows` are padding: masked out of every loss, metric and
+gradient, so the last partial batch needs no second compilation.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from jnet.engine import steps as S
+
+
+def gather(data, index, n_rows, step, batch_size, dist):
+    """Batch number `step` of the epoch: `(x, y, sample_weight, valid)`."""
+    x, y, sw, row_valid = data
+    start = step * batch_size
+    idx = jax.lax.dynamic_slice_in_dim(index, start, batch_size)
+    valid = (start + jnp.arange(batch_size, dtype=index.dtype)) < n_rows
+
+    def take(a):
+        return None if a is None else jnp.take(a, idx, axis=0, mode="clip")
+
+    xb = [take(a) for a in x]
+    yb = [take(a) for a in y]
+    swb = [take(a) for a in sw]
+    if row_valid is not None:
+        valid = valid & take(row_valid)
+    return dist.constrain_batch((xb, yb, swb, valid))
+
+
+def _train_chunk(plan, batch_size, dist, ts, data, index, n_rows, start, n):
+    def body(i, ts):
+        batch = gather(data, index, n_rows, start + i, batch_size, dist)
+        return S.train_step(plan, ts, batch)[0]
+
+    ts = jax.lax.fori_loop(0, n, body, ts)
+    return ts, S.metric_results(plan, ts.metrics)
+
+
+def _eval_chunk(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, n):
+    def body(i, metrics):
+        batch = gather(data, index, n_rows, start + i, batch_size, dist)
+        return S.eval_step(plan, params, state, metrics, batch)
+
+    metrics = jax.lax.fori_loop(0, n, body, metrics)
+    return metrics, S.metric_results(plan, metrics)
+
+
+def _predict_chunk(plan, batch_size, capacity, dist, params, state, data, index, n_rows, start, n):
+    def one(step):
+        x, _, _, _ = gather(data, index, n_rows, step, batch_size, dist)
+        return S.predict_step(plan, params, state, x)
+
+    specs = jax.eval_shape(one, start)
+    buffers = [jnp.zeros((capacity * batch_size,) + tuple(s.shape[1:]), s.dtype) for s in specs]
+
+    def body(i, buffers):
+        preds = one(start + i)
+        return [jax.lax.dynamic_update_slice_in_dim(b, p.astype(b.dtype), i * batch_size, axis=0)
+                for b, p in zip(buffers, preds)]
+
+    return jax.lax.fori_loop(0, n, body, buffers)
+
+
+class CompiledFns:
+    """The jitted chunk functions for one compiled model and batch size (cached by the engine,
+    so repeated `fit` calls and every epoch reuse the same executables)."""
+
+    def __init__(self, plan, batch_size, dist):
+        self.plan, self.batch_size, self.dist = plan, batch_size, dist
+        self.train = jax.jit(partial(_train_chunk, plan, batch_size, dist), donate_argnums=0)
+        self.eval = jax.jit(partial(_eval_chunk, plan, batch_size, dist), donate_argnums=0)
+        self._predict = {}
+
+    def predict(self, capacity):
+        if capacity not in self._predict:
+            self._predict[capacity] = jax.jit(partial(_predict_chunk, self.plan, self.batch_size, capacity, self.dist))
+        return self._predict[capacity]
+
+
+def epoch_index(rng_data, epoch, epoch_start_step, n, padded, shuffle):
+    """Row order of one epoch: a permutation of `n` rows (or 0..n-1), padded with row 0 to
+    `padded` entries (whole batches), as a device int32 vector.
+
+    The permutation is a function of (seed, epoch, step at the epoch's start) only. It is drawn
+    with NumPy on the host and sent once per epoch (4 bytes a row): `jax.random.permutation`
+    would cost a sort compilation per data-set size for no run-time gain.
+    """
+    import numpy as np
+
+    order = np.zeros((padded,), np.int32)
+    if shuffle:
+        seed = [int(v) for v in np.asarray(jax.device_get(rng_data)).ravel()] + [int(epoch), int(epoch_start_step)]
+        order[:n] = np.random.default_rng(seed).permutation(n)
+    else:
+        order[:n] = np.arange(n)
+    return jnp.asarray(order)

@@ -1,0 +1,322 @@
+"""The host side of training: epochs, chunks, callbacks, validation and prediction.
+
+The `Trainer` (one per `compile`) owns the train state and the cached compiled functions. It
+never syncs with the device inside a chunk: after each compiled chunk it reads the running
+metrics once (a few scalars), calls the per-batch callbacks, and checks `stop_training`.
+
+Chunk size. With `steps_per_execution="auto"` (the default) the trainer times the first chunks
+and then runs as many steps per call as fit in about `ChunkSizer.target_seconds` (0.2 s): the
+per-call dispatch cost vanishes and the progress bar still moves several times a second. An
+integer `steps_per_execution` fixes the chunk size instead. Both use one compilation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnet.engine import distribute
+from jnet.engine import steps as S
+from jnet.engine.compiled import CompiledFns, epoch_index
+from jnet.engine.train_state import (TrainState, copy_tree, distinct_buffers, key_data, strong_types,
+                                     with_learning_rate)
+
+
+class ChunkSizer:
+    """How many steps the next compiled call runs."""
+
+    target_seconds = 0.2
+    max_growth = 8
+
+    def __init__(self, steps_per_execution="auto"):
+        if steps_per_execution in ("auto", None):
+            self.fixed = None
+        else:
+            if not isinstance(steps_per_execution, int) or isinstance(steps_per_execution, bool) or steps_per_execution < 1:
+                raise ValueError(f"steps_per_execution must be 'auto' or an int >= 1, got {steps_per_execution!r}")
+            self.fixed = steps_per_execution
+        self.per_step = None
+        self.last = 1
+        self.calls = 0
+
+    def next(self, remaining: int) -> int:
+        if self.fixed is not None:
+            n = self.fixed
+        elif self.per_step is None:
+            n = 1
+        else:
+            n = max(1, min(int(self.target_seconds / self.per_step), self.last * self.max_growth))
+        n = max(1, min(n, remaining))
+        self.last = n
+        return n
+
+    def observe(self, n: int, seconds: float):
+        self.calls += 1
+        if self.calls == 1 or self.fixed is not None:
+            return  # the first call compiles
+        per = seconds / n
+        self.per_step = per if self.per_step is None else 0.5 * self.per_step + 0.5 * per
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Hold Ctrl-C while a donated state is swapped for its successor, so an interrupt can never
+    land between the call (which consumed the old buffers) and keeping the new ones."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    try:
+        old = signal.signal(signal.SIGINT, lambda *a: received.append(a))
+    except ValueError:  # signals unavailable here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if received:
+            raise KeyboardInterrupt
+
+
+def to_python(logs: dict, order=None) -> dict:
+    """Device logs -> Python floats (arrays for per-class results), in Keras's order."""
+    out = {}
+    logs = jax.device_get(logs)
+    for k in (order or logs):
+        v = logs[k]
+        v = np.asarray(v)
+        out[k] = float(v) if v.ndim == 0 else v
+    return out
+
+
+class DeviceSource:
+    """A data set placed on the device once; batches are gathered inside the compiled loop."""
+
+    def __init__(self, data, n_outputs, batch_size, dist, with_targets=True):
+        y = (data.y if data.y is not None else [None] * n_outputs) if with_targets else []
+        sw = (data.sw if data.sw is not None else [None] * n_outputs) if with_targets else []
+        self.arrays = dist.place_batch((data.x, y, sw, None))
+        self.n, self.batch_size = data.n, batch_size
+        self.steps = math.ceil(data.n / batch_size)
+        self._plain = None
+
+    def index(self, rng=None, epoch=0, epoch_start_step=0, shuffle=False):
+        padded = self.steps * self.batch_size
+        if not shuffle:
+            if self._plain is None:
+                zeros = jnp.zeros((2,), jnp.uint32)
+                self._plain = epoch_index(zeros, 0, 0, n=self.n, padded=padded, shuffle=False)
+            return self._plain
+        return epoch_index(rng, epoch, epoch_start_step, n=self.n, padded=padded, shuffle=True)
+
+
+class Trainer:
+    """Training machinery bound to one compiled model."""
+
+    def __init__(self, model, plan_factory, optimizer, steps_per_execution="auto"):
+        self.model = model
+        self._plan_factory = plan_factory      # trainable mask -> StepPlan
+        self.optimizer = optimizer
+        self.steps_per_execution = steps_per_execution
+        self.plan = None
+        self._mask_key = None
+        self._fns = {}
+        self.ts = None
+        self.live = False
+        self.train_sizer = ChunkSizer(steps_per_execution)
+        self.eval_sizer = ChunkSizer(steps_per_execution)
+        self._lr_written = None
+        optimizer._state_reader = lambda: None if self.ts is None else self.ts.opt_state
+        optimizer._step_reader = lambda: 0 if self.ts is None else self.ts.step
+
+    # ------------------------------------------------------------------ state
+
+    def _ensure_plan(self, params):
+        mask = self.model.trainable_mask(params)
+        key = tuple(jax.tree_util.tree_leaves(mask)), jax.tree_util.tree_structure(mask)
+        if self.plan is None or key != self._mask_key:
+            self.plan = self._plan_factory(mask)
+            self._mask_key = key
+            self._fns = {}
+        return self.plan
+
+    def log_names(self) -> list:
+        """Log keys in Keras's order: loss, per-output losses, then metrics."""
+        plan = self.plan
+        return S.loss_log_names(plan) + [log for o in plan.outputs for log, _, _ in o.metrics]
+
+    def fns(self, batch_size) -> CompiledFns:
+        dist = distribute.current()   # part of the key: set_distribution between fits recompiles
+        if (batch_size, dist) not in self._fns:
+            self._fns[(batch_size, dist)] = CompiledFns(self.plan, batch_size, dist)
+        return self._fns[(batch_size, dist)]
+
+    def init_state(self):
+        """The train state for the model's current variables (new optimizer state if none)."""
+        from jnet.utils import rng as jrng
+
+        variables = self.model.variables
+        plan = self._ensure_plan(variables["params"])
+        dist = distribute.current()
+        params, state = copy_tree((variables["params"], variables["state"]))
+        if self.ts is None:
+            opt_state = distinct_buffers(strong_types(self.plan.tx.init(params)))
+            ts = TrainState(params, state, opt_state, self._fresh_metrics(plan), key_data(jrng.next_key()),
+                            jnp.zeros([], jnp.int32))
+            self._lr_written = None
+        else:
+            ts = self.ts._replace(params=params, state=state, metrics=self._fresh_metrics(plan))
+        self.ts = dist.place_variables(ts)
+        return self.ts
+
+    @staticmethod
+    def _fresh_metrics(plan):
+        # Donated every call: no leaf may share a buffer with another.
+        return distinct_buffers(S.init_metrics(plan))
+
+    def reset_metrics(self):
+        # Placed like the rest of the state: a new sharding would recompile the step.
+        self.ts = distribute.current().place_variables(self.ts._replace(metrics=self._fresh_metrics(self.plan)))
+
+    def _write_learning_rate(self):
+        opt = self.optimizer
+        if opt.injected_learning_rate is not None and self._lr_written != opt._lr_version:
+            opt_state = with_learning_rate(self.ts.opt_state, opt.injected_learning_rate)
+            self.ts = distribute.current().place_variables(self.ts._replace(opt_state=opt_state))
+            self._lr_written = opt._lr_version
+
+    # ------------------------------------------------------------------ training
+
+    def _run_train(self, fns, arrays, index, n_rows, start, n):
+        self._write_learning_rate()
+        with deferred_interrupt():
+            ts, logs = fns.train(self.ts, arrays, index, n_rows, start, n)
+            self.ts = ts
+        return logs
+
+    def train_epoch(self, source, epoch, callbacks, shuffle, steps_per_epoch=None, start_batch=0):
+        """One epoch; returns the epoch's logs (None if the data ran out before any step)."""
+        self.reset_metrics()
+        logs = None
+        model = self.model
+        if isinstance(source, DeviceSource):
+            steps = source.steps if steps_per_epoch is None else min(steps_per_epoch, source.steps)
+            epoch_start_step = int(self.ts.step) - start_batch
+            index = source.index(self.ts.rng, epoch, epoch_start_step, shuffle)
+            fns = self.fns(source.batch_size)
+            b = start_batch
+            while b < steps:
+                n = self.train_sizer.next(steps - b)
+                callbacks.on_train_batch_begin(b)
+                t0 = time.perf_counter()
+                logs = to_python(self._run_train(fns, source.arrays, index, source.n, b, n), self.log_names())
+                self.train_sizer.observe(n, time.perf_counter() - t0)
+                b += n
+                callbacks.on_train_batch_end(b - 1, logs)
+                if model.stop_training:
+                    break
+            return logs
+        b = start_batch
+        limit = None if steps_per_epoch is None else steps_per_epoch - start_batch
+        for arrays, n, batch_size in source.chunks(limit=limit, skip=start_batch):
+            fns = self.fns(batch_size)
+            callbacks.on_train_batch_begin(b)
+            index = _arange(source.capacity * batch_size)
+            logs = to_python(self._run_train(fns, arrays, index, source.capacity * batch_size, 0, n), self.log_names())
+            b += n
+            callbacks.on_train_batch_end(b - 1, logs)
+            if model.stop_training:
+                break
+        return logs
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self, source, variables, callbacks=None, steps=None):
+        plan = self._ensure_plan(variables["params"])
+        metrics = self._fresh_metrics(plan)
+        params, state = variables["params"], variables["state"]
+        logs = None
+        b = 0
+        if isinstance(source, DeviceSource):
+            total = source.steps if steps is None else min(steps, source.steps)
+            index = source.index()
+            fns = self.fns(source.batch_size)
+            while b < total:
+                n = self.eval_sizer.next(total - b)
+                if callbacks:
+                    callbacks.on_test_batch_begin(b)
+                t0 = time.perf_counter()
+                metrics, logs = fns.eval(metrics, params, state, source.arrays, index, source.n, b, n)
+                logs = to_python(logs, self.log_names())
+                self.eval_sizer.observe(n, time.perf_counter() - t0)
+                b += n
+                if callbacks:
+                    callbacks.on_test_batch_end(b - 1, logs)
+            return logs
+        for arrays, n, batch_size in source.chunks(limit=steps):
+            fns = self.fns(batch_size)
+            if callbacks:
+                callbacks.on_test_batch_begin(b)
+            index = _arange(source.capacity * batch_size)
+            metrics, logs = fns.eval(metrics, params, state, arrays, index, source.capacity * batch_size, 0, n)
+            logs = to_python(logs, self.log_names())
+            b += n
+            if callbacks:
+                callbacks.on_test_batch_end(b - 1, logs)
+        return logs
+
+    # ------------------------------------------------------------------ prediction
+
+    def predict(self, source, variables, callbacks=None, steps=None, n_rows=None):
+        """Flat list of numpy outputs (one per model output), padding removed."""
+        self._ensure_plan(variables["params"])
+        params, state = variables["params"], variables["state"]
+        pieces = []
+        b = 0
+        if isinstance(source, DeviceSource):
+            total = source.steps if steps is None else min(steps, source.steps)
+            capacity = min(total, self.eval_sizer.fixed or 64)
+            index = source.index()
+            fn = self.fns(source.batch_size).predict(capacity)
+            while b < total:
+                n = min(capacity, total - b)
+                if callbacks:
+                    callbacks.on_predict_batch_begin(b)
+                bufs = fn(params, state, source.arrays, index, source.n, b, n)
+                rows = min(n * source.batch_size, source.n - b * source.batch_size)
+                pieces.append([np.asarray(x[:rows]) for x in jax.device_get(bufs)])
+                b += n
+                if callbacks:
+                    callbacks.on_predict_batch_end(b - 1, {"outputs": pieces[-1]})
+        else:
+            for arrays, n, batch_size in source.chunks(limit=steps):
+                if callbacks:
+                    callbacks.on_predict_batch_begin(b)
+                fn = self.fns(batch_size).predict(source.capacity)
+                index = _arange(source.capacity * batch_size)
+                bufs = jax.device_get(fn(params, state, arrays, index, source.capacity * batch_size, 0, n))
+                valid = np.asarray(arrays[3])[: n * batch_size]
+                pieces.append([np.asarray(x[: n * batch_size])[valid] for x in bufs])
+                b += n
+                if callbacks:
+                    callbacks.on_predict_batch_end(b - 1, {"outputs": pieces[-1]})
+        if not pieces:
+            raise ValueError("predict: the data produced no batches")
+        return [np.concatenate(parts, axis=0) for parts in zip(*pieces)]
+
+
+_ARANGE = {}
+
+
+def _arange(n):
+    if n not in _ARANGE:
+        _ARANGE[n] = jnp.arange(n, dtype=jnp.int32)
+    return _ARANGE[n]

@@ -1,0 +1,191 @@
+"""The pure steps: `train_step(ts, batch) -> (ts, logs)`, `eval_step`, `predict_step`.
+
+A batch is `(x, y, sample_weight, valid)`: `x` a list per model input, `y` and
+`sample_weight` lists per output (None where absent) and `valid` a bool vector marking real rows
+(padding rows of the last partial batch are False: they count in no loss, metric or gradient).
+
+The loss is Keras's: the `loss_weights`-weighted sum of the per-output losses plus the
+model's regularization penalty. Only trainable parameters change (`model.trainable_mask`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jnet.engine.train_state import TrainState, step_key
+from jnet.mixed_precision import find_loss_scale
+
+
+@dataclass
+class OutputPlan:
+    """What `compile` asked for, for one model output."""
+
+    name: str
+    loss: object = None              # a jnet.losses.Loss or None
+    weight: float = 1.0              # loss_weights entry
+    metrics: list = field(default_factory=list)   # [(log name, Metric, weighted)]
+
+
+@dataclass
+class StepPlan:
+    model: object
+    outputs: list                    # [OutputPlan], in model output order
+    tx: optax.GradientTransformation
+    trainable: object                # pytree of Python bools over params
+    needs_value_fn: bool = False
+
+    @property
+    def multi(self) -> bool:
+        return len(self.outputs) > 1
+
+
+# ------------------------------------------------------------------ metrics on device
+
+
+def _tracker_init():
+    return {"total": jnp.zeros((), jnp.float32), "count": jnp.zeros((), jnp.float32)}
+
+
+def _tracker_update(s, value, weight):
+    return {"total": s["total"] + value * weight, "count": s["count"] + weight}
+
+
+def loss_log_names(plan: StepPlan) -> list:
+    names = ["loss"]
+    if plan.multi:
+        names += [f"{o.name}_loss" for o in plan.outputs if o.loss is not None]
+    return names
+
+
+def init_metrics(plan: StepPlan) -> dict:
+    states = {name: _tracker_init() for name in loss_log_names(plan)}
+    for o in plan.outputs:
+        for log_name, metric, _ in o.metrics:
+            states[log_name] = metric.init()
+    return states
+
+
+def metric_results(plan: StepPlan, states: dict) -> dict:
+    out = {}
+    for name in loss_log_names(plan):
+        s = states[name]
+        out[name] = s["total"] / jnp.maximum(s["count"], 1e-12)
+    for o in plan.outputs:
+        for log_name, metric, _ in o.metrics:
+            out[log_name] = metric.result(states[log_name])
+    return out
+
+
+# ------------------------------------------------------------------ forward + loss
+
+
+def flat_outputs(model, outputs) -> list:
+    graph = model._graph
+    if graph.output_kind == "dict":
+        return [outputs[k] for k in graph.output_keys]
+    if graph.output_kind == "single":
+        return [outputs]
+    return list(outputs)
+
+
+def _float32(p):
+    # Mixed precision: outputs computed in bfloat16/float16 go to losses, metrics and predict
+    # in float32 (Keras computes losses in float32 too).
+    return p.astype(jnp.float32) if p.dtype in (jnp.bfloat16, jnp.float16) else p
+
+
+def forward(plan: StepPlan, params, state, x, training, rng):
+    outputs, new_state = plan.model.apply({"params": params, "state": state}, *x, training=training, rng=rng)
+    return [_float32(p) for p in flat_outputs(plan.model, outputs)], new_state
+
+
+def compute_loss(plan: StepPlan, params, preds, y, sw, valid):
+    """(total loss, [per-output loss]) for one batch; padded rows are masked out."""
+    total = jnp.zeros((), jnp.float32)
+    per_output = []
+    for o, p, t, w in zip(plan.outputs, preds, y, sw):
+        if o.loss is None:
+            continue
+        value = o.loss(t, p, sample_weight=w, mask=valid)
+        per_output.append(value)
+        total = total + o.weight * value
+    penalty = plan.model.penalty(params)
+    return total + jnp.asarray(penalty, jnp.float32), per_output
+
+
+def update_metrics(plan: StepPlan, states, loss, per_output, preds, y, sw, valid):
+    states = dict(states)
+    n_valid = jnp.sum(valid.astype(jnp.float32))
+    states["loss"] = _tracker_update(states["loss"], loss, n_valid)
+    if plan.multi:
+        values = iter(per_output)
+        for o in plan.outputs:
+            if o.loss is not None:
+                states[f"{o.name}_loss"] = _tracker_update(states[f"{o.name}_loss"], next(values), n_valid)
+    validf = valid.astype(jnp.float32)
+    for o, p, t, w in zip(plan.outputs, preds, y, sw):
+        for log_name, metric, weighted in o.metrics:
+            weight = validf
+            if weighted and w is not None:
+                w = jnp.asarray(w, jnp.float32)
+                weight = w * validf.reshape(validf.shape + (1,) * (w.ndim - 1))
+            states[log_name] = metric.update(states[log_name], t, p, sample_weight=weight)
+    return states
+
+
+# ------------------------------------------------------------------ steps
+
+
+def _freeze(plan, params):
+    # stop_gradient on frozen leaves: their gradients are exact zeros and XLA drops the work.
+    return jax.tree_util.tree_map(lambda p, m: p if m else jax.lax.stop_gradient(p), params, plan.trainable)
+
+
+def train_step(plan: StepPlan, ts: TrainState, batch):
+    """One optimizer step on `batch`; returns `(new_ts, logs)` (logs: running epoch results)."""
+    x, y, sw, valid = batch
+    rng = step_key(ts.rng, ts.step)
+    # float16 loss scaling (LossScaleOptimizer): differentiate loss * scale; the optimizer's
+    # transformation divides the gradients by the scale again and skips non-finite steps.
+    scale = find_loss_scale(ts.opt_state)
+
+    def loss_fn(params):
+        preds, new_state = forward(plan, _freeze(plan, params), ts.state, x, True, rng)
+        loss, per_output = compute_loss(plan, params, preds, y, sw, valid)
+        return loss, (per_output, preds, new_state)
+
+    def scaled_loss_fn(params):
+        loss, aux = loss_fn(params)
+        return loss * scale, (loss, aux)
+
+    if scale is None:
+        (loss, (per_output, preds, new_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
+    else:
+        (_, (loss, (per_output, preds, new_state))), grads = jax.value_and_grad(scaled_loss_fn, has_aux=True)(ts.params)
+    if plan.needs_value_fn:
+        updates, opt_state = plan.tx.update(grads, ts.opt_state, ts.params, value=loss, grad=grads,
+                                            value_fn=lambda p: loss_fn(p)[0])
+    else:
+        updates, opt_state = plan.tx.update(grads, ts.opt_state, ts.params)
+    updates = jax.tree_util.tree_map(lambda u, m: u if m else jnp.zeros_like(u), updates, plan.trainable)
+    params = optax.apply_updates(ts.params, updates)
+    metrics = update_metrics(plan, ts.metrics, loss, per_output, preds, y, sw, valid)
+    new_ts = TrainState(params, new_state, opt_state, metrics, ts.rng, ts.step + 1)
+    return new_ts, metric_results(plan, metrics)
+
+
+def eval_step(plan: StepPlan, params, state, metrics, batch):
+    """Accumulate one batch into the evaluation metrics (inference mode)."""
+    x, y, sw, valid = batch
+    preds, _ = forward(plan, params, state, x, False, None)
+    loss, per_output = compute_loss(plan, params, preds, y, sw, valid)
+    return update_metrics(plan, metrics, loss, per_output, preds, y, sw, valid)
+
+
+def predict_step(plan: StepPlan, params, state, x) -> list:
+    preds, _ = forward(plan, params, state, x, False, None)
+    return preds

@@ -1,0 +1,97 @@
+"""`TrainState`: everything that changes during training, as one pytree.
+
+It is the carry of the compiled training loop (donated each call) and what `get_train_state`
+/ `set_train_state` exchange with checkpointing (orbax restores it with the current one as
+target).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class TrainState(NamedTuple):
+    params: Any          # trainable and frozen parameters, keyed by layer name
+    state: Any           # non-trained carried arrays (BatchNorm moving statistics)
+    opt_state: Any       # the optax state (the learning rate lives inside it)
+    metrics: Any         # {log name: metric state}, accumulated on device, reset each epoch
+    rng: jax.Array       # uint32 key data; dropout uses fold_in(rng, step), shuffling (rng, epoch)
+    step: jax.Array      # int32 count of optimizer steps taken
+
+
+def key_data(key) -> jax.Array:
+    """Raw uint32 data of a (typed or raw) key: plain arrays checkpoint everywhere."""
+    if jnp.issubdtype(getattr(key, "dtype", jnp.uint32), jax.dtypes.prng_key):
+        return jax.random.key_data(key)
+    return jnp.asarray(key, jnp.uint32)
+
+
+def step_key(rng_data, step):
+    """The key for training step `step` (dropout etc.)."""
+    return jax.random.fold_in(jax.random.wrap_key_data(rng_data), step)
+
+
+def shuffle_key(rng_data, epoch, epoch_start_step):
+    """The key of one epoch's permutation: a function of (seed, epoch) and the step at which the
+    epoch began (so repeated `fit` calls reshuffle, and a resumed run reshuffles identically)."""
+    key = jax.random.fold_in(jax.random.wrap_key_data(rng_data), 0x5EED)
+    return jax.random.fold_in(jax.random.fold_in(key, epoch), epoch_start_step)
+
+
+_copy = jax.jit(lambda tree: jax.tree_util.tree_map(jnp.copy, tree))
+
+
+def copy_tree(tree):
+    """Fresh device buffers (so donating them never invalidates arrays held elsewhere)."""
+    return _copy(tree)
+
+
+def find_hyperparams(opt_state):
+    """The `hyperparams` dict of the (first) `inject_hyperparams` state inside `opt_state`."""
+    if hasattr(opt_state, "hyperparams") and isinstance(opt_state.hyperparams, dict):
+        return opt_state.hyperparams
+    if isinstance(opt_state, (tuple, list)):
+        for s in opt_state:
+            hp = find_hyperparams(s)
+            if hp is not None:
+                return hp
+    return None
+
+
+def with_learning_rate(opt_state, value):
+    """`opt_state` with its injected learning rate replaced (same dtype: no recompile)."""
+    if hasattr(opt_state, "hyperparams") and isinstance(opt_state.hyperparams, dict) and "learning_rate" in opt_state.hyperparams:
+        old = opt_state.hyperparams["learning_rate"]
+        hp = dict(opt_state.hyperparams)
+        hp["learning_rate"] = jnp.asarray(value, dtype=old.dtype)
+        return opt_state._replace(hyperparams=hp)
+    if isinstance(opt_state, tuple) and not hasattr(opt_state, "_fields"):
+        return tuple(with_learning_rate(s, value) for s in opt_state)
+    if hasattr(opt_state, "_fields"):
+        return type(opt_state)(*[with_learning_rate(s, value) for s in opt_state])
+    return opt_state
+
+
+def distinct_buffers(tree):
+    """Copy repeated leaves (optax states may hold one array twice): a donated call may not
+    receive the same buffer in two places."""
+    seen = set()
+
+    def one(a):
+        if not isinstance(a, jax.Array):
+            return a
+        if id(a) in seen:
+            return jnp.copy(a)
+        seen.add(id(a))
+        return a
+
+    return jax.tree_util.tree_map(one, tree)
+
+
+def strong_types(tree):
+    """Drop weak types (Python-scalar-born arrays) so that a value written later with an explicit
+    dtype matches the compiled signature."""
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=a.dtype) if hasattr(a, "dtype") else a, tree)

@@ -1,0 +1,576 @@
+"""Recurrent layers: RNN over a cell, SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed.
+
+The time loop is one `lax.scan`. Two speed choices are made per backend, both measured
+(`benchmarks/lstm_unroll.py`):
+
+- `unroll` (steps per scan iteration): on an H100 LSTM fwd+bwd at T=100 ran 2.84 ms at
+  unroll=1 and 1.31 ms at unroll=10, so accelerators default to 10; on CPU unroll=1 was
+  fastest, so CPU defaults to 1. `unroll=int` (or True / False) overrides it.
+- the input projection `x @ kernel + bias`: on accelerators it runs once over all timesteps
+  before the loop (one big matmul); on CPU it stays in the step, which ran LSTM fwd+bwd 1.6x
+  faster there (see `HOIST_INPUTS`).
+
+Masking follows Keras's JAX backend: at a masked step the state is carried forward unchanged
+and the output is the previous output (the first state), or zeros with
+`zero_output_for_mask=True` (Bidirectional sets that when returning sequences). So a
+right-padded sequence gives the same final output as the unpadded one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jnet.layers.base import Layer, deserialize, expand_to, serialize, to_snake_case
+from jnet.layers.rnn_cells import GRUCell, LSTMCell, RNNCellBase, SimpleRNNCell
+from jnet.layers.rnn_cells import __all__ as _cell_names
+
+__all__ = list(_cell_names) + ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "default_unroll",
+                               "hoist_inputs"]
+
+
+def default_unroll() -> int:
+    """Steps per scan iteration when `unroll=None`: 1 on CPU, 10 on accelerators."""
+    return 1 if jax.default_backend() == "cpu" else 10
+
+
+# Whether the input projection runs as one matmul over all timesteps before the loop (None:
+# per backend). On GPU one big matmul beats T small ones; on CPU (XLA, one core) the projection
+# inside the step ran LSTM fwd+bwd 1.6x faster (45 vs 72 ms, batch 32, T=100, 64->128),
+# because the hoisted (T, batch, 4*units) buffer and its gradient cost more memory traffic
+# than the small per-step matmul saves. `benchmarks/lstm_unroll.py --hoist` measures both.
+HOIST_INPUTS = None
+
+
+def hoist_inputs() -> bool:
+    """Whether recurrent layers hoist the input projection out of the time loop."""
+    return jax.default_backend() != "cpu" if HOIST_INPUTS is None else bool(HOIST_INPUTS)
+
+
+def _resolve_unroll(unroll, steps: int) -> int:
+    if unroll is None:
+        n = default_unroll()
+    elif unroll is True:
+        n = steps
+    elif unroll is False:
+        n = 1
+    else:
+        n = int(unroll)
+    return max(1, min(n, max(steps, 1)))
+
+
+def _first_mask(mask):
+    if isinstance(mask, (list, tuple)):
+        leaves = [m for m in mask if m is not None]
+        return leaves[0] if leaves else None
+    return mask
+
+
+def scan_rnn(step, xs, states, mask, *, go_backwards=False, return_sequences=False,
+             zero_output_for_mask=False, unroll=1):
+    """Run `step(x_t, states) -> (out, new_states)` over time-major `xs` (T, batch, ...).
+
+    `mask` is None or bool (T, batch, 1). Returns `(last_output, outputs or None,
+    final_states)`; `outputs` is (T, batch, ...) in processing order (reversed when
+    `go_backwards`, as Keras).
+    """
+    if go_backwards:
+        xs = jax.tree_util.tree_map(lambda a: jnp.flip(a, 0), xs)
+        mask = None if mask is None else jnp.flip(mask, 0)
+    x0 = jax.tree_util.tree_map(lambda a: a[0], xs)
+    out_spec = jax.eval_shape(lambda x, s: step(x, s)[0], x0, states)
+    last0 = jnp.zeros(out_spec.shape, out_spec.dtype)
+
+    def body(carry, inp):
+        prev_states, _ = carry
+        x_t, m_t = inp
+        out, new_states = step(x_t, prev_states)
+        new_states = list(new_states)
+        if m_t is not None:
+            prev_out = jnp.zeros_like(out) if zero_output_for_mask else prev_states[0]
+            out = jnp.where(m_t, out, prev_out)
+            new_states = [jnp.where(m_t, n, s) for n, s in zip(new_states, prev_states)]
+        return (new_states, out), (out if return_sequences else None)
+
+    steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    (final, last), ys = jax.lax.scan(body, (list(states), last0), (xs, mask), unroll=_resolve_unroll(unroll, steps))
+    return last, ys, final
+
+
+class RNNBase(Layer):
+    """The loop shared by `RNN`, `SimpleRNN`, `LSTM` and `GRU`: subclasses give `cell`."""
+
+    supports_masking = True
+
+    def _check_rnn_config(self):
+        u = self.unroll
+        if not (u is None or isinstance(u, bool) or (isinstance(u, int) and u > 0)):
+            raise ValueError(f"{self._label}: unroll must be None (per backend), a bool or a positive int, got {u!r}")
+
+    def check_config(self):
+        self._check_rnn_config()
+        self.cell  # noqa: B018 - builds and validates the cell's config
+
+    @property
+    def state_sizes(self) -> list:
+        cell = self.cell
+        if isinstance(cell, RNNCellBase):
+            return cell.state_sizes
+        s = cell.state_size
+        return list(s) if isinstance(s, (list, tuple)) else [s]
+
+    def check_inputs(self, spec, initial_state=None):
+        if len(spec.shape) != 3:
+            raise ValueError(
+                f"{self._label}: expected input of rank 3 (batch, timesteps, features), got shape "
+                f"{spec.shape}. A 2D input needs a time axis (e.g. Reshape, or Embedding for token ids)."
+            )
+        if spec.shape[-1] is None:
+            raise ValueError(f"{self._label}: the feature axis must be known, got shape {spec.shape}")
+
+    def build(self, key, spec, initial_state=None):
+        step_spec = jax.ShapeDtypeStruct((spec.shape[0], spec.shape[-1]), spec.dtype)
+        cell = self.cell
+        if isinstance(cell, RNNCellBase):
+            cell.check_inputs(step_spec)
+            return cell.build(key, step_spec)
+        states = [jax.ShapeDtypeStruct((spec.shape[0], s), self.compute_dtype) for s in self.state_sizes]
+        return cell.init(key, step_spec, states)["params"]
+
+    def penalty(self, params):
+        return self.cell.penalty(params)
+
+    # ------------------------------------------------------------------ masks
+    def compute_mask(self, inputs, mask):
+        mask = _first_mask(mask)
+        out_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [out_mask] + [None] * len(self.state_sizes)
+        return out_mask
+
+    def _check_mask(self, mask, x):
+        mask = _first_mask(mask)
+        if mask is None:
+            return None
+        if tuple(mask.shape) != tuple(x.shape[:2]):
+            raise ValueError(
+                f"{self._label}: the mask must have shape (batch, timesteps) = {tuple(x.shape[:2])}, "
+                f"got {tuple(mask.shape)}"
+            )
+        return mask.astype(bool)
+
+    def _initial_states(self, initial_state, batch, dtype):
+        sizes = self.state_sizes
+        if initial_state is None:
+            return [jnp.zeros((batch, s), dtype) for s in sizes]
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        if len(states) != len(sizes):
+            raise ValueError(f"{self._label}: initial_state needs {len(sizes)} array(s) (sizes {sizes}), got {len(states)}")
+        for i, (s, size) in enumerate(zip(states, sizes)):
+            if tuple(s.shape) != (batch, size):
+                raise ValueError(f"{self._label}: initial_state[{i}] must have shape {(batch, size)}, got {tuple(s.shape)}")
+        return [jnp.asarray(s).astype(dtype) for s in states]
+
+    # ------------------------------------------------------------------ call
+    def call(self, params, sequences, initial_state=None, training=False, rng=None, mask=None):
+        if sequences.ndim != 3:
+            self.check_inputs(jax.ShapeDtypeStruct(sequences.shape, sequences.dtype))
+        cell = self.cell
+        dtype = self.compute_dtype
+        x = sequences.astype(dtype)
+        batch = x.shape[0]
+        mask = self._check_mask(mask, x)
+        states = self._initial_states(initial_state, batch, dtype)
+        xs = jnp.swapaxes(x, 0, 1)  # time-major for the scan
+        tmask = None if mask is None else jnp.swapaxes(mask, 0, 1)[:, :, None]
+
+        if isinstance(cell, RNNCellBase):
+            in_mask, rec_mask = cell.dropout_masks(training, rng, batch, x.shape[-1], dtype)
+            if in_mask is not None:
+                xs = xs * expand_to(in_mask, xs.ndim)
+            if hoist_inputs():
+                xs = cell.project(params, xs)  # one matmul for every timestep
+
+                def step(xp_t, s):
+                    return cell.step(params, xp_t, s, rec_mask)
+            else:
+                def step(x_t, s):
+                    return cell.step(params, cell.project(params, x_t), s, rec_mask)
+        else:
+            def step(x_t, s):
+                out, new = cell.apply({"params": params, "state": {}}, x_t, s, training=training)[0]
+                return out, list(new) if isinstance(new, (list, tuple)) else [new]
+
+        last, ys, final = scan_rnn(
+            step, xs, states, tmask, go_backwards=self.go_backwards, return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask, unroll=self.unroll,
+        )
+        output = jnp.swapaxes(ys, 0, 1) if self.return_sequences else last
+        if self.return_state:
+            return (output, *final)
+        return output
+
+
+class RNN(RNNBase):
+    """Base class for recurrent layers: runs `cell` over the time axis.
+
+    Args:
+        cell: an RNN cell (`SimpleRNNCell`, `LSTMCell`, `GRUCell`, or any layer whose
+            `call(params, x_t, states)` returns `(output, new_states)` and that has a
+            `state_size` attribute).
+        return_sequences: return the output of every step (batch, T, units) instead of the last.
+        return_state: also return the final states: `(output, *states)`.
+        go_backwards: process the sequence in reverse (sequence outputs come in reversed order,
+            as Keras).
+        unroll: steps per scan iteration; `None` picks per backend (1 on CPU, 10 on GPU/TPU),
+            `True` unrolls fully, `False` is 1.
+        zero_output_for_mask: output zeros at masked steps instead of the previous output.
+
+    Call args: `sequences` (batch, T, features); `initial_state` (list of (batch, size)
+    arrays); `mask` bool (batch, T) (from `Embedding(mask_zero=True)` / `Masking`); `training`;
+    `rng` (needed for dropout in training).
+
+    Example:
+    ```python
+    layer = jnet.layers.RNN(jnet.layers.LSTMCell(32), return_sequences=True)
+    ```
+    """
+
+    cell: Any
+    return_sequences: bool = False
+    return_state: bool = False
+    go_backwards: bool = False
+    unroll: Any = None
+    zero_output_for_mask: bool = False
+
+    def check_config(self):
+        self._check_rnn_config()
+        if not isinstance(self.cell, Layer) or not hasattr(self.cell, "state_size"):
+            raise ValueError(f"{self._label}: cell must be a jnet layer with a state_size, got {self.cell!r}")
+
+
+# ---------------------------------------------------------------------- the named layers
+
+_COMMON = ("units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
+           "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "dropout", "recurrent_dropout")
+
+
+class _NamedRNN(RNNBase):
+    _cell_class = None
+    _cell_fields = _COMMON
+
+    @property
+    def cell(self):
+        kwargs = {f: getattr(self, f) for f in self._cell_fields}
+        return self._cell_class(**kwargs, dtype=self.dtype, name=f"{self.name or 'rnn'}_cell")
+
+
+class SimpleRNN(_NamedRNN):
+    """Fully connected RNN: `h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)`.
+
+    Args: `units` and the `SimpleRNNCell` arguments (activation tanh, kernel glorot_uniform,
+    recurrent orthogonal), then `return_sequences`, `return_state`, `go_backwards`,
+    `unroll`, `zero_output_for_mask` as `RNN`.
+
+    Input shape: (batch, T, features). Output shape: (batch, units), or (batch, T, units) with
+    `return_sequences`; with `return_state` a tuple `(output, h)`.
+
+    Example:
+    ```python
+    y, _ = jnet.layers.SimpleRNN(4).apply(variables, x)   # x (2, 5, 3) -> y (2, 4)
+    ```
+    """
+
+    units: int
+    activation: Any = "tanh"
+    use_bias: bool = True
+    kernel_initializer: Any = "glorot_uniform"
+    recurrent_initializer: Any = "orthogonal"
+    bias_initializer: Any = "zeros"
+    kernel_regularizer: Any = None
+    recurrent_regularizer: Any = None
+    bias_regularizer: Any = None
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    return_sequences: bool = False
+    return_state: bool = False
+    go_backwards: bool = False
+    unroll: Any = None
+    zero_output_for_mask: bool = False
+
+    _cell_class = SimpleRNNCell
+
+
+class LSTM(_NamedRNN):
+    """Long Short-Term Memory layer (Hochreiter 1997), Keras 3 defaults and layout.
+
+    Args: `units`, `activation` ("tanh"), `recurrent_activation` ("sigmoid"), `use_bias`,
+    initializers, `unit_forget_bias` (True), regularizers, `dropout`, `recurrent_dropout`,
+    then `return_sequences`, `return_state`, `go_backwards`, `unroll`, `zero_output_for_mask`
+    as `RNN`.
+
+    Params: `kernel` (features, 4u), `recurrent_kernel` (u, 4u), `bias` (4u,), gates i, f, c, o.
+
+    Input shape: (batch, T, features). Output: (batch, units) or (batch, T, units); with
+    `return_state`, `(output, h, c)`. `initial_state=[h, c]` as in Keras.
+
+    Example:
+    ```python
+    tokens = jnet.Input((None,), dtype="int32")
+    x = jnet.layers.Embedding(1000, 16, mask_zero=True)(tokens)
+    h = jnet.layers.LSTM(32)(x)          # padding (id 0) is skipped
+    ```
+    """
+
+    units: int
+    activation: Any = "tanh"
+    recurrent_activation: Any = "sigmoid"
+    use_bias: bool = True
+    kernel_initializer: Any = "glorot_uniform"
+    recurrent_initializer: Any = "orthogonal"
+    bias_initializer: Any = "zeros"
+    unit_forget_bias: bool = True
+    kernel_regularizer: Any = None
+    recurrent_regularizer: Any = None
+    bias_regularizer: Any = None
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    return_sequences: bool = False
+    return_state: bool = False
+    go_backwards: bool = False
+    unroll: Any = None
+    zero_output_for_mask: bool = False
+
+    _cell_class = LSTMCell
+    _cell_fields = _COMMON + ("recurrent_activation", "unit_forget_bias")
+
+
+class GRU(_NamedRNN):
+    """Gated Recurrent Unit (Cho et al. 2014), Keras 3 defaults (`reset_after=True`).
+
+    Args: `units`, `activation` ("tanh"), `recurrent_activation` ("sigmoid"), `use_bias`,
+    initializers, regularizers, `dropout`, `recurrent_dropout`, `return_sequences`,
+    `return_state`, `go_backwards`, `unroll`, `reset_after`, `zero_output_for_mask`.
+
+    Params: `kernel` (features, 3u), `recurrent_kernel` (u, 3u), `bias` (2, 3u) with
+    `reset_after` else (3u,); gates z, r, h.
+
+    Example:
+    ```python
+    y, _ = jnet.layers.GRU(8, return_sequences=True).apply(variables, x)   # (batch, T, 8)
+    ```
+    """
+
+    units: int
+    activation: Any = "tanh"
+    recurrent_activation: Any = "sigmoid"
+    use_bias: bool = True
+    kernel_initializer: Any = "glorot_uniform"
+    recurrent_initializer: Any = "orthogonal"
+    bias_initializer: Any = "zeros"
+    kernel_regularizer: Any = None
+    recurrent_regularizer: Any = None
+    bias_regularizer: Any = None
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    return_sequences: bool = False
+    return_state: bool = False
+    go_backwards: bool = False
+    unroll: Any = None
+    reset_after: bool = True
+    zero_output_for_mask: bool = False
+
+    _cell_class = GRUCell
+    _cell_fields = _COMMON + ("recurrent_activation", "reset_after")
+
+
+# ---------------------------------------------------------------------- wrappers
+
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+def _copy_layer(layer, **changes):
+    config = serialize(layer)
+    config["config"].update(changes)
+    return deserialize(config)
+
+
+class Bidirectional(Layer):
+    """Runs a recurrent layer forwards and a copy backwards, and merges the outputs.
+
+    Args:
+        layer: an `RNN`/`LSTM`/`GRU`/`SimpleRNN` instance (its config is copied).
+        merge_mode: "concat" (default), "sum", "mul", "ave", or None (a list of both outputs).
+        backward_layer: optional layer for the backward direction (default: a copy of `layer`
+            with `go_backwards` flipped). Must agree with `layer` on `return_sequences` and
+            `return_state`.
+
+    Params: `{"forward_layer": ..., "backward_layer": ...}` (Keras's weight order: forward first).
+
+    Output: the merged output; with `return_state`, `(output, *forward_states, *backward_states)`.
+    `initial_state` is forward states then backward states.
+
+    Example:
+    ```python
+    y = jnet.layers.Bidirectional(jnet.layers.LSTM(16, return_sequences=True))(x)   # (batch, T, 32)
+    ```
+    """
+
+    layer: Any
+    merge_mode: Any = "concat"
+    backward_layer: Any = None
+
+    supports_masking = True
+    weight_order = ("forward_layer", "backward_layer")
+
+    def check_config(self):
+        if not isinstance(self.layer, RNNBase):
+            raise ValueError(f"{self._label}: layer must be a recurrent layer (RNN, LSTM, GRU, SimpleRNN), got {self.layer!r}")
+        if self.backward_layer is not None and not isinstance(self.backward_layer, RNNBase):
+            raise ValueError(f"{self._label}: backward_layer must be a recurrent layer, got {self.backward_layer!r}")
+        if self.merge_mode not in _MERGE_MODES:
+            raise ValueError(f"{self._label}: merge_mode must be one of {_MERGE_MODES}, got {self.merge_mode!r}")
+        seq = self.layer.return_sequences
+        base = self.layer.name or to_snake_case(type(self.layer).__name__)
+        # Keras forces zero outputs at masked steps when returning sequences, so the two
+        # directions line up on padded positions.
+        self._forward = _copy_layer(self.layer, zero_output_for_mask=seq, name=f"forward_{base}")
+        if self.backward_layer is None:
+            self._backward = _copy_layer(self.layer, go_backwards=not self.layer.go_backwards, zero_output_for_mask=seq,
+                                         name=f"backward_{base}")
+        else:
+            self._backward = _copy_layer(self.backward_layer, zero_output_for_mask=seq)
+        if self._forward.go_backwards == self._backward.go_backwards:
+            raise ValueError(f"{self._label}: the forward and backward layers must differ in go_backwards")
+        for attr in ("return_sequences", "return_state"):
+            if getattr(self._forward, attr) != getattr(self._backward, attr):
+                raise ValueError(f"{self._label}: layer and backward_layer must agree on {attr}")
+
+    @property
+    def return_sequences(self):
+        return self._forward.return_sequences
+
+    @property
+    def return_state(self):
+        return self._forward.return_state
+
+    def check_inputs(self, spec, initial_state=None):
+        try:
+            self._forward.check_inputs(spec)
+        except ValueError as err:
+            raise ValueError(f"{self._label}: {err}") from None
+
+    def build(self, key, spec, initial_state=None):
+        kf, kb = jax.random.split(key)
+        return {"forward_layer": self._forward.build(kf, spec), "backward_layer": self._backward.build(kb, spec)}
+
+    def penalty(self, params):
+        return self._forward.penalty(params["forward_layer"]) + self._backward.penalty(params["backward_layer"])
+
+    def compute_mask(self, inputs, mask):
+        mask = _first_mask(mask)
+        if self.return_sequences:
+            out_mask = [mask, mask] if self.merge_mode is None else mask
+        else:
+            out_mask = [None, None] if self.merge_mode is None else None
+        if self.return_state:
+            n = len(self._forward.state_sizes) + len(self._backward.state_sizes)
+            head = out_mask if isinstance(out_mask, list) else [out_mask]
+            return head + [None] * n
+        return out_mask
+
+    def call(self, params, sequences, initial_state=None, training=False, rng=None, mask=None):
+        fwd_state = bwd_state = None
+        if initial_state is not None:
+            half = len(initial_state) // 2
+            fwd_state, bwd_state = list(initial_state[:half]), list(initial_state[half:])
+        kf = kb = None
+        if rng is not None:
+            kf, kb = jax.random.split(rng)
+        y = self._forward.call(params["forward_layer"], sequences, fwd_state, training=training, rng=kf, mask=mask)
+        y_rev = self._backward.call(params["backward_layer"], sequences, bwd_state, training=training, rng=kb, mask=mask)
+        states = ()
+        if self.return_state:
+            states = tuple(y[1:]) + tuple(y_rev[1:])
+            y, y_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            y_rev = jnp.flip(y_rev, axis=1)  # back to input time order
+        if self.merge_mode == "concat":
+            out = jnp.concatenate([y, y_rev], axis=-1)
+        elif self.merge_mode == "sum":
+            out = y + y_rev
+        elif self.merge_mode == "ave":
+            out = (y + y_rev) / 2
+        elif self.merge_mode == "mul":
+            out = y * y_rev
+        else:
+            out = [y, y_rev]
+        if self.return_state:
+            return (*out, *states) if self.merge_mode is None else (out, *states)
+        return out
+
+
+class TimeDistributed(Layer):
+    """Applies `layer` to every timestep: input (batch, T, ...) -> (batch, T, ...).
+
+    The batch and time axes are merged into one, so the wrapped layer runs once on
+    (batch * T, ...) (same result as Keras's per-step loop for stateless layers, one kernel
+    launch instead of T). Params and state are the wrapped layer's own (so Keras weights copy
+    over as for the inner layer). A mask (batch, T) is passed to the inner layer per step and
+    passes through.
+
+    Example:
+    ```python
+    y = jnet.layers.TimeDistributed(jnet.layers.Dense(8))(x)   # (batch, 10, 16) -> (batch, 10, 8)
+    ```
+    """
+
+    layer: Any
+
+    supports_masking = True
+
+    def check_config(self):
+        if not isinstance(self.layer, Layer):
+            raise ValueError(f"{self._label}: layer must be a jnet layer, got {self.layer!r}")
+
+    @property
+    def weight_order(self):
+        from jnet.models.model import WEIGHT_ORDER
+
+        return getattr(self.layer, "weight_order", WEIGHT_ORDER)
+
+    def _step_spec(self, spec):
+        return jax.ShapeDtypeStruct((None if spec.shape[0] is None else spec.shape[0] * (spec.shape[1] or 1),)
+                                    + tuple(spec.shape[2:]), spec.dtype)
+
+    def check_inputs(self, spec):
+        if len(spec.shape) < 3:
+            raise ValueError(f"{self._label}: expected input of rank >= 3 (batch, timesteps, ...), got shape {spec.shape}")
+        self.layer.check_inputs(self._step_spec(spec))
+
+    def build(self, key, spec):
+        return self.layer.build(key, self._step_spec(spec))
+
+    def build_state(self, spec):
+        return self.layer.build_state(self._step_spec(spec))
+
+    def penalty(self, params):
+        return self.layer.penalty(params)
+
+    def call(self, params, x, training=False, rng=None, mask=None, state=None):
+        if x.ndim < 3:
+            raise ValueError(f"{self._label}: expected input of rank >= 3 (batch, timesteps, ...), got shape {x.shape}")
+        b, t = x.shape[:2]
+        inner_mask = None
+        mask = _first_mask(mask)
+        if mask is not None:
+            if tuple(mask.shape[:2]) != (b, t):
+                raise ValueError(f"{self._label}: the mask must start with (batch, timesteps) = {(b, t)}, got {tuple(mask.shape)}")
+            inner_mask = jnp.reshape(mask, (b * t,) + tuple(mask.shape[2:]))
+        flat = jnp.reshape(x, (b * t,) + tuple(x.shape[2:]))
+        out, new_state = self.layer.apply({"params": params, "state": state or {}}, flat, training=training, rng=rng,
+                                          mask=inner_mask)
+        out = jax.tree_util.tree_map(lambda o: jnp.reshape(o, (b, t) + tuple(o.shape[1:])), out)
+        return out, new_state

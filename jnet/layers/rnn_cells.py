@@ -1,0 +1,312 @@
+"""Recurrent cells (SimpleRNNCell, LSTMCell, GRUCell) and the scan that runs them.
+
+A cell is a layer that computes one time step: `call(params, inputs, states)` returns
+`(output, new_states)` with `states` a list (`[h]`, or `[h, c]` for the LSTM), as in Keras.
+
+For speed the built-in cells split a step in two:
+
+- `project(params, x)`: the input projection `x @ kernel + bias`. It does not depend on the
+  state, so on accelerators the recurrent layers run it **once over all timesteps** (one big
+  matmul) before the loop (on CPU inside the step, measured faster there: `recurrent.py`);
+- `step(params, xp, states, rec_mask)`: the recurrent part, run inside `lax.scan`.
+
+Parameter names, shapes and gate order are Keras's (LSTM gates i, f, c, o; GRU gates z, r, h
+with a `(2, 3 * units)` bias when `reset_after=True`), so Keras weights copy over unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jnet import activations, initializers, regularizers
+from jnet.layers.base import Layer, expand_to
+
+__all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell"]
+
+
+def _add_penalty(total, regularizer, value):
+    reg = regularizers.get(regularizer)
+    return total if reg is None else total + reg(value)
+
+
+def _check_rate(layer, name, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{layer._label}: {name} must be a float in [0, 1), got {value!r}")
+
+
+def dropout_mask(rng, rate, shape, dtype):
+    """Keras's dropout mask: 0 where dropped, `1 / (1 - rate)` where kept."""
+    keep = jax.random.bernoulli(rng, 1.0 - rate, shape)
+    return jnp.where(keep, jnp.asarray(1.0 / (1.0 - rate), dtype), jnp.asarray(0.0, dtype))
+
+
+class RNNCellBase(Layer):
+    """What the built-in cells share. Subclasses define their fields (in Keras's order),
+    `n_gates`, `state_size`, `_build_bias`, `project` and `step`."""
+
+    n_gates = 1
+
+    # ------------------------------------------------------------------ config
+    def check_config(self):
+        if not isinstance(self.units, int) or isinstance(self.units, bool) or self.units <= 0:
+            raise ValueError(f"{self._label}: units must be a positive integer, got {self.units!r}")
+        activations.get(self.activation)
+        activations.get(getattr(self, "recurrent_activation", None))
+        for name in ("kernel_initializer", "recurrent_initializer", "bias_initializer"):
+            initializers.get(getattr(self, name))
+        for name in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer"):
+            regularizers.get(getattr(self, name))
+        _check_rate(self, "dropout", self.dropout)
+        _check_rate(self, "recurrent_dropout", self.recurrent_dropout)
+
+    @property
+    def output_size(self) -> int:
+        return self.units
+
+    @property
+    def state_sizes(self) -> list:
+        s = self.state_size
+        return list(s) if isinstance(s, (list, tuple)) else [s]
+
+    # ------------------------------------------------------------------ params
+    def check_inputs(self, spec, states=None):
+        if len(spec.shape) != 2 or spec.shape[-1] is None:
+            raise ValueError(
+                f"{self._label}: a cell takes one time step of shape (batch, features) with a known "
+                f"feature axis, got shape {spec.shape}"
+            )
+
+    def build(self, key, spec, states=None):
+        k1, k2, k3 = jax.random.split(key, 3)
+        dim, width = spec.shape[-1], self.n_gates * self.units
+        params = {
+            "kernel": initializers.get(self.kernel_initializer)(k1, (dim, width), self.param_dtype),
+            "recurrent_kernel": initializers.get(self.recurrent_initializer)(k2, (self.units, width), self.param_dtype),
+        }
+        if self.use_bias:
+            params["bias"] = self._build_bias(k3)
+        return params
+
+    def _build_bias(self, key):
+        return initializers.get(self.bias_initializer)(key, (self.n_gates * self.units,), self.param_dtype)
+
+    def penalty(self, params):
+        total = _add_penalty(0.0, self.kernel_regularizer, params["kernel"])
+        total = _add_penalty(total, self.recurrent_regularizer, params["recurrent_kernel"])
+        if self.use_bias:
+            total = _add_penalty(total, self.bias_regularizer, params["bias"])
+        return total
+
+    # ------------------------------------------------------------------ compute
+    def _input_bias(self, params):
+        return params["bias"] if self.use_bias else None
+
+    def project(self, params, x):
+        """`x @ kernel (+ input bias)` for `x` of shape `(..., features)`: the part of a step
+        that does not depend on the state, hoisted out of the time loop."""
+        dtype = self.compute_dtype
+        y = jnp.matmul(x.astype(dtype), params["kernel"].astype(dtype))
+        bias = self._input_bias(params)
+        if bias is not None:
+            y = y + expand_to(bias.astype(dtype), y.ndim)
+        return y
+
+    def initial_state(self, batch, dtype) -> list:
+        return [jnp.zeros((batch, s), dtype) for s in self.state_sizes]
+
+    def dropout_masks(self, training, rng, batch, input_dim, dtype):
+        """`(input_mask, recurrent_mask)`, each None or of shape (batch, dim). One mask per
+        sequence, reused at every step and shared by the gates (Keras's implementation 2)."""
+        use_in = training and self.dropout > 0
+        use_rec = training and self.recurrent_dropout > 0
+        if not (use_in or use_rec):
+            return None, None
+        if rng is None:
+            raise ValueError(f"{self._label}: dropout in training needs an rng (apply(..., training=True, rng=key))")
+        k_in, k_rec = jax.random.split(rng)
+        in_mask = dropout_mask(k_in, self.dropout, (batch, input_dim), dtype) if use_in else None
+        rec_mask = dropout_mask(k_rec, self.recurrent_dropout, (batch, self.units), dtype) if use_rec else None
+        return in_mask, rec_mask
+
+    def call(self, params, inputs, states, training=False, rng=None):
+        """One step: `(output, new_states)`; `states` is a list of `(batch, size)` arrays."""
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        if len(states) != len(self.state_sizes):
+            raise ValueError(f"{self._label}: expected {len(self.state_sizes)} state(s), got {len(states)}")
+        dtype = self.compute_dtype
+        inputs = inputs.astype(dtype)
+        in_mask, rec_mask = self.dropout_masks(training, rng, inputs.shape[0], inputs.shape[-1], dtype)
+        if in_mask is not None:
+            inputs = inputs * in_mask
+        states = [s.astype(dtype) for s in states]
+        out, new_states = self.step(params, self.project(params, inputs), states, rec_mask)
+        return out, list(new_states)
+
+
+def _rec(params, dtype):
+    return params["recurrent_kernel"].astype(dtype)
+
+
+def _masked(h, rec_mask):
+    return h if rec_mask is None else h * rec_mask
+
+
+class SimpleRNNCell(RNNCellBase):
+    """Cell of `SimpleRNN`: `h = activation(x @ kernel + bias + h_prev @ recurrent_kernel)`.
+
+    Args:
+        units: positive int, size of the state.
+        activation: default `"tanh"`.
+        use_bias, kernel_initializer (glorot_uniform), recurrent_initializer (orthogonal),
+        bias_initializer (zeros), kernel_regularizer, recurrent_regularizer, bias_regularizer:
+            as in Keras.
+        dropout, recurrent_dropout: fractions of the inputs / the state dropped in training
+            (needs `rng`).
+
+    Call: `cell.apply(variables, x_t, [h])` -> `(h_new, [h_new])`, `x_t` of shape (batch, features).
+    """
+
+    units: int
+    activation: Any = "tanh"
+    use_bias: bool = True
+    kernel_initializer: Any = "glorot_uniform"
+    recurrent_initializer: Any = "orthogonal"
+    bias_initializer: Any = "zeros"
+    kernel_regularizer: Any = None
+    recurrent_regularizer: Any = None
+    bias_regularizer: Any = None
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+
+    @property
+    def state_size(self):
+        return self.units
+
+    def step(self, params, xp, states, rec_mask=None):
+        dtype = xp.dtype
+        h = activations.get(self.activation)(xp + jnp.matmul(_masked(states[0], rec_mask), _rec(params, dtype)))
+        return h, [h]
+
+
+class LSTMCell(RNNCellBase):
+    """Cell of `LSTM` (Hochreiter 1997), Keras's gate order i, f, c, o.
+
+    Args:
+        units: positive int, size of `h` and `c`.
+        activation: default `"tanh"`; recurrent_activation: default `"sigmoid"`.
+        unit_forget_bias: default True: the forget-gate bias starts at 1 (Jozefowicz et al.).
+        use_bias, kernel_initializer, recurrent_initializer, bias_initializer, regularizers,
+        dropout, recurrent_dropout: as `SimpleRNNCell`.
+
+    Params: `kernel` (features, 4 * units), `recurrent_kernel` (units, 4 * units),
+    `bias` (4 * units,).
+
+    Call: `cell.apply(variables, x_t, [h, c])` -> `(h_new, [h_new, c_new])`.
+    """
+
+    units: int
+    activation: Any = "tanh"
+    recurrent_activation: Any = "sigmoid"
+    use_bias: bool = True
+    kernel_initializer: Any = "glorot_uniform"
+    recurrent_initializer: Any = "orthogonal"
+    bias_initializer: Any = "zeros"
+    unit_forget_bias: bool = True
+    kernel_regularizer: Any = None
+    recurrent_regularizer: Any = None
+    bias_regularizer: Any = None
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+
+    n_gates = 4
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    def _build_bias(self, key):
+        init = initializers.get(self.bias_initializer)
+        if not self.unit_forget_bias:
+            return init(key, (4 * self.units,), self.param_dtype)
+        u, dt = self.units, self.param_dtype
+        return jnp.concatenate([init(key, (u,), dt), jnp.ones((u,), dt), init(key, (2 * u,), dt)])
+
+    def step(self, params, xp, states, rec_mask=None):
+        h, c = states
+        z = xp + jnp.matmul(_masked(h, rec_mask), _rec(params, xp.dtype))
+        zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
+        act = activations.get(self.activation)
+        rec_act = activations.get(self.recurrent_activation)
+        c = rec_act(zf) * c + rec_act(zi) * act(zc)
+        h = rec_act(zo) * act(c)
+        return h, [h, c]
+
+
+class GRUCell(RNNCellBase):
+    """Cell of `GRU` (Cho et al. 2014), Keras's gate order z, r, h.
+
+    Args:
+        units: positive int, size of the state.
+        activation: default `"tanh"`; recurrent_activation: default `"sigmoid"`.
+        reset_after: default True (Keras 3 / cuDNN convention): the reset gate is applied
+            after the recurrent matmul, and the bias has shape `(2, 3 * units)` (input bias,
+            recurrent bias). False: reset before the matmul, bias `(3 * units,)`.
+        use_bias, initializers, regularizers, dropout, recurrent_dropout: as `SimpleRNNCell`.
+
+    Call: `cell.apply(variables, x_t, [h])` -> `(h_new, [h_new])`.
+    """
+
+    units: int
+    activation: Any = "tanh"
+    recurrent_activation: Any = "sigmoid"
+    use_bias: bool = True
+    kernel_initializer: Any = "glorot_uniform"
+    recurrent_initializer: Any = "orthogonal"
+    bias_initializer: Any = "zeros"
+    kernel_regularizer: Any = None
+    recurrent_regularizer: Any = None
+    bias_regularizer: Any = None
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    reset_after: bool = True
+
+    n_gates = 3
+
+    @property
+    def state_size(self):
+        return self.units
+
+    def _build_bias(self, key):
+        shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+        return initializers.get(self.bias_initializer)(key, shape, self.param_dtype)
+
+    def _input_bias(self, params):
+        if not self.use_bias:
+            return None
+        return params["bias"][0] if self.reset_after else params["bias"]
+
+    def step(self, params, xp, states, rec_mask=None):
+        h = states[0]
+        dtype, u = xp.dtype, self.units
+        rec = _rec(params, dtype)
+        hm = _masked(h, rec_mask)
+        act = activations.get(self.activation)
+        rec_act = activations.get(self.recurrent_activation)
+        xz, xr, xh = jnp.split(xp, 3, axis=-1)
+        if self.reset_after:
+            inner = jnp.matmul(hm, rec)
+            if self.use_bias:
+                inner = inner + expand_to(params["bias"][1].astype(dtype), inner.ndim)
+            iz, ir, ih = jnp.split(inner, 3, axis=-1)
+            z, r = rec_act(xz + iz), rec_act(xr + ir)
+            hh = act(xh + r * ih)
+        else:
+            inner = jnp.matmul(hm, rec[:, : 2 * u])
+            iz, ir = jnp.split(inner, 2, axis=-1)
+            z, r = rec_act(xz + iz), rec_act(xr + ir)
+            hh = act(xh + jnp.matmul(r * hm, rec[:, 2 * u:]))
+        h = z * h + (1 - z) * hh
+        return h, [h]

@@ -1,0 +1,266 @@
+"""The metric protocol: pure `init / update / result` over a pytree state (the optax pattern),
+plus a Keras-style stateful facade (`update_state`, `result()`, `reset_state`) for use outside
+`fit`. Also the averaging metrics `Mean`, `Sum` and `MeanMetricWrapper`."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import jax
+import jax.numpy as jnp
+
+from jnet.losses.reduction import broadcast_left, squeeze_or_expand_to_same_rank
+
+_HELD = object()
+
+
+def _snake(name):
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def _wrap_result(fn):
+    @functools.wraps(fn)
+    def result(self, state=_HELD):
+        if state is _HELD or state is None:
+            state = self._held_state()
+        return fn(self, state)
+
+    return result
+
+
+class Metric:
+    """Base class of metrics.
+
+    A metric object holds configuration only. Its state is a pytree of arrays threaded
+    through pure functions, so it can live inside a jitted train step:
+
+    ```python
+    m = jnet.metrics.SparseCategoricalAccuracy()
+    state = m.init()
+    state = jax.jit(m.update)(state, y_true, y_pred)      # any number of times
+    acc = m.result(state)
+    ```
+
+    The Keras-style facade holds a state on the object:
+    `m.update_state(y_true, y_pred)`, `m.result()`, `m.reset_state()`.
+
+    Subclasses implement `init()`, `update(state, y_true, y_pred, sample_weight=None)` and
+    `result(state)`. Rows whose `sample_weight` is 0 do not count at all (not even as NaN).
+    Metrics whose state shape depends on the data (`F1Score`, multi-label `AUC`) implement
+    `build(y_true_shape, y_pred_shape)`; `jnet.metrics.get(..., y_pred_shape=...)` calls it.
+
+    Args:
+        name: the metric's name: its key in training logs.
+        dtype: the dtype of the state and result (`"float32"`).
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "result" in cls.__dict__:
+            cls.result = _wrap_result(cls.__dict__["result"])
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or _snake(type(self).__name__)
+        self.dtype = jnp.dtype(dtype or "float32").name
+        self._state = None
+        self._jit_update = None
+
+    # ---- the pure protocol --------------------------------------------------------------
+    built = True
+
+    def build(self, y_true_shape, y_pred_shape):
+        """Fix shape-dependent state sizes; a no-op for most metrics."""
+
+    def init(self):
+        raise TypeError(f"{type(self).__name__} must implement init()")
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        raise TypeError(f"{type(self).__name__} must implement update(state, ...)")
+
+    def result(self, state=_HELD):
+        raise TypeError(f"{type(self).__name__} must implement result(state)")
+
+    def merge(self, state_a, state_b):
+        """Combine two states (e.g. from two devices): accumulators add."""
+        return jax.tree_util.tree_map(jnp.add, state_a, state_b)
+
+    def _not_built(self, what):
+        return ValueError(
+            f"{type(self).__name__} '{self.name}' needs {what} before init(): call "
+            "metric.build(y_true_shape, y_pred_shape), or resolve it with "
+            "jnet.metrics.get(metric, y_true_shape=..., y_pred_shape=...).")
+
+    # ---- the Keras-style stateful facade ------------------------------------------------
+    def _held_state(self):
+        return self._state if self._state is not None else self.init()
+
+    def update_state(self, *args, sample_weight=None):
+        """Accumulate a batch into the state held on this object (Keras's API)."""
+        if not self.built and len(args) >= 2:
+            self.build(tuple(jnp.shape(args[0])), tuple(jnp.shape(args[1])))
+        if self._jit_update is None:
+            self._jit_update = jax.jit(self.update)
+        self._state = self._jit_update(self._held_state(), *args, sample_weight=sample_weight)
+        return self._state
+
+    def result_value(self):
+        """The result of the held state."""
+        return self.result(self._held_state())
+
+    def reset_state(self):
+        self._state = None
+
+    def __call__(self, *args, sample_weight=None):
+        """Keras's call: accumulate the batch into the held state and return the result."""
+        self.update_state(*args, sample_weight=sample_weight)
+        return self.result_value()
+
+    # ---- config ---------------------------------------------------------------------------
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"
+
+
+def _zero_weighted(values, weight):
+    # `where`, not a product: a zero weight hides NaN/inf in padded rows.
+    return jnp.where(weight != 0, values * weight, jnp.zeros((), values.dtype))
+
+
+def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype="float32"):
+    """Keras's reduction of values (and weights) to one value per sample (axis 0)."""
+    values = jnp.asarray(values).astype(dtype)
+    if sample_weight is not None:
+        sample_weight = jnp.asarray(sample_weight).astype(dtype)
+        values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
+        w_ndim = sample_weight.ndim
+        if values.ndim > w_ndim:
+            values = reduce_fn(values, axis=tuple(range(w_ndim, values.ndim)))
+        sample_weight = broadcast_left(sample_weight, values.shape)
+        values = _zero_weighted(values, sample_weight)
+        if w_ndim > 1:
+            sample_weight = reduce_fn(sample_weight, axis=tuple(range(1, w_ndim)))
+    if values.ndim > 1:
+        values = reduce_fn(values, axis=tuple(range(1, values.ndim)))
+    return values, sample_weight
+
+
+class Sum(Metric):
+    """The (weighted) sum of the values it is given.
+
+    Example:
+    ```python
+    m = jnet.metrics.Sum()
+    m.update_state([1, 3, 5, 7])
+    m.result()           # 16.0
+    ```
+    """
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def init(self):
+        return {"total": jnp.zeros((), self.dtype)}
+
+    def update(self, state, values, sample_weight=None):
+        values, _ = reduce_to_samplewise_values(values, sample_weight, jnp.sum, self.dtype)
+        return {"total": state["total"] + jnp.sum(values)}
+
+    def result(self, state):
+        return state["total"]
+
+
+class Mean(Metric):
+    """The (weighted) mean of the values it is given: `sum(values * w) / sum(w)`.
+
+    Values of shape `(batch, ...)` are first averaged to one value per sample.
+
+    Example:
+    ```python
+    m = jnet.metrics.Mean()
+    m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+    m.result()           # 2.0
+    ```
+    """
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def init(self):
+        return {"total": jnp.zeros((), self.dtype), "count": jnp.zeros((), self.dtype)}
+
+    def update(self, state, values, sample_weight=None):
+        values, sample_weight = reduce_to_samplewise_values(
+            values, sample_weight, jnp.mean, self.dtype)
+        if sample_weight is not None:
+            count = jnp.sum(sample_weight)
+        else:
+            count = values.shape[0] if values.ndim >= 1 else 1
+        return {"total": state["total"] + jnp.sum(values),
+                "count": state["count"] + jnp.asarray(count, self.dtype)}
+
+    def result(self, state):
+        count = state["count"]
+        return jnp.where(count != 0, state["total"] / jnp.where(count != 0, count, 1), 0.0)
+
+
+class MeanMetricWrapper(Mean):
+    """The mean of `fn(y_true, y_pred, **kwargs)` over all samples seen.
+
+    Args:
+        fn: a function `(y_true, y_pred, **kwargs) -> per-sample values`, e.g. a loss function.
+        name: the metric's name (default: the function's name).
+        **kwargs: passed to `fn`.
+    """
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
+        self._fn = fn
+        self._fn_kwargs = kwargs
+
+    def values_and_mask(self, y_true, y_pred):
+        """Per-sample values and an optional mask of entries that count."""
+        return self._fn(y_true, y_pred, **self._fn_kwargs), None
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+        y_pred = jnp.asarray(y_pred)
+        if not jnp.issubdtype(y_pred.dtype, jnp.floating) or y_pred.dtype != self.dtype:
+            y_pred = y_pred.astype(self.dtype)
+        values, mask = self.values_and_mask(jnp.asarray(y_true), y_pred)
+        if mask is not None:
+            # Keras merges a values mask into the weights without rescaling ("sum").
+            values, mask = squeeze_or_expand_to_same_rank(values, mask)
+            mask = mask.astype(self.dtype)
+            if sample_weight is None:
+                sample_weight = mask
+            else:
+                sw = jnp.asarray(sample_weight).astype(self.dtype)
+                mask, sw = squeeze_or_expand_to_same_rank(mask, sw)
+                sample_weight = broadcast_left(sw, mask.shape) * mask
+        return super().update(state, values, sample_weight)
+
+    def get_config(self):
+        from jnet.losses import _function_name
+        from jnet.metrics import _FUNCTIONS
+
+        fn = self._fn.__name__ if _FUNCTIONS.get(getattr(self._fn, "__name__", None)) is (
+            self._fn) else _function_name(self._fn)
+        return {**super().get_config(), "fn": fn, **self._fn_kwargs}
+
+    @classmethod
+    def from_config(cls, config):
+        from jnet.losses import _function_by_name
+        from jnet.metrics import _FUNCTIONS
+
+        config = dict(config)
+        fn = config["fn"]
+        config["fn"] = _FUNCTIONS[fn] if isinstance(fn, str) and fn in _FUNCTIONS else (
+            _function_by_name(fn))
+        return cls(**config)

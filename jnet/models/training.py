@@ -1,0 +1,591 @@
+"""`TrainingMixin`: Keras's `compile` / `fit` / `evaluate` / `predict` on jnet's compiled engine.
+
+The mixin turns user arguments into checked arrays and a `StepPlan` (losses, weights and
+metrics per output), and hands the loops to `jnet.engine.loop.Trainer`. Everything the user
+can get wrong (names, shapes, sample counts) is checked here, before anything is compiled.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import warnings
+
+import jax
+import numpy as np
+
+from jnet.engine import data as D
+from jnet.engine import distribute
+from jnet.engine.compile_args import (check_metric_name, deserialize_tree, is_metric_leaf, per_output,
+                                      serialize_tree)
+from jnet.engine.loop import DeviceSource, Trainer
+from jnet.engine.stream import StreamSource, array_stream
+from jnet.engine.steps import OutputPlan, StepPlan, loss_log_names
+from jnet.engine.train_state import TrainState, copy_tree, find_hyperparams
+
+# Data sets up to this size are placed on the device once; larger ones stream from the host.
+DEVICE_DATA_BYTES = 1 << 30
+STREAM_CAPACITY = 16  # batches per streamed chunk when steps_per_execution is "auto"
+
+
+def _resolve_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return verbose
+
+
+class TrainingMixin:
+    """compile / fit / evaluate / predict, and the train-state API used by checkpointing."""
+
+    compiled = False
+    optimizer = None
+    stop_training = False
+    history = None
+    _trainer = None
+    _compile_args = None
+    _resume_from = None
+
+    # ------------------------------------------------------------------ compile
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution="auto", jit_compile=True, gradient_accumulation_steps=None):
+        """Configure training (Keras's `compile`).
+
+        Args:
+            optimizer: a name (`"adam"`), a `jnet.optimizers` instance or an optax transformation.
+            loss: a loss (name, `jnet.losses.Loss`, function) for every output, a list per
+                output, or a dict keyed by output name (outputs without a loss are allowed).
+            loss_weights: a list or dict of floats weighting each output's loss in the total.
+            metrics, weighted_metrics: like `loss`; each entry may be a list of metrics.
+                `"accuracy"` resolves from the target/output shapes and the loss, as Keras.
+            run_eagerly: run the steps without `jax.jit` (for debugging; slow).
+            steps_per_execution: steps per compiled call. jnet's default `"auto"` differs from
+                Keras's 1: it sizes each call to ~0.2 s of work, so dispatch overhead vanishes
+                and the progress bar still moves. Results do not depend on it.
+            jit_compile: accepted for Keras compatibility; jnet always compiles (see run_eagerly).
+            gradient_accumulation_steps: average gradients over this many batches per update.
+        """
+        from jnet import losses as L
+        from jnet import optimizers as O
+
+        opt = O.get(optimizer)
+        if gradient_accumulation_steps is not None and (not isinstance(gradient_accumulation_steps, int)
+                                                        or gradient_accumulation_steps < 1):
+            raise ValueError(f"compile: gradient_accumulation_steps must be an int >= 1, got "
+                             f"{gradient_accumulation_steps!r}")
+        for w in jax.tree_util.tree_leaves(loss_weights):
+            if not isinstance(w, (int, float)) or isinstance(w, bool):
+                raise ValueError(f"compile: loss_weights must be numbers (a list or dict per output), got "
+                                 f"{loss_weights!r}. (The third positional argument is loss_weights, as in "
+                                 "Keras 3; pass metrics=... by keyword.)")
+        # Validate names now (before any data): unknown losses/metrics fail here.
+        for entry in jax.tree_util.tree_leaves(loss, is_leaf=lambda v: v is None or is_metric_leaf(v)):
+            if entry is not None and not (isinstance(entry, str) and entry.lower() in ("crossentropy", "ce")):
+                L.get(entry)
+        for group in (metrics, weighted_metrics):
+            for entry in jax.tree_util.tree_leaves(group, is_leaf=lambda v: v is None or is_metric_leaf(v)):
+                if isinstance(entry, str):
+                    check_metric_name(entry)
+        if self.built:
+            names = self.output_names
+            per_output(loss, names, "loss", is_leaf=is_metric_leaf)
+            per_output(loss_weights, names, "loss_weights", is_leaf=lambda v: True)
+            per_output(metrics, names, "metrics", is_leaf=is_metric_leaf)
+            per_output(weighted_metrics, names, "weighted_metrics", is_leaf=is_metric_leaf)
+        from jnet.engine.loop import ChunkSizer
+
+        ChunkSizer(steps_per_execution)   # validates
+        self._compile_args = dict(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
+                                  weighted_metrics=weighted_metrics, run_eagerly=run_eagerly,
+                                  steps_per_execution=steps_per_execution, jit_compile=jit_compile,
+                                  gradient_accumulation_steps=gradient_accumulation_steps)
+        self.optimizer = opt
+        self._trainer = None
+        self._y_shapes = None
+        self.compiled = True
+        self.stop_training = False
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"{self._label}: call compile(...) before {what}()")
+
+    # ------------------------------------------------------------------ plan
+
+    def _output_shapes(self):
+        return [tuple(t.shape) for t in self._graph.outputs], [t.dtype for t in self._graph.outputs]
+
+    def _make_plan_factory(self, y_shapes):
+        """Resolve losses and metrics per output (needs target shapes for "accuracy")."""
+        from jnet import losses as L
+        from jnet import metrics as M
+
+        args = self._compile_args
+        names = self.output_names
+        out_shapes, _ = self._output_shapes()
+        losses = per_output(args["loss"], names, "loss", is_leaf=is_metric_leaf)
+        weights = per_output(args["loss_weights"], names, "loss_weights", is_leaf=lambda v: True)
+        mets = per_output(args["metrics"], names, "metrics", is_leaf=is_metric_leaf)
+        wmets = per_output(args["weighted_metrics"], names, "weighted_metrics", is_leaf=is_metric_leaf)
+        if all(l is None for l in losses):
+            raise ValueError(f"{self._label}: compile() was called without a loss; pass loss=... to train or evaluate")
+        outputs = []
+        used = set(loss_log_names(StepPlan(self, [OutputPlan(n, l) for n, l in zip(names, losses)], None, None)))
+        for i, name in enumerate(names):
+            y_shape = y_shapes[i] if y_shapes is not None and y_shapes[i] is not None else None
+            pred_shape = tuple(1 if d is None else d for d in out_shapes[i])
+            true_shape = tuple(y_shape) if y_shape is not None else pred_shape
+            loss = L.get(losses[i], y_true_shape=true_shape, y_pred_shape=pred_shape) if losses[i] is not None else None
+            weight = 1.0 if weights[i] is None else float(weights[i])
+            plan = OutputPlan(name, loss, weight, [])
+            for group, weighted in ((mets[i], False), (wmets[i], True)):
+                if group is None:
+                    continue
+                for ident in (group if isinstance(group, (list, tuple)) else [group]):
+                    if ident is None:
+                        continue
+                    metric = M.get(copy.deepcopy(ident) if not isinstance(ident, str) else ident,
+                                   y_true_shape=true_shape, y_pred_shape=pred_shape, loss=loss)
+                    log = metric.name if len(names) == 1 else f"{name}_{metric.name}"
+                    base, k = log, 1
+                    while log in used:
+                        log, k = f"{base}_{k}", k + 1
+                    used.add(log)
+                    plan.metrics.append((log, metric, weighted))
+            outputs.append(plan)
+        opt = self.optimizer
+        tx = opt.tx
+        if args["gradient_accumulation_steps"] and args["gradient_accumulation_steps"] > 1:
+            import optax
+
+            tx = optax.MultiSteps(tx, every_k_schedule=args["gradient_accumulation_steps"])
+
+        def factory(mask):
+            return StepPlan(self, outputs, tx, mask, needs_value_fn=opt.needs_value_fn)
+
+        return factory
+
+    def _get_trainer(self, y_shapes=None) -> Trainer:
+        """The trainer; (re)resolves losses/metrics when target shapes become known or change."""
+        if self._trainer is None:
+            self._trainer = Trainer(self, self._make_plan_factory(y_shapes), self.optimizer,
+                                    self._compile_args["steps_per_execution"])
+            self._y_shapes = y_shapes
+        elif y_shapes is not None and (self._y_shapes is None or list(map(_tail, y_shapes)) != list(map(_tail, self._y_shapes))):
+            self._trainer._plan_factory = self._make_plan_factory(y_shapes)
+            self._trainer.plan = None
+            self._y_shapes = y_shapes
+        return self._trainer
+
+    # ------------------------------------------------------------------ data
+
+    def _ensure_built_from(self, x):
+        if self.built or D.is_stream(x):
+            return
+        first = x
+        if isinstance(x, dict):
+            first = next(iter(x.values()))
+        elif isinstance(x, (list, tuple)) and not D.is_array(x) and len(x) == 1:
+            first = x[0]
+        arr = np.asarray(first[:1])
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        self._ensure_graph((arr,))
+
+    def _arrays(self, x, y, sample_weight, class_weight, where, check_nan):
+        self._ensure_built_from(x)
+        return D.from_arrays(self, self.output_names, x, y, sample_weight, class_weight, where, check_nan)
+
+    def _check_targets(self, data, where):
+        """Each output's y must fit its loss: say which loss wants which shape."""
+        trainer = self._get_trainer([None if a is None else a.shape for a in data.y])
+        out_shapes, out_dtypes = self._output_shapes()
+        for o, y, shape, dtype in zip(trainer._plan_factory(None).outputs, data.y, out_shapes, out_dtypes):
+            if o.loss is None:
+                continue
+            if y is None:
+                raise ValueError(f"{where}: output '{o.name}' has a loss ({o.loss.name}) but no y was given for it")
+            pred = jax.ShapeDtypeStruct((len(y),) + tuple(y.shape[1 + i] if d is None and 1 + i < y.ndim else (d or 1)
+                                                     for i, d in enumerate(shape[1:])), dtype)
+            true = jax.ShapeDtypeStruct(y.shape, y.dtype)
+            try:
+                jax.eval_shape(lambda t, p: o.loss(t, p), true, pred)
+            except Exception as e:  # noqa: BLE001 - re-raised with the output and shapes named
+                raise ValueError(
+                    f"{where}: y for output '{o.name}' has shape {y.shape}, which does not fit loss "
+                    f"'{o.loss.name}' on the model output of shape {shape}: {e}"
+                ) from None
+
+    def _source(self, data, batch_size, n_outputs, with_targets=True):
+        dist = distribute.current()
+        if batch_size % dist.batch_multiple:
+            raise ValueError(f"batch_size {batch_size} must be a multiple of {dist.batch_multiple} "
+                             "(the number of data-parallel devices)")
+        if data.nbytes <= DEVICE_DATA_BYTES:
+            return DeviceSource(data, n_outputs, batch_size, dist, with_targets)
+        # Too big for the device: stream host slices, in the same order the device path uses.
+        return array_stream(data, batch_size, self._stream_capacity(), dist, with_targets, n_outputs)
+
+    def _stream_capacity(self):
+        spe = self._compile_args["steps_per_execution"] if self._compile_args else "auto"
+        return STREAM_CAPACITY if spe == "auto" else spe
+
+    def _peek_stream(self, iterable, where, with_targets=True):
+        """Look at the first batch on this thread: build a deferred model from it and resolve
+        losses/metrics from its target shapes (e.g. "accuracy" on sparse labels). Returns the
+        iterable with that batch still in it."""
+        if hasattr(iterable, "__next__"):
+            try:
+                first = next(iterable)
+            except StopIteration:
+                raise ValueError(f"{where}: the data generator yielded no batches") from None
+            iterable = itertools.chain([first], iterable)
+        else:
+            first = next(iter(iterable), None)
+            if first is None:
+                raise ValueError(f"{where}: the data iterable yielded no batches")
+        x, y, sw = D.unpack_batch(first)
+        self._ensure_built_from(x)
+        if with_targets and self.compiled:
+            if y is None:
+                raise ValueError(f"{where}: the data batches must be (x, y) or (x, y, sample_weight) tuples")
+            data = D.from_arrays(self, self.output_names, x, y, sw, None, where)
+            self._check_targets(data, where)
+        return iterable
+
+    def _stream(self, iterable, class_weight=None, with_targets=True, where="fit"):
+        iterable = self._peek_stream(iterable, where, with_targets)
+        state = {"it": None}
+
+        def batches():
+            if state["it"] is None or not hasattr(iterable, "__next__"):
+                state["it"] = iter(iterable)
+            for batch in state["it"]:
+                x, y, sw = D.unpack_batch(batch)
+                self._ensure_built_from(x)
+                out_names = self.output_names
+                d = D.from_arrays(self, out_names, x, y if with_targets else None,
+                                  sw if with_targets else None, class_weight if with_targets else None, "batch")
+                if with_targets:
+                    yield d.x, d.y if d.y is not None else [None] * len(out_names), \
+                        d.sw if d.sw is not None else [None] * len(out_names)
+                else:
+                    yield d.x, [], []
+
+        return StreamSource(batches, self._stream_capacity(), distribute.current())
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
+            check_nan=False):
+        """Train the model (Keras's `fit`); returns a `History`.
+
+        x/y may be arrays, lists, dicts keyed by input/output name, or `x` may be a generator or
+        iterable of `(x, y)` / `(x, y, sample_weight)` batches. `validation_split` holds out the
+        *last* fraction of the arrays (before shuffling), as Keras. `class_weight` is a dict
+        `{class: weight}`, or for multi-output models a dict of such dicts keyed by output name.
+        `check_nan=True` (jnet) scans the arrays for NaN/inf first and names the culprit.
+        Full-batch optimizers (`LBFGS`, `NewtonCG`) take one step per epoch on all the data.
+        """
+        from jnet.callbacks.base import CallbackList, History
+        from jnet.callbacks.progbar import ProgbarLogger
+
+        self._require_compiled("fit")
+        verbose = _resolve_verbose(verbose)
+        full_batch = self.optimizer.full_batch
+        val_source = None
+        if D.is_stream(x):
+            if validation_split:
+                raise ValueError("fit: validation_split needs arrays; with a generator pass validation_data")
+            if y is not None or sample_weight is not None:
+                raise ValueError("fit: when x is a generator/iterable, y and sample_weight come from its batches")
+            source = self._stream(x, class_weight)
+        else:
+            if y is None:
+                raise ValueError("fit: y is required when x is an array (or pass a generator of (x, y) batches)")
+            data = self._arrays(x, y, sample_weight, class_weight, "fit", check_nan)
+            if validation_split:
+                if validation_data is not None:
+                    warnings.warn("fit: validation_data given; validation_split is ignored", stacklevel=2)
+                else:
+                    data, val = D.split_validation(data, validation_split)
+                    val_source = self._source(val, validation_batch_size or batch_size or 32, len(self.output_names))
+            self._check_targets(data, "fit")
+            bs = data.n if full_batch else (batch_size or 32)
+            source = self._source(data, bs, len(self.output_names))
+        if validation_data is not None:
+            val_source = self._validation_source(validation_data, validation_batch_size or batch_size or 32, check_nan)
+        trainer = self._get_trainer()
+        steps = getattr(source, "steps", None) if steps_per_epoch is None else steps_per_epoch
+        self.history = History()
+        cb_list = list(callbacks or []) + [self.history]
+        if verbose:
+            cb_list.append(ProgbarLogger(verbose=verbose))
+        cbs = CallbackList(cb_list, model=self, verbose=verbose, epochs=epochs, steps=steps)
+        self.stop_training = False
+        trainer.init_state()
+        trainer.live = True
+        run = jax.disable_jit if self._compile_args["run_eagerly"] else _nullcontext
+        logs = {}
+        try:
+            with run():
+                cbs.on_train_begin()
+                start_batch = 0
+                if self._resume_from is not None:
+                    initial_epoch, start_batch = (int(v) for v in self._resume_from)
+                    self._resume_from = None
+                for epoch in range(initial_epoch, epochs):
+                    cbs.on_epoch_begin(epoch)
+                    epoch_logs = trainer.train_epoch(source, epoch, cbs, shuffle and not full_batch,
+                                                     steps_per_epoch, start_batch)
+                    start_batch = 0
+                    if epoch_logs is None:
+                        warnings.warn("fit: the training data ran out; stopping (give steps_per_epoch, or a "
+                                      "re-iterable data source, for more epochs)", stacklevel=2)
+                        break
+                    logs = dict(epoch_logs)
+                    if val_source is not None and (epoch + 1) % validation_freq == 0:
+                        variables = {"params": trainer.ts.params, "state": trainer.ts.state}
+                        val_logs = trainer.evaluate(val_source, variables, steps=validation_steps)
+                        logs.update({f"val_{k}": v for k, v in (val_logs or {}).items()})
+                    lr = self.optimizer.learning_rate
+                    if isinstance(lr, (int, float)):
+                        logs["learning_rate"] = float(lr)
+                    cbs.on_epoch_end(epoch, logs)
+                    if self.stop_training:
+                        break
+                cbs.on_train_end(logs)
+        finally:
+            trainer.live = False
+            ts = trainer.ts
+            self._variables = {"params": ts.params, "state": ts.state}
+        return self.history
+
+    def _validation_source(self, validation_data, batch_size, check_nan):
+        if D.is_stream(validation_data):
+            return self._stream(validation_data, where="fit (validation_data)")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("fit: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) or a "
+                             f"generator; got {type(validation_data).__name__}")
+        vx, vy, vsw = (list(validation_data) + [None])[:3]
+        data = self._arrays(vx, vy, vsw, None, "fit (validation_data)", check_nan)
+        self._check_targets(data, "fit (validation_data)")
+        return self._source(data, batch_size, len(self.output_names))
+
+    # ------------------------------------------------------------------ evaluate / predict
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False, check_nan=False):
+        """Loss and metrics on the data (inference mode). Returns the loss, `[loss, *metrics]`,
+        or a dict with `return_dict=True`."""
+        from jnet.callbacks.base import CallbackList
+        from jnet.callbacks.progbar import ProgbarLogger
+
+        self._require_compiled("evaluate")
+        verbose = _resolve_verbose(verbose)
+        if D.is_stream(x):
+            source = self._stream(x, where="evaluate")
+            trainer = self._get_trainer()
+            n_steps = steps
+        else:
+            data = self._arrays(x, y, sample_weight, None, "evaluate", check_nan)
+            if data.y is None:
+                raise ValueError("evaluate: y is required")
+            self._check_targets(data, "evaluate")
+            trainer = self._get_trainer()
+            source = self._source(data, batch_size or 32, len(self.output_names))
+            n_steps = source.steps if steps is None else min(steps, source.steps)
+        cb_list = list(callbacks or []) + ([ProgbarLogger(verbose=verbose)] if verbose else [])
+        cbs = CallbackList(cb_list, model=self, verbose=verbose, epochs=1, steps=n_steps)
+        cbs.on_test_begin()
+        run = jax.disable_jit if self._compile_args["run_eagerly"] else _nullcontext
+        with run():
+            logs = trainer.evaluate(source, self.variables, cbs, steps=steps)
+        cbs.on_test_end(logs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for `x` (batched; returns the model's output structure as numpy arrays).
+        Works on uncompiled models too."""
+        from jnet.callbacks.base import CallbackList
+        from jnet.callbacks.progbar import ProgbarLogger
+
+        verbose = _resolve_verbose(verbose)
+        trainer = self._predict_trainer()
+        if D.is_stream(x):
+            source = self._stream(x, with_targets=False, where="predict")
+            n_steps = steps
+        else:
+            self._ensure_built_from(x)
+            data = D.ArrayData(D.flatten_inputs(self, x), None, None)
+            data.n = len(data.x[0])
+            if len({len(a) for a in data.x}) > 1:
+                raise ValueError(f"predict: inputs have different sample counts {[len(a) for a in data.x]}")
+            source = self._source(data, batch_size or 32, len(self.output_names), with_targets=False)
+            n_steps = source.steps
+        cb_list = list(callbacks or []) + ([ProgbarLogger(verbose=verbose)] if verbose else [])
+        cbs = CallbackList(cb_list, model=self, verbose=verbose, epochs=1, steps=n_steps)
+        cbs.on_predict_begin()
+        run = jax.disable_jit if (self._compile_args or {}).get("run_eagerly") else _nullcontext
+        with run():
+            flat = trainer.predict(source, self.variables, cbs, steps=steps)
+        cbs.on_predict_end()
+        return self._structure(flat)
+
+    def _predict_trainer(self):
+        if self.compiled:
+            try:
+                return self._get_trainer()
+            except ValueError:
+                pass
+        if getattr(self, "_predictor", None) is None:
+            from jnet import optimizers as O
+
+            def factory(mask):
+                return StepPlan(self, [OutputPlan(n) for n in self.output_names], None, mask)
+
+            self._predictor = Trainer(self, factory, O.SGD())
+        return self._predictor
+
+    # ------------------------------------------------------------------ on-batch
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the batch's loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        data = self._arrays(x, y, sample_weight, class_weight, "train_on_batch", False)
+        self._check_targets(data, "train_on_batch")
+        trainer = self._get_trainer()
+        source = self._source(data, data.n, len(self.output_names))
+        trainer.init_state()
+        trainer.live = True
+        try:
+            fns = trainer.fns(source.batch_size)
+            logs = trainer._run_train(fns, source.arrays, source.index(), source.n, 0, 1)
+            from jnet.engine.loop import to_python
+
+            logs = to_python(logs, trainer.log_names())
+        finally:
+            trainer.live = False
+            self._variables = {"params": trainer.ts.params, "state": trainer.ts.state}
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        n = len(D.flatten_inputs(self, x)[0]) if self.built else len(np.asarray(x))
+        return self.evaluate(x, y, batch_size=n, verbose=0, sample_weight=sample_weight, return_dict=return_dict)
+
+    def predict_on_batch(self, x):
+        n = len(x[0]) if isinstance(x, (list, tuple)) and not D.is_array(x) else (
+            len(next(iter(x.values()))) if isinstance(x, dict) else len(x))
+        return self.predict(x, batch_size=n, verbose=0)
+
+    # ------------------------------------------------------------------ train state API
+
+    @property
+    def metrics_names(self) -> list:
+        if self._trainer is None or self._trainer.plan is None:
+            return ["loss"] if self.compiled else []
+        plan = self._trainer.plan
+        return loss_log_names(plan) + [log for o in plan.outputs for log, _, _ in o.metrics]
+
+    def _live_variables(self):
+        trainer = self._trainer
+        if trainer is not None and trainer.live and trainer.ts is not None:
+            return {"params": trainer.ts.params, "state": trainer.ts.state}
+        return None
+
+    def _set_live_variables(self, value) -> bool:
+        trainer = self._trainer
+        if trainer is not None and trainer.live and trainer.ts is not None:
+            params, state = copy_tree((value["params"], value.get("state", {})))
+            trainer.ts = trainer.ts._replace(params=params, state=state)
+            return True
+        return False
+
+    def get_train_state(self) -> TrainState:
+        """A copy of everything training changes: params, state, optimizer state, metric
+        states, rng and step (a pytree of arrays, e.g. for orbax)."""
+        self._require_compiled("get_train_state")
+        trainer = self._get_trainer(self._y_shapes)
+        if trainer.ts is None:
+            trainer.init_state()
+        ts = trainer.ts
+        variables = self.variables
+        return copy_tree(ts._replace(params=variables["params"], state=variables["state"]))
+
+    def set_train_state(self, tree):
+        """Replace the train state (same structure as `get_train_state()`)."""
+        self._require_compiled("set_train_state")
+        trainer = self._get_trainer(self._y_shapes)
+        if trainer.ts is None:
+            trainer.init_state()
+        if not isinstance(tree, TrainState):
+            tree = TrainState(*tree) if isinstance(tree, (tuple, list)) else TrainState(**tree)
+        current = trainer.ts
+        if jax.tree_util.tree_structure(tree.params) != jax.tree_util.tree_structure(current.params):
+            raise ValueError(f"{self._label}.set_train_state: params structure does not match the model's")
+        if jax.tree_util.tree_structure(tree.opt_state) != jax.tree_util.tree_structure(current.opt_state):
+            raise ValueError(f"{self._label}.set_train_state: optimizer state structure does not match "
+                             f"(was it saved with a different optimizer?)")
+        if tree.metrics is None or jax.tree_util.tree_structure(tree.metrics) != jax.tree_util.tree_structure(current.metrics):
+            tree = tree._replace(metrics=current.metrics)
+        new = copy_tree(tree)
+        new = distribute.current().place_variables(new)
+        trainer.ts = new
+        # The restored optimizer state carries the learning rate: adopt it (a later
+        # `optimizer.learning_rate = ...` still overrides it).
+        hp = find_hyperparams(new.opt_state)
+        if hp is not None and "learning_rate" in hp and self.optimizer.injected_learning_rate is not None:
+            self.optimizer._learning_rate = float(hp["learning_rate"])
+        trainer._lr_written = self.optimizer._lr_version
+        if not trainer.live:
+            self._variables = {"params": new.params, "state": new.state}
+            trainer.ts = new._replace(params=copy_tree(new.params), state=copy_tree(new.state))
+
+    def get_compile_config(self) -> dict:
+        """A JSON-able description of the compile arguments."""
+        self._require_compiled("get_compile_config")
+        from jnet import optimizers as O
+
+        args = self._compile_args
+        return {
+            "optimizer": O.serialize(self.optimizer),
+            "loss": serialize_tree(args["loss"], "loss"),
+            "loss_weights": args["loss_weights"],
+            "metrics": serialize_tree(args["metrics"], "metric"),
+            "weighted_metrics": serialize_tree(args["weighted_metrics"], "metric"),
+            "run_eagerly": args["run_eagerly"],
+            "steps_per_execution": args["steps_per_execution"],
+            "jit_compile": args["jit_compile"],
+            "gradient_accumulation_steps": args["gradient_accumulation_steps"],
+        }
+
+    def compile_from_config(self, config):
+        from jnet import optimizers as O
+
+        config = dict(config)
+        config["optimizer"] = O.deserialize(config["optimizer"])
+        config["loss"] = deserialize_tree(config.get("loss"), "loss")
+        config["metrics"] = deserialize_tree(config.get("metrics"), "metric")
+        config["weighted_metrics"] = deserialize_tree(config.get("weighted_metrics"), "metric")
+        self.compile(**config)
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def _tail(shape):
+    return None if shape is None else tuple(shape[1:])

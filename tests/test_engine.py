@@ -1,0 +1,152 @@
+"""Engine pieces in isolation: chunk sizing, data handling, streaming, train-state helpers and
+the distribution hook."""
+
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jnet
+from jnet import layers
+from jnet.engine import data as D
+from jnet.engine import distribute
+from jnet.engine.loop import ChunkSizer
+from jnet.engine.stream import ChunkBuilder, Prefetcher
+from jnet.engine.train_state import TrainState, distinct_buffers, find_hyperparams, with_learning_rate
+
+
+def test_chunk_sizer_fixed_and_auto():
+    fixed = ChunkSizer(4)
+    assert [fixed.next(r) for r in (10, 3)] == [4, 3]
+    auto = ChunkSizer("auto")
+    assert auto.next(100) == 1
+    auto.observe(1, 5.0)               # the first call compiles: ignored
+    assert auto.next(100) == 1
+    auto.observe(1, 0.001)             # 1 ms per step -> ~200 steps per 0.2 s, growth capped at 8x
+    assert auto.next(10_000) == 8
+    auto.observe(8, 0.008)
+    assert auto.next(10_000) == 64
+    assert auto.next(5) == 5
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        ChunkSizer(0)
+
+
+def test_validation_split_takes_the_last_fraction():
+    data = D.ArrayData([np.arange(10)[:, None]], [np.arange(10)], None, n=10)
+    train, val = D.split_validation(data, 0.25)
+    assert train.n == 7 and val.n == 3                    # Keras: floor(10 * (1 - 0.25)) = 7
+    np.testing.assert_array_equal(val.y[0], np.arange(10)[train.n:])
+    with pytest.raises(ValueError, match="validation_split"):
+        D.split_validation(data, 1.5)
+
+
+def test_class_weight_per_output_and_one_hot():
+    ys = [np.eye(3, dtype="float32")[[0, 2, 1]], np.array([1, 0, 1])]
+    sws = D.apply_class_weight({"a": {2: 5.0}, "b": {0: 0.5}}, ys, None, ["a", "b"], 3)
+    np.testing.assert_array_equal(sws[0], [1.0, 5.0, 1.0])
+    np.testing.assert_array_equal(sws[1], [1.0, 0.5, 1.0])
+    with pytest.raises(ValueError, match=r"'c'.*\['a', 'b'\]"):
+        D.apply_class_weight({"c": {0: 1.0}}, ys, None, ["a", "b"], 3)
+    with pytest.raises(ValueError, match="2 outputs"):
+        D.apply_class_weight({0: 1.0}, ys, None, ["a", "b"], 3)
+
+
+def test_flatten_outputs_errors_name_the_outputs():
+    with pytest.raises(ValueError, match=r"'x'.*\['a', 'b'\]"):
+        D.flatten_outputs(["a", "b"], {"x": 1}, "y")
+    with pytest.raises(ValueError, match="2 outputs"):
+        D.flatten_outputs(["a", "b"], [1, 2, 3], "y")
+    assert D.flatten_outputs(["a", "b"], np.ones(3), "sample_weight")[1].shape == (3,)
+
+
+def test_is_stream():
+    assert D.is_stream(iter([1])) and D.is_stream(x for x in [])
+    assert not D.is_stream(np.ones(3)) and not D.is_stream([np.ones(3)]) and not D.is_stream({"a": 1})
+
+
+def test_chunk_builder_pads_and_marks_rows():
+    b = ChunkBuilder(batch_size=4, capacity=3)
+    batches = [([np.ones((4, 2))], [np.zeros(4)], [None]), ([np.full((2, 2), 2.0)], [np.ones(2)], [None])]
+    (x, y, sw, valid), n = b.build(batches)
+    assert n == 2 and x[0].shape == (12, 2) and sw == [None]
+    np.testing.assert_array_equal(valid, [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(x[0][4:6], 2.0)
+    with pytest.raises(ValueError, match="same structure"):
+        b.build([([np.ones((4, 3))], [np.zeros(4)], [None])])
+
+
+def test_prefetcher_runs_ahead_and_reraises():
+    produced = []
+
+    def produce():
+        for i in range(5):
+            produced.append(i)
+            yield i
+
+    assert list(Prefetcher(produce)) == [0, 1, 2, 3, 4]
+
+    def broken():
+        yield 1
+        raise RuntimeError("bad batch")
+
+    with pytest.raises(RuntimeError, match="bad batch"):
+        list(Prefetcher(broken))
+    assert threading.active_count() < 50
+
+
+def test_learning_rate_lives_in_the_optimizer_state():
+    opt = jnet.optimizers.Adam(0.01, clipnorm=1.0)
+    state = opt.tx.init({"w": jnp.ones(3)})
+    new = with_learning_rate(state, 0.5)
+    assert float(find_hyperparams(new)["learning_rate"]) == 0.5
+    assert find_hyperparams(new)["learning_rate"].dtype == find_hyperparams(state)["learning_rate"].dtype
+    multi = optax.MultiSteps(opt.tx, 2).init({"w": jnp.ones(3)})
+    assert float(find_hyperparams(with_learning_rate(multi, 0.25))["learning_rate"]) == 0.25
+
+
+def test_distinct_buffers_and_trainstate_is_a_pytree():
+    a = jnp.ones(2)
+    tree = distinct_buffers({"x": a, "y": a})
+    assert tree["x"] is a and tree["y"] is not a
+    ts = TrainState({"w": a}, {}, (), {}, jnp.zeros(2, jnp.uint32), jnp.zeros([], jnp.int32))
+    assert len(jax.tree_util.tree_leaves(ts)) == 3
+
+
+class CountingDistribution(distribute.Distribution):
+    def __init__(self):
+        self.placed, self.constrained, self.variables = 0, 0, 0
+
+    def place_batch(self, tree):
+        self.placed += 1
+        return super().place_batch(tree)
+
+    def constrain_batch(self, tree):
+        self.constrained += 1
+        return tree
+
+    def place_variables(self, tree):
+        self.variables += 1
+        return tree
+
+
+def test_engine_routes_placement_through_the_distribution():
+    dist = CountingDistribution()
+    distribute.set_current(dist)
+    try:
+        model = jnet.Sequential([layers.Dense(1, input_shape=(3,))])
+        model.compile(optimizer="sgd", loss="mse")
+        x = np.ones((8, 3), "float32")
+        model.fit(x, np.ones((8, 1), "float32"), batch_size=4, epochs=1, verbose=0)
+    finally:
+        distribute.set_current(None)
+    assert dist.placed >= 1 and dist.constrained >= 1 and dist.variables >= 1
+    assert distribute.current() is not dist
+
+
+def test_single_output_accepts_a_one_element_list():
+    y = np.arange(4)
+    assert D.flatten_outputs(["out"], [y], "y")[0] is y
+    assert np.asarray(D.flatten_outputs(["out"], [0, 1, 2], "y")[0]).shape == (3,)
