@@ -1,5 +1,5 @@
 """Flax NNX baseline: `nnx.Module`s, `nnx.Optimizer`, one `nnx.jit` step per batch (the Flax
-tutorials' pattern), with the same device-resident data and in-step gather as the JAX loop."""
+tutorials' pattern), fed the same per-epoch shuffled device batches as the JAX loop."""
 
 import time
 
@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks.jax_loop import epoch_batches
 from benchmarks.workloads import LOSS_WEIGHTS, NUM_DEPARTMENTS, NUM_TAGS, NUM_WORDS
 
 
@@ -78,20 +79,17 @@ def run(w, x, y, epochs):
     steps = n // w.batch_size
 
     @nnx.jit
-    def train_step(model, optimizer, data, perm, i):
-        idx = jax.lax.dynamic_slice_in_dim(perm, i * w.batch_size, w.batch_size)
-        xb, yb = jax.tree_util.tree_map(lambda a: a[idx], data)
+    def train_step(model, optimizer, xb, yb):
         loss, grads = nnx.value_and_grad(lambda m: loss_fn(w, m, xb, yb))(model)
         optimizer.update(model, grads)
         return loss
 
-    permute = jax.jit(lambda key: jax.random.permutation(key, n))
+    batches = jax.jit(lambda data, key: epoch_batches(data, key, n, steps, w.batch_size))
     times = []
     t0 = time.perf_counter()
     for epoch in range(epochs):
-        perm = permute(jax.random.key(epoch))
-        for i in range(steps):
-            loss = train_step(model, optimizer, data, perm, i)
+        for xb, yb in batches(data, jax.random.key(epoch)):
+            loss = train_step(model, optimizer, xb, yb)
         float(loss)
         times.append(time.perf_counter())
     return {"t0": t0, "epoch_ends": times, "n_params": n_params}
