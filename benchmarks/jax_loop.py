@@ -1,8 +1,8 @@
 """The hand-written baseline: plain JAX + optax, one `jax.jit` step per batch, buffers donated.
 
-Written as a careful user would: the data is put on the device once; each epoch one compiled
-call shuffles it into a list of batches, then one donated `train_step` call per batch (no
-host-to-device copy per batch). Parameter layouts and initializers follow Keras
+Written as a careful user would: the data is put on the device once, each epoch draws a
+permutation, and each step gathers its batch inside the compiled step (one dispatch per step,
+no host-to-device copy per batch). Parameter layouts and initializers follow Keras
 (glorot-uniform kernels, zero biases, orthogonal recurrent kernels, unit forget-gate bias).
 """
 
@@ -116,16 +116,6 @@ def model_fns(w):
     return init, loss
 
 
-def epoch_batches(data, key, n, steps, batch_size):
-    """One epoch's shuffled batches as a list of device arrays, made in one compiled call.
-
-    (Measured on CPU: ~7% more steps/s than gathering each batch inside the step from the
-    whole data set and a permutation; as fast as unshuffled pre-sliced batches.)
-    """
-    perm = jax.random.permutation(key, n)[: steps * batch_size].reshape(steps, batch_size)
-    return [jax.tree_util.tree_map(lambda a: a[perm[k]], data) for k in range(steps)]
-
-
 def run(w, x, y, epochs):
     init, loss_fn = model_fns(w)
     tx = optax.adam(1e-3)
@@ -136,19 +126,22 @@ def run(w, x, y, epochs):
     n = len(jax.tree_util.tree_leaves(y)[0])
     steps = n // w.batch_size
 
-    def train_step(params, opt_state, xb, yb):
+    def train_step(params, opt_state, data, perm, i):
+        idx = jax.lax.dynamic_slice_in_dim(perm, i * w.batch_size, w.batch_size)
+        xb, yb = jax.tree_util.tree_map(lambda a: a[idx], data)
         loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
     train_step = jax.jit(train_step, donate_argnums=(0, 1))
-    batches = jax.jit(lambda data, key: epoch_batches(data, key, n, steps, w.batch_size))
+    permute = jax.jit(lambda key: jax.random.permutation(key, n))
 
     times = []
     t0 = time.perf_counter()
     for epoch in range(epochs):
-        for xb, yb in batches(data, jax.random.key(epoch)):
-            params, opt_state, loss = train_step(params, opt_state, xb, yb)
+        perm = permute(jax.random.key(epoch))
+        for i in range(steps):
+            params, opt_state, loss = train_step(params, opt_state, data, perm, i)
         float(loss)
         times.append(time.perf_counter())
     return {"t0": t0, "epoch_ends": times, "n_params": n_params}
