@@ -2,7 +2,9 @@
 
 Written as a careful user would: the data is put on the device once, each epoch draws a
 permutation, and each step gathers its batch inside the compiled step (one dispatch per step,
-no host-to-device copy per batch). Parameter layouts and initializers follow Keras
+no host-to-device copy per batch). Measured against the alternatives on CPU: as fast as
+pre-sliced batches within noise (~7%), while a per-epoch jitted split into a list of batches
+compiled for 14-24 s and doubled peak memory. Parameter layouts and initializers follow Keras
 (glorot-uniform kernels, zero biases, orthogonal recurrent kernels, unit forget-gate bias).
 """
 
