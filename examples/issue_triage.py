@@ -92,7 +92,7 @@ def main(argv=None):
                         help="folder for logs, checkpoints, the model picture and the saved model")
     parser.add_argument("--quick", action="store_true", help="tiny data and model, for CI (seconds)")
     parser.add_argument("--samples", type=int, default=None, help="number of generated issues (default 4000)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 6)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 10)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -143,7 +143,7 @@ def main(argv=None):
         jnet.callbacks.TensorBoard(log_dir=log_dir),
         jnet.callbacks.ModelCheckpoint(ckpt_path, monitor="val_loss", save_best_only=True),
     ]
-    epochs = args.epochs or (2 if args.quick else 6)
+    epochs = args.epochs or (2 if args.quick else 10)
     history = model.fit(
         {"title": x["title"], "body": x["body"], "tags": x["tags"]},
         {"priority": y["priority"], "department": y["department"]},
