@@ -7,6 +7,7 @@ from jnet import layers, models
 """
 
 from jnet import activations, initializers, regularizers, utils
+from jnet import datasets
 from jnet import layers, models
 from jnet import losses, metrics, optimizers
 from jnet import callbacks, saving
@@ -20,7 +21,7 @@ from jnet.serialization import register_serializable
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "distribution", "initializers",
+    "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "distribution", "initializers",
     "layers", "load_model", "losses", "metrics", "mixed_precision", "models", "optimizers",
     "register_serializable", "regularizers", "saving", "utils",
 ]
