@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet.serialization import _REGISTRY, ConfigObject, get_config_object
+from jnet.utils import rng as jrng
 
 
 class Initializer(ConfigObject, family=True):
@@ -125,7 +126,7 @@ class Identity(Initializer):
 
 def _key(key, seed):
     # A fixed seed makes the initializer ignore the model's key, as Keras does.
-    return key if seed is None else jax.random.key(seed)
+    return key if seed is None else jrng.make_key(seed)
 
 
 ALL = {

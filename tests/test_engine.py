@@ -150,3 +150,24 @@ def test_single_output_accepts_a_one_element_list():
     y = np.arange(4)
     assert D.flatten_outputs(["out"], [y], "y")[0] is y
     assert np.asarray(D.flatten_outputs(["out"], [0, 1, 2], "y")[0]).shape == (3,)
+
+
+def test_slow_steps_switch_to_loop_free_single_steps(monkeypatch):
+    """Steps slower than `single_step_seconds` run one per call without a loop (XLA:CPU runs
+    convolutions inside a loop several times slower); results match the chunked loop."""
+    x = np.random.RandomState(0).rand(96, 5).astype("float32")
+    y = x.sum(1, keepdims=True)
+
+    def train(threshold):
+        monkeypatch.setattr(ChunkSizer, "single_step_seconds", threshold)
+        jnet.utils.set_random_seed(3)
+        model = jnet.Sequential([layers.Dense(4, activation="relu", input_shape=(5,)), layers.Dense(1)])
+        model.compile("sgd", "mse")
+        model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+        return model._trainer.train_sizer.single, model.get_weights()
+
+    single, w_single = train(0.0)          # every measured step counts as slow
+    chunked, w_chunked = train(1e9)        # never slow
+    assert single and not chunked
+    for a, b in zip(w_single, w_chunked):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -30,9 +30,15 @@ from jnet.engine.train_state import (TrainState, copy_tree, distinct_buffers, ke
 
 
 class ChunkSizer:
-    """How many steps the next compiled call runs."""
+    """How many steps the next compiled call runs.
+
+    Slow steps (over `single_step_seconds`) gain nothing from chunking, and on XLA:CPU a
+    convolution inside the chunk's loop runs up to 5x slower than the same step compiled
+    alone; so once a step measures slow, "auto" switches for good to loop-free single steps.
+    """
 
     target_seconds = 0.2
+    single_step_seconds = 0.02
     max_growth = 8
 
     def __init__(self, steps_per_execution="auto"):
@@ -45,9 +51,12 @@ class ChunkSizer:
         self.per_step = None
         self.last = 1
         self.calls = 0
+        self.single = False
 
     def next(self, remaining: int) -> int:
-        if self.fixed is not None:
+        if self.single:
+            n = 1
+        elif self.fixed is not None:
             n = self.fixed
         elif self.per_step is None:
             n = 1
@@ -63,6 +72,7 @@ class ChunkSizer:
             return  # the first call compiles
         per = seconds / n
         self.per_step = per if self.per_step is None else 0.5 * self.per_step + 0.5 * per
+        self.single = self.single or self.per_step > self.single_step_seconds
 
 
 @contextlib.contextmanager
@@ -195,10 +205,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
 
-    def _run_train(self, fns, arrays, index, n_rows, start, n):
+    def _run_train(self, fns, arrays, index, n_rows, start, n, single=False):
         self._write_learning_rate()
         with deferred_interrupt():
-            ts, logs = fns.train(self.ts, arrays, index, n_rows, start, n)
+            if single:
+                ts, logs = fns.train_one(self.ts, arrays, index, n_rows, start)
+            else:
+                ts, logs = fns.train(self.ts, arrays, index, n_rows, start, n)
             self.ts = ts
         return logs
 
@@ -217,7 +230,8 @@ class Trainer:
                 n = self.train_sizer.next(steps - b)
                 callbacks.on_train_batch_begin(b)
                 t0 = time.perf_counter()
-                logs = to_python(self._run_train(fns, source.arrays, index, source.n, b, n), self.log_names())
+                logs = self._run_train(fns, source.arrays, index, source.n, b, n, single=self.train_sizer.single)
+                logs = to_python(logs, self.log_names())
                 self.train_sizer.observe(n, time.perf_counter() - t0)
                 b += n
                 callbacks.on_train_batch_end(b - 1, logs)
@@ -254,7 +268,10 @@ class Trainer:
                 if callbacks:
                     callbacks.on_test_batch_begin(b)
                 t0 = time.perf_counter()
-                metrics, logs = fns.eval(metrics, params, state, source.arrays, index, source.n, b, n)
+                if self.eval_sizer.single:
+                    metrics, logs = fns.eval_one(metrics, params, state, source.arrays, index, source.n, b)
+                else:
+                    metrics, logs = fns.eval(metrics, params, state, source.arrays, index, source.n, b, n)
                 logs = to_python(logs, self.log_names())
                 self.eval_sizer.observe(n, time.perf_counter() - t0)
                 b += n

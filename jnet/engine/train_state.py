@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jnet.utils import rng as jrng
+
 
 class TrainState(NamedTuple):
     params: Any          # trainable and frozen parameters, keyed by layer name
@@ -31,13 +33,13 @@ def key_data(key) -> jax.Array:
 
 def step_key(rng_data, step):
     """The key for training step `step` (dropout etc.)."""
-    return jax.random.fold_in(jax.random.wrap_key_data(rng_data), step)
+    return jax.random.fold_in(jrng.wrap(rng_data), step)
 
 
 def shuffle_key(rng_data, epoch, epoch_start_step):
     """The key of one epoch's permutation: a function of (seed, epoch) and the step at which the
     epoch began (so repeated `fit` calls reshuffle, and a resumed run reshuffles identically)."""
-    key = jax.random.fold_in(jax.random.wrap_key_data(rng_data), 0x5EED)
+    key = jax.random.fold_in(jrng.wrap(rng_data), 0x5EED)
     return jax.random.fold_in(jax.random.fold_in(key, epoch), epoch_start_step)
 
 

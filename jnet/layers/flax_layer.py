@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from jnet.layers.base import Layer, _fill_specs, as_spec, is_spec_leaf, serialize_value
 from jnet.serialization import get_registered, registered_name
+from jnet.utils import rng as jrng
 
 __all__ = ["FlaxLayer"]
 
@@ -170,7 +171,7 @@ def _reseed(state, rng):
     """Every rng stream key of an NNX module's state, replaced by a key derived from the jnet
     `rng` (streams are tagged by the user, "default", "dropout", ...: reseed them all)."""
     if not jnp.issubdtype(rng.dtype, jax.dtypes.prng_key):
-        rng = jax.random.wrap_key_data(rng)
+        rng = jrng.wrap(rng)
     leaves, treedef = jax.tree_util.tree_flatten(state)
     fresh = [
         jax.random.fold_in(rng, i) if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key) else leaf

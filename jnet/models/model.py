@@ -290,7 +290,9 @@ class Model(TrainingMixin, SavingMixin, Layer):
         if live is not None:
             return live
         if self._variables is None:
-            self._variables = self.init(jrng.next_key())
+            # One compiled init for the whole model: eager init compiles every initializer
+            # separately (seconds for a CNN); `init` itself stays a plain pure function.
+            self._variables = jax.jit(self._require_graph().init)(jrng.next_key())
         return self._variables
 
     @variables.setter
