@@ -70,16 +70,28 @@ def _first_mask(mask):
 
 
 def scan_rnn(step, xs, states, mask, *, go_backwards=False, return_sequences=False,
-             zero_output_for_mask=False, unroll=1):
+             zero_output_for_mask=False, unroll=1, output_is_state=False):
     """Run `step(x_t, states) -> (out, new_states)` over time-major `xs` (T, batch, ...).
 
     `mask` is None or bool (T, batch, 1). Returns `(last_output, outputs or None,
     final_states)`; `outputs` is (T, batch, ...) in processing order (reversed when
-    `go_backwards`, as Keras).
+    `go_backwards`, as Keras). `output_is_state`: the step's output is always its first new
+    state (the built-in cells' `h`), so the loop need not carry the output separately.
     """
     if go_backwards:
         xs = jax.tree_util.tree_map(lambda a: jnp.flip(a, 0), xs)
         mask = None if mask is None else jnp.flip(mask, 0)
+    steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    if output_is_state and not zero_output_for_mask:
+        def state_body(prev_states, inp):
+            x_t, m_t = inp
+            new_states = list(step(x_t, prev_states)[1])
+            if m_t is not None:   # masked steps keep the previous state (and so the output)
+                new_states = [jnp.where(m_t, n, s) for n, s in zip(new_states, prev_states)]
+            return new_states, (new_states[0] if return_sequences else None)
+
+        final, ys = jax.lax.scan(state_body, list(states), (xs, mask), unroll=_resolve_unroll(unroll, steps))
+        return final[0], ys, final
     x0 = jax.tree_util.tree_map(lambda a: a[0], xs)
     out_spec = jax.eval_shape(lambda x, s: step(x, s)[0], x0, states)
     last0 = jnp.zeros(out_spec.shape, out_spec.dtype)
@@ -95,7 +107,6 @@ def scan_rnn(step, xs, states, mask, *, go_backwards=False, return_sequences=Fal
             new_states = [jnp.where(m_t, n, s) for n, s in zip(new_states, prev_states)]
         return (new_states, out), (out if return_sequences else None)
 
-    steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
     (final, last), ys = jax.lax.scan(body, (list(states), last0), (xs, mask), unroll=_resolve_unroll(unroll, steps))
     return last, ys, final
 
@@ -203,6 +214,7 @@ class RNNBase(Layer):
         last, ys, final = scan_rnn(
             step, xs, states, tmask, go_backwards=self.go_backwards, return_sequences=self.return_sequences,
             zero_output_for_mask=self.zero_output_for_mask, unroll=self.unroll,
+            output_is_state=isinstance(cell, RNNCellBase),
         )
         output = jnp.swapaxes(ys, 0, 1) if self.return_sequences else last
         if self.return_state:
