@@ -112,22 +112,6 @@ def test_mha_key_value_dims_output_shape_and_no_bias():
     close(out, keras_call(kl, Q, V, k, return_attention_scores=True)[0])
 
 
-class TinyEmbedding(jnet.layers.Layer):
-    """Stand-in for Embedding(mask_zero=True): ids -> vectors, mask = ids != 0."""
-
-    vocab: int = 10
-    width: int = D
-
-    def build(self, key, ids):
-        return {"embeddings": jax.random.normal(key, (self.vocab, self.width))}
-
-    def call(self, params, ids):
-        return params["embeddings"][ids]
-
-    def compute_mask(self, inputs, mask):
-        return inputs != 0
-
-
 def test_mha_self_attention_masks_from_embedding_match_keras():
     ids = np.array([[3, 1, 4, 0, 0], [2, 7, 1, 8, 0]], np.int32)
     with keras_side():
@@ -140,7 +124,7 @@ def test_mha_self_attention_masks_from_embedding_match_keras():
     theirs = keras_call(kmodel, ids)
 
     tokens = jnet.Input((5,), dtype="int32")
-    e = TinyEmbedding()
+    e = layers.Embedding(10, D, mask_zero=True)
     mha = layers.MultiHeadAttention(num_heads=2, key_dim=3)
     x = e(tokens)
     out = mha(x, x)
@@ -176,7 +160,7 @@ def test_dense_attention_parity(cls, kw):
 
 def test_attention_masks_flow_from_embeddings_in_a_model():
     qt, vt = jnet.Input((TQ,), dtype="int32"), jnet.Input((TV,), dtype="int32")
-    eq, ev = TinyEmbedding(width=3), TinyEmbedding(width=3)
+    eq, ev = layers.Embedding(10, 3, mask_zero=True), layers.Embedding(10, 3, mask_zero=True)
     att = layers.Attention()
     model = jnet.Model([qt, vt], att([eq(qt), ev(vt)]))
     variables = model.init(jax.random.key(0))

@@ -4,7 +4,6 @@ import os
 import shutil
 import struct
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -13,36 +12,18 @@ from jnet import layers
 from jnet.callbacks import History
 
 
-class _MeanPool(layers.Layer):
-    """Stand-in for Embedding + LSTM where those layers are not merged yet."""
-
-    def call(self, params, x):
-        return jnp.mean(x.astype(jnp.float32), axis=-1, keepdims=True)
-
-
-class _Concat(layers.Layer):
-    def call(self, params, xs):
-        return jnp.concatenate(xs, axis=-1)
-
-
 def _triage_model(nested=False):
     """The seed's multi-input, multi-output issue-triage model (small sizes)."""
     num_tags, num_words, num_departments = 12, 100, 4
     title_input = jnet.Input(shape=(None,), name="title", dtype="int32")
     body_input = jnet.Input(shape=(None,), name="body", dtype="int32")
     tags_input = jnet.Input(shape=(num_tags,), name="tags")
-    if all(hasattr(layers, n) for n in ("Embedding", "LSTM", "concatenate")):
-        title_features = layers.LSTM(8)(layers.Embedding(num_words, 4)(title_input))
-        body_features = layers.LSTM(4)(layers.Embedding(num_words, 4)(body_input))
-        concat = layers.concatenate
-    else:
-        title_features = layers.Dense(8)(_MeanPool(name="title_pool")(title_input))
-        body_features = layers.Dense(4)(_MeanPool(name="body_pool")(body_input))
-        concat = _Concat(name="concatenate")
+    title_features = layers.LSTM(8)(layers.Embedding(num_words, 4)(title_input))
+    body_features = layers.LSTM(4)(layers.Embedding(num_words, 4)(body_input))
     tags = tags_input
     if nested:
         tags = jnet.Sequential([layers.Dense(6), layers.Dense(5)], name="tag_net")(tags_input)
-    x = concat([title_features, body_features, tags])
+    x = layers.concatenate([title_features, body_features, tags])
     priority_pred = layers.Dense(1, name="priority")(x)
     department_pred = layers.Dense(num_departments, name="department")(x)
     return jnet.Model(inputs=[title_input, body_input, tags_input], outputs=[priority_pred, department_pred])
