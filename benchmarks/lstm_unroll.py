@@ -1,12 +1,14 @@
 """Times LSTM forward+backward for several `unroll` values on the current JAX backend.
 
-It justifies `jnet.layers.default_unroll()` (1 on CPU, 10 on GPU) and `hoist_inputs()`
-(input projection inside the step on CPU, before the loop on GPU). On a shared CPU, pin it
+It justifies `jnet.layers.default_unroll()` (1 on CPU, 10 on GPU), the built-in cells' fused loop
+(`recurrence.linear_recurrence`, hand-written backward pass) against autodiff of the plain scan,
+and, for that plain scan, `hoist_inputs()` (input projection inside the step on CPU). On a shared CPU, pin it
 for stable numbers:
 `XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" taskset -c 0 python ...`
 Run:
 
     python benchmarks/lstm_unroll.py [--batch 32 --steps 100 --features 64 --units 128 --iters 50] [--keras]
+                                     [--loop fused|scan|both] [--hoist auto|on|off|both]
 
 Prints one line per unroll value: milliseconds per fwd+bwd step and steps/s; with `--keras`,
 also Keras 3's LSTM (JAX backend, `stateless_call` under the same `jax.jit(jax.grad)`).
@@ -79,8 +81,12 @@ if __name__ == "__main__":
     parser.add_argument("--iters", type=int, default=50)
     parser.add_argument("--unrolls", type=str, default="1,2,5,10")
     parser.add_argument("--keras", action="store_true", help="also time Keras 3's LSTM (JAX backend)")
+    parser.add_argument("--loop", choices=("fused", "scan", "both"), default="both",
+                        help="the built-in cells' hand-written backward pass (fused, the default) and/or "
+                             "autodiff of the plain scan (scan)")
     parser.add_argument("--hoist", choices=("auto", "on", "off", "both"), default="auto",
-                        help="input projection before the loop (on), inside each step (off), per backend (auto)")
+                        help="scan loop only: input projection before the loop (on), inside each step (off), "
+                             "per backend (auto)")
     args = parser.parse_args()
 
     x = jax.random.normal(jax.random.key(1), (args.batch, args.steps, args.features))
@@ -88,20 +94,23 @@ if __name__ == "__main__":
           f"LSTM fwd+bwd batch={args.batch} T={args.steps} {args.features}->{args.units}; "
           f"default unroll here = {layers.default_unroll()}")
     hoists = {"auto": [None], "on": [True], "off": [False], "both": [False, True]}[args.hoist]
+    configs = ([("fused", None)] if args.loop in ("fused", "both") else []) + \
+        ([("scan", h) for h in hoists] if args.loop in ("scan", "both") else [])
     results = {}
-    for hoist in hoists:
+    for loop, hoist in configs:
+        recurrent.FUSED_LOOP = loop == "fused"
         recurrent.HOIST_INPUTS = hoist
-        label = f"hoist={recurrent.hoist_inputs()!s:5}"
+        label = "fused loop      " if loop == "fused" else f"scan hoist={recurrent.hoist_inputs()!s:5}"
         for unroll in (int(u) for u in args.unrolls.split(",")):
             sec, cpu = time_unroll(unroll, x, args.iters)
-            results[(hoist, unroll)] = sec
+            results[(loop, hoist, unroll)] = sec
             print(f"{label} unroll={unroll:3d}  {sec * 1e3:8.2f} ms/step  {1 / sec:8.1f} steps/s  (cpu {cpu * 1e3:.2f} ms)")
-    recurrent.HOIST_INPUTS = None
+    recurrent.FUSED_LOOP, recurrent.HOIST_INPUTS = True, None
     best = min(results, key=results.get)
-    print(f"fastest: hoist={best[0]} unroll={best[1]} (default here: hoist={recurrent.hoist_inputs()}, "
+    print(f"fastest: {best[0]} loop, hoist={best[1]} unroll={best[2]} (default here: fused loop, "
           f"unroll={layers.default_unroll()})")
     if args.keras:
         sec, cpu = time_keras(x, args.iters)
-        default = results.get((hoists[0], layers.default_unroll()))
+        default = results.get((configs[0][0], configs[0][1], layers.default_unroll()))
         ratio = f"; jnet default / keras wall time: {default / sec:.2f}" if default else ""
         print(f"keras 3 LSTM            {sec * 1e3:8.2f} ms/step  {1 / sec:8.1f} steps/s  (cpu {cpu * 1e3:.2f} ms){ratio}")

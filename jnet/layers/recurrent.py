@@ -1,14 +1,21 @@
 """Recurrent layers: RNN over a cell, SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed.
 
-The time loop is one `lax.scan`. Two speed choices are made per backend, both measured
-(`benchmarks/lstm_unroll.py`):
+The time loop is one `lax.scan`. For the built-in cells (SimpleRNN, LSTM, GRU with
+`reset_after=True`, no recurrent dropout) it is `recurrence.linear_recurrence`: the input
+projection `x @ kernel + bias` runs once over all timesteps before the loop, and a hand-written
+backward pass keeps only `dh @ recurrent_kernel.T` in the reverse loop and computes the kernels'
+gradients as single big matmuls after it. On the 2-core CPU that runs LSTM fwd+bwd (batch 32,
+T=100, 64->128) in 36 ms against 50 ms for autodiff of the scan and 52 ms for Keras 3
+(`benchmarks/lstm_unroll.py --keras`). Other cells go through autodiff of the scan.
+
+Two more speed choices are made per backend, both measured (`benchmarks/lstm_unroll.py`):
 
 - `unroll` (steps per scan iteration): on an H100 LSTM fwd+bwd at T=100 ran 2.84 ms at
   unroll=1 and 1.31 ms at unroll=10, so accelerators default to 10; on CPU unroll=1 was
   fastest, so CPU defaults to 1. `unroll=int` (or True / False) overrides it.
-- the input projection `x @ kernel + bias`: on accelerators it runs once over all timesteps
-  before the loop (one big matmul); on CPU it stays in the step, which ran LSTM fwd+bwd 1.6x
-  faster there (see `HOIST_INPUTS`).
+- for the autodiff path, the input projection: on accelerators it runs once over all
+  timesteps before the loop (one big matmul); on CPU it stays in the step, which ran that path
+  1.6x faster there (see `HOIST_INPUTS`).
 
 Masking follows Keras's JAX backend: at a masked step the state is carried forward unchanged
 and the output is the previous output (the first state), or zeros with
@@ -25,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet.layers.base import Layer, deserialize, expand_to, serialize, to_snake_case
+from jnet.layers.recurrence import linear_recurrence
 from jnet.layers.rnn_cells import GRUCell, LSTMCell, RNNCellBase, SimpleRNNCell, cell_state_sizes
 from jnet.layers.rnn_cells import __all__ as _cell_names
 
@@ -43,6 +51,13 @@ def default_unroll() -> int:
 # because the hoisted (T, batch, 4*units) buffer and its gradient cost more memory traffic
 # than the small per-step matmul saves. `benchmarks/lstm_unroll.py --hoist` measures both.
 HOIST_INPUTS = None
+
+
+# Whether the built-in cells run through `linear_recurrence` (hand-written backward pass) when
+# they can (no recurrent dropout; GRU with reset_after). Off: the step is differentiated by
+# autodiff of `lax.scan`, as for custom cells. The triage model trains 1.4x faster with it on
+# CPU (`python -m benchmarks --workloads lstm_triage`); tests compare both paths.
+FUSED_LOOP = True
 
 
 def hoist_inputs() -> bool:
@@ -198,6 +213,10 @@ class RNNBase(Layer):
             in_mask, rec_mask = cell.dropout_masks(training, rng, batch, x.shape[-1], dtype)
             if in_mask is not None:
                 xs = xs * expand_to(in_mask, xs.ndim)
+            fused = None if rec_mask is not None or not FUSED_LOOP else cell.fused(params)
+            if fused is not None:
+                output, final = self._run_fused(fused, cell.project(params, xs), params, states, tmask)
+                return (output, *final) if self.return_state else output
             if hoist_inputs():
                 xs = cell.project(params, xs)  # one matmul for every timestep
 
@@ -220,6 +239,22 @@ class RNNBase(Layer):
         if self.return_state:
             return (output, *final)
         return output
+
+
+    def _run_fused(self, fused, xp, params, states, tmask):
+        """The built-in cells' loop: `linear_recurrence` (hand-written backward pass)."""
+        cell_fn, additive, rec_bias = fused
+        if self.go_backwards:
+            xp = jnp.flip(xp, 0)
+            tmask = None if tmask is None else jnp.flip(tmask, 0)
+        kernel = params["recurrent_kernel"].astype(xp.dtype)
+        hs, final = linear_recurrence(cell_fn, additive, _resolve_unroll(self.unroll, xp.shape[0]), xp, kernel,
+                                      rec_bias, states, tmask)
+        if self.zero_output_for_mask and tmask is not None:
+            hs = jnp.where(tmask, hs, jnp.zeros((), hs.dtype))
+        if self.return_sequences:
+            return jnp.swapaxes(hs, 0, 1), final
+        return (hs[-1] if self.zero_output_for_mask else final[0]), final
 
 
 class RNN(RNNBase):

@@ -3,11 +3,12 @@
 A cell is a layer that computes one time step: `call(params, inputs, states)` returns
 `(output, new_states)` with `states` a list (`[h]`, or `[h, c]` for the LSTM), as in Keras.
 
-For speed the built-in cells split a step in two:
+For speed the built-in cells split a step in two (and give `fused()`, the elementwise part
+that `recurrence.linear_recurrence` runs with a hand-written backward pass):
 
 - `project(params, x)`: the input projection `x @ kernel + bias`. It does not depend on the
-  state, so on accelerators the recurrent layers run it **once over all timesteps** (one big
-  matmul) before the loop (on CPU inside the step, measured faster there: `recurrent.py`);
+  state, so the recurrent layers run it **once over all timesteps** (one big matmul) before
+  the loop (except the autodiff path on CPU, where it stays in the step: `recurrent.py`);
 - `step(params, xp, states, rec_mask)`: the recurrent part, run inside `lax.scan`.
 
 Parameter names, shapes and gate order are Keras's (LSTM gates i, f, c, o; GRU gates z, r, h
@@ -114,6 +115,11 @@ class RNNCellBase(Layer):
             y = y + expand_to(bias.astype(dtype), y.ndim)
         return y
 
+    def fused(self, params):
+        """The step as `(cell_fn, additive, recurrent_bias)` for `linear_recurrence`, or None
+        when this configuration has no such form (then the loop differentiates `step`)."""
+        return None
+
     def initial_state(self, batch, dtype) -> list:
         return [jnp.zeros((batch, s), dtype) for s in self.state_sizes]
 
@@ -190,6 +196,10 @@ class SimpleRNNCell(RNNCellBase):
         h = activations.get(self.activation)(xp + jnp.matmul(_masked(states[0], rec_mask), _rec(params, dtype)))
         return h, [h]
 
+    def fused(self, params):
+        act = activations.get(self.activation)
+        return (lambda z, states: [act(z)]), True, None
+
 
 class LSTMCell(RNNCellBase):
     """Cell of `LSTM` (Hochreiter 1997), Keras's gate order i, f, c, o.
@@ -236,13 +246,18 @@ class LSTMCell(RNNCellBase):
 
     def step(self, params, xp, states, rec_mask=None):
         h, c = states
-        z = xp + jnp.matmul(_masked(h, rec_mask), _rec(params, xp.dtype))
+        h, c = self._gates(xp + jnp.matmul(_masked(h, rec_mask), _rec(params, xp.dtype)), [h, c])
+        return h, [h, c]
+
+    def _gates(self, z, states):
         zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
         act = activations.get(self.activation)
         rec_act = activations.get(self.recurrent_activation)
-        c = rec_act(zf) * c + rec_act(zi) * act(zc)
-        h = rec_act(zo) * act(c)
-        return h, [h, c]
+        c = rec_act(zf) * states[1] + rec_act(zi) * act(zc)
+        return [rec_act(zo) * act(c), c]
+
+    def fused(self, params):
+        return self._gates, True, None
 
 
 class GRUCell(RNNCellBase):
@@ -288,25 +303,42 @@ class GRUCell(RNNCellBase):
             return None
         return params["bias"][0] if self.reset_after else params["bias"]
 
+    def _recurrent_bias(self, params, dtype):
+        return params["bias"][1].astype(dtype) if self.use_bias else None
+
+    def _update(self, xp, inner, h):
+        """The reset-after step given `inner = h @ recurrent_kernel (+ recurrent bias)`."""
+        act = activations.get(self.activation)
+        rec_act = activations.get(self.recurrent_activation)
+        xz, xr, xh = jnp.split(xp, 3, axis=-1)
+        iz, ir, ih = jnp.split(inner, 3, axis=-1)
+        z, r = rec_act(xz + iz), rec_act(xr + ir)
+        return [z * h + (1 - z) * act(xh + r * ih)]
+
+    def fused(self, params):
+        if not self.reset_after:
+            return None
+        return (lambda xp, inner, states: self._update(xp, inner, states[0])), False, \
+            self._recurrent_bias(params, self.compute_dtype)
+
     def step(self, params, xp, states, rec_mask=None):
         h = states[0]
         dtype, u = xp.dtype, self.units
         rec = _rec(params, dtype)
         hm = _masked(h, rec_mask)
+        if self.reset_after:
+            inner = jnp.matmul(hm, rec)
+            bias = self._recurrent_bias(params, dtype)
+            if bias is not None:
+                inner = inner + expand_to(bias, inner.ndim)
+            h = self._update(xp, inner, h)[0]
+            return h, [h]
         act = activations.get(self.activation)
         rec_act = activations.get(self.recurrent_activation)
         xz, xr, xh = jnp.split(xp, 3, axis=-1)
-        if self.reset_after:
-            inner = jnp.matmul(hm, rec)
-            if self.use_bias:
-                inner = inner + expand_to(params["bias"][1].astype(dtype), inner.ndim)
-            iz, ir, ih = jnp.split(inner, 3, axis=-1)
-            z, r = rec_act(xz + iz), rec_act(xr + ir)
-            hh = act(xh + r * ih)
-        else:
-            inner = jnp.matmul(hm, rec[:, : 2 * u])
-            iz, ir = jnp.split(inner, 2, axis=-1)
-            z, r = rec_act(xz + iz), rec_act(xr + ir)
-            hh = act(xh + jnp.matmul(r * hm, rec[:, 2 * u:]))
+        inner = jnp.matmul(hm, rec[:, : 2 * u])
+        iz, ir = jnp.split(inner, 2, axis=-1)
+        z, r = rec_act(xz + iz), rec_act(xr + ir)
+        hh = act(xh + jnp.matmul(r * hm, rec[:, 2 * u:]))
         h = z * h + (1 - z) * hh
         return h, [h]
