@@ -171,3 +171,40 @@ def test_slow_steps_switch_to_loop_free_single_steps(monkeypatch):
     assert single and not chunked
     for a, b in zip(w_single, w_chunked):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_padding_rows_of_the_last_batch_stay_out_of_batchnorm_statistics():
+    """10 rows in batches of 4: the last batch has 2 real rows and 2 padding rows. The moving
+    statistics must be those of the real batches [0:4], [4:8], [8:10] (Keras runs a smaller
+    last batch), also through TimeDistributed (rows repeated per step)."""
+    rs = np.random.RandomState(0)
+    x = (rs.randn(10, 3) * [1.0, 2.0, 3.0] + [5.0, -1.0, 0.5]).astype(np.float32)
+    y = np.zeros((10, 1), np.float32)
+    momentum = 0.5
+
+    def expected():
+        mean, var = np.zeros(3), np.ones(3)
+        for lo, hi in ((0, 4), (4, 8), (8, 10)):
+            b = x[lo:hi].astype(np.float64)
+            mean = mean * momentum + b.mean(0) * (1 - momentum)
+            var = var * momentum + b.var(0) * (1 - momentum)
+        return mean, var
+
+    for wrap in (False, True):
+        bn = jnet.layers.BatchNormalization(momentum=momentum)
+        if wrap:
+            inputs = jnet.Input((1, 3))
+            out = jnet.layers.Flatten()(jnet.layers.TimeDistributed(bn)(inputs))
+            data = x[:, None, :]
+        else:
+            inputs = jnet.Input((3,))
+            out = bn(inputs)
+            data = x
+        model = jnet.Model(inputs, jnet.layers.Dense(1)(out))
+        model.compile(optimizer=jnet.optimizers.SGD(0.0), loss="mse")
+        model.fit(data, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        state = model.variables["state"]
+        name = next(k for k in state)
+        mean, var = expected()
+        np.testing.assert_allclose(state[name]["moving_mean"], mean, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(state[name]["moving_variance"], var, rtol=1e-5, atol=1e-5)

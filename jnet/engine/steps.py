@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from jnet.engine.train_state import TrainState, step_key
+from jnet.layers import batch_rows
 from jnet.mixed_precision import find_loss_scale
 
 
@@ -154,7 +155,8 @@ def train_step(plan: StepPlan, ts: TrainState, batch):
     scale = find_loss_scale(ts.opt_state)
 
     def loss_fn(params):
-        preds, new_state = forward(plan, _freeze(plan, params), ts.state, x, True, rng)
+        with batch_rows.valid_rows(valid):  # padding rows stay out of batch statistics
+            preds, new_state = forward(plan, _freeze(plan, params), ts.state, x, True, rng)
         loss, per_output = compute_loss(plan, params, preds, y, sw, valid)
         return loss, (per_output, preds, new_state)
 

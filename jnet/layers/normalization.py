@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet import initializers, regularizers
+from jnet.layers import batch_rows
 from jnet.layers.base import Layer, check_axes
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
@@ -135,16 +136,25 @@ class BatchNormalization(Layer):
         return y.astype(self.compute_dtype), new_state
 
     def _moments(self, x, reduce_axes, mask):
-        if mask is None:
+        rows = batch_rows.current()
+        if rows is not None and (0 not in reduce_axes or rows.shape != x.shape[:1]):
+            rows = None  # not this batch's rows (a layer inside a loop over time, say)
+        if mask is None and rows is None:
             mean = jnp.mean(x, axis=reduce_axes)
             var = jnp.mean(jnp.square(x - jnp.reshape(mean, _keep_shape(x.shape, reduce_axes))), axis=reduce_axes)
             return mean, var
-        mask = jnp.asarray(mask)
-        if mask.ndim != x.ndim - 1:
-            raise ValueError(f"{self._label}: the mask must have one axis less than the input, got mask shape {mask.shape} for input shape {x.shape}")
-        w = jnp.broadcast_to(jnp.reshape(mask, mask.shape + (1,)), x.shape).astype(x.dtype)
+        eps = 0.0
+        w = jnp.ones(x.shape[:1], x.dtype)
+        if mask is not None:
+            mask = jnp.asarray(mask)
+            if mask.ndim != x.ndim - 1:
+                raise ValueError(f"{self._label}: the mask must have one axis less than the input, got mask shape {mask.shape} for input shape {x.shape}")
+            w = mask.astype(x.dtype)
+            eps = 1e-7  # Keras adds backend.epsilon() to the count
+        if rows is not None:  # padding rows of the engine's last partial batch count for nothing
+            w = w * jnp.reshape(rows, rows.shape + (1,) * (w.ndim - 1)).astype(x.dtype)
+        w = jnp.broadcast_to(jnp.reshape(w, w.shape + (1,) * (x.ndim - w.ndim)), x.shape)
         count = jnp.sum(w, axis=reduce_axes)
-        eps = 1e-7  # Keras adds backend.epsilon() to the count
         mean = jnp.sum(w * x, axis=reduce_axes) / (count + eps)
         centred = x - jnp.reshape(mean, _keep_shape(x.shape, reduce_axes))
         var = jnp.sum(w * jnp.square(centred), axis=reduce_axes) / (count + eps)

@@ -31,6 +31,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jnet.layers import batch_rows
 from jnet.layers.base import Layer, deserialize, expand_to, serialize, to_snake_case
 from jnet.layers.recurrence import linear_recurrence
 from jnet.layers.rnn_cells import GRUCell, LSTMCell, RNNCellBase, SimpleRNNCell, cell_state_sizes
@@ -573,7 +574,11 @@ class TimeDistributed(Layer):
                 raise ValueError(f"{self._label}: the mask must start with (batch, timesteps) = {(b, t)}, got {tuple(mask.shape)}")
             inner_mask = jnp.reshape(mask, (b * t,) + tuple(mask.shape[2:]))
         flat = jnp.reshape(x, (b * t,) + tuple(x.shape[2:]))
-        out, new_state = self.layer.apply({"params": params, "state": state or {}}, flat, training=training, rng=rng,
-                                          mask=inner_mask)
+        rows = batch_rows.current()
+        if rows is not None and rows.shape == (b,):  # the batch's padding rows, for every step
+            rows = jnp.repeat(rows, t)
+        with batch_rows.valid_rows(rows):
+            out, new_state = self.layer.apply({"params": params, "state": state or {}}, flat, training=training,
+                                              rng=rng, mask=inner_mask)
         out = jax.tree_util.tree_map(lambda o: jnp.reshape(o, (b, t) + tuple(o.shape[1:])), out)
         return out, new_state
