@@ -208,3 +208,29 @@ def test_padding_rows_of_the_last_batch_stay_out_of_batchnorm_statistics():
         mean, var = expected()
         np.testing.assert_allclose(state[name]["moving_mean"], mean, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(state[name]["moving_variance"], var, rtol=1e-5, atol=1e-5)
+
+
+def test_arrays_too_big_for_the_device_stream_shuffled_like_the_device_path(monkeypatch):
+    """Host-streamed arrays get the same per-epoch row order as device-resident ones, so both
+    paths train to the same weights (and differently from an unshuffled run)."""
+    import jnet.models.training as T
+
+    rs = np.random.RandomState(0)
+    x = rs.randn(50, 4).astype(np.float32)
+    y = (x @ rs.randn(4, 1)).astype(np.float32)
+
+    def train(shuffle, stream):
+        monkeypatch.setattr(T, "DEVICE_DATA_BYTES", 0 if stream else 1 << 30)
+        jnet.utils.set_random_seed(3)
+        model = jnet.Sequential([jnet.Input((4,)), layers.Dense(3, activation="tanh"), layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=shuffle, verbose=0)
+        return model.get_weights(), history.history["loss"]
+
+    device_w, device_loss = train(True, stream=False)
+    stream_w, stream_loss = train(True, stream=True)
+    plain_w, _ = train(False, stream=True)
+    np.testing.assert_allclose(stream_loss, device_loss, rtol=1e-5)
+    for a, b in zip(stream_w, device_w):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not all(np.allclose(a, b) for a, b in zip(plain_w, device_w))

@@ -101,20 +101,27 @@ class CompiledFns:
         return self._predict[capacity]
 
 
-def epoch_index(rng_data, epoch, epoch_start_step, n, padded, shuffle):
-    """Row order of one epoch: a permutation of `n` rows (or 0..n-1), padded with row 0 to
-    `padded` entries (whole batches), as a device int32 vector.
+def epoch_order(rng_data, epoch, epoch_start_step, n, shuffle):
+    """Row order of one epoch as a host int32 vector: a permutation of `n` rows (or 0..n-1).
 
-    The permutation is a function of (seed, epoch, step at the epoch's start) only. It is drawn
-    with NumPy on the host and sent once per epoch (4 bytes a row): `jax.random.permutation`
-    would cost a sort compilation per data-set size for no run-time gain.
+    The permutation is a function of (seed, epoch, step at the epoch's start) only, so a run
+    resumed mid-epoch sees the same order, and data streamed from the host is shuffled exactly
+    as the same data on the device would be. Drawn with NumPy: `jax.random.permutation` would
+    cost a sort compilation per data-set size for no run-time gain.
     """
     import numpy as np
 
+    if not shuffle:
+        return np.arange(n, dtype=np.int32)
+    seed = [int(v) for v in np.asarray(jax.device_get(rng_data)).ravel()] + [int(epoch), int(epoch_start_step)]
+    return np.random.default_rng(seed).permutation(n).astype(np.int32)
+
+
+def epoch_index(rng_data, epoch, epoch_start_step, n, padded, shuffle):
+    """`epoch_order` padded with row 0 to `padded` entries (whole batches), as a device int32
+    vector, sent once per epoch (4 bytes a row)."""
+    import numpy as np
+
     order = np.zeros((padded,), np.int32)
-    if shuffle:
-        seed = [int(v) for v in np.asarray(jax.device_get(rng_data)).ravel()] + [int(epoch), int(epoch_start_step)]
-        order[:n] = np.random.default_rng(seed).permutation(n)
-    else:
-        order[:n] = np.arange(n)
+    order[:n] = epoch_order(rng_data, epoch, epoch_start_step, n, shuffle)
     return jnp.asarray(order)

@@ -24,7 +24,7 @@ import numpy as np
 
 from jnet.engine import distribute
 from jnet.engine import steps as S
-from jnet.engine.compiled import CompiledFns, epoch_index
+from jnet.engine.compiled import CompiledFns, epoch_index, epoch_order
 from jnet.engine.train_state import (TrainState, copy_tree, distinct_buffers, key_data, strong_types,
                                      with_learning_rate)
 
@@ -240,7 +240,10 @@ class Trainer:
             return logs
         b = start_batch
         limit = None if steps_per_epoch is None else steps_per_epoch - start_batch
-        for arrays, n, batch_size in source.chunks(limit=limit, skip=start_batch):
+        order = None
+        if shuffle and source.n_rows is not None:  # host arrays: shuffled as on the device
+            order = epoch_order(self.ts.rng, epoch, int(self.ts.step) - start_batch, source.n_rows, True)
+        for arrays, n, batch_size in source.chunks(limit=limit, skip=start_batch, order=order):
             fns = self.fns(batch_size)
             callbacks.on_train_batch_begin(b)
             index = _arange(source.capacity * batch_size)

@@ -113,19 +113,23 @@ class ChunkBuilder:
 
 
 class StreamSource:
-    """Batches from the host: `batches(epoch_info)` yields `(x_list, y_list, sw_list)` numpy
-    batches; they are padded, stacked into chunks of `capacity` and prefetched to the device."""
+    """Batches from the host: `batches()` yields `(x_list, y_list, sw_list)` numpy batches;
+    they are padded, stacked into chunks of `capacity` and prefetched to the device.
+    `n_rows`: set when the source is an array that `batches(order)` can read in any row order
+    (then `fit` shuffles it); None for generators, which keep their own order as in Keras."""
 
-    def __init__(self, batches, capacity, dist, steps=None):
+    def __init__(self, batches, capacity, dist, steps=None, n_rows=None):
         self.batches, self.capacity, self.dist, self.steps = batches, capacity, dist, steps
+        self.n_rows = n_rows
 
-    def chunks(self, limit=None, skip=0):
-        """Yields `(device chunk, n batches, batch size)`; at most `limit` batches after `skip`."""
+    def chunks(self, limit=None, skip=0, order=None):
+        """Yields `(device chunk, n batches, batch size)`; at most `limit` batches after `skip`.
+        `order`: the epoch's row order (array sources only)."""
         def produce():
             builder = None
             pending = []
             taken = 0
-            for i, batch in enumerate(self.batches()):
+            for i, batch in enumerate(self.batches() if order is None else self.batches(order)):
                 if i < skip:
                     continue
                 if builder is None:
@@ -150,19 +154,17 @@ class StreamSource:
 
 
 def array_stream(data, batch_size, capacity, dist, with_targets, n_outputs):
-    """Host arrays too large for the device, streamed in batches (shuffling is on the device
-    path only; large data keeps its order within each epoch)."""
-    def batches():
+    """Host arrays too large for the device, streamed in batches of rows in `order` (the
+    epoch's shuffled order from `fit`, the same one the device path would use) or in order."""
+    def batches(order=None):
         for start in range(0, data.n, batch_size):
-            sl = slice(start, start + batch_size)
-            x = [a[sl] for a in data.x]
+            rows = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
+            x = [a[rows] for a in data.x]
             if not with_targets:
                 yield x, [], []
                 continue
-            y = [None if a is None else a[sl] for a in (data.y or [None] * n_outputs)]
-            sw = [None if a is None else a[sl] for a in (data.sw or [None] * n_outputs)]
+            y = [None if a is None else a[rows] for a in (data.y or [None] * n_outputs)]
+            sw = [None if a is None else a[rows] for a in (data.sw or [None] * n_outputs)]
             yield x, y, sw
 
-    src = StreamSource(batches, capacity, dist)
-    src.steps = -(-data.n // batch_size)
-    return src
+    return StreamSource(batches, capacity, dist, steps=-(-data.n // batch_size), n_rows=data.n)
