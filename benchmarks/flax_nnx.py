@@ -70,8 +70,11 @@ def loss_fn(w, model, x, y):
 def run(w, x, y, epochs):
     from flax import nnx
 
+    tb = time.perf_counter()
     model = build(w, nnx.Rngs(0))
     optimizer = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
+    jax.block_until_ready(nnx.state(optimizer))
+    build_s = time.perf_counter() - tb
     n_params = sum(int(np.prod(a.shape)) for a in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
     data = jax.device_put((x, y))
     n = len(jax.tree_util.tree_leaves(y)[0])
@@ -94,4 +97,4 @@ def run(w, x, y, epochs):
             loss = train_step(model, optimizer, data, perm, i)
         float(loss)
         times.append(time.perf_counter())
-    return {"t0": t0, "epoch_ends": times, "n_params": n_params}
+    return {"t0": t0, "epoch_ends": times, "n_params": n_params, "build_s": build_s}

@@ -119,10 +119,12 @@ def model_fns(w):
 
 
 def run(w, x, y, epochs):
+    tb = time.perf_counter()
     init, loss_fn = model_fns(w)
     tx = optax.adam(1e-3)
     params = init(jax.random.key(0))
-    opt_state = tx.init(params)
+    opt_state = jax.block_until_ready(tx.init(params))
+    build_s = time.perf_counter() - tb
     n_params = sum(int(np.prod(a.shape)) for a in jax.tree_util.tree_leaves(params))
     data = jax.device_put((x, y))
     n = len(jax.tree_util.tree_leaves(y)[0])
@@ -146,4 +148,4 @@ def run(w, x, y, epochs):
             params, opt_state, loss = train_step(params, opt_state, data, perm, i)
         float(loss)
         times.append(time.perf_counter())
-    return {"t0": t0, "epoch_ends": times, "n_params": n_params}
+    return {"t0": t0, "epoch_ends": times, "n_params": n_params, "build_s": build_s}

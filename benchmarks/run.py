@@ -62,8 +62,8 @@ def markdown(results, meta):
         f"{meta['cpu_count']} CPU cores; mode: {meta['mode']}; best of {meta.get('repeats', 1)} round(s); load average (1/5/15 min) "
         f"{meta.get('load_average_before')} before, {meta.get('load_average_after')} after.",
         "",
-        "| workload | framework | steps/s | × jnet | compile s | × jnet | peak MiB | × jnet | params |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | framework | steps/s | × jnet | build s | compile s | × jnet | peak MiB | × jnet | params |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     notes = []
     for wname in dict.fromkeys(r["workload"] for r in results):
@@ -74,15 +74,16 @@ def markdown(results, meta):
             if "skipped" in r or "error" in r:
                 why = r.get("skipped") or r.get("error")
                 notes.append(f"- {wname} / {label}: {'skipped' if 'skipped' in r else 'failed'} — {why}")
-                lines.append(f"| {wname} | {label} | {'skipped' if 'skipped' in r else 'failed'} | | | | | | |")
+                lines.append(f"| {wname} | {label} | {'skipped' if 'skipped' in r else 'failed'} | | | | | | | |")
                 continue
             sps, comp, mem = r.get("steps_per_s"), r.get("compile_s"), r.get("peak_memory_mb")
             lines.append(
                 f"| {wname} | {label} | {fmt(sps, ',.0f' if sps is not None and sps >= 100 else '.2f')} | {fmt(ratio(sps, ref.get('steps_per_s')), '.2f')} "
-                f"| {fmt(comp, '.2f')} | {fmt(ratio(comp, ref.get('compile_s')), '.2f')} "
+                f"| {fmt(r.get('build_s'), '.2f')} | {fmt(comp, '.2f')} | {fmt(ratio(comp, ref.get('compile_s')), '.2f')} "
                 f"| {fmt(mem, ',.0f')} | {fmt(ratio(mem, ref.get('peak_memory_mb')), '.2f')} | {r.get('n_params', '–'):,} |"
             )
-    lines += ["", "steps/s: steady state (epochs after the first); × jnet > 1 means more steps/s, more compile "
+    lines += ["", "steps/s: steady state (epochs after the first); build s: making the model, its variables and "
+              "the optimizer state; compile s: the first epoch minus a steady one; × jnet > 1 means more steps/s, more compile "
               "time or more memory than jnet. Memory: " + meta["memory_kind"] + " of the whole process "
               "(each cell runs alone in a fresh process)."]
     for wname, w in WORKLOADS.items():
@@ -132,7 +133,7 @@ def main(argv=None):
                 if prev is None or r.get("steps_per_s", -1) > prev.get("steps_per_s", -1):
                     results[(wname, fw)] = r
                 if "steps_per_s" in r:
-                    msg = (f"{r['steps_per_s']:10,.1f} steps/s  compile {r['compile_s']:6.2f} s  "
+                    msg = (f"{r['steps_per_s']:10,.1f} steps/s  build {r.get('build_s') or 0:5.2f} s  compile {r['compile_s']:6.2f} s  "
                            f"peak {r['peak_memory_mb']:8,.0f} MiB  params {r['n_params']:,}")
                 else:
                     msg = r.get("skipped") or r.get("error")

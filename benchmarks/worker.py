@@ -25,11 +25,12 @@ def peak_memory_mb(platform):
 
 
 def summarize(result, steps_per_epoch):
-    """Steady-state steps/s from epochs 2.. ; compile time = first epoch minus one steady epoch."""
+    """Steady-state steps/s from epochs 2.. ; compile time = first epoch minus one steady epoch;
+    build time = making the model and its variables (and optimizer state), before `fit`."""
     t0, ends = result["t0"], result["epoch_ends"]
     first = ends[0] - t0
     out = {"first_epoch_s": first, "epochs": len(ends), "steps_per_epoch": steps_per_epoch,
-           "n_params": result["n_params"]}
+           "n_params": result["n_params"], "build_s": result.get("build_s")}
     if len(ends) >= 2:
         steady = (ends[-1] - ends[0]) / (len(ends) - 1)
         out["steps_per_s"] = steps_per_epoch / steady
