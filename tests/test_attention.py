@@ -191,9 +191,12 @@ def test_bad_input_errors():
     mha = layers.MultiHeadAttention(num_heads=2, key_dim=3, name="mha")
     with pytest.raises(ValueError, match=r"MultiHeadAttention 'mha'.*query.*rank >= 3"):
         mha.init(jax.random.key(0), jax.ShapeDtypeStruct((B, D), jnp.float32), spec(V))
-    with pytest.raises(ValueError, match="attention_axes"):
-        layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=(2,)).init(
+    with pytest.raises(ValueError, match="attention_axes must be axes between batch and features"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=(3,)).init(
             jax.random.key(0), jax.ShapeDtypeStruct((B, 3, 4, D), jnp.float32), jax.ShapeDtypeStruct((B, 3, 4, D), jnp.float32))
+    with pytest.raises(ValueError, match="agree on the axes outside attention_axes"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=(2,)).init(
+            jax.random.key(0), jax.ShapeDtypeStruct((B, 3, 4, D), jnp.float32), jax.ShapeDtypeStruct((B, 2, 4, D), jnp.float32))
     with pytest.raises(ValueError, match="positive integer"):
         layers.MultiHeadAttention(num_heads=0, key_dim=3)
     v = mha.init(jax.random.key(0), spec(Q), spec(V))
@@ -246,3 +249,34 @@ def test_graph_passes_key_keyword_and_value_mask():
     unmasked, _ = mha.apply(mha_vars, q, emb, key=k)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
     assert not np.allclose(out, unmasked, atol=1e-4)
+
+
+@pytest.mark.parametrize("axes", [(2,), (1,), (-2,), (1, 3)], ids=str)
+def test_mha_non_default_attention_axes_match_keras(axes):
+    """Attention over some middle axes, the others independent: outputs, scores and an
+    attention mask as Keras 3 lays them out; rank 5 for (1, 3)."""
+    rs = np.random.RandomState(7)
+    shape = (B, 2, 3, 4, D) if axes == (1, 3) else (B, 3, 4, D)
+    x = rs.randn(*shape).astype(np.float32)
+    v = rs.randn(*shape[:-1], 5).astype(np.float32)
+    kl = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=axes)
+    keras_call(kl, x, v)
+    randomize(kl)
+    jl = layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=axes)
+    (out, scores), _ = jl.apply(mha_params(kl), x, v, return_attention_scores=True)
+    k_out, k_scores = keras_call(kl, x, v, return_attention_scores=True)
+    assert out.shape == k_out.shape and scores.shape == k_scores.shape
+    close((out, scores), (k_out, k_scores))
+    # An attention mask shaped like the scores without the heads axis.
+    mask_shape = k_scores.shape[:len(shape) - 1 - len(axes)] + k_scores.shape[len(shape) - len(axes):]
+    am = rs.rand(*mask_shape) > 0.3
+    am.reshape(mask_shape[:len(mask_shape) - len(axes)] + (-1,))[..., 0] = True  # no query row fully masked
+    (out, scores), _ = jl.apply(mha_params(kl), x, v, attention_mask=am, return_attention_scores=True)
+    k_out, k_scores = keras_call(kl, x, v, attention_mask=am, return_attention_scores=True)
+    close((out, scores), (k_out, k_scores))
+
+
+def test_mha_attention_axes_gradient_and_config_round_trip():
+    x = jnp.asarray(RS.randn(B, 3, 4, D).astype(np.float32))
+    jl = layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=2)
+    check_layer(jl, x, x)

@@ -103,18 +103,19 @@ def test_benchmark_summary_and_table():
     from benchmarks.run import markdown
     from benchmarks.worker import summarize
 
-    s = summarize({"t0": 0.0, "epoch_ends": [5.0, 6.0, 7.0], "n_params": 10}, steps_per_epoch=100)
-    assert s["steps_per_s"] == pytest.approx(100.0) and s["compile_s"] == pytest.approx(4.0)
+    s = summarize({"t0": 0.0, "epoch_ends": [5.0, 6.0, 7.0], "n_params": 10, "build_s": 0.5}, steps_per_epoch=100)
+    assert s["steps_per_s"] == pytest.approx(100.0) and s["compile_s"] == pytest.approx(4.0) and s["build_s"] == 0.5
     results = [
         {"framework": "jnet", "workload": "mlp_small", "steps_per_s": 200.0, "compile_s": 1.0, "peak_memory_mb": 100.0, "n_params": 10},
-        {"framework": "jax", "workload": "mlp_small", "steps_per_s": 100.0, "compile_s": 2.0, "peak_memory_mb": 50.0, "n_params": 10},
+        {"framework": "jax", "workload": "mlp_small", "steps_per_s": 100.0, "compile_s": 2.0, "peak_memory_mb": 50.0, "n_params": 10,
+         "build_s": 0.25},
         {"framework": "flax", "workload": "mlp_small", "skipped": "flax not installed"},
     ]
     meta = {"device": "cpu", "platform": "cpu", "date": "d", "jax": "0", "cpu_count": 2, "mode": "quick",
             "epochs": 3, "steps": {"mlp_small": 10}, "memory_kind": "peak RSS"}
     table = markdown(results, meta)
     row = next(line for line in table.splitlines() if "JAX+optax" in line)
-    assert "| 100 | 0.50 | 2.00 | 2.00 | 50 | 0.50 |" in row
+    assert "| 100 | 0.50 | 0.25 | 2.00 | 2.00 | 50 | 0.50 |" in row
     assert "flax not installed" in table
 
 

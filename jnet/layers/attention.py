@@ -44,8 +44,12 @@ class MultiHeadAttention(Layer):
         dropout: dropout rate on the attention probabilities (training; needs `rng`).
         use_bias: whether the projections have biases.
         output_shape: the last axes of the output (default: the query's last axis).
-        attention_axes: axes attention runs over. Only the default (all axes between batch
-            and features) is supported; other values raise a ValueError.
+        attention_axes: axes attention runs over (default: all axes between batch and
+            features). The other axes between them are independent, like the batch: for
+            input (batch, rows, cols, dim) and `attention_axes=2` each row attends within
+            itself. `attention_mask` then has shape (batch, <other axes>, <query attention
+            axes>, <key attention axes>), scores (batch, <other axes>, num_heads, ...), as in
+            Keras; `use_causal_mask` orders the attention positions row-major.
         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer: as Dense.
 
     Call: `apply(variables, query, value, key=None, attention_mask=None,
@@ -108,16 +112,18 @@ class MultiHeadAttention(Layer):
     def _value_dim(self):
         return self.value_dim or self.key_dim
 
-    def _check_axes(self, rank):
+    def _axes(self, rank):
+        """`(attention axes, other axes)` as sorted positive axis numbers."""
+        inner = range(1, rank - 1)
         if self.attention_axes is None:
-            return
-        default = tuple(range(1, rank - 1))
-        given = tuple(sorted(a % rank for a in self.attention_axes))
-        if given != default:
+            return tuple(inner), ()
+        axes = tuple(sorted({a % rank for a in self.attention_axes}))
+        if not all(a in inner for a in axes):
             raise ValueError(
-                f"{self._label}: only the default attention_axes (all axes between batch and features, "
-                f"{default} here) are supported, got {self.attention_axes}"
+                f"{self._label}: attention_axes must be axes between batch and features ({tuple(inner)} for "
+                f"rank-{rank} inputs), got {self.attention_axes}"
             )
+        return axes, tuple(a for a in inner if a not in axes)
 
     def check_inputs(self, query, value, key=None, **_):
         key = value if key is None else key
@@ -131,7 +137,12 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"{self._label}: value and key must agree on all but the last axis, got {value.shape} and {key.shape}")
         if len(query.shape) != len(value.shape):
             raise ValueError(f"{self._label}: query and value must have the same rank, got {query.shape} and {value.shape}")
-        self._check_axes(len(query.shape))
+        _, other = self._axes(len(query.shape))
+        if any(query.shape[a] != value.shape[a] for a in other):
+            raise ValueError(
+                f"{self._label}: query and value must agree on the axes outside attention_axes {other}, got "
+                f"{query.shape} and {value.shape}"
+            )
 
     def build(self, key, query, value, k=None, **_):
         k = value if k is None else k
@@ -180,6 +191,56 @@ class MultiHeadAttention(Layer):
         key = value if key is None else key
         if query_mask is None:
             query_mask = mask
+        axes, other = self._axes(query.ndim)
+        if other:
+            return self._call_over_axes(axes, other, params, query, value, key, attention_mask,
+                                        return_attention_scores, use_causal_mask, query_mask, value_mask, key_mask,
+                                        training, rng)
+        return self._attend(params, query, value, key, attention_mask, return_attention_scores, use_causal_mask,
+                            query_mask, value_mask, key_mask, training, rng)
+
+    def _call_over_axes(self, axes, other, params, query, value, key, attention_mask, return_attention_scores,
+                        use_causal_mask, query_mask, value_mask, key_mask, training, rng):
+        """Non-default `attention_axes`: the other axes join the batch, attention runs over the
+        rest, and the result goes back to the input's axis order."""
+        batch, rank = query.shape[0], query.ndim
+        perm = (0,) + other + axes
+        outer = (batch,) + tuple(query.shape[a] for a in other)
+        q_attn = tuple(query.shape[a] for a in axes)
+        v_attn = tuple(value.shape[a] for a in axes)
+
+        def fold(x, mask_like=False):  # (batch, ..., [dim]) -> (batch * other, attention axes, [dim])
+            if x is None:
+                return None
+            if mask_like and x.ndim != rank - 1:
+                raise ValueError(f"{self._label}: a mask must have shape {query.shape[:-1]}-like (batch and the "
+                                 f"axes between batch and features), got {tuple(x.shape)}")
+            x = jnp.transpose(x, perm + (() if mask_like else (rank - 1,)))
+            return jnp.reshape(x, (-1,) + tuple(x.shape[len(outer):]))
+
+        if attention_mask is not None:
+            full = outer + q_attn + v_attn
+            try:
+                attention_mask = jnp.broadcast_to(attention_mask, full)
+            except ValueError:
+                raise ValueError(f"{self._label}: attention_mask must have shape {full} (batch, the axes outside "
+                                 f"attention_axes, query then key attention axes), got {tuple(attention_mask.shape)}") from None
+            attention_mask = jnp.reshape(attention_mask, (-1,) + q_attn + v_attn)
+        out = self._attend(params, fold(query), fold(value), fold(key), attention_mask, return_attention_scores,
+                           use_causal_mask, fold(query_mask, True), fold(value_mask, True), fold(key_mask, True),
+                           training, rng)
+        y, scores = (out if return_attention_scores else (out, None))
+        n_out = y.ndim - 1 - len(axes)
+        y = jnp.reshape(y, outer + tuple(y.shape[1:]))
+        inverse = tuple(perm.index(a) for a in range(rank - 1))
+        y = jnp.transpose(y, inverse + tuple(range(rank - 1, rank - 1 + n_out)))
+        if not return_attention_scores:
+            return y
+        return y, jnp.reshape(scores, outer + tuple(scores.shape[1:]))
+
+    def _attend(self, params, query, value, key, attention_mask, return_attention_scores, use_causal_mask,
+                query_mask, value_mask, key_mask, training, rng):
+        """Attention over every axis between batch and features."""
         batch = query.shape[0]
         q_axes, v_axes = tuple(query.shape[1:-1]), tuple(value.shape[1:-1])
         tq, tv = math.prod(q_axes), math.prod(v_axes)
