@@ -234,3 +234,26 @@ def test_arrays_too_big_for_the_device_stream_shuffled_like_the_device_path(monk
     for a, b in zip(stream_w, device_w):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert not all(np.allclose(a, b) for a, b in zip(plain_w, device_w))
+
+
+def test_convolution_steps_run_loop_free_from_the_first_call():
+    """On CPU a step with convolutions starts in single-step mode (XLA:CPU runs convolutions
+    inside a loop several times slower): the chunked loop is never compiled, for fit or for
+    its validation."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the choice is made on CPU only")
+    x = np.random.RandomState(0).rand(24, 6, 6, 1).astype("float32")
+    y = np.arange(24) % 3
+    model = jnet.Sequential([jnet.Input((6, 6, 1)), layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3)])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=8, epochs=2, validation_split=0.25, verbose=0)
+    trainer = model._trainer
+    assert trainer.train_sizer.single and trainer.eval_sizer.single
+    fns = trainer.fns(8)
+    assert fns.train._cache_size() == 0 and fns.eval._cache_size() == 0
+    assert fns.train_one._cache_size() == 1
+
+    dense = jnet.Sequential([jnet.Input((4,)), layers.Dense(2)])
+    dense.compile("sgd", "mse")
+    dense.fit(np.ones((16, 4), "float32"), np.ones((16, 2), "float32"), batch_size=4, epochs=1, verbose=0)
+    assert not dense._trainer.train_sizer.single
