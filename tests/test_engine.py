@@ -257,3 +257,28 @@ def test_convolution_steps_run_loop_free_from_the_first_call():
     dense.compile("sgd", "mse")
     dense.fit(np.ones((16, 4), "float32"), np.ones((16, 2), "float32"), batch_size=4, epochs=1, verbose=0)
     assert not dense._trainer.train_sizer.single
+
+
+def test_convolution_found_through_nested_models_and_wrappers():
+    from jnet.engine.loop import _loop_slows_down
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("the choice is made on CPU only")
+    inner = jnet.Sequential([jnet.Input((5, 5, 1)), layers.Conv2D(2, 3), layers.Flatten()])
+    seq = jnet.Input((3, 5, 5, 1))
+    outer = jnet.Model(seq, layers.TimeDistributed(inner)(seq))
+    assert _loop_slows_down(outer) and _loop_slows_down(inner)
+    assert _loop_slows_down(layers.Bidirectional(layers.LSTM(2))) is False
+    assert not _loop_slows_down(jnet.Sequential([jnet.Input((3,)), layers.Dense(2)]))
+
+
+def test_time_distributed_wraps_a_whole_model():
+    inner = jnet.Sequential([jnet.Input((5, 5, 1)), layers.Conv2D(2, 3), layers.Flatten()])
+    seq = jnet.Input((3, 5, 5, 1))
+    outer = jnet.Model(seq, layers.TimeDistributed(inner)(seq))
+    x = np.random.RandomState(0).rand(2, 3, 5, 5, 1).astype("float32")
+    out = outer.predict(x, verbose=0)
+    assert out.shape == (2, 3, 18)
+    inner.set_weights(outer.get_weights())
+    for t in range(3):
+        np.testing.assert_allclose(out[:, t], inner.predict(x[:, t], verbose=0), rtol=1e-5, atol=1e-6)

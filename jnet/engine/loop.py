@@ -13,6 +13,7 @@ integer `steps_per_execution` fixes the chunk size instead. Both use one compila
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import signal
 import threading
@@ -231,8 +232,7 @@ class Trainer:
             epoch_start_step = int(self.ts.step) - start_batch
             index = source.index(self.ts.rng, epoch, epoch_start_step, shuffle)
             fns = self.fns(source.batch_size)
-            if self.train_sizer.calls == 0 and _loop_slows_down(fns.train_one, self.ts, source.arrays, index, source.n,
-                                                                 start_batch):
+            if self.train_sizer.calls == 0 and _loop_slows_down(model):
                 self.train_sizer.start_single()
                 self.eval_sizer.start_single()
             b = start_batch
@@ -276,8 +276,7 @@ class Trainer:
             total = source.steps if steps is None else min(steps, source.steps)
             index = source.index()
             fns = self.fns(source.batch_size)
-            if self.eval_sizer.calls == 0 and _loop_slows_down(fns.eval_one, metrics, params, state, source.arrays,
-                                                                index, source.n, 0):
+            if self.eval_sizer.calls == 0 and _loop_slows_down(self.model):
                 self.eval_sizer.start_single()
             while b < total:
                 n = self.eval_sizer.next(total - b)
@@ -346,15 +345,33 @@ class Trainer:
         return [np.concatenate(parts, axis=0) for parts in zip(*pieces)]
 
 
-def _loop_slows_down(fn, *args) -> bool:
-    """Whether the step `fn(*args)` is one that XLA:CPU runs several times slower inside the
+def _loop_slows_down(model) -> bool:
+    """Whether the model's step is one that XLA:CPU runs several times slower inside the
     chunk's while loop than alone: one with convolutions (a small CNN's fit ran 1.7 steps/s in
     the loop, 9.7 loop-free). Such steps run one per call from the start, so the chunked loop
-    is never compiled (it cost the CNN's first epoch an extra 2-3 s of compilation). Checked
-    once, on the lowered step (tracing only; the jit call reuses the trace)."""
+    is never compiled (it cost the CNN's first epoch an extra 2-3 s of compilation). Found from
+    the layers (free; tracing the step to look cost the LSTM triage model 0.36 s); convolutions
+    hidden elsewhere (a FlaxLayer) still switch after the first slow steps are measured."""
     if jax.default_backend() != "cpu":
         return False
-    return "convolution" in fn.lower(*args).as_text()
+    from jnet.layers.convolution import _SpatialConv
+
+    seen, todo = set(), [model]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, _SpatialConv):
+            return True
+        children = list(getattr(obj, "layers", None) or [])
+        if dataclasses.is_dataclass(obj):
+            children += [getattr(obj, f.name, None) for f in dataclasses.fields(obj)]
+        children += [getattr(obj, a, None) for a in ("_forward", "_backward")]  # Bidirectional's copies
+        for c in children:
+            todo.extend(c if isinstance(c, (list, tuple)) else [c])
+        todo = [c for c in todo if hasattr(c, "apply")]
+    return False
 
 
 def _init_opt_state(tx, params):

@@ -554,11 +554,12 @@ class TimeDistributed(Layer):
             raise ValueError(f"{self._label}: expected input of rank >= 3 (batch, timesteps, ...), got shape {spec.shape}")
         self.layer.check_inputs(self._step_spec(spec))
 
-    def build(self, key, spec):
-        return self.layer.build(key, self._step_spec(spec))
+    def _init_unchecked(self, key, spec):
+        # Through the inner layer's own init, so a whole Model can be wrapped too.
+        return self.layer._init_unchecked(key, self._step_spec(spec))
 
-    def build_state(self, spec):
-        return self.layer.build_state(self._step_spec(spec))
+    def build(self, key, spec):
+        return self._init_unchecked(key, spec)["params"]
 
     def penalty(self, params):
         return self.layer.penalty(params)
