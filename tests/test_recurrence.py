@@ -15,6 +15,9 @@ RNG = np.random.RandomState(0)
 X = jnp.asarray(RNG.randn(B, T, D).astype(np.float32))
 # Right padding (3 and 6 valid steps) and one sample with a hole in the middle.
 MASK = jnp.asarray(np.array([[1, 1, 1, 0, 0, 0], [1] * 6, [1, 0, 1, 1, 0, 1]], bool))
+# Every sample padded at both ends: the loops skip steps 0 and 4-5 for the whole batch.
+PADDED = jnp.asarray(np.array([[0, 1, 1, 0, 0, 0], [0, 0, 1, 1, 0, 0], [0, 1, 0, 1, 0, 0]], bool))
+MASKS = {"nomask": None, "mask": MASK, "padded": PADDED, "empty": jnp.zeros((B, T), bool)}
 H0 = [jnp.asarray(RNG.randn(B, U).astype(np.float32)) for _ in range(2)]
 
 CASES = [
@@ -57,17 +60,18 @@ def loss_and_grads(layer, variables, mask, initial_state):
 
 
 @pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}{kw}" for n, kw in CASES])
-@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("masked", list(MASKS))
 def test_matches_autodiff_of_the_scan(name, kw, masked):
     layer = getattr(layers, name)(U, **kw)
     variables = layer.init(jax.random.key(1), jax.ShapeDtypeStruct(X.shape, X.dtype))
     n_states = 2 if name == "LSTM" else 1
     h0 = H0[:n_states]
-    mask = MASK if masked else None
+    mask = MASKS[masked]
     (val, grads), (ref_val, ref_grads) = run_both(layer, lambda: loss_and_grads(layer, variables, mask, h0))
     np.testing.assert_allclose(val, ref_val, rtol=1e-5, atol=1e-5)
     for got, want in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(ref_grads)):
-        assert bool(jnp.any(want != 0)), "the reference gradient should not vanish"
+        if masked in ("nomask", "mask"):  # padded / empty masks can zero some gradients
+            assert bool(jnp.any(want != 0)), "the reference gradient should not vanish"
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
@@ -107,3 +111,27 @@ def test_bfloat16_compute_matches_the_scan():
     np.testing.assert_allclose(val, ref_val, rtol=2e-2, atol=2e-2)
     for got, want in zip(jax.tree_util.tree_leaves(grads[0]), jax.tree_util.tree_leaves(ref_grads[0])):
         np.testing.assert_allclose(got, want, rtol=5e-2, atol=5e-2)
+
+
+def test_all_padding_steps_are_skipped_not_run():
+    """With the batch padded at both ends the loop runs only the steps some sample uses: a cell
+    that counts its calls (through a host callback) sees 3 steps of 6 forward."""
+    calls = []
+    layer = layers.SimpleRNN(U)
+    variables = layer.init(jax.random.key(0), jax.ShapeDtypeStruct(X.shape, X.dtype))
+    cell = layer.cell
+    fn, additive, bias = cell.fused(variables["params"])
+
+    def counting(z, states):
+        jax.debug.callback(lambda: calls.append(1))
+        return fn(z, states)
+
+    from jnet.layers.recurrence import linear_recurrence
+    xp = jnp.swapaxes(cell.project(variables["params"], X), 0, 1)
+    tmask = jnp.swapaxes(PADDED, 0, 1)[:, :, None]
+    hs, final = jax.jit(lambda xp: linear_recurrence(counting, additive, 1, xp, variables["params"]["recurrent_kernel"],
+                                                     None, [jnp.zeros((B, U))], tmask))(xp)
+    jax.block_until_ready(hs)
+    assert len(calls) == 3
+    np.testing.assert_array_equal(hs[0], 0.0)          # before the first used step: the initial state
+    np.testing.assert_array_equal(hs[5], final[0])     # after the last: the final state
