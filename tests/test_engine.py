@@ -152,25 +152,31 @@ def test_single_output_accepts_a_one_element_list():
     assert np.asarray(D.flatten_outputs(["out"], [0, 1, 2], "y")[0]).shape == (3,)
 
 
-def test_slow_steps_switch_to_loop_free_single_steps(monkeypatch):
-    """Steps slower than `single_step_seconds` run one per call without a loop (XLA:CPU runs
-    convolutions inside a loop several times slower); results match the chunked loop."""
+def test_single_steps_and_the_chunked_loop_give_the_same_weights(monkeypatch):
+    """Loop-free single steps (chosen for convolutions on CPU) train exactly like the chunked
+    loop; a slow step alone (a load spike) no longer switches modes."""
+    import jnet.engine.loop as L
+
     x = np.random.RandomState(0).rand(96, 5).astype("float32")
     y = x.sum(1, keepdims=True)
 
-    def train(threshold):
-        monkeypatch.setattr(ChunkSizer, "single_step_seconds", threshold)
+    def train(single):
+        monkeypatch.setattr(L, "_loop_slows_down", lambda model, lower_step: single)
         jnet.utils.set_random_seed(3)
         model = jnet.Sequential([layers.Dense(4, activation="relu", input_shape=(5,)), layers.Dense(1)])
         model.compile("sgd", "mse")
         model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
         return model._trainer.train_sizer.single, model.get_weights()
 
-    single, w_single = train(0.0)          # every measured step counts as slow
-    chunked, w_chunked = train(1e9)        # never slow
+    single, w_single = train(True)
+    chunked, w_chunked = train(False)
     assert single and not chunked
     for a, b in zip(w_single, w_chunked):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    sizer = ChunkSizer("auto")
+    for _ in range(4):
+        sizer.observe(sizer.next(100), 10.0)   # very slow steps
+    assert not sizer.single
 
 
 def test_padding_rows_of_the_last_batch_stay_out_of_batchnorm_statistics():
@@ -264,12 +270,34 @@ def test_convolution_found_through_nested_models_and_wrappers():
 
     if jax.default_backend() != "cpu":
         pytest.skip("the choice is made on CPU only")
+
+    def no_lowering():
+        raise AssertionError("models of jnet's own layers are judged without tracing")
+
     inner = jnet.Sequential([jnet.Input((5, 5, 1)), layers.Conv2D(2, 3), layers.Flatten()])
     seq = jnet.Input((3, 5, 5, 1))
     outer = jnet.Model(seq, layers.TimeDistributed(inner)(seq))
-    assert _loop_slows_down(outer) and _loop_slows_down(inner)
-    assert _loop_slows_down(layers.Bidirectional(layers.LSTM(2))) is False
-    assert not _loop_slows_down(jnet.Sequential([jnet.Input((3,)), layers.Dense(2)]))
+    assert _loop_slows_down(outer, no_lowering) and _loop_slows_down(inner, no_lowering)
+    assert _loop_slows_down(layers.Bidirectional(layers.LSTM(2)), no_lowering) is False
+    assert not _loop_slows_down(jnet.Sequential([jnet.Input((3,)), layers.Dense(2)]), no_lowering)
+
+
+def test_convolution_inside_a_lambda_is_found_on_the_lowered_step():
+    if jax.default_backend() != "cpu":
+        pytest.skip("the choice is made on CPU only")
+    kernel = jnp.ones((3, 3, 1, 2), jnp.float32)
+
+    def conv(x):
+        return jax.lax.conv_general_dilated(x, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    model = jnet.Sequential([jnet.Input((6, 6, 1)), layers.Lambda(conv), layers.Flatten(), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(np.ones((8, 6, 6, 1), "float32"), np.ones((8, 1), "float32"), batch_size=4, epochs=1, verbose=0)
+    assert model._trainer.train_sizer.single
+    plain = jnet.Sequential([jnet.Input((3,)), layers.Lambda(lambda x: 2 * x), layers.Dense(1)])
+    plain.compile("sgd", "mse")
+    plain.fit(np.ones((8, 3), "float32"), np.ones((8, 1), "float32"), batch_size=4, epochs=1, verbose=0)
+    assert not plain._trainer.train_sizer.single
 
 
 def test_time_distributed_wraps_a_whole_model():

@@ -33,13 +33,14 @@ from jnet.engine.train_state import (TrainState, copy_tree, distinct_buffers, ke
 class ChunkSizer:
     """How many steps the next compiled call runs.
 
-    Slow steps (over `single_step_seconds`) gain nothing from chunking, and on XLA:CPU a
-    convolution inside the chunk's loop runs up to 5x slower than the same step compiled
-    alone; so once a step measures slow, "auto" switches for good to loop-free single steps.
+    `start_single()` makes "auto" run loop-free single steps for good: the trainer calls it
+    for steps that XLA:CPU runs several times slower inside the loop (convolutions, see
+    `_loop_slows_down`). That is decided from the model, not from timings: an earlier rule
+    ("a step measured over 20 ms runs single") fired on load spikes of this shared machine and
+    left the triage model in slow single steps with a second compilation.
     """
 
     target_seconds = 0.2
-    single_step_seconds = 0.02
     max_growth = 8
 
     def __init__(self, steps_per_execution="auto"):
@@ -79,7 +80,6 @@ class ChunkSizer:
             return  # the first call compiles
         per = seconds / n
         self.per_step = per if self.per_step is None else 0.5 * self.per_step + 0.5 * per
-        self.single = self.single or self.per_step > self.single_step_seconds
 
 
 @contextlib.contextmanager
@@ -232,7 +232,8 @@ class Trainer:
             epoch_start_step = int(self.ts.step) - start_batch
             index = source.index(self.ts.rng, epoch, epoch_start_step, shuffle)
             fns = self.fns(source.batch_size)
-            if self.train_sizer.calls == 0 and _loop_slows_down(model):
+            if self.train_sizer.calls == 0 and not self.train_sizer.single and _loop_slows_down(
+                    model, lambda: fns.train_one.lower(self.ts, source.arrays, index, source.n, start_batch)):
                 self.train_sizer.start_single()
                 self.eval_sizer.start_single()
             b = start_batch
@@ -276,7 +277,8 @@ class Trainer:
             total = source.steps if steps is None else min(steps, source.steps)
             index = source.index()
             fns = self.fns(source.batch_size)
-            if self.eval_sizer.calls == 0 and _loop_slows_down(self.model):
+            if self.eval_sizer.calls == 0 and not self.eval_sizer.single and _loop_slows_down(
+                    self.model, lambda: fns.eval_one.lower(metrics, params, state, source.arrays, index, source.n, 0)):
                 self.eval_sizer.start_single()
             while b < total:
                 n = self.eval_sizer.next(total - b)
@@ -345,18 +347,22 @@ class Trainer:
         return [np.concatenate(parts, axis=0) for parts in zip(*pieces)]
 
 
-def _loop_slows_down(model) -> bool:
+def _loop_slows_down(model, lower_step) -> bool:
     """Whether the model's step is one that XLA:CPU runs several times slower inside the
     chunk's while loop than alone: one with convolutions (a small CNN's fit ran 1.7 steps/s in
     the loop, 9.7 loop-free). Such steps run one per call from the start, so the chunked loop
-    is never compiled (it cost the CNN's first epoch an extra 2-3 s of compilation). Found from
-    the layers (free; tracing the step to look cost the LSTM triage model 0.36 s); convolutions
-    hidden elsewhere (a FlaxLayer) still switch after the first slow steps are measured."""
+    is never compiled (it cost the CNN's first epoch an extra 2-3 s of compilation).
+
+    Found from the layers when they are all jnet's own (free); a model with layers that can
+    hide a convolution (FlaxLayer, Lambda, user-defined layers) is checked on its lowered step
+    (`lower_step()`, tracing only, once)."""
     if jax.default_backend() != "cpu":
         return False
     from jnet.layers.convolution import _SpatialConv
+    from jnet.layers.core import Lambda
+    from jnet.layers.flax_layer import FlaxLayer
 
-    seen, todo = set(), [model]
+    seen, todo, opaque = set(), [model], False
     while todo:
         obj = todo.pop()
         if id(obj) in seen:
@@ -364,6 +370,8 @@ def _loop_slows_down(model) -> bool:
         seen.add(id(obj))
         if isinstance(obj, _SpatialConv):
             return True
+        module = type(obj).__module__
+        opaque = opaque or isinstance(obj, (FlaxLayer, Lambda)) or not module.startswith("jnet.")
         children = list(getattr(obj, "layers", None) or [])
         if dataclasses.is_dataclass(obj):
             children += [getattr(obj, f.name, None) for f in dataclasses.fields(obj)]
@@ -371,7 +379,7 @@ def _loop_slows_down(model) -> bool:
         for c in children:
             todo.extend(c if isinstance(c, (list, tuple)) else [c])
         todo = [c for c in todo if hasattr(c, "apply")]
-    return False
+    return opaque and "convolution" in lower_step().as_text()
 
 
 def _init_opt_state(tx, params):
