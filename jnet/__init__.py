@@ -6,7 +6,7 @@ from jnet import layers, models
 ```
 """
 
-from jnet import activations, initializers, regularizers, utils
+from jnet import activations, constraints, initializers, regularizers, utils
 from jnet import datasets
 from jnet import layers, models
 from jnet import losses, metrics, optimizers
@@ -23,5 +23,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "distribution", "initializers",
     "layers", "load_model", "losses", "metrics", "mixed_precision", "models", "optimizers",
-    "register_serializable", "regularizers", "saving", "utils",
+    "register_serializable", "regularizers", "constraints", "saving", "utils",
 ]

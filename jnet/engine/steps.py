@@ -146,6 +146,12 @@ def _freeze(plan, params):
     return jax.tree_util.tree_map(lambda p, m: p if m else jax.lax.stop_gradient(p), params, plan.trainable)
 
 
+def _constrain(plan, params):
+    # Weight constraints after the update, as Keras: trainable weights only.
+    constrained = plan.model.constrain(params)
+    return jax.tree_util.tree_map(lambda new, old, m: new if m else old, constrained, params, plan.trainable)
+
+
 def train_step(plan: StepPlan, ts: TrainState, batch):
     """One optimizer step on `batch`; returns `(new_ts, logs)` (logs: running epoch results)."""
     x, y, sw, valid = batch
@@ -174,7 +180,7 @@ def train_step(plan: StepPlan, ts: TrainState, batch):
     else:
         updates, opt_state = plan.tx.update(grads, ts.opt_state, ts.params)
     updates = jax.tree_util.tree_map(lambda u, m: u if m else jnp.zeros_like(u), updates, plan.trainable)
-    params = optax.apply_updates(ts.params, updates)
+    params = _constrain(plan, optax.apply_updates(ts.params, updates))
     metrics = update_metrics(plan, ts.metrics, loss, per_output, preds, y, sw, valid)
     new_ts = TrainState(params, new_state, opt_state, metrics, ts.rng, ts.step + 1)
     return new_ts, metric_results(plan, metrics)

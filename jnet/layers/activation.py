@@ -157,6 +157,7 @@ class PReLU(Layer):
 
     alpha_initializer: Any = "Zeros"
     alpha_regularizer: Any = None
+    alpha_constraint: Any = None
     shared_axes: Any = None
 
     supports_masking = True

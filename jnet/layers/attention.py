@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jnet import initializers, regularizers
+from jnet import constraints, initializers, regularizers
 from jnet.layers.base import Layer, expand_to
 from jnet.layers.rnn_cells import dropout_mask
 
@@ -82,6 +82,8 @@ class MultiHeadAttention(Layer):
     bias_initializer: Any = "zeros"
     kernel_regularizer: Any = None
     bias_regularizer: Any = None
+    kernel_constraint: Any = None
+    bias_constraint: Any = None
 
     supports_masking = True
     weight_order = ("query", "key", "value", "attention_output")
@@ -172,6 +174,18 @@ class MultiHeadAttention(Layer):
             if "bias" in sub:
                 total = regularizers.add_penalty(total, self.bias_regularizer, sub["bias"])
         return total
+
+    def constrain(self, params):
+        kc, bc = constraints.get(self.kernel_constraint), constraints.get(self.bias_constraint)
+        out = {}
+        for part, sub in params.items():
+            sub = dict(sub)
+            if kc is not None:
+                sub["kernel"] = kc(sub["kernel"])
+            if bc is not None and "bias" in sub:
+                sub["bias"] = bc(sub["bias"])
+            out[part] = sub
+        return out
 
     def _project(self, p, x, name):
         """(batch, T, dim) @ (dim, N, H) -> (batch, T, N, H)."""

@@ -96,6 +96,10 @@ def check_axes(layer) -> None:
         layer.axis = list(layer.axis)
 
 
+# `<prefix>_constraint` argument -> the weight it constrains, where the names differ.
+_CONSTRAINED = {"recurrent": "recurrent_kernel", "depthwise": "depthwise_kernel", "pointwise": "pointwise_kernel"}
+
+
 def _accepted_keywords(fn) -> frozenset:
     params = inspect.signature(fn).parameters
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
@@ -147,7 +151,18 @@ class Layer:
         if self.name is not None and (not isinstance(self.name, str) or not self.name):
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {self.name!r}")
         self._auto_named = self.name is None
+        self._check_constraints()
         self.check_config()
+
+    def _check_constraints(self):
+        from jnet import constraints
+
+        for f in dataclasses.fields(self):
+            if f.name.endswith("_constraint"):
+                try:
+                    constraints.get(getattr(self, f.name))
+                except (ValueError, TypeError) as err:
+                    raise ValueError(f"{self._label}: {f.name}: {err}") from None
 
     # ------------------------------------------------------------------ hooks
 
@@ -172,6 +187,25 @@ class Layer:
     def penalty(self, params) -> jax.Array | float:
         """Weight-regularization penalty of this layer's params, added to the training loss."""
         return 0.0
+
+    def constrain(self, params):
+        """`params` with the layer's weight constraints applied (its `<weight>_constraint`
+        arguments, Keras's names); the trainer calls it after every optimizer step."""
+        from jnet import constraints
+
+        if not dataclasses.is_dataclass(self):
+            return params
+        out = None
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not f.name.endswith("_constraint") or value is None:
+                continue
+            prefix = f.name[: -len("_constraint")]
+            pname = _CONSTRAINED.get(prefix, prefix)
+            if pname in params:
+                out = dict(params) if out is None else out
+                out[pname] = constraints.get(value)(params[pname])
+        return params if out is None else out
 
     # ------------------------------------------------------------------ protocol
 

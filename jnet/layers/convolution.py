@@ -154,6 +154,8 @@ class _Conv(_SpatialConv):
     bias_initializer: Any = "zeros"
     kernel_regularizer: Any = None
     bias_regularizer: Any = None
+    kernel_constraint: Any = None
+    bias_constraint: Any = None
 
     _initializer_args = ("kernel_initializer", "bias_initializer")
     _regularized = (("kernel", "kernel_regularizer"), ("bias", "bias_regularizer"))
@@ -291,6 +293,8 @@ class _ConvTranspose(_SpatialConv):
     bias_initializer: Any = "zeros"
     kernel_regularizer: Any = None
     bias_regularizer: Any = None
+    kernel_constraint: Any = None
+    bias_constraint: Any = None
 
     _initializer_args = ("kernel_initializer", "bias_initializer")
     _regularized = (("kernel", "kernel_regularizer"), ("bias", "bias_regularizer"))
@@ -424,6 +428,8 @@ class _DepthwiseConv(_SpatialConv):
     bias_initializer: Any = "zeros"
     depthwise_regularizer: Any = None
     bias_regularizer: Any = None
+    depthwise_constraint: Any = None
+    bias_constraint: Any = None
 
     _initializer_args = ("depthwise_initializer", "bias_initializer")
     _regularized = (("kernel", "depthwise_regularizer"), ("bias", "bias_regularizer"))
@@ -510,6 +516,9 @@ class _SeparableConv(_SpatialConv):
     depthwise_regularizer: Any = None
     pointwise_regularizer: Any = None
     bias_regularizer: Any = None
+    depthwise_constraint: Any = None
+    pointwise_constraint: Any = None
+    bias_constraint: Any = None
 
     _initializer_args = ("depthwise_initializer", "pointwise_initializer", "bias_initializer")
     _regularized = (("depthwise_kernel", "depthwise_regularizer"), ("pointwise_kernel", "pointwise_regularizer"),

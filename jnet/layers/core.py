@@ -8,7 +8,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jnet import activations, initializers, regularizers
+from jnet import activations, constraints, initializers, regularizers
 from jnet.layers.base import Layer, expand_to, serialize_value
 
 __all__ = ["Dense", "Activation", "Identity", "Lambda", "Embedding", "Masking"]
@@ -53,6 +53,8 @@ class Dense(Layer):
     bias_initializer: Any = "zeros"
     kernel_regularizer: Any = None
     bias_regularizer: Any = None
+    kernel_constraint: Any = None
+    bias_constraint: Any = None
 
     supports_masking = True  # Keras: a mask passes through Dense unchanged
 
@@ -335,13 +337,15 @@ class Embedding(Layer):
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 mask_zero=False, *, name=None, trainable=True, dtype=None, input_shape=None):
+                 embeddings_constraint=None, mask_zero=False, *, name=None, trainable=True, dtype=None,
+                 input_shape=None):
         # Own __init__: Keras's `input_dim` here is the vocabulary size, not the base
         # Layer's `input_shape=(input_dim,)` shorthand.
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.embeddings_initializer = embeddings_initializer
         self.embeddings_regularizer = embeddings_regularizer
+        self.embeddings_constraint = embeddings_constraint
         self.mask_zero = mask_zero
         self.name = name
         self.trainable = trainable
@@ -363,6 +367,7 @@ class Embedding(Layer):
                 raise ValueError(f"{self._label}: {arg} must be a positive integer, got {value!r}")
         initializers.get(self.embeddings_initializer)
         regularizers.get(self.embeddings_regularizer)
+        constraints.get(self.embeddings_constraint)
 
     def check_inputs(self, spec):
         dtype = jnp.dtype(spec.dtype)
@@ -390,9 +395,14 @@ class Embedding(Layer):
     def penalty(self, params):
         return regularizers.add_penalty(0.0, self.embeddings_regularizer, params["embeddings"])
 
+    def constrain(self, params):
+        c = constraints.get(self.embeddings_constraint)
+        return params if c is None else {**params, "embeddings": c(params["embeddings"])}
+
     def get_config(self):
         config = {k: getattr(self, k) for k in ("name", "trainable", "dtype", "input_dim", "output_dim",
-                                                "embeddings_initializer", "embeddings_regularizer", "mask_zero")}
+                                                "embeddings_initializer", "embeddings_regularizer", "embeddings_constraint",
+                                                "mask_zero")}
         config["input_shape"] = self.input_shape
         return {k: serialize_value(v, f"{self._label}.{k}") for k, v in config.items()}
 

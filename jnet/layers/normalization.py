@@ -63,6 +63,8 @@ class BatchNormalization(Layer):
     moving_variance_initializer: Any = "ones"
     beta_regularizer: Any = None
     gamma_regularizer: Any = None
+    beta_constraint: Any = None
+    gamma_constraint: Any = None
 
     supports_masking = True
 
@@ -204,6 +206,8 @@ class LayerNormalization(Layer):
     gamma_initializer: Any = "ones"
     beta_regularizer: Any = None
     gamma_regularizer: Any = None
+    beta_constraint: Any = None
+    gamma_constraint: Any = None
 
     supports_masking = True
 

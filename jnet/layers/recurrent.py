@@ -169,6 +169,9 @@ class RNNBase(Layer):
     def penalty(self, params):
         return self.cell.penalty(params)
 
+    def constrain(self, params):
+        return self.cell.constrain(params)
+
     # ------------------------------------------------------------------ masks
     def compute_mask(self, inputs, mask):
         mask = _first_mask(mask)
@@ -476,6 +479,10 @@ class Bidirectional(Layer):
     def penalty(self, params):
         return self._forward.penalty(params["forward_layer"]) + self._backward.penalty(params["backward_layer"])
 
+    def constrain(self, params):
+        return {"forward_layer": self._forward.constrain(params["forward_layer"]),
+                "backward_layer": self._backward.constrain(params["backward_layer"])}
+
     def compute_mask(self, inputs, mask):
         mask = _first_mask(mask)
         if self.return_sequences:
@@ -566,6 +573,9 @@ class TimeDistributed(Layer):
 
     def penalty(self, params):
         return self.layer.penalty(params)
+
+    def constrain(self, params):
+        return self.layer.constrain(params)
 
     def call(self, params, x, training=False, rng=None, mask=None, state=None):
         if x.ndim < 3:

@@ -184,6 +184,9 @@ class SimpleRNNCell(RNNCellBase):
     kernel_regularizer: Any = None
     recurrent_regularizer: Any = None
     bias_regularizer: Any = None
+    kernel_constraint: Any = None
+    recurrent_constraint: Any = None
+    bias_constraint: Any = None
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
 
@@ -228,6 +231,9 @@ class LSTMCell(RNNCellBase):
     kernel_regularizer: Any = None
     recurrent_regularizer: Any = None
     bias_regularizer: Any = None
+    kernel_constraint: Any = None
+    recurrent_constraint: Any = None
+    bias_constraint: Any = None
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
 
@@ -284,6 +290,9 @@ class GRUCell(RNNCellBase):
     kernel_regularizer: Any = None
     recurrent_regularizer: Any = None
     bias_regularizer: Any = None
+    kernel_constraint: Any = None
+    recurrent_constraint: Any = None
+    bias_constraint: Any = None
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     reset_after: bool = True

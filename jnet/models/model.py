@@ -267,6 +267,14 @@ class Model(TrainingMixin, SavingMixin, Layer):
                 total = total + layer.penalty(params[layer.name])
         return total
 
+    def constrain(self, params):
+        """`params` with every layer's weight constraints applied (`kernel_constraint=`, ...)."""
+        out = dict(params)
+        for layer in self.layers:
+            if layer.name in params:
+                out[layer.name] = layer.constrain(params[layer.name])
+        return out
+
     def trainable_mask(self, params):
         """A pytree of bools over `params`: False where a layer (or this model) is frozen."""
         mask = {}
