@@ -210,6 +210,13 @@ class Trainer:
             self.ts = distribute.current().place_variables(self.ts._replace(opt_state=opt_state))
             self._lr_written = opt._lr_version
 
+    def _choose_single_steps(self, sizer, sizers, lower_step):
+        """Before `sizer`'s first call: switch `sizers` to loop-free single steps if the model's
+        step runs slower inside the loop (`_loop_slows_down`)."""
+        if sizer.calls == 0 and not sizer.single and _loop_slows_down(self.model, lower_step):
+            for s in sizers:
+                s.start_single()
+
     # ------------------------------------------------------------------ training
 
     def _run_train(self, fns, arrays, index, n_rows, start, n, single=False):
@@ -232,10 +239,8 @@ class Trainer:
             epoch_start_step = int(self.ts.step) - start_batch
             index = source.index(self.ts.rng, epoch, epoch_start_step, shuffle)
             fns = self.fns(source.batch_size)
-            if self.train_sizer.calls == 0 and not self.train_sizer.single and _loop_slows_down(
-                    model, lambda: fns.train_one.lower(self.ts, source.arrays, index, source.n, start_batch)):
-                self.train_sizer.start_single()
-                self.eval_sizer.start_single()
+            self._choose_single_steps(self.train_sizer, (self.train_sizer, self.eval_sizer),
+                                      lambda: fns.train_one.lower(self.ts, source.arrays, index, source.n, start_batch))
             b = start_batch
             while b < steps:
                 n = self.train_sizer.next(steps - b)
@@ -277,9 +282,8 @@ class Trainer:
             total = source.steps if steps is None else min(steps, source.steps)
             index = source.index()
             fns = self.fns(source.batch_size)
-            if self.eval_sizer.calls == 0 and not self.eval_sizer.single and _loop_slows_down(
-                    self.model, lambda: fns.eval_one.lower(metrics, params, state, source.arrays, index, source.n, 0)):
-                self.eval_sizer.start_single()
+            self._choose_single_steps(self.eval_sizer, (self.eval_sizer,),
+                                      lambda: fns.eval_one.lower(metrics, params, state, source.arrays, index, source.n, 0))
             while b < total:
                 n = self.eval_sizer.next(total - b)
                 if callbacks:

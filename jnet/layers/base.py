@@ -154,15 +154,20 @@ class Layer:
         self._check_constraints()
         self.check_config()
 
+    def _constraint_args(self):
+        """`(argument name, value)` of every `<weight>_constraint` field."""
+        if not dataclasses.is_dataclass(self):
+            return []
+        return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self) if f.name.endswith("_constraint")]
+
     def _check_constraints(self):
         from jnet import constraints
 
-        for f in dataclasses.fields(self):
-            if f.name.endswith("_constraint"):
-                try:
-                    constraints.get(getattr(self, f.name))
-                except (ValueError, TypeError) as err:
-                    raise ValueError(f"{self._label}: {f.name}: {err}") from None
+        for arg, value in self._constraint_args():
+            try:
+                constraints.get(value)
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"{self._label}: {arg}: {err}") from None
 
     # ------------------------------------------------------------------ hooks
 
@@ -193,14 +198,11 @@ class Layer:
         arguments, Keras's names); the trainer calls it after every optimizer step."""
         from jnet import constraints
 
-        if not dataclasses.is_dataclass(self):
-            return params
         out = None
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if not f.name.endswith("_constraint") or value is None:
+        for arg, value in self._constraint_args():
+            if value is None:
                 continue
-            prefix = f.name[: -len("_constraint")]
+            prefix = arg[: -len("_constraint")]
             pname = _CONSTRAINED.get(prefix, prefix)
             if pname in params:
                 out = dict(params) if out is None else out

@@ -247,7 +247,6 @@ class RNNBase(Layer):
             return (output, *final)
         return output
 
-
     def _run_fused(self, fused, xp, params, states, tmask):
         """The built-in cells' loop: `linear_recurrence` (hand-written backward pass)."""
         cell_fn, additive, rec_bias = fused
