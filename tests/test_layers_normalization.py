@@ -59,7 +59,7 @@ def test_batchnorm_training_output_and_state_update_match_keras():
 def test_batchnorm_weights_in_keras_order_and_state_in_model():
     layer = layers.BatchNormalization(name="bn")
     model = jnet.Sequential([layers.Dense(5, input_shape=(5,)), layer])
-    v = model.variables
+    v = model.current_variables()
     assert set(v["state"]["bn"]) == {"moving_mean", "moving_variance"}
     assert set(v["params"]["bn"]) == {"gamma", "beta"}
     kl = keras.layers.BatchNormalization()

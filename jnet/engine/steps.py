@@ -85,12 +85,7 @@ def metric_results(plan: StepPlan, states: dict) -> dict:
 
 
 def flat_outputs(model, outputs) -> list:
-    graph = model._graph
-    if graph.output_kind == "dict":
-        return [outputs[k] for k in graph.output_keys]
-    if graph.output_kind == "single":
-        return [outputs]
-    return list(outputs)
+    return model.flatten_outputs(outputs)
 
 
 def _float32(p):
