@@ -54,7 +54,7 @@ class Variable:
 
         self._value = None
         if _is_array_like(initializer):
-            value = jnp.asarray(initializer, dtype=dtype)
+            value = initializer if _is_key(initializer) else jnp.asarray(initializer, dtype=dtype)
             shape = value.shape if shape is None else tuple(shape)
             if tuple(value.shape) != tuple(shape):
                 raise ValueError(f"Variable {name!r}: initial value has shape {value.shape}, expected {tuple(shape)}")
@@ -66,7 +66,7 @@ class Variable:
         if shape is None:
             raise ValueError(f"Variable {name!r}: shape is required with an initializer")
         self.shape = _check_shape(shape, name)
-        self.dtype = jnp.dtype(dtype or "float32")
+        self.dtype = dtype if _is_key(dtype) else jnp.dtype(dtype or "float32")
         self.initializer = initializer
         self.trainable = bool(trainable)
         self.name = name or "variable"
@@ -103,7 +103,7 @@ class Variable:
         if self.initializer is None:
             if self._value is None:
                 raise ValueError(f"Variable {self.path!r} has neither a value nor an initializer")
-            return jnp.asarray(self._value, self.dtype)
+            return self._value if _is_key(self.dtype) else jnp.asarray(self._value, self.dtype)
         return jnp.asarray(self.initializer(key, self.shape, self.dtype), self.dtype)
 
     @property
@@ -129,11 +129,13 @@ class Variable:
 
     def assign(self, value):
         """Set the value (recorded in the current scope inside `apply`, so the call stays pure)."""
-        value = jnp.asarray(_unwrap(value))
+        value = _unwrap(value)
+        value = value if _is_key(value) else jnp.asarray(value)
         if tuple(value.shape) != self.shape:
             raise ValueError(f"Variable {self.path!r}: cannot assign a value of shape {tuple(value.shape)} "
                              f"to a variable of shape {self.shape}")
-        value = value.astype(self.dtype)
+        if not _is_key(value):
+            value = value.astype(self.dtype)
         scope = current_scope()
         if scope is not None and (scope.binds(self) or scope.abstract or isinstance(value, jax.core.Tracer)):
             scope.record(self, value)
@@ -191,6 +193,15 @@ class Variable:
         return self.value.astype(dtype)
 
     __hash__ = object.__hash__
+
+
+def _is_key(x) -> bool:
+    """A typed PRNG key array or dtype (Flax NNX keeps its rng streams as variables)."""
+    dtype = getattr(x, "dtype", x)
+    try:
+        return jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+    except TypeError:
+        return False
 
 
 def _unwrap(x):

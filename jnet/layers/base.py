@@ -170,6 +170,7 @@ class Layer:
         super().__init_subclass__(**kwargs)
         if "__init__" not in cls.__dict__ and not _is_keras_style(cls) and getattr(cls, "_dataclass_config", True):
             dataclasses.dataclass(eq=False)(cls)
+            cls.__init__.__jnet_dataclass_init__ = True
         if cls.__module__.startswith("jnet."):
             _REGISTRY.setdefault(cls.__name__, cls)
 
@@ -257,9 +258,14 @@ class Layer:
         shape = () if shape is None else shape
         if isinstance(shape, int):
             shape = (shape,)
-        dtype = jnp.dtype(dtype) if dtype is not None else jnp.dtype(self.param_dtype)
+        from jnet.core.variables import _is_key
+
+        if dtype is None:
+            dtype = jnp.dtype(self.param_dtype)
+        elif not _is_key(dtype):
+            dtype = jnp.dtype(dtype)
         if initializer is None:
-            initializer = "glorot_uniform" if jnp.issubdtype(dtype, jnp.floating) else "zeros"
+            initializer = "glorot_uniform" if not _is_key(dtype) and jnp.issubdtype(dtype, jnp.floating) else "zeros"
         try:
             var = Variable(initializer, shape, dtype, trainable, name, regularizer, constraint, owner=self)
         except (TypeError, ValueError) as err:
@@ -404,6 +410,7 @@ class Layer:
 
     def set_weights(self, weights):
         """Replace every weight from a list in `get_weights()` order (every mismatch listed)."""
+        self._materialize()  # as in Keras, the weights exist (and the seed advanced) before they are replaced
         targets = self.weights
         weights = list(weights)
         problems = []
@@ -758,6 +765,7 @@ class Layer:
 
 
 dataclasses.dataclass(eq=False)(Layer)
+Layer.__init__.__jnet_dataclass_init__ = True
 
 
 def _is_keras_style(cls) -> bool:
