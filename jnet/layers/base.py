@@ -41,6 +41,7 @@ shapes are never written by hand: `output_spec` runs `jax.eval_shape` over `appl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import re
 import zlib
@@ -168,6 +169,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__ and not getattr(cls.__dict__["build"], "__jnet_build__", False):
+            cls.build = _marks_built(cls.__dict__["build"])
         if "__init__" not in cls.__dict__ and not _is_keras_style(cls) and getattr(cls, "_dataclass_config", True):
             dataclasses.dataclass(eq=False)(cls)
             cls.__init__.__jnet_dataclass_init__ = True
@@ -560,6 +563,13 @@ class Layer:
             cls._call_keywords_cache = cache
         return cache
 
+    @property
+    def losses(self) -> list:
+        """Keras's `layer.losses`: what `add_loss` and activity regularizers added during the
+        last eager call, plus the weight regularizers' penalties on the current weights."""
+        penalties = [v.regularizer(v.value) for v in self.weights if v.regularizer is not None]
+        return list(self.__dict__.get("_call_losses", [])) + penalties
+
     def add_loss(self, loss):
         """Add a scalar to the training loss from inside `call` (Keras's `add_loss`)."""
         scope = current_scope()
@@ -681,8 +691,10 @@ class Layer:
                 from jnet.utils import rng as jrng
 
                 rng = jrng.next_key()
-            with VariableScope(training=training, rng=rng):
-                return self._invoke(args, kwargs, training, mask, rng)
+            with VariableScope(training=training, rng=rng) as scope:
+                out = self._invoke(args, kwargs, training, mask, rng)
+            self.__dict__["_call_losses"] = list(scope.losses)
+            return out
         training = outer.training if training is None else training
         rng = outer.next_rng() if rng is None else rng
         with VariableScope(training=training, rng=rng, abstract=outer.abstract) as inner:
@@ -766,6 +778,30 @@ class Layer:
 
 dataclasses.dataclass(eq=False)(Layer)
 Layer.__init__.__jnet_dataclass_init__ = True
+
+
+def _marks_built(build):
+    """Wrap a subclass's `build` so that calling it directly (`Dense(3).build((None, 4))`, as
+    Keras users do) leaves the layer built, once."""
+
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        if self.__dict__.get("built") and not self.__dict__.get("_building"):
+            return None
+        outer = self.__dict__.get("_building", False)
+        self.__dict__["_building"] = True
+        try:
+            result = build(self, *args, **kwargs)
+        finally:
+            self.__dict__["_building"] = outer
+        if not outer:
+            self.__dict__["built"] = True
+            if self.__dict__.get("_build_shapes") is None and args:
+                self.__dict__["_build_shapes"] = [args[0]] if len(args) == 1 else list(args)
+        return result
+
+    wrapper.__jnet_build__ = True
+    return wrapper
 
 
 def _is_keras_style(cls) -> bool:
