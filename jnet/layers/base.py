@@ -474,6 +474,8 @@ class Layer:
         layer first if needed). Pure in `key`: the layer's own values are not touched."""
         if input_specs:
             specs = jax.tree_util.tree_map(as_spec, input_specs, is_leaf=is_spec_leaf)
+            if self.built:
+                self.check_inputs(*specs)
             self._maybe_build(specs, {})
         elif not self.built:
             raise ValueError(f"{self._label}.init: give input specs to build the layer")
@@ -971,6 +973,16 @@ def _eval(layer, specs, kwargs, fill):
     return jax.eval_shape(run, var_specs, [leaves[i] for i in where])
 
 
+def _unfilled(message: str, specs) -> str:
+    """An error message raised while tracing with filled-in axes, showing the shapes as given
+    (`(None, 6)`, not the tracing filler `(1021, 6)`)."""
+    for s in jax.tree_util.tree_leaves(specs, is_leaf=is_spec_leaf):
+        if is_spec_leaf(s) and any(d is None for d in s.shape):
+            for fill in (1021, 2039):
+                message = message.replace(str(tuple(fill if d is None else d for d in s.shape)), str(tuple(s.shape)))
+    return message
+
+
 def infer_output_spec(layer, specs, kwargs=None):
     """Output spec tree of `layer` on `specs` (which may have None axes); builds it first."""
     kwargs = kwargs or {}
@@ -983,9 +995,12 @@ def infer_output_spec(layer, specs, kwargs=None):
             return first
         second = _eval(layer, specs, kwargs, 2039)
     except (TypeError, ValueError) as err:
-        if getattr(err, "_jnet_named", False) or layer._label in str(err):
+        message = _unfilled(str(err), specs)
+        if getattr(err, "_jnet_named", False) or (layer._label in message and message == str(err)):
             raise
-        raise type(err)(f"{layer._label}: {err}") from err
+        if layer._label not in message:
+            message = f"{layer._label}: {message}"
+        raise type(err)(message) from err
 
     def merge(a, b):
         shape = tuple(x if x == y else None for x, y in zip(a.shape, b.shape))

@@ -37,6 +37,11 @@ class Model(TrainingMixin, SavingMixin, Layer):
     list, or as a dict keyed by input name. Its layers hold the current weights: a layer or
     model used in several models is one set of weights.
 
+    A `training=` given when a layer is called in the graph (`base(x, training=False)`, the
+    transfer-learning recipe) is kept during `fit`. Keras 3 overrides it with fit's
+    `training=True` (keras-team/keras#20285), so a "frozen" BatchNorm there moves its
+    statistics once its model is unfrozen; jnet does what the recipe says.
+
     Example:
     ```python
     x = jnet.Input(shape=(784,))
@@ -115,7 +120,11 @@ class Model(TrainingMixin, SavingMixin, Layer):
     @property
     def layers(self) -> list:
         if self._graph is None and self._is_subclassed():
-            return super()._sublayers()
+            from jnet.layers.base import _name_sublayers
+
+            subs = super()._sublayers()
+            _name_sublayers(self, subs, set())
+            return subs
         return list(self._require_graph().layers)
 
     @property
@@ -329,11 +338,12 @@ class Model(TrainingMixin, SavingMixin, Layer):
                 raise ValueError(f"{self._label}: input '{name}' expects shape {t.shape}, got {shape}")
 
     def _structure(self, flat: list):
-        graph = self._graph
-        if graph.output_kind == "single":
+        """A flat list per output -> the model's output structure (one, a list, a dict)."""
+        kind, keys = self._output_kind
+        if kind == "single":
             return flat[0]
-        if graph.output_kind == "dict":
-            return dict(zip(graph.output_keys, flat))
+        if kind == "dict":
+            return dict(zip(keys, flat))
         return list(flat)
 
     def output_spec(self, *input_specs, **kwargs):
@@ -371,6 +381,20 @@ class Model(TrainingMixin, SavingMixin, Layer):
                                      for s in shapes))
         self._require_built()
         self._materialize()
+
+    def get_build_config(self):
+        if self._graph is not None:
+            return None
+        shapes = self._build_shapes
+        if not shapes:
+            return None
+        return {"input_shape": list(shapes[0]) if len(shapes) == 1 else [list(s) for s in shapes]}
+
+    def build_from_config(self, config):
+        if config and config.get("input_shape") is not None and not self.built:
+            shape = config["input_shape"]
+            multi = shape and isinstance(shape[0], (list, tuple))
+            self.build([tuple(s) for s in shape] if multi else tuple(shape))
 
     def get_weights(self) -> list:
         """All arrays as numpy, in Keras's order (layer by layer; kernel before bias)."""

@@ -322,6 +322,9 @@ class SavingMixin:
             raise _unbuilt_error(self)
         _check_overwrite(filepath, overwrite)
         meta = {"kind": "model", "architecture": serialize(self)}
+        build_config = self.get_build_config() if self._graph is None else None
+        if build_config is not None:
+            meta["build_config"] = build_config   # a subclassed model is rebuilt from its input shapes
         entries, arrays = encode_tree(self.current_variables(), prefix="variables/")
         if getattr(self, "compiled", False) and hasattr(self, "get_compile_config"):
             meta["compile_config"] = self.get_compile_config()
@@ -372,6 +375,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         model = deserialize(meta["architecture"], custom_objects=custom_objects, safe_mode=safe_mode)
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"Cannot rebuild the model saved in {label!r}: {err}") from err
+    if meta.get("build_config") is not None and not model.built:
+        model.build_from_config(meta["build_config"])
     variables = fill_tree(model.current_variables(), entries, arrays, prefix="variables/", what="rebuilt model", source=f"checkpoint {label!r}")
     model.assign_variables(variables)
     if compile and meta.get("compile_config") is not None and hasattr(model, "compile_from_config"):

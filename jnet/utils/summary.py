@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import numpy as np
-
-
-def _count(tree) -> int:
-    return int(sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(tree)))
 
 
 def _shape_str(tensors) -> str:
@@ -25,29 +19,33 @@ def _fmt_bytes(n: int) -> str:
         n /= 1024
 
 
+def _n_params(layer) -> int:
+    return int(sum(v.size for v in layer.weights)) if layer.built else 0
+
+
 def summary_rows(model, expand_nested=False, prefix=""):
-    """Rows `(name_and_type, output_shape, params, connected_to)` for the table."""
-    from jnet.models.functional import InputLayer, is_symbolic
+    """Rows `(name_and_type, output_shape, params, connected_to)` for the table. A model without
+    a graph yet (a deferred Sequential, a subclassed model) lists its layers with "?" shapes."""
+    from jnet.core.symbolic import is_symbolic
+    from jnet.layers.input_layer import InputLayer
     from jnet.models.model import Model
     from jnet.models.sequential import Sequential
 
-    graph = model._require_graph()
-    shapes = jax.eval_shape(model.init, jax.random.key(0))
+    graph = model._graph
     rows = []
     show_inputs = not isinstance(model, Sequential)
     for layer in model.layers:
         if isinstance(layer, InputLayer) and not show_inputs:
             continue
-        nodes = [n for n in graph.nodes if n.layer is layer]
+        nodes = [n for n in graph.nodes if n.layer is layer] if graph is not None else []
         out = _shape_str(nodes[0].outputs) if nodes else "?"
-        n_params = _count(shapes["params"].get(layer.name, {})) + _count(shapes["state"].get(layer.name, {}))
         connected = []
         for node in nodes:
             for t in node.inbound():
                 if is_symbolic(t):
                     k = [n for n in graph.nodes if n.layer is t.node.layer].index(t.node)
                     connected.append(f"{t.node.layer.name}[{k}][{t.index}]")
-        rows.append((f"{prefix}{layer.name} ({type(layer).__name__})", out, n_params, ", ".join(connected) or "-"))
+        rows.append((f"{prefix}{layer.name} ({type(layer).__name__})", out, _n_params(layer), ", ".join(connected) or "-"))
         if expand_nested and isinstance(layer, Model):
             rows.extend(summary_rows(layer, True, prefix + "  "))
     return rows
@@ -58,7 +56,7 @@ def print_summary(model, line_length=None, expand_nested=False, print_fn=None):
 
     print_fn = print_fn or print
     rows = summary_rows(model, expand_nested)
-    functional = not isinstance(model, Sequential)
+    functional = not isinstance(model, Sequential) and model._graph is not None
     headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
     cells = [[r[0], r[1], f"{r[2]:,}"] + ([r[3]] if functional else []) for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
@@ -72,15 +70,10 @@ def print_summary(model, line_length=None, expand_nested=False, print_fn=None):
             parts.append(v.rjust(w) if i == 2 else v.ljust(w))
         return " | ".join(parts).rstrip()
 
-    shapes = jax.eval_shape(model.init, jax.random.key(0))
-    mask = model.trainable_mask(shapes["params"])
-    trainable = sum(
-        math.prod(p.shape)
-        for p, m in zip(jax.tree_util.tree_leaves(shapes["params"]), jax.tree_util.tree_leaves(mask))
-        if m
-    )
-    total = _count(shapes["params"]) + _count(shapes["state"])
-    nbytes = sum(int(np.dtype(x.dtype).itemsize) * math.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes))
+    weights = model.weights if model.built else []
+    trainable = sum(v.size for v in model.trainable_weights) if model.built else 0
+    total = sum(v.size for v in weights)
+    nbytes = sum(int(np.dtype(v.dtype).itemsize) * v.size for v in weights)
     name = model.name or ("sequential" if isinstance(model, Sequential) else "model")
     print_fn(f'Model: "{name}"')
     print_fn("=" * total_width)
