@@ -605,7 +605,12 @@ def compile_args_from_config(config) -> dict:
         raise ValueError(f"compile_config has unknown field(s) {unknown}; expected fields from {list(_COMPILE_FIELDS)}")
     if "optimizer" not in config:
         raise ValueError("compile_config field 'optimizer' is missing")
-    readers = {"optimizer": O.deserialize, "loss": lambda v: deserialize_tree(v, "loss"),
+    def optimizer(value):
+        if not isinstance(value, (str, dict)):
+            raise ValueError(f"expected an optimizer name or a serialized optimizer dict, got {type(value).__name__}")
+        return O.deserialize(value)
+
+    readers = {"optimizer": optimizer, "loss": lambda v: deserialize_tree(v, "loss"),
                "metrics": lambda v: deserialize_tree(v, "metric"),
                "weighted_metrics": lambda v: deserialize_tree(v, "metric")}
     args = {}
