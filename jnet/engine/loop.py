@@ -4,6 +4,11 @@ The `Trainer` (one per `compile`) owns the train state and the cached compiled f
 never syncs with the device inside a chunk: after each compiled chunk it reads the running
 metrics once (a few scalars), calls the per-batch callbacks, and checks `stop_training`.
 
+Exact stops. The compiled loop leaves at the first batch whose loss is not finite and undoes
+that step (`compiled._guarded_step`), so training ends there with the weights from before it,
+whatever the chunk size. Callbacks that override batch hooks get one call per batch, so a
+`stop_training` set in a batch hook takes effect at that batch, as in Keras.
+
 Chunk size. With `steps_per_execution="auto"` (the default) the trainer times the first chunks
 and then runs as many steps per call as fit in about `ChunkSizer.target_seconds` (0.2 s): the
 per-call dispatch cost vanishes and the progress bar still moves several times a second. An
@@ -18,6 +23,7 @@ import math
 import signal
 import threading
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -151,6 +157,7 @@ class Trainer:
         self.train_sizer = ChunkSizer(steps_per_execution)
         self.eval_sizer = ChunkSizer(steps_per_execution)
         self._lr_written = None
+        self.last_run = None
         optimizer._state_reader = lambda: None if self.ts is None else self.ts.opt_state
         optimizer._step_reader = lambda: 0 if self.ts is None else self.ts.step
 
@@ -220,14 +227,31 @@ class Trainer:
     # ------------------------------------------------------------------ training
 
     def _run_train(self, fns, arrays, index, n_rows, start, n, single=False):
+        """Run up to `n` steps; returns the logs. `self.last_run` is then `(steps run, finite)`
+        as device scalars: `finite` False means the last step run had a non-finite loss and
+        was undone (the compiled loop stops there)."""
         self._write_learning_rate()
         with deferred_interrupt():
             if single:
-                ts, logs = fns.train_one(self.ts, arrays, index, n_rows, start)
+                ts, logs, steps_run, finite = fns.train_one(self.ts, arrays, index, n_rows, start)
             else:
-                ts, logs = fns.train(self.ts, arrays, index, n_rows, start, n)
+                ts, logs, steps_run, finite = fns.train(self.ts, arrays, index, n_rows, start, n)
             self.ts = ts
+        self.last_run = (steps_run, finite)
         return logs
+
+    def _train_call(self, fns, arrays, index, n_rows, start, n, epoch, batch, single=False):
+        """`_run_train` with the logs as Python floats; returns `(logs, steps run)` and, on a
+        non-finite loss, stops training at that batch with a warning."""
+        logs = self._run_train(fns, arrays, index, n_rows, start, n, single)
+        (steps_run, finite), logs = jax.device_get((self.last_run, logs))
+        logs = to_python(logs, self.log_names())
+        if not finite:
+            warnings.warn(f"fit: the loss became {logs.get('loss')} at epoch {epoch + 1}, batch {batch + int(steps_run) - 1}; "
+                          "training stopped there, and the weights are those before that "
+                          "batch", RuntimeWarning, stacklevel=4)
+            self.model.stop_training = True
+        return logs, int(steps_run)
 
     def train_epoch(self, source, epoch, callbacks, shuffle, steps_per_epoch=None, start_batch=0):
         """One epoch; returns the epoch's logs (None if the data ran out before any step).
@@ -250,10 +274,10 @@ class Trainer:
                 n = 1 if per_batch else self.train_sizer.next(steps - b)
                 callbacks.on_train_batch_begin(b)
                 t0 = time.perf_counter()
-                logs = self._run_train(fns, source.arrays, index, source.n, b, n, single=self.train_sizer.single)
-                logs = to_python(logs, self.log_names())
-                self.train_sizer.observe(n, time.perf_counter() - t0)
-                b += n
+                logs, ran = self._train_call(fns, source.arrays, index, source.n, b, n, epoch, b,
+                                             single=self.train_sizer.single)
+                self.train_sizer.observe(ran, time.perf_counter() - t0)
+                b += ran
                 callbacks.on_train_batch_end(b - 1, logs)
                 if model.stop_training:
                     break
@@ -268,9 +292,9 @@ class Trainer:
             index = _arange(source.capacity * batch_size)
             for first, count in _calls(n, per_batch):
                 callbacks.on_train_batch_begin(b)
-                logs = self._run_train(fns, arrays, index, source.capacity * batch_size, first, count)
-                logs = to_python(logs, self.log_names())
-                b += count
+                logs, ran = self._train_call(fns, arrays, index, source.capacity * batch_size, first, count,
+                                             epoch, b)
+                b += ran
                 callbacks.on_train_batch_end(b - 1, logs)
                 if model.stop_training:
                     return logs
