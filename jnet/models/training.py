@@ -17,7 +17,7 @@ import numpy as np
 from jnet.engine import arguments as A
 from jnet.engine import data as D
 from jnet.engine import distribute
-from jnet.engine.compile_args import (check_metric_name, deserialize_tree, is_metric_leaf, per_output,
+from jnet.engine.compile_args import (check_metric_name, compile_args_from_config, is_metric_leaf, per_output,
                                       serialize_tree)
 from jnet.engine.loop import DeviceSource, Trainer
 from jnet.engine.stream import StreamSource, array_stream
@@ -576,7 +576,7 @@ class TrainingMixin:
     def compile_from_config(self, config):
         """Compile from `get_compile_config()`'s dict; a bad entry raises a `ValueError` naming
         the field."""
-        self.compile(**compile_args_from_config(config))
+        self.compile(**compile_args_from_config(config, check=lambda **kw: _CompileProbe().compile(**kw)))
 
 
 def _validation_logs(trainer, val_source, cbs, validation_steps):
@@ -587,41 +587,6 @@ def _validation_logs(trainer, val_source, cbs, validation_steps):
     val_logs = trainer.evaluate(val_source, variables, cbs, steps=validation_steps) or {}
     cbs.on_test_end(val_logs)
     return {f"val_{k}": v for k, v in val_logs.items()}
-
-
-_COMPILE_FIELDS = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
-                   "steps_per_execution", "jit_compile", "gradient_accumulation_steps")
-
-
-def compile_args_from_config(config) -> dict:
-    """`compile`'s keyword arguments from a compile config, each field deserialized and checked
-    on its own so an error names the field (`compile_config field 'loss': ...`)."""
-    from jnet import optimizers as O
-
-    if not isinstance(config, dict):
-        raise ValueError(f"compile_config must be a dict, got {type(config).__name__}")
-    unknown = sorted(set(config) - set(_COMPILE_FIELDS))
-    if unknown:
-        raise ValueError(f"compile_config has unknown field(s) {unknown}; expected fields from {list(_COMPILE_FIELDS)}")
-    if "optimizer" not in config:
-        raise ValueError("compile_config field 'optimizer' is missing")
-    def optimizer(value):
-        if not isinstance(value, (str, dict)):
-            raise ValueError(f"expected an optimizer name or a serialized optimizer dict, got {type(value).__name__}")
-        return O.deserialize(value)
-
-    readers = {"optimizer": optimizer, "loss": lambda v: deserialize_tree(v, "loss"),
-               "metrics": lambda v: deserialize_tree(v, "metric"),
-               "weighted_metrics": lambda v: deserialize_tree(v, "metric")}
-    args = {}
-    for name, value in config.items():
-        try:
-            args[name] = readers[name](value) if name in readers else value
-            probe = {"optimizer": args[name]} if name == "optimizer" else {"optimizer": "sgd", name: args[name]}
-            _CompileProbe().compile(**probe)
-        except (ValueError, TypeError, KeyError, AttributeError) as err:
-            raise ValueError(f"compile_config field {name!r} ({value!r}): {err}") from None
-    return args
 
 
 class _CompileProbe(TrainingMixin):
