@@ -37,31 +37,17 @@ def gather(data, index, n_rows, step, batch_size, dist):
     return dist.constrain_batch((xb, yb, swb, valid))
 
 
-def _guarded_step(plan, ts, batch):
-    """One train step that is undone if its loss is not finite: returns `(ts, finite)`.
-
-    The kept state is the one before the bad step (parameters, optimizer and layer state, step
-    count), with the metrics after it, so the logs show the NaN/inf loss that stopped training.
-    The select fuses into the update's elementwise ops, so it costs nothing per step. The batch
-    loss is non-finite exactly when the epoch's running loss total turns non-finite (training
-    stops at the first such batch, and every batch has valid rows)."""
-    new = S.train_step(plan, ts, batch)[0]
-    finite = jnp.isfinite(new.metrics["loss"]["total"])
-    kept = jax.tree_util.tree_map(lambda a, b: jnp.where(finite, a, b), new._replace(metrics=ts.metrics), ts)
-    return kept._replace(metrics=new.metrics), finite
-
-
 def _train_chunk(plan, batch_size, dist, ts, data, index, n_rows, start, n):
     """Steps `start .. start + n`, leaving the loop at the first non-finite loss. Returns
     `(ts, logs, steps run, finite)`: when `finite` is False the last step run was the bad one
-    and was undone (`_guarded_step`)."""
+    and was not applied (`steps.guarded_train_step`)."""
     def cond(carry):
         i, _, finite = carry
         return (i < n) & finite
 
     def body(carry):
         i, ts, _ = carry
-        ts, finite = _guarded_step(plan, ts, gather(data, index, n_rows, start + i, batch_size, dist))
+        ts, finite = S.guarded_train_step(plan, ts, gather(data, index, n_rows, start + i, batch_size, dist))
         return i + 1, ts, finite
 
     i, ts, finite = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), ts, jnp.array(True)))
@@ -79,7 +65,7 @@ def _eval_chunk(plan, batch_size, dist, metrics, params, state, data, index, n_r
 
 def _train_one(plan, batch_size, dist, ts, data, index, n_rows, start):
     # Loop-free: XLA:CPU runs convolutions inside a while loop up to 5x slower than alone.
-    ts, finite = _guarded_step(plan, ts, gather(data, index, n_rows, start, batch_size, dist))
+    ts, finite = S.guarded_train_step(plan, ts, gather(data, index, n_rows, start, batch_size, dist))
     return ts, S.metric_results(plan, ts.metrics), jnp.ones((), jnp.int32), finite
 
 

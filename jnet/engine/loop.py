@@ -5,7 +5,7 @@ never syncs with the device inside a chunk: after each compiled chunk it reads t
 metrics once (a few scalars), calls the per-batch callbacks, and checks `stop_training`.
 
 Exact stops. The compiled loop leaves at the first batch whose loss is not finite and undoes
-that step (`compiled._guarded_step`), so training ends there with the weights from before it,
+that step (`steps.guarded_train_step`), so training ends there with the weights from before it,
 whatever the chunk size. Callbacks that override batch hooks get one call per batch, so a
 `stop_training` set in a batch hook takes effect at that batch, as in Keras.
 
