@@ -21,8 +21,8 @@ def _data(n=32, seed=0):
 
 
 def _model(optimizer="sgd", metrics=("mae",), steps_per_execution=1):
-    # One step per compiled call, so per-batch hooks see every batch (jnet's default "auto"
-    # runs several batches per call and calls the batch hooks once per call).
+    # One step per compiled call (with "auto", callbacks that override batch hooks get every
+    # batch too; an integer steps_per_execution calls them once per execution, as Keras).
     jnet.utils.set_random_seed(1)
     model = jnet.Sequential([layers.Dense(4, input_dim=3, activation="relu"), layers.Dense(1)])
     model.compile(optimizer=optimizer, loss="mse", metrics=list(metrics), steps_per_execution=steps_per_execution)
