@@ -317,7 +317,9 @@ def test_csv_logger_rows_and_append(tmp_path):
 def test_terminate_on_nan():
     model = _model(optimizer=jnet.optimizers.SGD(learning_rate=1e6))
     x, y = _data()
-    history = model.fit(x * 1e3, y * 1e3, epochs=5, batch_size=8, callbacks=[callbacks.TerminateOnNaN()], verbose=0)
+    with pytest.warns(RuntimeWarning, match="training stopped there"):
+        history = model.fit(x * 1e3, y * 1e3, epochs=5, batch_size=8, callbacks=[callbacks.TerminateOnNaN()],
+                            verbose=0)
     assert len(history.history["loss"]) < 5
     assert not math.isfinite(history.history["loss"][-1])
     fake = _FakeModel()
