@@ -51,10 +51,10 @@ def _timed_fit(model, x, y, batch_size, epochs):
     import jax
 
     model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    jax.block_until_ready(jax.tree_util.tree_leaves(model.variables))
+    jax.block_until_ready(jax.tree_util.tree_leaves(model.current_variables()))
     start = time.perf_counter()
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
-    jax.block_until_ready(jax.tree_util.tree_leaves(model.variables))
+    jax.block_until_ready(jax.tree_util.tree_leaves(model.current_variables()))
     seconds = time.perf_counter() - start
     steps = epochs * -(-len(x) // batch_size)
     return history, steps / seconds

@@ -47,7 +47,7 @@ class FullDataLoss(jnet.callbacks.Callback):
 
     History's `loss` is the mean over the epoch's minibatches while the weights move, which
     is not comparable across batch sizes; this is. It evaluates the pure model function on the
-    live variables (`model.apply(model.variables, x)`), jitted once.
+    live variables (`model.apply(model.current_variables(), x)`), jitted once.
     """
 
     def __init__(self, x, y):
@@ -59,7 +59,7 @@ class FullDataLoss(jnet.callbacks.Callback):
         if self._mse is None:
             model = self.model
             self._mse = jax.jit(lambda v, x, y: jnp.mean((model.apply(v, x)[0] - y) ** 2))
-        self.values.append(float(self._mse(self.model.variables, self.x, self.y)))
+        self.values.append(float(self._mse(self.model.current_variables(), self.x, self.y)))
 
     def on_train_begin(self, logs=None):
         self._record()

@@ -12,7 +12,7 @@ from jnet import layers, models
 from jnet import losses, metrics, optimizers
 from jnet import callbacks, saving
 from jnet import distribution, mixed_precision
-from jnet.models.functional import Input
+from jnet.layers.input_layer import Input
 from jnet.models.model import Model
 from jnet.models.saving import load_model
 from jnet.models.sequential import Sequential

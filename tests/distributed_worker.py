@@ -86,7 +86,7 @@ def train_fit(dist, ckpt_path=None):
 
     class Inspect(Callback):
         def on_train_batch_end(self, batch, logs=None):
-            kernel = self.model.variables["params"]["dense"]["kernel"]
+            kernel = self.model.current_variables()["params"]["dense"]["kernel"]
             seen["kernel_spec"] = [None if a is None else str(a) for a in getattr(kernel.sharding, "spec", ())]
             seen["kernel_shard_shapes"] = sorted({tuple(s.data.shape) for s in kernel.addressable_shards})
 
@@ -127,7 +127,7 @@ def switch_to_dp(dp):
 
     class Inspect(Callback):
         def on_train_batch_end(self, batch, logs=None):
-            kernel = self.model.variables["params"]["dense"]["kernel"]
+            kernel = self.model.current_variables()["params"]["dense"]["kernel"]
             seen["n_devices"] = len(kernel.sharding.device_set)
 
     with dp.scope():

@@ -6,12 +6,10 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from jnet.models.model import layer_weights
-
 
 def jnet_weights(layer, variables):
-    """jnet's arrays in Keras's order (params, then state), as numpy."""
-    return [np.asarray(w) for w in layer_weights(layer, variables)]
+    """jnet's arrays in Keras's order, as numpy."""
+    return [np.asarray(w) for w in layer.weights_of(variables)]
 
 
 def _shapes(inputs):

@@ -146,8 +146,8 @@ def test_dense_attention_parity(cls, kw):
         randomize(kl)
     jl = getattr(layers, cls)(**kw)
     v = jl.init(jax.random.key(0), [spec(q), spec(V)])
-    assert [v["params"][n].shape for n in jl.weight_order if n in v["params"]] == [w.shape for w in kl.get_weights()]
-    v = {"params": dict(zip([n for n in jl.weight_order if n in v["params"]], map(jnp.asarray, kl.get_weights()))), "state": {}}
+    assert [w.shape for w in jl.weights] == [w.shape for w in kl.get_weights()]
+    v = {"params": {w.name: jnp.asarray(k) for w, k in zip(jl.weights, kl.get_weights())}, "state": {}}
     check_layer(jl, [q, V], variables=v, reference=lambda v, inp: keras_call(kl, [np.asarray(a) for a in inp]),
                 grad=bool(v["params"]))
     k = RS.randn(B, TV, 3).astype(np.float32)

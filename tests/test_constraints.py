@@ -47,11 +47,11 @@ def test_fit_keeps_constrained_weights_inside_and_leaves_frozen_ones():
         frozen,
         layers.Dense(1),
     ])
-    before = model.variables["params"]["frozen"]["kernel"]
+    before = model.current_variables()["params"]["frozen"]["kernel"]
     assert bool(jnp.any(before < 0))  # glorot init has negative weights; the frozen layer keeps them
     model.compile(jnet.optimizers.SGD(0.05), "mse")
     model.fit(x, y, batch_size=16, epochs=2, verbose=0)
-    p = model.variables["params"]
+    p = model.current_variables()["params"]
     norms = np.sqrt((np.asarray(p["dense"]["kernel"]) ** 2).sum(0))
     assert norms.max() <= 0.5 + 1e-5
     assert np.all(np.asarray(p["dense"]["bias"]) >= 0)
@@ -69,7 +69,7 @@ def test_every_layer_family_applies_its_constraints():
         (layers.LSTM(3, kernel_constraint=nonneg, recurrent_constraint=nonneg),
          jax.ShapeDtypeStruct((1, 4, 2), jnp.float32), ["kernel", "recurrent_kernel"]),
         (layers.Bidirectional(layers.GRU(2, recurrent_constraint=nonneg)),
-         jax.ShapeDtypeStruct((1, 4, 2), jnp.float32), [("forward_layer", "recurrent_kernel"), ("backward_layer", "recurrent_kernel")]),
+         jax.ShapeDtypeStruct((1, 4, 2), jnp.float32), [("forward_gru", "recurrent_kernel"), ("backward_gru", "recurrent_kernel")]),
         (layers.BatchNormalization(gamma_constraint=constraints.MaxNorm(0.1)), jax.ShapeDtypeStruct((3, 2), jnp.float32), ["gamma"]),
         (layers.MultiHeadAttention(2, 3, kernel_constraint=nonneg), None, [("query", "kernel"), ("attention_output", "kernel")]),
         (layers.TimeDistributed(layers.Dense(2, kernel_constraint=nonneg)), jax.ShapeDtypeStruct((1, 3, 4), jnp.float32), ["kernel"]),

@@ -331,5 +331,5 @@ def test_bad_config_is_a_clear_error(make, message):
 def test_params_for_other_channels_are_rejected():
     layer = layers.Conv2D(2, 3)
     v = _variables(layer, (1, 5, 5, 4))
-    with pytest.raises(ValueError, match=r"Conv2D 'conv2d': the params expect 4 input channels, got 3"):
+    with pytest.raises(ValueError, match=r"Conv2D 'conv2d': the kernel expects 4 input channels, got 3"):
         layer.apply(v, jnp.ones((1, 5, 5, 3)))

@@ -209,7 +209,7 @@ def test_padding_rows_of_the_last_batch_stay_out_of_batchnorm_statistics():
         model = jnet.Model(inputs, jnet.layers.Dense(1)(out))
         model.compile(optimizer=jnet.optimizers.SGD(0.0), loss="mse")
         model.fit(data, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
-        state = model.variables["state"]
+        state = model.current_variables()["state"]
         name = next(k for k in state)
         mean, var = expected()
         np.testing.assert_allclose(state[name]["moving_mean"], mean, rtol=1e-5, atol=1e-5)

@@ -92,7 +92,7 @@ def test_linen_mutable_collections_are_state():
 
 
 def _train(model, steps=30, lr=0.05):
-    variables = model.init(jax.random.key(0))
+    variables = model.init(jax.random.key(2))
 
     def loss(params, state, key):
         out, new_state = model.apply({"params": params, "state": state}, X, training=True, rng=key)

@@ -221,7 +221,7 @@ def test_embedding_config_round_trip_keeps_vocabulary():
 class MaskProbe(layers.Layer):
     """Test layer: outputs the mask it receives (1.0 = valid step)."""
 
-    def call(self, params, x, mask=None):
+    def call(self, x, mask=None):
         if mask is None:  # shape inference runs without masks; -1 marks "no mask"
             return jnp.full(x.shape[:2], -1.0)
         return mask.astype(jnp.float32)

@@ -78,7 +78,10 @@ def test_masks_are_dropped_as_in_keras():
     for layer in (layers.Flatten(), layers.Reshape((24,)), layers.Permute((2, 1)), layers.UpSampling1D(),
                   layers.ZeroPadding1D(), layers.Cropping1D()):
         assert layer.compute_mask(SEQ, m) is None
-        _, out_mask, _ = layer.apply_with_mask({}, (SEQ,), {}, m)
+        tokens = jnet.Input((6,), dtype="int32")
+        model = jnet.Model(tokens, layer(layers.Embedding(5, 4, mask_zero=True)(tokens)))
+        assert model.compute_mask(None, None) is None
+        _, out_mask = model._call_with_mask((jnp.ones((2, 6), jnp.int32),), {}, None)
         assert out_mask is None
     assert not keras.layers.Flatten().supports_masking and not keras.layers.Reshape((24,)).supports_masking
 

@@ -56,7 +56,7 @@ def test_set_global_policy_round_trip(policy):
 def test_mixed_bfloat16_dtypes_of_params_activations_gradients(policy):
     policy("mixed_bfloat16")
     model = _mlp()
-    variables = model.variables
+    variables = model.current_variables()
     leaves = jax.tree_util.tree_leaves(variables["params"])
     assert leaves and all(p.dtype == jnp.float32 for p in leaves)              # params float32
     x = jnp.ones((2, 4), jnp.float32)
@@ -78,7 +78,7 @@ def test_mixed_bfloat16_dtypes_of_params_activations_gradients(policy):
 def test_per_layer_dtype_overrides_global(policy):
     policy("mixed_bfloat16")
     model = _mlp(out_activation=None, dtype="float32")
-    out = model.apply(model.variables, jnp.ones((2, 4)))[0]
+    out = model.apply(model.current_variables(), jnp.ones((2, 4)))[0]
     assert out.dtype == jnp.float32
     assert model.layers[0].compute_dtype == jnp.bfloat16
     layer = jnet.layers.Dense(2, dtype=mp.Policy("mixed_float16"))
@@ -89,7 +89,7 @@ def test_per_layer_dtype_overrides_global(policy):
 
 def _train(model, x, y, steps, tx, loss_scale=None):
     """A plain loop (the engine's fit does the same through model.compile/fit)."""
-    params = model.variables["params"]
+    params = model.current_variables()["params"]
     opt_state = tx.init(params)
 
     @jax.jit
@@ -166,7 +166,7 @@ def test_loss_scaling_rescues_float16_gradients_that_underflow(policy):
     """In float16 the cotangent 2e-9 * y underflows to 0; scaled by 2**15 it survives."""
     policy("mixed_float16")
     model = jnet.Sequential([jnet.layers.Dense(4, input_shape=(3,)), jnet.layers.Dense(1)])
-    params = model.variables["params"]
+    params = model.current_variables()["params"]
     x = jnp.ones((2, 3))
 
     def loss(p):

@@ -34,7 +34,7 @@ def test_names_are_deterministic_per_model():
 
     a, b = build(), build()
     assert [l.name for l in a.layers] == ["dense", "dense_1", "head"]
-    assert _shapes(a.variables) == _shapes(b.variables)
+    assert _shapes(a.current_variables()) == _shapes(b.current_variables())
 
 
 def test_duplicate_name_is_an_error():
@@ -112,13 +112,13 @@ def test_set_get_weights_round_trip_and_shape_check():
 def test_regularizer_penalty_is_exposed():
     model = jnet.Sequential([layers.Dense(2, input_shape=(2,), kernel_regularizer=jnet.regularizers.L2(0.5))])
     model.set_weights([np.full((2, 2), 2.0, np.float32), np.zeros(2, np.float32)])
-    assert float(model.penalty(model.variables["params"])) == pytest.approx(0.5 * 16.0)
+    assert float(model.penalty(model.current_variables()["params"])) == pytest.approx(0.5 * 16.0)
 
 
 def test_trainable_false_shows_in_mask_and_summary(capsys):
     frozen = layers.Dense(2, input_shape=(3,), trainable=False)
     model = jnet.Sequential([frozen, layers.Dense(1)])
-    mask = model.trainable_mask(model.variables["params"])
+    mask = model.trainable_mask(model.current_variables()["params"])
     assert mask["dense"]["kernel"] is False and mask["dense_1"]["kernel"] is True
     model.summary()
     assert "Non-trainable params: 8" in capsys.readouterr().out

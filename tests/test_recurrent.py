@@ -134,8 +134,8 @@ def test_bidirectional_parity_merge_modes():
         randomize(kl)
         w = kl.get_weights()
         jl = layers.Bidirectional(layers.LSTM(U, return_sequences=True), merge_mode=mode)
-        v = {"params": {"forward_layer": dict(zip(RNN_NAMES, map(jnp.asarray, w[:3]))),
-                        "backward_layer": dict(zip(RNN_NAMES, map(jnp.asarray, w[3:])))}, "state": {}}
+        v = {"params": {"forward_lstm": dict(zip(RNN_NAMES, map(jnp.asarray, w[:3]))),
+                        "backward_lstm": dict(zip(RNN_NAMES, map(jnp.asarray, w[3:])))}, "state": {}}
         if mode == "concat":
             check_layer(jl, X, variables=v, reference=lambda v, x: keras_out(kl, np.asarray(x)))
         close(jl.apply(v, X, mask=jnp.asarray(MASK))[0], keras_out(kl, X, mask=MASK))
@@ -148,8 +148,8 @@ def test_bidirectional_return_state_and_initial_state_parity():
     randomize(kl)
     w = kl.get_weights()
     jl = layers.Bidirectional(layers.GRU(U, return_state=True))
-    v = {"params": {"forward_layer": dict(zip(RNN_NAMES, map(jnp.asarray, w[:3]))),
-                    "backward_layer": dict(zip(RNN_NAMES, map(jnp.asarray, w[3:])))}, "state": {}}
+    v = {"params": {"forward_gru": dict(zip(RNN_NAMES, map(jnp.asarray, w[:3]))),
+                    "backward_gru": dict(zip(RNN_NAMES, map(jnp.asarray, w[3:])))}, "state": {}}
     init = [RNG.randn(B, U).astype(np.float32) for _ in range(2)]
     ours = jl.apply(v, X, initial_state=[jnp.asarray(s) for s in init])[0]
     assert len(ours) == 3 and ours[0].shape == (B, 2 * U)
@@ -200,13 +200,12 @@ def test_generic_rnn_over_builtin_and_custom_cells():
         def state_size(self):
             return self.units
 
-        def build(self, key, x, states):
-            k1, k2 = jax.random.split(key)
-            return {"kernel": jax.random.normal(k1, (x.shape[-1], self.units)),
-                    "recurrent_kernel": jax.random.normal(k2, (self.units, self.units))}
+        def build(self, input_shape):
+            self.kernel = self.add_weight((input_shape[-1], self.units), "random_normal", name="kernel")
+            self.recurrent_kernel = self.add_weight((self.units, self.units), "random_normal", name="recurrent_kernel")
 
-        def call(self, params, x, states):
-            h = x @ params["kernel"] + states[0] @ params["recurrent_kernel"]
+        def call(self, x, states):
+            h = x @ self.kernel + states[0] @ self.recurrent_kernel
             return h, [h]
 
     rnn = layers.RNN(MinimalCell(), return_sequences=True)

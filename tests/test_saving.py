@@ -87,11 +87,11 @@ def test_registered_custom_layer_and_custom_objects(tmp_path):
     class Scale(layers.Layer):
         factor: float = 2.0
 
-        def build(self, key, spec):
-            return {"w": jnp.full((spec.shape[-1],), self.factor)}
+        def build(self, input_shape):
+            self.w = self.add_weight((input_shape[-1],), jnet.initializers.Constant(self.factor), name="w")
 
-        def call(self, params, x):
-            return x * params["w"][None, :]
+        def call(self, x):
+            return x * self.w[None, :]
 
     model = jnet.Sequential([layers.Dense(2, input_dim=2), Scale(3.0)])
     path = tmp_path / "custom.jnet"

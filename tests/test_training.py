@@ -313,7 +313,7 @@ def test_live_variables_learning_rate_and_set_weights_during_fit(cls_data):
             self.rates += (self.model.optimizer.learning_rate,)
 
         def on_epoch_end(self, epoch, logs=None):
-            live = self.model.variables["params"]
+            live = self.model.current_variables()["params"]
             self.live_ok = all(isinstance(a, jax.Array) for a in jax.tree_util.tree_leaves(live))
             if epoch == 0:
                 self.model.optimizer.learning_rate = 0.5
@@ -399,7 +399,7 @@ def test_progress_output(cls_data, capsys):
 class _Noise(jnet.layers.Layer):
     """Test layer: multiplies by a random 0/2 mask in training only (like Dropout(0.5))."""
 
-    def call(self, params, x, training=False, rng=None):
+    def call(self, x, training=False, rng=None):
         if not training:
             return x
         keep = jax.random.bernoulli(rng, 0.5, x.shape)
@@ -409,11 +409,12 @@ class _Noise(jnet.layers.Layer):
 class _CountTrainingCalls(jnet.layers.Layer):
     """Test layer with carried state (like BatchNorm's statistics): counts training calls."""
 
-    def build_state(self, *specs):
-        return {"n": jax.numpy.zeros([], jax.numpy.float32)}
+    def build(self, input_shape):
+        self.n = self.add_weight((), "zeros", name="n", trainable=False)
 
-    def call(self, params, x, training=False, state=None):
-        return x, {"n": state["n"] + (1.0 if training else 0.0)}
+    def call(self, x, training=False):
+        self.n.assign(self.n + (1.0 if training else 0.0))
+        return x
 
 
 def test_training_mode_state_and_penalty():
@@ -425,10 +426,10 @@ def test_training_mode_state_and_penalty():
     model.compile(optimizer="sgd", loss="mse")
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     counter = model.layers[2].name
-    assert float(model.variables["state"][counter]["n"]) == 3            # 3 training steps
+    assert float(model.current_variables()["state"][counter]["n"]) == 3            # 3 training steps
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))  # no noise
     loss = model.evaluate(x, y, verbose=0)
-    assert float(model.variables["state"][counter]["n"]) == 3            # evaluation leaves state alone
+    assert float(model.current_variables()["state"][counter]["n"]) == 3            # evaluation leaves state alone
     kernel = model.get_weights()[0]
     ref = np.mean((model.predict(x, verbose=0) - y) ** 2) + 0.1 * np.sum(kernel ** 2)
     np.testing.assert_allclose(loss, ref, rtol=1e-5)

@@ -155,7 +155,7 @@ class TensorBoard(Callback):
 
     def _log_weights(self, epoch):
         writer = self._writer("train")
-        variables = self.model.variables  # live arrays: read now, before the next step
+        variables = self.model.current_variables()  # live arrays: read now, before the next step
         for part in ("params", "state"):
             for path, leaf in jax.tree_util.tree_flatten_with_path(variables.get(part, {}))[0]:
                 name = path_str(path)

@@ -187,7 +187,7 @@ class Trainer:
         """The train state for the model's current variables (new optimizer state if none)."""
         from jnet.utils import rng as jrng
 
-        variables = self.model.variables
+        variables = self.model.current_variables()
         plan = self._ensure_plan(variables["params"])
         dist = distribute.current()
         params, state = copy_tree((variables["params"], variables["state"]))

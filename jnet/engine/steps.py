@@ -85,12 +85,7 @@ def metric_results(plan: StepPlan, states: dict) -> dict:
 
 
 def flat_outputs(model, outputs) -> list:
-    graph = model._graph
-    if graph.output_kind == "dict":
-        return [outputs[k] for k in graph.output_keys]
-    if graph.output_kind == "single":
-        return [outputs]
-    return list(outputs)
+    return model.flatten_outputs(outputs)
 
 
 def _float32(p):
@@ -100,13 +95,17 @@ def _float32(p):
 
 
 def forward(plan: StepPlan, params, state, x, training, rng):
-    outputs, new_state = plan.model.apply({"params": params, "state": state}, *x, training=training, rng=rng)
-    return [_float32(p) for p in flat_outputs(plan.model, outputs)], new_state
+    """`(predictions per output, new state, added losses)`: the added losses are what layers
+    gave `add_loss` or their `activity_regularizer` during the call (Keras's `model.losses`)."""
+    outputs, new_state, losses = plan.model.apply_with_losses({"params": params, "state": state}, *x,
+                                                             training=training, rng=rng)
+    added = sum((jnp.asarray(l, jnp.float32) for l in losses), jnp.zeros((), jnp.float32))
+    return [_float32(p) for p in flat_outputs(plan.model, outputs)], new_state, added
 
 
-def compute_loss(plan: StepPlan, params, preds, y, sw, valid):
+def compute_loss(plan: StepPlan, params, preds, y, sw, valid, added=0.0):
     """(total loss, [per-output loss]) for one batch; padded rows are masked out."""
-    total = jnp.zeros((), jnp.float32)
+    total = jnp.asarray(added, jnp.float32)
     per_output = []
     for o, p, t, w in zip(plan.outputs, preds, y, sw):
         if o.loss is None:
@@ -176,8 +175,8 @@ def _train_step(plan: StepPlan, ts: TrainState, batch, guard):
 
     def loss_fn(params):
         with batch_rows.valid_rows(valid):  # padding rows stay out of batch statistics
-            preds, new_state = forward(plan, _freeze(plan, params), ts.state, x, True, rng)
-        loss, per_output = compute_loss(plan, params, preds, y, sw, valid)
+            preds, new_state, added = forward(plan, _freeze(plan, params), ts.state, x, True, rng)
+        loss, per_output = compute_loss(plan, params, preds, y, sw, valid, added)
         return loss, (per_output, preds, new_state)
 
     def scaled_loss_fn(params):
@@ -214,11 +213,11 @@ def _train_step(plan: StepPlan, ts: TrainState, batch, guard):
 def eval_step(plan: StepPlan, params, state, metrics, batch):
     """Accumulate one batch into the evaluation metrics (inference mode)."""
     x, y, sw, valid = batch
-    preds, _ = forward(plan, params, state, x, False, None)
-    loss, per_output = compute_loss(plan, params, preds, y, sw, valid)
+    preds, _, added = forward(plan, params, state, x, False, None)
+    loss, per_output = compute_loss(plan, params, preds, y, sw, valid, added)
     return update_metrics(plan, metrics, loss, per_output, preds, y, sw, valid)
 
 
 def predict_step(plan: StepPlan, params, state, x) -> list:
-    preds, _ = forward(plan, params, state, x, False, None)
+    preds, _, _ = forward(plan, params, state, x, False, None)
     return preds

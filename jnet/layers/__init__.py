@@ -3,7 +3,7 @@
 import importlib as _importlib
 
 from jnet.layers.base import Layer
-from jnet.models.functional import Input, InputLayer
+from jnet.layers.input_layer import Input, InputLayer
 
 from jnet.layers.activation import *  # noqa: F401,F403,E402
 from jnet.layers.core import *  # noqa: F401,F403,E402

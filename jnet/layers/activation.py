@@ -50,7 +50,7 @@ class ReLU(Layer):
         _non_negative(self, "negative_slope", self.negative_slope)
         _non_negative(self, "threshold", self.threshold)
 
-    def call(self, params, x):
+    def call(self, x):
         x = cast_floats(x, self.compute_dtype)
         return activations.relu(x, negative_slope=self.negative_slope, max_value=self.max_value, threshold=self.threshold)
 
@@ -70,7 +70,7 @@ class LeakyReLU(Layer):
     def check_config(self):
         _non_negative(self, "negative_slope", self.negative_slope)
 
-    def call(self, params, x):
+    def call(self, x):
         return jax.nn.leaky_relu(cast_floats(x, self.compute_dtype), self.negative_slope)
 
 
@@ -85,7 +85,7 @@ class ELU(Layer):
 
     supports_masking = True
 
-    def call(self, params, x):
+    def call(self, x):
         return jax.nn.elu(cast_floats(x, self.compute_dtype), self.alpha)
 
 
@@ -119,7 +119,7 @@ class Softmax(Layer):
     def check_config(self):
         check_axes(self)
 
-    def call(self, params, x, mask=None):
+    def call(self, x, mask=None):
         x = cast_floats(x, self.compute_dtype)
         axis = tuple(self.axis) if isinstance(self.axis, list) else self.axis
         if mask is None:
@@ -186,17 +186,14 @@ class PReLU(Layer):
             if d is None:
                 raise ValueError(f"{self._label}: axis {i} of input shape {spec.shape} is unknown; add it to shared_axes")
 
-    def build(self, key, spec):
-        shape = self._param_shape(spec.shape)
-        return {"alpha": initializers.get(self.alpha_initializer)(key, shape, self.param_dtype)}
+    def build(self, input_shape):
+        self.alpha = self.add_weight(self._param_shape(input_shape), self.alpha_initializer, name="alpha",
+                                     regularizer=self.alpha_regularizer, constraint=self.alpha_constraint)
 
-    def call(self, params, x):
+    def call(self, x):
         x = cast_floats(x, self.compute_dtype)
-        alpha = params["alpha"].astype(x.dtype)
+        alpha = self.alpha.value.astype(x.dtype)
         if alpha.ndim != x.ndim - 1 or any(a != 1 and a != d for a, d in zip(alpha.shape, x.shape[1:])):
             raise ValueError(f"{self._label}: alpha has shape {alpha.shape}, which does not fit input shape {x.shape}")
         alpha = jnp.broadcast_to(expand_to(alpha, x.ndim), x.shape)
         return jnp.where(x >= 0, x, alpha * x)
-
-    def penalty(self, params):
-        return regularizers.add_penalty(0.0, self.alpha_regularizer, params["alpha"])

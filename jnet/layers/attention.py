@@ -34,6 +34,11 @@ def causal_mask(tq: int, tv: int):
     return jnp.tril(jnp.ones((tq, tv), bool))[None]
 
 
+class _Projection(Layer):
+    """The weights of one of MultiHeadAttention's projections (Keras's EinsumDense sublayers
+    `query`, `key`, `value`, `attention_output`): declared by the attention layer's build."""
+
+
 class MultiHeadAttention(Layer):
     """Multi-head attention (Vaswani et al. 2017), Keras 3 arguments and weight layout.
 
@@ -146,46 +151,30 @@ class MultiHeadAttention(Layer):
                 f"{query.shape} and {value.shape}"
             )
 
-    def build(self, key, query, value, k=None, **_):
-        k = value if k is None else k
-        kinit = initializers.get(self.kernel_initializer)
-        binit = initializers.get(self.bias_initializer)
-        n, dt = self.num_heads, self.param_dtype
-        out_shape = self.output_shape or (query.shape[-1],)
-        keys = jax.random.split(key, 4)
+    def build(self, query_shape, value_shape, key_shape=None):
+        key_shape = value_shape if key_shape is None else key_shape
+        n = self.num_heads
+        out_shape = tuple(self.output_shape or (query_shape[-1],))
+        # Keras's EinsumDense sublayers and names: query, key, value, attention_output.
+        self._query_dense = self._projection("query", (query_shape[-1], n, self.key_dim), (n, self.key_dim))
+        self._key_dense = self._projection("key", (key_shape[-1], n, self.key_dim), (n, self.key_dim))
+        self._value_dense = self._projection("value", (value_shape[-1], n, self._value_dim), (n, self._value_dim))
+        self._output_dense = self._projection("attention_output", (n, self._value_dim) + out_shape, out_shape)
 
-        def dense(rng, kshape, bshape):
-            p = {"kernel": kinit(rng, kshape, dt)}
-            if self.use_bias:
-                p["bias"] = binit(rng, bshape, dt)
-            return p
+    def _projection(self, name, kernel_shape, bias_shape):
+        proj = _Projection(name=name, dtype=self.dtype)
+        proj._name_fixed = True
+        proj.kernel = proj.add_weight(kernel_shape, self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        if self.use_bias:
+            proj.bias = proj.add_weight(bias_shape, self.bias_initializer, name="bias",
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        proj.built = True
+        return proj
 
-        return {
-            "query": dense(keys[0], (query.shape[-1], n, self.key_dim), (n, self.key_dim)),
-            "key": dense(keys[1], (k.shape[-1], n, self.key_dim), (n, self.key_dim)),
-            "value": dense(keys[2], (value.shape[-1], n, self._value_dim), (n, self._value_dim)),
-            "attention_output": dense(keys[3], (n, self._value_dim) + tuple(out_shape), tuple(out_shape)),
-        }
-
-    def penalty(self, params):
-        total = 0.0
-        for sub in params.values():
-            total = regularizers.add_penalty(total, self.kernel_regularizer, sub["kernel"])
-            if "bias" in sub:
-                total = regularizers.add_penalty(total, self.bias_regularizer, sub["bias"])
-        return total
-
-    def constrain(self, params):
-        kc, bc = constraints.get(self.kernel_constraint), constraints.get(self.bias_constraint)
-        out = {}
-        for part, sub in params.items():
-            sub = dict(sub)
-            if kc is not None:
-                sub["kernel"] = kc(sub["kernel"])
-            if bc is not None and "bias" in sub:
-                sub["bias"] = bc(sub["bias"])
-            out[part] = sub
-        return out
+    def _params(self):
+        return {p.name: p._own_values() for p in (self._query_dense, self._key_dense, self._value_dense,
+                                                   self._output_dense)}
 
     def _project(self, p, x, name):
         """(batch, T, dim) @ (dim, N, H) -> (batch, T, N, H)."""
@@ -200,11 +189,12 @@ class MultiHeadAttention(Layer):
             y = y + expand_to(p["bias"].astype(dtype), 4)
         return y
 
-    def call(self, params, query, value, key=None, attention_mask=None, return_attention_scores=False,
+    def call(self, query, value, key=None, attention_mask=None, return_attention_scores=False,
              use_causal_mask=False, query_mask=None, value_mask=None, key_mask=None, training=False, rng=None, mask=None):
         key = value if key is None else key
         if query_mask is None:
             query_mask = mask
+        params = self._params()
         axes, other = self._axes(query.ndim)
         if other:
             return self._call_over_axes(axes, other, params, query, value, key, attention_mask,
@@ -354,12 +344,12 @@ class _DenseAttention(Layer):
             return None
         return mask[0]
 
-    def call(self, params, inputs, training=False, rng=None, mask=None, return_attention_scores=False,
+    def call(self, inputs, training=False, rng=None, mask=None, return_attention_scores=False,
              use_causal_mask=False):
         q, v, k, q_mask, v_mask = _split_inputs(self, inputs, mask)
         dtype = self.compute_dtype
         q, v, k = q.astype(dtype), v.astype(dtype), k.astype(dtype)
-        scores = self._scores(params, q, k)
+        scores = self._scores(self._own_values(), q, k)
         score_mask = None if v_mask is None else v_mask.astype(bool)[..., None, :]
         if use_causal_mask:
             c = causal_mask(scores.shape[-2], scores.shape[-1])
@@ -403,20 +393,17 @@ class Attention(_DenseAttention):
     score_mode: str = "dot"
     dropout: float = 0.0
 
-    weight_order = ("scale", "concat_score_weight")
 
     def check_config(self):
         super().check_config()
         if self.score_mode not in ("dot", "concat"):
             raise ValueError(f"{self._label}: score_mode must be 'dot' or 'concat', got {self.score_mode!r}")
 
-    def build(self, key, inputs, **_):
-        params = {}
+    def build(self, input_shape):
         if self.use_scale:
-            params["scale"] = jnp.ones((), self.param_dtype)
+            self.scale = self.add_weight((), "ones", name="scale")
         if self.score_mode == "concat":
-            params["concat_score_weight"] = jnp.ones((), self.param_dtype)
-        return params
+            self.concat_score_weight = self.add_weight((), "ones", name="concat_score_weight")
 
     def _scores(self, params, q, k):
         if self.score_mode == "dot":
@@ -445,13 +432,10 @@ class AdditiveAttention(_DenseAttention):
 
     use_scale: bool = True
     dropout: float = 0.0
-    weight_order = ("scale",)
 
-    def build(self, key, inputs, **_):
-        if not self.use_scale:
-            return {}
-        dim = inputs[0].shape[-1]
-        return {"scale": initializers.get("glorot_uniform")(key, (dim,), self.param_dtype)}
+    def build(self, input_shape):
+        if self.use_scale:
+            self.scale = self.add_weight((input_shape[0][-1],), "glorot_uniform", name="scale")
 
     def _scores(self, params, q, k):
         t = jnp.tanh(q[..., :, None, :] + k[..., None, :, :])

@@ -44,7 +44,7 @@ class _SpatialConv(Layer):
     _paddings = ("valid", "same")
     # Plain class attributes (no annotations, so not dataclass fields):
     _initializer_args = ()  # initializer arguments, validated at construction
-    _regularized = ()  # (param name, regularizer argument) pairs
+    _weight_prefixes = ()  # argument prefixes of the weights (`kernel` for kernel_initializer, ...)
     _window_checked = True  # False where any input size gives a non-empty output
 
     def __post_init__(self):
@@ -60,8 +60,8 @@ class _SpatialConv(Layer):
         activations.get(self.activation)
         for arg in self._initializer_args:
             initializers.get(getattr(self, arg))
-        for _, arg in self._regularized:
-            regularizers.get(getattr(self, arg))
+        for prefix in self._weight_prefixes:
+            regularizers.get(getattr(self, f"{prefix}_regularizer"))
 
     def _check_positive(self, arg):
         value = getattr(self, arg)
@@ -94,7 +94,7 @@ class _SpatialConv(Layer):
         sp.check_spatial_input(self._label, x, self.rank, self.data_format)
         got = self._in_channels(x.shape)
         if got != expected:
-            raise ValueError(f"{self._label}: the params expect {expected} input channels, got {got} (input shape {x.shape})")
+            raise ValueError(f"{self._label}: the kernel expects {expected} input channels, got {got} (input shape {x.shape})")
 
     def _lax_padding(self):
         if self.padding == "causal":
@@ -113,26 +113,20 @@ class _SpatialConv(Layer):
             feature_group_count=groups,
         )
 
-    def _bias_and_activation(self, params, y):
+    def _bias_and_activation(self, y):
         if self.use_bias:
-            bias = params["bias"].astype(y.dtype)
+            bias = self.bias.value.astype(y.dtype)
             y = y + jnp.reshape(bias, sp.bias_shape(self.rank, self.data_format, bias.shape[0]))
         return activations.get(self.activation)(y)
 
-    def _init(self, arg, key, shape):
-        return initializers.get(getattr(self, arg))(key, shape, self.param_dtype)
+    def _weight(self, name, prefix, shape):
+        """`add_weight` with the `<prefix>_initializer/_regularizer/_constraint` arguments."""
+        return self.add_weight(shape, getattr(self, f"{prefix}_initializer"), name=name,
+                               regularizer=getattr(self, f"{prefix}_regularizer"),
+                               constraint=getattr(self, f"{prefix}_constraint"))
 
-    def _with_bias(self, params, key, size):
-        if self.use_bias:
-            params["bias"] = self._init("bias_initializer", key, (size,))
-        return params
-
-    def penalty(self, params):
-        total = 0.0
-        for param, arg in self._regularized:
-            if param in params:
-                total = regularizers.add_penalty(total, getattr(self, arg), params[param])
-        return total
+    def _add_bias(self, size):
+        self.bias = self._weight("bias", "bias", (size,)) if self.use_bias else None
 
 
 # --------------------------------------------------------------------------- Conv
@@ -158,7 +152,7 @@ class _Conv(_SpatialConv):
     bias_constraint: Any = None
 
     _initializer_args = ("kernel_initializer", "bias_initializer")
-    _regularized = (("kernel", "kernel_regularizer"), ("bias", "bias_regularizer"))
+    _weight_prefixes = ("kernel", "bias")
 
     def check_config(self):
         self._check_positive("filters")
@@ -177,19 +171,17 @@ class _Conv(_SpatialConv):
                 f"input shape {tuple(spec.shape)}"
             )
 
-    def build(self, key, spec):
-        k_kernel, k_bias = jax.random.split(key)
-        in_channels = self._in_channels(spec.shape)
-        params = {"kernel": self._init("kernel_initializer", k_kernel,
-                                       self.kernel_size + (in_channels // self.groups, self.filters))}
-        return self._with_bias(params, k_bias, self.filters)
+    def build(self, input_shape):
+        in_channels = self._in_channels(input_shape)
+        self.kernel = self._weight("kernel", "kernel", self.kernel_size + (in_channels // self.groups, self.filters))
+        self._add_bias(self.filters)
 
-    def call(self, params, x):
-        kernel = params["kernel"]
+    def call(self, x):
+        kernel = self.kernel.value
         self._check_call_channels(x, kernel.shape[-2] * self.groups)
         dtype = self.compute_dtype
         y = self._conv(x.astype(dtype), kernel.astype(dtype), self.groups)
-        return self._bias_and_activation(params, y)
+        return self._bias_and_activation(y)
 
 
 class Conv1D(_Conv):
@@ -297,7 +289,7 @@ class _ConvTranspose(_SpatialConv):
     bias_constraint: Any = None
 
     _initializer_args = ("kernel_initializer", "bias_initializer")
-    _regularized = (("kernel", "kernel_regularizer"), ("bias", "bias_regularizer"))
+    _weight_prefixes = ("kernel", "bias")
     _window_checked = False  # any input length gives a non-empty output
 
     def __post_init__(self):
@@ -318,14 +310,12 @@ class _ConvTranspose(_SpatialConv):
                     )
         super().check_config()
 
-    def build(self, key, spec):
-        k_kernel, k_bias = jax.random.split(key)
-        shape = self.kernel_size + (self.filters, self._in_channels(spec.shape))
-        params = {"kernel": self._init("kernel_initializer", k_kernel, shape)}
-        return self._with_bias(params, k_bias, self.filters)
+    def build(self, input_shape):
+        self.kernel = self._weight("kernel", "kernel", self.kernel_size + (self.filters, self._in_channels(input_shape)))
+        self._add_bias(self.filters)
 
-    def call(self, params, x):
-        kernel = params["kernel"]
+    def call(self, x):
+        kernel = self.kernel.value
         self._check_call_channels(x, kernel.shape[-1])
         output_padding = self.output_padding or (None,) * self.rank
         padding = [
@@ -343,7 +333,7 @@ class _ConvTranspose(_SpatialConv):
             dimension_numbers=sp.conv_dimension_numbers(self.rank, self.data_format),
             transpose_kernel=True,
         )
-        return self._bias_and_activation(params, y)
+        return self._bias_and_activation(y)
 
 
 class Conv1DTranspose(_ConvTranspose):
@@ -432,25 +422,23 @@ class _DepthwiseConv(_SpatialConv):
     bias_constraint: Any = None
 
     _initializer_args = ("depthwise_initializer", "bias_initializer")
-    _regularized = (("kernel", "depthwise_regularizer"), ("bias", "bias_regularizer"))
+    _weight_prefixes = ("depthwise", "bias")
 
     def check_config(self):
         self._check_positive("depth_multiplier")
         super().check_config()
 
-    def build(self, key, spec):
-        k_kernel, k_bias = jax.random.split(key)
-        in_channels = self._in_channels(spec.shape)
-        params = {"kernel": self._init("depthwise_initializer", k_kernel,
-                                       self.kernel_size + (in_channels, self.depth_multiplier))}
-        return self._with_bias(params, k_bias, in_channels * self.depth_multiplier)
+    def build(self, input_shape):
+        in_channels = self._in_channels(input_shape)
+        self.kernel = self._weight("kernel", "depthwise", self.kernel_size + (in_channels, self.depth_multiplier))
+        self._add_bias(in_channels * self.depth_multiplier)
 
-    def call(self, params, x):
-        kernel = params["kernel"]
+    def call(self, x):
+        kernel = self.kernel.value
         self._check_call_channels(x, kernel.shape[-2])
         dtype = self.compute_dtype
         y = _depthwise(self, x.astype(dtype), kernel.astype(dtype))
-        return self._bias_and_activation(params, y)
+        return self._bias_and_activation(y)
 
 
 class DepthwiseConv1D(_DepthwiseConv):
@@ -521,27 +509,23 @@ class _SeparableConv(_SpatialConv):
     bias_constraint: Any = None
 
     _initializer_args = ("depthwise_initializer", "pointwise_initializer", "bias_initializer")
-    _regularized = (("depthwise_kernel", "depthwise_regularizer"), ("pointwise_kernel", "pointwise_regularizer"),
-                    ("bias", "bias_regularizer"))
+    _weight_prefixes = ("depthwise", "pointwise", "bias")
 
     def check_config(self):
         self._check_positive("filters")
         self._check_positive("depth_multiplier")
         super().check_config()
 
-    def build(self, key, spec):
-        k_depth, k_point, k_bias = jax.random.split(key, 3)
-        in_channels = self._in_channels(spec.shape)
+    def build(self, input_shape):
+        in_channels = self._in_channels(input_shape)
         mid = in_channels * self.depth_multiplier
-        params = {
-            "depthwise_kernel": self._init("depthwise_initializer", k_depth,
-                                           self.kernel_size + (in_channels, self.depth_multiplier)),
-            "pointwise_kernel": self._init("pointwise_initializer", k_point, (1,) * self.rank + (mid, self.filters)),
-        }
-        return self._with_bias(params, k_bias, self.filters)
+        self.depthwise_kernel = self._weight("depthwise_kernel", "depthwise",
+                                             self.kernel_size + (in_channels, self.depth_multiplier))
+        self.pointwise_kernel = self._weight("pointwise_kernel", "pointwise", (1,) * self.rank + (mid, self.filters))
+        self._add_bias(self.filters)
 
-    def call(self, params, x):
-        depthwise, pointwise = params["depthwise_kernel"], params["pointwise_kernel"]
+    def call(self, x):
+        depthwise, pointwise = self.depthwise_kernel.value, self.pointwise_kernel.value
         self._check_call_channels(x, depthwise.shape[-2])
         dtype = self.compute_dtype
         y = _depthwise(self, x.astype(dtype), depthwise.astype(dtype))
@@ -549,7 +533,7 @@ class _SeparableConv(_SpatialConv):
             y, pointwise.astype(dtype), window_strides=(1,) * self.rank, padding="VALID",
             dimension_numbers=sp.conv_dimension_numbers(self.rank, self.data_format),
         )
-        return self._bias_and_activation(params, y)
+        return self._bias_and_activation(y)
 
 
 class SeparableConv1D(_SeparableConv):

@@ -71,28 +71,23 @@ class Dense(Layer):
         if len(spec.shape) < 1 or spec.shape[-1] is None:
             raise ValueError(f"{self._label}: the last input axis must be known, got shape {spec.shape}")
 
-    def build(self, key, spec):
-        kernel = initializers.get(self.kernel_initializer)(key, (spec.shape[-1], self.units), self.param_dtype)
-        params = {"kernel": kernel}
+    def build(self, input_shape):
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = None
         if self.use_bias:
-            params["bias"] = initializers.get(self.bias_initializer)(key, (self.units,), self.param_dtype)
-        return params
+            self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
-    def call(self, params, x):
-        kernel = params["kernel"]
+    def call(self, x):
+        kernel = self.kernel.value
         if x.shape[-1] != kernel.shape[0]:
             raise ValueError(f"{self._label}: expected last axis {kernel.shape[0]}, got {x.shape[-1]} (input shape {x.shape})")
         dtype = self.compute_dtype
         y = jnp.matmul(x.astype(dtype), kernel.astype(dtype))
         if self.use_bias:
-            y = y + expand_to(params["bias"].astype(dtype), y.ndim)
+            y = y + expand_to(self.bias.value.astype(dtype), y.ndim)
         return activations.get(self.activation)(y)
-
-    def penalty(self, params):
-        total = regularizers.add_penalty(0.0, self.kernel_regularizer, params["kernel"])
-        if self.use_bias:
-            total = regularizers.add_penalty(total, self.bias_regularizer, params["bias"])
-        return total
 
 
 class Activation(Layer):
@@ -122,7 +117,7 @@ class Activation(Layer):
     def check_config(self):
         activations.get(self.activation)
 
-    def call(self, params, x):
+    def call(self, x):
         return activations.get(self.activation)(cast_floats(x, self.compute_dtype))
 
 
@@ -138,7 +133,7 @@ class Identity(Layer):
 
     supports_masking = True
 
-    def call(self, params, x):
+    def call(self, x):
         return x
 
 
@@ -242,7 +237,7 @@ class Lambda(Layer):
                 raise TypeError(f"{self._label}: output_shape must be a tuple or a function, got {self.output_shape!r}")
             self.output_shape = tuple(None if d is None else int(d) for d in self.output_shape)
 
-    def call(self, params, inputs, mask=None, training=False):
+    def call(self, inputs, mask=None, training=False):
         kwargs = dict(self.arguments or {})
         if _takes(self.function, "mask"):
             kwargs["mask"] = mask
@@ -351,9 +346,12 @@ class Embedding(Layer):
         self.trainable = trainable
         self.dtype = dtype
         self.input_shape = None if input_shape is None else tuple(None if d is None else int(d) for d in input_shape)
+        self.activity_regularizer = None
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"Embedding: name must be a non-empty string, got {name!r}")
+        self._init_tracking()
         self._auto_named = name is None
+        self.name = name or "embedding"
         self.check_config()
 
     @property
@@ -374,30 +372,24 @@ class Embedding(Layer):
         if not (jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)):
             raise ValueError(f"{self._label}: expected integer token ids, got dtype {dtype.name} (shape {spec.shape})")
 
-    def build(self, key, spec):
-        init = initializers.get(self.embeddings_initializer)
-        return {"embeddings": init(key, (self.input_dim, self.output_dim), self.param_dtype)}
+    def build(self, input_shape):
+        self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer,
+                                          name="embeddings", regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
 
-    def call(self, params, ids):
+    def call(self, ids):
         self.check_inputs(ids)
         if not jnp.issubdtype(ids.dtype, jnp.integer):
             ids = ids.astype(jnp.int32)
         # Negative ids would wrap around; send them past the end, where `take` fills NaN.
         ids = jnp.where(ids < 0, self.input_dim, ids)
-        out = jnp.take(params["embeddings"], ids, axis=0, mode="fill", fill_value=jnp.nan)
+        out = jnp.take(self.embeddings.value, ids, axis=0, mode="fill", fill_value=jnp.nan)
         return out.astype(self.compute_dtype)
 
     def compute_mask(self, inputs, mask):
         if not self.mask_zero:
             return None
         return jnp.not_equal(inputs, 0)
-
-    def penalty(self, params):
-        return regularizers.add_penalty(0.0, self.embeddings_regularizer, params["embeddings"])
-
-    def constrain(self, params):
-        c = constraints.get(self.embeddings_constraint)
-        return params if c is None else {**params, "embeddings": c(params["embeddings"])}
 
     def get_config(self):
         config = {k: getattr(self, k) for k in ("name", "trainable", "dtype", "input_dim", "output_dim",
@@ -435,7 +427,7 @@ class Masking(Layer):
         if len(spec.shape) < 2:
             raise ValueError(f"{self._label}: expected an input of rank >= 2 (batch, ..., features), got shape {spec.shape}")
 
-    def call(self, params, x):
+    def call(self, x):
         x = cast_floats(x, self.compute_dtype)
         keep = jnp.any(jnp.not_equal(x, self.mask_value), axis=-1, keepdims=True)
         return jnp.where(keep, x, jnp.zeros((), x.dtype))

@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jnet.layers.base import Layer, _fill_specs, as_spec, is_spec_leaf, serialize_value
 from jnet.serialization import get_registered, registered_name
@@ -93,39 +94,69 @@ class FlaxLayer(Layer):
         return {}
 
     # ------------------------------------------------------------------ protocol
-    def init(self, key, *input_specs):
-        specs = jax.tree_util.tree_map(as_spec, input_specs, is_leaf=is_spec_leaf)
-        self.check_inputs(*specs)
-        return self._init_unchecked(key, *_fill_specs(specs, 1))
-
-    def _init_unchecked(self, key, *specs):
-        # Flax builds params and state in one `module.init`, so this replaces build/build_state
-        # (shape inference calls `_init_unchecked` directly).
+    def build(self, *input_shapes):
+        # Flax makes params and state in one `module.init`: each of the module's arrays becomes
+        # a variable (path "Dense_0/kernel") whose initializer runs that init and takes its leaf.
+        specs = _fill_specs(self.__dict__["_build_specs"], 1)
         if _is_nnx(self.module):
             from flax import nnx
 
             _, params, rest = nnx.split(self.module, nnx.Param, ...)
-            return {"params": nnx.to_pure_dict(params), "state": nnx.to_pure_dict(rest)}
-        dummies = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), specs, is_leaf=is_spec_leaf)
-        k_params, k_dropout = jax.random.split(key)
-        variables = self.module.init({"params": k_params, "dropout": k_dropout}, *dummies,
-                                     method=self.method, **self._train_kwargs(False))
-        variables = jax.tree_util.tree_map(lambda a: a, dict(variables))  # plain dicts
-        params = variables.pop("params", {})
-        return {"params": params, "state": variables}
+            trees = {"params": nnx.to_pure_dict(params), "state": nnx.to_pure_dict(rest)}
+            for part, tree in trees.items():
+                for path, leaf in _flat(tree):
+                    self.add_weight(np.shape(leaf), leaf, dtype=leaf.dtype, trainable=part == "params", name=path)
+            return
+        module, method, kwargs = self.module, self.method, self._train_kwargs(False)
 
-    def call(self, params, *inputs, training=False, rng=None, state=None):
-        state = state or {}
+        def linen_init(key):
+            dummies = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), specs, is_leaf=is_spec_leaf)
+            k_params, k_dropout = jax.random.split(key)
+            return dict(module.init({"params": k_params, "dropout": k_dropout}, *dummies, method=method, **kwargs))
+
+        shapes = jax.eval_shape(linen_init, jax.random.key(0))
+        for collection, tree in shapes.items():
+            for path, leaf in _flat(tree):
+                full = f"{collection}/{path}"
+
+                def init(key, shape, dtype, full=full):
+                    return _lookup(linen_init(key), full).astype(dtype)
+
+                self.add_weight(leaf.shape, init, dtype=leaf.dtype, trainable=collection == "params",
+                                name=path if collection == "params" else full)
+
+    def _variable_tree(self):
+        # Nested like the module's own collections (`{"Dense_0": {"kernel": ...}}`).
+        tree = {"params": {}, "state": {}}
+        for v in self._own_variables():
+            node = tree["params" if v.trainable else "state"]
+            *parents, leaf = v.name.split("/")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = v
+        return tree
+
+    def _trees(self):
+        tree = self._variable_tree()
+        return jax.tree_util.tree_map(lambda v: v.value, tree, is_leaf=lambda v: hasattr(v, "assign"))
+
+    def call(self, *inputs, training=False, rng=None):
+        trees = self._trees()
+        params, state = trees["params"], trees["state"]
         if _is_nnx(self.module):
-            return self._call_nnx(params, state, inputs, training, rng)
-        rngs = {"dropout": rng} if rng is not None else {}
-        mutable = list(state) if (training and state) else False
-        result = self.module.apply({"params": params, **state}, *inputs, rngs=rngs, mutable=mutable,
-                                   method=self.method, **self._train_kwargs(training))
-        if mutable:
-            out, updates = result
-            return out, {**state, **dict(updates)}
-        return result, state
+            out, new_state = self._call_nnx(params, state, inputs, training, rng)
+        else:
+            rngs = {"dropout": rng} if rng is not None else {}
+            mutable = list(state) if (training and state) else False
+            result = self.module.apply({"params": params, **state}, *inputs, rngs=rngs, mutable=mutable,
+                                       method=self.method, **self._train_kwargs(training))
+            out, new_state = result if mutable else (result, state)
+            new_state = {**state, **dict(new_state)}
+        if new_state is not state:
+            variables = self._variable_tree()["state"]
+            for (_, var), (_, value) in zip(_flat(variables), _flat(new_state)):
+                var.assign(value)
+        return out
 
     def _call_nnx(self, params, state, inputs, training, rng):
         from flax import nnx
@@ -194,3 +225,19 @@ def _tuples(value):
     if isinstance(value, dict):
         return {k: _tuples(v) for k, v in value.items()}
     return value
+
+
+def _flat(tree, prefix=""):
+    """`[(path, leaf)]` of nested dicts, paths joined with "/" (dict order: sorted keys)."""
+    if isinstance(tree, dict) or hasattr(tree, "items"):
+        out = []
+        for k in sorted(tree):
+            out.extend(_flat(tree[k], f"{prefix}/{k}" if prefix else str(k)))
+        return out
+    return [(prefix, tree)]
+
+
+def _lookup(tree, path):
+    for part in path.split("/"):
+        tree = tree[part]
+    return tree

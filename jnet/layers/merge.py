@@ -96,7 +96,7 @@ class _ElementwiseMerge(_Merge):
         shape = jnp.broadcast_shapes(*(x.shape for x in inputs))
         return [jnp.broadcast_to(x, shape) for x in inputs]
 
-    def call(self, params, inputs, mask=None):
+    def call(self, inputs, mask=None):
         self.check_inputs(inputs)
         xs = self._aligned(inputs)
         return self._merge(xs, self._value_masks(xs, mask))
@@ -277,7 +277,7 @@ class Concatenate(_Merge):
                         f"axis except the concatenation axis {self.axis}"
                     )
 
-    def call(self, params, inputs):
+    def call(self, inputs):
         self.check_inputs(inputs)
         return jnp.concatenate(self._cast(inputs), axis=self.axis)
 
@@ -363,7 +363,7 @@ class Dot(_Merge):
                 f"(shapes {_fmt(shapes[0])} and {_fmt(shapes[1])})"
             )
 
-    def call(self, params, inputs):
+    def call(self, inputs):
         self.check_inputs(inputs)
         x, y = self._cast(inputs)
         a0, a1 = self._axes([x.shape, y.shape])

@@ -90,52 +90,45 @@ class BatchNormalization(Layer):
         if spec.shape[axis] is None:
             raise ValueError(f"{self._label}: the feature axis {self.axis} must be known, got shape {spec.shape}")
 
-    def build(self, key, spec):
-        n = spec.shape[self._feature_axis(spec.shape)]
-        k_gamma, k_beta = jax.random.split(key)
-        params = {}
+    def build(self, input_shape):
+        n = input_shape[self._feature_axis(input_shape)]
+        self.gamma = self.beta = None
         if self.scale:
-            params["gamma"] = initializers.get(self.gamma_initializer)(k_gamma, (n,), self.param_dtype)
+            self.gamma = self.add_weight((n,), self.gamma_initializer, name="gamma",
+                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
         if self.center:
-            params["beta"] = initializers.get(self.beta_initializer)(k_beta, (n,), self.param_dtype)
-        return params
+            self.beta = self.add_weight((n,), self.beta_initializer, name="beta",
+                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+        self.moving_mean = self.add_weight((n,), self.moving_mean_initializer, name="moving_mean", trainable=False)
+        self.moving_variance = self.add_weight((n,), self.moving_variance_initializer, name="moving_variance",
+                                               trainable=False)
 
-    def build_state(self, spec):
-        n = spec.shape[self._feature_axis(spec.shape)]
-        key = jax.random.key(0)  # state initializers are constants in practice (zeros/ones)
-        return {
-            "moving_mean": initializers.get(self.moving_mean_initializer)(key, (n,), self.param_dtype),
-            "moving_variance": initializers.get(self.moving_variance_initializer)(key, (n,), self.param_dtype),
-        }
-
-    def call(self, params, x, training=False, mask=None, state=None):
+    def call(self, x, training=False, mask=None):
         axis = self._feature_axis(x.shape)
-        n = state["moving_mean"].shape[0]
+        moving_mean, moving_variance = self.moving_mean.value, self.moving_variance.value
+        n = moving_mean.shape[0]
         if x.shape[axis] != n:
             raise ValueError(f"{self._label}: expected {n} features on axis {self.axis}, got input shape {x.shape}")
         # Statistics in at least float32 (Keras does the same for half-precision inputs).
         stat_dtype = jnp.promote_types(x.dtype, jnp.float32)
         xf = x.astype(stat_dtype)
         reduce_axes = tuple(a for a in range(x.ndim) if a != axis)
-        new_state = state
         if training and self.trainable:
             mean, var = self._moments(xf, reduce_axes, mask)
             m = self.momentum
-            new_state = {
-                "moving_mean": (state["moving_mean"] * m + mean * (1.0 - m)).astype(state["moving_mean"].dtype),
-                "moving_variance": (state["moving_variance"] * m + var * (1.0 - m)).astype(state["moving_variance"].dtype),
-            }
+            self.moving_mean.assign(moving_mean * m + mean * (1.0 - m))
+            self.moving_variance.assign(moving_variance * m + var * (1.0 - m))
         else:
-            mean = state["moving_mean"].astype(stat_dtype)
-            var = state["moving_variance"].astype(stat_dtype)
+            mean = moving_mean.astype(stat_dtype)
+            var = moving_variance.astype(stat_dtype)
         inv = jax.lax.rsqrt(var + self.epsilon)
         if self.scale:
-            inv = inv * params["gamma"].astype(stat_dtype)
+            inv = inv * self.gamma.value.astype(stat_dtype)
         shift = -mean * inv
         if self.center:
-            shift = shift + params["beta"].astype(stat_dtype)
+            shift = shift + self.beta.value.astype(stat_dtype)
         y = xf * _broadcast_param(inv, x.ndim, (axis,)) + _broadcast_param(shift, x.ndim, (axis,))
-        return y.astype(self.compute_dtype), new_state
+        return y.astype(self.compute_dtype)
 
     def _moments(self, x, reduce_axes, mask):
         rows = batch_rows.current()
@@ -161,15 +154,6 @@ class BatchNormalization(Layer):
         centred = x - jnp.reshape(mean, _keep_shape(x.shape, reduce_axes))
         var = jnp.sum(w * jnp.square(centred), axis=reduce_axes) / (count + eps)
         return mean, var
-
-    def penalty(self, params):
-        total = 0.0
-        if self.scale:
-            total = regularizers.add_penalty(total, self.gamma_regularizer, params["gamma"])
-        if self.center:
-            total = regularizers.add_penalty(total, self.beta_regularizer, params["beta"])
-        return total
-
 
 def _keep_shape(shape, reduce_axes):
     return tuple(1 if a in reduce_axes else d for a, d in enumerate(shape))
@@ -236,17 +220,17 @@ class LayerNormalization(Layer):
             if spec.shape[a] is None:
                 raise ValueError(f"{self._label}: normalised axis {a} must be known, got shape {spec.shape}")
 
-    def build(self, key, spec):
-        shape = tuple(spec.shape[a] for a in self._axes(spec.shape))
-        k_gamma, k_beta = jax.random.split(key)
-        params = {}
+    def build(self, input_shape):
+        shape = tuple(input_shape[a] for a in self._axes(input_shape))
+        self.gamma = self.beta = None
         if self.scale or self.rms_scaling:
-            params["gamma"] = initializers.get(self.gamma_initializer)(k_gamma, shape, self.param_dtype)
+            self.gamma = self.add_weight(shape, self.gamma_initializer, name="gamma",
+                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
         if self.center and not self.rms_scaling:
-            params["beta"] = initializers.get(self.beta_initializer)(k_beta, shape, self.param_dtype)
-        return params
+            self.beta = self.add_weight(shape, self.beta_initializer, name="beta",
+                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
 
-    def call(self, params, x):
+    def call(self, x):
         axes = self._axes(x.shape)
         stat_dtype = jnp.promote_types(x.dtype, jnp.float32)
         xf = x.astype(stat_dtype)
@@ -256,16 +240,8 @@ class LayerNormalization(Layer):
             mean = jnp.mean(xf, axis=tuple(axes), keepdims=True)
             var = jnp.mean(jnp.square(xf - mean), axis=tuple(axes), keepdims=True)
             y = (xf - mean) * jax.lax.rsqrt(var + self.epsilon)
-        if "gamma" in params:
-            y = y * _broadcast_param(params["gamma"].astype(stat_dtype), x.ndim, axes)
-        if "beta" in params:
-            y = y + _broadcast_param(params["beta"].astype(stat_dtype), x.ndim, axes)
+        if self.gamma is not None:
+            y = y * _broadcast_param(self.gamma.value.astype(stat_dtype), x.ndim, axes)
+        if self.beta is not None:
+            y = y + _broadcast_param(self.beta.value.astype(stat_dtype), x.ndim, axes)
         return y.astype(self.compute_dtype)
-
-    def penalty(self, params):
-        total = 0.0
-        if "gamma" in params:
-            total = regularizers.add_penalty(total, self.gamma_regularizer, params["gamma"])
-        if "beta" in params:
-            total = regularizers.add_penalty(total, self.beta_regularizer, params["beta"])
-        return total

@@ -73,7 +73,7 @@ class _Pooling(Layer):
             full[axis] = size
         return tuple(full)
 
-    def call(self, params, x):
+    def call(self, x):
         sp.check_spatial_input(self._label, x, self.rank, self.data_format)
         window, strides, padding = self._window(self.pool_size), self._window(self.strides), self.padding.upper()
         if self._mode == "max":
@@ -186,7 +186,7 @@ class _GlobalPooling(Layer):
     def check_inputs(self, spec):
         sp.check_spatial_input(self._label, spec, self.rank, self.data_format, need_channels=False)
 
-    def call(self, params, x):
+    def call(self, x):
         sp.check_spatial_input(self._label, x, self.rank, self.data_format)
         axes = sp.spatial_axes(self.rank, self.data_format)
         if self._mode == "max":
@@ -199,9 +199,9 @@ class _GlobalPooling1D(_GlobalPooling):
 
     rank = 1
 
-    def call(self, params, x, mask=None):
+    def call(self, x, mask=None):
         if mask is None:
-            return super().call(params, x)
+            return super().call(x)
         sp.check_spatial_input(self._label, x, 1, self.data_format)
         steps_axis, channel_axis = (1, 2) if self.data_format == "channels_last" else (2, 1)
         if tuple(mask.shape) != (x.shape[0], x.shape[steps_axis]):

@@ -134,6 +134,9 @@ class RNNBase(Layer):
     """The loop shared by `RNN`, `SimpleRNN`, `LSTM` and `GRU`: subclasses give `cell`."""
 
     supports_masking = True
+    # The cell's weights are the layer's (`{"kernel", "recurrent_kernel", "bias"}`), as in
+    # Keras's weight lists and files.
+    _inline_sublayers = ("cell", "_cell")
 
     def _check_rnn_config(self):
         u = self.unroll
@@ -157,20 +160,10 @@ class RNNBase(Layer):
         if spec.shape[-1] is None:
             raise ValueError(f"{self._label}: the feature axis must be known, got shape {spec.shape}")
 
-    def build(self, key, spec, initial_state=None):
-        step_spec = jax.ShapeDtypeStruct((spec.shape[0], spec.shape[-1]), spec.dtype)
-        cell = self.cell
-        if isinstance(cell, RNNCellBase):
-            cell.check_inputs(step_spec)
-            return cell.build(key, step_spec)
-        states = [jax.ShapeDtypeStruct((spec.shape[0], s), self.compute_dtype) for s in self.state_sizes]
-        return cell.init(key, step_spec, states)["params"]
-
-    def penalty(self, params):
-        return self.cell.penalty(params)
-
-    def constrain(self, params):
-        return self.cell.constrain(params)
+    def build(self, sequences_shape, initial_state_shape=None):
+        step_spec = jax.ShapeDtypeStruct((sequences_shape[0], sequences_shape[-1]), jnp.float32)
+        states = [jax.ShapeDtypeStruct((sequences_shape[0], s), self.compute_dtype) for s in self.state_sizes]
+        self.cell._maybe_build((step_spec, states), {})
 
     # ------------------------------------------------------------------ masks
     def compute_mask(self, inputs, mask):
@@ -204,7 +197,7 @@ class RNNBase(Layer):
         return [jnp.asarray(s).astype(dtype) for s in states]
 
     # ------------------------------------------------------------------ call
-    def call(self, params, sequences, initial_state=None, training=False, rng=None, mask=None):
+    def call(self, sequences, initial_state=None, training=False, rng=None, mask=None):
         if sequences.ndim != 3:
             self.check_inputs(jax.ShapeDtypeStruct(sequences.shape, sequences.dtype))
         cell = self.cell
@@ -217,6 +210,7 @@ class RNNBase(Layer):
         tmask = None if mask is None else jnp.swapaxes(mask, 0, 1)[:, :, None]
 
         if isinstance(cell, RNNCellBase):
+            params = cell._own_values()
             in_mask, rec_mask = cell.dropout_masks(training, rng, batch, x.shape[-1], dtype)
             if in_mask is not None:
                 xs = xs * expand_to(in_mask, xs.ndim)
@@ -234,7 +228,7 @@ class RNNBase(Layer):
                     return cell.step(params, cell.project(params, x_t), s, rec_mask)
         else:
             def step(x_t, s):
-                out, new = cell.apply({"params": params, "state": {}}, x_t, s, training=training)[0]
+                out, new = cell._invoke((x_t, s), {}, training, None, rng)
                 return out, list(new) if isinstance(new, (list, tuple)) else [new]
 
         last, ys, final = scan_rnn(
@@ -268,7 +262,7 @@ class RNN(RNNBase):
 
     Args:
         cell: an RNN cell (`SimpleRNNCell`, `LSTMCell`, `GRUCell`, or any layer whose
-            `call(params, x_t, states)` returns `(output, new_states)` and that has a
+            `call(x_t, states)` returns `(output, new_states)` and that has a
             `state_size` attribute).
         return_sequences: return the output of every step (batch, T, units) instead of the last.
         return_state: also return the final states: `(output, *states)`.
@@ -328,8 +322,13 @@ class _NamedRNN(RNNBase):
 
     @property
     def cell(self):
-        kwargs = {f: getattr(self, f) for f in self._cell_args}
-        return self._cell_class(**kwargs, dtype=self.dtype, name=f"{self.name or 'rnn'}_cell")
+        """The cell, made once from this layer's cell arguments (Keras names it `<layer>_cell`)."""
+        cell = self.__dict__.get("_cell")
+        if cell is None:
+            kwargs = {f: getattr(self, f) for f in self._cell_args}
+            cell = self._cell_class(**kwargs, dtype=self.dtype, name=f"{self.name or 'rnn'}_cell")
+            self.__dict__["_cell"] = cell
+        return cell
 
 
 class SimpleRNN(_NamedRNN):
@@ -432,7 +431,7 @@ class Bidirectional(Layer):
     backward_layer: Any = None
 
     supports_masking = True
-    weight_order = ("forward_layer", "backward_layer")
+    _untracked = ("layer", "backward_layer")  # the arguments; the weights are in the copies
 
     def check_config(self):
         if not isinstance(self.layer, RNNBase):
@@ -471,16 +470,18 @@ class Bidirectional(Layer):
         except ValueError as err:
             raise ValueError(f"{self._label}: {err}") from None
 
-    def build(self, key, spec, initial_state=None):
-        kf, kb = jax.random.split(key)
-        return {"forward_layer": self._forward.build(kf, spec), "backward_layer": self._backward.build(kb, spec)}
+    @property
+    def forward_layer(self):
+        return self._forward
 
-    def penalty(self, params):
-        return self._forward.penalty(params["forward_layer"]) + self._backward.penalty(params["backward_layer"])
+    @property
+    def backward_layer_copy(self):
+        return self._backward
 
-    def constrain(self, params):
-        return {"forward_layer": self._forward.constrain(params["forward_layer"]),
-                "backward_layer": self._backward.constrain(params["backward_layer"])}
+    def build(self, sequences_shape, initial_state_shape=None):
+        spec = jax.ShapeDtypeStruct(tuple(sequences_shape), jnp.float32)
+        self._forward._maybe_build((spec,), {})
+        self._backward._maybe_build((spec,), {})
 
     def compute_mask(self, inputs, mask):
         mask = _first_mask(mask)
@@ -494,7 +495,7 @@ class Bidirectional(Layer):
             return head + [None] * n
         return out_mask
 
-    def call(self, params, sequences, initial_state=None, training=False, rng=None, mask=None):
+    def call(self, sequences, initial_state=None, training=False, rng=None, mask=None):
         fwd_state = bwd_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
@@ -502,8 +503,8 @@ class Bidirectional(Layer):
         kf = kb = None
         if rng is not None:
             kf, kb = jax.random.split(rng)
-        y = self._forward.call(params["forward_layer"], sequences, fwd_state, training=training, rng=kf, mask=mask)
-        y_rev = self._backward.call(params["backward_layer"], sequences, bwd_state, training=training, rng=kb, mask=mask)
+        y = self._forward.call(sequences, fwd_state, training=training, rng=kf, mask=mask)
+        y_rev = self._backward.call(sequences, bwd_state, training=training, rng=kb, mask=mask)
         states = ()
         if self.return_state:
             states = tuple(y[1:]) + tuple(y_rev[1:])
@@ -543,16 +544,11 @@ class TimeDistributed(Layer):
     layer: Any
 
     supports_masking = True
+    _inline_sublayers = ("layer",)  # the wrapped layer's weights are this layer's
 
     def check_config(self):
         if not isinstance(self.layer, Layer):
             raise ValueError(f"{self._label}: layer must be a jnet layer, got {self.layer!r}")
-
-    @property
-    def weight_order(self):
-        from jnet.models.model import WEIGHT_ORDER
-
-        return getattr(self.layer, "weight_order", WEIGHT_ORDER)
 
     def _step_spec(self, spec):
         return jax.ShapeDtypeStruct((None if spec.shape[0] is None else spec.shape[0] * (spec.shape[1] or 1),)
@@ -563,20 +559,15 @@ class TimeDistributed(Layer):
             raise ValueError(f"{self._label}: expected input of rank >= 3 (batch, timesteps, ...), got shape {spec.shape}")
         self.layer.check_inputs(self._step_spec(spec))
 
-    def _init_unchecked(self, key, spec):
-        # Through the inner layer's own init, so a whole Model can be wrapped too.
-        return self.layer._init_unchecked(key, self._step_spec(spec))
+    def build(self, input_shape):
+        step = self._step_spec(jax.ShapeDtypeStruct(tuple(input_shape), jnp.float32))
+        if hasattr(self.layer, "_ensure_graph") and not self.layer.built:
+            self.layer._ensure_graph((jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in step.shape),
+                                                           step.dtype),))
+        else:
+            self.layer._maybe_build((step,), {})
 
-    def build(self, key, spec):
-        return self._init_unchecked(key, spec)["params"]
-
-    def penalty(self, params):
-        return self.layer.penalty(params)
-
-    def constrain(self, params):
-        return self.layer.constrain(params)
-
-    def call(self, params, x, training=False, rng=None, mask=None, state=None):
+    def call(self, x, training=False, rng=None, mask=None):
         if x.ndim < 3:
             raise ValueError(f"{self._label}: expected input of rank >= 3 (batch, timesteps, ...), got shape {x.shape}")
         b, t = x.shape[:2]
@@ -591,7 +582,5 @@ class TimeDistributed(Layer):
         if rows is not None and rows.shape == (b,):  # the batch's padding rows, for every step
             rows = jnp.repeat(rows, t)
         with batch_rows.valid_rows(rows):
-            out, new_state = self.layer.apply({"params": params, "state": state or {}}, flat, training=training,
-                                              rng=rng, mask=inner_mask)
-        out = jax.tree_util.tree_map(lambda o: jnp.reshape(o, (b, t) + tuple(o.shape[1:])), out)
-        return out, new_state
+            out, _ = self.layer._call_with_mask((flat,), {}, inner_mask, training=training, rng=rng)
+        return jax.tree_util.tree_map(lambda o: jnp.reshape(o, (b, t) + tuple(o.shape[1:])), out)

@@ -106,7 +106,7 @@ class Dropout(Layer):
         if not fits:
             raise ValueError(f"{self._label}: noise_shape {self.noise_shape} does not broadcast to input shape {shape}")
 
-    def call(self, params, x, training=False, rng=None):
+    def call(self, x, training=False, rng=None):
         x = cast_floats(x, self.compute_dtype)
         if not training or self.rate == 0:
             return x
@@ -183,7 +183,7 @@ class GaussianNoise(Layer):
         _check_rate(self, "stddev", self.stddev)
         _check_seed(self)
 
-    def call(self, params, x, training=False, rng=None):
+    def call(self, x, training=False, rng=None):
         x = cast_floats(x, self.compute_dtype)
         if not training or self.stddev == 0:
             return x
@@ -211,7 +211,7 @@ class GaussianDropout(Layer):
             raise ValueError(f"{self._label}: rate must be < 1 (the noise's stddev sqrt(rate / (1 - rate)) is infinite at 1)")
         _check_seed(self)
 
-    def call(self, params, x, training=False, rng=None):
+    def call(self, x, training=False, rng=None):
         x = cast_floats(x, self.compute_dtype)
         if not training or self.rate == 0:
             return x

@@ -75,7 +75,7 @@ class Flatten(Layer):
     def check_config(self):
         _data_format(self)
 
-    def call(self, params, x):
+    def call(self, x):
         if self.data_format == "channels_first" and x.ndim > 2:
             x = jnp.moveaxis(x, 1, -1)
         return jnp.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
@@ -131,7 +131,7 @@ class Reshape(Layer):
         if all(d is not None for d in spec.shape[1:]):
             self._resolve(spec.shape[1:])
 
-    def call(self, params, x):
+    def call(self, x):
         return jnp.reshape(x, (x.shape[0],) + self._resolve(x.shape[1:]))
 
 
@@ -158,7 +158,7 @@ class Permute(Layer):
     def check_inputs(self, spec):
         _check_rank(self, spec, len(self.dims) + 1, f"(batch + {len(self.dims)} axes for dims={self.dims})")
 
-    def call(self, params, x):
+    def call(self, x):
         self.check_inputs(x)
         return jnp.transpose(x, (0,) + self.dims)
 
@@ -179,7 +179,7 @@ class RepeatVector(Layer):
     def check_inputs(self, spec):
         _check_rank(self, spec, 2, "(batch, features)")
 
-    def call(self, params, x):
+    def call(self, x):
         self.check_inputs(x)
         return jnp.broadcast_to(x[:, None, :], (x.shape[0], self.n, x.shape[1]))
 
@@ -201,7 +201,7 @@ class UpSampling1D(Layer):
     def check_inputs(self, spec):
         _check_rank(self, spec, 3, "(batch, steps, features)")
 
-    def call(self, params, x):
+    def call(self, x):
         self.check_inputs(x)
         return jnp.repeat(x, self.size, axis=1)
 
@@ -236,7 +236,7 @@ class UpSampling2D(Layer):
     def check_inputs(self, spec):
         _check_rank(self, spec, 4, "(batch, h, w, channels)" if self.data_format == "channels_last" else "(batch, channels, h, w)")
 
-    def call(self, params, x):
+    def call(self, x):
         self.check_inputs(x)
         if self.data_format == "channels_first":
             x = jnp.transpose(x, (0, 2, 3, 1))
@@ -270,7 +270,7 @@ class ZeroPadding1D(Layer):
     def check_inputs(self, spec):
         _check_rank(self, spec, 3, "(batch, steps, features)")
 
-    def call(self, params, x):
+    def call(self, x):
         self.check_inputs(x)
         axis = 2 if self.data_format == "channels_first" else 1
         pads = [(0, 0)] * 3
@@ -296,7 +296,7 @@ class ZeroPadding2D(Layer):
     def check_inputs(self, spec):
         _check_rank(self, spec, 4, "(batch, h, w, channels)" if self.data_format == "channels_last" else "(batch, channels, h, w)")
 
-    def call(self, params, x):
+    def call(self, x):
         self.check_inputs(x)
         pads = [(0, 0), *self.padding, (0, 0)] if self.data_format == "channels_last" else [(0, 0), (0, 0), *self.padding]
         return jnp.pad(x, pads)
@@ -335,7 +335,7 @@ class Cropping1D(Layer):
         _check_rank(self, spec, 3, "(batch, steps, features)")
         _crop_check(self, spec, (1,), (self.cropping,))
 
-    def call(self, params, x):
+    def call(self, x):
         self.check_inputs(x)
         return _crop(x, (1,), (self.cropping,))
 
@@ -363,6 +363,6 @@ class Cropping2D(Layer):
         _check_rank(self, spec, 4, "(batch, h, w, channels)" if self.data_format == "channels_last" else "(batch, channels, h, w)")
         _crop_check(self, spec, self._axes(), self.cropping)
 
-    def call(self, params, x):
+    def call(self, x):
         self.check_inputs(x)
         return _crop(x, self._axes(), self.cropping)

@@ -80,26 +80,23 @@ class RNNCellBase(Layer):
                 f"feature axis, got shape {spec.shape}"
             )
 
-    def build(self, key, spec, states=None):
-        k1, k2, k3 = jax.random.split(key, 3)
-        dim, width = spec.shape[-1], self.n_gates * self.units
-        params = {
-            "kernel": initializers.get(self.kernel_initializer)(k1, (dim, width), self.param_dtype),
-            "recurrent_kernel": initializers.get(self.recurrent_initializer)(k2, (self.units, width), self.param_dtype),
-        }
+    def build(self, input_shape):
+        dim, width = input_shape[-1], self.n_gates * self.units
+        self.kernel = self.add_weight((dim, width), self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight((self.units, width), self.recurrent_initializer,
+                                                name="recurrent_kernel", regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
+        self.bias = None
         if self.use_bias:
-            params["bias"] = self._build_bias(k3)
-        return params
+            self.bias = self.add_weight(self._bias_shape(), self._bias_initializer(), name="bias",
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
-    def _build_bias(self, key):
-        return initializers.get(self.bias_initializer)(key, (self.n_gates * self.units,), self.param_dtype)
+    def _bias_shape(self):
+        return (self.n_gates * self.units,)
 
-    def penalty(self, params):
-        total = regularizers.add_penalty(0.0, self.kernel_regularizer, params["kernel"])
-        total = regularizers.add_penalty(total, self.recurrent_regularizer, params["recurrent_kernel"])
-        if self.use_bias:
-            total = regularizers.add_penalty(total, self.bias_regularizer, params["bias"])
-        return total
+    def _bias_initializer(self):
+        return self.bias_initializer
 
     # ------------------------------------------------------------------ compute
     def _input_bias(self, params):
@@ -137,7 +134,7 @@ class RNNCellBase(Layer):
         rec_mask = dropout_mask(k_rec, self.recurrent_dropout, (batch, self.units), dtype) if use_rec else None
         return in_mask, rec_mask
 
-    def call(self, params, inputs, states, training=False, rng=None):
+    def call(self, inputs, states, training=False, rng=None):
         """One step: `(output, new_states)`; `states` is a list of `(batch, size)` arrays."""
         states = list(states) if isinstance(states, (list, tuple)) else [states]
         if len(states) != len(self.state_sizes):
@@ -148,6 +145,7 @@ class RNNCellBase(Layer):
         if in_mask is not None:
             inputs = inputs * in_mask
         states = [s.astype(dtype) for s in states]
+        params = self._own_values()
         out, new_states = self.step(params, self.project(params, inputs), states, rec_mask)
         return out, list(new_states)
 
@@ -243,12 +241,16 @@ class LSTMCell(RNNCellBase):
     def state_size(self):
         return [self.units, self.units]
 
-    def _build_bias(self, key):
+    def _bias_initializer(self):
         init = initializers.get(self.bias_initializer)
         if not self.unit_forget_bias:
-            return init(key, (4 * self.units,), self.param_dtype)
-        u, dt = self.units, self.param_dtype
-        return jnp.concatenate([init(key, (u,), dt), jnp.ones((u,), dt), init(key, (2 * u,), dt)])
+            return init
+        u = self.units
+
+        def forget_bias_one(key, shape, dtype):  # Keras: ones for the forget gate's quarter
+            return jnp.concatenate([init(key, (u,), dtype), jnp.ones((u,), dtype), init(key, (2 * u,), dtype)])
+
+        return forget_bias_one
 
     def step(self, params, xp, states, rec_mask=None):
         h, c = states
@@ -303,9 +305,8 @@ class GRUCell(RNNCellBase):
     def state_size(self):
         return self.units
 
-    def _build_bias(self, key):
-        shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-        return initializers.get(self.bias_initializer)(key, shape, self.param_dtype)
+    def _bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def _input_bias(self, params):
         if not self.use_bias:

@@ -1,171 +1,19 @@
-"""Symbolic tensors and the layer graph behind `jnet.Input` -> layer calls -> `jnet.Model`.
+"""The layer graph behind `jnet.Input` -> layer calls -> `jnet.Model`.
 
-Calling a layer on symbolic tensors records a `Node` (the layer, its argument tree, its output
-tree) and infers the output specs with `jax.eval_shape`. A `Graph` walks the nodes reachable
-from the outputs in topological order, names the layers (unique within the graph,
-deterministic), and runs them as one pure function.
+A `Graph` walks the nodes reachable from the outputs in topological order, names the layers
+(unique within the graph, deterministic), and runs them inside the caller's variable scope.
+Symbolic tensors and nodes live in `jnet.core.symbolic`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import inspect
 import itertools
-from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-from jnet.layers.base import Layer, name_key, to_snake_case
-
-# --------------------------------------------------------------------------- symbolic tensors
-
-
-class SymbolicTensor:
-    """A placeholder for an array in a model under construction: a shape (None for unknown
-    axes), a dtype, and the node that produces it."""
-
-    __slots__ = ("shape", "dtype", "node", "index", "__weakref__")
-
-    def __init__(self, shape, dtype, node=None, index=0):
-        self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = jnp.dtype(dtype)
-        self.node = node
-        self.index = index
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def name(self):
-        return self.node.layer.name if self.node is not None else None
-
-    def __repr__(self):
-        return f"<SymbolicTensor shape={self.shape} dtype={self.dtype.name} from={self.name!r}>"
-
-    def __jax_array__(self):
-        raise TypeError(
-            "A symbolic tensor (from jnet.Input) cannot be used as an array. Wrap jnp operations "
-            "in a jnet.layers.Lambda layer, or call layers on it."
-        )
-
-
-def is_symbolic(x) -> bool:
-    return isinstance(x, SymbolicTensor)
-
-
-def spec_of(x):
-    if isinstance(x, SymbolicTensor):
-        return jax.ShapeDtypeStruct(x.shape, x.dtype)
-    return x
-
-
-@dataclasses.dataclass(eq=False)
-class Node:
-    """One call of `layer` on `args`/`kwargs` (pytrees whose leaves may be symbolic)."""
-
-    layer: Layer
-    args: tuple
-    kwargs: dict
-    outputs: Any = None
-
-    def inbound(self) -> list[SymbolicTensor]:
-        return [t for t in jax.tree_util.tree_leaves((self.args, self.kwargs), is_leaf=is_symbolic) if is_symbolic(t)]
-
-
-class InputLayer(Layer):
-    """The layer behind `jnet.Input`: it has no params and passes its input through.
-
-    Args:
-        shape: shape of one sample, without the batch axis; `None` marks a variable axis.
-        batch_size: optional fixed batch size.
-        input_dtype: dtype of the input (float32 unless given: use "int32" for token ids).
-    """
-
-    shape: tuple = ()
-    batch_size: Any = None
-    input_dtype: Any = "float32"
-
-    def check_config(self):
-        if not isinstance(self.shape, (tuple, list)):
-            raise TypeError(f"Input: shape must be a tuple, got {self.shape!r}")
-        self.shape = tuple(None if d is None else int(d) for d in self.shape)
-        for d in self.shape:
-            if d is not None and d <= 0:
-                raise ValueError(f"Input {self.name or ''}: axes must be positive or None, got shape {self.shape}")
-
-    @property
-    def batch_shape(self):
-        return (self.batch_size,) + self.shape
-
-    def call(self, params, x):
-        return x
-
-
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):  # noqa: N802 - Keras name
-    """A symbolic input for a graph model.
-
-    Args:
-        shape: shape of one sample, e.g. `(784,)`; `(None,)` is a variable-length sequence.
-        batch_size: optional fixed batch size.
-        dtype: dtype of the data fed here (default float32; `"int32"` for token ids).
-        name: the input's name, used to feed it from a dict (`{"title": ...}`).
-        batch_shape: the full shape including the batch axis (instead of shape/batch_size).
-
-    Example:
-    ```python
-    title = jnet.Input(shape=(None,), dtype="int32", name="title")
-    ```
-    """
-    if batch_shape is not None:
-        batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
-    if shape is None:
-        raise ValueError("Input: pass shape= (one sample, without the batch axis)")
-    if isinstance(shape, int):
-        shape = (shape,)
-    layer = InputLayer(shape=tuple(shape), batch_size=batch_size, input_dtype=jnp.dtype(dtype or "float32").name, name=name)
-    node = Node(layer, (), {})
-    tensor = SymbolicTensor(layer.batch_shape, layer.input_dtype, node, 0)
-    node.outputs = tensor
-    return tensor
-
-
-@functools.lru_cache(maxsize=None)
-def _call_signature(cls) -> tuple[tuple, frozenset]:
-    """(positional argument names after `params`, all argument names) of `cls.call`."""
-    call = getattr(cls, "call", None)
-    if call is None:
-        return (), frozenset()
-    params = list(inspect.signature(call).parameters.values())[2:]  # self, params
-    positional = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-    return positional, frozenset(p.name for p in params)
-
-
-def _tensors_to_positional(layer, args, kwargs):
-    """`mha(q, v, key=k)` -> `mha(q, v, k)`: tensors given by keyword for the next positional
-    slot become positional, so `init`/`build` see every input spec."""
-    positional, _ = _call_signature(type(layer))
-    args, kwargs = list(args), dict(kwargs)
-    while len(args) < len(positional) and is_symbolic(kwargs.get(positional[len(args)])):
-        args.append(kwargs.pop(positional[len(args)]))
-    return tuple(args), kwargs
-
-
-def call_symbolic(layer: Layer, args: tuple, kwargs: dict):
-    """Record `layer(*args, **kwargs)` on symbolic tensors; return symbolic outputs."""
-    args, kwargs = _tensors_to_positional(layer, args, kwargs)
-    arg_specs = jax.tree_util.tree_map(spec_of, args, is_leaf=is_symbolic)
-    tensor_kwargs = {k: v for k, v in kwargs.items() if k not in ("training", "mask")}
-    kw_specs = jax.tree_util.tree_map(spec_of, tensor_kwargs, is_leaf=is_symbolic)
-    out_specs = layer.output_spec(*arg_specs, **kw_specs)
-    node = Node(layer, tuple(args), dict(kwargs))
-    leaves, treedef = jax.tree_util.tree_flatten(out_specs)
-    outputs = [SymbolicTensor(s.shape, s.dtype, node, i) for i, s in enumerate(leaves)]
-    node.outputs = jax.tree_util.tree_unflatten(treedef, outputs)
-    return node.outputs
-
+from jnet.core.symbolic import Node, SymbolicTensor, call_signature, is_symbolic, spec_of  # noqa: F401
+from jnet.layers.base import name_key, to_snake_case
+from jnet.layers.input_layer import Input, InputLayer, make_input_tensor  # noqa: F401
 
 # --------------------------------------------------------------------------- the graph
 
@@ -188,23 +36,34 @@ def _flatten_io(structure, what: str):
 
 
 def assign_names(layers, owner_label="Model"):
-    """Give each unnamed layer a name unique among `layers` (`dense`, `dense_1`, ...) in order;
-    two layers with the same explicit name are an error."""
+    """Make layer names unique within `layers` (`dense`, `dense_1`, ...), in order. Explicit
+    names and names a layer already got in another model stay; a fresh auto-named layer takes
+    the next free name; two layers with the same fixed name are an error."""
     taken = {}
+    fresh = []
     for layer in layers:
-        if layer.name is not None:
-            if layer.name in taken and taken[layer.name] is not layer:
-                raise ValueError(
-                    f"{owner_label}: duplicate layer name {layer.name!r} "
-                    f"({taken[layer.name]._label} and {type(layer).__name__}); layer names must be unique within a model"
-                )
-            taken[layer.name] = layer
+        if layer._auto_named and not layer._name_fixed:
+            fresh.append(layer)
+            continue
+        other = taken.get(layer.name)
+        if other is not None and other is not layer:
+            if layer._auto_named:
+                fresh.append(layer)
+                continue
+            raise ValueError(
+                f"{owner_label}: duplicate layer name {layer.name!r} ({other._label} and "
+                f"{type(layer).__name__}); layer names must be unique within a model"
+            )
+        taken[layer.name] = layer
+    for layer in fresh:
+        base = "input_layer" if isinstance(layer, InputLayer) else to_snake_case(type(layer).__name__)
+        if layer._name_fixed:
+            base = layer.name
+        name = next(n for n in itertools.chain([base], (f"{base}_{i}" for i in itertools.count(1))) if n not in taken)
+        layer.name = name
+        taken[name] = layer
     for layer in layers:
-        if layer.name is None:
-            base = "input_layer" if isinstance(layer, InputLayer) else to_snake_case(type(layer).__name__)
-            name = next(n for n in itertools.chain([base], (f"{base}_{i}" for i in itertools.count(1))) if n not in taken)
-            layer.name = name
-            taken[name] = layer
+        layer._name_fixed = True
 
 
 class Graph:
@@ -283,27 +142,9 @@ class Graph:
 
     # ------------------------------------------------------------------ running
 
-    def init(self, key):
-        """Variables of every layer, keyed by layer name. Params depend only on known axes, so
-        each layer is built on the specs recorded when the graph was made."""
-        params, state = {}, {}
-        for node in self.nodes:
-            layer = node.layer
-            if isinstance(layer, InputLayer) or layer.name in params or layer.name in state:
-                continue
-            args = jax.tree_util.tree_map(spec_of, node.args, is_leaf=is_symbolic)
-            variables = layer.init(name_key(key, layer.name), *args)
-            if variables["params"]:
-                params[layer.name] = variables["params"]
-            if variables["state"]:
-                state[layer.name] = variables["state"]
-        return {"params": params, "state": state}
-
-    def run(self, variables, inputs, training=False, rng=None, input_masks=None):
-        """`(outputs, output_masks, new_state)` for concrete `inputs` (a list, one per input)."""
-        params = variables.get("params", {})
-        old_state = variables.get("state", {})
-        new_state = dict(old_state)
+    def run(self, inputs, training=False, rng=None, input_masks=None):
+        """`(outputs, output_masks)` for `inputs` (a list, one per input), inside the caller's
+        variable scope."""
         values, masks = {}, {}
         for i, (t, x) in enumerate(zip(self.inputs, inputs)):
             values[id(t)] = x
@@ -320,15 +161,12 @@ class Graph:
             layer_rng = None
             if rng is not None:
                 layer_rng = jax.random.fold_in(name_key(rng, layer.name), self.call_index[id(node)])
-            layer_vars = {"params": params.get(layer.name, {}), "state": new_state.get(layer.name, {})}
-            out, out_mask, st = layer.apply_with_mask(layer_vars, args, kwargs, mask, training=node_training, rng=layer_rng)
-            if layer.name in old_state:
-                new_state[layer.name] = st
+            out, out_mask = layer._call_with_mask(args, kwargs, mask, training=node_training, rng=layer_rng)
             self._store(node, out, values)
             self._store_mask(node, out, out_mask, masks)
         outputs = [values[id(t)] for t in self.outputs]
         out_masks = [masks.get(id(t)) for t in self.outputs]
-        return outputs, out_masks, new_state
+        return outputs, out_masks
 
     @staticmethod
     def _gather(node, values):
@@ -353,7 +191,7 @@ class Graph:
     def _argument_masks(node, masks, kwargs) -> dict:
         """Masks of the 2nd, 3rd, ... positional tensors, passed as `<name>_mask` where the
         layer's `call` takes one (Keras: MHA's `value_mask`, `key_mask`)."""
-        positional, names = _call_signature(type(node.layer))
+        positional, names = call_signature(type(node.layer))
         extra = {}
         for name, arg in zip(positional[1:], node.args[1:]):
             key = f"{name}_mask"
@@ -426,12 +264,11 @@ class Graph:
         for entry in config["layers"]:
             layer = deserialize({"class_name": entry["class_name"], "config": entry["config"]}, custom_objects, safe_mode)
             layer.name = entry["name"]
+            layer._name_fixed = True
             created[entry["name"]] = (layer, [], entry)
         for name, (layer, outs, _) in created.items():
             if isinstance(layer, InputLayer):
-                node = Node(layer, (), {})
-                node.outputs = SymbolicTensor(layer.batch_shape, layer.input_dtype, node, 0)
-                outs.append(node.outputs)
+                outs.append(make_input_tensor(layer))
 
         def tensor(ref):
             lname, k, i = ref

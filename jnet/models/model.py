@@ -11,81 +11,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnet.core.symbolic import is_symbolic
+from jnet.core.variables import VariableScope
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
-from jnet.models.functional import Graph, InputLayer, is_symbolic
+from jnet.models.functional import Graph, InputLayer
 from jnet.models.saving import SavingMixin
 from jnet.models.training import TrainingMixin
 from jnet.utils import rng as jrng
 
-# Keras's weight order inside a layer (creation order there); dict keys lose order under jit.
-WEIGHT_ORDER = (
-    "kernel", "depthwise_kernel", "pointwise_kernel", "recurrent_kernel", "bias", "embeddings",
-    "gamma", "beta", "moving_mean", "moving_variance", "alpha",
-)
-
-
-def ordered_keys(d: dict, order=WEIGHT_ORDER):
-    """Keys of `d` in a layer's own `weight_order`, then Keras's usual order, then by name."""
-    rank = {}
-    for k in tuple(order) + WEIGHT_ORDER:
-        rank.setdefault(k, len(rank))
-    return sorted(d, key=lambda k: (rank.get(k, len(rank)), k))
-
-
-def _ordered_leaves(tree, order=WEIGHT_ORDER) -> list:
-    """Leaves in Keras order at every dict level (sublayers like MHA's `query` nest dicts)."""
-    if isinstance(tree, dict):
-        return [leaf for k in ordered_keys(tree, order) for leaf in _ordered_leaves(tree[k], order)]
-    return jax.tree_util.tree_leaves(tree)
-
-
-def _ordered_unflatten(tree, leaves: list, order=WEIGHT_ORDER):
-    """Inverse of `_ordered_leaves`: consume `leaves` from the front into `tree`'s structure."""
-    if isinstance(tree, dict):
-        return {k: _ordered_unflatten(tree[k], leaves, order) for k in ordered_keys(tree, order)}
-    flat, treedef = jax.tree_util.tree_flatten(tree)
-    return jax.tree_util.tree_unflatten(treedef, [leaves.pop(0) for _ in flat])
-
-
-def layer_weights(layer: Layer, variables: dict) -> list:
-    """Keras-ordered list of a layer's arrays: params, then state."""
-    if isinstance(layer, Model):
-        return layer.weights_list(variables)
-    order = getattr(layer, "weight_order", WEIGHT_ORDER)
-    return _ordered_leaves(variables.get("params", {}), order) + _ordered_leaves(variables.get("state", {}), order)
-
-
-def with_layer_weights(layer: Layer, variables: dict, weights: list) -> tuple[dict, list]:
-    """Variables with arrays taken from the front of `weights` (Keras order); returns the rest."""
-    if isinstance(layer, Model):
-        return layer.with_weights(variables, weights, _partial=True)
-    order = getattr(layer, "weight_order", WEIGHT_ORDER)
-    new, weights = {}, list(weights)
-    for part in ("params", "state"):
-        tree = variables.get(part, {})
-        old = _ordered_leaves(tree, order)
-        taken, weights = weights[: len(old)], weights[len(old):]
-        if len(taken) < len(old):
-            raise ValueError(f"{layer._label}: too few weights given ({len(taken)} for {len(old)} {part} arrays)")
-        for i, (o, w) in enumerate(zip(old, taken)):
-            if tuple(np.shape(w)) != tuple(o.shape):
-                raise ValueError(f"{layer._label}: {part} weight {i} expects shape {tuple(o.shape)}, got {tuple(np.shape(w))}")
-        new[part] = _ordered_unflatten(tree, [jnp.asarray(w, o.dtype) for w, o in zip(taken, old)], order)
-    return new, weights
-
-
 class Model(TrainingMixin, SavingMixin, Layer):
-    """A graph model: `jnet.Model(inputs, outputs)`.
+    """A model: a graph of layers (`jnet.Model(inputs, outputs)`) or a subclass with `call()`.
 
     Args:
         inputs: a symbolic tensor from `jnet.Input`, or a list or dict of them.
         outputs: symbolic tensors computed from `inputs`: one, a list, or a dict by name.
         name: the model's name (default `"model"`, or `"sequential"` for `Sequential`).
 
+    A subclass that defines `call()` is built on its first call (or by `build(input_shape)`),
+    with the layers it holds as attributes; a subclass without `call()` may still be built as
+    `MyModel(inputs, outputs)` (to override `train_step`, say).
+
     The model is itself a layer: `model.init(key)` gives `{"params", "state"}` keyed by layer
     name, and `model.apply(variables, *inputs, training=False, rng=None)` runs it purely, inside
     any `jax.jit` / `jax.grad` / `jax.vmap` of your own. Inputs may be given positionally, as a
-    list, or as a dict keyed by input name.
+    list, or as a dict keyed by input name. Its layers hold the current weights: a layer or
+    model used in several models is one set of weights.
 
     Example:
     ```python
@@ -97,30 +47,55 @@ class Model(TrainingMixin, SavingMixin, Layer):
     ```
     """
 
-    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, dtype=None):
-        if inputs is None or outputs is None:
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, dtype=None, **kwargs):
+        if "input" in kwargs or "output" in kwargs:
+            inputs = kwargs.pop("input", inputs)
+            outputs = kwargs.pop("output", outputs)
+        self._init_base(name, trainable, dtype, **kwargs)
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise TypeError(f"{self._label}: pass both inputs= and outputs= to build a graph model")
+            self._set_graph(Graph(inputs, outputs, owner_label=self._label))
+        elif not self._is_subclassed():
             raise TypeError(
                 "jnet.Model needs inputs= and outputs= (symbolic tensors from jnet.Input and layer "
-                "calls). Subclassed models with a call() method are not supported yet."
+                "calls), or subclass it and define call()."
             )
-        self._init_base(name, trainable, dtype)
-        self._set_graph(Graph(inputs, outputs, owner_label=self._label))
 
-    def _init_base(self, name, trainable, dtype):
+    @classmethod
+    def _is_subclassed(cls) -> bool:
+        return cls.call is not Model.call
+
+    def _init_base(self, name, trainable, dtype, **kwargs):
+        kwargs.pop("input_shape", None)
+        kwargs.pop("autocast", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
-        self.name = name
+        self.__dict__.setdefault("_graph", None)
+        self.__dict__.setdefault("_out_structure", None)
+        self._init_tracking()
         self._auto_named = name is None
+        self.name = name or ("sequential" if type(self).__name__ == "Sequential" else
+                             "model" if type(self) is Model or not self._is_subclassed() and type(self).__module__.startswith("jnet.")
+                             else _snake(type(self).__name__))
         self.trainable = trainable
         self.dtype = dtype
         self.input_shape = None
         self.input_dim = None
-        self._graph = None
-        self._variables = None
+        self.activity_regularizer = None
+
+    # Models are never dataclasses: their config is the graph (or the subclass's get_config).
+    _dataclass_config = False
 
     def _set_graph(self, graph):
         self._graph = graph
-        self._variables = None
+        self.built = True
+
+    def call(self, *inputs, training=False, mask=None):
+        """Run the graph (graph models); subclasses write their own."""
+        return self._run(inputs, training, None, mask)[0]
 
     # ------------------------------------------------------------------ structure
 
@@ -132,8 +107,15 @@ class Model(TrainingMixin, SavingMixin, Layer):
             )
         return self._graph
 
+    def _sublayers(self) -> list:
+        if self._graph is not None:
+            return [layer for layer in self._graph.layers if not isinstance(layer, InputLayer)]
+        return super()._sublayers()
+
     @property
     def layers(self) -> list:
+        if self._graph is None and self._is_subclassed():
+            return super()._sublayers()
         return list(self._require_graph().layers)
 
     @property
@@ -145,16 +127,56 @@ class Model(TrainingMixin, SavingMixin, Layer):
         return list(self._require_graph().outputs)
 
     @property
+    def input(self):
+        graph = self._require_graph()
+        return graph.inputs[0] if len(graph.inputs) == 1 else list(graph.inputs)
+
+    @property
+    def output(self):
+        graph = self._require_graph()
+        return self._structure(list(graph.outputs))
+
+    @property
     def input_names(self) -> list:
+        if self._graph is None and self._is_subclassed():
+            return ["input"]
         return self._require_graph().input_names
 
     @property
     def output_names(self) -> list:
+        if self._graph is None and self._is_subclassed():
+            struct = self._out_structure
+            if struct is None:
+                raise ValueError(f"{self._label} is not built yet: call it on data, build(input_shape), or fit first")
+            kind, keys, n = struct
+            if kind == "dict":
+                return list(keys)
+            return ["output"] if kind == "single" else [f"output_{i + 1}" for i in range(n)]
         return self._require_graph().output_names
 
     @property
-    def built(self) -> bool:
-        return self._graph is not None
+    def _output_kind(self):
+        if self._graph is not None:
+            return self._graph.output_kind, self._graph.output_keys
+        kind, keys, _ = self._out_structure
+        return kind, keys
+
+    def flatten_outputs(self, outputs) -> list:
+        """The model's outputs as a list in `output_names` order."""
+        kind, keys = self._output_kind
+        if kind == "dict":
+            return [outputs[k] for k in keys]
+        if kind == "single":
+            return [outputs]
+        return list(outputs)
+
+    def output_shapes(self):
+        """`([shape per output], [dtype per output])` (None for unknown axes)."""
+        if self._graph is not None:
+            outs = self._graph.outputs
+        else:
+            outs = self.flatten_outputs(self._out_specs)
+        return [tuple(t.shape) for t in outs], [t.dtype for t in outs]
 
     def get_layer(self, name=None, index=None):
         """The layer called `name` (or at position `index` in `layers`)."""
@@ -171,39 +193,101 @@ class Model(TrainingMixin, SavingMixin, Layer):
     # ------------------------------------------------------------------ layer protocol
 
     def init(self, key=None, *example_inputs) -> dict:
-        """`{"params", "state"}` for the whole model. `key` defaults to the next key of the
+        """Fresh `{"params", "state"}` for the whole model. `key` defaults to the next key of the
         global seed (`jnet.utils.set_random_seed`). Example inputs are optional when the
-        input shapes are known, and build a deferred `Sequential` when they are not."""
+        input shapes are known, and build a deferred or subclassed model when they are not."""
         if example_inputs:
             self._ensure_graph(example_inputs)
-        graph = self._require_graph()
+        self._require_built()
         if key is None:
-            key = jrng.next_key()
-        return graph.init(key)
+            from jnet.utils import rng as jrng
 
-    def _init_unchecked(self, key, *specs):
-        return self.init(key, *specs)
+            key = jrng.next_key()
+        return self.initial_variables(key)
+
+    def _require_built(self):
+        if self._graph is None and not (self._is_subclassed() and self.built):
+            self._require_graph()
 
     def _ensure_graph(self, example_inputs):
-        """Check example inputs against the graph (a deferred Sequential builds here)."""
-        specs = jax.tree_util.tree_map(as_spec, example_inputs, is_leaf=is_spec_leaf)
+        """Check example inputs against the graph (a deferred Sequential or a subclassed model
+        builds here)."""
+        specs = jax.tree_util.tree_map(as_spec, tuple(example_inputs), is_leaf=is_spec_leaf)
+        if self._graph is None and self._is_subclassed():
+            if not self.built:
+                self._build_subclassed(specs)
+            return
         self._check_specs(self._flat_inputs(specs))
 
+    def _build_subclassed(self, specs):
+        """Build a subclassed model from example specs: its `build` (if any), then one shape-only
+        trace of `call` builds the layers it uses and records its output structure."""
+        if len(specs) == 1 and isinstance(specs[0], (list, tuple)) and not is_spec_leaf(specs[0]):
+            specs = (list(specs[0]),)
+        unknown_batch = jax.tree_util.tree_map(
+            lambda s: jax.ShapeDtypeStruct((None,) + tuple(s.shape[1:]), s.dtype), specs, is_leaf=is_spec_leaf)
+        if type(self).build is not Model.build:
+            self._build_shapes = [tuple(s.shape) for s in jax.tree_util.tree_leaves(unknown_batch, is_leaf=is_spec_leaf)]
+            type(self).build(self, *self._build_arguments(unknown_batch, {}))
+        self.built = True
+        out = self.output_spec(*unknown_batch)
+        if isinstance(out, dict):
+            self._out_structure = ("dict", list(out), len(out))
+        elif isinstance(out, (list, tuple)):
+            self._out_structure = ("list", None, len(out))
+        else:
+            self._out_structure = ("single", None, 1)
+        self._out_specs = out
+        self._build_shapes = [tuple(s.shape) for s in jax.tree_util.tree_leaves(unknown_batch, is_leaf=is_spec_leaf)]
+
+    def _maybe_build(self, arg_specs, kw_specs):
+        if self._graph is None and self._is_subclassed() and not self.built:
+            self._build_subclassed(tuple(arg_specs))
+
     def apply(self, variables, *inputs, training=False, rng=None, mask=None, **kwargs):
-        if kwargs:
+        if kwargs and self._graph is not None:
             raise TypeError(f"{self._label}.apply got unexpected keyword arguments {sorted(kwargs)}")
-        outputs, _, state = self._run(variables, inputs, training, rng, mask)
+        if self._graph is None:
+            self._ensure_graph(inputs)
+            return Layer.apply(self, variables, *inputs, training=training, rng=rng, mask=mask, **kwargs)
+        tree = self._variable_tree()
+        from jnet.layers.base import _bind_pairs
+
+        bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
+        with VariableScope(bindings, training=training, rng=rng):
+            outputs, _ = self._run(inputs, training, rng, mask)
+            state = jax.tree_util.tree_map(lambda v: v.value, tree["state"], is_leaf=_is_variable)
         return outputs, state
 
-    def apply_with_mask(self, variables, args, kwargs, mask, training=False, rng=None):
-        outputs, masks, state = self._run(variables, args, training, rng, mask)
+    def apply_with_losses(self, variables, *inputs, training=False, rng=None):
+        """`(outputs, new_state, losses)`: like `apply`, plus the scalars layers added with
+        `add_loss` or their `activity_regularizer` during the call."""
+        tree = self._variable_tree()
+        from jnet.layers.base import _bind_pairs
+
+        bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
+        with VariableScope(bindings, training=training, rng=rng) as scope:
+            if self._graph is None:
+                self._ensure_graph(inputs)
+                outputs = self._invoke(inputs, {}, training, None, rng)
+            else:
+                outputs, _ = self._run(inputs, training, rng, None)
+            state = jax.tree_util.tree_map(lambda v: v.value, tree["state"], is_leaf=_is_variable)
+            losses = list(scope.losses)
+        return outputs, state, losses
+
+    def _call_with_mask(self, args, kwargs, mask, training=False, rng=None):
+        if self._graph is None:
+            return super()._call_with_mask(args, kwargs, mask, training, rng)
+        outputs, masks = self._run(args, training, rng, mask)
         graph = self._graph
         out_mask = masks[0] if graph.output_kind == "single" else self._structure(masks)
         if all(m is None for m in masks):
             out_mask = None
-        return outputs, out_mask, state
+        return outputs, out_mask
 
-    def _run(self, variables, inputs, training, rng, mask):
+    def _run(self, inputs, training, rng, mask):
+        """Inside a scope: `(structured outputs, output masks)` of the graph."""
         self._ensure_graph(inputs)
         graph = self._graph
         flat = self._flat_inputs(inputs)
@@ -212,8 +296,8 @@ class Model(TrainingMixin, SavingMixin, Layer):
         masks = None
         if mask is not None:
             masks = [mask] if len(graph.inputs) == 1 else list(self._flat_inputs((mask,)))
-        outputs, out_masks, state = graph.run(variables, flat, training=training, rng=rng, input_masks=masks)
-        return self._structure(outputs), out_masks, state
+        outputs, out_masks = graph.run(flat, training=training, rng=rng, input_masks=masks)
+        return self._structure(outputs), out_masks
 
     def _flat_inputs(self, inputs) -> list:
         """Positional, list or dict-by-name inputs -> a list in the order of `self.inputs`."""
@@ -253,108 +337,58 @@ class Model(TrainingMixin, SavingMixin, Layer):
         return list(flat)
 
     def output_spec(self, *input_specs, **kwargs):
-        if self._graph is None and input_specs:
+        if self._graph is None and not self._is_subclassed() and input_specs:
             self._ensure_graph(input_specs)
-        graph = self._require_graph()
+        if self._graph is None:
+            return super().output_spec(*input_specs, **kwargs)
+        graph = self._graph
         if not input_specs:
             return self._structure([jax.ShapeDtypeStruct(t.shape, t.dtype) for t in graph.outputs])
         return super().output_spec(*input_specs, **kwargs)
 
-    def penalty(self, params):
-        total = 0.0
-        for layer in self.layers:
-            if layer.name in params:
-                total = total + layer.penalty(params[layer.name])
-        return total
-
-    def constrain(self, params):
-        """`params` with every layer's weight constraints applied (`kernel_constraint=`, ...)."""
-        out = dict(params)
-        for layer in self.layers:
-            if layer.name in params:
-                out[layer.name] = layer.constrain(params[layer.name])
-        return out
-
-    def trainable_mask(self, params):
-        """A pytree of bools over `params`: False where a layer (or this model) is frozen."""
-        mask = {}
-        for layer in self.layers:
-            if layer.name not in params:
-                continue
-            if isinstance(layer, Model):
-                sub = layer.trainable_mask(params[layer.name])
-            else:
-                sub = jax.tree_util.tree_map(lambda _: bool(layer.trainable), params[layer.name])
-            mask[layer.name] = jax.tree_util.tree_map(lambda m: m and bool(self.trainable), sub)
-        return mask
-
     # ------------------------------------------------------------------ bound variables
 
-    @property
-    def variables(self) -> dict:
-        """The model's current `{"params", "state"}` (built on first use). During `fit` these are
-        the live training arrays (no copy; the next step donates them)."""
+    def current_variables(self) -> dict:
+        """The model's current `{"params", "state"}` (initialised on first use). During `fit`
+        these are the live training arrays (no copy; the next step donates them)."""
         live = self._live_variables()
         if live is not None:
             return live
-        if self._variables is None:
-            # One compiled init for the whole model: eager init compiles every initializer
-            # separately (seconds for a CNN); `init` itself stays a plain pure function.
-            self._variables = jax.jit(self._require_graph().init)(jrng.next_key())
-        return self._variables
+        self._require_built()
+        return super().current_variables()
 
-    @variables.setter
-    def variables(self, value):
-        if not self._set_live_variables(value):
-            self._variables = value
+    def assign_variables(self, variables):
+        """Store a `{"params", "state"}` tree into the model's layers (and, during `fit`, into
+        the training state)."""
+        if not self._set_live_variables(variables):
+            super().assign_variables(variables)
 
     def build(self, input_shape=None):
-        """Create the variables (Keras `build`); `input_shape` includes the batch axis."""
-        if input_shape is not None and self._graph is None:
+        """Build the model for inputs of `input_shape` (batch axis included; Keras `build`)."""
+        if input_shape is not None and not self.built:
             shapes = input_shape if isinstance(input_shape, list) else [input_shape]
-            self._ensure_graph(tuple(jax.ShapeDtypeStruct(tuple(s), jnp.float32) for s in shapes))
-        return self.variables
-
-    def weights_list(self, variables=None) -> list:
-        variables = self.variables if variables is None else variables
-        out = []
-        for layer in self.layers:
-            if isinstance(layer, InputLayer):
-                continue
-            sub = {part: variables.get(part, {}).get(layer.name, {}) for part in ("params", "state")}
-            out.extend(layer_weights(layer, sub))
-        return out
-
-    def with_weights(self, variables, weights, _partial=False):
-        new = {"params": dict(variables.get("params", {})), "state": dict(variables.get("state", {}))}
-        weights = list(weights)
-        for layer in self.layers:
-            if isinstance(layer, InputLayer):
-                continue
-            sub = {part: variables.get(part, {}).get(layer.name, {}) for part in ("params", "state")}
-            sub_new, weights = with_layer_weights(layer, sub, weights)
-            for part in ("params", "state"):
-                if layer.name in new[part]:
-                    new[part][layer.name] = sub_new[part]
-        if _partial:
-            return new, weights
-        if weights:
-            raise ValueError(f"{self._label}: {len(weights)} more weights given than the model has")
-        return new
+            self._ensure_graph(tuple(jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in s), jnp.float32)
+                                     for s in shapes))
+        self._require_built()
+        self._materialize()
 
     def get_weights(self) -> list:
         """All arrays as numpy, in Keras's order (layer by layer; kernel before bias)."""
-        return [np.asarray(w) for w in self.weights_list()]
+        self._sync_from_trainer()
+        return super().get_weights()
 
     def set_weights(self, weights):
         """Replace all arrays from a list in `get_weights()` order (shapes are checked)."""
-        self.variables = self.with_weights(self.variables, weights)
+        super().set_weights(weights)
+        self._push_to_trainer()
 
-    def count_params(self) -> int:
-        shapes = jax.eval_shape(self.init, jax.random.key(0))
-        return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(shapes["params"])))
+    def count_params(self, variables=None) -> int:
+        if variables is not None:
+            return super().count_params(variables)
+        self._require_built()
+        return int(sum(v.size for v in self.weights))
 
-    def summary(self, line_length=None, expand_nested=False, print_fn=None):
+    def summary(self, line_length=None, expand_nested=False, print_fn=None, **kwargs):
         """Print a Keras-like table of layers, output shapes and param counts."""
         from jnet.utils.summary import print_summary
 
@@ -364,21 +398,43 @@ class Model(TrainingMixin, SavingMixin, Layer):
         leaves = jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)
         if any(is_symbolic(leaf) for leaf in leaves):
             return super().__call__(*args, **kwargs)
-        training = kwargs.pop("training", False)
-        if kwargs:
-            raise TypeError(f"{self._label}() got unexpected keyword arguments {sorted(kwargs)}")
-        self._ensure_graph(args)
-        return self.apply(self.variables, *args, training=training)[0]
+        if self._graph is None and not self._is_subclassed():
+            self._ensure_graph(args)
+        elif self._graph is not None:
+            self._check_specs(self._flat_inputs(args))
+        self._sync_from_trainer()
+        return super().__call__(*args, **kwargs)
 
     # ------------------------------------------------------------------ config
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype, **self._require_graph().get_config()}
+        if self._graph is None or (self._is_subclassed() and type(self).get_config is not Model.get_config):
+            if type(self).get_config is Model.get_config and self._is_subclassed():
+                raise TypeError(f"{type(self).__name__} is a subclassed model: define get_config() (and, if "
+                                "__init__ takes arguments, from_config) to save its architecture, or use "
+                                "save_weights / load_weights")
+            return {"name": self.name, "trainable": self.trainable}
+        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype, **self._graph.get_config()}
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
-        inputs, outputs = Graph.from_config(config, custom_objects, safe_mode)
-        return cls(inputs=inputs, outputs=outputs, name=config.get("name"), trainable=config.get("trainable", True), dtype=config.get("dtype"))
+        if "layers" in config and "input_layers" in config:
+            inputs, outputs = Graph.from_config(config, custom_objects, safe_mode)
+            return cls(inputs=inputs, outputs=outputs, name=config.get("name"),
+                       trainable=config.get("trainable", True), dtype=config.get("dtype"))
+        return cls(**config)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
+
+
+def _is_variable(v) -> bool:
+    from jnet.core.variables import Variable
+
+    return isinstance(v, Variable)
+
+
+def _snake(name):
+    from jnet.layers.base import to_snake_case
+
+    return to_snake_case(name)

@@ -285,7 +285,7 @@ class SavingMixin:
         if not self.built:
             raise _unbuilt_error(self)
         _check_overwrite(filepath, overwrite)
-        entries, arrays = encode_tree(self.variables, prefix="variables/")
+        entries, arrays = encode_tree(self.current_variables(), prefix="variables/")
         write_checkpoint(filepath, {"kind": "weights", "arrays": entries}, arrays)
 
     def load_weights(self, filepath, skip_mismatch=False):
@@ -299,9 +299,9 @@ class SavingMixin:
         if not self.built:
             raise _unbuilt_error(self)
         meta, entries, arrays = read_checkpoint(filepath)
-        new = fill_tree(self.variables, entries, arrays, prefix="variables/", what=self._label,
+        new = fill_tree(self.current_variables(), entries, arrays, prefix="variables/", what=self._label,
                         skip_mismatch=skip_mismatch, source=f"checkpoint {os.fspath(filepath)!r}")
-        self.variables = new
+        self.assign_variables(new)
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
         """Save the whole model to one file: architecture (JSON), variables, optimizer state and
@@ -322,7 +322,7 @@ class SavingMixin:
             raise _unbuilt_error(self)
         _check_overwrite(filepath, overwrite)
         meta = {"kind": "model", "architecture": serialize(self)}
-        entries, arrays = encode_tree(self.variables, prefix="variables/")
+        entries, arrays = encode_tree(self.current_variables(), prefix="variables/")
         if getattr(self, "compiled", False) and hasattr(self, "get_compile_config"):
             meta["compile_config"] = self.get_compile_config()
             state = _train_state_of(self) if include_optimizer else None
@@ -372,8 +372,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         model = deserialize(meta["architecture"], custom_objects=custom_objects, safe_mode=safe_mode)
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"Cannot rebuild the model saved in {label!r}: {err}") from err
-    variables = fill_tree(model.variables, entries, arrays, prefix="variables/", what="rebuilt model", source=f"checkpoint {label!r}")
-    model.variables = variables
+    variables = fill_tree(model.current_variables(), entries, arrays, prefix="variables/", what="rebuilt model", source=f"checkpoint {label!r}")
+    model.assign_variables(variables)
     if compile and meta.get("compile_config") is not None and hasattr(model, "compile_from_config"):
         try:
             model.compile_from_config(meta["compile_config"])

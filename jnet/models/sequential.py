@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import jax
 
+from jnet.core.symbolic import is_symbolic
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
-from jnet.models.functional import Graph, Input, InputLayer, assign_names, is_symbolic
+from jnet.models.functional import Graph, Input, InputLayer, assign_names
 from jnet.models.model import Model
 
 
@@ -39,7 +40,10 @@ class Sequential(Model):
 
     @property
     def layers(self) -> list:
-        return list(self._layers)
+        return list(self.__dict__.get("_layers", []))
+
+    def _sublayers(self) -> list:
+        return list(self.__dict__.get("_layers", []))
 
     def add(self, layer):
         """Append a layer (or a leading `jnet.Input`)."""
@@ -80,7 +84,7 @@ class Sequential(Model):
 
     def _rebuild(self):
         self._graph = None
-        self._variables = None
+        self.built = False
         if self._input is None and self._layers and self._layers[0].input_shape is not None:
             self._input = Input(shape=self._layers[0].input_shape)
         if self._input is None:

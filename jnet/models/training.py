@@ -115,7 +115,7 @@ class TrainingMixin:
     # ------------------------------------------------------------------ plan
 
     def _output_shapes(self):
-        return [tuple(t.shape) for t in self._graph.outputs], [t.dtype for t in self._graph.outputs]
+        return self.output_shapes()
 
     def _make_plan_factory(self, y_shapes):
         """Resolve losses and metrics per output (needs target shapes for "accuracy")."""
@@ -362,7 +362,7 @@ class TrainingMixin:
         finally:
             trainer.live = False
             ts = trainer.ts
-            self._variables = {"params": ts.params, "state": ts.state}
+            self.assign_variables({"params": ts.params, "state": ts.state})
         return self.history
 
     def _validation_source(self, validation_data, batch_size, check_nan):
@@ -405,7 +405,7 @@ class TrainingMixin:
         cbs.on_test_begin()
         run = jax.disable_jit if self._compile_args["run_eagerly"] else _nullcontext
         with run():
-            logs = trainer.evaluate(source, self.variables, cbs, steps=steps)
+            logs = trainer.evaluate(source, self.current_variables(), cbs, steps=steps)
         cbs.on_test_end(logs)
         if return_dict:
             return logs
@@ -437,7 +437,7 @@ class TrainingMixin:
         cbs.on_predict_begin()
         run = jax.disable_jit if (self._compile_args or {}).get("run_eagerly") else _nullcontext
         with run():
-            flat = trainer.predict(source, self.variables, cbs, steps=steps, structure=self._structure)
+            flat = trainer.predict(source, self.current_variables(), cbs, steps=steps, structure=self._structure)
         cbs.on_predict_end()
         return self._structure(flat)
 
@@ -477,7 +477,7 @@ class TrainingMixin:
             logs = to_python(logs, trainer.log_names())
         finally:
             trainer.live = False
-            self._variables = {"params": trainer.ts.params, "state": trainer.ts.state}
+            self.assign_variables({"params": trainer.ts.params, "state": trainer.ts.state})
         if return_dict:
             return logs
         values = list(logs.values())
@@ -515,6 +515,22 @@ class TrainingMixin:
             return True
         return False
 
+    def _sync_from_trainer(self):
+        """During `fit`, copy the live training arrays into the layers' variables (a copy: the
+        next step donates the live buffers)."""
+        live = self._live_variables()
+        if live is not None:
+            from jnet.layers.base import Layer
+
+            Layer.assign_variables(self, copy_tree(live))
+
+    def _push_to_trainer(self):
+        """During `fit`, make the layers' variables the live training arrays."""
+        if self._live_variables() is not None:
+            from jnet.layers.base import Layer
+
+            self._set_live_variables(Layer.current_variables(self))
+
     def get_train_state(self) -> TrainState:
         """A copy of everything training changes: params, state, optimizer state, metric
         states, rng and step (a pytree of arrays, e.g. for orbax)."""
@@ -523,7 +539,7 @@ class TrainingMixin:
         if trainer.ts is None:
             trainer.init_state()
         ts = trainer.ts
-        variables = self.variables
+        variables = self.current_variables()
         return copy_tree(ts._replace(params=variables["params"], state=variables["state"]))
 
     def set_train_state(self, tree):
@@ -552,7 +568,7 @@ class TrainingMixin:
             self.optimizer._learning_rate = float(hp["learning_rate"])
         trainer._lr_written = self.optimizer._lr_version
         if not trainer.live:
-            self._variables = {"params": new.params, "state": new.state}
+            self.assign_variables({"params": new.params, "state": new.state})
             trainer.ts = new._replace(params=copy_tree(new.params), state=copy_tree(new.state))
 
     def get_compile_config(self) -> dict:
