@@ -21,8 +21,8 @@ def _data(n=32, seed=0):
 
 
 def _model(optimizer="sgd", metrics=("mae",), steps_per_execution=1):
-    # One step per compiled call, so per-batch hooks see every batch (jnet's default "auto"
-    # runs several batches per call and calls the batch hooks once per call).
+    # One step per compiled call (with "auto", callbacks that override batch hooks get every
+    # batch too; an integer steps_per_execution calls them once per execution, as Keras).
     jnet.utils.set_random_seed(1)
     model = jnet.Sequential([layers.Dense(4, input_dim=3, activation="relu"), layers.Dense(1)])
     model.compile(optimizer=optimizer, loss="mse", metrics=list(metrics), steps_per_execution=steps_per_execution)
@@ -317,7 +317,9 @@ def test_csv_logger_rows_and_append(tmp_path):
 def test_terminate_on_nan():
     model = _model(optimizer=jnet.optimizers.SGD(learning_rate=1e6))
     x, y = _data()
-    history = model.fit(x * 1e3, y * 1e3, epochs=5, batch_size=8, callbacks=[callbacks.TerminateOnNaN()], verbose=0)
+    with pytest.warns(RuntimeWarning, match="training stopped there"):
+        history = model.fit(x * 1e3, y * 1e3, epochs=5, batch_size=8, callbacks=[callbacks.TerminateOnNaN()],
+                            verbose=0)
     assert len(history.history["loss"]) < 5
     assert not math.isfinite(history.history["loss"][-1])
     fake = _FakeModel()

@@ -23,7 +23,8 @@ class ModelCheckpoint(MonitorCallback):
         save_weights_only: `model.save_weights` instead of `model.save`.
         mode: `"auto"`, `"min"` or `"max"` for `monitor`.
         save_freq: `"epoch"`, or an integer number of batches between saves (counted across
-            epochs; checked after each compiled chunk of batches).
+            epochs; with an integer the engine calls the batch hooks after every batch, or
+            every `steps_per_execution` batches when that is an integer).
         initial_value_threshold: the value `monitor` must beat for the first save.
         max_to_keep: (jnet addition) keep only the newest this many files written by this
             callback, deleting older ones; None keeps all.

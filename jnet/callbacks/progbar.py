@@ -46,6 +46,11 @@ class ProgbarLogger(Callback):
         self._t0 = 0.0
         self._in_fit = False
 
+    @property
+    def wants_batch_logs(self) -> bool:
+        # A bar that moves once per compiled chunk is enough: never ask for single steps.
+        return False
+
     def _new_bar(self, total, desc):
         from tqdm.auto import tqdm
 
@@ -97,7 +102,9 @@ class ProgbarLogger(Callback):
 
     # ---- evaluate / predict (outside fit)
     def on_test_begin(self, logs=None):
-        if not self._in_fit and self.verbose == 1:
+        if self._in_fit:
+            return  # validation inside fit: the epoch's bar and timer carry on
+        if self.verbose == 1:
             self._new_bar(self.params.get("steps"), "Evaluate")
         self._t0 = time.perf_counter()
 

@@ -96,7 +96,8 @@ class TensorBoard(Callback):
         self._epoch_batches = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        # Per-batch hooks come once per compiled chunk: advance by the batches it covered.
+        # With an integer steps_per_execution the hooks come once per execution: advance by
+        # the batches it covered.
         seen = batch + 1 if self._last_batch is None or batch <= self._last_batch else batch - self._last_batch
         self._last_batch = batch
         before = self._global_train_batch

@@ -10,9 +10,15 @@ from jnet.callbacks.base import Callback
 class TerminateOnNaN(Callback):
     """Stop training when the loss becomes NaN or infinite.
 
-    The check runs after every compiled chunk of batches (every batch when
-    `steps_per_execution=1`) and at the end of each epoch.
+    jnet's engine already ends training at the first batch with a non-finite loss (its compiled
+    loop exits there and keeps the weights from before that batch), so this callback sees the
+    bad batch's logs without asking for one call per batch and keeps the fused loop. It also
+    checks the epoch's logs.
     """
+
+    @property
+    def wants_batch_logs(self) -> bool:
+        return False
 
     def _check(self, where, logs):
         loss = (logs or {}).get("loss")

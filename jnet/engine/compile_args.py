@@ -67,3 +67,40 @@ def deserialize_tree(value, kind):
     if isinstance(value, list):
         return [deserialize_tree(v, kind) for v in value]
     return value
+
+
+_COMPILE_FIELDS = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
+                   "steps_per_execution", "jit_compile", "gradient_accumulation_steps")
+
+
+def compile_args_from_config(config, check) -> dict:
+    """`compile`'s keyword arguments from a compile config (`get_compile_config()`'s dict),
+    each field deserialized and passed alone to `check(optimizer=..., field=value)` (a
+    `compile` on an unbuilt model), so an error names the field: `compile_config field 'loss'`."""
+    from jnet import optimizers as O
+
+    if not isinstance(config, dict):
+        raise ValueError(f"compile_config must be a dict, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(_COMPILE_FIELDS))
+    if unknown:
+        raise ValueError(f"compile_config has unknown field(s) {unknown}; expected fields from {list(_COMPILE_FIELDS)}")
+    if "optimizer" not in config:
+        raise ValueError("compile_config field 'optimizer' is missing")
+
+    def optimizer(value):
+        if not isinstance(value, (str, dict)):
+            raise ValueError(f"expected an optimizer name or a serialized optimizer dict, got {type(value).__name__}")
+        return O.deserialize(value)
+
+    readers = {"optimizer": optimizer, "loss": lambda v: deserialize_tree(v, "loss"),
+               "metrics": lambda v: deserialize_tree(v, "metric"),
+               "weighted_metrics": lambda v: deserialize_tree(v, "metric")}
+    args = {}
+    for name, value in config.items():
+        try:
+            args[name] = readers[name](value) if name in readers else value
+            probe = {"optimizer": args[name]} if name == "optimizer" else {"optimizer": "sgd", name: args[name]}
+            check(**probe)
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise ValueError(f"compile_config field {name!r} ({value!r}): {err}") from None
+    return args

@@ -2,7 +2,7 @@
 
 Each function takes the data set (or a streamed chunk of it) as device arrays, an `index`
 vector of row numbers (a shuffled permutation padded to whole batches) and runs steps
-`start .. start + n` of the epoch inside one `lax.fori_loop`. `start` and `n` are traced, so
+`start .. start + n` of the epoch inside one loop (training's stops early at a non-finite loss). `start` and `n` are traced, so
 one compilation serves every chunk size: the engine can pick chunk sizes at run time (large
 enough that dispatch costs nothing, small enough that the progress bar moves) without ever
 recompiling. Rows at positions >= `n_rows` are padding: masked out of every loss, metric and
@@ -38,12 +38,20 @@ def gather(data, index, n_rows, step, batch_size, dist):
 
 
 def _train_chunk(plan, batch_size, dist, ts, data, index, n_rows, start, n):
-    def body(i, ts):
-        batch = gather(data, index, n_rows, start + i, batch_size, dist)
-        return S.train_step(plan, ts, batch)[0]
+    """Steps `start .. start + n`, leaving the loop at the first non-finite loss. Returns
+    `(ts, logs, steps run, finite)`: when `finite` is False the last step run was the bad one
+    and was not applied (`steps.guarded_train_step`)."""
+    def cond(carry):
+        i, _, finite = carry
+        return (i < n) & finite
 
-    ts = jax.lax.fori_loop(0, n, body, ts)
-    return ts, S.metric_results(plan, ts.metrics)
+    def body(carry):
+        i, ts, _ = carry
+        ts, finite = S.guarded_train_step(plan, ts, gather(data, index, n_rows, start + i, batch_size, dist))
+        return i + 1, ts, finite
+
+    i, ts, finite = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), ts, jnp.array(True)))
+    return ts, S.metric_results(plan, ts.metrics), i, finite
 
 
 def _eval_chunk(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, n):
@@ -57,8 +65,8 @@ def _eval_chunk(plan, batch_size, dist, metrics, params, state, data, index, n_r
 
 def _train_one(plan, batch_size, dist, ts, data, index, n_rows, start):
     # Loop-free: XLA:CPU runs convolutions inside a while loop up to 5x slower than alone.
-    ts = S.train_step(plan, ts, gather(data, index, n_rows, start, batch_size, dist))[0]
-    return ts, S.metric_results(plan, ts.metrics)
+    ts, finite = S.guarded_train_step(plan, ts, gather(data, index, n_rows, start, batch_size, dist))
+    return ts, S.metric_results(plan, ts.metrics), jnp.ones((), jnp.int32), finite
 
 
 def _eval_one(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start):

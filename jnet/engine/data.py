@@ -35,6 +35,8 @@ def _as_numpy(a, what):
         raise ValueError(f"{what}: could not convert to an array ({e})") from None
     if arr.dtype == object:
         raise ValueError(f"{what}: could not convert to a numeric array (ragged or mixed values?)")
+    if arr.dtype.kind not in "biufc":
+        raise ValueError(f"{what} has dtype {arr.dtype}; models take numeric arrays (bool, int or float)")
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)
     elif arr.dtype == np.int64:

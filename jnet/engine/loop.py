@@ -4,6 +4,11 @@ The `Trainer` (one per `compile`) owns the train state and the cached compiled f
 never syncs with the device inside a chunk: after each compiled chunk it reads the running
 metrics once (a few scalars), calls the per-batch callbacks, and checks `stop_training`.
 
+Exact stops. The compiled loop leaves at the first batch whose loss is not finite and undoes
+that step (`steps.guarded_train_step`), so training ends there with the weights from before it,
+whatever the chunk size. Callbacks that override batch hooks get one call per batch, so a
+`stop_training` set in a batch hook takes effect at that batch, as in Keras.
+
 Chunk size. With `steps_per_execution="auto"` (the default) the trainer times the first chunks
 and then runs as many steps per call as fit in about `ChunkSizer.target_seconds` (0.2 s): the
 per-call dispatch cost vanishes and the progress bar still moves several times a second. An
@@ -18,6 +23,7 @@ import math
 import signal
 import threading
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -151,6 +157,7 @@ class Trainer:
         self.train_sizer = ChunkSizer(steps_per_execution)
         self.eval_sizer = ChunkSizer(steps_per_execution)
         self._lr_written = None
+        self.last_run = None
         optimizer._state_reader = lambda: None if self.ts is None else self.ts.opt_state
         optimizer._step_reader = lambda: 0 if self.ts is None else self.ts.step
 
@@ -220,20 +227,41 @@ class Trainer:
     # ------------------------------------------------------------------ training
 
     def _run_train(self, fns, arrays, index, n_rows, start, n, single=False):
+        """Run up to `n` steps; returns the logs. `self.last_run` is then `(steps run, finite)`
+        as device scalars: `finite` False means the last step run had a non-finite loss and
+        was undone (the compiled loop stops there)."""
         self._write_learning_rate()
         with deferred_interrupt():
             if single:
-                ts, logs = fns.train_one(self.ts, arrays, index, n_rows, start)
+                ts, logs, steps_run, finite = fns.train_one(self.ts, arrays, index, n_rows, start)
             else:
-                ts, logs = fns.train(self.ts, arrays, index, n_rows, start, n)
+                ts, logs, steps_run, finite = fns.train(self.ts, arrays, index, n_rows, start, n)
             self.ts = ts
+        self.last_run = (steps_run, finite)
         return logs
 
+    def _train_call(self, fns, arrays, index, n_rows, start, n, epoch, batch, single=False):
+        """`_run_train` with the logs as Python floats; returns `(logs, steps run)` and, on a
+        non-finite loss, stops training at that batch with a warning."""
+        logs = self._run_train(fns, arrays, index, n_rows, start, n, single)
+        (steps_run, finite), logs = jax.device_get((self.last_run, logs))
+        logs = to_python(logs, self.log_names())
+        if not finite:
+            warnings.warn(f"fit: the loss became {logs.get('loss')} at epoch {epoch + 1}, batch {batch + int(steps_run) - 1}; "
+                          "training stopped there, and the weights are those before that "
+                          "batch", RuntimeWarning, stacklevel=4)
+            self.model.stop_training = True
+        return logs, int(steps_run)
+
     def train_epoch(self, source, epoch, callbacks, shuffle, steps_per_epoch=None, start_batch=0):
-        """One epoch; returns the epoch's logs (None if the data ran out before any step)."""
+        """One epoch; returns the epoch's logs (None if the data ran out before any step).
+
+        Callbacks that ask for train batches (`callbacks.wants_batches("train")`) get one call per
+        batch: with `steps_per_execution="auto"` each compiled call then runs one step."""
         self.reset_metrics()
         logs = None
         model = self.model
+        per_batch = self.train_sizer.fixed is None and callbacks.wants_batches("train")
         if isinstance(source, DeviceSource):
             steps = source.steps if steps_per_epoch is None else min(steps_per_epoch, source.steps)
             epoch_start_step = int(self.ts.step) - start_batch
@@ -243,13 +271,13 @@ class Trainer:
                                       lambda: fns.train_one.lower(self.ts, source.arrays, index, source.n, start_batch))
             b = start_batch
             while b < steps:
-                n = self.train_sizer.next(steps - b)
+                n = 1 if per_batch else self.train_sizer.next(steps - b)
                 callbacks.on_train_batch_begin(b)
                 t0 = time.perf_counter()
-                logs = self._run_train(fns, source.arrays, index, source.n, b, n, single=self.train_sizer.single)
-                logs = to_python(logs, self.log_names())
-                self.train_sizer.observe(n, time.perf_counter() - t0)
-                b += n
+                logs, ran = self._train_call(fns, source.arrays, index, source.n, b, n, epoch, b,
+                                             single=self.train_sizer.single)
+                self.train_sizer.observe(ran, time.perf_counter() - t0)
+                b += ran
                 callbacks.on_train_batch_end(b - 1, logs)
                 if model.stop_training:
                     break
@@ -261,21 +289,27 @@ class Trainer:
             order = epoch_order(self.ts.rng, epoch, int(self.ts.step) - start_batch, source.n_rows, True)
         for arrays, n, batch_size in source.chunks(limit=limit, skip=start_batch, order=order):
             fns = self.fns(batch_size)
-            callbacks.on_train_batch_begin(b)
             index = _arange(source.capacity * batch_size)
-            logs = to_python(self._run_train(fns, arrays, index, source.capacity * batch_size, 0, n), self.log_names())
-            b += n
-            callbacks.on_train_batch_end(b - 1, logs)
-            if model.stop_training:
-                break
+            for first, count in _calls(n, per_batch):
+                callbacks.on_train_batch_begin(b)
+                logs, ran = self._train_call(fns, arrays, index, source.capacity * batch_size, first, count,
+                                             epoch, b)
+                b += ran
+                callbacks.on_train_batch_end(b - 1, logs)
+                if model.stop_training:
+                    return logs
         return logs
 
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self, source, variables, callbacks=None, steps=None):
+        """The metric results over `source` (None if it yields no batch); test batch hooks as
+        `train_epoch`'s train batch hooks."""
         plan = self._ensure_plan(variables["params"])
         metrics = self._fresh_metrics(plan)
         params, state = variables["params"], variables["state"]
+        callbacks = callbacks if callbacks is not None else _NO_CALLBACKS
+        per_batch = self.eval_sizer.fixed is None and callbacks.wants_batches("test")
         logs = None
         b = 0
         if isinstance(source, DeviceSource):
@@ -285,9 +319,8 @@ class Trainer:
             self._choose_single_steps(self.eval_sizer, (self.eval_sizer,),
                                       lambda: fns.eval_one.lower(metrics, params, state, source.arrays, index, source.n, 0))
             while b < total:
-                n = self.eval_sizer.next(total - b)
-                if callbacks:
-                    callbacks.on_test_batch_begin(b)
+                n = 1 if per_batch else self.eval_sizer.next(total - b)
+                callbacks.on_test_batch_begin(b)
                 t0 = time.perf_counter()
                 if self.eval_sizer.single:
                     metrics, logs = fns.eval_one(metrics, params, state, source.arrays, index, source.n, b)
@@ -296,59 +329,80 @@ class Trainer:
                 logs = to_python(logs, self.log_names())
                 self.eval_sizer.observe(n, time.perf_counter() - t0)
                 b += n
-                if callbacks:
-                    callbacks.on_test_batch_end(b - 1, logs)
+                callbacks.on_test_batch_end(b - 1, logs)
             return logs
         for arrays, n, batch_size in source.chunks(limit=steps):
             fns = self.fns(batch_size)
-            if callbacks:
-                callbacks.on_test_batch_begin(b)
             index = _arange(source.capacity * batch_size)
-            metrics, logs = fns.eval(metrics, params, state, arrays, index, source.capacity * batch_size, 0, n)
-            logs = to_python(logs, self.log_names())
-            b += n
-            if callbacks:
+            for first, count in _calls(n, per_batch):
+                callbacks.on_test_batch_begin(b)
+                metrics, logs = fns.eval(metrics, params, state, arrays, index, source.capacity * batch_size,
+                                         first, count)
+                logs = to_python(logs, self.log_names())
+                b += count
                 callbacks.on_test_batch_end(b - 1, logs)
         return logs
 
     # ------------------------------------------------------------------ prediction
 
-    def predict(self, source, variables, callbacks=None, steps=None, n_rows=None):
-        """Flat list of numpy outputs (one per model output), padding removed."""
+    def predict(self, source, variables, callbacks=None, steps=None, structure=list):
+        """Flat list of numpy outputs (one per model output), padding removed. Predict batch
+        hooks get `{"outputs": structure(batch outputs)}` (the model's output structure, as
+        Keras), one call per batch when a callback asks for predict batches."""
         self._ensure_plan(variables["params"])
         params, state = variables["params"], variables["state"]
+        callbacks = callbacks if callbacks is not None else _NO_CALLBACKS
+        per_batch = self.eval_sizer.fixed is None and callbacks.wants_batches("predict")
         pieces = []
         b = 0
         if isinstance(source, DeviceSource):
             total = source.steps if steps is None else min(steps, source.steps)
-            capacity = min(total, self.eval_sizer.fixed or 64)
+            capacity = 1 if per_batch else min(total, self.eval_sizer.fixed or 64)
             index = source.index()
             fn = self.fns(source.batch_size).predict(capacity)
             while b < total:
                 n = min(capacity, total - b)
-                if callbacks:
-                    callbacks.on_predict_batch_begin(b)
+                callbacks.on_predict_batch_begin(b)
                 bufs = fn(params, state, source.arrays, index, source.n, b, n)
                 rows = min(n * source.batch_size, source.n - b * source.batch_size)
                 pieces.append([np.asarray(x[:rows]) for x in jax.device_get(bufs)])
                 b += n
-                if callbacks:
-                    callbacks.on_predict_batch_end(b - 1, {"outputs": pieces[-1]})
+                callbacks.on_predict_batch_end(b - 1, {"outputs": structure(pieces[-1])})
         else:
             for arrays, n, batch_size in source.chunks(limit=steps):
-                if callbacks:
-                    callbacks.on_predict_batch_begin(b)
                 fn = self.fns(batch_size).predict(source.capacity)
                 index = _arange(source.capacity * batch_size)
-                bufs = jax.device_get(fn(params, state, arrays, index, source.capacity * batch_size, 0, n))
-                valid = np.asarray(arrays[3])[: n * batch_size]
-                pieces.append([np.asarray(x[: n * batch_size])[valid] for x in bufs])
-                b += n
-                if callbacks:
-                    callbacks.on_predict_batch_end(b - 1, {"outputs": pieces[-1]})
+                valid = np.asarray(arrays[3])
+                for first, count in _calls(n, per_batch):
+                    callbacks.on_predict_batch_begin(b)
+                    bufs = jax.device_get(fn(params, state, arrays, index, source.capacity * batch_size, first, count))
+                    rows = slice(0, count * batch_size)
+                    keep = valid[first * batch_size:(first + count) * batch_size]
+                    pieces.append([np.asarray(x[rows])[keep] for x in bufs])
+                    b += count
+                    callbacks.on_predict_batch_end(b - 1, {"outputs": structure(pieces[-1])})
         if not pieces:
             raise ValueError("predict: the data produced no batches")
         return [np.concatenate(parts, axis=0) for parts in zip(*pieces)]
+
+
+def _calls(n, per_batch):
+    """The compiled calls for a chunk of `n` batches: `(first batch, count)` pairs, one call
+    for the whole chunk or one per batch when callbacks ask for batches."""
+    return [(i, 1) for i in range(n)] if per_batch else [(0, n)]
+
+
+class _NoCallbacks:
+    """Stands in for a `CallbackList` when the caller passes none (e.g. `fit`'s validation)."""
+
+    def wants_batches(self, phase):
+        return False
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+_NO_CALLBACKS = _NoCallbacks()
 
 
 def _loop_slows_down(model, lower_step) -> bool:

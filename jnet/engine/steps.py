@@ -153,6 +153,20 @@ def _constrain(plan, params):
 
 def train_step(plan: StepPlan, ts: TrainState, batch):
     """One optimizer step on `batch`; returns `(new_ts, logs)` (logs: running epoch results)."""
+    new_ts, _ = _train_step(plan, ts, batch, guard=False)
+    return new_ts, metric_results(plan, new_ts.metrics)
+
+
+def guarded_train_step(plan: StepPlan, ts: TrainState, batch):
+    """`train_step` that takes no step when the batch loss is not finite: returns `(new_ts,
+    finite)`. Then parameters, optimizer and layer state and the step count stay as they were
+    (the update runs under `lax.cond`, which updates the buffers in place when taken: a select
+    between old and new state cost a copy of the optimizer state per step), and only the
+    metrics take the batch in, so the logs show the NaN/inf loss."""
+    return _train_step(plan, ts, batch, guard=True)
+
+
+def _train_step(plan: StepPlan, ts: TrainState, batch, guard):
     x, y, sw, valid = batch
     rng = step_key(ts.rng, ts.step)
     # float16 loss scaling (LossScaleOptimizer): differentiate loss * scale; the optimizer's
@@ -173,16 +187,27 @@ def train_step(plan: StepPlan, ts: TrainState, batch):
         (loss, (per_output, preds, new_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
     else:
         (_, (loss, (per_output, preds, new_state))), grads = jax.value_and_grad(scaled_loss_fn, has_aux=True)(ts.params)
-    if plan.needs_value_fn:
-        updates, opt_state = plan.tx.update(grads, ts.opt_state, ts.params, value=loss, grad=grads,
-                                            value_fn=lambda p: loss_fn(p)[0])
+
+    def update(params, opt_state, state, step):
+        if plan.needs_value_fn:
+            updates, opt_state_ = plan.tx.update(grads, opt_state, params, value=loss, grad=grads,
+                                                 value_fn=lambda p: loss_fn(p)[0])
+        else:
+            updates, opt_state_ = plan.tx.update(grads, opt_state, params)
+        updates = jax.tree_util.tree_map(lambda u, m: u if m else jnp.zeros_like(u), updates, plan.trainable)
+        return _constrain(plan, optax.apply_updates(params, updates)), opt_state_, new_state, step + 1
+
+    def keep(params, opt_state, state, step):
+        return params, opt_state, state, step
+
+    operands = (ts.params, ts.opt_state, ts.state, ts.step)
+    finite = jnp.isfinite(loss)
+    if guard:
+        params, opt_state, state, step = jax.lax.cond(finite, update, keep, *operands)
     else:
-        updates, opt_state = plan.tx.update(grads, ts.opt_state, ts.params)
-    updates = jax.tree_util.tree_map(lambda u, m: u if m else jnp.zeros_like(u), updates, plan.trainable)
-    params = _constrain(plan, optax.apply_updates(ts.params, updates))
+        params, opt_state, state, step = update(*operands)
     metrics = update_metrics(plan, ts.metrics, loss, per_output, preds, y, sw, valid)
-    new_ts = TrainState(params, new_state, opt_state, metrics, ts.rng, ts.step + 1)
-    return new_ts, metric_results(plan, metrics)
+    return TrainState(params, state, opt_state, metrics, ts.rng, step), finite
 
 
 def eval_step(plan: StepPlan, params, state, metrics, batch):

@@ -380,7 +380,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     variables = fill_tree(model.current_variables(), entries, arrays, prefix="variables/", what="rebuilt model", source=f"checkpoint {label!r}")
     model.assign_variables(variables)
     if compile and meta.get("compile_config") is not None and hasattr(model, "compile_from_config"):
-        model.compile_from_config(meta["compile_config"])
+        try:
+            model.compile_from_config(meta["compile_config"])
+        except (ValueError, TypeError) as err:
+            raise CheckpointError(f"Cannot compile the model saved in {label!r}: {err}") from err
         if any(e["path"].startswith("train_state/") for e in entries) and hasattr(model, "set_train_state"):
             target = model.get_train_state()
             have = {e["path"] for e in entries}

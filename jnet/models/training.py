@@ -14,9 +14,10 @@ import warnings
 import jax
 import numpy as np
 
+from jnet.engine import arguments as A
 from jnet.engine import data as D
 from jnet.engine import distribute
-from jnet.engine.compile_args import (check_metric_name, deserialize_tree, is_metric_leaf, per_output,
+from jnet.engine.compile_args import (check_metric_name, compile_args_from_config, is_metric_leaf, per_output,
                                       serialize_tree)
 from jnet.engine.loop import DeviceSource, Trainer
 from jnet.engine.stream import StreamSource, array_stream
@@ -295,6 +296,11 @@ class TrainingMixin:
 
         self._require_compiled("fit")
         verbose = _resolve_verbose(verbose)
+        A.check_fit_args(x, y, sample_weight, batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch,
+                         steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                         validation_batch_size=validation_batch_size, validation_freq=validation_freq,
+                         validation_split=validation_split, validation_data=validation_data,
+                         class_weight=class_weight)
         full_batch = self.optimizer.full_batch
         val_source = None
         if D.is_stream(x):
@@ -348,12 +354,7 @@ class TrainingMixin:
                         break
                     logs = dict(epoch_logs)
                     if val_source is not None and (epoch + 1) % validation_freq == 0:
-                        variables = {"params": trainer.ts.params, "state": trainer.ts.state}
-                        val_logs = trainer.evaluate(val_source, variables, steps=validation_steps)
-                        logs.update({f"val_{k}": v for k, v in (val_logs or {}).items()})
-                    lr = self.optimizer.learning_rate
-                    if isinstance(lr, (int, float)):
-                        logs["learning_rate"] = float(lr)
+                        logs.update(_validation_logs(trainer, val_source, cbs, validation_steps))
                     cbs.on_epoch_end(epoch, logs)
                     if self.stop_training:
                         break
@@ -386,6 +387,7 @@ class TrainingMixin:
 
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
+        A.check_eval_args("evaluate", x, y, sample_weight, batch_size=batch_size, steps=steps)
         if D.is_stream(x):
             source = self._stream(x, where="evaluate")
             trainer = self._get_trainer()
@@ -417,6 +419,7 @@ class TrainingMixin:
         from jnet.callbacks.progbar import ProgbarLogger
 
         verbose = _resolve_verbose(verbose)
+        A.check_eval_args("predict", x, batch_size=batch_size, steps=steps)
         trainer = self._predict_trainer()
         if D.is_stream(x):
             source = self._stream(x, with_targets=False, where="predict")
@@ -434,7 +437,7 @@ class TrainingMixin:
         cbs.on_predict_begin()
         run = jax.disable_jit if (self._compile_args or {}).get("run_eagerly") else _nullcontext
         with run():
-            flat = trainer.predict(source, self.current_variables(), cbs, steps=steps)
+            flat = trainer.predict(source, self.current_variables(), cbs, steps=steps, structure=self._structure)
         cbs.on_predict_end()
         return self._structure(flat)
 
@@ -458,6 +461,8 @@ class TrainingMixin:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the batch's loss (and metrics)."""
         self._require_compiled("train_on_batch")
+        A.check_data("train_on_batch", x, y, sample_weight)
+        A.check_class_weight("train_on_batch", class_weight)
         data = self._arrays(x, y, sample_weight, class_weight, "train_on_batch", False)
         self._check_targets(data, "train_on_batch")
         trainer = self._get_trainer()
@@ -585,14 +590,26 @@ class TrainingMixin:
         }
 
     def compile_from_config(self, config):
-        from jnet import optimizers as O
+        """Compile from `get_compile_config()`'s dict; a bad entry raises a `ValueError` naming
+        the field."""
+        self.compile(**compile_args_from_config(config, check=lambda **kw: _CompileProbe().compile(**kw)))
 
-        config = dict(config)
-        config["optimizer"] = O.deserialize(config["optimizer"])
-        config["loss"] = deserialize_tree(config.get("loss"), "loss")
-        config["metrics"] = deserialize_tree(config.get("metrics"), "metric")
-        config["weighted_metrics"] = deserialize_tree(config.get("weighted_metrics"), "metric")
-        self.compile(**config)
+
+def _validation_logs(trainer, val_source, cbs, validation_steps):
+    """The validation pass at the end of a fit epoch, as Keras runs it: the test hooks fire on
+    fit's callbacks, and the results come back prefixed with `val_`."""
+    variables = {"params": trainer.ts.params, "state": trainer.ts.state}
+    cbs.on_test_begin()
+    val_logs = trainer.evaluate(val_source, variables, cbs, steps=validation_steps) or {}
+    cbs.on_test_end(val_logs)
+    return {f"val_{k}": v for k, v in val_logs.items()}
+
+
+class _CompileProbe(TrainingMixin):
+    """An unbuilt stand-in that `compile` can check one argument on (no outputs to match yet)."""
+
+    built = False
+    _label = "compile_config"
 
 
 class _nullcontext:
