@@ -111,6 +111,8 @@ def _cases():
         ("cdist", (F, G), {}), ("top_k", (F, 2), {}), ("in_top_k", (np.int32([0, 2]), F, 2), {}),
         ("segment_sum", (F, np.int32([0, 0])), {"num_segments": 2}),
         ("segment_max", (F, np.int32([1, 0])), {"num_segments": 2}),
+        ("segment_min", (F, np.int32([1, 1])), {"num_segments": 3}),
+        ("segment_prod", (F, np.int32([0, 1])), {"num_segments": 2}), ("segment_sum", (F, np.int32([0, 2])), {}),
         ("logdet", (SQ,), {}), ("fft", ((F, G),), {}), ("fft2", ((F, G),), {}), ("ifft2", ((F, G),), {}),
         ("rfft", (F,), {}), ("rfft", (F,), {"fft_length": 4}), ("irfft", ((F, G),), {}),
         ("view_as_complex", (F[:, :2],), {}), ("extract_sequences", (F, 2, 1), {}),
@@ -174,18 +176,29 @@ def _compare(a, b, where):
                                err_msg=where, equal_nan=True)
 
 
+def _run(fn, args, kwargs):
+    """One compiled program per case (inputs closed over as constants): 3x faster than eager
+    op-by-op dispatch, which compiles every primitive separately. Ops whose output shape depends
+    on values (bincount, nonzero, ...) cannot be traced and run eagerly."""
+    try:
+        return jax.jit(lambda: fn(*args, **kwargs))()
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError,
+            jax.errors.TracerArrayConversionError, jax.errors.TracerBoolConversionError):
+        return fn(*args, **kwargs)
+
+
 def test_ops_match_keras():
-    # one test over the whole table (eager calls, tiny inputs): fast, and lists every failure at once
+    # one test over the whole table (tiny inputs): fast, and lists every failure at once
     failures = []
     for name, args, kwargs in CASES:
         where = f"{name}{tuple(type(a).__name__ for a in args)} {kwargs}"
         try:
-            got = getattr(ops, name)(*args, **kwargs)
+            got = _run(getattr(ops, name), args, kwargs)
         except Exception as err:  # noqa: BLE001  (reported below with the case)
             failures.append(f"{where}: jnet raised {err!r}")
             continue
         try:
-            want = getattr(keras.ops, name)(*args, **kwargs)
+            want = _run(getattr(keras.ops, name), args, kwargs)
         except Exception as err:  # noqa: BLE001
             failures.append(f"{where}: keras raised {err!r}")
             continue
@@ -212,3 +225,91 @@ def test_every_keras_op_exists_and_is_exercised():
 # Image ops not in jnet yet (each a self-contained filter): listed so the test names them.
 IMAGE_EXCLUDED = {"elastic_transform", "extract_patches_3d", "gaussian_blur", "hsv_to_rgb", "perspective_transform",
                   "rgb_to_hsv", "sobel_edges", "ssim"}
+
+
+class _Var:
+    """Stands in for a jnet Variable: an object whose array is reached through __jax_array__."""
+
+    def __init__(self, value):
+        self.value = jax.numpy.asarray(value)
+
+    def __jax_array__(self):
+        return self.value
+
+
+def test_ops_accept_variables():
+    v, w = _Var(F), _Var(G)
+    np.testing.assert_allclose(ops.add(v, w), F + G)
+    np.testing.assert_allclose(ops.matmul(v, _Var(G.T)), F @ G.T, rtol=1e-5)
+    np.testing.assert_allclose(ops.concatenate([v, w], axis=0), np.concatenate([F, G]))
+    np.testing.assert_allclose(ops.softmax(v), keras.ops.softmax(F), rtol=1e-6)
+    np.testing.assert_allclose(ops.mean(v, axis=0), F.mean(0), rtol=1e-6)
+    assert ops.shape(v) == (2, 3) and ops.dtype(v) == "float32"
+    np.testing.assert_array_equal(ops.convert_to_numpy(v), F)
+    np.testing.assert_allclose(ops.stop_gradient(v), F)
+    np.testing.assert_allclose(ops.solve(_Var(SQ), G[:, :2]), np.linalg.solve(SQ, G[:, :2]), rtol=1e-5)
+    assert ops.while_loop(lambda i: i < 3, lambda i: i + 1, _Var(0)) == 3
+
+
+def test_control_flow():
+    assert int(ops.cond(True, lambda: 1, lambda: 2)) == 1
+    assert int(ops.switch(1, [lambda x: x, lambda x: x * 10], 2)) == 20
+    i, s = ops.while_loop(lambda i, s: i < 5, lambda i, s: (i + 1, s + i), (0, 0))
+    assert (int(i), int(s)) == (5, 10)
+    assert int(ops.while_loop(lambda i: i < 100, lambda i: i + 1, 0, maximum_iterations=7)) == 7
+    assert int(ops.fori_loop(0, 4, lambda i, v: v + i, 0)) == 6
+    carry, ys = ops.scan(lambda c, x: (c + x, c * x), 0.0, np.float32([1, 2, 3]))
+    np.testing.assert_allclose(ys, [0, 2, 9])
+    assert float(carry) == 6
+    np.testing.assert_allclose(ops.associative_scan(lambda a, b: a + b, np.float32([1, 2, 3])), [1, 3, 6])
+    np.testing.assert_allclose(ops.map(lambda x: x * 2, np.float32([1, 2])), [2, 4])
+    np.testing.assert_allclose(ops.vectorized_map(lambda x: x.sum(), F), F.sum(1), rtol=1e-6)
+    np.testing.assert_allclose(ops.vectorize(lambda a, b: a + b)(F, G), F + G)
+    out, tangent = ops.jvp(lambda x: x * x, (np.float32(3.0),), (np.float32(1.0),))
+    assert (float(out), float(tangent)) == (9.0, 6.0)
+
+
+def test_custom_gradient():
+    @ops.custom_gradient
+    def clipped(x):
+        return x * 2, lambda upstream: upstream * 0.5
+
+    assert float(jax.grad(lambda x: clipped(x))(1.0)) == 0.5
+    assert float(clipped(_Var(np.float32(2.0)))) == 4.0
+
+
+def test_conversion():
+    assert ops.is_tensor(ops.ones(2)) and not ops.is_tensor(np.ones(2))
+    assert ops.convert_to_tensor(1.5).dtype == np.float32
+    assert isinstance(ops.convert_to_numpy(ops.ones(2)), np.ndarray)
+    assert ops.shape(np.zeros((2, 3))) == (2, 3) and ops.dtype(np.zeros(2, "int8")) == "int8"
+    with pytest.raises(ValueError, match="sparse"):
+        ops.convert_to_tensor([1], sparse=True)
+
+
+def test_unique():
+    vals, counts = ops.unique(np.int32([3, 1, 3]), return_counts=True)
+    np.testing.assert_array_equal(vals, [1, 3])
+    np.testing.assert_array_equal(counts, [1, 2])
+    np.testing.assert_array_equal(ops.unique(np.int32([3, 1, 3]), size=3, fill_value=-1), [1, 3, -1])
+
+
+def test_sparsemax_projects_onto_simplex():
+    y = np.asarray(ops.sparsemax(np.float32([[1.0, 1.2, -1.0], [0.1, 0.5, 0.3]])))
+    np.testing.assert_allclose(y.sum(-1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(y[0], [0.4, 0.6, 0.0], rtol=1e-5)  # tau = (1 + 1.2 - 1) / 2
+
+
+def test_bad_arguments_name_the_op():
+    with pytest.raises(ValueError, match="reshape"):
+        ops.reshape(np.zeros(6), (4, 2))
+    with pytest.raises(ValueError, match="squeeze"):
+        ops.squeeze(np.zeros((2, 3)), axis=0)
+    with pytest.raises(ValueError, match="conv.*padding"):
+        ops.conv(IMG, np.zeros((3, 3, 3, 2), "float32"), padding="full")
+    with pytest.raises(ValueError, match="one_hot.*sparse"):
+        ops.one_hot(np.int32([1]), 3, sparse=True)
+    with pytest.raises(ValueError, match="categorical_crossentropy.*shape"):
+        ops.categorical_crossentropy(F, G[:, :2])
+    with pytest.raises(ValueError, match="scatter_update.*reduction"):
+        ops.scatter_update(F, np.int32([[0, 0]]), np.float32([1]), reduction="avg")
