@@ -209,6 +209,37 @@ def test_ops_match_keras():
     assert not failures, "\n".join(failures)
 
 
+IMAGE_CASES = [
+    ("resize", (IMG, (6, 5)), {}), ("resize", (IMG, (2, 3)), {"interpolation": "nearest"}),
+    ("resize", (IMG[0], (3, 3)), {"interpolation": "bicubic", "antialias": True}),
+    ("resize", (IMG.transpose(0, 3, 1, 2), (2, 2)), {"data_format": "channels_first"}),
+    ("rgb_to_grayscale", (IMG,), {}),
+    ("extract_patches", (IMG, 2), {}), ("extract_patches", (IMG, (2, 3)), {"strides": 1, "padding": "same"}),
+    ("affine_transform", (IMG, np.float32([1, 0.1, 0.5, 0, 1, -0.3, 0, 0])), {}),
+    # projective terms (c0, c1) stay 0: Keras's JAX backend adds them to the channel coordinate
+    # instead of dividing by them (TF's documented rule, which jnet follows)
+    ("affine_transform", (IMG, np.float32([[0.9, 0, 0, 0.1, 1.1, 0, 0, 0]])),
+     {"interpolation": "nearest", "fill_mode": "nearest"}),
+    ("map_coordinates", (F, np.float32([[0.5, 1.0], [1.5, 0.2]]), 1), {}),
+    ("crop_images", (IMG,), {"top_cropping": 1, "left_cropping": 1, "target_height": 2, "target_width": 3}),
+    ("crop_images", (IMG,), {"top_cropping": 1, "bottom_cropping": 1, "left_cropping": 0, "right_cropping": 2}),
+    ("pad_images", (IMG,), {"top_padding": 1, "left_padding": 2, "target_height": 6, "target_width": 7}),
+    ("scale_and_translate", (IMG, (1, 6, 6, 3), np.float32([1.5, 1.5]), np.float32([0, 0]), (1, 2), "linear"), {}),
+]
+
+
+def test_image_ops_match_keras():
+    failures = []
+    for name, args, kwargs in IMAGE_CASES:
+        where = f"image.{name} {kwargs}"
+        try:
+            _compare(_run(getattr(ops.image, name), args, kwargs), _run(getattr(keras.ops.image, name), args, kwargs),
+                     where)
+        except Exception as err:  # noqa: BLE001
+            failures.append(f"{where}: {err!r}"[:400])
+    assert not failures, "\n".join(failures)
+
+
 def test_every_keras_op_exists_and_is_exercised():
     keras_names = {n for n in dir(keras.ops) if not n.startswith("_") and callable(getattr(keras.ops, n))}
     keras_names -= {"numpy", "nn", "image", "linalg", "core", "math"}

@@ -51,7 +51,7 @@ def rgb_to_grayscale(images, data_format=None):
     x, first = _to_last("rgb_to_grayscale", images, data_format)
     x = to_float(x)
     w = jnp.array([0.2989, 0.587, 0.114], x.dtype)
-    return _back(jnp.sum(x * w, axis=-1, keepdims=True), first)
+    return _back(jnp.tensordot(x, w, axes=([-1], [0]))[..., None], first)
 
 
 def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
