@@ -234,6 +234,8 @@ IMAGE_CASES = [
     ("extract_patches_3d", (rng.uniform(size=(1, 4, 4, 4, 2)).astype("float32"), 2), {}),
     ("extract_patches_3d", (rng.uniform(size=(4, 4, 4, 2)).astype("float32"), (2, 3, 2)),
      {"strides": 1, "padding": "same"}),
+    ("perspective_transform", (IMG, np.float32([[0, 0], [3, 0], [0, 3], [3, 3]]),
+                               np.float32([[0.5, 0], [3, 0.2], [0, 3], [2.8, 3]])), {}),
     ("scale_and_translate", (IMG, (1, 6, 6, 3), np.float32([1.5, 1.5]), np.float32([0, 0]), (1, 2), "linear"), {}),
 ]
 
@@ -263,8 +265,8 @@ def test_every_keras_op_exists_and_is_exercised():
         assert not lacking, f"jnet.ops.{sub} lacks {lacking}"
 
 
-# Image ops not in jnet yet (each a self-contained filter): listed so the test names them.
-IMAGE_EXCLUDED = {"elastic_transform", "perspective_transform"}
+# Image ops jnet lacks (none at present): listed so the test names them.
+IMAGE_EXCLUDED = set()
 
 
 class _Var:
@@ -353,3 +355,13 @@ def test_bad_arguments_name_the_op():
         ops.categorical_crossentropy(F, G[:, :2])
     with pytest.raises(ValueError, match="scatter_update.*reduction"):
         ops.scatter_update(F, np.int32([[0, 0]]), np.float32([1]), reduction="avg")
+
+
+def test_elastic_transform():
+    img = IMG.repeat(2, 1).repeat(2, 2)
+    np.testing.assert_allclose(ops.image.elastic_transform(img, alpha=0.0, seed=1), img, atol=1e-6)  # no warp
+    a = ops.image.elastic_transform(img, alpha=5.0, sigma=1.0, seed=1)
+    np.testing.assert_array_equal(a, ops.image.elastic_transform(img, alpha=5.0, sigma=1.0, seed=1))
+    assert a.shape == img.shape and not np.allclose(a, img)
+    with pytest.raises(ValueError, match="interpolation"):
+        ops.image.elastic_transform(img, interpolation="cubic")
