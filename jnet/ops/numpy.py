@@ -1,9 +1,9 @@
 """`jnet.ops.numpy`: the numpy-like ops of `keras.ops.numpy`, on `jax.numpy`."""
 
-from jnet.ops import numpy_create as _create
-from jnet.ops import numpy_elementwise as _elementwise
-from jnet.ops import numpy_reduce as _reduce
-from jnet.ops import numpy_shape as _shape
+from jnet.ops import _numpy_create as _create
+from jnet.ops import _numpy_elementwise as _elementwise
+from jnet.ops import _numpy_reduce as _reduce
+from jnet.ops import _numpy_shape as _shape
 
 
 def _public(module):

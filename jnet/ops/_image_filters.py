@@ -133,7 +133,7 @@ def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01,
 def extract_patches_3d(volumes, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
     """Patches of `size = (pd, ph, pw)` of volumes `(batch, d, h, w, c)` as channels:
     `(batch, ..., pd * ph * pw * c)`."""
-    from jnet.ops.nn_conv import conv
+    from jnet.ops._nn_conv import conv
 
     v = tensor(volumes)
     size = (size,) * 3 if isinstance(size, int) else tuple(size)

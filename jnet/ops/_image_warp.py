@@ -56,7 +56,7 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
     (scaled by `sigma`), smoothed by a Gaussian of `sigma` and scaled by `alpha`; one field per
     image, independent for x and y. `seed` follows `jnet.random` (int, SeedGenerator or None)."""
     from jnet.ops.image import map_coordinates
-    from jnet.ops.image_filters import gaussian_blur
+    from jnet.ops._image_filters import gaussian_blur
     from jnet.random import draw_seed
 
     orders = {"nearest": 0, "bilinear": 1}
