@@ -33,19 +33,46 @@ def _back(images, first):
 
 def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
            pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
-    """Resize `images` to `size = (height, width)` with `interpolation` ("nearest", "bilinear",
-    "bicubic", "lanczos3", "lanczos5"); `antialias` smooths when downsampling.
+    """Resize `images` to `size = (height, width)`.
+
+    Args:
+        images: `(batch, h, w, c)` or `(h, w, c)` (or channels first).
+        size: `(height, width)`.
+        interpolation: "nearest", "bilinear", "bicubic", "lanczos3" or "lanczos5".
+        antialias: Smooth when downsampling.
+        crop_to_aspect_ratio: First crop the centre to the target aspect ratio.
+        pad_to_aspect_ratio: First pad both sides with `fill_value` to the target aspect ratio.
+        fill_mode: Only "constant".
+        fill_value: Padding value.
+        data_format: "channels_last" or "channels_first".
 
     Raises:
-        ValueError: for an unknown interpolation, or the aspect-ratio options (not supported).
+        ValueError: for an unknown interpolation or fill mode, both aspect-ratio options, or a
+            `size` that is not two ints.
     """
     if interpolation not in _RESIZE:
         raise ValueError(f"resize: unknown `interpolation` {interpolation!r}; expected one of {sorted(_RESIZE)}")
-    if crop_to_aspect_ratio or pad_to_aspect_ratio:
-        raise ValueError("resize: `crop_to_aspect_ratio` and `pad_to_aspect_ratio` are not supported by jnet")
+    if fill_mode != "constant":
+        raise ValueError(f"resize: `fill_mode` must be 'constant'; received {fill_mode!r}")
+    if crop_to_aspect_ratio and pad_to_aspect_ratio:
+        raise ValueError("resize: give only one of `crop_to_aspect_ratio` and `pad_to_aspect_ratio`")
+    if len(size) != 2:
+        raise ValueError(f"resize: `size` must be (height, width); received {size}")
     x, first = _to_last("resize", images, data_format)
-    h, w = size
-    shape = x.shape[:-3] + (h, w, x.shape[-1])
+    th, tw = size
+    h, w = x.shape[-3], x.shape[-2]
+    if crop_to_aspect_ratio:
+        ch = max(min(h, int(w * th / tw)), 1)
+        cw = max(min(w, int(h * tw / th)), 1)
+        top, left = (h - ch) // 2, (w - cw) // 2
+        x = x[..., top:top + ch, left:left + cw, :]
+    elif pad_to_aspect_ratio:
+        # the same margin on both sides, as Keras does
+        top = (max(h, int(w * th / tw)) - h) // 2
+        left = (max(w, int(h * tw / th)) - w) // 2
+        widths = [(0, 0)] * (x.ndim - 3) + [(top, top), (left, left), (0, 0)]
+        x = jnp.pad(x, widths, constant_values=jnp.asarray(fill_value).astype(x.dtype))
+    shape = x.shape[:-3] + (th, tw, x.shape[-1])
     out = jax.image.resize(to_float(x), shape, method=_RESIZE[interpolation], antialias=antialias)
     return _back(out.astype(x.dtype) if jnp.issubdtype(x.dtype, jnp.floating) else out, first)
 
