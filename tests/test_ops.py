@@ -154,6 +154,18 @@ def _cases():
         ("scatter_update", (F, np.int32([[0, 1]]), np.float32([9])), {}),
         ("scatter_update", (F, np.int32([[0, 1]]), np.float32([9])), {"reduction": "add"}),
         ("unstack", (F,), {"axis": 1}),
+        # dtypes: half floats, small ints and bools keep Keras's result dtypes
+        *[(n, (F.astype(dt),), {}) for dt in ("float16", "bfloat16") for n in
+          ("mean", "var", "std", "sum", "softmax", "sqrt", "exp", "layer_normalization", "rms_normalization",
+           "sigmoid", "logsumexp", "median", "cumsum", "relu", "gelu")],
+        *[(n, (I.astype(dt),), {}) for dt in ("int8", "uint8", "int16") for n in
+          ("mean", "sum", "sqrt", "exp", "abs", "square", "cumsum", "prod", "var", "argmax", "sort", "sign")],
+        *[(n, (I > 3,), {}) for n in ("sum", "mean", "any", "all", "count_nonzero", "cumsum", "logical_not",
+                                      "sqrt")],
+        ("moments", (F.astype("float16"), [1]), {}), ("matmul", (F.astype("bfloat16"), G.T), {}),
+        ("add", (I.astype("int8"), I.astype("uint8")), {}), ("multiply", (F.astype("float16"), I), {}),
+        ("divide", (I.astype("int16"), 2), {}), ("arange", (0, 5), {"dtype": "float16"}),
+        ("ones", ((2,),), {"dtype": "bfloat16"}), ("full", ((2,), 1.5), {"dtype": "int32"}),
         ("rearrange", (IMG, "b h w c -> b c h w"), {}), ("rearrange", (IMG, "b h w c -> (b h) (w c)"), {}),
         ("rearrange", (IMG.reshape(1, 16, 3), "b (h w) c -> b h w c"), {"h": 2}),
     ]
