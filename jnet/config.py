@@ -9,8 +9,6 @@ jnet.config.floatx()  # "bfloat16"
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
 from jnet import dtypes as _dtypes
 
 _state = {
@@ -139,7 +137,3 @@ def is_flash_attention_enabled():
 def is_nnx_enabled():
     """Keras's Flax-NNX integration flag: jnet does not use NNX, so always `False`."""
     return False
-
-
-def _dtype_name(dtype):
-    return jnp.dtype(dtype).name

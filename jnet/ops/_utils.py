@@ -62,10 +62,3 @@ def to_float(x):
         x = x.astype(config.floatx())
     return x
 
-
-def check_axis(name, axis, ndim):
-    """Raise a clear error when `axis` is out of range for a rank-`ndim` input."""
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    for a in axes:
-        if a is not None and not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"{name}: `axis`={axis} is out of range for an input of rank {ndim}")

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import jax.scipy as jsp
 
-from jnet.ops._utils import tensor, to_float, unwrap_tree
+from jnet.ops._utils import to_float, unwrap_tree
 
 
 def _square(name, x):
