@@ -12,6 +12,7 @@ from jnet import layers, models
 from jnet import losses, metrics, optimizers
 from jnet import callbacks, saving
 from jnet import distribution, mixed_precision
+from jnet import backend, config, ops, random, tree
 from jnet.layers.input_layer import Input
 from jnet.models.model import Model
 from jnet.models.saving import load_model
@@ -20,8 +21,15 @@ from jnet.serialization import register_serializable
 
 __version__ = "0.1.0"
 
+
+def version():
+    """jnet's version string."""
+    return __version__
+
+
 __all__ = [
     "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "distribution", "initializers",
     "layers", "load_model", "losses", "metrics", "mixed_precision", "models", "optimizers",
-    "register_serializable", "regularizers", "constraints", "saving", "utils",
+    "register_serializable", "regularizers", "constraints", "saving", "utils", "backend", "config", "ops",
+    "random", "tree", "version",
 ]

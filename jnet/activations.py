@@ -167,3 +167,23 @@ def serialize(fn):
         return _BY_FUNCTION.get(fn)
     except TypeError:  # unhashable callables
         return None
+
+
+# Keras exports every activation as a module attribute (`activations.sigmoid`, ...).
+globals().update({_name: _fn for _name, _fn in ALL.items() if _name not in globals()})
+
+
+def deserialize(config, custom_objects=None):
+    """The activation function for a name (`serialize`'s output) or a
+    `{"class_name": name, ...}` dict; `custom_objects` maps extra names to callables.
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if isinstance(config, dict):
+        config = config.get("class_name", config.get("config"))
+    if custom_objects and config in custom_objects:
+        return custom_objects[config]
+    if not isinstance(config, str):
+        raise ValueError(f"activations.deserialize: expected a name or a dict with 'class_name', got {config!r}")
+    return get(config)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jnet.serialization import _REGISTRY, ConfigObject, get_config_object
+from jnet.serialization import _REGISTRY, ConfigObject, get_config_object, lookup
+from jnet.serialization import serialize as serialize_object
 from jnet.utils import rng as jrng
 
 
@@ -156,6 +157,26 @@ Identity._registered_name = "IdentityInitializer"
 _REGISTRY["IdentityInitializer"] = Identity
 if _REGISTRY.get("Identity") is Identity:
     del _REGISTRY["Identity"]
+
+# Keras's lowercase aliases (`initializers.glorot_uniform` is the class `GlorotUniform`).
+globals().update({_name: _cls for _name, _cls in ALL.items() if _name not in globals()})
+IdentityInitializer = Identity
+OrthogonalInitializer = Orthogonal
+
+
+def serialize(initializer):
+    """`{"class_name": ..., "config": ...}` for an initializer."""
+    return serialize_object(initializer)
+
+
+def deserialize(config, custom_objects=None):
+    """An initializer from `serialize`'s output, or a name (no pickle, no code execution)."""
+    if isinstance(config, str):
+        return get(config)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"initializers.deserialize: expected a dict with 'class_name' and 'config', got {config!r}")
+    cls = lookup(config["class_name"], _CLASSES, custom_objects)
+    return cls.from_config(dict(config.get("config", {})))
 
 
 def get(identifier):

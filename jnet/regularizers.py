@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jnet.serialization import ConfigObject, get_config_object
+from jnet.serialization import ConfigObject, get_config_object, lookup
+from jnet.serialization import serialize as serialize_object
 
 
 class Regularizer(ConfigObject, family=True):
@@ -48,6 +49,23 @@ class L2(L1L2):
 
 ALL = {"l1": L1, "l2": L2, "l1_l2": L1L2}
 _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+
+l1, l2, l1_l2 = L1, L2, L1L2  # Keras's lowercase aliases
+
+
+def serialize(regularizer):
+    """`{"class_name": ..., "config": ...}` for a regularizer."""
+    return serialize_object(regularizer)
+
+
+def deserialize(config, custom_objects=None):
+    """A regularizer from `serialize`'s output, or a name (no pickle, no code execution)."""
+    if isinstance(config, str):
+        return get(config)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"regularizers.deserialize: expected a dict with 'class_name' and 'config', got {config!r}")
+    cls = lookup(config["class_name"], _CLASSES, custom_objects)
+    return cls.from_config(dict(config.get("config", {})))
 
 
 def get(identifier):

@@ -52,6 +52,15 @@ _FUNCTIONS = {
               top_k_categorical_accuracy, sparse_top_k_categorical_accuracy)
 }
 
+# Keras exports the per-sample loss functions under `keras.metrics` too.
+_LOSS_FUNCTIONS = (
+    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+    "categorical_focal_crossentropy", "categorical_hinge", "hinge", "huber", "kl_divergence", "log_cosh",
+    "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy", "squared_hinge",
+)
+globals().update({_n: getattr(_losses, _n) for _n in _LOSS_FUNCTIONS})
+
 
 def _snake(name):
     from jnet.metrics.base import _snake as snake
@@ -73,7 +82,7 @@ _NAMES.update({
     "f1_score": F1Score, "fbeta_score": FBetaScore,
 })
 
-__all__ = sorted(["get", "serialize", "deserialize", *METRIC_CLASSES, *_FUNCTIONS])
+__all__ = sorted(["get", "serialize", "deserialize", *METRIC_CLASSES, *_FUNCTIONS, *_LOSS_FUNCTIONS])
 
 
 def valid_names():
