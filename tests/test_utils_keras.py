@@ -1,0 +1,351 @@
+"""jnet.utils as keras.utils: arrays (against Keras 3 itself), files (no network: file:// and
+cached files), images (Pillow, against Keras), datasets for fit, PyDataset in fit/evaluate/predict,
+Progbar."""
+
+import io
+import os
+import random
+import tarfile
+import warnings
+import zipfile
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import jnet
+from jnet import layers
+from jnet.utils import resize as R
+
+U = jnet.utils
+
+
+# ----------------------------------------------------------------------------- arrays
+
+@pytest.mark.parametrize("x,n", [([0, 2, 1, 3], None), ([[1], [0], [2]], 4), (np.array([[0, 1], [2, 0]]), None),
+                                 (np.array([1, 0, 1], np.uint8), 2), ([0.0, 2.0], None)])
+def test_to_categorical_matches_keras(x, n):
+    ours, theirs = U.to_categorical(x, n), keras.utils.to_categorical(x, n)
+    assert isinstance(ours, np.ndarray) and ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_to_categorical_jax_array_and_bad_labels():
+    out = U.to_categorical(jnp.array([2, 0]), 3)
+    assert isinstance(out, jax.Array) and out.dtype == jnp.float32
+    np.testing.assert_array_equal(out, [[0, 0, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match=r"to_categorical: class indices must be in \[0, 3\)"):
+        U.to_categorical([0, 3], 3)
+    with pytest.raises(ValueError, match="to_categorical.*in \\[0, 3\\)"):
+        U.to_categorical([-1, 1], 3)
+    with pytest.raises(ValueError, match="to_categorical: x must hold integer"):
+        U.to_categorical([0.5, 1.0])
+    with pytest.raises(ValueError, match="num_classes"):
+        U.to_categorical([0], 0)
+
+
+@pytest.mark.parametrize("axis,order", [(-1, 2), (1, 1), (-1, np.inf)])
+def test_normalize_matches_keras_numpy(axis, order):
+    x = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 0.0], [1.0, -2.0, 2.0]])
+    np.testing.assert_allclose(U.normalize(x, axis, order), keras.utils.normalize(x, axis, order))
+
+
+def test_normalize_axis_0_gives_unit_columns():
+    # Keras's NumPy path divides by the norms along axis 0 broadcast on the last axis (`axis or -1`
+    # turns 0 into -1), which is not a normalisation; jnet divides each column by its norm.
+    x = np.array([[3.0, 1.0], [4.0, 0.0]])
+    np.testing.assert_allclose(U.normalize(x, axis=0), x / np.linalg.norm(x, axis=0, keepdims=True))
+
+
+def test_normalize_jax_matches_keras_ops():
+    x = jnp.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    ours = U.normalize(x)
+    assert isinstance(ours, jax.Array)
+    np.testing.assert_allclose(ours, np.asarray(keras.utils.normalize(x)), rtol=1e-6)
+
+
+PAD_CASES = [
+    dict(),
+    dict(maxlen=2),
+    dict(maxlen=5, padding="post"),
+    dict(maxlen=2, truncating="post"),
+    dict(maxlen=2, padding="post", truncating="post", value=-1),
+    dict(dtype="float32", value=0.5, maxlen=4),
+]
+
+
+@pytest.mark.parametrize("kw", PAD_CASES)
+def test_pad_sequences_matches_keras(kw):
+    seqs = [[1, 2, 3], [4], [], [5, 6, 7, 8]]
+    ours, theirs = U.pad_sequences(seqs, **kw), keras.utils.pad_sequences(seqs, **kw)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_pad_sequences_vectors_and_strings_match_keras():
+    seqs = [np.ones((2, 3)), np.arange(9.0).reshape(3, 3)]
+    np.testing.assert_array_equal(U.pad_sequences(seqs, maxlen=4, dtype="float32"),
+                                  keras.utils.pad_sequences(seqs, maxlen=4, dtype="float32"))
+    words = [["a", "bb"], ["ccc"]]
+    ours = U.pad_sequences(words, dtype=object, value="<pad>")
+    np.testing.assert_array_equal(ours, keras.utils.pad_sequences(words, dtype=object, value="<pad>"))
+    assert ours[1, 0] == "<pad>"
+
+
+def test_pad_sequences_errors_and_one_implementation():
+    with pytest.raises(ValueError, match="pad_sequences: padding must be 'pre' or 'post'"):
+        U.pad_sequences([[1]], padding="middle")
+    with pytest.raises(ValueError, match="pad_sequences: truncating"):
+        U.pad_sequences([[1]], truncating="both")
+    with pytest.raises(ValueError, match="item 1"):
+        U.pad_sequences([[1], 3])
+    with pytest.raises(ValueError, match="cannot hold the string value"):
+        U.pad_sequences([[1]], value="x")
+    with pytest.raises(ValueError, match="sequence 1 has elements of shape"):
+        U.pad_sequences([np.ones((1, 2)), np.ones((1, 3))])
+    assert jnet.datasets.pad_sequences is U.pad_sequences
+    assert U.pad_sequences([[1, 2], []], maxlen=0).shape == (2, 0)  # Keras fails here (s[-0:] is everything)
+
+
+def test_pack_unpack_match_keras():
+    x, y, w = np.ones(2), np.zeros(2), np.full(2, 0.5)
+    for args in [(x,), (x, y), (x, y, w), ((x, y),)]:
+        ours, theirs = U.pack_x_y_sample_weight(*args), keras.utils.pack_x_y_sample_weight(*args)
+        assert type(ours) is type(theirs) and len(ours) == len(theirs)
+    for data in [x, (x,), (x, y), [x, y, w]]:
+        ours, theirs = U.unpack_x_y_sample_weight(data), keras.utils.unpack_x_y_sample_weight(data)
+        assert [o is t for o, t in zip(ours, theirs)] == [True] * 3
+    with pytest.raises(ValueError, match="unpack_x_y_sample_weight"):
+        U.unpack_x_y_sample_weight((x, y, w, w))
+
+
+def test_set_random_seed_exported():
+    U.set_random_seed(3)
+    a = np.random.rand()
+    U.set_random_seed(3)
+    assert np.random.rand() == a
+
+
+# ----------------------------------------------------------------------------- get_file
+
+def _src(tmp_path, name="data.bin", content=b"hello jnet"):
+    p = tmp_path / "src" / name
+    p.parent.mkdir(exist_ok=True)
+    p.write_bytes(content)
+    return p
+
+
+def test_get_file_downloads_once_into_keras_layout(tmp_path):
+    src = _src(tmp_path)
+    cache = tmp_path / "cache"
+    path = U.get_file(origin=src.as_uri(), cache_dir=str(cache))
+    assert path == str(cache / "datasets" / "data.bin")
+    assert open(path, "rb").read() == b"hello jnet"
+    # Same layout as Keras's get_file on the same origin.
+    (tmp_path / "kcache").mkdir()  # Keras falls back to /tmp/.keras for a cache_dir that does not exist
+    kpath = keras.utils.get_file(origin=src.as_uri(), cache_dir=str(tmp_path / "kcache"))
+    assert os.path.relpath(kpath, tmp_path / "kcache") == os.path.relpath(path, cache)
+    # Cached: the origin is gone, the cached copy is returned.
+    src.unlink()
+    assert U.get_file("data.bin", origin=src.as_uri(), cache_dir=str(cache), cache_subdir="datasets") == path
+
+
+def test_get_file_default_cache_is_keras_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    path = U.get_file(origin=_src(tmp_path).as_uri())
+    assert path == str(tmp_path / "kh" / "datasets" / "data.bin")
+
+
+def test_get_file_offline_and_not_cached_is_a_clear_error(tmp_path):
+    missing = (tmp_path / "nowhere" / "file.npz").as_uri()
+    with pytest.raises(OSError, match=r"could not download .*file\.npz.*not cached at .*cache.*datasets.*file\.npz"):
+        U.get_file(origin=missing, cache_dir=str(tmp_path / "cache"))
+    assert not os.listdir(tmp_path / "cache" / "datasets")  # no partial file left behind
+
+
+def test_get_file_hash_checks(tmp_path):
+    src = _src(tmp_path)
+    sha = U.file_utils.hash_file(str(src))
+    md5 = U.file_utils.hash_file(str(src), "md5")
+    cache = str(tmp_path / "cache")
+    assert os.path.exists(U.get_file(origin=src.as_uri(), cache_dir=cache, file_hash=sha))
+    assert os.path.exists(U.get_file(origin=src.as_uri(), cache_dir=cache, md5_hash=md5))
+    with pytest.raises(ValueError, match="does not match the expected sha256 hash"):
+        U.get_file(origin=src.as_uri(), fname="other.bin", cache_dir=cache, file_hash="0" * 64)
+    # A cached file with the wrong content is downloaded again.
+    cached = tmp_path / "cache" / "datasets" / "data.bin"
+    cached.write_bytes(b"stale")
+    U.get_file(origin=src.as_uri(), cache_dir=cache, file_hash=sha)
+    assert cached.read_bytes() == b"hello jnet"
+    with pytest.raises(ValueError, match="hash_algorithm"):
+        U.get_file(origin=src.as_uri(), cache_dir=cache, hash_algorithm="sha1")
+    with pytest.raises(ValueError, match="fname must be a file name"):
+        U.get_file(fname="a/b.bin", origin=src.as_uri(), cache_dir=cache)
+    with pytest.raises(ValueError, match="origin"):
+        U.get_file("x")
+
+
+def _tarball(tmp_path, name="pack.tar.gz", members=None):
+    members = members or {"pack/a.txt": b"A", "pack/sub/b.txt": b"B"}
+    p = tmp_path / "src" / name
+    p.parent.mkdir(exist_ok=True)
+    with tarfile.open(p, "w:gz") as tar:
+        for arc, data in members.items():
+            info = tarfile.TarInfo(arc)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return p
+
+
+@pytest.mark.parametrize("fname", [None, "pack.tar.gz", "pack"])
+def test_get_file_extract_matches_keras_layout(tmp_path, fname):
+    src = _tarball(tmp_path)
+    (tmp_path / "b").mkdir()  # else Keras writes to /tmp/.keras
+    ours = U.get_file(fname=fname, origin=src.as_uri(), extract=True, cache_dir=str(tmp_path / "a"))
+    theirs = keras.utils.get_file(fname=fname, origin=src.as_uri(), extract=True, cache_dir=str(tmp_path / "b"))
+    assert os.path.relpath(ours, tmp_path / "a") == os.path.relpath(theirs, tmp_path / "b")
+    assert open(os.path.join(ours, "pack", "sub", "b.txt")).read() == "B"
+    # A second call finds the extracted folder, even offline.
+    src.unlink()
+    assert U.get_file(fname=fname, origin=src.as_uri(), extract=True, cache_dir=str(tmp_path / "a")) == ours
+
+
+def test_get_file_zip_untar_and_unsafe_archives(tmp_path):
+    z = tmp_path / "src" / "z.zip"
+    z.parent.mkdir()
+    with zipfile.ZipFile(z, "w") as f:
+        f.writestr("inner/c.txt", "C")
+    out = U.get_file(origin=z.as_uri(), extract=True, cache_dir=str(tmp_path / "c"))
+    assert open(os.path.join(out, "inner", "c.txt")).read() == "C"
+    t = _tarball(tmp_path, "t.tar")
+    out = U.get_file("t", origin=t.as_uri(), untar=True, cache_dir=str(tmp_path / "c"))
+    assert os.path.isfile(os.path.join(out, "pack", "a.txt"))
+    with pytest.raises(ValueError, match="not a tar archive"):
+        U.get_file("notar", origin=_src(tmp_path).as_uri(), untar=True, cache_dir=str(tmp_path / "c"))
+    evil = _tarball(tmp_path, "evil.tar", {"../escape.txt": b"x"})
+    with pytest.raises(ValueError, match="outside the target folder"):
+        U.get_file(origin=evil.as_uri(), extract=True, cache_dir=str(tmp_path / "c"))
+    assert not (tmp_path / "c" / "escape.txt").exists()
+
+
+# ----------------------------------------------------------------------------- images
+
+def _rgb(h=5, w=7, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3)).astype(np.uint8)
+
+
+def test_save_load_img_roundtrip_and_keras_parity(tmp_path):
+    arr = _rgb()
+    p = str(tmp_path / "a.png")
+    U.save_img(p, arr, scale=False)
+    img = U.load_img(p)
+    assert img.size == (7, 5) and img.mode == "RGB"
+    np.testing.assert_array_equal(U.img_to_array(img), arr.astype("float32"))
+    for kw in [dict(), dict(color_mode="grayscale"), dict(color_mode="rgba"), dict(target_size=(3, 4)),
+               dict(target_size=(4, 4), keep_aspect_ratio=True, interpolation="bilinear")]:
+        ours, theirs = U.load_img(p, **kw), keras.utils.load_img(p, **kw)
+        assert ours.mode == theirs.mode
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_img_to_array_and_array_to_img_match_keras(data_format):
+    for mode in ("RGB", "L", "RGBA"):
+        img = Image.fromarray(_rgb()).convert(mode)
+        ours = U.img_to_array(img, data_format=data_format)
+        theirs = keras.utils.img_to_array(img, data_format=data_format)
+        assert ours.dtype == theirs.dtype == np.float32
+        np.testing.assert_array_equal(ours, theirs)
+        for scale in (True, False):
+            a = np.asarray(U.array_to_img(ours, data_format=data_format, scale=scale))
+            b = np.asarray(keras.utils.array_to_img(theirs, data_format=data_format, scale=scale))
+            np.testing.assert_array_equal(a, b)
+    big = np.full((2, 2, 1), 1000.0)
+    assert U.array_to_img(big, scale=False).mode == keras.utils.array_to_img(big, scale=False).mode == "I"
+
+
+def test_image_errors(tmp_path):
+    with pytest.raises(ValueError, match="array_to_img: expected one image of rank 3"):
+        U.array_to_img(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="array_to_img: images need 1, 3 or 4 channels, got 2"):
+        U.array_to_img(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="img_to_array: expected an image of rank 2 or 3"):
+        U.img_to_array(np.zeros((1, 2, 2, 3)))
+    with pytest.raises(ValueError, match="data_format"):
+        U.img_to_array(np.zeros((2, 2, 3)), data_format="NHWC")
+    p = str(tmp_path / "b.png")
+    U.save_img(p, _rgb())
+    with pytest.raises(ValueError, match="load_img: color_mode"):
+        U.load_img(p, color_mode="cmyk")
+    with pytest.raises(ValueError, match="load_img: interpolation"):
+        U.load_img(p, target_size=(2, 2), interpolation="cubic")
+    with pytest.warns(UserWarning, match="JPEG"):
+        U.save_img(str(tmp_path / "c.jpg"), np.zeros((2, 2, 4)))
+
+
+@pytest.mark.parametrize("shape,size", [((5, 7), (3, 4)), ((3, 4), (7, 9)), ((6, 6), (6, 3))])
+def test_host_resize_matches_half_pixel_linear(shape, size):
+    img = np.random.default_rng(1).random(shape + (2,)).astype(np.float32)
+    ours = R.resize_image(img, size, "bilinear")
+    theirs = jax.image.resize(img, size + (2,), method="linear", antialias=False)
+    np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-5)
+    # Nearest: the source pixel is floor((o + 0.5) * in / out), as tf.image.resize.
+    near = R.resize_image(img, size, "nearest")
+    rows = np.minimum(((np.arange(size[0]) + 0.5) * shape[0] / size[0]).astype(int), shape[0] - 1)
+    cols = np.minimum(((np.arange(size[1]) + 0.5) * shape[1] / size[1]).astype(int), shape[1] - 1)
+    np.testing.assert_array_equal(near, img[rows][:, cols])
+
+
+# ----------------------------------------------------------------------------- timeseries
+
+def _windows(data, starts, length, rate):
+    return np.stack([data[p: p + length * rate: rate] for p in starts])
+
+
+@pytest.mark.parametrize("kw", [dict(sequence_length=3), dict(sequence_length=4, sequence_stride=3),
+                                dict(sequence_length=2, sampling_rate=3), dict(sequence_length=3, start_index=2,
+                                                                                end_index=15)])
+def test_timeseries_windows_match_hand_computed(kw):
+    data = np.arange(40).reshape(20, 2)
+    targets = np.arange(100, 120)
+    ds = U.timeseries_dataset_from_array(data, targets, batch_size=4, **kw)
+    xs, ys = zip(*ds)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    L, s, r = kw["sequence_length"], kw.get("sequence_stride", 1), kw.get("sampling_rate", 1)
+    start, end = kw.get("start_index", 0), kw.get("end_index", 20)
+    starts = np.arange(start, end - (L - 1) * r, s)
+    np.testing.assert_array_equal(x, _windows(data, starts, L, r))
+    np.testing.assert_array_equal(y, targets[starts])
+    assert all(len(b) <= 4 for b in xs) and len(ds) == len(xs)
+
+
+def test_timeseries_shuffle_unbatched_and_errors():
+    data = np.arange(12)
+    a = [b.tolist() for b in U.timeseries_dataset_from_array(data, None, 3, batch_size=None, shuffle=True, seed=4)]
+    b = [b.tolist() for b in U.timeseries_dataset_from_array(data, None, 3, batch_size=None, shuffle=True, seed=4)]
+    assert a == b and sorted(a) == [[i, i + 1, i + 2] for i in range(10)] and a != sorted(a)
+    # Targets shorter than the windows limit their number (as Keras).
+    ds = U.timeseries_dataset_from_array(data, data[3:], 3, batch_size=100)
+    x, y = next(iter(ds))
+    np.testing.assert_array_equal(y, x[:, -1] + 1)
+    for kw, msg in [(dict(sampling_rate=0), "sampling_rate must be > 0"), (dict(sequence_stride=12), "sequence_stride"),
+                    (dict(start_index=20), "start_index"), (dict(end_index=12), "end_index"),
+                    (dict(sequence_length=13), "no window")]:
+        args = dict(sequence_length=3, **kw) if "sequence_length" not in kw else kw
+        with pytest.raises(ValueError, match="timeseries_dataset_from_array: .*" + msg):
+            U.timeseries_dataset_from_array(data, None, **args)
+
+
+def test_timeseries_dataset_trains_with_fit():
+    t = np.linspace(0, 6, 80).astype(np.float32)
+    series = np.sin(t)[:, None]
+    ds = U.timeseries_dataset_from_array(series[:-5], series[5:], sequence_length=5, batch_size=16)
+    model = jnet.Sequential([layers.Input((5, 1)), layers.Flatten(), layers.Dense(1)])
+    model.compile("adam", "mse")
+    hist = model.fit(ds, epochs=2, verbose=0)
+    assert len(hist.history["loss"]) == 2
+    pred = model.predict(ds, verbose=0)
+    assert pred.shape == (ds.num_samples, 1)
