@@ -349,3 +349,288 @@ def test_timeseries_dataset_trains_with_fit():
     assert len(hist.history["loss"]) == 2
     pred = model.predict(ds, verbose=0)
     assert pred.shape == (ds.num_samples, 1)
+
+
+# ----------------------------------------------------------------------------- directory datasets
+
+def _image_tree(root, sizes=None):
+    """root/cat/{0,1,2}.png and root/dog/{0,1}.png; pixel (0,0,0) encodes class*100 + index."""
+    files = {"cat": 3, "dog": 2}
+    for c, (name, n) in enumerate(files.items()):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            h, w = (sizes or {}).get((name, i), (6, 8))
+            a = np.full((h, w, 3), 10 * i, np.uint8)
+            a[0, 0, 0] = c * 100 + i
+            Image.fromarray(a).save(root / name / f"{i}.png")
+    (root / "cat" / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_image_dataset_from_directory_labels_and_shapes(tmp_path):
+    root = _image_tree(tmp_path / "imgs")
+    ds = U.image_dataset_from_directory(str(root), image_size=(6, 8), batch_size=2, shuffle=False, verbose=False)
+    assert ds.class_names == ["cat", "dog"] and len(ds) == 3
+    xs, ys = zip(*ds)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    assert x.shape == (5, 6, 8, 3) and x.dtype == np.float32 and y.dtype == np.int32
+    np.testing.assert_array_equal(y, [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(x[:, 0, 0, 0], [0, 1, 2, 100, 101])  # alphanumeric order, unresized
+    assert [os.path.basename(p) for p in ds.file_paths] == ["0.png", "1.png", "2.png", "0.png", "1.png"]
+    cat = U.image_dataset_from_directory(str(root), label_mode="categorical", image_size=3, shuffle=False,
+                                         color_mode="grayscale", verbose=False)
+    x, y = next(iter(cat))
+    assert x.shape == (5, 3, 3, 1) and y.dtype == np.float32
+    np.testing.assert_array_equal(y, np.eye(2)[[0, 0, 0, 1, 1]])
+    x, y = next(iter(U.image_dataset_from_directory(str(root), label_mode="binary", image_size=(2, 2),
+                                                    shuffle=False, data_format="channels_first", verbose=False)))
+    assert x.shape == (5, 3, 2, 2) and y.shape == (5, 1)
+    only = next(iter(U.image_dataset_from_directory(str(root), labels=None, image_size=(2, 2), verbose=False)))
+    assert isinstance(only, np.ndarray) and only.shape == (5, 2, 2, 3)
+    sub = U.image_dataset_from_directory(str(root), class_names=["dog"], image_size=(2, 2), verbose=False)
+    assert sub.num_samples == 2 and sub.class_names == ["dog"]
+
+
+def test_image_dataset_shuffle_and_validation_split(tmp_path):
+    root = _image_tree(tmp_path / "imgs")
+    kw = dict(image_size=(6, 8), batch_size=None, seed=7, validation_split=0.4, verbose=False)
+    train, val = U.image_dataset_from_directory(str(root), subset="both", **kw)
+    tr = U.image_dataset_from_directory(str(root), subset="training", **kw)
+    assert tr.file_paths == train.file_paths and len(train.file_paths) == 3 and len(val.file_paths) == 2
+    assert sorted(train.file_paths + val.file_paths) == sorted(
+        U.image_dataset_from_directory(str(root), image_size=(6, 8), verbose=False).file_paths)
+    codes = {int(x[0, 0, 0]): int(y) for x, y in train}  # labels stay with their images after shuffling
+    assert all(code // 100 == label for code, label in codes.items())
+    with pytest.raises(ValueError, match="image_dataset_from_directory: with validation_split and shuffle=True "
+                                         "give a seed"):
+        U.image_dataset_from_directory(str(root), validation_split=0.2, subset="training")
+    with pytest.raises(ValueError, match="validation_split and subset must be given together"):
+        U.image_dataset_from_directory(str(root), validation_split=0.2, seed=1)
+
+
+def test_image_dataset_sizes_and_errors(tmp_path):
+    root = _image_tree(tmp_path / "mixed", sizes={("dog", 1): (4, 4)})
+    with pytest.raises(ValueError, match=r"image_dataset_from_directory: with image_size=None all images must have "
+                                         r"the same size.*6x8.*4x4.*give image_size"):
+        U.image_dataset_from_directory(str(root), image_size=None, verbose=False)
+    same = _image_tree(tmp_path / "same")
+    x, _ = next(iter(U.image_dataset_from_directory(str(same), image_size=None, verbose=False)))
+    assert x.shape == (5, 6, 8, 3)
+    for kw, msg in [(dict(label_mode="sparse"), "label_mode"), (dict(color_mode="cmyk"), "color_mode"),
+                    (dict(interpolation="area"), "interpolation"), (dict(image_size=(1, 2, 3)), "image_size"),
+                    (dict(labels=[0, 1]), "labels has 2 entries but 5 files"),
+                    (dict(class_names=["bird"]), "class_names"),
+                    (dict(crop_to_aspect_ratio=True, pad_to_aspect_ratio=True), "only one of")]:
+        with pytest.raises(ValueError, match="image_dataset_from_directory: .*" + msg):
+            U.image_dataset_from_directory(str(same), verbose=False, **kw)
+    with pytest.raises(ValueError, match="does not exist"):
+        U.image_dataset_from_directory(str(tmp_path / "nope"))
+
+
+def test_image_dataset_crop_and_pad_to_aspect_ratio(tmp_path):
+    (tmp_path / "d" / "a").mkdir(parents=True)
+    a = np.zeros((4, 8, 3), np.uint8)
+    a[:, 2:6] = 200  # a bright centre square
+    Image.fromarray(a).save(tmp_path / "d" / "a" / "x.png")
+    x, _ = next(iter(U.image_dataset_from_directory(str(tmp_path / "d"), image_size=(4, 4), crop_to_aspect_ratio=True,
+                                                    verbose=False)))
+    np.testing.assert_array_equal(x[0], np.full((4, 4, 3), 200.0))  # the centre 4x4 crop
+    x, _ = next(iter(U.image_dataset_from_directory(str(tmp_path / "d"), image_size=(8, 8), pad_to_aspect_ratio=True,
+                                                    interpolation="nearest", verbose=False)))
+    assert (x[0, :2] == 0).all() and (x[0, -2:] == 0).all() and (x[0, 2:6, 2:6] == 200).all()
+
+
+def test_image_dataset_trains_with_fit(tmp_path):
+    root = _image_tree(tmp_path / "imgs")
+    ds = U.image_dataset_from_directory(str(root), image_size=(4, 4), batch_size=2, seed=1, verbose=False)
+    model = jnet.Sequential([layers.Input((4, 4, 3)), layers.Rescaling(1 / 255) if hasattr(layers, "Rescaling")
+                             else layers.Flatten(), layers.Flatten(), layers.Dense(2)])
+    model.compile("adam", jnet.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    hist = model.fit(ds, epochs=2, verbose=0)
+    assert len(hist.history["loss"]) == 2 and np.isfinite(hist.history["loss"]).all()
+
+
+def test_text_dataset_from_directory(tmp_path):
+    for label, texts in {"neg": ["bad film", "awful"], "pos": ["great", "loved it", "wonderful!"]}.items():
+        (tmp_path / label).mkdir()
+        for i, t in enumerate(texts):
+            (tmp_path / label / f"{i}.txt").write_text(t, encoding="utf-8")
+    (tmp_path / "pos" / "skip.md").write_text("ignored")
+    ds = U.text_dataset_from_directory(str(tmp_path), batch_size=10, shuffle=False, max_length=5, verbose=False)
+    x, y = next(iter(ds))
+    assert ds.class_names == ["neg", "pos"]
+    assert x.tolist() == ["bad f", "awful", "great", "loved", "wonde"] and y.tolist() == [0, 0, 1, 1, 1]
+    tr, va = U.text_dataset_from_directory(str(tmp_path), validation_split=0.2, subset="both", seed=3, verbose=False)
+    assert tr.num_samples == 4 and va.num_samples == 1
+    with pytest.raises(ValueError, match="text_dataset_from_directory: label_mode='binary' needs exactly 2"):
+        U.text_dataset_from_directory(str(tmp_path), label_mode="binary", class_names=["pos"], verbose=False)
+    with pytest.raises(ValueError, match="text_dataset_from_directory: max_length"):
+        U.text_dataset_from_directory(str(tmp_path), max_length=0)
+
+
+# ----------------------------------------------------------------------------- split_dataset, Dataset
+
+def test_split_dataset_sizes_follow_keras_rules():
+    x, y = np.arange(10), np.arange(10) * 10
+    left, right = U.split_dataset((x, y), left_size=0.8)
+    assert (left.num_samples, right.num_samples) == (8, 2)
+    assert [tuple(map(int, s)) for s in right] == [(8, 80), (9, 90)]  # unbatched (x, y) samples
+    left, right = U.split_dataset(x, right_size=3)
+    assert (left.num_samples, right.num_samples) == (7, 3) and [int(v) for v in right] == [7, 8, 9]
+    left, right = U.split_dataset(x, left_size=2, right_size=0.5)  # leftover samples are dropped
+    assert [int(v) for v in left] == [0, 1] and [int(v) for v in right] == [5, 6, 7, 8, 9]
+    left, right = U.split_dataset((x, y), left_size=0.25)  # round(2.5) == 2, as Keras
+    assert left.num_samples == 2
+    xb, yb = next(iter(left.batch(4)))
+    np.testing.assert_array_equal(xb * 10, yb)
+
+
+def test_split_dataset_shuffle_and_datasets():
+    x = np.arange(20)
+    left, right = U.split_dataset(x, left_size=0.5, shuffle=True, seed=5)
+    order = list(range(20))
+    random.seed(5)
+    random.shuffle(order)  # Keras shuffles the sample list with Python's random, seeded
+    assert [int(v) for v in left] == order[:10] and [int(v) for v in right] == order[10:]
+    ts = U.timeseries_dataset_from_array(np.arange(12), None, 3, batch_size=4)
+    a, b = U.split_dataset(ts, left_size=6)
+    assert a.batch_size == 4 and [len(batch) for batch in a] == [4, 2]
+    np.testing.assert_array_equal(next(iter(b))[0], [6, 7, 8])
+    for kw, err in [(dict(), ValueError), (dict(left_size=10), ValueError), (dict(left_size=1.5), ValueError),
+                    (dict(left_size=0.7, right_size=0.5), ValueError), (dict(left_size="a"), TypeError)]:
+        with pytest.raises(err, match="split_dataset"):
+            U.split_dataset(np.arange(10), **kw)
+    with pytest.raises(ValueError, match="different numbers of rows"):
+        U.split_dataset((np.arange(3), np.arange(4)), left_size=1)
+    with pytest.raises(TypeError, match="split_dataset: dataset must be"):
+        U.split_dataset({"x": x}, left_size=1)
+
+
+def test_dataset_from_arrays_reshuffles_each_epoch():
+    ds = U.Dataset.from_arrays((np.arange(8), np.arange(8)), batch_size=3, shuffle=True, seed=0)
+    first = np.concatenate([b[0] for b in ds])
+    second = np.concatenate([b[0] for b in ds])
+    assert sorted(first) == list(range(8)) and sorted(second) == list(range(8)) and not (first == second).all()
+    assert [len(b[0]) for b in ds] == [3, 3, 2] and len(ds) == 3
+    with pytest.raises(ValueError, match="same number of rows"):
+        U.Dataset.from_arrays((np.arange(3), np.arange(2)))
+
+
+# ----------------------------------------------------------------------------- PyDataset in fit
+
+class Batches(U.PyDataset):
+    def __init__(self, x, y, batch_size, as_list=False, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y, self.batch_size, self.as_list = x, y, batch_size, as_list
+        self.seen, self.events = [], []
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, i):
+        self.seen.append(i)
+        rows = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        batch = (self.x[rows], self.y[rows])
+        return list(batch) if self.as_list else batch
+
+    def on_epoch_begin(self):
+        self.events.append("begin")
+
+    def on_epoch_end(self):
+        self.events.append("end")
+
+
+def _data(n=20):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    return x, (x @ np.array([1.0, -2.0, 0.5], np.float32))[:, None]
+
+
+def _model():
+    jnet.utils.set_random_seed(0)
+    m = jnet.Sequential([layers.Input((3,)), layers.Dense(1)])
+    m.compile(jnet.optimizers.SGD(0.05), "mse")
+    return m
+
+
+def test_pydataset_fit_hooks_order_and_equivalence_with_arrays():
+    x, y = _data()
+    ds = Batches(x, y, 8)  # 3 batches, the last of 4 rows
+    model = _model()
+    random.seed(1)
+    hist = model.fit(ds, epochs=3, verbose=0)
+    assert ds.events == ["begin", "end"] * 3
+    epochs = [ds.seen[1:][i * 3:(i + 1) * 3] for i in range(3)]  # seen[0]: batch 0 read to build the model
+    assert all(sorted(e) == [0, 1, 2] for e in epochs) and any(e != [0, 1, 2] for e in epochs)
+    random.seed(1)
+    expected = []
+    for _ in range(3):
+        order = [0, 1, 2]
+        random.shuffle(order)  # Keras's order: Python's random.shuffle of the batch indices
+        expected.append(order)
+    assert epochs == expected
+    # Without shuffling, training on the PyDataset equals training on the arrays with the same batches.
+    ours = _model().fit(Batches(x, y, 8), epochs=2, shuffle=False, verbose=0).history["loss"]
+    ref = _model().fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(ours, ref, rtol=1e-5)
+    assert np.isfinite(hist.history["loss"]).all()
+
+
+def test_pydataset_workers_lists_evaluate_predict():
+    x, y = _data()
+    plain = _model().fit(Batches(x, y, 8), epochs=2, shuffle=False, verbose=0).history["loss"]
+    pooled = _model().fit(Batches(x, y, 8, as_list=True, workers=3, max_queue_size=2), epochs=2, shuffle=False,
+                          verbose=0).history["loss"]
+    np.testing.assert_allclose(pooled, plain, rtol=1e-6)
+    m = _model()
+    m.fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_allclose(m.evaluate(Batches(x, y, 6), verbose=0), m.evaluate(x, y, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(m.predict(Batches(x, y, 6), verbose=0), m.predict(x, verbose=0), rtol=1e-6)
+    with pytest.warns(UserWarning, match="use_multiprocessing=True runs the workers as threads"):
+        m.fit(Batches(x, y, 8, use_multiprocessing=True, workers=2), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="y and sample_weight come from its batches"):
+        m.fit(Batches(x, y, 8), y, verbose=0)
+
+
+def test_pydataset_steps_per_epoch_and_endless():
+    x, y = _data()
+
+    class Endless(U.PyDataset):
+        num_batches = None
+
+        def __getitem__(self, i):
+            rows = slice((i % 2) * 8, (i % 2) * 8 + 8)
+            return x[rows], y[rows]
+
+    with pytest.warns(UserWarning, match="shuffle=True is ignored for an endless PyDataset"):
+        hist = _model().fit(Endless(), epochs=2, steps_per_epoch=3, verbose=0)
+    assert len(hist.history["loss"]) == 2
+    ds = Batches(x, y, 4)
+    _model().fit(ds, epochs=2, steps_per_epoch=2, shuffle=False, verbose=0)
+    assert ds.events == ["begin", "end"] * 2
+    assert U.Sequence is U.PyDataset
+
+
+# ----------------------------------------------------------------------------- Progbar
+
+def test_progbar_averages_and_formats():
+    out = io.StringIO()
+    bar = U.Progbar(4, verbose=1, interval=0, stateful_metrics=["acc"], file=out)
+    bar.update(1, [("loss", 1.0), ("acc", 0.5)])
+    bar.update(3, [("loss", 3.0), ("acc", 0.75)])  # loss weighted by 2 steps: (1 + 3*2) / 3
+    assert bar._values["loss"] == [7.0, 3] and bar._values["acc"] == [0.75, 1]
+    bar.add(1, [("loss", 5.0), ("acc", 1.0)])
+    text = out.getvalue()
+    assert "1/4 [=====" in text and "loss: 2.3333" in text and "acc: 0.7500" in text
+    assert "4/4 [====================]" in text and text.endswith("\n")
+    out2 = io.StringIO()
+    quiet = U.Progbar(2, verbose=2, file=out2)
+    quiet.update(1, [("loss", 2.0)])
+    assert out2.getvalue() == ""
+    quiet.update(2, [("loss", 4.0)])
+    assert out2.getvalue().startswith("2/2 - 0s - ") and "loss: 4.0000" in out2.getvalue()
+    silent = io.StringIO()
+    U.Progbar(None, verbose=0, file=silent).update(5)
+    assert silent.getvalue() == ""
+    with pytest.raises(ValueError, match="Progbar"):
+        U.Progbar(3, stateful_metrics=["a"], stateless_metrics=["b"])

@@ -85,7 +85,7 @@ class Progbar:
                 return
             self._write(self._line(current, now, finalize), finalize)
         elif self.verbose == 2 and finalize:
-            self.file.write(self._line(current, now, True) + "\n")
+            self.file.write(self._line(current, now, True, bar=False) + "\n")
             self.file.flush()
         self._last_update = now
 
@@ -100,20 +100,27 @@ class Progbar:
         self.file.flush()
         self._prev_width = 0 if finalize else len(line)
 
-    def _line(self, current, now, finalize):
+    def _line(self, current, now, finalize, bar=True):
         per_step = (now - self._start) / current if current else 0.0
+        if not bar:  # verbose=2: "count - time - speed - metrics", as Keras
+            digits = int(math.log10(self.target)) + 1 if self.target else 1
+            parts = [f"{current:{digits}d}/{self.target}", f"{now - self._start:.0f}s", _rate(per_step, self.unit_name)]
+            return " - ".join(parts + self._metric_parts())
         if self.target:
             digits = int(math.log10(self.target)) + 1
             done = int(self.width * min(current / self.target, 1.0))
-            bar = f"{current:{digits}d}/{self.target} [" + "=" * done + "." * (self.width - done) + "]"
+            shown = f"{current:{digits}d}/{self.target} [" + "=" * done + "." * (self.width - done) + "]"
         else:
-            bar = f"{current:7d}/Unknown"
+            shown = f"{current:7d}/Unknown"
         if self.target and not finalize:
             eta = per_step * (self.target - current)
             when = f"ETA: {_clock(eta)}"
         else:
             when = f"{now - self._start:.0f}s"
-        parts = [bar, f"{when} {_rate(per_step, self.unit_name)}"]
+        return " - ".join([shown, f"{when} {_rate(per_step, self.unit_name)}"] + self._metric_parts())
+
+    def _metric_parts(self):
+        parts = []
         for name in self._values_order:
             value, count = self._values[name]
             if isinstance(value, (int, float, np.number, np.ndarray)):
@@ -121,7 +128,7 @@ class Progbar:
                 parts.append(f"{name}: {avg:.4f}" if abs(avg) > 1e-3 else f"{name}: {avg:.4e}")
             else:
                 parts.append(f"{name}: {value}")
-        return " - ".join(parts)
+        return parts
 
 
 def _clock(seconds):
