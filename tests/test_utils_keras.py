@@ -6,7 +6,6 @@ import io
 import os
 import random
 import tarfile
-import warnings
 import zipfile
 
 import jax
@@ -634,3 +633,49 @@ def test_progbar_averages_and_formats():
     assert silent.getvalue() == ""
     with pytest.raises(ValueError, match="Progbar"):
         U.Progbar(3, stateful_metrics=["a"], stateless_metrics=["b"])
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+def test_config_behaves_like_keras():
+    for cls in (U.Config, keras.utils.Config):
+        c = cls(lr=0.1, b=2)
+        c.momentum = 0.9
+        c["extra"] = 1
+        assert c.lr == 0.1 and c["momentum"] == 0.9 and "extra" in c and len(c) == 4
+        assert list(c) == ["b", "extra", "lr", "momentum"] and c.get("nope", 5) == 5
+        assert c.as_dict() == {"lr": 0.1, "b": 2, "momentum": 0.9, "extra": 1}
+        c.freeze()
+        assert c.frozen
+        with pytest.raises(ValueError, match="frozen"):
+            c.lr = 1.0
+        c.unfreeze()
+        c.lr = 1.0
+        assert c.lr == 1.0 and c.to_json() == '{"lr": 1.0, "b": 2, "momentum": 0.9, "extra": 1}'
+        with pytest.raises(AttributeError, match="Did you mean 'momentum'"):
+            c.momentun  # noqa: B018
+
+
+@pytest.mark.parametrize("dtype", [None, "float32", np.float64, np.dtype("int8"), jnp.bfloat16, int, float, bool,
+                                   "int", jnp.uint16, complex])
+def test_standardize_dtype_matches_keras(dtype):
+    assert U.standardize_dtype(dtype) == keras.utils.standardize_dtype(dtype)
+
+
+def test_standardize_dtype_rejects_unknown():
+    with pytest.raises(ValueError, match="standardize_dtype: invalid dtype 'float7'"):
+        U.standardize_dtype("float7")
+
+
+def test_interactive_logging_switch(caplog):
+    assert U.is_interactive_logging_enabled()
+    out = io.StringIO()
+    U.disable_interactive_logging()
+    try:
+        with caplog.at_level("INFO", logger="jnet"):
+            U.Progbar(2, file=out, interval=0).update(2, [("loss", 1.5)])
+        assert out.getvalue() == "" and "2/2" in caplog.text and "loss: 1.5000" in caplog.text
+        assert not U.is_interactive_logging_enabled()
+    finally:
+        U.enable_interactive_logging()
+    assert U.is_interactive_logging_enabled()

@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from jnet.utils.io_utils import print_msg
+
 
 def check_validation_split(fn, validation_split, subset, shuffle, seed):
     if validation_split is not None and not 0 < validation_split < 1:
@@ -81,9 +83,9 @@ def index_directory(fn, directory, labels, formats, class_names=None, shuffle=Tr
         names = [str(v) for v in sorted(set(labels))]
     if verbose:
         if label_array is None:
-            print(f"Found {len(paths)} files.")
+            print_msg(f"Found {len(paths)} files.")
         else:
-            print(f"Found {len(paths)} files belonging to {len(names)} classes.")
+            print_msg(f"Found {len(paths)} files belonging to {len(names)} classes.")
     if shuffle:
         if seed is None:
             seed = np.random.randint(1_000_000)
@@ -99,9 +101,9 @@ def train_validation_split(paths, labels, validation_split, subset):
         return paths, labels
     n_val = int(validation_split * len(paths))
     if subset == "training":
-        print(f"Using {len(paths) - n_val} files for training.")
+        print_msg(f"Using {len(paths) - n_val} files for training.")
         return paths[: len(paths) - n_val], None if labels is None else labels[: len(paths) - n_val]
-    print(f"Using {n_val} files for validation.")
+    print_msg(f"Using {n_val} files for validation.")
     return paths[len(paths) - n_val:], None if labels is None else labels[len(paths) - n_val:]
 
 

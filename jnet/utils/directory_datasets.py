@@ -170,8 +170,8 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
             `image_dataset_from_directory`.
 
     Returns:
-        A `jnet.utils.Dataset` of `(texts, labels)` batches, texts a NumPy array of Python
-        strings (UTF-8 decoded; Keras yields bytes tensors); or a list of two with
+        A `jnet.utils.Dataset` of `(texts, labels)` batches, texts a NumPy object array of
+        Python strings (UTF-8 decoded; Keras yields bytes tensors); or a list of two with
         `subset="both"`.
     """
     fn = "text_dataset_from_directory"

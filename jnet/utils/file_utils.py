@@ -16,6 +16,8 @@ import urllib.parse
 import urllib.request
 import zipfile
 
+from jnet.utils.io_utils import print_msg
+
 
 def keras_home() -> str:
     """Keras's home folder: `$KERAS_HOME`, else `~/.keras` (shared with Keras: same cache)."""
@@ -178,9 +180,10 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
 
     download = force_download or not os.path.exists(target)
     if not download and file_hash is not None and not validate_file(target, file_hash, hash_algorithm):
-        print(f"get_file: the cached {target} does not match the expected {algorithm} hash; downloading again")
+        print_msg(f"get_file: the cached {target} does not match the expected {algorithm} hash; downloading again")
         download = True
     if download:
+        print_msg(f"Downloading data from {origin}")
         _download(origin, target)
         if file_hash is not None and not validate_file(target, file_hash, hash_algorithm):
             raise ValueError(f"get_file: the file downloaded from {origin} does not match the expected "

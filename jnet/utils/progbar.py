@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 
+from jnet.utils.io_utils import is_interactive_logging_enabled, print_msg
+
 
 class Progbar:
     """Displays a progress bar with running metric averages, as `keras.utils.Progbar`.
@@ -85,8 +87,7 @@ class Progbar:
                 return
             self._write(self._line(current, now, finalize), finalize)
         elif self.verbose == 2 and finalize:
-            self.file.write(self._line(current, now, True, bar=False) + "\n")
-            self.file.flush()
+            print_msg(self._line(current, now, True, bar=False), file=self.file)
         self._last_update = now
 
     def add(self, n, values=None):
@@ -94,10 +95,12 @@ class Progbar:
         self.update(self._seen_so_far + n, values)
 
     def _write(self, line, finalize):
+        if not is_interactive_logging_enabled():  # logging: one record per update, no redrawing
+            print_msg(line)
+            return
         pad = " " * max(self._prev_width - len(line), 0)
-        self.file.write(("\r" if self._dynamic else "\n" if self._prev_width else "") + line + pad
-                        + ("\n" if finalize else ""))
-        self.file.flush()
+        print_msg(("\r" if self._dynamic else "\n" if self._prev_width else "") + line + pad
+                  + ("\n" if finalize else ""), line_break=False, file=self.file)
         self._prev_width = 0 if finalize else len(line)
 
     def _line(self, current, now, finalize, bar=True):
