@@ -82,7 +82,10 @@ def extract_archive(file_path, path=".", archive_format="auto"):
                 if bad:
                     raise ValueError(f"extract_archive: {file_path!r} has members outside the target folder: {bad[:3]}")
                 os.makedirs(path, exist_ok=True)
-                archive.extractall(path)
+                if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: also refuses device files, setuid bits
+                    archive.extractall(path, filter="data")
+                else:
+                    archive.extractall(path)
             return True
         if fmt == "zip" and zipfile.is_zipfile(file_path):
             with zipfile.ZipFile(file_path) as archive:
