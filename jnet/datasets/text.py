@@ -1,4 +1,4 @@
-"""A simple word tokenizer and `pad_sequences`, enough to feed text to `Embedding` layers.
+"""A simple word tokenizer (and `pad_sequences`, re-exported from `jnet.utils`), enough to feed text to `Embedding` layers.
 
 Id 0 is padding (so `Embedding(mask_zero=True)` masks it) and id 1 stands for any word out of
 the vocabulary; real words get ids 2, 3, ... by decreasing frequency (ties alphabetical, so the
@@ -9,7 +9,7 @@ import collections
 import json
 import re
 
-import numpy as np
+from jnet.utils.sequence import pad_sequences  # noqa: F401 - one implementation, re-exported here
 
 PAD_ID = 0
 OOV_ID = 1
@@ -93,35 +93,3 @@ class Tokenizer:
     @classmethod
     def from_json(cls, text: str):
         return cls.from_config(json.loads(text))
-
-
-def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0):
-    """Pad a list of id lists into one array, as Keras's `pad_sequences`.
-
-    Args:
-        sequences: list of lists of ints.
-        maxlen: output length (default: the longest sequence, at least 1).
-        dtype: output dtype.
-        padding: `"pre"` (Keras's default) or `"post"`: where the padding goes.
-        truncating: `"pre"` or `"post"`: which end of a too-long sequence is cut.
-        value: the padding value.
-
-    Returns:
-        Array of shape `(len(sequences), maxlen)`.
-    """
-    for arg, v in (("padding", padding), ("truncating", truncating)):
-        if v not in ("pre", "post"):
-            raise ValueError(f"pad_sequences: {arg} must be 'pre' or 'post', got {v!r}")
-    lengths = [len(s) for s in sequences]
-    if maxlen is None:
-        maxlen = max(lengths + [1])
-    out = np.full((len(sequences), maxlen), value, dtype=dtype)
-    for i, s in enumerate(sequences):
-        if not len(s):
-            continue
-        s = s[-maxlen:] if truncating == "pre" else s[:maxlen]
-        if padding == "post":
-            out[i, : len(s)] = s
-        else:
-            out[i, maxlen - len(s):] = s
-    return out

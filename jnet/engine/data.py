@@ -3,7 +3,8 @@
 Inputs (`x`) become a list in the model's input order; targets (`y`) and sample weights a list
 in output order (None where an output has none). Arrays, lists, and dicts keyed by input/output
 name are accepted. Generators and other iterables of `(x,)`, `(x, y)` or `(x, y, sample_weight)`
-batches are streamed (see `stream.py`). All checks happen here, on the host, before anything is
+batches are streamed (see `stream.py`), and so are `jnet.utils.PyDataset`s (by batch index) and
+`jnet.utils.Dataset`s (what the `*_dataset_from_*` utilities return). All checks happen here, on the host, before anything is
 compiled, so errors name the argument and the shapes.
 """
 
@@ -13,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from jnet.utils.py_dataset import PyDataset, PyDatasetEpochs
 
 
 def is_array(a) -> bool:
@@ -24,6 +27,21 @@ def is_stream(x) -> bool:
     if x is None or is_array(x) or isinstance(x, (list, tuple, dict, str, bytes)):
         return False
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
+
+
+def epoch_iterable(x, shuffle=False):
+    """A `PyDataset` becomes what `fit` iterates once per epoch (epoch hooks, shuffled batch
+    order when `shuffle`, read-ahead workers); other streams are returned as they are."""
+    if isinstance(x, PyDataset):
+        return PyDatasetEpochs(x, shuffle)
+    return x
+
+
+def batch_rows(x):
+    """Rows in a batch's `x` (an array, or a list/dict of them: the first input's)."""
+    while isinstance(x, (dict, list, tuple)) and len(x):
+        x = next(iter(x.values())) if isinstance(x, dict) else x[0]
+    return len(x) if hasattr(x, "__len__") else None
 
 
 def _as_numpy(a, what):

@@ -118,9 +118,12 @@ class StreamSource:
     `n_rows`: set when the source is an array that `batches(order)` can read in any row order
     (then `fit` shuffles it); None for generators, which keep their own order as in Keras."""
 
-    def __init__(self, batches, capacity, dist, steps=None, n_rows=None):
+    def __init__(self, batches, capacity, dist, steps=None, n_rows=None, batch_rows=None):
         self.batches, self.capacity, self.dist, self.steps = batches, capacity, dist, steps
         self.n_rows = n_rows
+        # Rows of a full batch, when known: a source that visits its batches in a shuffled
+        # order (a PyDataset) may start an epoch with its short last batch.
+        self.batch_rows = batch_rows
 
     def chunks(self, limit=None, skip=0, order=None):
         """Yields `(device chunk, n batches, batch size)`; at most `limit` batches after `skip`.
@@ -133,7 +136,7 @@ class StreamSource:
                 if i < skip:
                     continue
                 if builder is None:
-                    builder = ChunkBuilder(len(batch[0][0]), self.capacity)
+                    builder = ChunkBuilder(max(len(batch[0][0]), self.batch_rows or 0), self.capacity)
                 pending.append(batch)
                 taken += 1
                 if len(pending) == self.capacity:

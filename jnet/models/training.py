@@ -236,7 +236,9 @@ class TrainingMixin:
         """Look at the first batch on this thread: build a deferred model from it and resolve
         losses/metrics from its target shapes (e.g. "accuracy" on sparse labels). Returns the
         iterable with that batch still in it."""
-        if hasattr(iterable, "__next__"):
+        if isinstance(iterable, D.PyDatasetEpochs):
+            first = iterable.first()  # batch 0 by index: no epoch hooks, no batch consumed
+        elif hasattr(iterable, "__next__"):
             try:
                 first = next(iterable)
             except StopIteration:
@@ -253,10 +255,11 @@ class TrainingMixin:
                 raise ValueError(f"{where}: the data batches must be (x, y) or (x, y, sample_weight) tuples")
             data = D.from_arrays(self, self.output_names, x, y, sw, None, where)
             self._check_targets(data, where)
-        return iterable
+        return iterable, D.batch_rows(x)
 
-    def _stream(self, iterable, class_weight=None, with_targets=True, where="fit"):
-        iterable = self._peek_stream(iterable, where, with_targets)
+    def _stream(self, iterable, class_weight=None, with_targets=True, where="fit", shuffle=False):
+        iterable = D.epoch_iterable(iterable, shuffle)
+        iterable, first_rows = self._peek_stream(iterable, where, with_targets)
         state = {"it": None}
 
         def batches():
@@ -274,7 +277,8 @@ class TrainingMixin:
                 else:
                     yield d.x, [], []
 
-        return StreamSource(batches, self._stream_capacity(), distribute.current())
+        return StreamSource(batches, self._stream_capacity(), distribute.current(),
+                            steps=getattr(iterable, "num_batches", None), batch_rows=first_rows)
 
     # ------------------------------------------------------------------ fit
 
@@ -285,7 +289,8 @@ class TrainingMixin:
         """Train the model (Keras's `fit`); returns a `History`.
 
         x/y may be arrays, lists, dicts keyed by input/output name, or `x` may be a generator or
-        iterable of `(x, y)` / `(x, y, sample_weight)` batches. `validation_split` holds out the
+        iterable of `(x, y)` / `(x, y, sample_weight)` batches, such as a `jnet.utils.PyDataset` (its
+        batch order shuffled each epoch when `shuffle`) or a `jnet.utils.Dataset`. `validation_split` holds out the
         *last* fraction of the arrays (before shuffling), as Keras. `class_weight` is a dict
         `{class: weight}`, or for multi-output models a dict of such dicts keyed by output name.
         `check_nan=True` (jnet) scans the arrays for NaN/inf first and names the culprit.
@@ -308,7 +313,7 @@ class TrainingMixin:
                 raise ValueError("fit: validation_split needs arrays; with a generator pass validation_data")
             if y is not None or sample_weight is not None:
                 raise ValueError("fit: when x is a generator/iterable, y and sample_weight come from its batches")
-            source = self._stream(x, class_weight)
+            source = self._stream(x, class_weight, shuffle=shuffle)
         else:
             if y is None:
                 raise ValueError("fit: y is required when x is an array (or pass a generator of (x, y) batches)")

@@ -1,6 +1,27 @@
-"""Utilities: seeding, summaries, plots."""
+"""Utilities as in `keras.utils`: data preparation, files and images, datasets for `fit`,
+progress bars, seeding, summaries and plots."""
 
-from jnet.utils.rng import set_random_seed
+from jnet.utils.config import Config
+from jnet.utils.data_tuples import pack_x_y_sample_weight, unpack_x_y_sample_weight
+from jnet.utils.dataset import Dataset
+from jnet.utils.directory_datasets import image_dataset_from_directory, text_dataset_from_directory
+from jnet.utils.file_utils import get_file
+from jnet.utils.dtype_utils import standardize_dtype
+from jnet.utils.image_utils import array_to_img, img_to_array, load_img, save_img
+from jnet.utils.io_utils import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
+from jnet.utils.numerical import normalize, to_categorical
 from jnet.utils.plot import model_to_dot, plot_history, plot_model
+from jnet.utils.progbar import Progbar
+from jnet.utils.py_dataset import PyDataset, Sequence
+from jnet.utils.rng import set_random_seed
+from jnet.utils.sequence import pad_sequences
+from jnet.utils.split import split_dataset
+from jnet.utils.timeseries import timeseries_dataset_from_array
 
-__all__ = ["set_random_seed", "model_to_dot", "plot_history", "plot_model"]
+__all__ = [
+    "Config", "Dataset", "disable_interactive_logging", "enable_interactive_logging", "is_interactive_logging_enabled",
+    "standardize_dtype", "Progbar", "PyDataset", "Sequence", "array_to_img", "get_file", "image_dataset_from_directory",
+    "img_to_array", "load_img", "model_to_dot", "normalize", "pack_x_y_sample_weight", "pad_sequences",
+    "plot_history", "plot_model", "save_img", "set_random_seed", "split_dataset", "text_dataset_from_directory",
+    "timeseries_dataset_from_array", "to_categorical", "unpack_x_y_sample_weight",
+]

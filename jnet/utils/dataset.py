@@ -1,0 +1,149 @@
+"""`Dataset`: the re-iterable batch source that jnet's dataset utilities return.
+
+Keras's `*_dataset_from_*` functions return `tf.data.Dataset`s; jnet has no TensorFlow, so
+they return a `Dataset`: a plain Python object that yields NumPy batches, `x` or `(x, y)`,
+each time it is iterated. `model.fit`, `evaluate` and `predict` take it directly (it is an
+iterable of batches, re-iterated every epoch), and it can be re-batched or split.
+
+Samples are read lazily (`take_rows(indices)` reads only the rows of one batch), so a folder
+of images is never loaded whole.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _rows(structure, idx):
+    if isinstance(structure, tuple):
+        return tuple(_rows(s, idx) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _rows(v, idx) for k, v in structure.items()}
+    return structure[idx]
+
+
+def _first_len(structure):
+    if isinstance(structure, tuple):
+        return _first_len(structure[0])
+    if isinstance(structure, dict):
+        return _first_len(next(iter(structure.values())))
+    return len(structure)
+
+
+def _lengths(structure, out):
+    if isinstance(structure, tuple):
+        for s in structure:
+            _lengths(s, out)
+    elif isinstance(structure, dict):
+        for s in structure.values():
+            _lengths(s, out)
+    else:
+        out.append(len(structure))
+    return out
+
+
+class Dataset:
+    """A re-iterable source of NumPy batches (or single samples when `batch_size` is None).
+
+    Args:
+        take_rows: function `indices (int array) -> sample structure` with a leading batch axis:
+            an array, a tuple `(x, y)` / `(x, y, sample_weight)`, or a dict.
+        num_samples: number of samples.
+        batch_size: rows per batch (the last one may be smaller); `None` yields single samples.
+        shuffle: visit the samples in a new random order on every iteration (every epoch).
+        seed: seed of that order (the sequence of epoch orders is reproducible).
+
+    Each iteration yields batches in the structure `take_rows` returns. Attributes such as
+    `class_names` and `file_paths` are set by the functions that build it.
+
+    Example:
+    ```python
+    ds = jnet.utils.Dataset.from_arrays((x, y), batch_size=32, shuffle=True, seed=0)
+    model.fit(ds, epochs=3)
+    ```
+    """
+
+    def __init__(self, take_rows, num_samples, batch_size=None, shuffle=False, seed=None):
+        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) != batch_size
+                                       or batch_size < 1):
+            raise ValueError(f"Dataset: batch_size must be a positive int or None, got {batch_size!r}")
+        self._take_rows = take_rows
+        self.num_samples = int(num_samples)
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.seed = seed
+        self._rng = np.random.RandomState(seed if seed is not None else np.random.randint(1_000_000))
+
+    @classmethod
+    def from_arrays(cls, arrays, batch_size=None, shuffle=False, seed=None):
+        """A dataset over in-memory arrays: one array, a tuple `(x, y[, sample_weight])` or a dict,
+        all with the same number of rows."""
+        if isinstance(arrays, list):
+            arrays = tuple(arrays)
+        arrays = _as_arrays(arrays)
+        lengths = _lengths(arrays, [])
+        if not lengths or len(set(lengths)) != 1:
+            raise ValueError(f"Dataset.from_arrays: all arrays need the same number of rows, got {lengths}")
+        return cls(lambda idx: _rows(arrays, idx), lengths[0], batch_size, shuffle, seed)
+
+    def __len__(self):
+        """Batches per iteration (samples when `batch_size` is None)."""
+        if self.batch_size is None:
+            return self.num_samples
+        return math.ceil(self.num_samples / self.batch_size)
+
+    @property
+    def num_batches(self):
+        return len(self)
+
+    def _order(self):
+        if self.shuffle:
+            return self._rng.permutation(self.num_samples)
+        return np.arange(self.num_samples)
+
+    def __iter__(self):
+        order = self._order()
+        if self.batch_size is None:
+            for i in order:
+                yield _rows(self._take_rows(np.asarray([i])), 0)
+            return
+        for start in range(0, self.num_samples, self.batch_size):
+            yield self._take_rows(order[start:start + self.batch_size])
+
+    def as_numpy_iterator(self):
+        """An iterator over the batches (the `tf.data` spelling)."""
+        return iter(self)
+
+    def batch(self, batch_size):
+        """The same samples in batches of `batch_size` (a new dataset)."""
+        return self._with(batch_size=batch_size)
+
+    def unbatch(self):
+        """The same samples, one at a time (a new dataset)."""
+        return self._with(batch_size=None)
+
+    def _with(self, **changes):
+        args = dict(batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed)
+        args.update(changes)
+        out = Dataset(self._take_rows, self.num_samples, **args)
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if not k.startswith("_") and k not in
+                             ("num_samples", "batch_size", "shuffle", "seed")})
+        return out
+
+    def take_samples(self, indices):
+        """The samples at `indices` (in that order) as one batch structure."""
+        return self._take_rows(np.asarray(indices, dtype=np.int64))
+
+    def __repr__(self):
+        return (f"<jnet Dataset: {self.num_samples} samples, batch_size={self.batch_size}, "
+                f"shuffle={self.shuffle}>")
+
+
+def _as_arrays(structure):
+    if isinstance(structure, tuple):
+        return tuple(_as_arrays(s) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _as_arrays(v) for k, v in structure.items()}
+    return np.asarray(structure)
