@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet import serialization as _registry
+from jnet.serialization_lib import family_deserialize
 
 
 def linear(x):
@@ -165,8 +166,6 @@ def get(identifier):
         return found() if inspect.isclass(found) else found
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    if inspect.isclass(identifier):
-        return identifier()
     if callable(identifier):
         return identifier
     raise TypeError(f"activation must be a name or a callable, got {identifier!r}")
@@ -194,8 +193,6 @@ def deserialize(config, custom_objects=None):
     if isinstance(config, str):
         found = _registry.find_custom(config, custom_objects)
         return found if found is not None else get(config)
-    from jnet.serialization_lib import family_deserialize
-
     obj = family_deserialize(config, "activations", custom_objects)
     if not callable(obj):
         raise TypeError(f"jnet.activations.deserialize: {config!r} is not an activation function")

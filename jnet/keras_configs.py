@@ -45,6 +45,13 @@ def family_from_module(module) -> str | None:
     return None
 
 
+def may_be_builtin(module) -> bool:
+    """Whether a config's `module` allows a jnet built-in: none given (jnet's short form), or
+    Keras's or jnet's own. A class saved from the user's module (`"my_project.layers"`) is
+    never swapped for a same-named built-in."""
+    return not module or module == "builtins" or is_keras_module(module) or module == "jnet" or module.startswith("jnet.")
+
+
 def is_keras_module(module) -> bool:
     return isinstance(module, str) and (module == "keras" or module.startswith("keras."))
 

@@ -9,12 +9,23 @@ from jnet.serialization import serialize as serialize_jnet_object
 from jnet.serialization_lib import (deserialize_keras_object, get_registered_name, get_registered_object,
                                     serialize_keras_object)
 
+
+def save_weights(model, filepath, overwrite=True):
+    """`model.save_weights(filepath)` as a function (Keras's `keras.saving.save_weights`)."""
+    return model.save_weights(filepath, overwrite=overwrite)
+
+
+def load_weights(model, filepath, skip_mismatch=False):
+    """`model.load_weights(filepath)` as a function (Keras's `keras.saving.load_weights`)."""
+    return model.load_weights(filepath, skip_mismatch=skip_mismatch)
+
+
 # Keras spells the decorator `register_keras_serializable`; ported code keeps working.
 register_keras_serializable = register_serializable
 
 __all__ = [
     "CheckpointError", "CustomObjectScope", "custom_object_scope", "deserialize_jnet_object",
     "deserialize_keras_object", "get_custom_objects", "get_registered_name", "get_registered_object",
-    "load_model", "register_keras_serializable", "register_serializable", "save_model",
-    "serialize_jnet_object", "serialize_keras_object",
+    "load_model", "load_weights", "register_keras_serializable", "register_serializable", "save_model",
+    "save_weights", "serialize_jnet_object", "serialize_keras_object",
 ]

@@ -298,7 +298,7 @@ def resolve(config: dict, custom_objects: dict | None = None, default_module: st
     obj = find_custom(name, custom_objects)
     if obj is None and name != class_name:
         obj = find_custom(class_name, custom_objects)
-    if obj is None:
+    if obj is None and keras_configs.may_be_builtin(config.get("module")):
         obj = builtin_class(class_name, module)
     if obj is None:
         raise unknown_name_error("class", name)

@@ -329,6 +329,10 @@ def test_unknown_class_error_names_it_and_how_to_register():
     with pytest.raises(ValueError, match=r"Unknown class 'NoSuchThing'.*register_keras_serializable"):
         deserialize_keras_object({"module": "my_module", "class_name": "NoSuchThing", "config": {},
                                   "registered_name": "NoSuchThing"})
+    # A class saved from the user's own module is never swapped for the same-named built-in.
+    with pytest.raises(ValueError, match=r"Unknown class 'Dense'"):
+        deserialize_keras_object({"module": "my_project.layers", "class_name": "Dense", "config": {"units": 2},
+                                  "registered_name": "Dense"})
     with pytest.raises(ValueError, match=r"Unknown function 'no_such_fn'"):
         deserialize_keras_object({"module": "builtins", "class_name": "function", "config": "no_such_fn",
                                   "registered_name": "function"})
@@ -363,3 +367,12 @@ def test_load_model_and_json_find_custom_objects_through_scopes(tmp_path):
         assert jnet.models.model_from_json(text).get_config() == model.get_config()
     with pytest.raises(ValueError, match="not valid JSON"):
         jnet.models.model_from_json("{not json")
+
+
+def test_saving_weights_functions(tmp_path):
+    model, other = _model(), _model()
+    other.set_weights([w + 1.0 for w in other.get_weights()])
+    jnet.saving.save_weights(model, tmp_path / "w.weights.h5")
+    jnet.saving.load_weights(other, tmp_path / "w.weights.h5")
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
