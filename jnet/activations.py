@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+
 import jax
 import jax.numpy as jnp
+
+from jnet import serialization as _registry
+from jnet.serialization_lib import family_deserialize
 
 
 def linear(x):
@@ -147,43 +152,55 @@ for _name, _fn in ALL.items():
 
 
 def get(identifier):
-    """A callable for `None`, a Keras activation name, or a callable."""
+    """A callable for `None`, a Keras activation name, a custom function's name (registered or
+    in a `custom_object_scope`), a config dict (jnet's or Keras's form), or a callable."""
     if identifier is None:
         return linear
     if isinstance(identifier, str):
-        if identifier not in ALL:
-            raise ValueError(f"Unknown activation {identifier!r}. Expected one of: {', '.join(sorted(ALL))}")
-        return ALL[identifier]
+        if identifier in ALL:
+            return ALL[identifier]
+        found = _registry.find_custom(identifier)
+        if found is None:
+            raise _registry.unknown_name_error(
+                "activation", identifier, f" Expected one of: {', '.join(sorted(ALL))}.")
+        return found() if inspect.isclass(found) else found
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
     if callable(identifier):
         return identifier
     raise TypeError(f"activation must be a name or a callable, got {identifier!r}")
 
 
 def serialize(fn):
-    """The registered name of an activation function, or None."""
+    """The name an activation function is saved under: its Keras name for built-ins, its
+    registered `"package>name"` for functions registered with
+    `@jnet.saving.register_keras_serializable()`; None for any other callable (jnet saves
+    no code)."""
     if isinstance(fn, str):
         return fn
     try:
-        return _BY_FUNCTION.get(fn)
+        name = _BY_FUNCTION.get(fn)
     except TypeError:  # unhashable callables
         return None
+    if name is None and _registry.is_registered(fn):
+        return _registry.registered_name(fn)
+    return name
+
+
+def deserialize(config, custom_objects=None):
+    """The activation function a name or a config (jnet's, or Keras's
+    `{"class_name": "function", "config": "relu", ...}`) stands for."""
+    if isinstance(config, str):
+        found = _registry.find_custom(config, custom_objects)
+        return found if found is not None else get(config)
+    obj = family_deserialize(config, "activations", custom_objects)
+    if not callable(obj):
+        raise TypeError(f"jnet.activations.deserialize: {config!r} is not an activation function")
+    return obj
+
+
+_registry.register_family("activations", {}, ALL)
 
 
 # Keras exports every activation as a module attribute (`activations.sigmoid`, ...).
 globals().update({_name: _fn for _name, _fn in ALL.items() if _name not in globals()})
-
-
-def deserialize(config, custom_objects=None):
-    """The activation function for a name (`serialize`'s output) or a
-    `{"class_name": name, ...}` dict; `custom_objects` maps extra names to callables.
-
-    Raises:
-        ValueError: for an unknown name.
-    """
-    if isinstance(config, dict):
-        config = config.get("class_name", config.get("config"))
-    if custom_objects and config in custom_objects:
-        return custom_objects[config]
-    if not isinstance(config, str):
-        raise ValueError(f"activations.deserialize: expected a name or a dict with 'class_name', got {config!r}")
-    return get(config)

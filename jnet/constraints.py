@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jnet.serialization import ConfigObject, get_config_object
+from jnet.serialization import ConfigObject, register_family
+from jnet.serialization_lib import family_deserialize, family_get, family_serialize
 
-__all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "get"]
+__all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "deserialize", "get", "serialize"]
 
 _EPSILON = 1e-7  # Keras's backend.epsilon()
 
@@ -76,6 +77,26 @@ ALL = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg, "unit
 _CLASSES = {"MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNorm, "NonNeg": NonNeg, "UnitNorm": UnitNorm}
 
 
+def _by_name(name):
+    cls = ALL.get(name) or _CLASSES.get(name)
+    return None if cls is None else cls()
+
+
 def get(identifier):
-    """A constraint from a Keras name, a class name, a config dict, or a callable (None stays None)."""
-    return get_config_object(identifier, "constraint", ALL, _CLASSES)
+    """A constraint from a Keras name, a class name, a custom object's name (registered or in a
+    `custom_object_scope`), a config dict (jnet's or Keras's form), a class, or a callable;
+    None stays None."""
+    return family_get(identifier, "constraints", _by_name, ALL)
+
+
+def serialize(constraint):
+    """The config of `constraint` in Keras 3's form (`jnet.saving.serialize_keras_object`)."""
+    return family_serialize(constraint)
+
+
+def deserialize(config, custom_objects=None):
+    """A constraint from `serialize`'s output, a Keras 3 config, or a name."""
+    return family_deserialize(config, "constraints", custom_objects, by_name=get)
+
+
+register_family("constraints", _CLASSES)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jnet.serialization import _REGISTRY, ConfigObject, get_config_object, lookup
-from jnet.serialization import serialize as serialize_object
+from jnet.serialization import _REGISTRY, ConfigObject, register_family
+from jnet.serialization_lib import family_deserialize, family_get, family_serialize
 from jnet.utils import rng as jrng
 
 
@@ -164,21 +164,26 @@ IdentityInitializer = Identity
 OrthogonalInitializer = Orthogonal
 
 
-def serialize(initializer):
-    """`{"class_name": ..., "config": ...}` for an initializer."""
-    return serialize_object(initializer)
-
-
-def deserialize(config, custom_objects=None):
-    """An initializer from `serialize`'s output, or a name (no pickle, no code execution)."""
-    if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"initializers.deserialize: expected a dict with 'class_name' and 'config', got {config!r}")
-    cls = lookup(config["class_name"], _CLASSES, custom_objects)
-    return cls.from_config(dict(config.get("config", {})))
+def _by_name(name):
+    cls = ALL.get(name) or _CLASSES.get(name)
+    return None if cls is None else cls()
 
 
 def get(identifier):
-    """An initializer from a Keras name, a class name, a config dict, or a callable."""
-    return get_config_object(identifier, "initializer", ALL, _CLASSES)
+    """An initializer from a Keras name, a class name, a custom object's name (registered or in a
+    `custom_object_scope`), a config dict (jnet's or Keras's form), a class, or a callable;
+    None stays None."""
+    return family_get(identifier, "initializers", _by_name, ALL)
+
+
+def serialize(initializer):
+    """The config of `initializer` in Keras 3's form (`jnet.saving.serialize_keras_object`)."""
+    return family_serialize(initializer)
+
+
+def deserialize(config, custom_objects=None):
+    """An initializer from `serialize`'s output, a Keras 3 config, or a name."""
+    return family_deserialize(config, "initializers", custom_objects, by_name=get)
+
+
+register_family("initializers", _CLASSES)

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from jnet import dtypes as _dtypes
+from jnet import serialization as _registration
 from jnet import optimizers as _optimizers
 from jnet.optimizers.base import Optimizer
 
@@ -232,6 +233,8 @@ class LossScaleOptimizer(Optimizer):
 # Known to `jnet.optimizers.deserialize`, so compile configs (and saved models) that use it load
 # back; it lives here because it wraps the optimizers module.
 _optimizers._CLASSES.setdefault("LossScaleOptimizer", LossScaleOptimizer)
+# Keras writes a layer's dtype as a `DTypePolicy` config (module "keras"): let it load.
+_registration.register_family("mixed_precision", {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": DTypePolicy})
 
 __all__ = [
     "DTypePolicy", "LossScaleOptimizer", "LossScaleState", "Policy", "dynamic_loss_scale",

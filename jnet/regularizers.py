@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jnet.serialization import ConfigObject, get_config_object, lookup
-from jnet.serialization import serialize as serialize_object
+from jnet.serialization import ConfigObject, register_family
+from jnet.serialization_lib import family_deserialize, family_get, family_serialize
 
 
 class Regularizer(ConfigObject, family=True):
@@ -53,24 +53,29 @@ _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
 l1, l2, l1_l2 = L1, L2, L1L2  # Keras's lowercase aliases
 
 
-def serialize(regularizer):
-    """`{"class_name": ..., "config": ...}` for a regularizer."""
-    return serialize_object(regularizer)
-
-
-def deserialize(config, custom_objects=None):
-    """A regularizer from `serialize`'s output, or a name (no pickle, no code execution)."""
-    if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"regularizers.deserialize: expected a dict with 'class_name' and 'config', got {config!r}")
-    cls = lookup(config["class_name"], _CLASSES, custom_objects)
-    return cls.from_config(dict(config.get("config", {})))
+def _by_name(name):
+    cls = ALL.get(name) or _CLASSES.get(name)
+    return None if cls is None else cls()
 
 
 def get(identifier):
-    """A regularizer from a Keras name, a class name, a config dict, or a callable."""
-    return get_config_object(identifier, "regularizer", ALL, _CLASSES)
+    """A regularizer from a Keras name, a class name, a custom object's name (registered or in a
+    `custom_object_scope`), a config dict (jnet's or Keras's form), a class, or a callable;
+    None stays None."""
+    return family_get(identifier, "regularizers", _by_name, ALL)
+
+
+def serialize(regularizer):
+    """The config of `regularizer` in Keras 3's form (`jnet.saving.serialize_keras_object`)."""
+    return family_serialize(regularizer)
+
+
+def deserialize(config, custom_objects=None):
+    """A regularizer from `serialize`'s output, a Keras 3 config, or a name."""
+    return family_deserialize(config, "regularizers", custom_objects, by_name=get)
+
+
+register_family("regularizers", _CLASSES)
 
 
 def add_penalty(total, regularizer, value):

@@ -4,6 +4,8 @@ import importlib as _importlib
 
 from jnet.layers.base import Layer
 from jnet.layers.input_layer import Input, InputLayer
+from jnet.serialization_lib import deserialize_layer as deserialize
+from jnet.serialization_lib import serialize_layer as serialize
 
 from jnet.layers.activation import *  # noqa: F401,F403,E402
 from jnet.layers.core import *  # noqa: F401,F403,E402
@@ -19,6 +21,6 @@ from jnet.layers.flax_layer import *  # noqa: F401,F403,E402
 
 _FAMILIES = ("activation", "core", "merge", "normalization", "regularization", "reshaping",
              "convolution", "pooling", "recurrent", "attention", "flax_layer")
-__all__ = ["Layer", "Input", "InputLayer"]
+__all__ = ["Layer", "Input", "InputLayer", "deserialize", "serialize"]
 for _family in _FAMILIES:
     __all__ += _importlib.import_module(f"jnet.layers.{_family}").__all__

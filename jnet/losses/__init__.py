@@ -28,6 +28,7 @@ from jnet.losses.functions import (
     sparse_categorical_crossentropy, squared_hinge,
 )
 from jnet.losses.reduction import reduce_values
+from jnet import serialization as _registry
 from jnet.serialization import lookup, registered_name
 from jnet.serialization import serialize as serialize_object
 
@@ -79,7 +80,7 @@ def _function_name(fn):
     for name, f in FUNCTIONS.items():
         if f is fn:
             return name
-    if getattr(fn, "_registered_name", None):
+    if _registry.is_registered(fn):
         return registered_name(fn)
     raise ValueError(
         f"Cannot serialize the loss function {fn!r}: register it with "
@@ -132,9 +133,11 @@ def get(identifier, *, y_true_shape=None, y_pred_shape=None):
         if cls is None and identifier.lower() in ("mse", "mae", "mape", "msle", "kld", "bce"):
             cls = _NAME_TO_CLASS[identifier.lower()]
         if cls is None or cls in (Loss, LossFunctionWrapper):
-            raise ValueError(
-                f"Unknown loss {identifier!r}. Valid names: {', '.join(valid_names())}, "
-                "or 'crossentropy'.")
+            found = _registry.find_custom(identifier)
+            if found is None:
+                raise _registry.unknown_name_error(
+                    "loss", identifier, f" Valid names: {', '.join(valid_names())}, or 'crossentropy'.")
+            return get(found)
         return cls()
     if callable(identifier):
         return LossFunctionWrapper(identifier)
@@ -147,15 +150,21 @@ def serialize(loss):
 
 
 def deserialize(config, custom_objects=None):
-    """Rebuild a loss from `serialize`'s output (no pickle, no code execution)."""
+    """Rebuild a loss from `serialize`'s output, a Keras 3 config, or a name (no pickle, no
+    code execution). Custom losses resolve through `custom_objects`, the open
+    `custom_object_scope`s and registration."""
     if isinstance(config, str):
-        if custom_objects and config in custom_objects:
-            return custom_objects[config]
+        found = _registry.find_custom(config, custom_objects)
+        if found is not None:
+            return found
         return FUNCTIONS.get(config) or get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Expected a dict with 'class_name' and 'config', got {config!r}")
-    cls = lookup(config["class_name"], LOSS_CLASSES, custom_objects)
-    cfg = dict(config.get("config", {}))
+    cls, cfg = _registry.resolve(config, custom_objects, default_module="jnet.losses")
+    if cfg is None:
+        return cls  # a function
     if cls is LossFunctionWrapper:
         cfg["fn"] = _function_by_name(cfg["fn"], custom_objects)
-    return cls.from_config(cfg)
+    with _registry.CustomObjectScope(custom_objects):
+        return cls.from_config(cfg)
+
+
+_registry.register_family("losses", LOSS_CLASSES, FUNCTIONS)

@@ -28,7 +28,7 @@ from jnet.metrics.wrappers import (
     binary_accuracy, categorical_accuracy, cosine_similarity, sparse_categorical_accuracy,
     sparse_top_k_categorical_accuracy, top_k_categorical_accuracy,
 )
-from jnet.serialization import lookup
+from jnet import serialization as _registry
 from jnet.serialization import serialize as serialize_object
 
 METRIC_CLASSES = {
@@ -169,10 +169,18 @@ def get(identifier, *, y_true_shape=None, y_pred_shape=None, loss=None):
             metric = _resolve(identifier, y_true_shape, y_pred_shape, loss)
         else:
             cls = _NAMES.get(identifier)
-            if cls is None:
-                raise ValueError(f"Unknown metric {identifier!r}. Valid names: "
-                                 f"{', '.join(valid_names())}.")
-            metric = cls(name=identifier)
+            found = _registry.find_custom(identifier) if cls is None else None
+            if cls is not None:
+                metric = cls(name=identifier)
+            elif found is None:
+                raise _registry.unknown_name_error(
+                    "metric", identifier, f" Valid names: {', '.join(valid_names())}.")
+            elif inspect.isclass(found):
+                metric = found()
+            elif isinstance(found, Metric):
+                metric = found
+            else:
+                metric = MeanMetricWrapper(found)
     elif callable(identifier):
         metric = MeanMetricWrapper(identifier)
     else:
@@ -188,17 +196,23 @@ def serialize(metric):
 
 
 def deserialize(config, custom_objects=None):
-    """Rebuild a metric from `serialize`'s output (no pickle, no code execution)."""
+    """Rebuild a metric from `serialize`'s output, a Keras 3 config, or a name (no pickle, no
+    code execution). Custom metrics resolve through `custom_objects`, the open
+    `custom_object_scope`s and registration."""
     if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Expected a dict with 'class_name' and 'config', got {config!r}")
-    cls = lookup(config["class_name"], METRIC_CLASSES, custom_objects)
-    cfg = dict(config.get("config", {}))
+        found = _registry.find_custom(config, custom_objects)
+        return found if found is not None else get(config)
+    cls, cfg = _registry.resolve(config, custom_objects, default_module="jnet.metrics")
+    if cfg is None:
+        return cls  # a function
     if cls is MeanMetricWrapper:
         from jnet.losses import _function_by_name
 
         fn = cfg["fn"]
         cfg["fn"] = _FUNCTIONS.get(fn) if isinstance(fn, str) and fn in _FUNCTIONS else (
             _function_by_name(fn, custom_objects))
-    return cls.from_config(cfg)
+    with _registry.CustomObjectScope(custom_objects):
+        return cls.from_config(cfg)
+
+
+_registry.register_family("metrics", METRIC_CLASSES, _FUNCTIONS)

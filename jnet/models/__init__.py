@@ -2,6 +2,6 @@
 
 from jnet.models.model import Model
 from jnet.models.sequential import Sequential
-from jnet.models.saving import load_model, save_model
+from jnet.models.saving import load_model, model_from_json, save_model
 
-__all__ = ["Model", "Sequential", "load_model", "save_model"]
+__all__ = ["Model", "Sequential", "load_model", "model_from_json", "save_model"]

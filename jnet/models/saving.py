@@ -303,6 +303,17 @@ class SavingMixin:
                         skip_mismatch=skip_mismatch, source=f"checkpoint {os.fspath(filepath)!r}")
         self.assign_variables(new)
 
+    def to_json(self, **kwargs):
+        """The model's architecture (and compile config, if compiled) as a JSON string, in
+        Keras 3's format; no weights. `jnet.models.model_from_json` rebuilds it.
+
+        Args:
+            **kwargs: passed to `json.dumps` (`indent=2`, ...).
+        """
+        from jnet.serialization_lib import serialize_keras_object
+
+        return json.dumps(serialize_keras_object(self), **kwargs)
+
     def save(self, filepath, overwrite=True, include_optimizer=True):
         """Save the whole model to one file: architecture (JSON), variables, optimizer state and
         compile config. `jnet.models.load_model(filepath)` rebuilds it with no code execution.
@@ -394,6 +405,31 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
             model.set_train_state(fill_tree(target, entries, arrays, prefix="train_state/",
                                             what="compiled model's train state", source=f"checkpoint {label!r}"))
     return model
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A new model from `model.to_json()`'s string (fresh weights; compiled again if the string
+    holds a compile config).
+
+    Args:
+        json_string: the JSON string.
+        custom_objects: `{name: object}` for custom classes and functions the config names
+            (registered ones and those of an open `custom_object_scope` are found anyway).
+
+    Example:
+    ```python
+    clone = jnet.models.model_from_json(model.to_json())
+    ```
+    """
+    from jnet.serialization_lib import deserialize_keras_object
+
+    try:
+        config = json.loads(json_string)
+    except (TypeError, json.JSONDecodeError) as err:
+        raise ValueError(f"model_from_json: json_string is not valid JSON ({err})") from err
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"model_from_json: expected the JSON of a model config, got {json_string[:200]!r}")
+    return deserialize_keras_object(config, custom_objects=custom_objects, default_module="jnet.models")
 
 
 def save_model(model, filepath, overwrite=True, **kwargs):

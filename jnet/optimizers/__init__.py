@@ -3,7 +3,11 @@ clipping), any raw `optax.GradientTransformation`, and full-batch `LBFGS` / `New
 
 from __future__ import annotations
 
+import inspect
+
 import optax
+
+from jnet import serialization as _registry
 
 from jnet.optimizers import schedules
 from jnet.optimizers.base import OptaxOptimizer, Optimizer
@@ -32,7 +36,10 @@ def get(identifier) -> Optimizer:
     if isinstance(identifier, str):
         cls = _ALIASES.get(identifier.lower())
         if cls is None:
-            raise ValueError(f"Unknown optimizer {identifier!r}. Valid names: {sorted(_ALIASES)}")
+            found = _registry.find_custom(identifier)
+            if found is None:
+                raise _registry.unknown_name_error("optimizer", identifier, f" Valid names: {sorted(_ALIASES)}.")
+            return get(found() if isinstance(found, type) else found)
         return cls()
     if isinstance(identifier, dict):
         return deserialize(identifier)
@@ -48,8 +55,20 @@ def serialize(optimizer) -> dict:
 
 
 def deserialize(config, custom_objects=None) -> Optimizer:
-    name = config.get("class_name")
-    cls = _CLASSES.get(name) or (custom_objects or {}).get(name)
-    if cls is None:
-        raise ValueError(f"Unknown optimizer class {name!r}. Valid: {sorted(_CLASSES)}")
-    return cls.from_config(config.get("config", {}))
+    """Rebuild an optimizer from `serialize`'s output, a Keras 3 config, or a name. Custom
+    optimizers resolve through `custom_objects`, the open `custom_object_scope`s and
+    registration."""
+    if isinstance(config, str):
+        found = _registry.find_custom(config, custom_objects)
+        return get(found if found is not None else config)
+    cls, cfg = _registry.resolve(config, custom_objects, default_module="jnet.optimizers")
+    if cfg is None:
+        raise TypeError(f"jnet.optimizers.deserialize: {config!r} names a function, not an optimizer")
+    params = inspect.signature(cls.from_config).parameters
+    with _registry.CustomObjectScope(custom_objects):
+        if "custom_objects" in params:
+            return cls.from_config(cfg, custom_objects=custom_objects)
+        return cls.from_config(cfg)
+
+
+_registry.register_family("optimizers", _CLASSES)

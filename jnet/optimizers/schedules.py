@@ -10,6 +10,8 @@ import math
 
 import jax.numpy as jnp
 
+from jnet import serialization as _registry
+
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "CosineDecay", "PiecewiseConstantDecay",
     "InverseTimeDecay", "PolynomialDecay", "serialize", "deserialize",
@@ -153,8 +155,15 @@ def serialize(schedule) -> dict:
     return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
 
 
-def deserialize(config) -> LearningRateSchedule:
-    name = config.get("class_name")
-    if name not in _SCHEDULES:
-        raise ValueError(f"Unknown learning-rate schedule {name!r}. Valid: {sorted(_SCHEDULES)}")
-    return _SCHEDULES[name].from_config(config["config"])
+def deserialize(config, custom_objects=None) -> LearningRateSchedule:
+    """A schedule from `serialize`'s output or a Keras 3 config; custom schedules resolve through
+    `custom_objects`, the open `custom_object_scope`s and registration."""
+    name = config.get("class_name") if isinstance(config, dict) else None
+    custom = _registry.find_custom(config.get("registered_name") or name, custom_objects) if name else None
+    if name not in _SCHEDULES and custom is None:
+        raise _registry.unknown_name_error("learning-rate schedule", name, f" Valid: {sorted(_SCHEDULES)}.")
+    cls, cfg = _registry.resolve(config, custom_objects, default_module="jnet.optimizers.schedules")
+    return cls.from_config(cfg)
+
+
+_registry.register_family("optimizers.schedules", _SCHEDULES)
