@@ -123,6 +123,7 @@ def load_records(args):
 
 def prepare(records, args):
     """Labels, split, vocabulary and arrays; every check on the data happens here, before any write."""
+    triage_eval.check_count(len(records), VAL_FRACTION)
     all_labels = issues.IssueLabels.fit(records)
     dept_all = all_labels.encode(records)[0]
     times = None
@@ -311,6 +312,12 @@ def main(argv=None):
     restored, meta = load_triage(args.out)
 
     val_probs, _ = triage(restored, meta, [dict(r) for r in data["val"]])
+    if not args.quick:  # (one more compile: skipped in quick mode)
+        original = model.predict(data["x_val"], verbose=0)
+        original = softmax(np.asarray(original[1] if data["has_priority"] else original))
+        if not np.allclose(val_probs, original, atol=1e-5):
+            raise SystemExit("the reloaded model predicts differently from the trained one")
+        print("the reloaded model predicts the same as the trained one")
     y_true = data["y_val"]["department"]
     base_pred, base_name = triage_eval.baseline(data["train"], data["val"], data["x_train"]["tags"],
                                                 data["x_val"]["tags"], data["y_train"]["department"],

@@ -20,6 +20,13 @@ from jnet.datasets.text import split_words
 MIN_ISSUES = 10  # below this, no split says anything
 
 
+def check_count(n, fraction=0.2):
+    """A one-line ValueError when `n` issues are too few to split."""
+    if n < MIN_ISSUES:
+        raise ValueError(f"{n} issue{'s' * (n != 1)} to learn from: at least {MIN_ISSUES} are needed to hold "
+                         f"{fraction:.0%} out for validation")
+
+
 def split(dept_ids, fraction=0.2, how="stratified", times=None, seed=0):
     """Indices `(train, val)` of a validation split.
 
@@ -39,9 +46,7 @@ def split(dept_ids, fraction=0.2, how="stratified", times=None, seed=0):
     n = len(dept_ids)
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"the validation fraction must be in (0, 1), got {fraction}")
-    if n < MIN_ISSUES:
-        raise ValueError(f"{n} issue{'s' * (n != 1)} to learn from: at least {MIN_ISSUES} are needed to hold "
-                         f"{fraction:.0%} out for validation")
+    check_count(n, fraction)
     if how == "newest":
         if times is None:
             raise ValueError("--split newest needs a created_at time on every issue")
