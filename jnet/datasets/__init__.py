@@ -6,8 +6,9 @@ from jnet.datasets import fashion_mnist, issues
 ```
 """
 
-from jnet.datasets import digits, fashion_mnist, issues, mnist
+from jnet.datasets import digits, fashion_mnist, github_issues, issue_files, issues, mnist
 from jnet.datasets.idx import read_idx
 from jnet.datasets.text import Tokenizer, pad_sequences
 
-__all__ = ["digits", "fashion_mnist", "issues", "mnist", "read_idx", "Tokenizer", "pad_sequences"]
+__all__ = ["digits", "fashion_mnist", "github_issues", "issue_files", "issues",
+           "mnist", "read_idx", "Tokenizer", "pad_sequences"]

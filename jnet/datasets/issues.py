@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from jnet.datasets.issue_files import read_file, read_issues
+from jnet.datasets.issue_files import read_file, read_issues  # noqa: F401 - the readers, re-exported
 from jnet.datasets.text import Tokenizer, pad_sequences
 
 DEPARTMENTS = ["frontend", "backend", "infrastructure", "mobile"]
