@@ -125,7 +125,8 @@ def _sklearn_baseline(train, val, tags_train, tags_val, y_train):
     vec = TfidfVectorizer(tokenizer=_grams, lowercase=False, token_pattern=None, min_df=2, sublinear_tf=True)
     x_train = sparse.hstack([vec.fit_transform(_texts(train)), sparse.csr_matrix(tags_train)]).tocsr()
     x_val = sparse.hstack([vec.transform(_texts(val)), sparse.csr_matrix(tags_val)]).tocsr()
-    clf = LogisticRegression(C=10.0, max_iter=2000).fit(x_train, y_train)
+    # newton-cg: the same optimum as the default lbfgs, in a few steps on TF-IDF (seconds fewer here).
+    clf = LogisticRegression(C=10.0, solver="newton-cg", max_iter=1000).fit(x_train, y_train)
     return clf.predict(x_val), "TF-IDF + logistic regression, scikit-learn"
 
 
