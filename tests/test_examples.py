@@ -30,11 +30,12 @@ def test_issue_triage_quick(tmp_path):
     assert stdout.count("priority 0.") + stdout.count("priority 1.") >= 5
     assert any(f"-> {d}" in stdout for d in ("frontend", "backend", "infrastructure", "mobile"))
     assert (out / "issue_triage_model.png").stat().st_size > 1000
-    assert (out / "issue_triage.keras").is_file() and (out / "tokenizer.json").is_file()
+    assert (out / "issue_triage.keras").is_file() and (out / "triage.json").is_file()
     assert (out / "checkpoints" / "best.keras").is_file()
     events = [f for _, _, fs in os.walk(out / "logs") for f in fs if "tfevents" in f]
     assert events, "TensorBoard wrote no event file"
     assert "val_loss" in stdout and "department_accuracy" in stdout
+    assert "model    accuracy" in stdout and "baseline accuracy" in stdout and "macro-F1" in stdout
 
 
 def test_issue_triage_user_data_and_bad_row(tmp_path):
@@ -45,7 +46,8 @@ def test_issue_triage_user_data_and_bad_row(tmp_path):
     good.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     stdout = ok(run([os.path.join(ROOT, "examples", "issue_triage.py"), "--quick", "--data", str(good),
                      "--out", str(tmp_path / "o"), "--epochs", "1"], tmp_path))
-    assert "read 120 issues" in stdout and "Triage of new issues" in stdout
+    assert "read 120 issues" in stdout and "Triage of validation issues" in stdout
+    assert "4 departments ['0', '1', '2', '3']" in stdout  # integers are the data's own names
 
     bad = tmp_path / "bad.csv"
     bad.write_text("title,body,tags,priority,department\nok,fine,bug,0.5,1\nbroken,x,bug,urgent,1\n")
@@ -53,6 +55,56 @@ def test_issue_triage_user_data_and_bad_row(tmp_path):
     assert proc.returncode != 0
     assert "bad.csv:3: field 'priority'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_issue_triage_github_export_and_predict(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    try:
+        import issue_fixtures
+    finally:
+        sys.path.pop(0)
+    export = tmp_path / "gh.json"
+    export.write_text(json.dumps(issue_fixtures.github_export(160, seed=1, shape="gh")), encoding="utf-8")
+    out = tmp_path / "model"
+    script = os.path.join(ROOT, "examples", "issue_triage.py")
+    stdout = ok(run([script, "--quick", "--data", str(export), "--departments", issue_fixtures.DEPARTMENTS,
+                     "--split", "newest", "--out", str(out)], tmp_path))
+    assert "(github); skipped" in stdout and "pull requests" in stdout
+    assert "4 departments ['compiler', 'docs', 'runtime', 'tooling']" in stdout
+    assert "no priorities in the data: training the department head alone" in stdout
+    assert "newest split" in stdout and "baseline accuracy" in stdout
+    triaged = [line for line in stdout.splitlines() if "(filed under " in line]
+    assert len(triaged) == 5 and all(any(f"-> {d}" in line for d in ("compiler", "docs", "runtime", "tooling"))
+                                     for line in triaged)
+    meta = json.loads((out / "triage.json").read_text())
+    assert meta["labels"]["departments"] == ["compiler", "docs", "runtime", "tooling"]
+    assert "area/cli" not in meta["labels"]["tags"] and meta["priority"] is False
+    # The output folder alone triages a new issue, in the data's names.
+    stdout = ok(run([script, "--predict", str(out), "Parser crash", "the lexer fails on unicode identifiers",
+                     "--tags", "kind/bug"], tmp_path))
+    first, second = stdout.splitlines()[:2]
+    assert first.startswith("Parser crash -> ") and first.split("-> ")[1].split()[0] in meta["labels"]["departments"]
+    assert sorted(part.split()[0] for part in second.split(", ")) == meta["labels"]["departments"]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("one.jsonl", b'{"title": "a", "body": "b", "department": "x"}\n',
+     "issue_triage: 1 issue to learn from: at least 10 are needed"),
+    ("latin1.csv", b"title,body,department\ncaf\xe9,b,x\n", "latin1.csv:2: field 'title': byte 0xe9"),
+    ("excel.csv", b"\xef\xbb\xbftitle,body,department\n" + b"".join(b"t%d,b,d%d\n" % (i, i % 2) for i in range(4)),
+     "issue_triage: 4 issues to learn from"),
+    ("gh.json", b'[{"title": "a", "body": "b", "labels": [{"name": "bug"}]}]',
+     "gh.json:1: GitHub issues need --departments"),
+])
+def test_issue_triage_bad_files_write_nothing(tmp_path, name, content, message):
+    data = tmp_path / name
+    data.write_bytes(content)
+    out = tmp_path / "out"
+    proc = run([os.path.join(ROOT, "examples", "issue_triage.py"), "--quick", "--data", str(data), "--out", str(out)],
+               tmp_path)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not out.exists()
 
 
 def test_fashion_mnist_quick(tmp_path):

@@ -10,15 +10,16 @@ issues on every machine.
 
 Each issue is a dict `{"title": str, "body": str, "tags": [12 ints 0/1], "priority": float in
 [0, 1], "department": int in 0..3}`; `TAGS` and `DEPARTMENTS` name the tag bits and classes.
+`to_named` turns them into the records `read_issues` returns for files (department and tag
+names), and `IssueLabels` learns the department and tag names of any data set.
 """
 
-import csv
-import json
+import collections
 import math
-import os
 
 import numpy as np
 
+from jnet.datasets.issue_files import read_file, read_issues  # noqa: F401 - the readers, re-exported
 from jnet.datasets.text import Tokenizer, pad_sequences
 
 DEPARTMENTS = ["frontend", "backend", "infrastructure", "mobile"]
@@ -179,25 +180,105 @@ def generate(num_samples: int, seed: int = 0) -> list[dict]:
     return [_one_issue(rng) for _ in range(num_samples)]
 
 
-def vectorize(records, tokenizer: Tokenizer, title_maxlen: int = 16, body_maxlen: int = 96):
+def to_named(records) -> list[dict]:
+    """Generated issues with names instead of ids, as `read_issues` returns a file's issues."""
+    return [{"title": r["title"], "body": r["body"], "tags": [t for t, bit in zip(TAGS, r["tags"]) if bit],
+             "priority": r["priority"], "department": DEPARTMENTS[r["department"]], "created_at": None}
+            for r in records]
+
+
+class IssueLabels:
+    """The department and tag names of a data set, learned from its issues and saved with a model.
+
+    Args:
+        departments: the department names, in class-id order (at least 2).
+        tags: the tag names, in tag-input order.
+
+    Example:
+    ```python
+    labels = IssueLabels.fit(train_records)            # names from the data
+    dept_ids, tag_bits = labels.encode(train_records)  # int32 (n,), float32 (n, len(labels.tags))
+    labels.departments[int(logits.argmax())]           # back to the data's names
+    ```
+    """
+
+    def __init__(self, departments, tags):
+        departments, tags = list(departments), list(tags)
+        if len(departments) < 2 or len(set(departments)) != len(departments):
+            raise ValueError(f"IssueLabels: departments must be at least 2 distinct names, got {departments}")
+        if len(set(tags)) != len(tags):
+            raise ValueError(f"IssueLabels: tags must be distinct names, got {tags}")
+        self.departments, self.tags = departments, tags
+        self._dept = {d: i for i, d in enumerate(departments)}
+        self._tag = {t: i for i, t in enumerate(tags)}
+
+    @classmethod
+    def fit(cls, records, departments=None, max_tags=200, min_tag_count=1):
+        """Learn the names: departments sorted by name (or `departments` as given), tags by frequency.
+
+        Args:
+            records: issues with `department` and `tags` names (as `read_issues` gives them).
+            departments: all the department names, when `records` is only the training part.
+            max_tags: keep at most this many tags (the most frequent).
+            min_tag_count: tags seen fewer times are ignored (rare labels only add noise).
+        """
+        depts = sorted({r["department"] for r in records} | set(departments or ()))
+        if len(depts) < 2:
+            raise ValueError(f"IssueLabels.fit: the issues name {len(depts)} department {depts}; "
+                             f"at least 2 are needed to learn to tell them apart")
+        counts = collections.Counter(t for r in records for t in dict.fromkeys(r["tags"]))
+        tags = sorted((t for t, c in counts.items() if c >= min_tag_count), key=lambda t: (-counts[t], t))
+        return cls(depts, tags[:max_tags])
+
+    def encode(self, records):
+        """`(department ids int32 (n,), tag multi-hot float32 (n, len(tags)))`; unknown tags are ignored."""
+        unknown = [r["department"] for r in records if r["department"] not in self._dept]
+        if unknown:
+            raise ValueError(f"IssueLabels.encode: department {unknown[0]!r} is not one of {self.departments}")
+        dept = np.asarray([self._dept[r["department"]] for r in records], np.int32)
+        tags = np.zeros((len(records), len(self.tags)), np.float32)
+        for i, r in enumerate(records):
+            for t in r["tags"]:
+                if t in self._tag:
+                    tags[i, self._tag[t]] = 1.0
+        return dept, tags
+
+    def get_config(self):
+        return {"departments": self.departments, "tags": self.tags}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["departments"], config["tags"])
+
+
+def vectorize(records, tokenizer: Tokenizer, title_maxlen: int = 16, body_maxlen: int = 96, labels=None):
     """Turn issue dicts into model inputs and targets.
+
+    Args:
+        records: generated issues (ids, 12 tag bits) or, with `labels`, named issues.
+        tokenizer: a fitted `Tokenizer`.
+        title_maxlen, body_maxlen: padded/truncated lengths (padding after the words).
+        labels: an `IssueLabels` for named records (`read_issues`, `to_named`).
 
     Returns:
         `(x, y)`: `x = {"title": int32 (n, title_maxlen), "body": int32 (n, body_maxlen),
-        "tags": float32 (n, 12)}` (token ids padded with 0 at the end) and
-        `y = {"priority": float32 (n, 1), "department": int32 (n,)}`.
+        "tags": float32 (n, num_tags)}` (token ids padded with 0 at the end) and
+        `y = {"priority": float32 (n, 1) (NaN where an issue has none), "department": int32 (n,)}`.
     """
     titles = tokenizer.texts_to_sequences([r["title"] for r in records])
     bodies = tokenizer.texts_to_sequences([r["body"] for r in records])
+    if labels is None:
+        dept = np.asarray([r["department"] for r in records], np.int32)
+        tags = np.asarray([r["tags"] for r in records], np.float32).reshape(len(records), len(TAGS))
+    else:
+        dept, tags = labels.encode(records)
     x = {
         "title": pad_sequences(titles, maxlen=title_maxlen, padding="post", truncating="post"),
         "body": pad_sequences(bodies, maxlen=body_maxlen, padding="post", truncating="post"),
-        "tags": np.asarray([r["tags"] for r in records], np.float32).reshape(len(records), len(TAGS)),
+        "tags": tags,
     }
-    y = {
-        "priority": np.asarray([r["priority"] for r in records], np.float32).reshape(-1, 1),
-        "department": np.asarray([r["department"] for r in records], np.int32),
-    }
+    priority = [math.nan if r.get("priority") is None else r["priority"] for r in records]
+    y = {"priority": np.asarray(priority, np.float32).reshape(-1, 1), "department": dept}
     return x, y
 
 
@@ -231,104 +312,3 @@ def load_data(num_samples=5000, test_split=0.2, num_words=10000, title_maxlen=16
     tok = Tokenizer(num_words=num_words).fit([r["title"] for r in train] + [r["body"] for r in train])
     out = (vectorize(train, tok, title_maxlen, body_maxlen), vectorize(test, tok, title_maxlen, body_maxlen))
     return out + (tok,) if return_tokenizer else out
-
-
-# --------------------------------------------------------------------------- reading files
-
-def _parse_tags(value, where):
-    if isinstance(value, str):
-        s = value.strip()
-        if not s:
-            return [0] * len(TAGS)
-        if len(s) == len(TAGS) and set(s) <= {"0", "1"}:
-            return [int(ch) for ch in s]
-        value = [p for p in s.replace("|", ";").replace(",", ";").replace(" ", ";").split(";") if p]
-        if all(p in ("0", "1") for p in value):
-            value = [int(p) for p in value]
-        else:  # tag names, e.g. "bug;security" (names with spaces need the 0/1 form)
-            value = [p.replace("_", " ") for p in value]
-    if not isinstance(value, (list, tuple)):
-        raise ValueError(f"{where} field 'tags': expected a list of {len(TAGS)} 0/1 values or tag names, got {value!r}")
-    if value and all(isinstance(v, str) for v in value):
-        unknown = [v for v in value if v not in _TAG]
-        if unknown:
-            raise ValueError(f"{where} field 'tags': unknown tag names {unknown}; known: {TAGS}")
-        bits = [0] * len(TAGS)
-        for v in value:
-            bits[_TAG[v]] = 1
-        return bits
-    if len(value) != len(TAGS) or any(v not in (0, 1, True, False) or isinstance(v, str) for v in value):
-        raise ValueError(f"{where} field 'tags': expected {len(TAGS)} values each 0 or 1, got {value!r}")
-    return [int(v) for v in value]
-
-
-def _parse_row(row: dict, where: str) -> dict:
-    missing = [f for f in ("title", "body", "tags", "priority", "department") if f not in row or row[f] is None]
-    if missing:
-        raise ValueError(f"{where} missing field {missing[0]!r} (need title, body, tags, priority, department)")
-    title, body = row["title"], row["body"]
-    if not isinstance(title, str) or not title.strip():
-        raise ValueError(f"{where} field 'title': expected a non-empty string, got {title!r}")
-    if not isinstance(body, str):
-        raise ValueError(f"{where} field 'body': expected a string, got {body!r}")
-    try:
-        priority = float(row["priority"])
-    except (TypeError, ValueError):
-        priority = math.nan
-    if isinstance(row["priority"], bool) or not 0.0 <= priority <= 1.0:
-        raise ValueError(f"{where} field 'priority': expected a number in [0, 1], got {row['priority']!r}")
-    dept = row["department"]
-    if isinstance(dept, str) and dept.strip() in DEPARTMENTS:
-        dept = DEPARTMENTS.index(dept.strip())
-    else:
-        try:
-            dept = int(dept) if str(dept).strip().lstrip("-").isdigit() and not isinstance(dept, (bool, float)) else None
-        except (TypeError, ValueError):
-            dept = None
-    if dept is None or not 0 <= dept < len(DEPARTMENTS):
-        raise ValueError(f"{where} field 'department': expected 0..{len(DEPARTMENTS) - 1} or one of {DEPARTMENTS}, "
-                         f"got {row['department']!r}")
-    return {"title": title, "body": body, "tags": _parse_tags(row["tags"], where),
-            "priority": priority, "department": dept}
-
-
-def read_file(path: str) -> list[dict]:
-    """Read issues from a JSONL (`.jsonl`/`.json`, one object per line) or CSV (`.csv`, header row) file.
-
-    Fields: `title` (text), `body` (text), `tags` (12 0/1 values, a 12-character "0101..."
-    string, or tag names from `TAGS` separated by `;`), `priority` (number in [0, 1]),
-    `department` (0..3 or a name from `DEPARTMENTS`).
-
-    Raises:
-        ValueError: naming the file, line and field of the first malformed row.
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"issues.read_file: no such file {path!r}")
-    ext = os.path.splitext(path)[1].lower()
-    records = []
-    if ext in (".jsonl", ".json", ".ndjson"):
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{lineno}:"
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{where} not valid JSON ({e.msg})") from None
-                if not isinstance(row, dict):
-                    raise ValueError(f"{where} expected a JSON object per line, got {type(row).__name__}")
-                records.append(_parse_row(row, where))
-    elif ext == ".csv":
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            for row in reader:
-                where = f"{path}:{reader.line_num}:"
-                if None in row:
-                    raise ValueError(f"{where} more columns than the header {reader.fieldnames}")
-                records.append(_parse_row(row, where))
-    else:
-        raise ValueError(f"issues.read_file: {path!r}: expected a .jsonl or .csv file")
-    if not records:
-        raise ValueError(f"issues.read_file: {path!r} holds no issues")
-    return records
