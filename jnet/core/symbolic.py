@@ -15,7 +15,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-__all__ = ["SymbolicTensor", "Node", "is_symbolic", "spec_of", "call_symbolic", "call_signature"]
+__all__ = ["SymbolicTensor", "Node", "is_symbolic", "has_symbolic", "spec_of", "call_symbolic", "call_signature",
+           "symbolic_op"]
 
 
 class SymbolicTensor:
@@ -44,13 +45,66 @@ class SymbolicTensor:
 
     def __jax_array__(self):
         raise TypeError(
-            "A symbolic tensor (from jnet.Input) cannot be used as an array. Wrap jnp operations "
-            "in a jnet.layers.Lambda layer, or call layers on it."
+            "A symbolic tensor (from jnet.Input) cannot be used as an array: use jnet.ops functions "
+            "or Python operators on it (they become graph nodes), call layers on it, or wrap jax.numpy "
+            "code in a jnet.layers.Lambda layer."
         )
+
+    # Python operators build graph nodes, as on Keras's symbolic tensors (`x + y`, `x[:, 0]`).
+    def __add__(self, other): return symbolic_op("add", (self, other))
+    def __radd__(self, other): return symbolic_op("add", (other, self))
+    def __sub__(self, other): return symbolic_op("subtract", (self, other))
+    def __rsub__(self, other): return symbolic_op("subtract", (other, self))
+    def __mul__(self, other): return symbolic_op("multiply", (self, other))
+    def __rmul__(self, other): return symbolic_op("multiply", (other, self))
+    def __truediv__(self, other): return symbolic_op("true_divide", (self, other))
+    def __rtruediv__(self, other): return symbolic_op("true_divide", (other, self))
+    def __floordiv__(self, other): return symbolic_op("floor_divide", (self, other))
+    def __rfloordiv__(self, other): return symbolic_op("floor_divide", (other, self))
+    def __mod__(self, other): return symbolic_op("mod", (self, other))
+    def __pow__(self, other): return symbolic_op("power", (self, other))
+    def __rpow__(self, other): return symbolic_op("power", (other, self))
+    def __matmul__(self, other): return symbolic_op("matmul", (self, other))
+    def __rmatmul__(self, other): return symbolic_op("matmul", (other, self))
+    def __neg__(self): return symbolic_op("negative", (self,))
+    def __pos__(self): return self
+    def __abs__(self): return symbolic_op("absolute", (self,))
+    def __invert__(self): return symbolic_op("logical_not", (self,))
+    def __lt__(self, other): return symbolic_op("less", (self, other))
+    def __le__(self, other): return symbolic_op("less_equal", (self, other))
+    def __gt__(self, other): return symbolic_op("greater", (self, other))
+    def __ge__(self, other): return symbolic_op("greater_equal", (self, other))
+    def __and__(self, other): return symbolic_op("logical_and", (self, other))
+    def __or__(self, other): return symbolic_op("logical_or", (self, other))
+
+    def __getitem__(self, index):
+        return symbolic_op("getitem", (self,), {"index": index})
+
+    __hash__ = object.__hash__
+
+    @property
+    def T(self):  # noqa: N802 - numpy's name
+        return symbolic_op("transpose", (self,))
 
 
 def is_symbolic(x) -> bool:
     return isinstance(x, SymbolicTensor)
+
+
+def has_symbolic(args, kwargs=None) -> bool:
+    return any(is_symbolic(leaf) for leaf in jax.tree_util.tree_leaves((args, kwargs or {}), is_leaf=is_symbolic))
+
+
+# Set by jnet.layers.op_layer: records an op call on symbolic tensors as a graph node. Layers
+# stand above this module, so they register the handler rather than being imported here.
+_OP_HANDLER = []
+
+
+def symbolic_op(name: str, args: tuple, kwargs: dict | None = None):
+    """Record `jnet.ops.<name>(*args, **kwargs)` on symbolic tensors as a graph node."""
+    if not _OP_HANDLER:
+        raise TypeError(f"ops.{name} on a symbolic tensor needs jnet.layers (import jnet)")
+    return _OP_HANDLER[0](name, tuple(args), dict(kwargs or {}))
 
 
 def spec_of(x):

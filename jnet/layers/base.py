@@ -87,6 +87,11 @@ def is_spec_leaf(x) -> bool:
     return isinstance(x, jax.ShapeDtypeStruct) or (hasattr(x, "shape") and hasattr(x, "dtype"))
 
 
+def specs_of(tree):
+    """Specs for the arrays in a call's argument tree; other leaves (Python constants) stay."""
+    return jax.tree_util.tree_map(lambda a: as_spec(a) if is_spec_leaf(a) else a, tree, is_leaf=is_spec_leaf)
+
+
 def concrete_spec(shape, dtype, fill: int = 1) -> jax.ShapeDtypeStruct:
     """Replace unknown (None) axes by `fill` so a layer can be traced."""
     return jax.ShapeDtypeStruct(tuple(fill if d is None else int(d) for d in shape), jnp.dtype(dtype))
@@ -502,7 +507,7 @@ class Layer:
     def apply(self, variables, *inputs, training=False, rng=None, mask=None, **kwargs):
         """`(outputs, new_state)`. Pure: usable under `jax.jit`, `jax.grad`, `jax.vmap`."""
         if not self.built:
-            self._maybe_build(jax.tree_util.tree_map(as_spec, inputs, is_leaf=is_spec_leaf), kwargs)
+            self._maybe_build(specs_of(inputs), kwargs)
         tree = self._variable_tree()
         bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
         with VariableScope(bindings, training=training, rng=rng):
@@ -585,7 +590,7 @@ class Layer:
         """Build from the specs of the call's arguments (Keras's `_maybe_build`), once."""
         if self.built:
             return
-        specs = jax.tree_util.tree_map(as_spec, tuple(arg_specs), is_leaf=is_spec_leaf)
+        specs = specs_of(tuple(arg_specs))
         try:
             self.check_inputs(*specs)
             self.__dict__["_build_specs"] = specs
@@ -683,7 +688,7 @@ class Layer:
         training = kwargs.pop("training", None)
         mask = kwargs.pop("mask", None)
         rng = kwargs.pop("rng", None)
-        self._maybe_build(jax.tree_util.tree_map(as_spec, args, is_leaf=is_spec_leaf),
+        self._maybe_build(specs_of(args),
                           {k: v for k, v in kwargs.items() if is_spec_leaf(v)})
         outer = current_scope()
         if outer is None:
@@ -989,7 +994,7 @@ def infer_output_spec(layer, specs, kwargs=None):
     try:
         layer._maybe_build(specs, {k: v for k, v in kwargs.items() if is_spec_leaf(v)})
         if layer.built and layer._build_shapes is not None:
-            layer.check_inputs(*jax.tree_util.tree_map(as_spec, specs, is_leaf=is_spec_leaf))
+            layer.check_inputs(*specs_of(specs))
         first = _eval(layer, specs, kwargs, 1021)
         if not _has_unknown((specs, kwargs)):
             return first

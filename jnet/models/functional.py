@@ -56,7 +56,8 @@ def assign_names(layers, owner_label="Model"):
             )
         taken[layer.name] = layer
     for layer in fresh:
-        base = "input_layer" if isinstance(layer, InputLayer) else to_snake_case(type(layer).__name__)
+        base = "input_layer" if isinstance(layer, InputLayer) else (
+            layer.__dict__.get("_default_name") or to_snake_case(type(layer).__name__))
         if layer._name_fixed:
             base = layer.name
         name = next(n for n in itertools.chain([base], (f"{base}_{i}" for i in itertools.count(1))) if n not in taken)

@@ -21,3 +21,38 @@ for _m in (_numpy_create, _numpy_elementwise, _numpy_reduce, _numpy_shape, _nn_a
            math, linalg, core, _einops):
     globals().update(_public(_m))
 del _m
+
+
+def _symbolic_dispatch():
+    """Every op called on symbolic tensors (from `jnet.Input`) records a graph node instead of
+    computing, as `keras.ops` does on Keras tensors; on arrays it runs as written."""
+    import functools
+    import types
+
+    from jnet.core.symbolic import has_symbolic, symbolic_op
+
+    static = {"shape", "ndim", "dtype", "is_tensor", "convert_to_numpy", "standardize_dtype", "result_type"}
+
+    def wrap(fn, qualified):
+        @functools.wraps(fn)
+        def op(*args, **kwargs):
+            if has_symbolic(args, kwargs):
+                return symbolic_op(qualified, args, kwargs)
+            return fn(*args, **kwargs)
+
+        op.__jnet_op__ = qualified
+        return op
+
+    namespaces = {"": globals()}
+    namespaces.update({name: vars(mod) for name, mod in (("numpy", numpy), ("nn", nn), ("math", math),
+                                                          ("linalg", linalg), ("core", core), ("image", image))})
+    for prefix, space in namespaces.items():
+        for name, fn in list(space.items()):
+            if (name.startswith("_") or name in static or not isinstance(fn, types.FunctionType)
+                    or getattr(fn, "__jnet_op__", None)):
+                continue
+            space[name] = wrap(fn, f"{prefix}.{name}" if prefix else name)
+
+
+_symbolic_dispatch()
+del _symbolic_dispatch
