@@ -278,3 +278,16 @@ def test_bad_train_step_return_is_named():
     x, y = _data()
     with pytest.raises(ValueError, match="Bad.train_step must return"):
         m.fit(x, y, verbose=0)
+
+
+def test_custom_predict_step_runs_in_predict():
+    class Doubled(jnet.Model):
+        def predict_step(self, state, data):
+            x, _, _ = jnet.utils.unpack_x_y_sample_weight(data)
+            y_pred, _ = self.stateless_call(state[0], state[1], x, training=False)
+            return 2.0 * y_pred
+
+    inputs = jnet.Input(shape=(5,))
+    m = Doubled(inputs, jnet.layers.Dense(1)(inputs))
+    x, _ = _data(n=10)
+    np.testing.assert_allclose(m.predict(x, batch_size=4, verbose=0), 2.0 * np.asarray(m(x)), rtol=1e-6)
