@@ -32,6 +32,7 @@ import numpy as np
 from jnet.engine import distribute
 from jnet.engine import steps as S
 from jnet.engine.compiled import CompiledFns, epoch_index, epoch_order
+from jnet.engine.custom_step import CustomFns, custom_steps
 from jnet.engine.train_state import (TrainState, copy_tree, distinct_buffers, key_data, strong_types,
                                      with_learning_rate)
 
@@ -150,6 +151,7 @@ class Trainer:
         self.optimizer = optimizer
         self.steps_per_execution = steps_per_execution
         self.plan = None
+        self.custom = None     # CustomSteps when the model writes its own train/test/predict step
         self._mask_key = None
         self._fns = {}
         self.ts = None
@@ -168,19 +170,25 @@ class Trainer:
         key = tuple(jax.tree_util.tree_leaves(mask)), jax.tree_util.tree_structure(mask)
         if self.plan is None or key != self._mask_key:
             self.plan = self._plan_factory(mask)
+            self.custom = custom_steps(self.model)
             self._mask_key = key
             self._fns = {}
         return self.plan
 
-    def log_names(self) -> list:
-        """Log keys in Keras's order: loss, per-output losses, then metrics."""
+    def log_names(self, test=False) -> list:
+        """Log keys in Keras's order: loss, per-output losses, then metrics (a custom step's
+        logs keep the order it wrote them in)."""
         plan = self.plan
+        custom = self.custom
+        if custom is not None and (custom.test if test else custom.train):
+            return custom.log_order["test" if test else "train"]
         return S.loss_log_names(plan) + [log for o in plan.outputs for log, _, _ in o.metrics]
 
     def fns(self, batch_size) -> CompiledFns:
         dist = distribute.current()   # part of the key: set_distribution between fits recompiles
         if (batch_size, dist) not in self._fns:
-            self._fns[(batch_size, dist)] = CompiledFns(self.plan, batch_size, dist)
+            fns = CompiledFns(self.plan, batch_size, dist)
+            self._fns[(batch_size, dist)] = fns if self.custom is None else CustomFns(self.custom, fns, batch_size, dist)
         return self._fns[(batch_size, dist)]
 
     def init_state(self):
@@ -192,7 +200,11 @@ class Trainer:
         dist = distribute.current()
         params, state = copy_tree((variables["params"], variables["state"]))
         if self.ts is None:
-            opt_state = distinct_buffers(strong_types(_init_opt_state(self.plan.tx, params)))
+            if self.custom is not None and self.custom.train:
+                opt_state = self.custom.init_opt_state(self.plan.tx, params, state)
+            else:
+                opt_state = _init_opt_state(self.plan.tx, params)
+            opt_state = distinct_buffers(strong_types(opt_state))
             ts = TrainState(params, state, opt_state, self._fresh_metrics(plan), key_data(jrng.next_key()),
                             jnp.zeros([], jnp.int32))
             self._lr_written = None
@@ -201,10 +213,17 @@ class Trainer:
         self.ts = dist.place_variables(ts)
         return self.ts
 
-    @staticmethod
-    def _fresh_metrics(plan):
+    def _fresh_metrics(self, plan, test=False):
         # Donated every call: no leaf may share a buffer with another.
+        custom = self.custom
+        if custom is not None and (custom.test if test else custom.train):
+            return distinct_buffers(custom.fresh_metrics())
         return distinct_buffers(S.init_metrics(plan))
+
+    def _store_metrics(self, metrics, test=False):
+        custom = self.custom
+        if custom is not None and (custom.test if test else custom.train):
+            custom.store_metrics(copy_tree(metrics))
 
     def reset_metrics(self):
         # Placed like the rest of the state: a new sharding would recompile the step.
@@ -281,6 +300,7 @@ class Trainer:
                 callbacks.on_train_batch_end(b - 1, logs)
                 if model.stop_training:
                     break
+            self._store_metrics(self.ts.metrics)
             return logs
         b = start_batch
         limit = None if steps_per_epoch is None else steps_per_epoch - start_batch
@@ -290,6 +310,7 @@ class Trainer:
         for arrays, n, batch_size in source.chunks(limit=limit, skip=start_batch, order=order):
             fns = self.fns(batch_size)
             index = _arange(source.capacity * batch_size)
+            stopped = False
             for first, count in _calls(n, per_batch):
                 callbacks.on_train_batch_begin(b)
                 logs, ran = self._train_call(fns, arrays, index, source.capacity * batch_size, first, count,
@@ -297,7 +318,11 @@ class Trainer:
                 b += ran
                 callbacks.on_train_batch_end(b - 1, logs)
                 if model.stop_training:
-                    return logs
+                    stopped = True
+                    break
+            if stopped:
+                break
+        self._store_metrics(self.ts.metrics)
         return logs
 
     # ------------------------------------------------------------------ evaluation
@@ -306,7 +331,7 @@ class Trainer:
         """The metric results over `source` (None if it yields no batch); test batch hooks as
         `train_epoch`'s train batch hooks."""
         plan = self._ensure_plan(variables["params"])
-        metrics = self._fresh_metrics(plan)
+        metrics = self._fresh_metrics(plan, test=True)
         params, state = variables["params"], variables["state"]
         callbacks = callbacks if callbacks is not None else _NO_CALLBACKS
         per_batch = self.eval_sizer.fixed is None and callbacks.wants_batches("test")
@@ -326,10 +351,11 @@ class Trainer:
                     metrics, logs = fns.eval_one(metrics, params, state, source.arrays, index, source.n, b)
                 else:
                     metrics, logs = fns.eval(metrics, params, state, source.arrays, index, source.n, b, n)
-                logs = to_python(logs, self.log_names())
+                logs = to_python(logs, self.log_names(test=True))
                 self.eval_sizer.observe(n, time.perf_counter() - t0)
                 b += n
                 callbacks.on_test_batch_end(b - 1, logs)
+            self._store_metrics(metrics, test=True)
             return logs
         for arrays, n, batch_size in source.chunks(limit=steps):
             fns = self.fns(batch_size)
@@ -338,9 +364,10 @@ class Trainer:
                 callbacks.on_test_batch_begin(b)
                 metrics, logs = fns.eval(metrics, params, state, arrays, index, source.capacity * batch_size,
                                          first, count)
-                logs = to_python(logs, self.log_names())
+                logs = to_python(logs, self.log_names(test=True))
                 b += count
                 callbacks.on_test_batch_end(b - 1, logs)
+        self._store_metrics(metrics, test=True)
         return logs
 
     # ------------------------------------------------------------------ prediction

@@ -527,6 +527,9 @@ class Layer:
         training = kwargs.pop("training", False)
         rng = kwargs.pop("rng", None)
         mask = kwargs.pop("mask", None)
+        outer = current_scope()
+        if rng is None and outer is not None:  # e.g. the per-step key fit gives a custom train_step
+            rng = outer.next_rng()
         with VariableScope(bindings, training=training, rng=rng) as scope:
             outputs = self._invoke(args, kwargs, training, mask, rng)
             new_nt = [v.value for v in self.non_trainable_variables]

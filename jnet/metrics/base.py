@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet.losses.reduction import broadcast_left, squeeze_or_expand_to_same_rank
+from jnet.metrics.stateless import StatelessMetricMixin
 
 _HELD = object()
 
@@ -30,7 +31,7 @@ def _wrap_result(fn):
     return result
 
 
-class Metric:
+class Metric(StatelessMetricMixin):
     """Base class of metrics.
 
     A metric object holds configuration only. Its state is a pytree of arrays threaded

@@ -12,14 +12,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.core.symbolic import is_symbolic
-from jnet.core.variables import VariableScope
+from jnet.core.variables import VariableScope, current_scope
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
 from jnet.models.functional import Graph, InputLayer
 from jnet.models.saving import SavingMixin
+from jnet.models.step_api import KerasStepsMixin
 from jnet.models.training import TrainingMixin
 from jnet.utils import rng as jrng
 
-class Model(TrainingMixin, SavingMixin, Layer):
+class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     """A model: a graph of layers (`jnet.Model(inputs, outputs)`) or a subclass with `call()`.
 
     Args:
@@ -100,7 +101,8 @@ class Model(TrainingMixin, SavingMixin, Layer):
 
     def call(self, *inputs, training=False, mask=None):
         """Run the graph (graph models); subclasses write their own."""
-        return self._run(inputs, training, None, mask)[0]
+        scope = current_scope()   # inside stateless_call: dropout keys come from the call's rng
+        return self._run(inputs, training, scope.next_rng() if scope is not None else None, mask)[0]
 
     # ------------------------------------------------------------------ structure
 

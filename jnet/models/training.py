@@ -19,6 +19,7 @@ from jnet.engine import data as D
 from jnet.engine import distribute
 from jnet.engine.compile_args import (check_metric_name, compile_args_from_config, is_metric_leaf, per_output,
                                       serialize_tree)
+from jnet.engine.custom_step import custom_steps
 from jnet.engine.loop import DeviceSource, Trainer
 from jnet.engine.stream import StreamSource, array_stream
 from jnet.engine.steps import OutputPlan, StepPlan, loss_log_names
@@ -129,7 +130,7 @@ class TrainingMixin:
         weights = per_output(args["loss_weights"], names, "loss_weights", is_leaf=lambda v: True)
         mets = per_output(args["metrics"], names, "metrics", is_leaf=is_metric_leaf)
         wmets = per_output(args["weighted_metrics"], names, "weighted_metrics", is_leaf=is_metric_leaf)
-        if all(l is None for l in losses):
+        if all(l is None for l in losses) and (custom_steps(self) is None or not custom_steps(self).train):
             raise ValueError(f"{self._label}: compile() was called without a loss; pass loss=... to train or evaluate")
         outputs = []
         used = set(loss_log_names(StepPlan(self, [OutputPlan(n, l) for n, l in zip(names, losses)], None, None)))
@@ -200,6 +201,9 @@ class TrainingMixin:
 
     def _check_targets(self, data, where):
         """Each output's y must fit its loss: say which loss wants which shape."""
+        if data.y is None:  # only a custom train_step trains without targets
+            self._get_trainer()
+            return
         trainer = self._get_trainer([None if a is None else a.shape for a in data.y])
         out_shapes, out_dtypes = self._output_shapes()
         for o, y, shape, dtype in zip(trainer._plan_factory(None).outputs, data.y, out_shapes, out_dtypes):
@@ -315,7 +319,7 @@ class TrainingMixin:
                 raise ValueError("fit: when x is a generator/iterable, y and sample_weight come from its batches")
             source = self._stream(x, class_weight, shuffle=shuffle)
         else:
-            if y is None:
+            if y is None and (custom_steps(self) is None or not custom_steps(self).train):
                 raise ValueError("fit: y is required when x is an array (or pass a generator of (x, y) batches)")
             data = self._arrays(x, y, sample_weight, class_weight, "fit", check_nan)
             if validation_split:

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from jnet.optimizers import schedules as _schedules
+from jnet.optimizers.stateless import StatelessOptimizerMixin
 
 
 def clip_by_norm_per_tensor(clipnorm):
@@ -56,7 +57,7 @@ def _is_schedule(lr) -> bool:
     return callable(lr) and not isinstance(lr, (int, float))
 
 
-class Optimizer:
+class Optimizer(StatelessOptimizerMixin):
     """Base class of jnet's Keras-named optimizers.
 
     Args:
