@@ -963,7 +963,7 @@ def _fill_specs(specs, fill):
 
 def _has_unknown(specs) -> bool:
     leaves = jax.tree_util.tree_leaves(specs, is_leaf=is_spec_leaf)
-    return any(d is None for s in leaves for d in s.shape)
+    return any(d is None for s in leaves if is_spec_leaf(s) for d in s.shape)
 
 
 def _eval(layer, specs, kwargs, fill):

@@ -28,12 +28,10 @@ def summary_rows(model, expand_nested=False, prefix=""):
     a graph yet (a deferred Sequential, a subclassed model) lists its layers with "?" shapes."""
     from jnet.core.symbolic import is_symbolic
     from jnet.layers.input_layer import InputLayer
-    from jnet.models.model import Model
-    from jnet.models.sequential import Sequential
 
     graph = model._graph
     rows = []
-    show_inputs = not isinstance(model, Sequential)
+    show_inputs = not getattr(model, "_is_sequential", False)
     for layer in model.layers:
         if isinstance(layer, InputLayer) and not show_inputs:
             continue
@@ -46,17 +44,16 @@ def summary_rows(model, expand_nested=False, prefix=""):
                     k = [n for n in graph.nodes if n.layer is t.node.layer].index(t.node)
                     connected.append(f"{t.node.layer.name}[{k}][{t.index}]")
         rows.append((f"{prefix}{layer.name} ({type(layer).__name__})", out, _n_params(layer), ", ".join(connected) or "-"))
-        if expand_nested and isinstance(layer, Model):
+        if expand_nested and hasattr(layer, "_graph") and hasattr(layer, "layers"):
             rows.extend(summary_rows(layer, True, prefix + "  "))
     return rows
 
 
 def print_summary(model, line_length=None, expand_nested=False, print_fn=None):
-    from jnet.models.sequential import Sequential
-
     print_fn = print_fn or print
+    sequential = getattr(model, "_is_sequential", False)
     rows = summary_rows(model, expand_nested)
-    functional = not isinstance(model, Sequential) and model._graph is not None
+    functional = not sequential and model._graph is not None
     headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
     cells = [[r[0], r[1], f"{r[2]:,}"] + ([r[3]] if functional else []) for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
@@ -74,7 +71,7 @@ def print_summary(model, line_length=None, expand_nested=False, print_fn=None):
     trainable = sum(v.size for v in model.trainable_weights) if model.built else 0
     total = sum(v.size for v in weights)
     nbytes = sum(int(np.dtype(v.dtype).itemsize) * v.size for v in weights)
-    name = model.name or ("sequential" if isinstance(model, Sequential) else "model")
+    name = model.name or ("sequential" if sequential else "model")
     print_fn(f'Model: "{name}"')
     print_fn("=" * total_width)
     print_fn(line(headers))
