@@ -18,7 +18,6 @@ from jnet.models.functional import Graph, InputLayer
 from jnet.models.saving import SavingMixin
 from jnet.models.step_api import KerasStepsMixin
 from jnet.models.training import TrainingMixin
-from jnet.utils import rng as jrng
 
 class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     """A model: a graph of layers (`jnet.Model(inputs, outputs)`) or a subclass with `call()`.
@@ -262,7 +261,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
             self._ensure_graph(inputs)
             return Layer.apply(self, variables, *inputs, training=training, rng=rng, mask=mask, **kwargs)
         tree = self._variable_tree()
-        from jnet.layers.base import _bind_pairs
+        from jnet.core.trees import bind_pairs as _bind_pairs
 
         bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
         with VariableScope(bindings, training=training, rng=rng):
@@ -274,7 +273,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         """`(outputs, new_state, losses)`: like `apply`, plus the scalars layers added with
         `add_loss` or their `activity_regularizer` during the call."""
         tree = self._variable_tree()
-        from jnet.layers.base import _bind_pairs
+        from jnet.core.trees import bind_pairs as _bind_pairs
 
         bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
         with VariableScope(bindings, training=training, rng=rng) as scope:
