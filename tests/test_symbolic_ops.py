@@ -66,3 +66,40 @@ def test_bad_op_on_symbolic_tensor_raises_at_build_time_naming_it():
         ops.reshape(x, (-1, 4))
     with pytest.raises(TypeError, match="indexing a symbolic tensor takes ints, slices"):
         x[np.array([0, 1])]
+
+
+class _Noisy(jnet.layers.Layer):
+    """Keras-style randomness: a SeedGenerator and jnet.random in call (training only); the last
+    noise drawn is kept in a non-trainable weight so the test can read it after fit."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = jnet.random.SeedGenerator(1337)
+
+    def build(self, input_shape):
+        self.last = self.add_weight(shape=(4, input_shape[-1]), initializer="zeros", trainable=False, name="last")
+
+    def call(self, x, training=False):
+        if not training:
+            return x
+        noise = jnet.random.normal(ops.shape(x), seed=self.seed_generator)
+        self.last.assign(noise)
+        return x + noise
+
+
+def _noise_after(steps):
+    jnet.utils.set_random_seed(3)
+    noisy = _Noisy()
+    x = jnet.Input((2,))
+    model = jnet.Model(x, noisy(x))
+    model.compile(optimizer="sgd", loss="mse")
+    data = np.zeros((4 * steps, 2), np.float32)
+    model.fit(data, data, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    return noisy.last.numpy()
+
+
+def test_seed_generator_in_fit_differs_per_step_and_repeats_across_runs():
+    one, two = _noise_after(1), _noise_after(2)
+    assert np.abs(one).sum() > 0 and not np.allclose(one, two)   # each step draws new noise
+    np.testing.assert_array_equal(_noise_after(2), two)          # the same run repeats exactly
+    np.testing.assert_array_equal(_Noisy()(np.ones((4, 2))), np.ones((4, 2)))   # inference: identity

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnet.core.variables import VariableScope
+from jnet.core.variables import VariableScope, call_scope
 from jnet.engine.train_state import TrainState, step_key
 from jnet.core.trees import bind_pairs as _bind_pairs, zip_map as _zip_map
 
@@ -149,7 +149,7 @@ class CustomSteps:
         tv, ntv = self.to_lists(ts.params, ts.state)
         opt_leaves, opt_def = jax.tree_util.tree_flatten(ts.opt_state)
         # An ambient key: stateless_call inside the step draws dropout keys from it.
-        with VariableScope(training=True, rng=step_key(ts.rng, ts.step)):
+        with call_scope(training=True, rng=step_key(ts.rng, ts.step)):
             out = m.train_step((tv, ntv, opt_leaves, list(ts.metrics)), self.data(batch))
         logs, new = _split(out, 4, where)
         params, state = self.from_lists(new[0], new[1], ts.params, ts.state, where)

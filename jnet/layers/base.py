@@ -54,7 +54,7 @@ import numpy as np
 from jnet import dtypes as jdtypes
 from jnet.core.symbolic import call_symbolic, is_symbolic
 from jnet.core.trees import bind_pairs as _bind_pairs  # noqa: F401  (re-exported)
-from jnet.core.variables import Variable, VariableScope, current_scope
+from jnet.core.variables import Variable, VariableScope, call_scope, current_scope  # noqa: F401
 from jnet.layers.building import BuildingMixin
 from jnet.layers.config_values import deserialize_value, serialize_value
 from jnet.layers.specs import (as_spec, concrete_spec, fill_specs as _fill_specs, infer_output_spec,  # noqa: F401
@@ -248,7 +248,7 @@ class Layer(WeightsMixin, BuildingMixin):
             self._maybe_build(specs_of(inputs), kwargs)
         tree = self._variable_tree()
         bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
-        with VariableScope(bindings, training=training, rng=rng):
+        with call_scope(bindings, training=training, rng=rng):
             outputs = self._invoke(inputs, kwargs, training, mask, rng)
             state = jax.tree_util.tree_map(lambda v: v.value, tree["state"], is_leaf=lambda v: isinstance(v, Variable))
         return outputs, state
@@ -268,7 +268,7 @@ class Layer(WeightsMixin, BuildingMixin):
         outer = current_scope()
         if rng is None and outer is not None:  # e.g. the per-step key fit gives a custom train_step
             rng = outer.next_rng()
-        with VariableScope(bindings, training=training, rng=rng) as scope:
+        with call_scope(bindings, training=training, rng=rng) as scope:
             outputs = self._invoke(args, kwargs, training, mask, rng)
             new_nt = [v.value for v in self.non_trainable_variables]
             losses = list(scope.losses)
@@ -347,7 +347,7 @@ class Layer(WeightsMixin, BuildingMixin):
                 from jnet.utils import rng as jrng
 
                 rng = jrng.next_key()
-            with VariableScope(training=training, rng=rng) as scope:
+            with call_scope(training=training, rng=rng) as scope:
                 out = self._invoke(args, kwargs, training, mask, rng)
             self.__dict__["_call_losses"] = list(scope.losses)
             return out

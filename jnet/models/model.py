@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.core.symbolic import is_symbolic
-from jnet.core.variables import VariableScope, current_scope
+from jnet.core.variables import call_scope, current_scope
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
 from jnet.models.functional import Graph, InputLayer
 from jnet.models.saving import SavingMixin
@@ -264,7 +264,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         from jnet.core.trees import bind_pairs as _bind_pairs
 
         bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
-        with VariableScope(bindings, training=training, rng=rng):
+        with call_scope(bindings, training=training, rng=rng):
             outputs, _ = self._run(inputs, training, rng, mask)
             state = jax.tree_util.tree_map(lambda v: v.value, tree["state"], is_leaf=_is_variable)
         return outputs, state
@@ -276,7 +276,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         from jnet.core.trees import bind_pairs as _bind_pairs
 
         bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
-        with VariableScope(bindings, training=training, rng=rng) as scope:
+        with call_scope(bindings, training=training, rng=rng) as scope:
             if self._graph is None:
                 self._ensure_graph(inputs)
                 outputs = self._invoke(inputs, {}, training, None, rng)
