@@ -414,6 +414,16 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         self._require_built()
         return int(sum(v.size for v in self.weights))
 
+    def reset_states(self):
+        """Zero the carried states of every stateful layer (RNNs with `stateful=True`), as
+        tf.keras's `Model.reset_states` (Keras 3 has only the layers' `reset_state`)."""
+        from jnet.layers.rnn_state import stateful_layers
+
+        for layer in stateful_layers(self):
+            layer.reset_state()
+
+    reset_state = reset_states
+
     def summary(self, line_length=None, expand_nested=False, print_fn=None, **kwargs):
         """Print a Keras-like table of layers, output shapes and param counts."""
         from jnet.utils.summary import print_summary
