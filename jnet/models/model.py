@@ -381,8 +381,22 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
             shapes = input_shape if isinstance(input_shape, list) else [input_shape]
             self._ensure_graph(tuple(jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in s), jnp.float32)
                                      for s in shapes))
+        elif input_shape is not None and self._graph is not None:
+            # Keras refuses to rebuild a Sequential for another shape; jnet checks every graph model.
+            shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+            known = [tuple(t.shape) for t in self._graph.inputs]
+            ok = len(shapes) == len(known) and all(
+                len(s) == len(k) and all(a is None or b is None or a == b for a, b in zip(s, k))
+                for s, k in zip(shapes, known))
+            if not ok:
+                known = known[0] if len(known) == 1 else known
+                raise ValueError(f"{self._label} is already built for input shape(s) {known}; it cannot be built "
+                                 f"with input_shape {input_shape}")
         self._require_built()
         self._materialize()
+
+    # Not wrapped by Layer's once-only `build` guard: a built model still checks the shape.
+    build.__jnet_build__ = True
 
     def get_build_config(self):
         if self._graph is not None:
