@@ -100,3 +100,67 @@ def test_build_config_round_trip():
     clone = jnet.Sequential.from_config(model.get_config())
     clone.build_from_config(model.get_build_config())
     assert clone.built and clone.count_params() == model.count_params()
+
+
+def test_clone_model_sequential_has_fresh_weights():
+    model = jnet.Sequential([jnet.Input((4,)), layers.Dense(3), layers.Dense(1)])
+    clone = jnet.models.clone_model(model)
+    assert clone is not model and clone.inputs[0].shape == (None, 4)
+    assert [l.name for l in clone.layers] == [l.name for l in model.layers]
+    assert all(a is not b for a, b in zip(clone.layers, model.layers))
+    assert not np.allclose(clone.get_weights()[0], model.get_weights()[0])   # new weights
+    clone.set_weights(model.get_weights())
+    x = np.ones((2, 4), "float32")
+    np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    with pytest.raises(ValueError, match="call_function is for functional models"):
+        jnet.models.clone_model(model, call_function=lambda layer, *a, **k: layer(*a, **k))
+
+
+def test_clone_model_functional_with_clone_call_functions_and_inputs():
+    inp = jnet.Input((4,), name="x")
+    shared = layers.Dense(4)
+    h = shared(inp)
+    model = jnet.Model({"x": inp}, [h, layers.Dense(2)(shared(h))])
+
+    def add_dropout(layer, *args, **kwargs):
+        out = layer(*args, **kwargs)
+        return layers.Dropout(0.5)(out) if isinstance(layer, layers.Dense) else out
+
+    clone = jnet.models.clone_model(model, call_function=add_dropout)
+    assert [type(l).__name__ for l in clone.layers].count("Dropout") == 3
+    assert clone.count_params() == model.count_params()   # the shared layer is cloned once
+    clone.set_weights(model.get_weights())
+    x = {"x": np.ones((2, 4), "float32")}
+    for a, b in zip(clone.predict(x, verbose=0), model.predict(x, verbose=0)):   # inference: dropout is off
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    renamed = jnet.models.clone_model(model, clone_function=lambda layer: layers.Dense(layer.units, name="d_" + layer.name)
+                                      if isinstance(layer, layers.Dense) else layer,
+                                      input_tensors={"x": jnet.Input((4,))})
+    assert all(l.name.startswith("d_") for l in renamed.layers[1:])
+
+
+def test_clone_model_recursive_and_subclassed():
+    inner = jnet.Sequential([jnet.Input((4,)), layers.Dense(3)])
+    outer = jnet.Sequential([jnet.Input((4,)), inner, layers.Dense(1)])
+    names = []
+    clone = jnet.models.clone_model(outer, clone_function=lambda l: names.append(l.name) or
+                                    type(l).from_config(l.get_config()), recursive=True)
+    assert clone.layers[0] is not inner and len(names) == 2   # the Dense layers, not the inner model
+    assert clone.count_params() == outer.count_params()
+
+    class Net(jnet.Model):
+        def __init__(self, units=2, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.dense = layers.Dense(units)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    copy = jnet.models.clone_model(Net(units=5))
+    assert isinstance(copy, Net) and copy.units == 5
+    with pytest.raises(ValueError, match="subclassed"):
+        jnet.models.clone_model(Net(), clone_function=lambda l: l)
