@@ -164,3 +164,12 @@ def test_clone_model_recursive_and_subclassed():
     assert isinstance(copy, Net) and copy.units == 5
     with pytest.raises(ValueError, match="subclassed"):
         jnet.models.clone_model(Net(), clone_function=lambda l: l)
+
+
+def test_graph_utils_get_source_inputs_and_is_keras_tensor():
+    a, b = jnet.Input((4,)), jnet.Input((3,))
+    y = layers.Concatenate()([layers.Dense(2)(a), b])
+    assert jnet.utils.get_source_inputs(y) == [a, b]
+    assert jnet.utils.is_keras_tensor(y) and not jnet.utils.is_keras_tensor(np.ones(2))
+    with pytest.raises(ValueError, match="get_source_inputs"):
+        jnet.utils.get_source_inputs(np.ones(2))

@@ -20,12 +20,11 @@ Two more speed choices are made per backend, both measured (`benchmarks/lstm_unr
   timesteps before the loop (one big matmul); on CPU it stays in the step, which ran that path
   1.6x faster there (see `HOIST_INPUTS`).
 
-`stateful=True` carries the final states of a batch over to the next (`rnn_state.py`).
-
-Masking follows Keras's JAX backend: at a masked step the state is carried forward unchanged
-and the output is the previous output (the first state), or zeros with
-`zero_output_for_mask=True` (Bidirectional sets that when returning sequences). So a
-right-padded sequence gives the same final output as the unpadded one.
+`stateful=True` carries each batch's final states over to the next (`rnn_state.py`). Masking
+follows Keras's JAX backend: at a masked step the state is carried forward unchanged and the
+output is the previous output (the first state), or zeros with `zero_output_for_mask=True`
+(Bidirectional sets that when returning sequences). So a right-padded sequence gives the same
+final output as the unpadded one.
 """
 
 from __future__ import annotations
@@ -277,10 +276,9 @@ class RNN(RNNBase):
         return_state: also return the final states: `(output, *states)`.
         go_backwards: process the sequence in reverse (sequence outputs come in reversed order,
             as Keras).
-        stateful: carry each batch's final states over as the next batch's initial states
-            (sample `i` continues sample `i`) until `reset_state()`. Needs a fixed batch size
-            (`Input(batch_shape=(batch, T, features))`); fit with `shuffle=False` and that
-            `batch_size`. Unlike Keras 3 on JAX, `fit`/`evaluate`/`predict` carry them too.
+        stateful: each batch's final states are the next batch's initial states (sample `i`
+            continues sample `i`) until `reset_state()`; needs a fixed batch size
+            (`Input(batch_shape=...)`). Unlike Keras 3 on JAX, also in fit/evaluate/predict.
         unroll: steps per scan iteration; `None` picks per backend (1 on CPU, 10 on GPU/TPU),
             `True` unrolls fully, `False` is 1.
         zero_output_for_mask: output zeros at masked steps instead of the previous output.
@@ -487,8 +485,7 @@ class Bidirectional(Layer):
         self._forward.reset_state()
         self._backward.reset_state()
 
-    def reset_states(self):
-        self.reset_state()
+    reset_states = reset_state
 
     def check_inputs(self, spec, initial_state=None):
         try:
