@@ -1,0 +1,11 @@
+"""Preprocessing layers (Keras's `keras.layers` preprocessing family), one module per family."""
+
+import importlib as _importlib
+
+from jnet.layers.preprocessing.numeric import *  # noqa: F401,F403
+from jnet.layers.preprocessing.image import *  # noqa: F401,F403
+
+_MODULES = ("numeric", "image")
+__all__ = []
+for _m in _MODULES:
+    __all__ += _importlib.import_module(f"jnet.layers.preprocessing.{_m}").__all__
