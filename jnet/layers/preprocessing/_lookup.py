@@ -146,6 +146,10 @@ class IndexLookup(Layer):
                 per_doc = np.bincount(pairs % len(uniq), minlength=len(uniq))
                 doc_counts.update(dict(zip(self._as_tokens(uniq), per_doc.tolist())))
                 num_docs += batch.shape[0]
+        self._set_from_counts(counts, doc_counts, num_docs)
+
+    def _set_from_counts(self, counts, doc_counts, num_docs):
+        """The vocabulary (and IDF weights) from token counts, as `adapt` learns it."""
         for special in (self.mask_token, self.oov_token):
             counts.pop(special, None)
         ranked = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)

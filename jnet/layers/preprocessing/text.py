@@ -10,6 +10,9 @@ with the model.
 
 from __future__ import annotations
 
+import collections
+import gc
+import itertools
 import re
 from typing import Any
 
@@ -17,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.core.symbolic import is_symbolic
-from jnet.layers.preprocessing._common import check_output_mode
+from jnet.layers.preprocessing._common import adapt_batches, check_output_mode
 from jnet.layers.preprocessing._lookup import IndexLookup, string_hash
 
 __all__ = ["StringLookup", "TextVectorization"]
@@ -234,6 +237,8 @@ class TextVectorization(IndexLookup):
         return out
 
     def _texts(self, inputs) -> list:
+        if isinstance(inputs, (list, tuple)) and all(type(t) is str for t in inputs):
+            return list(inputs)  # already Python strings: no numpy round trip
         arr = _string_array(self, inputs)
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
@@ -244,7 +249,18 @@ class TextVectorization(IndexLookup):
         return arr.tolist()
 
     def _token_lists(self, inputs) -> list:
-        return [self._with_ngrams(self._split(t)) for t in self._standardized(self._texts(inputs))]
+        texts = self._standardized(self._texts(inputs))
+        # Millions of short-lived token strings would trigger Python's cyclic GC over and over
+        # (they hold no cycles): pausing it here halves the time on large batches.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            if self.split == "whitespace" and self.ngrams is None:
+                return [t.split() for t in texts]  # the common case, without per-token Python calls
+            return [self._with_ngrams(self._split(t)) for t in texts]
+        finally:
+            if paused:
+                gc.enable()
 
     # ------------------------------------------------------------------ adapt and call
 
@@ -258,17 +274,14 @@ class TextVectorization(IndexLookup):
             raise ValueError(f"{self._label}.adapt: expects a batch of texts, got one string")
         if isinstance(data, (list, tuple)) and data and isinstance(data[0], str):
             data = [np.asarray(data, dtype=object)]
-        super().adapt(data, steps)
-
-    def _adapt_array(self, batch):
-        # Each text becomes one row (document) of its tokens, padded with the mask token "",
-        # which adapt drops from the counts.
-        rows = self._token_lists(batch)
-        width = max((len(r) for r in rows), default=0)
-        out = np.full((len(rows), max(width, 1)), "", dtype=object)
-        for i, r in enumerate(rows):
-            out[i, :len(r)] = r
-        return out.astype(str)
+        counts, doc_counts, num_docs = collections.Counter(), collections.Counter(), 0
+        for batch in adapt_batches(self, data, steps, numeric=False):
+            rows = self._token_lists(batch)
+            counts.update(itertools.chain.from_iterable(rows))  # counted in C, not per token in Python
+            if self.output_mode == "tf_idf":
+                doc_counts.update(itertools.chain.from_iterable(set(r) for r in rows))
+                num_docs += len(rows)
+        self._set_from_counts(counts, doc_counts, num_docs)
 
     def get_vocabulary(self, include_special_tokens=True) -> list:
         if not include_special_tokens:
@@ -284,10 +297,13 @@ class TextVectorization(IndexLookup):
 
     def call(self, inputs):
         rows = self._token_lists(inputs)
-        index = {t: i + self._token_start() for i, t in enumerate(self._vocab)}
-        oov = self._oov_start()
-        lengths = np.fromiter((len(r) for r in rows), np.int64, len(rows))
-        flat = np.fromiter((index.get(t, oov) for r in rows for t in r), np.int32, int(lengths.sum()))
+        cache = self.__dict__.get("_index_cache")
+        if cache is None or cache[0] is not self._vocab:
+            cache = (self._vocab, {t: i + self._token_start() for i, t in enumerate(self._vocab)})
+            self.__dict__["_index_cache"] = cache
+        get, oov = cache[1].get, self._oov_start()
+        lengths = np.asarray([len(r) for r in rows], np.int64)
+        flat = np.asarray([get(t, oov) for r in rows for t in r], np.int32)
         width = self.output_sequence_length if self.output_mode == "int" and self.output_sequence_length \
             else int(lengths.max(initial=0))
         if self.output_mode != "int":
