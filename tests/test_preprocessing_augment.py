@@ -15,7 +15,8 @@ KEY = jax.random.key(3)
 
 ALL = [lambda: layers.RandomFlip(), lambda: layers.RandomRotation(0.2), lambda: layers.RandomZoom(0.3),
        lambda: layers.RandomTranslation(0.2, 0.2), lambda: layers.RandomContrast(0.5),
-       lambda: layers.RandomBrightness(0.2)]
+       lambda: layers.RandomBrightness(0.2), lambda: layers.RandomGrayscale(0.5), lambda: layers.RandomInvert(0.9, seed=1),
+       lambda: layers.RandomColorDegeneration(0.8)]
 
 
 def _train(layer, x=X, rng=KEY):
@@ -31,9 +32,14 @@ def _train(layer, x=X, rng=KEY):
     ("RandomTranslation", dict(height_factor=(0.1, 0.1), width_factor=(0.1, 0.1), fill_mode="nearest")),
     ("RandomBrightness", dict(factor=(0.1, 0.1))),
     ("RandomBrightness", dict(factor=(-0.2, -0.2), value_range=(0, 1))),
+    ("RandomGrayscale", dict(factor=1.0)),
+    ("RandomGrayscale", dict(factor=0.0)),
+    ("RandomInvert", dict(factor=(1.0, 1.0))),
+    ("RandomColorDegeneration", dict(factor=(0.5, 0.5))),
 ])
 def test_fixed_factor_augmentation_matches_keras(name, kw):
-    expected = np.asarray(getattr(keras.layers, name)(**kw)(X, training=True))
+    with jax.numpy_rank_promotion("allow"):  # Keras relies on rank promotion
+        expected = np.asarray(getattr(keras.layers, name)(**kw)(X, training=True))
     got = np.asarray(getattr(layers, name)(**kw)(X))  # called directly: augments, as in Keras
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
 
@@ -109,6 +115,12 @@ def test_bad_arguments():
         layers.RandomFlip()(np.zeros((4, 4), "float32"))
     with pytest.raises(ValueError, match="RandomFlip.*random key"):
         layers.RandomFlip().apply({}, X, training=True)
+    with pytest.raises(ValueError, match="RandomGrayscale.*factor"):
+        layers.RandomGrayscale(1.5)
+    with pytest.raises(ValueError, match="RandomInvert.*factor"):
+        layers.RandomInvert((0.2, 2.0))
+    with pytest.raises(ValueError, match="RandomColorDegeneration.*RGB"):
+        layers.RandomColorDegeneration(0.5)(np.zeros((1, 4, 4, 1), "float32"))
     with pytest.raises(ValueError, match="RandomFlip.*strings"):
         layers.RandomFlip()(np.array([["a"]]))
 

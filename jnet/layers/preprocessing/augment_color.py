@@ -1,0 +1,118 @@
+"""Colour augmentation layers (training only, drawn from the call's key): RandomGrayscale,
+RandomInvert, RandomColorDegeneration. Same plumbing as `augment` (identity at inference)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jnet.layers.preprocessing.augment import BaseAugmentation, _per_image, _value_range
+
+__all__ = ["RandomGrayscale", "RandomInvert", "RandomColorDegeneration"]
+
+_LUMA = (0.2989, 0.5870, 0.1140)  # Keras's rgb_to_grayscale weights
+
+
+def _gray(x):
+    """Luma of channels-last RGB images, broadcast back to the input's channels."""
+    if x.shape[-1] != 3:
+        raise ValueError(f"expects RGB images (3 channels), got shape {x.shape}")
+    luma = jnp.tensordot(x, jnp.asarray(_LUMA, x.dtype), axes=([3], [0]))[..., None]
+    return jnp.broadcast_to(luma, x.shape)
+
+
+def _probability_range(layer, name, value):
+    """Keras's `_set_factor` with bounds [0, 1]: `f` means `(0, f)`, a pair is sorted."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
+        return (0.0, float(value))
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in value):
+        return tuple(sorted(float(v) for v in value))
+    raise ValueError(f"{layer._label}: {name} must be a number or a pair of numbers in [0, 1], got {value!r}")
+
+
+class RandomGrayscale(BaseAugmentation):
+    """Turns each image to grayscale (kept in 3 channels) with probability `factor` while
+    training.
+
+    Args:
+        factor: the probability, in [0, 1] (default 0.5).
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+        seed: optional int folded into the key.
+    """
+
+    factor: float = 0.5
+    data_format: Any = None
+    seed: Any = None
+
+    def check_config(self):
+        if isinstance(self.factor, bool) or not isinstance(self.factor, (int, float)) or not 0 <= self.factor <= 1:
+            raise ValueError(f"{self._label}: factor must be a number in [0, 1], got {self.factor!r}")
+        self._check_seed()
+
+    def augment(self, x, key):
+        apply = (jax.random.uniform(key, (x.shape[0],)) < self.factor).reshape(-1, 1, 1, 1)
+        try:
+            return jnp.where(apply, _gray(x), x)
+        except ValueError as err:
+            raise ValueError(f"{self._label}: {err}") from None
+
+
+class RandomInvert(BaseAugmentation):
+    """Inverts each image (`high - x`) with a probability drawn in `factor`'s range while
+    training.
+
+    Args:
+        factor: `f` (probability up to `f`) or a pair `(lower, upper)` in [0, 1]; default 1.0.
+        value_range: the images' `(low, high)` range (default `(0, 255)`).
+        seed: optional int folded into the key.
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+    """
+
+    factor: Any = 1.0
+    value_range: Any = (0, 255)
+    seed: Any = None
+    data_format: Any = None
+
+    def check_config(self):
+        self._range = _probability_range(self, "factor", self.factor)
+        _value_range(self)
+        self._check_seed()
+
+    def augment(self, x, key):
+        kp, kt = jax.random.split(key)
+        n = x.shape[0]
+        apply = (jax.random.uniform(kt, (n,)) < _per_image(kp, n, *self._range)).reshape(-1, 1, 1, 1)
+        return jnp.where(apply, self.value_range[1] - x, x)
+
+
+class RandomColorDegeneration(BaseAugmentation):
+    """Blends each image towards its grayscale version by a random amount while training:
+    `x + f * (gray(x) - x)`, clipped to `value_range`, `f` drawn in `factor`'s range.
+
+    Args:
+        factor: `f` (meaning `(0, f)`) or a pair `(lower, upper)` in [0, 1].
+        value_range: the images' `(low, high)` range (default `(0, 255)`).
+        seed: optional int folded into the key.
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+    """
+
+    factor: Any = 0.0
+    value_range: Any = (0, 255)
+    seed: Any = None
+    data_format: Any = None
+
+    def check_config(self):
+        self._range = _probability_range(self, "factor", self.factor)
+        _value_range(self)
+        self._check_seed()
+
+    def augment(self, x, key):
+        f = _per_image(key, x.shape[0], *self._range).reshape(-1, 1, 1, 1).astype(x.dtype)
+        try:
+            gray = _gray(x)
+        except ValueError as err:
+            raise ValueError(f"{self._label}: {err}") from None
+        return jnp.clip(x + f * (gray - x), *self.value_range)
