@@ -62,8 +62,8 @@ def test_string_lookup_bad_input(tmp_path):
         layers.StringLookup(output_mode="bogus")
     with pytest.raises(ValueError, match="StringLookup.*num_oov_indices=0"):
         layers.StringLookup(vocabulary=["a"], num_oov_indices=0)(["a", "b"])
-    with pytest.raises(ValueError, match="StringLookup.*symbolic"):
-        layers.StringLookup(vocabulary=["a"])(jnet.Input((1,)))
+    with pytest.raises(ValueError, match="StringLookup.*expects strings"):
+        layers.StringLookup(vocabulary=["a"])(np.array([1, 2]))
 
 
 def test_text_vectorization_int_mode():
@@ -144,3 +144,62 @@ def test_text_vectorization_bad_input():
         layers.TextVectorization(vocabulary=["a"])(np.array([1, 2]))
     with pytest.raises(ValueError, match="TextVectorization.*repeated"):
         layers.TextVectorization(vocabulary=["a", "a"])
+
+
+TEXTS = np.array(["crash on startup", "add dark mode", "crash when saving", "please add export"])
+LABELS = np.array([0, 1, 0, 1])
+
+
+def _text_model():
+    v = layers.TextVectorization(max_tokens=20, output_sequence_length=5)
+    v.adapt(TEXTS)
+    model = jnet.Sequential([v, layers.Embedding(20, 4), layers.GlobalAveragePooling1D(),
+                             layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, v
+
+
+def test_model_fits_evaluates_and_predicts_on_raw_strings():
+    model, v = _text_model()
+    history = model.fit(TEXTS, LABELS, epochs=2, batch_size=2, verbose=0, validation_data=(list(TEXTS), LABELS))
+    assert len(history.history["val_loss"]) == 2
+    loss, acc = model.evaluate(TEXTS, LABELS, verbose=0)
+    assert np.isfinite(loss) and 0 <= acc <= 1
+    raw = model.predict(["crash again", "add more"], verbose=0)
+    ids = v(["crash again", "add more"])
+    # the host stage ran first; the compiled model saw the ids (the layer passes them through)
+    inner = jnet.Sequential(model.layers[1:])
+    np.testing.assert_allclose(raw, inner.predict(np.asarray(ids), verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(model(np.array(["crash again", "add more"]))), raw, rtol=1e-6)
+    np.testing.assert_allclose(model.predict_on_batch(["crash again", "add more"]), raw, rtol=1e-6)
+    model.train_on_batch(TEXTS[:2], LABELS[:2])
+
+
+def test_saved_text_model_predicts_raw_strings_in_a_fresh_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    model, _ = _text_model()
+    model.fit(TEXTS, LABELS, epochs=1, verbose=0)
+    expected = model.predict(["Crash on startup", "add a mode"], verbose=0)
+    path = str(tmp_path / "triage.keras")
+    model.save(path)
+    code = ("import jnet, numpy as np; m = jnet.saving.load_model(%r); "
+            "np.save(%r, m.predict(['Crash on startup', 'add a mode'], verbose=0))" % (path, str(tmp_path / "p.npy")))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(jnet.__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True, timeout=120)
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), expected, rtol=1e-6)
+
+
+def test_string_lookup_as_a_host_stage_and_errors():
+    lookup = layers.StringLookup(vocabulary=["red", "green", "blue"], output_mode="multi_hot")
+    model = jnet.Sequential([lookup, layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.array([["red", "blue"], ["green", "green"]])
+    model.fit(x, np.zeros((2, 1)), epochs=1, verbose=0)
+    assert model.predict(x, verbose=0).shape == (2, 1)
+    plain = jnet.Sequential([layers.Dense(1)])
+    with pytest.raises(ValueError, match="got strings.*TextVectorization or StringLookup"):
+        plain.predict(np.array(["a", "b"]), verbose=0)

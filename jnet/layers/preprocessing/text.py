@@ -34,15 +34,29 @@ _SEP = "\x00"  # joins a batch of texts for one-pass standardisation (never punc
 
 def _string_array(layer, x) -> np.ndarray:
     """`x` as a numpy array of Python strings (bytes decoded), or a clear error."""
-    if is_symbolic(x):
-        raise ValueError(f"{layer._label} runs on the host and cannot be called on a symbolic tensor: apply it "
-                         "to the raw strings before the model, e.g. model.fit(vectorizer(texts), y)")
     arr = np.asarray(x, dtype=object) if not isinstance(x, np.ndarray) else x
     if arr.dtype.kind == "S" or (arr.dtype.kind == "O" and arr.size and isinstance(arr.reshape(-1)[0], bytes)):
         arr = np.vectorize(lambda b: b.decode(getattr(layer, "encoding", "utf-8")), otypes=[object])(arr)
     if arr.dtype.kind not in "UO" or (arr.dtype.kind == "O" and not all(isinstance(v, str) for v in arr.reshape(-1))):
         raise ValueError(f"{layer._label}: expects strings, got an array of dtype {arr.dtype}")
     return arr.astype(str) if arr.size else arr.astype("<U1")
+
+
+def _is_text(x) -> bool:
+    from jnet.layers.preprocessing.host import is_raw_strings
+
+    return isinstance(x, str) or is_raw_strings(x)
+
+
+def _inside_model(layer, inputs, args, kwargs):
+    """A host-stage layer called on numbers: inside a model (symbolic graph building), it
+    passes its already-processed input through; called directly on numbers, it is an error."""
+    if is_symbolic(inputs):
+        return super(IndexLookup, layer).__call__(inputs, *args, **kwargs)
+    if isinstance(inputs, str):
+        raise ValueError(f"{layer._label}: expects a batch of strings, got one string {inputs!r}")
+    _string_array(layer, inputs)  # raises "expects strings"
+    return layer._host_call(inputs)
 
 
 class StringLookup(IndexLookup):
@@ -101,9 +115,14 @@ class StringLookup(IndexLookup):
         return _string_array(self, batch)
 
     def __call__(self, inputs, *args, **kwargs):
-        return self.call(inputs)
+        if self.invert or _is_text(inputs):
+            return self._host_call(inputs)
+        return _inside_model(self, inputs, args, kwargs)
 
     def call(self, inputs):
+        return inputs  # inside a compiled model: already looked up on the host (see `host`)
+
+    def _host_call(self, inputs):
         self._need_vocabulary()
         if self.invert:
             ids = np.asarray(inputs)
@@ -293,9 +312,14 @@ class TextVectorization(IndexLookup):
         return self._token_start() + len(self._vocab)
 
     def __call__(self, inputs, *args, **kwargs):
-        return self.call(inputs)
+        if _is_text(inputs):
+            return self._host_call(inputs)
+        return _inside_model(self, inputs, args, kwargs)
 
     def call(self, inputs):
+        return inputs  # inside a compiled model: already vectorised on the host (see `host`)
+
+    def _host_call(self, inputs):
         rows = self._token_lists(inputs)
         cache = self.__dict__.get("_index_cache")
         if cache is None or cache[0] is not self._vocab:
