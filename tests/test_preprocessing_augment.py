@@ -150,3 +150,24 @@ def test_augmentation_in_fit_compiles_once_and_is_off_in_predict():
     assert marks[0] > 0 and marks[0] == marks[1] == marks[2]  # epochs 2 and 3 compile nothing
     p1, p2 = model.predict(X, verbose=0), model.predict(X, verbose=0)
     np.testing.assert_array_equal(p1, p2)  # no augmentation at inference
+
+
+def test_pipeline_threads_training_and_keys():
+    import json
+
+    from jnet.layers.base import deserialize, serialize
+
+    p = layers.Pipeline([layers.RandomFlip(), layers.RandomRotation(0.2), layers.Rescaling(1 / 255.0)])
+    np.testing.assert_allclose(np.asarray(p(X, training=False)), X / 255, rtol=1e-6)  # inference
+    assert not np.allclose(np.asarray(p(X)), X / 255)  # called directly: augments, as in Keras
+    a = _train(p)
+    np.testing.assert_array_equal(_train(p), a)  # the same key, the same draws
+    clone = deserialize(json.loads(json.dumps(serialize(p))))
+    assert [type(layer).__name__ for layer in clone.layers] == ["RandomFlip", "RandomRotation", "Rescaling"]
+    np.testing.assert_array_equal(_train(clone), a)
+    model = jnet.Sequential([jnet.Input((7, 9, 3)), p, layers.Flatten(), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(X, np.zeros((4, 1)), epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.predict(X, verbose=0), model.predict(X, verbose=0))
+    with pytest.raises(ValueError, match="Pipeline.*list of layers"):
+        layers.Pipeline(["flip"])
