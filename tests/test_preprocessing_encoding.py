@@ -144,3 +144,27 @@ def test_integer_lookup_bad_input(tmp_path):
         layers.IntegerLookup(vocabulary=[1, 2], num_oov_indices=0)(np.array([1, 3]))
     with pytest.raises(ValueError, match="IntegerLookup.*idf_weights"):
         layers.IntegerLookup(vocabulary=[1, 2], output_mode="tf_idf")
+
+
+def test_hashed_crossing():
+    cross = layers.HashedCrossing(num_bins=16)
+    a, b = np.arange(2000) % 40, np.arange(2000) // 50
+    bins = _np(cross((a, b)))
+    assert bins.shape == (2000,) and bins.dtype == np.int32 and bins.min() >= 0 and bins.max() < 16
+    pairs = {}
+    for i, j, k in zip(a, b, bins):  # a function of the pair: equal pairs share a bin
+        assert pairs.setdefault((i, j), k) == k
+    assert len(set(bins.tolist())) == 16
+    np.testing.assert_array_equal(_np(jax.jit(lambda u, v: cross((u, v)))(a, b)), bins)
+    assert not np.array_equal(_np(cross((b, a))), bins)  # order-sensitive
+    s = _np(cross((np.array(["a", "b", "a"]), np.array(["x", "x", "x"]))))  # strings: eagerly, on the host
+    assert s[0] == s[2] and s.shape == (3,)
+    oh = _np(layers.HashedCrossing(4, output_mode="one_hot")((np.array([[1], [2]]), np.array([[3], [3]]))))
+    assert oh.shape == (2, 4) and np.all(oh.sum(-1) == 1)
+    assert _roundtrip(cross).num_bins == 16
+    with pytest.raises(ValueError, match="HashedCrossing.*at least two"):
+        cross(np.array([1, 2]))
+    with pytest.raises(ValueError, match="HashedCrossing.*one shape"):
+        cross((np.array([1, 2]), np.array([1, 2, 3])))
+    with pytest.raises(ValueError, match="HashedCrossing.*output_mode"):
+        layers.HashedCrossing(4, output_mode="multi_hot")

@@ -14,7 +14,7 @@ from jnet.layers.preprocessing._common import (NumericLayer, check_output_mode, 
                                                encoded_shape)
 from jnet.layers.preprocessing._lookup import IndexLookup, string_hash
 
-__all__ = ["CategoryEncoding", "Hashing", "IntegerLookup"]
+__all__ = ["CategoryEncoding", "Hashing", "HashedCrossing", "IntegerLookup"]
 
 
 def _check_integers(layer, spec, what="integer"):
@@ -154,6 +154,80 @@ class Hashing(NumericLayer):
 
     def compute_output_shape(self, input_shape):
         return encoded_shape(input_shape, self.output_mode, self.num_bins)
+
+
+class HashedCrossing(NumericLayer):
+    """Crosses categorical features: each tuple of values (one per input, at the same
+    position) is hashed into one of `num_bins` bins.
+
+    jnet's hash differs from Keras's (TensorFlow's FarmHash-based `cross_hashed`): each
+    feature is hashed as in `Hashing` (MurmurHash3's finalizer; strings CRC-32 first) and the
+    hashes are chained with a multiply-xor-mix step, so the crossing is order-sensitive.
+
+    Args:
+        num_bins: the number of bins.
+        output_mode: `"int"` (default) or `"one_hot"`.
+        sparse: must be False.
+
+    Call arguments:
+        inputs: a tuple or list of at least two arrays of one shape, integers (in a compiled
+            step or eagerly) or strings (eagerly, hashed on the host).
+
+    Example:
+    ```python
+    cross = jnet.layers.HashedCrossing(num_bins=16)
+    cross((np.array([1, 2, 1]), np.array([7, 7, 8])))   # three bins in [0, 16)
+    ```
+    """
+
+    num_bins: Any = None
+    output_mode: str = "int"
+    sparse: bool = False
+
+    def check_config(self):
+        check_output_mode(self, ("int", "one_hot"))
+        if self.num_bins is None or isinstance(self.num_bins, bool) or not isinstance(self.num_bins, int) \
+                or self.num_bins < 1:
+            raise ValueError(f"{self._label}: num_bins must be a positive int, got {self.num_bins!r}")
+        if self.sparse:
+            raise ValueError(f"{self._label}: sparse=True is not supported (jnet has no sparse tensors)")
+
+    def _check_parts(self, inputs):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
+            raise ValueError(f"{self._label}: expects a tuple of at least two inputs, got {type(inputs).__name__}")
+        shapes = {tuple(np.shape(x)) for x in inputs}
+        if len(shapes) > 1:
+            raise ValueError(f"{self._label}: all inputs must have one shape, got {sorted(shapes)}")
+
+    def __call__(self, inputs, *args, **kwargs):
+        self._check_parts(inputs)
+        if any(_is_string_array(x) or (isinstance(x, np.ndarray) and x.dtype.kind in "USO") for x in inputs):
+            parts = [string_hash(np.asarray(x).astype(str)) if np.asarray(x).dtype.kind in "USO"
+                     else np.asarray(x).astype(np.int64).astype(np.uint32) for x in inputs]
+            with np.errstate(over="ignore"):
+                bins = self._cross(parts, np)
+            return encode_categorical(jnp.asarray(bins), self.output_mode, self.num_bins, self._out_dtype())
+        return super().__call__(tuple(inputs), *args, **kwargs)
+
+    def check_inputs(self, spec, *rest):
+        for s in jax.tree_util.tree_leaves(spec):
+            _check_integers(self, s, "integer or string")
+
+    def _cross(self, parts, xp):
+        h = _fmix32(parts[0] ^ np.uint32(0))
+        for p in parts[1:]:
+            h = _fmix32(h * np.uint32(0x9E3779B1) ^ _fmix32(p))
+        return (h % np.uint32(self.num_bins)).astype(np.int32)
+
+    def _out_dtype(self):
+        return jnp.int32 if self.output_mode == "int" else self.compute_dtype
+
+    def call(self, inputs):
+        parts = []
+        for x in inputs:
+            _check_integers(self, x, "integer or string")
+            parts.append(jax.lax.bitcast_convert_type(x.astype(jnp.int32), jnp.uint32))
+        return encode_categorical(self._cross(parts, jnp), self.output_mode, self.num_bins, self._out_dtype())
 
 
 def _is_string_array(x) -> bool:
