@@ -124,7 +124,7 @@ class Hashing(NumericLayer):
             return self._call_strings(np.asarray(args[0]))
         return super().__call__(*args, **kwargs)
 
-    def _bins(self, h, xp):
+    def _bins(self, h):
         s0, s1 = self._salts()
         h = _fmix32(_fmix32(h ^ s0) ^ s1)
         if self.mask_value is None:
@@ -133,7 +133,7 @@ class Hashing(NumericLayer):
 
     def _call_strings(self, x):
         with np.errstate(over="ignore"):
-            bins = self._bins(string_hash(x), np)
+            bins = self._bins(string_hash(x))
         if self.mask_value is not None:
             bins = np.where(x == str(self.mask_value), 0, bins)
         return encode_categorical(jnp.asarray(bins), self.output_mode, self.num_bins, self._out_dtype())
@@ -147,7 +147,7 @@ class Hashing(NumericLayer):
     def call(self, inputs):
         _check_integers(self, inputs, "integer or string")
         x = inputs.astype(jnp.int32)
-        bins = self._bins(jax.lax.bitcast_convert_type(x, jnp.uint32), jnp)
+        bins = self._bins(jax.lax.bitcast_convert_type(x, jnp.uint32))
         if self.mask_value is not None:
             bins = jnp.where(x == self.mask_value, 0, bins)
         return encode_categorical(bins, self.output_mode, self.num_bins, self._out_dtype())
@@ -205,7 +205,7 @@ class HashedCrossing(NumericLayer):
             parts = [string_hash(np.asarray(x).astype(str)) if np.asarray(x).dtype.kind in "USO"
                      else np.asarray(x).astype(np.int64).astype(np.uint32) for x in inputs]
             with np.errstate(over="ignore"):
-                bins = self._cross(parts, np)
+                bins = self._cross(parts)
             return encode_categorical(jnp.asarray(bins), self.output_mode, self.num_bins, self._out_dtype())
         return super().__call__(tuple(inputs), *args, **kwargs)
 
@@ -213,8 +213,8 @@ class HashedCrossing(NumericLayer):
         for s in jax.tree_util.tree_leaves(spec):
             _check_integers(self, s, "integer or string")
 
-    def _cross(self, parts, xp):
-        h = _fmix32(parts[0] ^ np.uint32(0))
+    def _cross(self, parts):
+        h = _fmix32(parts[0])
         for p in parts[1:]:
             h = _fmix32(h * np.uint32(0x9E3779B1) ^ _fmix32(p))
         return (h % np.uint32(self.num_bins)).astype(np.int32)
@@ -227,7 +227,7 @@ class HashedCrossing(NumericLayer):
         for x in inputs:
             _check_integers(self, x, "integer or string")
             parts.append(jax.lax.bitcast_convert_type(x.astype(jnp.int32), jnp.uint32))
-        return encode_categorical(self._cross(parts, jnp), self.output_mode, self.num_bins, self._out_dtype())
+        return encode_categorical(self._cross(parts), self.output_mode, self.num_bins, self._out_dtype())
 
 
 def _is_string_array(x) -> bool:
