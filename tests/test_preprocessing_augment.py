@@ -16,7 +16,7 @@ KEY = jax.random.key(3)
 ALL = [lambda: layers.RandomFlip(), lambda: layers.RandomRotation(0.2), lambda: layers.RandomZoom(0.3),
        lambda: layers.RandomTranslation(0.2, 0.2), lambda: layers.RandomContrast(0.5),
        lambda: layers.RandomBrightness(0.2), lambda: layers.RandomGrayscale(0.5), lambda: layers.RandomInvert(0.9, seed=1),
-       lambda: layers.RandomColorDegeneration(0.8)]
+       lambda: layers.RandomColorDegeneration(0.8), lambda: layers.RandomPosterization(4)]
 
 
 def _train(layer, x=X, rng=KEY):
@@ -36,6 +36,8 @@ def _train(layer, x=X, rng=KEY):
     ("RandomGrayscale", dict(factor=0.0)),
     ("RandomInvert", dict(factor=(1.0, 1.0))),
     ("RandomColorDegeneration", dict(factor=(0.5, 0.5))),
+    ("RandomPosterization", dict(factor=(3, 3))),
+    ("AutoContrast", dict()),
 ])
 def test_fixed_factor_augmentation_matches_keras(name, kw):
     with jax.numpy_rank_promotion("allow"):  # Keras relies on rank promotion
@@ -150,6 +152,22 @@ def test_augmentation_in_fit_compiles_once_and_is_off_in_predict():
     assert marks[0] > 0 and marks[0] == marks[1] == marks[2]  # epochs 2 and 3 compile nothing
     p1, p2 = model.predict(X, verbose=0), model.predict(X, verbose=0)
     np.testing.assert_array_equal(p1, p2)  # no augmentation at inference
+
+
+def test_auto_contrast_always_applies_and_keeps_constant_channels():
+    x = X.copy() * 0.5 + 20
+    x[0, ..., 1] = 7.0  # a constant channel stays as it is
+    k = keras.layers.AutoContrast(value_range=(0, 1))
+    with jax.numpy_rank_promotion("allow"):
+        expected = np.asarray(k(x / 400, training=False))
+    ac = layers.AutoContrast(value_range=(0, 1))
+    out = np.asarray(ac(x / 400, training=False))  # deterministic: also at inference
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[1:].min(axis=(1, 2)), 0, atol=1e-6)
+    np.testing.assert_allclose(out[1:].max(axis=(1, 2)), 1, atol=1e-6)
+    np.testing.assert_allclose(out[0, ..., 1], 7.0 / 400, rtol=1e-6)
+    check_layer(layers.AutoContrast(), X, grad=False,
+                reference=lambda v, x: np.asarray(layers.AutoContrast()(np.asarray(x))))
 
 
 def test_pipeline_threads_training_and_keys():

@@ -1,5 +1,6 @@
-"""Colour augmentation layers (training only, drawn from the call's key): RandomGrayscale,
-RandomInvert, RandomColorDegeneration. Same plumbing as `augment` (identity at inference)."""
+"""Colour layers: the random ones (training only, drawn from the call's key: RandomGrayscale,
+RandomInvert, RandomColorDegeneration, RandomPosterization) share `augment`'s plumbing
+(identity at inference); AutoContrast is deterministic and always applies, as in Keras."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jnet.layers.preprocessing._common import NumericLayer
 from jnet.layers.preprocessing.augment import BaseAugmentation, _per_image, _value_range
+from jnet.layers.preprocessing.image import check_image_layer, standardize_format
 
-__all__ = ["RandomGrayscale", "RandomInvert", "RandomColorDegeneration"]
+__all__ = ["RandomGrayscale", "RandomInvert", "RandomColorDegeneration", "RandomPosterization", "AutoContrast"]
 
 _LUMA = (0.2989, 0.5870, 0.1140)  # Keras's rgb_to_grayscale weights
 
@@ -116,3 +119,84 @@ class RandomColorDegeneration(BaseAugmentation):
         except ValueError as err:
             raise ValueError(f"{self._label}: {err}") from None
         return jnp.clip(x + f * (gray - x), *self.value_range)
+
+
+def _to_255(x, value_range):
+    lo, hi = value_range
+    return x if (lo, hi) == (0.0, 255.0) else (x - lo) / (hi - lo) * 255.0
+
+
+def _from_255(x, value_range):
+    lo, hi = value_range
+    return x if (lo, hi) == (0.0, 255.0) else x / 255.0 * (hi - lo) + lo
+
+
+class RandomPosterization(BaseAugmentation):
+    """Reduces each image to a random number of bits per channel while training (values
+    mapped to 0-255, truncated to their top `bits` bits, mapped back).
+
+    Args:
+        factor: the most bits kept, in [1, 8]; or a pair `(lower, upper)`: bits drawn in
+            `[lower, upper)` (equal bounds: exactly that many).
+        value_range: the images' `(low, high)` range (default `(0, 255)`).
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+        seed: optional int folded into the key.
+    """
+
+    factor: Any = 8
+    value_range: Any = (0, 255)
+    data_format: Any = None
+    seed: Any = None
+
+    def check_config(self):
+        f = self.factor
+        if isinstance(f, (int, float)) and not isinstance(f, bool) and 1 <= f <= 8:
+            self._bits = (1, int(f))
+        elif isinstance(f, (list, tuple)) and len(f) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v <= 8 for v in f):
+            self._bits = tuple(sorted(int(v) for v in f))
+        else:
+            raise ValueError(f"{self._label}: factor must be a number of bits or a pair of them in [1, 8], got {f!r}")
+        _value_range(self)
+        self._check_seed()
+
+    def augment(self, x, key):
+        n = x.shape[0]
+        lo, hi = self._bits
+        bits = jnp.full((n,), lo, jnp.int32) if lo == hi else jax.random.randint(key, (n,), lo, hi)
+        shift = (8 - bits).astype(jnp.uint8).reshape(-1, 1, 1, 1)
+        pixels = _to_255(x, self.value_range).astype(jnp.uint8)
+        kept = jnp.left_shift(jnp.right_shift(pixels, shift), shift)
+        return _from_255(kept.astype(x.dtype), self.value_range)
+
+
+class AutoContrast(NumericLayer):
+    """Stretches each image's channels to the full `value_range` (per image and channel:
+    the minimum maps to `low`, the maximum to `high`). Deterministic; applied in training and
+    at inference alike, as in Keras. A constant channel is left unchanged.
+
+    Args:
+        value_range: the images' `(low, high)` range (default `(0, 255)`).
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+    """
+
+    value_range: Any = (0, 255)
+    data_format: Any = None
+
+    def check_config(self):
+        _value_range(self)
+        standardize_format(self)
+
+    def check_inputs(self, spec, *rest):
+        check_image_layer(self, spec)
+
+    def call(self, images):
+        x = images.astype(self.compute_dtype)
+        axes = (-2, -1) if self.data_format == "channels_first" else (-3, -2)
+        y = _to_255(x, self.value_range)
+        low = jnp.min(y, axis=axes, keepdims=True)
+        high = jnp.max(y, axis=axes, keepdims=True)
+        span = high - low
+        safe = jnp.where(span > 0, span, 1.0)
+        stretched = jnp.clip((y - low) * (255.0 / safe), 0.0, 255.0)
+        return jnp.where(span > 0, _from_255(stretched, self.value_range), x)
