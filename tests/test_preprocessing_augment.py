@@ -16,7 +16,8 @@ KEY = jax.random.key(3)
 ALL = [lambda: layers.RandomFlip(), lambda: layers.RandomRotation(0.2), lambda: layers.RandomZoom(0.3),
        lambda: layers.RandomTranslation(0.2, 0.2), lambda: layers.RandomContrast(0.5),
        lambda: layers.RandomBrightness(0.2), lambda: layers.RandomGrayscale(0.5), lambda: layers.RandomInvert(0.9, seed=1),
-       lambda: layers.RandomColorDegeneration(0.8), lambda: layers.RandomPosterization(4)]
+       lambda: layers.RandomColorDegeneration(0.8), lambda: layers.RandomPosterization(4),
+       lambda: layers.RandomSaturation(0.9), lambda: layers.RandomHue(0.5), lambda: layers.RandomSharpness(0.9)]
 
 
 def _train(layer, x=X, rng=KEY):
@@ -38,6 +39,11 @@ def _train(layer, x=X, rng=KEY):
     ("RandomColorDegeneration", dict(factor=(0.5, 0.5))),
     ("RandomPosterization", dict(factor=(3, 3))),
     ("AutoContrast", dict()),
+    ("RandomColorDegeneration", dict(factor=(-0.5, -0.5))),
+    ("RandomSaturation", dict(factor=(0.3, 0.3))),
+    ("RandomSharpness", dict(factor=(0.9, 0.9))),
+    ("RandomSharpness", dict(factor=(0.1, 0.1))),
+    ("RandomHue", dict(factor=(1.0, 1.0))),  # half a turn either way: the same image
 ])
 def test_fixed_factor_augmentation_matches_keras(name, kw):
     with jax.numpy_rank_promotion("allow"):  # Keras relies on rank promotion
@@ -123,6 +129,12 @@ def test_bad_arguments():
         layers.RandomInvert((0.2, 2.0))
     with pytest.raises(ValueError, match="RandomColorDegeneration.*RGB"):
         layers.RandomColorDegeneration(0.5)(np.zeros((1, 4, 4, 1), "float32"))
+    with pytest.raises(ValueError, match="RandomHue.*RGB"):
+        layers.RandomHue(0.5)(np.zeros((1, 4, 4, 2), "float32"))
+    with pytest.raises(ValueError, match="RandomSharpness.*factor"):
+        layers.RandomSharpness(-0.5)
+    with pytest.raises(ValueError, match="RandomPosterization.*factor"):
+        layers.RandomPosterization(9)
     with pytest.raises(ValueError, match="RandomFlip.*strings"):
         layers.RandomFlip()(np.array([["a"]]))
 
@@ -152,6 +164,13 @@ def test_augmentation_in_fit_compiles_once_and_is_off_in_predict():
     assert marks[0] > 0 and marks[0] == marks[1] == marks[2]  # epochs 2 and 3 compile nothing
     p1, p2 = model.predict(X, verbose=0), model.predict(X, verbose=0)
     np.testing.assert_array_equal(p1, p2)  # no augmentation at inference
+
+
+def test_saturation_stays_in_range_where_keras_does_not():
+    out = _train(layers.RandomSaturation((0.8, 0.8)))  # saturation x4, clipped to 1
+    assert out.min() >= -1e-3 and out.max() <= 255 + 1e-3
+    gray = _train(layers.RandomSaturation((0.0, 0.0)))  # no saturation: R = G = B = V
+    np.testing.assert_allclose(gray, np.broadcast_to(X.max(-1, keepdims=True), X.shape), rtol=1e-5)
 
 
 def test_auto_contrast_always_applies_and_keeps_constant_channels():

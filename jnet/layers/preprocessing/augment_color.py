@@ -12,8 +12,10 @@ import jax.numpy as jnp
 from jnet.layers.preprocessing._common import NumericLayer
 from jnet.layers.preprocessing.augment import BaseAugmentation, _per_image, _value_range
 from jnet.layers.preprocessing.image import check_image_layer, standardize_format
+from jnet.ops import image as image_ops
 
-__all__ = ["RandomGrayscale", "RandomInvert", "RandomColorDegeneration", "RandomPosterization", "AutoContrast"]
+__all__ = ["RandomGrayscale", "RandomInvert", "RandomColorDegeneration", "RandomPosterization", "AutoContrast",
+           "RandomSaturation", "RandomHue", "RandomSharpness"]
 
 _LUMA = (0.2989, 0.5870, 0.1140)  # Keras's rgb_to_grayscale weights
 
@@ -26,14 +28,17 @@ def _gray(x):
     return jnp.broadcast_to(luma, x.shape)
 
 
-def _probability_range(layer, name, value):
-    """Keras's `_set_factor` with bounds [0, 1]: `f` means `(0, f)`, a pair is sorted."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
-        return (0.0, float(value))
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in value):
+def _factor_range(layer, name, value, low=0.0):
+    """Keras's `_set_factor` with bounds `[low, 1]`: `f` means `(max(-f, low), f)`, a pair is
+    sorted; every number must lie in the bounds."""
+    def ok(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= 1
+
+    if ok(value):
+        return (max(-abs(float(value)), low), abs(float(value)))
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(ok(v) for v in value):
         return tuple(sorted(float(v) for v in value))
-    raise ValueError(f"{layer._label}: {name} must be a number or a pair of numbers in [0, 1], got {value!r}")
+    raise ValueError(f"{layer._label}: {name} must be a number or a pair of numbers in [{low:g}, 1], got {value!r}")
 
 
 class RandomGrayscale(BaseAugmentation):
@@ -80,7 +85,7 @@ class RandomInvert(BaseAugmentation):
     data_format: Any = None
 
     def check_config(self):
-        self._range = _probability_range(self, "factor", self.factor)
+        self._range = _factor_range(self, "factor", self.factor)
         _value_range(self)
         self._check_seed()
 
@@ -96,7 +101,8 @@ class RandomColorDegeneration(BaseAugmentation):
     `x + f * (gray(x) - x)`, clipped to `value_range`, `f` drawn in `factor`'s range.
 
     Args:
-        factor: `f` (meaning `(0, f)`) or a pair `(lower, upper)` in [0, 1].
+        factor: `f` (meaning `(-f, f)`, as Keras reads it) or a pair `(lower, upper)` in
+            [-1, 1]; negative amounts push colours away from gray.
         value_range: the images' `(low, high)` range (default `(0, 255)`).
         seed: optional int folded into the key.
         data_format: `"channels_last"` (default) or `"channels_first"`.
@@ -108,7 +114,7 @@ class RandomColorDegeneration(BaseAugmentation):
     data_format: Any = None
 
     def check_config(self):
-        self._range = _probability_range(self, "factor", self.factor)
+        self._range = _factor_range(self, "factor", self.factor, low=-1.0)
         _value_range(self)
         self._check_seed()
 
@@ -200,3 +206,110 @@ class AutoContrast(NumericLayer):
         safe = jnp.where(span > 0, span, 1.0)
         stretched = jnp.clip((y - low) * (255.0 / safe), 0.0, 255.0)
         return jnp.where(span > 0, _from_255(stretched, self.value_range), x)
+
+
+def _rgb_only(layer, x):
+    if x.shape[-1] != 3:
+        raise ValueError(f"{layer._label}: expects RGB images (3 channels), got shape {x.shape}")
+
+
+class RandomSaturation(BaseAugmentation):
+    """Scales each image's saturation by a random amount while training (in HSV space):
+    with `f` drawn in `factor`'s range, saturation is multiplied by `f / (1 - f)`, so 0.5 keeps
+    it, 0 removes it (gray) and 1 saturates fully. Saturation is clipped to [0, 1] (Keras
+    clips it to `value_range`, producing out-of-range colours for `f > 0.5`).
+
+    Args:
+        factor: `f` (meaning `(-f, f)`, as Keras reads it) or a pair `(lower, upper)` in [-1, 1].
+        value_range: the images' `(low, high)` range (default `(0, 255)`).
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+        seed: optional int folded into the key.
+    """
+
+    factor: Any = 0.5
+    value_range: Any = (0, 255)
+    data_format: Any = None
+    seed: Any = None
+
+    def check_config(self):
+        self._range = _factor_range(self, "factor", self.factor, low=-1.0)
+        _value_range(self)
+        self._check_seed()
+
+    def augment(self, x, key):
+        _rgb_only(self, x)
+        f = _per_image(key, x.shape[0], *self._range)
+        scale = (f / (1.0 - f + 1e-7)).astype(x.dtype).reshape(-1, 1, 1)
+        hsv = image_ops.rgb_to_hsv(x)
+        # Saturation lives in [0, 1]. Keras clips it to value_range instead, which lets it pass 1
+        # and pushes RGB values out of range; jnet keeps colours valid.
+        s = jnp.clip(hsv[..., 1] * scale, 0.0, 1.0)
+        return image_ops.hsv_to_rgb(jnp.stack([hsv[..., 0], s, hsv[..., 2]], axis=-1))
+
+
+class RandomHue(BaseAugmentation):
+    """Shifts each image's hue by a random amount while training: by up to `factor / 2` of
+    the colour wheel, in a random direction.
+
+    Args:
+        factor: `f` (meaning `(0, f)`) or a pair `(lower, upper)` in [0, 1].
+        value_range: the images' `(low, high)` range (default `(0, 255)`).
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+        seed: optional int folded into the key.
+    """
+
+    factor: Any = 0.0
+    value_range: Any = (0, 255)
+    data_format: Any = None
+    seed: Any = None
+
+    def check_config(self):
+        self._range = _factor_range(self, "factor", self.factor)
+        _value_range(self)
+        self._check_seed()
+
+    def augment(self, x, key):
+        _rgb_only(self, x)
+        kd, kf = jax.random.split(key)
+        n = x.shape[0]
+        sign = jnp.where(jax.random.uniform(kd, (n,)) > 0.5, -1.0, 1.0)
+        shift = (sign * _per_image(kf, n, *self._range) * 0.5).astype(x.dtype).reshape(-1, 1, 1)
+        lo, hi = self.value_range
+        hsv = image_ops.rgb_to_hsv((x - lo) / (hi - lo))
+        h = hsv[..., 0] + shift
+        h = jnp.where(h > 1.0, h - 1.0, jnp.where(h < 0.0, h + 1.0, h))
+        rgb = jnp.clip(image_ops.hsv_to_rgb(jnp.stack([h, hsv[..., 1], hsv[..., 2]], axis=-1)), 0.0, 1.0)
+        return rgb * (hi - lo) + lo
+
+
+class RandomSharpness(BaseAugmentation):
+    """Sharpens or blurs each image by a random amount while training: blends the image with a
+    3x3 smoothed copy, `x + (1 - 2f) * (smooth - x)`, `f` drawn in `factor`'s range (0.5 keeps
+    the image, 0 blurs, 1 sharpens), clipped to `value_range`.
+
+    Args:
+        factor: `f` (meaning `(0, f)`) or a pair `(lower, upper)` in [0, 1].
+        value_range: the images' `(low, high)` range (default `(0, 255)`).
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+        seed: optional int folded into the key.
+    """
+
+    factor: Any = 0.0
+    value_range: Any = (0, 255)
+    data_format: Any = None
+    seed: Any = None
+
+    def check_config(self):
+        self._range = _factor_range(self, "factor", self.factor)
+        _value_range(self)
+        self._check_seed()
+
+    def augment(self, x, key):
+        f = (_per_image(key, x.shape[0], *self._range) * 2.0).astype(x.dtype).reshape(-1, 1, 1, 1)
+        a, b = 1.0 / 13.0, 5.0 / 13.0  # PIL's SMOOTH kernel, as Keras uses
+        kernel = jnp.asarray([[a, a, a], [a, b, a], [a, a, a]], x.dtype)
+        c = x.shape[-1]
+        smooth = jax.lax.conv_general_dilated(
+            x, jnp.tile(kernel[:, :, None, None], (1, 1, 1, c)), (1, 1), "SAME",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c)
+        return jnp.clip(x + (1.0 - f) * (smooth - x), *self.value_range)
