@@ -17,7 +17,9 @@ ALL = [lambda: layers.RandomFlip(), lambda: layers.RandomRotation(0.2), lambda: 
        lambda: layers.RandomTranslation(0.2, 0.2), lambda: layers.RandomContrast(0.5),
        lambda: layers.RandomBrightness(0.2), lambda: layers.RandomGrayscale(0.5), lambda: layers.RandomInvert(0.9, seed=1),
        lambda: layers.RandomColorDegeneration(0.8), lambda: layers.RandomPosterization(4),
-       lambda: layers.RandomSaturation(0.9), lambda: layers.RandomHue(0.5), lambda: layers.RandomSharpness(0.9)]
+       lambda: layers.RandomSaturation(0.9), lambda: layers.RandomHue(0.5), lambda: layers.RandomSharpness(0.9),
+       lambda: layers.RandomColorJitter(brightness_factor=0.2, contrast_factor=0.3, saturation_factor=0.4,
+                                        hue_factor=0.2)]
 
 
 def _train(layer, x=X, rng=KEY):
@@ -171,6 +173,14 @@ def test_saturation_stays_in_range_where_keras_does_not():
     assert out.min() >= -1e-3 and out.max() <= 255 + 1e-3
     gray = _train(layers.RandomSaturation((0.0, 0.0)))  # no saturation: R = G = B = V
     np.testing.assert_allclose(gray, np.broadcast_to(X.max(-1, keepdims=True), X.shape), rtol=1e-5)
+
+
+def test_color_jitter_composes_the_single_layers():
+    jitter = layers.RandomColorJitter(brightness_factor=(0.1, 0.1), contrast_factor=(0.0, 0.0))
+    expected = _train(layers.RandomBrightness((0.1, 0.1)))  # contrast x1: brightness alone
+    np.testing.assert_allclose(_train(jitter), expected, rtol=1e-5, atol=1e-3)
+    with pytest.raises(ValueError, match="RandomColorJitter.*hue_factor"):
+        layers.RandomColorJitter(hue_factor=2.0)
 
 
 def test_auto_contrast_always_applies_and_keeps_constant_channels():

@@ -15,7 +15,7 @@ from jnet.layers.preprocessing.image import check_image_layer, standardize_forma
 from jnet.ops import image as image_ops
 
 __all__ = ["RandomGrayscale", "RandomInvert", "RandomColorDegeneration", "RandomPosterization", "AutoContrast",
-           "RandomSaturation", "RandomHue", "RandomSharpness"]
+           "RandomSaturation", "RandomHue", "RandomSharpness", "RandomColorJitter"]
 
 _LUMA = (0.2989, 0.5870, 0.1140)  # Keras's rgb_to_grayscale weights
 
@@ -313,3 +313,47 @@ class RandomSharpness(BaseAugmentation):
             x, jnp.tile(kernel[:, :, None, None], (1, 1, 1, c)), (1, 1), "SAME",
             dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c)
         return jnp.clip(x + (1.0 - f) * (smooth - x), *self.value_range)
+
+
+class RandomColorJitter(BaseAugmentation):
+    """Random brightness, contrast, saturation and hue changes, in that order, while training
+    (each only when its factor is given; factors as in `RandomBrightness`, `RandomContrast`,
+    `RandomSaturation`, `RandomHue`).
+
+    Args:
+        value_range: the images' `(low, high)` range (default `(0, 255)`).
+        brightness_factor, contrast_factor, saturation_factor, hue_factor: optional factors.
+        seed: optional int folded into the key.
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+    """
+
+    value_range: Any = (0, 255)
+    brightness_factor: Any = None
+    contrast_factor: Any = None
+    saturation_factor: Any = None
+    hue_factor: Any = None
+    seed: Any = None
+    data_format: Any = None
+
+    _untracked = ("_steps",)
+
+    def check_config(self):
+        from jnet.layers.preprocessing.augment import RandomBrightness, RandomContrast
+
+        _value_range(self)
+        self._check_seed()
+        steps = []
+        for cls, name in ((RandomBrightness, "brightness_factor"), (RandomContrast, "contrast_factor"),
+                          (RandomSaturation, "saturation_factor"), (RandomHue, "hue_factor")):
+            factor = getattr(self, name)
+            if factor is not None:
+                try:
+                    steps.append(cls(factor=factor, value_range=self.value_range))
+                except ValueError as err:
+                    raise ValueError(f"{self._label}: {name}: {str(err).split(': ', 1)[-1]}") from None
+        self.__dict__["_steps"] = steps
+
+    def augment(self, x, key):
+        for step, k in zip(self._steps, jax.random.split(key, 4)):
+            x = step.augment(x, k)
+        return x
