@@ -447,6 +447,8 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         leaves = jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)
         if any(is_symbolic(leaf) for leaf in leaves):
             return super().__call__(*args, **kwargs)
+        if args:  # raw text through leading string layers, on the host
+            args = (self._host_inputs(args[0]),) + tuple(args[1:])
         if self._graph is None and not self._is_subclassed():
             self._ensure_graph(args)
         elif self._graph is not None:

@@ -182,6 +182,13 @@ class TrainingMixin:
 
     # ------------------------------------------------------------------ data
 
+    def _host_inputs(self, x):
+        """Raw text through the model's leading string layers, on the host (see
+        `jnet.layers.preprocessing.host`); other inputs unchanged."""
+        from jnet.layers.preprocessing.host import run_host_stage
+
+        return run_host_stage(self, x)
+
     def _ensure_built_from(self, x):
         if self.built or D.is_stream(x):
             return
@@ -253,6 +260,7 @@ class TrainingMixin:
             if first is None:
                 raise ValueError(f"{where}: the data iterable yielded no batches")
         x, y, sw = D.unpack_batch(first)
+        x = self._host_inputs(x)
         self._ensure_built_from(x)
         if with_targets and self.compiled:
             if y is None:
@@ -271,6 +279,7 @@ class TrainingMixin:
                 state["it"] = iter(iterable)
             for batch in state["it"]:
                 x, y, sw = D.unpack_batch(batch)
+                x = self._host_inputs(x)
                 self._ensure_built_from(x)
                 out_names = self.output_names
                 d = D.from_arrays(self, out_names, x, y if with_targets else None,
@@ -305,6 +314,9 @@ class TrainingMixin:
 
         self._require_compiled("fit")
         verbose = _resolve_verbose(verbose)
+        x = self._host_inputs(x)
+        if isinstance(validation_data, (tuple, list)) and validation_data:
+            validation_data = (self._host_inputs(validation_data[0]),) + tuple(validation_data[1:])
         A.check_fit_args(x, y, sample_weight, batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch,
                          steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
                          validation_batch_size=validation_batch_size, validation_freq=validation_freq,
@@ -400,6 +412,7 @@ class TrainingMixin:
 
         self._require_compiled("evaluate")
         verbose = _resolve_verbose(verbose)
+        x = self._host_inputs(x)
         A.check_eval_args("evaluate", x, y, sample_weight, batch_size=batch_size, steps=steps)
         if D.is_stream(x):
             source = self._stream(x, where="evaluate")
@@ -434,6 +447,7 @@ class TrainingMixin:
         from jnet.callbacks.progbar import ProgbarLogger
 
         verbose = _resolve_verbose(verbose)
+        x = self._host_inputs(x)
         A.check_eval_args("predict", x, batch_size=batch_size, steps=steps)
         trainer = self._predict_trainer()
         if D.is_stream(x):
@@ -485,6 +499,7 @@ class TrainingMixin:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the batch's loss (and metrics)."""
         self._require_compiled("train_on_batch")
+        x = self._host_inputs(x)
         A.check_data("train_on_batch", x, y, sample_weight)
         A.check_class_weight("train_on_batch", class_weight)
         data = self._arrays(x, y, sample_weight, class_weight, "train_on_batch", False)
@@ -508,10 +523,12 @@ class TrainingMixin:
         return values[0] if len(values) == 1 else values
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        x = self._host_inputs(x)
         n = len(D.flatten_inputs(self, x)[0]) if self.built else len(np.asarray(x))
         return self.evaluate(x, y, batch_size=n, verbose=0, sample_weight=sample_weight, return_dict=return_dict)
 
     def predict_on_batch(self, x):
+        x = self._host_inputs(x)
         n = len(x[0]) if isinstance(x, (list, tuple)) and not D.is_array(x) else (
             len(next(iter(x.values()))) if isinstance(x, dict) else len(x))
         return self.predict(x, batch_size=n, verbose=0)

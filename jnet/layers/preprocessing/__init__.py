@@ -1,0 +1,16 @@
+"""Preprocessing layers (Keras's `keras.layers` preprocessing family), one module per family."""
+
+import importlib as _importlib
+
+from jnet.layers.preprocessing.numeric import *  # noqa: F401,F403
+from jnet.layers.preprocessing.image import *  # noqa: F401,F403
+from jnet.layers.preprocessing.encoding import *  # noqa: F401,F403
+from jnet.layers.preprocessing.augment import *  # noqa: F401,F403
+from jnet.layers.preprocessing.augment_color import *  # noqa: F401,F403
+from jnet.layers.preprocessing.pipeline import *  # noqa: F401,F403
+from jnet.layers.preprocessing.text import *  # noqa: F401,F403
+
+_MODULES = ("numeric", "image", "encoding", "augment", "augment_color", "pipeline", "text")
+__all__ = []
+for _m in _MODULES:
+    __all__ += _importlib.import_module(f"jnet.layers.preprocessing.{_m}").__all__
