@@ -285,6 +285,15 @@ class SavingMixin:
         if not self.built:
             raise _unbuilt_error(self)
         _check_overwrite(filepath, overwrite)
+        kind = file_kind(filepath)
+        if kind == "weights.h5":
+            from jnet.models.keras_h5 import save_weights_h5
+
+            return save_weights_h5(self, filepath)
+        if kind == "h5":
+            from jnet.models.h5_format import save_legacy_h5
+
+            return save_legacy_h5(self, filepath, include_model=False)
         entries, arrays = encode_tree(self.current_variables(), prefix="variables/")
         write_checkpoint(filepath, {"kind": "weights", "arrays": entries}, arrays)
 
@@ -298,6 +307,19 @@ class SavingMixin:
         """
         if not self.built:
             raise _unbuilt_error(self)
+        kind = file_kind(filepath)
+        if kind == "weights.h5":
+            from jnet.models.keras_h5 import load_weights_h5
+
+            return load_weights_h5(self, filepath, skip_mismatch=skip_mismatch)
+        if kind == "h5":
+            from jnet.models.h5_format import load_legacy_h5_weights
+
+            return load_legacy_h5_weights(self, filepath, skip_mismatch=skip_mismatch)
+        if kind == "keras":
+            from jnet.models.keras_format import load_weights_from_archive
+
+            return load_weights_from_archive(self, filepath, skip_mismatch=skip_mismatch)
         meta, entries, arrays = read_checkpoint(filepath)
         new = fill_tree(self.current_variables(), entries, arrays, prefix="variables/", what=self._label,
                         skip_mismatch=skip_mismatch, source=f"checkpoint {os.fspath(filepath)!r}")
@@ -348,6 +370,18 @@ class SavingMixin:
         meta["arrays"] = entries
         json.dumps(meta)  # fail before writing anything if the config is not JSON-able
         write_checkpoint(filepath, meta, arrays)
+
+
+def file_kind(filepath) -> str:
+    """Which format a path names: `"weights.h5"` (Keras 3's weights file), `"h5"` (Keras's
+    legacy HDF5), `"keras"` (Keras 3's `.keras` zip), or `"jnet"` (jnet's orbax checkpoint: a
+    directory, or any other name)."""
+    name = os.fspath(filepath)
+    if os.path.isdir(name):
+        return "jnet"
+    if name.endswith(".weights.h5"):
+        return "weights.h5"
+    return "jnet"
 
 
 def _check_overwrite(filepath, overwrite):
