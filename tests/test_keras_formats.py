@@ -1,6 +1,7 @@
 """Keras 3's file formats, both ways: `.weights.h5`, `.keras` and legacy `.h5` written by Keras
 load into jnet with the same predictions, and files jnet writes load into Keras."""
 
+import json
 import os
 
 import h5py
@@ -169,3 +170,162 @@ def test_weights_h5_rejects_other_formats(tmp_path):
         model.load_weights(bad)
     with pytest.raises(CheckpointError, match="does not exist"):
         model.load_weights(tmp_path / "missing.weights.h5")
+
+
+# --------------------------------------------------------------------------- .keras archives
+
+
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_keras_archive_from_keras(tmp_path, name):
+    km = _keras(ARCHS[name][0])
+    with _allow():
+        _perturb_batchnorm_stats(km)
+        km.save(tmp_path / "k.keras")
+    jm = jnet.models.load_model(tmp_path / "k.keras")
+    assert type(jm).__name__ == type(km).__name__.replace("Functional", "Model")
+    x = _data(name)
+    _same_outputs(_predict(jm, x), _predict(km, x, keras_model=True))
+
+
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_keras_archive_to_keras(tmp_path, name):
+    import zipfile
+
+    jm = ARCHS[name][0](jnet)
+    jm.build(None)
+    _perturb_batchnorm_stats(jm)
+    jm.save(tmp_path / "j.keras")
+    with zipfile.ZipFile(tmp_path / "j.keras") as zf:
+        assert sorted(zf.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
+    with _allow():
+        km = keras.models.load_model(tmp_path / "j.keras")
+    x = _data(name)
+    _same_outputs(_predict(km, x, keras_model=True), _predict(jm, x))
+    again = jnet.models.load_model(tmp_path / "j.keras")  # and back into jnet
+    _same_outputs(_predict(again, x), _predict(jm, x))
+
+
+def test_keras_archive_compile_config_both_ways(tmp_path):
+    x = np.random.RandomState(0).randn(8, 3).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    with _allow():
+        km = _sequential_dense(keras)
+        km.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+        km.save(tmp_path / "k.keras")
+        k_eval = km.evaluate(x, y, verbose=0)
+    jm = jnet.models.load_model(tmp_path / "k.keras")
+    assert jm.compiled and type(jm.optimizer).__name__ == "Adam"
+    np.testing.assert_allclose(jm.evaluate(x, y, verbose=0), k_eval, rtol=1e-5)
+
+    jm.save(tmp_path / "j.keras")
+    with _allow():
+        back = keras.models.load_model(tmp_path / "j.keras")
+        assert back.optimizer.__class__.__name__ == "Adam" and back.loss == "mse"
+        np.testing.assert_allclose(back.evaluate(x, y, verbose=0), k_eval, rtol=1e-5)
+
+
+def _sequential_dense(lib):
+    A = lib.layers
+    return lib.Sequential([lib.Input((3,)), A.Dense(4, activation="relu"), A.Dense(1)])
+
+
+@jnet.saving.register_keras_serializable(package="formats_test")
+class Scale(jnet.layers.Layer):
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+    def call(self, x):
+        return x * jax.numpy.reshape(self.w.value, (1, -1)) * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="formats_test")
+class KScale(keras.layers.Layer):
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+    def call(self, x):
+        return x * self.w * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def test_keras_archive_custom_layers_through_registration_and_custom_objects(tmp_path):
+    x = np.random.RandomState(0).randn(2, 3).astype("float32")
+    with _allow():
+        inp = keras.Input((3,))
+        km = keras.Model(inp, keras.layers.Dense(2)(KScale(3.0)(inp)))
+        km.layers[1].w.assign(np.array([1.0, 2.0, 3.0], "float32"))
+        km.save(tmp_path / "k.keras")
+    with pytest.raises(CheckpointError, match="KScale"):
+        jnet.models.load_model(tmp_path / "k.keras")  # Keras's class is not jnet's
+    jm = jnet.models.load_model(tmp_path / "k.keras", custom_objects={"formats_test>KScale": Scale})
+    _close(_predict(jm, x), _predict(km, x, keras_model=True))
+
+    inp = jnet.Input((3,))
+    model = jnet.Model(inp, jnet.layers.Dense(2)(Scale(0.5)(inp)))
+    model.save(tmp_path / "j.keras")
+    loaded = jnet.models.load_model(tmp_path / "j.keras")  # registered: found by name
+    assert isinstance(loaded.layers[1], Scale) and loaded.layers[1].factor == 0.5
+    _close(_predict(loaded, x), _predict(model, x))
+
+
+def _double(x):
+    return x * 2.0
+
+
+def test_keras_archive_refuses_lambda_unless_unsafe_also_nested(tmp_path):
+    inp = jnet.Input((2, 3))
+    model = jnet.Model(inp, jnet.layers.TimeDistributed(jnet.layers.Lambda(_double))(inp))
+    model.save(tmp_path / "lam.keras")
+    with pytest.raises(CheckpointError, match="safe_mode"):
+        jnet.models.load_model(tmp_path / "lam.keras")
+    loaded = jnet.models.load_model(tmp_path / "lam.keras", safe_mode=False)
+    x = np.random.RandomState(0).randn(1, 2, 3).astype("float32")
+    _close(_predict(loaded, x), 2.0 * x)
+
+
+def test_keras_archive_bad_files(tmp_path):
+    import zipfile
+
+    not_zip = tmp_path / "a.keras"
+    not_zip.write_bytes(b"\x89HDF\r\n\x1a\n not a zip")
+    with pytest.raises(CheckpointError, match="not a Keras archive"):
+        jnet.models.load_model(not_zip)
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("config.json", "{}")
+        zf.writestr("model.weights.h5", b"\0" * (1 << 20))
+    from jnet.models import keras_format
+
+    old = keras_format.MAX_MEMBER_BYTES
+    keras_format.MAX_MEMBER_BYTES = 1 << 16
+    try:
+        with pytest.raises(CheckpointError, match="declares 1048576 bytes"):
+            jnet.models.load_model(bomb)
+    finally:
+        keras_format.MAX_MEMBER_BYTES = old
+    newer = tmp_path / "newer.keras"
+    with zipfile.ZipFile(newer, "w") as zf:
+        zf.writestr("config.json", "{}")
+        zf.writestr("metadata.json", '{"keras_version": "4.0.0"}')
+    with pytest.raises(CheckpointError, match="Keras 4.0.0"):
+        jnet.models.load_model(newer)
+    unknown = tmp_path / "unknown.keras"
+    with zipfile.ZipFile(unknown, "w") as zf:
+        zf.writestr("config.json", json.dumps({"module": "keras.layers", "class_name": "NoSuchLayer", "config": {},
+                                               "registered_name": None}))
+        zf.writestr("metadata.json", '{"keras_version": "3.5.0"}')
+    with pytest.raises(CheckpointError, match="NoSuchLayer"):
+        jnet.models.load_model(unknown)

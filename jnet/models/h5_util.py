@@ -47,3 +47,22 @@ def open_h5(filepath):
         raise CheckpointError(f"{path!r} cannot be read as HDF5: {err}") from err
     with f:
         yield f
+
+
+@contextlib.contextmanager
+def atomic_file(filepath):
+    """A binary file open for writing at a temporary sibling of `filepath`, flushed and moved
+    over it with `os.replace` only when the block finishes."""
+    path = os.path.abspath(os.fspath(filepath))
+    parent, name = os.path.split(path)
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.jnet-tmp-", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            yield raw
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

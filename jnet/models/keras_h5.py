@@ -37,7 +37,8 @@ def _class_path_name(layer) -> str:
 
     if type(layer) is Model:  # Keras's `keras.Model(inputs, outputs)` is a `Functional`
         return "functional"
-    return to_snake_case(type(layer).__name__)
+    # A layer loaded from a Keras config under another class (custom_objects) keeps Keras's name.
+    return to_snake_case(layer.__dict__.get("_keras_class_name") or type(layer).__name__)
 
 
 def _own_variables(layer) -> list:
@@ -106,12 +107,24 @@ def keras_weight_paths(model) -> list[tuple[str, object]]:
 
 def write_weights_h5(model, h5file):
     """Write `model`'s variables into an open `h5py.File` (or group) in Keras's layout."""
-    model._materialize()
+    values = current_values(model)
     entries, groups = keras_weight_paths(model)
     for group, layer in groups:
         h5file.require_group(group).attrs["name"] = layer.name
     for path, v in entries:
-        h5file.create_dataset(path, data=np.asarray(v.value))
+        h5file.create_dataset(path, data=np.asarray(values[id(v)] if id(v) in values else v.value))
+
+
+def current_values(model) -> dict:
+    """`{id(Variable): array}` of the model's current values; during `fit` these are the live
+    training arrays, which the Variables themselves only receive when training ends."""
+    import jax
+
+    model._materialize()
+    tree, values = model._variable_tree(), model.current_variables()
+    pairs = jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda v, a: (v, a), tree, values),
+                                      is_leaf=lambda x: isinstance(x, tuple))
+    return {id(v): a for v, a in pairs}
 
 
 def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> list:

@@ -354,6 +354,18 @@ class SavingMixin:
         if not self.built:
             raise _unbuilt_error(self)
         _check_overwrite(filepath, overwrite)
+        kind = file_kind(filepath)
+        if kind == "keras":
+            from jnet.models.keras_format import save_keras_archive
+
+            return save_keras_archive(self, filepath)
+        if kind == "h5":
+            from jnet.models.h5_format import save_legacy_h5
+
+            return save_legacy_h5(self, filepath, include_optimizer=include_optimizer)
+        if kind == "weights.h5":
+            raise ValueError(f"Model.save: {os.fspath(filepath)!r} names a weights file (.weights.h5); "
+                             "use save_weights, or save to a .keras file for the whole model.")
         meta = {"kind": "model", "architecture": serialize(self)}
         build_config = self.get_build_config() if self._graph is None else None
         if build_config is not None:
@@ -381,6 +393,8 @@ def file_kind(filepath) -> str:
         return "jnet"
     if name.endswith(".weights.h5"):
         return "weights.h5"
+    if name.endswith(".keras"):
+        return "keras"
     return "jnet"
 
 
@@ -407,6 +421,15 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     """
     from jnet.serialization import deserialize
 
+    kind = file_kind(filepath)
+    if kind == "keras":
+        from jnet.models.keras_format import load_keras_archive
+
+        return load_keras_archive(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    if kind == "h5":
+        from jnet.models.h5_format import load_legacy_h5_model
+
+        return load_legacy_h5_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
     meta, entries, arrays = read_checkpoint(filepath)
     label = os.fspath(filepath)
     if meta.get("kind") != "model" or "architecture" not in meta:
