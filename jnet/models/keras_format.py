@@ -32,7 +32,7 @@ CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME = "config.json", "metadata.json", "mode
 KERAS_VERSION = "3.5.0"
 # An archive member larger than this (declared, uncompressed) is refused before it is read.
 MAX_MEMBER_BYTES = 16 << 30
-_MODEL_CLASSES = ("Functional", "Sequential", "Model")
+_MODEL_CLASSES = ("Functional", "Sequential", "Model")  # "Model": tf.keras's name of a functional model
 
 
 # --------------------------------------------------------------------------- jnet -> Keras
@@ -215,6 +215,21 @@ def save_keras_archive(model, filepath):
 # --------------------------------------------------------------------------- Keras -> jnet
 
 
+def with_keras_modules(value):
+    """A config from a legacy Keras file (no `module` keys) with Keras's module filled in for
+    every class jnet has built in, so Keras-only arguments are checked as for Keras 3 configs."""
+    if isinstance(value, list):
+        return [with_keras_modules(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: with_keras_modules(v) for k, v in value.items()}
+    if "class_name" in out and "config" in out and not out.get("module") and out["class_name"] not in _MODEL_CLASSES:
+        family = _builtin_family(out["class_name"])
+        if family is not None:
+            out["module"] = f"keras.{family}"
+    return out
+
+
 def _is_tensor_ref(x) -> bool:
     return isinstance(x, dict) and x.get("class_name") == "__keras_tensor__"
 
@@ -224,22 +239,23 @@ def _build_functional(config, custom_objects, safe_mode):
     from jnet.core.symbolic import is_symbolic
 
     made = {}      # layer name -> (layer, [outputs of each call])
-    pending, functional = {}, set()
+    pending, functional, legacy = {}, set(), False
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         if entry["class_name"] == "InputLayer":
             c = entry["config"]
-            shape = c.get("batch_shape") or [None] + list(c.get("batch_input_shape", [None])[1:])
+            shape = c.get("batch_shape") or c.get("batch_input_shape")
             made[name] = (None, [jnet.Input(batch_shape=tuple(shape), dtype=c.get("dtype"), name=name)])
             continue
         layer = build_object(entry, custom_objects, safe_mode)
         made[name] = (layer, [])
-        if entry["class_name"] == "Functional":
+        if entry["class_name"] in ("Functional", "Model"):
             functional.add(name)
-        pending[name] = list(entry.get("inbound_nodes", []))
+        legacy = legacy or any(not isinstance(n, dict) for n in entry.get("inbound_nodes", []))
+        pending[name] = [_modern_node(n) for n in entry.get("inbound_nodes", [])]
 
     def tensor(history):
-        lname, k, i = history
+        lname, k, i = history[:3]
         if lname not in made:
             raise ValueError(f"the config reads the output of layer {lname!r}, which it does not define")
         outs = made[lname][1]
@@ -275,15 +291,36 @@ def _build_functional(config, custom_objects, safe_mode):
             raise ValueError("the model config is inconsistent: some layer calls read tensors that are never made")
 
     def io(spec):
-        if isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str):
+        if _is_legacy_ref(spec):
             return tensor(spec)
         if isinstance(spec, dict):
             return {k: io(v) for k, v in spec.items()}
         out = [io(v) for v in spec]
-        return out
+        # tf.keras listed a single input or output as a list of one
+        return out[0] if legacy and len(out) == 1 else out
 
     return jnet.Model(io(config["input_layers"]), io(config["output_layers"]), name=config.get("name"),
                       trainable=config.get("trainable", True))
+
+
+def _legacy_ref(ref):
+    return {"class_name": "__keras_tensor__", "config": {"keras_history": list(ref[:3])}}
+
+
+def _is_legacy_ref(x) -> bool:
+    return isinstance(x, list) and len(x) in (3, 4) and isinstance(x[0], str) and all(isinstance(i, int) for i in x[1:3])
+
+
+def _modern_node(node):
+    """A call in Keras 3's `{"args", "kwargs"}` form; tf.keras / Keras 2 wrote a call as a list of
+    `[layer, node, tensor, kwargs]` references (several for a list-taking layer)."""
+    if isinstance(node, dict):
+        return node
+    refs = [r for r in node if _is_legacy_ref(r)]
+    kwargs = dict(refs[0][3]) if refs and len(refs[0]) == 4 and isinstance(refs[0][3], dict) else {}
+    kwargs = {k: _legacy_ref(v) if _is_legacy_ref(v) else v for k, v in kwargs.items()}
+    args = [_legacy_ref(refs[0])] if len(refs) == 1 else [[_legacy_ref(r) for r in refs]]
+    return {"args": args, "kwargs": kwargs}
 
 
 def _build_sequential(config, custom_objects, safe_mode):
@@ -296,6 +333,12 @@ def _build_sequential(config, custom_objects, safe_mode):
             shape = c.get("batch_shape") or c.get("batch_input_shape")
             model.add(jnet.Input(batch_shape=tuple(shape), dtype=c.get("dtype"), name=c.get("name")))
         else:
+            inner = entry.get("config") or {}
+            shape = inner.get("batch_input_shape") or inner.get("batch_shape")
+            if shape is not None and not model.layers and getattr(model, "_input", None) is None:
+                # tf.keras put the input shape on the first layer's config
+                model.add(jnet.Input(batch_shape=tuple(shape), dtype=inner.get("dtype") if isinstance(inner.get("dtype"), str) else None))
+            entry = {**entry, "config": {k: v for k, v in inner.items() if k not in ("batch_input_shape", "batch_shape")}}
             model.add(build_object(entry, custom_objects, safe_mode))
     if not model.built and config.get("build_input_shape") is not None:
         model.build(tuple(config["build_input_shape"]))

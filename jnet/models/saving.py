@@ -393,6 +393,8 @@ def file_kind(filepath) -> str:
         return "jnet"
     if name.endswith(".weights.h5"):
         return "weights.h5"
+    if name.endswith((".h5", ".hdf5")):
+        return "h5"
     if name.endswith(".keras"):
         return "keras"
     return "jnet"
