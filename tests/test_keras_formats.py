@@ -306,16 +306,14 @@ def test_keras_archive_bad_files(tmp_path):
     bomb = tmp_path / "bomb.keras"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("config.json", "{}")
-        zf.writestr("model.weights.h5", b"\0" * (1 << 20))
-    from jnet.models import keras_format
-
-    old = keras_format.MAX_MEMBER_BYTES
-    keras_format.MAX_MEMBER_BYTES = 1 << 16
-    try:
-        with pytest.raises(CheckpointError, match="declares 1048576 bytes"):
-            jnet.models.load_model(bomb)
-    finally:
-        keras_format.MAX_MEMBER_BYTES = old
+        zf.writestr("model.weights.h5", b"\0" * (1 << 22))
+    with pytest.raises(CheckpointError, match="declares 4194304 bytes"):  # refused before reading
+        jnet.models.load_model(bomb)
+    with zipfile.ZipFile(tmp_path / "bomb.ckpt", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("jnet.json", "{}")
+        zf.writestr("arrays/a0", b"\0" * (1 << 22))
+    with pytest.raises(CheckpointError, match="declares 4194304 bytes"):  # jnet's own checkpoints too
+        jnet.models.load_model(tmp_path / "bomb.ckpt")
     newer = tmp_path / "newer.keras"
     with zipfile.ZipFile(newer, "w") as zf:
         zf.writestr("config.json", "{}")

@@ -372,7 +372,7 @@ def build_object(config, custom_objects=None, safe_mode=True):
 
 def _open_archive(filepath):
     """`(config, metadata, weights bytes)` of a `.keras` file, every member size checked first."""
-    from jnet.models.saving import CheckpointError
+    from jnet.models.saving import CheckpointError, check_member_sizes
 
     label = os.fspath(filepath)
     if not os.path.exists(label):
@@ -383,10 +383,7 @@ def _open_archive(filepath):
     try:
         with zipfile.ZipFile(label) as zf:
             infos = {i.filename: i for i in zf.infolist()}
-            for info in infos.values():
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise CheckpointError(f"{label!r}: member {info.filename!r} declares {info.file_size} bytes "
-                                          f"uncompressed, more than the {MAX_MEMBER_BYTES} allowed; refusing to read it.")
+            check_member_sizes(zf, label, MAX_MEMBER_BYTES)
             if CONFIG_NAME not in infos:
                 if "jnet.json" in infos:
                     raise CheckpointError(f"{label!r} is a jnet checkpoint of an older jnet, not a Keras archive: "

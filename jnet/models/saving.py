@@ -1,7 +1,10 @@
 """Saving and loading: `model.save`, `jnet.models.load_model`, `save_weights`, `load_weights`.
 
-A jnet checkpoint is **one file we own, not HDF5**, whatever its name (`model.keras`,
-`simple_model.h5`, `weights.ckpt` all work): an uncompressed zip holding
+The file format follows the name, as in Keras 3: `x.keras` is Keras's zip archive
+(`jnet.models.keras_format`), `x.weights.h5` Keras's weights file (`jnet.models.keras_h5`),
+`x.h5` / `x.hdf5` Keras's legacy HDF5 (`jnet.models.h5_format`); Keras reads what jnet writes
+and the other way round. Any other name (`weights.ckpt`, a directory) is a jnet checkpoint,
+**one file we own**: an uncompressed zip holding
 
 - `jnet.json`: the format tag, the architecture (`jnet.serialization.serialize(model)`), the
   compile config, and a manifest of every array (tree path, shape, dtype);
@@ -194,6 +197,7 @@ def read_checkpoint(path) -> tuple[dict, list[dict], list[np.ndarray]]:
     try:
         try:
             with zipfile.ZipFile(path) as zf:
+                check_member_sizes(zf, path)
                 bad = zf.testzip()  # checks every member's CRC
                 if bad is not None:
                     raise CheckpointError(f"{path!r} is corrupted: member {bad!r} fails its CRC check.")
@@ -207,6 +211,21 @@ def read_checkpoint(path) -> tuple[dict, list[dict], list[np.ndarray]]:
         return _read_dir(workdir, path)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# A member may declare at most this many times its compressed size (jnet and Keras store
+# uncompressed; a zip bomb declares thousands of times more).
+MAX_EXPANSION = 100
+
+
+def check_member_sizes(zf, label, max_bytes=16 << 30):
+    """Refuse an archive whose members declare more bytes than they could honestly hold,
+    before anything is decompressed or extracted."""
+    for info in zf.infolist():
+        if info.file_size > max(MAX_EXPANSION * info.compress_size, 1 << 20) or info.file_size > max_bytes:
+            raise CheckpointError(
+                f"{os.fspath(label)!r}: member {info.filename!r} declares {info.file_size} bytes uncompressed "
+                f"from {info.compress_size} stored; refusing to extract it.")
 
 
 def _read_dir(directory: str, label: str):
@@ -275,8 +294,9 @@ class SavingMixin:
     def save_weights(self, filepath, overwrite=True):
         """Write the model's variables (params and state) to `filepath`, atomically.
 
-        Any file name works, e.g. `"simple_weights.h5"`: the file is a jnet checkpoint (a zip
-        holding an orbax checkpoint and a JSON manifest), **not HDF5**; Keras cannot read it.
+        The name picks the format: `"x.weights.h5"` is Keras 3's weights file, `"x.h5"` Keras's
+        legacy HDF5 (both readable by Keras), any other name a jnet checkpoint (a zip holding an
+        orbax checkpoint and a JSON manifest).
 
         Args:
             filepath: where to write; parent folders are created.
@@ -340,8 +360,9 @@ class SavingMixin:
         """Save the whole model to one file: architecture (JSON), variables, optimizer state and
         compile config. `jnet.models.load_model(filepath)` rebuilds it with no code execution.
 
-        Any file name works (`"model.keras"`, `"simple_model.h5"`); the file is a jnet
-        checkpoint (zip of orbax arrays + JSON), **not HDF5**. The write is atomic.
+        The name picks the format: `"model.keras"` is Keras 3's archive, `"simple_model.h5"`
+        Keras's legacy HDF5 (Keras loads both), any other name a jnet checkpoint (zip of orbax
+        arrays + JSON). The write is atomic.
 
         Args:
             filepath: where to write.
@@ -409,7 +430,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     """Rebuild a model saved with `model.save(filepath)`.
 
     Args:
-        filepath: the file written by `save` (any name; a jnet checkpoint, not HDF5).
+        filepath: a `.keras` archive or `.h5` file (written by jnet or Keras), or a jnet
+            checkpoint (any other name).
         custom_objects: `{"Name": cls}` for user layers not registered with
             `@jnet.register_serializable()`.
         compile: re-compile with the saved compile config and restore the optimizer state, so
