@@ -423,3 +423,36 @@ def test_other_names_stay_jnet_checkpoints(tmp_path):
     np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
     with pytest.raises(ValueError, match="save_weights"):
         model.save(tmp_path / "model.weights.h5")
+
+
+def _resume_data():
+    rng = np.random.RandomState(0)
+    x = rng.randn(16, 3).astype("float32")
+    return x, (x @ np.array([[1.0], [-2.0], [0.5]], "float32")).astype("float32")
+
+
+@pytest.mark.parametrize("make_optimizer", ["adam", "sgd_momentum"])
+def test_keras_optimizer_state_resumes_both_ways(tmp_path, make_optimizer):
+    """A Keras model trained with Adam (or SGD with momentum), saved and loaded into jnet, takes
+    the same next steps as Keras; and jnet's saved state resumes in Keras the same way."""
+    x, y = _resume_data()
+
+    def optimizer(lib):
+        return lib.optimizers.Adam(0.05) if make_optimizer == "adam" else lib.optimizers.SGD(0.05, momentum=0.9)
+
+    with _allow():
+        km = _sequential_dense(keras)
+        km.compile(optimizer=optimizer(keras), loss=keras.losses.MeanSquaredError())
+        km.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        km.save(tmp_path / "k.keras")
+        k_next = km.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    jm = jnet.models.load_model(tmp_path / "k.keras")
+    jm.save(tmp_path / "j.keras")  # before training on: the state Keras had at its save
+    j_next = jm.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(j_next, k_next, rtol=1e-5)
+    _close(jm.get_weights()[0], km.get_weights()[0])
+
+    with _allow():
+        back = keras.models.load_model(tmp_path / "j.keras")
+        b_next = back.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(b_next, k_next, rtol=1e-5)

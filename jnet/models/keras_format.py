@@ -24,10 +24,12 @@ import os
 import zipfile
 
 import jax
+import numpy as np
 
 from jnet.models.keras_h5 import assign_pairs, read_weights_h5, write_weights_h5
 
 CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME = "config.json", "metadata.json", "model.weights.h5"
+TRAIN_STATE_NAME = "jnet_train_state.h5"
 # The Keras version jnet's configs follow; Keras warns on loading an archive from a newer one.
 KERAS_VERSION = "3.5.0"
 # An archive member larger than this (declared, uncompressed) is refused before it is read.
@@ -200,16 +202,32 @@ def save_keras_archive(model, filepath):
     config = model_to_keras_config(model)
     metadata = {"keras_version": KERAS_VERSION, "jnet_version": jnet_version,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
-    weights = io.BytesIO()
     import h5py
 
+    from jnet.models.h5_format import write_train_state
+    from jnet.models.keras_optimizer import keras_optimizer_arrays
+
+    weights, train_state = io.BytesIO(), None
+    compiled = getattr(model, "compiled", False)
     with h5py.File(weights, "w") as f:
         write_weights_h5(model, f)
+        state = keras_optimizer_arrays(model) if compiled else None
+        if state is not None:  # Keras resumes from these too
+            group = f.create_group("optimizer/vars")
+            group.attrs["name"] = model.optimizer.name if hasattr(model.optimizer, "name") else "optimizer"
+            for i, arr in enumerate(state):
+                group.create_dataset(str(i), data=arr)
+    if compiled:  # jnet's whole training state (any optimizer, metrics, rng), in a member Keras ignores
+        train_state = io.BytesIO()
+        with h5py.File(train_state, "w") as f:
+            write_train_state(f, model)
     with atomic_file(filepath) as raw:
         with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr(METADATA_NAME, json.dumps(metadata))
             zf.writestr(CONFIG_NAME, json.dumps(config))
             zf.writestr(WEIGHTS_NAME, weights.getvalue())
+            if train_state is not None:
+                zf.writestr(TRAIN_STATE_NAME, train_state.getvalue())
 
 
 # --------------------------------------------------------------------------- Keras -> jnet
@@ -400,6 +418,8 @@ def _open_archive(filepath):
             config = json.loads(read(CONFIG_NAME, infos[CONFIG_NAME].file_size))
             metadata = json.loads(read(METADATA_NAME, infos[METADATA_NAME].file_size)) if METADATA_NAME in infos else {}
             weights = read(WEIGHTS_NAME, infos[WEIGHTS_NAME].file_size) if WEIGHTS_NAME in infos else None
+            if TRAIN_STATE_NAME in infos:
+                metadata["_train_state"] = read(TRAIN_STATE_NAME, infos[TRAIN_STATE_NAME].file_size)
     except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{label!r} is truncated or corrupted: {err}") from err
     version = str(metadata.get("keras_version", "3"))
@@ -408,19 +428,41 @@ def _open_archive(filepath):
     return config, metadata, weights
 
 
-def _load_weights_bytes(model, weights, label, skip_mismatch=False):
+def _open_bytes(data, label, member):
     import h5py
 
     from jnet.models.saving import CheckpointError
 
-    if weights is None:
-        raise CheckpointError(f"{label!r} has no {WEIGHTS_NAME}.")
+    if data is None:
+        raise CheckpointError(f"{label!r} has no {member}.")
     try:
-        f = h5py.File(io.BytesIO(weights), "r")
+        return h5py.File(io.BytesIO(data), "r")
     except OSError as err:
-        raise CheckpointError(f"{label!r}: its {WEIGHTS_NAME} is not valid HDF5 ({err}).") from err
-    with f:
+        raise CheckpointError(f"{label!r}: its {member} is not valid HDF5 ({err}).") from err
+
+
+def _load_weights_bytes(model, weights, label, skip_mismatch=False):
+    with _open_bytes(weights, label, WEIGHTS_NAME) as f:
         return read_weights_h5(model, f, label, skip_mismatch=skip_mismatch)
+
+
+def _restore_training(model, weights, metadata, label):
+    """The optimizer state: jnet's own train state when jnet wrote the file, else Keras's
+    `optimizer/vars` mapped onto jnet's optimizer."""
+    from jnet.models.h5_format import read_train_state
+    from jnet.models.keras_optimizer import restore_keras_optimizer
+
+    if metadata.get("_train_state") is not None:
+        with _open_bytes(metadata["_train_state"], label, TRAIN_STATE_NAME) as f:
+            read_train_state(f, model, label)
+        return
+    with _open_bytes(weights, label, WEIGHTS_NAME) as f:
+        if "optimizer/vars" not in f:
+            return
+        group = f["optimizer/vars"]
+        arrays = [np.asarray(group[str(i)]) for i in range(len(group))]
+    if arrays:
+        restore_keras_optimizer(model, arrays, label)
 
 
 def load_keras_archive(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002 - Keras name
@@ -428,7 +470,7 @@ def load_keras_archive(filepath, custom_objects=None, compile=True, safe_mode=Tr
     from jnet.models.saving import CheckpointError
 
     label = os.fspath(filepath)
-    config, _, weights = _open_archive(filepath)
+    config, metadata, weights = _open_archive(filepath)
     try:
         model = build_object(config, custom_objects=custom_objects, safe_mode=safe_mode)
     except (ValueError, TypeError, KeyError) as err:
@@ -441,6 +483,7 @@ def load_keras_archive(filepath, custom_objects=None, compile=True, safe_mode=Tr
             model.compile_from_config(config["compile_config"])
         except (ValueError, TypeError) as err:
             raise CheckpointError(f"Cannot compile the model saved in {label!r}: {err}") from err
+        _restore_training(model, weights, metadata, label)
     return model
 
 
