@@ -456,3 +456,29 @@ def test_keras_optimizer_state_resumes_both_ways(tmp_path, make_optimizer):
         back = keras.models.load_model(tmp_path / "j.keras")
         b_next = back.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
     np.testing.assert_allclose(b_next, k_next, rtol=1e-5)
+
+
+def test_triage_model_keras_archive_both_ways(tmp_path):
+    """The multi-input, multi-output triage model (Embedding with mask_zero, LSTMs, two heads):
+    jnet -> Keras -> jnet, same predictions; Keras's graph records the mask as a NotEqual op."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples"))
+    try:
+        import issue_triage
+    finally:
+        sys.path.pop(0)
+    model = issue_triage.build_model(50, title_units=8, body_units=4, embed_dim=4)
+    rng = np.random.RandomState(0)
+    xs = [rng.randint(0, 50, (2, 7)).astype("int32"), rng.randint(0, 50, (2, 7)).astype("int32"),
+          rng.rand(2, *model.inputs[2].shape[1:]).astype("float32")]
+    xs[0][:, 5:] = 0  # padding, masked
+    expected = model.predict(xs, verbose=0)
+    model.save(tmp_path / "triage.keras")
+    with _allow():
+        km = keras.models.load_model(tmp_path / "triage.keras")
+        _same_outputs(_predict(km, xs, keras_model=True), expected)
+        km.save(tmp_path / "triage_keras.keras")
+    again = jnet.models.load_model(tmp_path / "triage_keras.keras")
+    assert again.output_names == ["priority", "department"]
+    _same_outputs(_predict(again, xs), expected)

@@ -370,6 +370,13 @@ def build_object(config, custom_objects=None, safe_mode=True):
 
     name, module = config.get("class_name"), config.get("module")
     own = dict(config.get("config") or {})
+    if isinstance(module, str) and module.startswith("keras.src.ops."):
+        # An op Keras recorded in a functional graph (`NotEqual` for an Embedding's mask):
+        # jnet's OpLayer runs the op of the same name from jnet.ops.
+        from jnet.layers.base import to_snake_case
+        from jnet.layers.op_layer import OpLayer
+
+        return OpLayer(op=to_snake_case(name), name=own.get("name"))
     if name in _MODEL_CLASSES and (module is None or is_keras_module(module) or module.startswith("jnet")) \
             and config.get("registered_name") in (None, name):
         if name == "Sequential":
