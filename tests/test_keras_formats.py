@@ -482,3 +482,44 @@ def test_triage_model_keras_archive_both_ways(tmp_path):
     again = jnet.models.load_model(tmp_path / "triage_keras.keras")
     assert again.output_names == ["priority", "department"]
     _same_outputs(_predict(again, xs), expected)
+
+
+def _tower_class(lib, register):
+    A = lib.layers
+
+    @register(package="formats_test", name="Tower")
+    class Tower(lib.Model):
+        def __init__(self, units=3, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.hidden = A.Dense(units, activation="relu")
+            self.head = A.Dense(1)
+
+        def call(self, x):
+            return self.head(self.hidden(x))
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    return Tower
+
+
+JTower = _tower_class(jnet, jnet.saving.register_keras_serializable)
+KTower = _tower_class(keras, keras.saving.register_keras_serializable)
+
+
+def test_subclassed_model_keras_archive_both_ways(tmp_path):
+    x = np.random.RandomState(0).randn(4, 5).astype("float32")
+    with _allow():
+        km = KTower(units=4)
+        km(x)
+        km.save(tmp_path / "k.keras")
+        expected = _predict(km, x, keras_model=True)
+    jm = jnet.models.load_model(tmp_path / "k.keras")  # found by its registered name
+    assert isinstance(jm, JTower) and jm.units == 4
+    _close(_predict(jm, x), expected)
+    jm.save(tmp_path / "j.keras")
+    with _allow():
+        back = keras.models.load_model(tmp_path / "j.keras")
+        assert isinstance(back, KTower)
+        _close(_predict(back, x, keras_model=True), expected)
