@@ -523,3 +523,19 @@ def test_subclassed_model_keras_archive_both_ways(tmp_path):
         back = keras.models.load_model(tmp_path / "j.keras")
         assert isinstance(back, KTower)
         _close(_predict(back, x, keras_model=True), expected)
+
+
+@pytest.mark.parametrize("name", ["m.keras", "m.weights.h5", "m.h5", "m.ckpt"])
+def test_save_removes_temp_files_of_killed_saves(tmp_path, name):
+    model = jnet.Sequential([jnet.Input((2,)), jnet.layers.Dense(1)])
+    stale_file, stale_dir = tmp_path / f".{name}.jnet-tmp-abc.zip", tmp_path / f".{name}.jnet-tmp-def"
+    fresh = tmp_path / f".{name}.jnet-tmp-live"  # a save in progress right now: kept
+    stale_file.write_bytes(b"half a file")
+    stale_dir.mkdir()
+    (stale_dir / "arrays").write_bytes(b"x")
+    fresh.write_bytes(b"being written")
+    old = os.path.getmtime(fresh) - 3600
+    for p in (stale_file, stale_dir):
+        os.utime(p, (old, old))
+    (model.save_weights if name.endswith(".weights.h5") else model.save)(tmp_path / name)
+    assert sorted(os.listdir(tmp_path)) == sorted([name, fresh.name])

@@ -4,7 +4,37 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+import time
+
+# A temporary file of a save that has not been touched for this long belongs to a save that was
+# killed (a live save keeps writing to it); the next save of the same target removes it.
+STALE_SECONDS = 600
+
+
+def remove_stale_temps(path):
+    """Remove the temporary siblings (`.<name>.jnet-tmp-*`) that killed saves of `path` left."""
+    parent, name = os.path.split(os.path.abspath(os.fspath(path)))
+    prefix = f".{name}.jnet-tmp-"
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        if not entry.startswith(prefix):
+            continue
+        full = os.path.join(parent, entry)
+        try:
+            if now - os.lstat(full).st_mtime < STALE_SECONDS:
+                continue
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full, ignore_errors=True)
+            else:
+                os.remove(full)
+        except OSError:
+            pass  # another save cleaned it first
 
 
 @contextlib.contextmanager
@@ -22,6 +52,7 @@ def atomic_h5(filepath):
         with h5py.File(tmp, "w") as f:
             yield f
         os.replace(tmp, path)
+        remove_stale_temps(path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -63,6 +94,7 @@ def atomic_file(filepath):
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, path)
+        remove_stale_temps(path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

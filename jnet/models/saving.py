@@ -170,6 +170,9 @@ def write_checkpoint(path, meta: dict, arrays: list[np.ndarray]):
                 os.fsync(raw.fileno())
             os.replace(tmp_file, path)  # the commit point: atomic on POSIX and Windows
             _fsync_dir(parent)
+            from jnet.models.h5_util import remove_stale_temps
+
+            remove_stale_temps(path)  # what earlier, killed saves of this file left behind
         except BaseException:
             if os.path.exists(tmp_file):
                 os.remove(tmp_file)
