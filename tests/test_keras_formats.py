@@ -539,3 +539,13 @@ def test_save_removes_temp_files_of_killed_saves(tmp_path, name):
         os.utime(p, (old, old))
     (model.save_weights if name.endswith(".weights.h5") else model.save)(tmp_path / name)
     assert sorted(os.listdir(tmp_path)) == sorted([name, fresh.name])
+
+
+def test_save_weights_to_a_keras_name_is_refused_as_in_keras(tmp_path):
+    model = jnet.Sequential([jnet.Input((2,)), jnet.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"\.weights\.h5"):
+        model.save_weights(tmp_path / "w.keras")
+    model.save(tmp_path / "m.keras")
+    other = jnet.Sequential([jnet.Input((2,)), jnet.layers.Dense(1)])
+    other.load_weights(tmp_path / "m.keras")  # the archive's weights, as Keras's load_weights does
+    np.testing.assert_array_equal(other.get_weights()[0], model.get_weights()[0])

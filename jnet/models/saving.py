@@ -309,6 +309,9 @@ class SavingMixin:
             raise _unbuilt_error(self)
         _check_overwrite(filepath, overwrite)
         kind = file_kind(filepath)
+        if kind == "keras":
+            raise ValueError(f"Model.save_weights: {os.fspath(filepath)!r} names a whole-model .keras archive; "
+                             "save weights to a .weights.h5 file (Keras's), or use model.save for .keras.")
         if kind == "weights.h5":
             from jnet.models.keras_h5 import save_weights_h5
 
