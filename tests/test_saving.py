@@ -102,7 +102,7 @@ def test_registered_custom_layer_and_custom_objects(tmp_path):
 
 
 def test_mismatched_architecture_lists_paths_and_shapes(tmp_path):
-    path = tmp_path / "w.h5"
+    path = tmp_path / "w.ckpt"  # jnet's checkpoint (.h5 names give Keras's HDF5: tests/test_keras_formats.py)
     _seed_model().save_weights(path)
     other = jnet.Sequential([layers.Dense(3, input_dim=2), layers.Dense(1)])
     before = other.get_weights()
@@ -128,7 +128,7 @@ def test_mismatched_architecture_lists_paths_and_shapes(tmp_path):
 def test_bad_files_give_clear_errors_and_leave_model_alone(tmp_path, damage):
     model = _seed_model()
     model.set_weights([np.full((1, 1), 5.0, np.float32), np.full((1,), 7.0, np.float32)])
-    path = tmp_path / "w.h5"
+    path = tmp_path / "w.ckpt"
     src = jnet.Sequential([layers.Dense(1, input_dim=1)])
     src.set_weights([np.full((1, 1), 1.0, np.float32), np.full((1,), 1.0, np.float32)])
     src.save(path)
@@ -206,7 +206,7 @@ _CHILD = textwrap.dedent("""
 
 @pytest.mark.parametrize("stage", ["zip", "replace"])
 def test_killed_save_leaves_previous_checkpoint_loadable(tmp_path, stage):
-    path, marker = tmp_path / "ckpt.h5", tmp_path / "marker"
+    path, marker = tmp_path / "weights.ckpt", tmp_path / "marker"
     model = jnet.Sequential([layers.Dense(64, input_dim=64)])
     model.set_weights([np.full((64, 64), 1.0, np.float32), np.full((64,), 1.0, np.float32)])
     model.save_weights(path)

@@ -14,8 +14,9 @@ class ModelCheckpoint(MonitorCallback):
     Args:
         filepath: where to save; may hold format fields filled from the epoch (from 1), the
             batch (from 1, with an integer `save_freq`) and the logs, e.g.
-            `"ckpt-{epoch:02d}-{val_loss:.2f}.keras"`. Any extension works: the file is a
-            jnet checkpoint (`model.save` / `save_weights`), not HDF5.
+            `"ckpt-{epoch:02d}-{val_loss:.2f}.keras"`. The suffix picks the format as in
+            `model.save` / `save_weights` (`.keras`, `.weights.h5`, `.h5`: Keras's; any other
+            name: a jnet checkpoint).
         monitor: the log key compared when `save_best_only` (default `"val_loss"`).
         verbose: 1 prints a line for every save decision.
         save_best_only: save only when `monitor` improves (with a fixed `filepath` this keeps

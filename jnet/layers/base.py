@@ -382,7 +382,7 @@ class Layer(WeightsMixin, BuildingMixin):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None, safe_mode=True):
-        config = {k: deserialize_value(v, custom_objects) for k, v in config.items()}
+        config = {k: deserialize_value(v, custom_objects, safe_mode) for k, v in config.items()}
         if config.get("input_shape") is not None:
             config["input_shape"] = tuple(config["input_shape"])
         return cls(**config)

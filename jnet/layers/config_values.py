@@ -35,9 +35,10 @@ def serialize_value(value, where: str = "value"):
     raise TypeError(f"{where}: {value!r} cannot be saved as config (use a registered name or class)")
 
 
-def deserialize_value(value, custom_objects=None):
+def deserialize_value(value, custom_objects=None, safe_mode=True):
+    # safe_mode travels down: a wrapper's layer (TimeDistributed(Lambda)) loads as its owner does.
     if isinstance(value, dict) and "class_name" in value and "config" in value:
-        return deserialize(value, custom_objects)
+        return deserialize(value, custom_objects, safe_mode)
     if isinstance(value, list):
-        return [deserialize_value(v, custom_objects) for v in value]
+        return [deserialize_value(v, custom_objects, safe_mode) for v in value]
     return value

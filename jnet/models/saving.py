@@ -1,7 +1,10 @@
 """Saving and loading: `model.save`, `jnet.models.load_model`, `save_weights`, `load_weights`.
 
-A jnet checkpoint is **one file we own, not HDF5**, whatever its name (`model.keras`,
-`simple_model.h5`, `weights.ckpt` all work): an uncompressed zip holding
+The file format follows the name, as in Keras 3: `x.keras` is Keras's zip archive
+(`jnet.models.keras_format`), `x.weights.h5` Keras's weights file (`jnet.models.keras_h5`),
+`x.h5` / `x.hdf5` Keras's legacy HDF5 (`jnet.models.h5_format`); Keras reads what jnet writes
+and the other way round. Any other name (`weights.ckpt`, a directory) is a jnet checkpoint,
+**one file we own**: an uncompressed zip holding
 
 - `jnet.json`: the format tag, the architecture (`jnet.serialization.serialize(model)`), the
   compile config, and a manifest of every array (tree path, shape, dtype);
@@ -167,6 +170,9 @@ def write_checkpoint(path, meta: dict, arrays: list[np.ndarray]):
                 os.fsync(raw.fileno())
             os.replace(tmp_file, path)  # the commit point: atomic on POSIX and Windows
             _fsync_dir(parent)
+            from jnet.models.h5_util import remove_stale_temps
+
+            remove_stale_temps(path)  # what earlier, killed saves of this file left behind
         except BaseException:
             if os.path.exists(tmp_file):
                 os.remove(tmp_file)
@@ -194,6 +200,7 @@ def read_checkpoint(path) -> tuple[dict, list[dict], list[np.ndarray]]:
     try:
         try:
             with zipfile.ZipFile(path) as zf:
+                check_member_sizes(zf, path)
                 bad = zf.testzip()  # checks every member's CRC
                 if bad is not None:
                     raise CheckpointError(f"{path!r} is corrupted: member {bad!r} fails its CRC check.")
@@ -207,6 +214,21 @@ def read_checkpoint(path) -> tuple[dict, list[dict], list[np.ndarray]]:
         return _read_dir(workdir, path)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# A member may declare at most this many times its compressed size (jnet and Keras store
+# uncompressed; a zip bomb declares thousands of times more).
+MAX_EXPANSION = 100
+
+
+def check_member_sizes(zf, label, max_bytes=16 << 30):
+    """Refuse an archive whose members declare more bytes than they could honestly hold,
+    before anything is decompressed or extracted."""
+    for info in zf.infolist():
+        if info.file_size > max(MAX_EXPANSION * info.compress_size, 1 << 20) or info.file_size > max_bytes:
+            raise CheckpointError(
+                f"{os.fspath(label)!r}: member {info.filename!r} declares {info.file_size} bytes uncompressed "
+                f"from {info.compress_size} stored; refusing to extract it.")
 
 
 def _read_dir(directory: str, label: str):
@@ -275,8 +297,9 @@ class SavingMixin:
     def save_weights(self, filepath, overwrite=True):
         """Write the model's variables (params and state) to `filepath`, atomically.
 
-        Any file name works, e.g. `"simple_weights.h5"`: the file is a jnet checkpoint (a zip
-        holding an orbax checkpoint and a JSON manifest), **not HDF5**; Keras cannot read it.
+        The name picks the format: `"x.weights.h5"` is Keras 3's weights file, `"x.h5"` Keras's
+        legacy HDF5 (both readable by Keras), any other name a jnet checkpoint (a zip holding an
+        orbax checkpoint and a JSON manifest).
 
         Args:
             filepath: where to write; parent folders are created.
@@ -285,6 +308,18 @@ class SavingMixin:
         if not self.built:
             raise _unbuilt_error(self)
         _check_overwrite(filepath, overwrite)
+        kind = file_kind(filepath)
+        if kind == "keras":
+            raise ValueError(f"Model.save_weights: {os.fspath(filepath)!r} names a whole-model .keras archive; "
+                             "save weights to a .weights.h5 file (Keras's), or use model.save for .keras.")
+        if kind == "weights.h5":
+            from jnet.models.keras_h5 import save_weights_h5
+
+            return save_weights_h5(self, filepath)
+        if kind == "h5":
+            from jnet.models.h5_format import save_legacy_h5
+
+            return save_legacy_h5(self, filepath, include_model=False)
         entries, arrays = encode_tree(self.current_variables(), prefix="variables/")
         write_checkpoint(filepath, {"kind": "weights", "arrays": entries}, arrays)
 
@@ -298,6 +333,19 @@ class SavingMixin:
         """
         if not self.built:
             raise _unbuilt_error(self)
+        kind = file_kind(filepath)
+        if kind == "weights.h5":
+            from jnet.models.keras_h5 import load_weights_h5
+
+            return load_weights_h5(self, filepath, skip_mismatch=skip_mismatch)
+        if kind == "h5":
+            from jnet.models.h5_format import load_legacy_h5_weights
+
+            return load_legacy_h5_weights(self, filepath, skip_mismatch=skip_mismatch)
+        if kind == "keras":
+            from jnet.models.keras_format import load_weights_from_archive
+
+            return load_weights_from_archive(self, filepath, skip_mismatch=skip_mismatch)
         meta, entries, arrays = read_checkpoint(filepath)
         new = fill_tree(self.current_variables(), entries, arrays, prefix="variables/", what=self._label,
                         skip_mismatch=skip_mismatch, source=f"checkpoint {os.fspath(filepath)!r}")
@@ -318,8 +366,9 @@ class SavingMixin:
         """Save the whole model to one file: architecture (JSON), variables, optimizer state and
         compile config. `jnet.models.load_model(filepath)` rebuilds it with no code execution.
 
-        Any file name works (`"model.keras"`, `"simple_model.h5"`); the file is a jnet
-        checkpoint (zip of orbax arrays + JSON), **not HDF5**. The write is atomic.
+        The name picks the format: `"model.keras"` is Keras 3's archive, `"simple_model.h5"`
+        Keras's legacy HDF5 (Keras loads both), any other name a jnet checkpoint (zip of orbax
+        arrays + JSON). The write is atomic.
 
         Args:
             filepath: where to write.
@@ -332,6 +381,18 @@ class SavingMixin:
         if not self.built:
             raise _unbuilt_error(self)
         _check_overwrite(filepath, overwrite)
+        kind = file_kind(filepath)
+        if kind == "keras":
+            from jnet.models.keras_format import save_keras_archive
+
+            return save_keras_archive(self, filepath)
+        if kind == "h5":
+            from jnet.models.h5_format import save_legacy_h5
+
+            return save_legacy_h5(self, filepath, include_optimizer=include_optimizer)
+        if kind == "weights.h5":
+            raise ValueError(f"Model.save: {os.fspath(filepath)!r} names a weights file (.weights.h5); "
+                             "use save_weights, or save to a .keras file for the whole model.")
         meta = {"kind": "model", "architecture": serialize(self)}
         build_config = self.get_build_config() if self._graph is None else None
         if build_config is not None:
@@ -350,6 +411,22 @@ class SavingMixin:
         write_checkpoint(filepath, meta, arrays)
 
 
+def file_kind(filepath) -> str:
+    """Which format a path names: `"weights.h5"` (Keras 3's weights file), `"h5"` (Keras's
+    legacy HDF5), `"keras"` (Keras 3's `.keras` zip), or `"jnet"` (jnet's orbax checkpoint: a
+    directory, or any other name)."""
+    name = os.fspath(filepath)
+    if os.path.isdir(name):
+        return "jnet"
+    if name.endswith(".weights.h5"):
+        return "weights.h5"
+    if name.endswith((".h5", ".hdf5")):
+        return "h5"
+    if name.endswith(".keras"):
+        return "keras"
+    return "jnet"
+
+
 def _check_overwrite(filepath, overwrite):
     if not overwrite and os.path.exists(os.fspath(filepath)):
         raise FileExistsError(f"{os.fspath(filepath)!r} exists and overwrite=False")
@@ -359,7 +436,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     """Rebuild a model saved with `model.save(filepath)`.
 
     Args:
-        filepath: the file written by `save` (any name; a jnet checkpoint, not HDF5).
+        filepath: a `.keras` archive or `.h5` file (written by jnet or Keras), or a jnet
+            checkpoint (any other name).
         custom_objects: `{"Name": cls}` for user layers not registered with
             `@jnet.register_serializable()`.
         compile: re-compile with the saved compile config and restore the optimizer state, so
@@ -373,6 +451,15 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
     """
     from jnet.serialization import deserialize
 
+    kind = file_kind(filepath)
+    if kind == "keras":
+        from jnet.models.keras_format import load_keras_archive
+
+        return load_keras_archive(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    if kind == "h5":
+        from jnet.models.h5_format import load_legacy_h5_model
+
+        return load_legacy_h5_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
     meta, entries, arrays = read_checkpoint(filepath)
     label = os.fspath(filepath)
     if meta.get("kind") != "model" or "architecture" not in meta:
