@@ -69,7 +69,8 @@ def guide_broadcasting():
         yield
 
 
-def fit_both(make_model, compile_kwargs, x, y, fit_kwargs, make_compile=None, rtol=1e-4, atol=1e-5):
+def fit_both(make_model, compile_kwargs, x, y, fit_kwargs, rtol=1e-4, atol=1e-5,
+             weights_atol=None):
     """Build the guide's model with jnet and with Keras, copy jnet's initial weights into Keras,
     compile both the same way, fit without shuffling, and compare loss history and final weights.
     `make_model(keras, layers, ops)` builds one model; `compile_kwargs(keras)` gives compile()'s
@@ -90,5 +91,5 @@ def fit_both(make_model, compile_kwargs, x, y, fit_kwargs, make_compile=None, rt
         kh = km.fit(x, y, **fit_kwargs).history
     for key in kh:
         np.testing.assert_allclose(jh[key], kh[key], rtol=rtol, atol=atol, err_msg=key)
-    assert_same_weights(jm, km, rtol, atol)
+    assert_same_weights(jm, km, rtol, atol if weights_atol is None else weights_atol)
     return jm, km, jh, kh
