@@ -361,7 +361,7 @@ def test_load_model_and_json_find_custom_objects_through_scopes(tmp_path):
     clone = jnet.models.model_from_json(text, custom_objects={"ScaledOnes": ScaledOnes})
     assert clone.get_config() == model.get_config() and clone.compiled
     # Built from the config with the custom initializer: the first kernel is 0.5 everywhere.
-    kernel = jax.tree_util.tree_leaves(clone.variables["params"])
+    kernel = jax.tree_util.tree_leaves(clone.current_variables()["params"])
     assert any(np.allclose(k, 0.5) and k.shape == (3, 2) for k in kernel)
     with custom_object_scope({"ScaledOnes": ScaledOnes}):
         assert jnet.models.model_from_json(text).get_config() == model.get_config()

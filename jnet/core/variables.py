@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Variable", "VariableScope", "current_scope", "path_key"]
+__all__ = ["Variable", "VariableScope", "call_scope", "current_scope", "path_key"]
 
 
 def path_key(key, path: str):
@@ -285,6 +285,21 @@ class VariableScope:
     def __exit__(self, *exc):
         _stack().pop()
         return False
+
+
+@contextlib.contextmanager
+def call_scope(bindings=None, training=None, rng=None, abstract=False):
+    """The scope of one outer call: variables bound to `bindings`, and, when the call has a key,
+    `jnet.random.SeedGenerator`s drawing from it (so `keras.random.dropout(x, seed=self.seed)`
+    in a user's layer differs per training step and repeats across runs)."""
+    with VariableScope(bindings, training=training, rng=rng, abstract=abstract) as scope:
+        if rng is None:
+            yield scope
+        else:
+            from jnet import random as jrandom
+
+            with jrandom.rng_scope(rng):
+                yield scope
 
 
 @contextlib.contextmanager

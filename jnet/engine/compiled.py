@@ -7,6 +7,11 @@ one compilation serves every chunk size: the engine can pick chunk sizes at run 
 enough that dispatch costs nothing, small enough that the progress bar moves) without ever
 recompiling. Rows at positions >= `n_rows` are padding: masked out of every loss, metric and
 gradient, so the last partial batch needs no second compilation.
+
+A model with stateful layers (a stateful RNN) gets evaluation and prediction functions that
+also carry the layer state from batch to batch and return it: `eval` / `eval_one` return
+`(metrics, logs, state)` and `predict(capacity)` returns `(buffers, state)`. Other models keep
+the functions that return no state, so they pay nothing for it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet.engine import steps as S
+from jnet.layers.rnn_state import stateful_layers
 
 
 def gather(data, index, n_rows, step, batch_size, dist):
@@ -52,6 +58,21 @@ def _train_chunk(plan, batch_size, dist, ts, data, index, n_rows, start, n):
 
     i, ts, finite = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), ts, jnp.array(True)))
     return ts, S.metric_results(plan, ts.metrics), i, finite
+
+
+def _eval_chunk_stateful(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, n):
+    def body(i, carry):
+        batch = gather(data, index, n_rows, start + i, batch_size, dist)
+        return S.stateful_eval_step(plan, params, carry[1], carry[0], batch)
+
+    metrics, state = jax.lax.fori_loop(0, n, body, (metrics, state))
+    return metrics, S.metric_results(plan, metrics), state
+
+
+def _eval_one_stateful(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start):
+    batch = gather(data, index, n_rows, start, batch_size, dist)
+    metrics, state = S.stateful_eval_step(plan, params, state, metrics, batch)
+    return metrics, S.metric_results(plan, metrics), state
 
 
 def _eval_chunk(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, n):
@@ -90,22 +111,42 @@ def _predict_chunk(plan, batch_size, capacity, dist, params, state, data, index,
     return jax.lax.fori_loop(0, n, body, buffers)
 
 
+def _predict_chunk_stateful(plan, batch_size, capacity, dist, params, state, data, index, n_rows, start, n):
+    def one(step, state):
+        x, _, _, _ = gather(data, index, n_rows, step, batch_size, dist)
+        return S.stateful_predict_step(plan, params, state, x)
+
+    specs = jax.eval_shape(one, start, state)[0]
+    buffers = [jnp.zeros((capacity * batch_size,) + tuple(s.shape[1:]), s.dtype) for s in specs]
+
+    def body(i, carry):
+        buffers, state = carry
+        preds, state = one(start + i, state)
+        return [jax.lax.dynamic_update_slice_in_dim(b, p.astype(b.dtype), i * batch_size, axis=0)
+                for b, p in zip(buffers, preds)], state
+
+    return tuple(jax.lax.fori_loop(0, n, body, (buffers, state)))
+
+
 class CompiledFns:
     """The jitted chunk functions for one compiled model and batch size (cached by the engine,
     so repeated `fit` calls and every epoch reuse the same executables)."""
 
     def __init__(self, plan, batch_size, dist):
         self.plan, self.batch_size, self.dist = plan, batch_size, dist
+        self.stateful = bool(stateful_layers(plan.model))
+        chunk, one = (_eval_chunk_stateful, _eval_one_stateful) if self.stateful else (_eval_chunk, _eval_one)
         self.train = jax.jit(partial(_train_chunk, plan, batch_size, dist), donate_argnums=0)
-        self.eval = jax.jit(partial(_eval_chunk, plan, batch_size, dist), donate_argnums=0)
+        self.eval = jax.jit(partial(chunk, plan, batch_size, dist), donate_argnums=0)
         # One step per call, no loop: compiled only when the chunk sizer picks single steps.
         self.train_one = jax.jit(partial(_train_one, plan, batch_size, dist), donate_argnums=0)
-        self.eval_one = jax.jit(partial(_eval_one, plan, batch_size, dist), donate_argnums=0)
+        self.eval_one = jax.jit(partial(one, plan, batch_size, dist), donate_argnums=0)
         self._predict = {}
 
     def predict(self, capacity):
         if capacity not in self._predict:
-            self._predict[capacity] = jax.jit(partial(_predict_chunk, self.plan, self.batch_size, capacity, self.dist))
+            fn = _predict_chunk_stateful if self.stateful else _predict_chunk
+            self._predict[capacity] = jax.jit(partial(fn, self.plan, self.batch_size, capacity, self.dist))
         return self._predict[capacity]
 
 

@@ -20,9 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnet.core.variables import VariableScope
+from jnet.core.variables import VariableScope, call_scope
 from jnet.engine.train_state import TrainState, step_key
-from jnet.layers.base import _bind_pairs, _zip_map
+from jnet.core.trees import bind_pairs as _bind_pairs, zip_map as _zip_map
 
 # Model methods whose override routes a loop through the model's own (Keras-style) step.
 _TRAIN_HOOKS = ("train_step", "compute_loss", "compute_loss_and_updates", "compute_metrics")
@@ -149,7 +149,7 @@ class CustomSteps:
         tv, ntv = self.to_lists(ts.params, ts.state)
         opt_leaves, opt_def = jax.tree_util.tree_flatten(ts.opt_state)
         # An ambient key: stateless_call inside the step draws dropout keys from it.
-        with VariableScope(training=True, rng=step_key(ts.rng, ts.step)):
+        with call_scope(training=True, rng=step_key(ts.rng, ts.step)):
             out = m.train_step((tv, ntv, opt_leaves, list(ts.metrics)), self.data(batch))
         logs, new = _split(out, 4, where)
         params, state = self.from_lists(new[0], new[1], ts.params, ts.state, where)
@@ -313,7 +313,7 @@ class CustomFns:
             self._train = _Runner(jax.jit(partial(_train_chunk, custom, bs, dist), donate_argnums=0),
                                   lambda size: jax.jit(partial(_train_single, custom, bs, size, dist),
                                                        donate_argnums=0), bs)
-            self.train_one = _Single(self._train)
+            self.train_one = _AllRan(_Single(self._train))
         else:
             self.train, self.train_one = default.train, default.train_one
         if custom.test:
@@ -326,7 +326,7 @@ class CustomFns:
         self._predict = {}
 
     def train(self, ts, data, index, n_rows, start, n):
-        return self._train.run(ts, (), data, index, n_rows, start, n)
+        return _all_ran(self._train.run(ts, (), data, index, n_rows, start, n), n)
 
     def eval(self, metrics, params, state, data, index, n_rows, start, n):
         return self._eval.run(metrics, (params, state), data, index, n_rows, start, n)
@@ -338,3 +338,23 @@ class CustomFns:
             self._predict[capacity] = jax.jit(partial(_predict_chunk, self.custom, self.batch_size, capacity,
                                                       self.default.dist))
         return self._predict[capacity]
+
+
+class _AllRan:
+    """A user's single train step, called (and lowered) as jnet's `train_one` is."""
+
+    def __init__(self, single):
+        self.single = single
+
+    def __call__(self, *args):
+        return _all_ran(self.single(*args), 1)
+
+    def lower(self, *args):
+        return self.single.lower(*args)
+
+
+def _all_ran(result, n):
+    """A user's train step as the trainer reads jnet's: `(ts, logs, steps run, finite)`. jnet's
+    own step stops at a non-finite loss; a user's step decides that itself, so all `n` ran."""
+    ts, logs = result
+    return ts, logs, jnp.asarray(n, jnp.int32), jnp.asarray(True)

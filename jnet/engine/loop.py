@@ -35,6 +35,7 @@ from jnet.engine.compiled import CompiledFns, epoch_index, epoch_order
 from jnet.engine.custom_step import CustomFns, custom_steps
 from jnet.engine.train_state import (TrainState, copy_tree, distinct_buffers, key_data, strong_types,
                                      with_learning_rate)
+from jnet.layers.rnn_state import stateful_layers
 
 
 class ChunkSizer:
@@ -156,6 +157,10 @@ class Trainer:
         self._fns = {}
         self.ts = None
         self.live = False
+        # A stateful model's layer state after the last `evaluate` / `predict` (None otherwise).
+        self.carried_state = None
+        self._stateful = []          # the model's stateful layers, with the resets already seen
+        self._resets_seen = {}
         self.train_sizer = ChunkSizer(steps_per_execution)
         self.eval_sizer = ChunkSizer(steps_per_execution)
         self._lr_written = None
@@ -211,7 +216,24 @@ class Trainer:
         else:
             ts = self.ts._replace(params=params, state=state, metrics=self._fresh_metrics(plan))
         self.ts = dist.place_variables(ts)
+        self._stateful = stateful_layers(self.model)
+        self._resets_seen = {id(layer): layer.state_resets for layer in self._stateful}
         return self.ts
+
+    def pick_up_resets(self):
+        """Copy into the live train state the carried states of stateful layers reset since the
+        last look (`reset_state()` from a callback during `fit`: the layers' variables are not
+        the live arrays then)."""
+        reset = [layer for layer in self._stateful if layer.state_resets != self._resets_seen.get(id(layer))]
+        if not reset or self.ts is None:
+            return
+        ids = {id(v) for layer in reset for v in layer.states}
+        for layer in reset:
+            self._resets_seen[id(layer)] = layer.state_resets
+        tree = self.model._variable_tree()["state"]
+        state = jax.tree_util.tree_map(lambda v, a: jnp.asarray(v.value, a.dtype) if id(v) in ids else a,
+                                       tree, self.ts.state)
+        self.ts = distribute.current().place_variables(self.ts._replace(state=state))
 
     def _fresh_metrics(self, plan, test=False):
         # Donated every call: no leaf may share a buffer with another.
@@ -250,6 +272,7 @@ class Trainer:
         as device scalars: `finite` False means the last step run had a non-finite loss and
         was undone (the compiled loop stops there)."""
         self._write_learning_rate()
+        self.pick_up_resets()
         with deferred_interrupt():
             if single:
                 ts, logs, steps_run, finite = fns.train_one(self.ts, arrays, index, n_rows, start)
@@ -348,26 +371,29 @@ class Trainer:
                 callbacks.on_test_batch_begin(b)
                 t0 = time.perf_counter()
                 if self.eval_sizer.single:
-                    metrics, logs = fns.eval_one(metrics, params, state, source.arrays, index, source.n, b)
+                    out = fns.eval_one(metrics, params, state, source.arrays, index, source.n, b)
                 else:
-                    metrics, logs = fns.eval(metrics, params, state, source.arrays, index, source.n, b, n)
+                    out = fns.eval(metrics, params, state, source.arrays, index, source.n, b, n)
+                metrics, logs, state = _eval_out(out, state)
                 logs = to_python(logs, self.log_names(test=True))
                 self.eval_sizer.observe(n, time.perf_counter() - t0)
                 b += n
                 callbacks.on_test_batch_end(b - 1, logs)
             self._store_metrics(metrics, test=True)
+            self.carried_state = None if state is variables["state"] else state
             return logs
         for arrays, n, batch_size in source.chunks(limit=steps):
             fns = self.fns(batch_size)
             index = _arange(source.capacity * batch_size)
             for first, count in _calls(n, per_batch):
                 callbacks.on_test_batch_begin(b)
-                metrics, logs = fns.eval(metrics, params, state, arrays, index, source.capacity * batch_size,
-                                         first, count)
+                out = fns.eval(metrics, params, state, arrays, index, source.capacity * batch_size, first, count)
+                metrics, logs, state = _eval_out(out, state)
                 logs = to_python(logs, self.log_names(test=True))
                 b += count
                 callbacks.on_test_batch_end(b - 1, logs)
         self._store_metrics(metrics, test=True)
+        self.carried_state = None if state is variables["state"] else state
         return logs
 
     # ------------------------------------------------------------------ prediction
@@ -390,7 +416,7 @@ class Trainer:
             while b < total:
                 n = min(capacity, total - b)
                 callbacks.on_predict_batch_begin(b)
-                bufs = fn(params, state, source.arrays, index, source.n, b, n)
+                bufs, state = _predict_out(fn(params, state, source.arrays, index, source.n, b, n), state)
                 rows = min(n * source.batch_size, source.n - b * source.batch_size)
                 pieces.append([np.asarray(x[:rows]) for x in jax.device_get(bufs)])
                 b += n
@@ -402,7 +428,9 @@ class Trainer:
                 valid = np.asarray(arrays[3])
                 for first, count in _calls(n, per_batch):
                     callbacks.on_predict_batch_begin(b)
-                    bufs = jax.device_get(fn(params, state, arrays, index, source.capacity * batch_size, first, count))
+                    bufs, state = _predict_out(fn(params, state, arrays, index, source.capacity * batch_size, first,
+                                                 count), state)
+                    bufs = jax.device_get(bufs)
                     rows = slice(0, count * batch_size)
                     keep = valid[first * batch_size:(first + count) * batch_size]
                     pieces.append([np.asarray(x[rows])[keep] for x in bufs])
@@ -410,7 +438,20 @@ class Trainer:
                     callbacks.on_predict_batch_end(b - 1, {"outputs": structure(pieces[-1])})
         if not pieces:
             raise ValueError("predict: the data produced no batches")
+        self.carried_state = None if state is variables["state"] else state
         return [np.concatenate(parts, axis=0) for parts in zip(*pieces)]
+
+
+def _eval_out(out, state):
+    """`(metrics, logs, state)` from a compiled eval call: a stateful model's return the state
+    they carried as a third element (`compiled.py`), others keep `state`."""
+    return out if len(out) == 3 else (*out, state)
+
+
+def _predict_out(out, state):
+    """`(buffers, state)` from a compiled predict call: a stateful model's return that tuple,
+    others the list of buffers."""
+    return out if isinstance(out, tuple) else (out, state)
 
 
 def _calls(n, per_batch):

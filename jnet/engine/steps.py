@@ -212,12 +212,23 @@ def _train_step(plan: StepPlan, ts: TrainState, batch, guard):
 
 def eval_step(plan: StepPlan, params, state, metrics, batch):
     """Accumulate one batch into the evaluation metrics (inference mode)."""
+    return stateful_eval_step(plan, params, state, metrics, batch)[0]
+
+
+def stateful_eval_step(plan: StepPlan, params, state, metrics, batch):
+    """`eval_step` that also returns the new state (a stateful RNN's carried states); for
+    stateful models only, so that other models' steps return (and copy) no state."""
     x, y, sw, valid = batch
-    preds, _, added = forward(plan, params, state, x, False, None)
+    preds, new_state, added = forward(plan, params, state, x, False, None)
     loss, per_output = compute_loss(plan, params, preds, y, sw, valid, added)
-    return update_metrics(plan, metrics, loss, per_output, preds, y, sw, valid)
+    return update_metrics(plan, metrics, loss, per_output, preds, y, sw, valid), new_state
 
 
 def predict_step(plan: StepPlan, params, state, x) -> list:
-    preds, _, _ = forward(plan, params, state, x, False, None)
-    return preds
+    return stateful_predict_step(plan, params, state, x)[0]
+
+
+def stateful_predict_step(plan: StepPlan, params, state, x):
+    """`(predictions, new state)`: `predict_step` for stateful models."""
+    preds, new_state, _ = forward(plan, params, state, x, False, None)
+    return preds, new_state

@@ -20,10 +20,11 @@ Two more speed choices are made per backend, both measured (`benchmarks/lstm_unr
   timesteps before the loop (one big matmul); on CPU it stays in the step, which ran that path
   1.6x faster there (see `HOIST_INPUTS`).
 
-Masking follows Keras's JAX backend: at a masked step the state is carried forward unchanged
-and the output is the previous output (the first state), or zeros with
-`zero_output_for_mask=True` (Bidirectional sets that when returning sequences). So a
-right-padded sequence gives the same final output as the unpadded one.
+`stateful=True` carries each batch's final states over to the next (`rnn_state.py`). Masking
+follows Keras's JAX backend: at a masked step the state is carried forward unchanged and the
+output is the previous output (the first state), or zeros with `zero_output_for_mask=True`
+(Bidirectional sets that when returning sequences). So a right-padded sequence gives the same
+final output as the unpadded one.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import jax.numpy as jnp
 from jnet.layers import batch_rows
 from jnet.layers.base import Layer, deserialize, expand_to, serialize, to_snake_case
 from jnet.layers.recurrence import linear_recurrence
+from jnet.layers.rnn_state import StatefulRNNMixin, stateful_layers  # noqa: F401  (re-exported)
 from jnet.layers.rnn_cells import GRUCell, LSTMCell, RNNCellBase, SimpleRNNCell, cell_state_sizes
 from jnet.layers.rnn_cells import __all__ as _cell_names
 
@@ -130,7 +132,7 @@ def scan_rnn(step, xs, states, mask, *, go_backwards=False, return_sequences=Fal
     return last, ys, final
 
 
-class RNNBase(Layer):
+class RNNBase(StatefulRNNMixin, Layer):
     """The loop shared by `RNN`, `SimpleRNN`, `LSTM` and `GRU`: subclasses give `cell`."""
 
     supports_masking = True
@@ -164,6 +166,8 @@ class RNNBase(Layer):
         step_spec = jax.ShapeDtypeStruct((sequences_shape[0], sequences_shape[-1]), jnp.float32)
         states = [jax.ShapeDtypeStruct((sequences_shape[0], s), self.compute_dtype) for s in self.state_sizes]
         self.cell._maybe_build((step_spec, states), {})
+        if self.stateful:
+            self._build_states(sequences_shape[0], self.state_sizes)
 
     # ------------------------------------------------------------------ masks
     def compute_mask(self, inputs, mask=None):
@@ -186,6 +190,8 @@ class RNNBase(Layer):
 
     def _initial_states(self, initial_state, batch, dtype):
         sizes = self.state_sizes
+        if initial_state is None and self.states is not None:
+            return self._carried_states(batch, dtype)
         if initial_state is None:
             return [jnp.zeros((batch, s), dtype) for s in sizes]
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
@@ -217,6 +223,7 @@ class RNNBase(Layer):
             fused = None if rec_mask is not None or not FUSED_LOOP else cell.fused(params)
             if fused is not None:
                 output, final = self._run_fused(fused, cell.project(params, xs), params, states, tmask)
+                self._carry_states(final)
                 return (output, *final) if self.return_state else output
             if hoist_inputs():
                 xs = cell.project(params, xs)  # one matmul for every timestep
@@ -237,6 +244,7 @@ class RNNBase(Layer):
             output_is_state=isinstance(cell, RNNCellBase),
         )
         output = jnp.swapaxes(ys, 0, 1) if self.return_sequences else last
+        self._carry_states(final)
         if self.return_state:
             return (output, *final)
         return output
@@ -268,12 +276,15 @@ class RNN(RNNBase):
         return_state: also return the final states: `(output, *states)`.
         go_backwards: process the sequence in reverse (sequence outputs come in reversed order,
             as Keras).
+        stateful: each batch's final states are the next batch's initial states (sample `i`
+            continues sample `i`) until `reset_state()`; needs a fixed batch size
+            (`Input(batch_shape=...)`). Unlike Keras 3 on JAX, also in fit/evaluate/predict.
         unroll: steps per scan iteration; `None` picks per backend (1 on CPU, 10 on GPU/TPU),
             `True` unrolls fully, `False` is 1.
         zero_output_for_mask: output zeros at masked steps instead of the previous output.
 
     Call args: `sequences` (batch, T, features); `initial_state` (list of (batch, size)
-    arrays); `mask` bool (batch, T) (from `Embedding(mask_zero=True)` / `Masking`); `training`;
+    arrays; with `stateful` it replaces the carried states for the call); `mask` bool (batch, T) (from `Embedding(mask_zero=True)` / `Masking`); `training`;
     `rng` (needed for dropout in training).
 
     Example:
@@ -286,6 +297,7 @@ class RNN(RNNBase):
     return_sequences: bool = False
     return_state: bool = False
     go_backwards: bool = False
+    stateful: bool = False
     unroll: Any = None
     zero_output_for_mask: bool = False
 
@@ -336,7 +348,7 @@ class SimpleRNN(_NamedRNN):
 
     Args: `units` and the `SimpleRNNCell` arguments (activation tanh, kernel glorot_uniform,
     recurrent orthogonal), then `return_sequences`, `return_state`, `go_backwards`,
-    `unroll`, `zero_output_for_mask` as `RNN`.
+    `stateful`, `unroll`, `zero_output_for_mask` as `RNN`.
 
     Input shape: (batch, T, features). Output shape: (batch, units), or (batch, T, units) with
     `return_sequences`; with `return_state` a tuple `(output, h)`.
@@ -355,8 +367,8 @@ class LSTM(_NamedRNN):
 
     Args: `units`, `activation` ("tanh"), `recurrent_activation` ("sigmoid"), `use_bias`,
     initializers, `unit_forget_bias` (True), regularizers, `dropout`, `recurrent_dropout`,
-    then `return_sequences`, `return_state`, `go_backwards`, `unroll`, `zero_output_for_mask`
-    as `RNN`.
+    then `return_sequences`, `return_state`, `go_backwards`, `stateful`, `unroll`,
+    `zero_output_for_mask` as `RNN`.
 
     Params: `kernel` (features, 4u), `recurrent_kernel` (u, 4u), `bias` (4u,), gates i, f, c, o.
 
@@ -379,7 +391,7 @@ class GRU(_NamedRNN):
 
     Args: `units`, `activation` ("tanh"), `recurrent_activation` ("sigmoid"), `use_bias`,
     initializers, regularizers, `dropout`, `recurrent_dropout`, `return_sequences`,
-    `return_state`, `go_backwards`, `unroll`, `reset_after`, `zero_output_for_mask`.
+    `return_state`, `go_backwards`, `stateful`, `unroll`, `reset_after`, `zero_output_for_mask`.
 
     Params: `kernel` (features, 3u), `recurrent_kernel` (u, 3u), `bias` (2, 3u) with
     `reset_after` else (3u,); gates z, r, h.
@@ -463,6 +475,17 @@ class Bidirectional(Layer):
     @property
     def return_state(self):
         return self._forward.return_state
+
+    @property
+    def stateful(self):
+        return self._forward.stateful
+
+    def reset_state(self):
+        """Reset both directions' carried states (stateful layers only), as Keras."""
+        self._forward.reset_state()
+        self._backward.reset_state()
+
+    reset_states = reset_state
 
     def check_inputs(self, spec, initial_state=None):
         try:

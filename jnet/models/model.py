@@ -12,13 +12,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.core.symbolic import is_symbolic
-from jnet.core.variables import VariableScope, current_scope
+from jnet.core.variables import call_scope, current_scope
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
 from jnet.models.functional import Graph, InputLayer
 from jnet.models.saving import SavingMixin
 from jnet.models.step_api import KerasStepsMixin
 from jnet.models.training import TrainingMixin
-from jnet.utils import rng as jrng
 
 class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     """A model: a graph of layers (`jnet.Model(inputs, outputs)`) or a subclass with `call()`.
@@ -268,10 +267,10 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
             self._ensure_graph(inputs)
             return Layer.apply(self, variables, *inputs, training=training, rng=rng, mask=mask, **kwargs)
         tree = self._variable_tree()
-        from jnet.layers.base import _bind_pairs
+        from jnet.core.trees import bind_pairs as _bind_pairs
 
         bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
-        with VariableScope(bindings, training=training, rng=rng):
+        with call_scope(bindings, training=training, rng=rng):
             outputs, _ = self._run(inputs, training, rng, mask)
             state = jax.tree_util.tree_map(lambda v: v.value, tree["state"], is_leaf=_is_variable)
         return outputs, state
@@ -280,10 +279,10 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         """`(outputs, new_state, losses)`: like `apply`, plus the scalars layers added with
         `add_loss` or their `activity_regularizer` during the call."""
         tree = self._variable_tree()
-        from jnet.layers.base import _bind_pairs
+        from jnet.core.trees import bind_pairs as _bind_pairs
 
         bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
-        with VariableScope(bindings, training=training, rng=rng) as scope:
+        with call_scope(bindings, training=training, rng=rng) as scope:
             if self._graph is None:
                 self._ensure_graph(inputs)
                 outputs = self._invoke(inputs, {}, training, None, rng)
@@ -387,8 +386,22 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
             shapes = input_shape if isinstance(input_shape, list) else [input_shape]
             self._ensure_graph(tuple(jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in s), jnp.float32)
                                      for s in shapes))
+        elif input_shape is not None and self._graph is not None:
+            # Keras refuses to rebuild a Sequential for another shape; jnet checks every graph model.
+            shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+            known = [tuple(t.shape) for t in self._graph.inputs]
+            ok = len(shapes) == len(known) and all(
+                len(s) == len(k) and all(a is None or b is None or a == b for a, b in zip(s, k))
+                for s, k in zip(shapes, known))
+            if not ok:
+                known = known[0] if len(known) == 1 else known
+                raise ValueError(f"{self._label} is already built for input shape(s) {known}; it cannot be built "
+                                 f"with input_shape {input_shape}")
         self._require_built()
         self._materialize()
+
+    # Not wrapped by Layer's once-only `build` guard: a built model still checks the shape.
+    build.__jnet_build__ = True
 
     def get_build_config(self):
         if self._graph is not None:
@@ -419,6 +432,16 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
             return super().count_params(variables)
         self._require_built()
         return int(sum(v.size for v in self.weights))
+
+    def reset_states(self):
+        """Zero the carried states of every stateful layer (RNNs with `stateful=True`), as
+        tf.keras's `Model.reset_states` (Keras 3 has only the layers' `reset_state`)."""
+        from jnet.layers.rnn_state import stateful_layers
+
+        for layer in stateful_layers(self):
+            layer.reset_state()
+
+    reset_state = reset_states
 
     def summary(self, line_length=None, expand_nested=False, print_fn=None, **kwargs):
         """Print a Keras-like table of layers, output shapes and param counts."""

@@ -30,6 +30,8 @@ class Sequential(Model):
     ```
     """
 
+    _is_sequential = True  # summaries and plots ask this, not the class (utils import no models)
+
     def __init__(self, layers=None, name=None, trainable=True, dtype=None):
         self._init_base(name, trainable, dtype)
         self._layers = []

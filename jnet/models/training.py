@@ -342,6 +342,10 @@ class TrainingMixin:
         cbs = CallbackList(cb_list, model=self, verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
         trainer.init_state()
+        if shuffle and trainer._stateful and not D.is_stream(x) and not full_batch:
+            warnings.warn("fit: the model has stateful layers, whose states carry sample i of a batch over to "
+                          "sample i of the next batch, but shuffle=True mixes the samples across batches; "
+                          "pass shuffle=False (as Keras requires for stateful RNNs)", UserWarning, stacklevel=2)
         trainer.live = True
         run = jax.disable_jit if self._compile_args["run_eagerly"] else _nullcontext
         logs = {}
@@ -414,7 +418,9 @@ class TrainingMixin:
         cbs.on_test_begin()
         run = jax.disable_jit if self._compile_args["run_eagerly"] else _nullcontext
         with run():
-            logs = trainer.evaluate(source, self.current_variables(), cbs, steps=steps)
+            variables = self.current_variables()
+            logs = trainer.evaluate(source, variables, cbs, steps=steps)
+            self._keep_carried_state(trainer, variables)
         cbs.on_test_end(logs)
         if return_dict:
             return logs
@@ -446,9 +452,18 @@ class TrainingMixin:
         cbs.on_predict_begin()
         run = jax.disable_jit if (self._compile_args or {}).get("run_eagerly") else _nullcontext
         with run():
-            flat = trainer.predict(source, self.current_variables(), cbs, steps=steps, structure=self._structure)
+            variables = self.current_variables()
+            flat = trainer.predict(source, variables, cbs, steps=steps, structure=self._structure)
+            self._keep_carried_state(trainer, variables)
         cbs.on_predict_end()
         return self._structure(flat)
+
+    def _keep_carried_state(self, trainer, variables):
+        """Keep the layer state a stateful model's `evaluate` / `predict` carried (jnet carries
+        it as tf.keras did; Keras 3 on JAX drops it)."""
+        if trainer.carried_state is not None:
+            self.assign_variables({"params": variables["params"], "state": trainer.carried_state})
+            trainer.carried_state = None
 
     def _predict_trainer(self):
         if self.compiled:
@@ -607,9 +622,13 @@ class TrainingMixin:
 def _validation_logs(trainer, val_source, cbs, validation_steps):
     """The validation pass at the end of a fit epoch, as Keras runs it: the test hooks fire on
     fit's callbacks, and the results come back prefixed with `val_`."""
-    variables = {"params": trainer.ts.params, "state": trainer.ts.state}
     cbs.on_test_begin()
+    trainer.pick_up_resets()
+    variables = {"params": trainer.ts.params, "state": trainer.ts.state}
     val_logs = trainer.evaluate(val_source, variables, cbs, steps=validation_steps) or {}
+    if trainer.carried_state is not None:   # a stateful model: validation continues its states
+        trainer.ts = trainer.ts._replace(state=trainer.carried_state)
+        trainer.carried_state = None
     cbs.on_test_end(val_logs)
     return {f"val_{k}": v for k, v in val_logs.items()}
 

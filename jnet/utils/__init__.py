@@ -10,6 +10,7 @@ from jnet.utils.dataset import Dataset
 from jnet.utils.directory_datasets import image_dataset_from_directory, text_dataset_from_directory
 from jnet.utils.dtype_utils import standardize_dtype
 from jnet.utils.file_utils import get_file
+from jnet.utils.graph_utils import clear_session, get_source_inputs, is_keras_tensor
 from jnet.utils.image_utils import array_to_img, img_to_array, load_img, save_img
 from jnet.utils.io_utils import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
 from jnet.utils.numerical import normalize, to_categorical
@@ -25,7 +26,7 @@ register_keras_serializable = register_serializable
 
 __all__ = [
     "Config", "CustomObjectScope", "Dataset", "Progbar", "PyDataset", "Sequence", "array_to_img",
-    "custom_object_scope", "deserialize_keras_object", "disable_interactive_logging", "enable_interactive_logging",
+    "clear_session", "custom_object_scope", "get_source_inputs", "is_keras_tensor", "deserialize_keras_object", "disable_interactive_logging", "enable_interactive_logging",
     "get_custom_objects", "get_file", "get_registered_name", "get_registered_object", "image_dataset_from_directory",
     "img_to_array", "is_interactive_logging_enabled", "load_img", "model_to_dot", "normalize",
     "pack_x_y_sample_weight", "pad_sequences", "plot_history", "plot_model", "register_keras_serializable",

@@ -36,7 +36,7 @@ class _Box:
 def _shape_text(tensors):
     import jax
 
-    from jnet.models.functional import is_symbolic
+    from jnet.core.symbolic import is_symbolic
 
     leaves = [t for t in jax.tree_util.tree_leaves(tensors, is_leaf=is_symbolic) if hasattr(t, "shape")]
     text = [str(tuple(t.shape)).replace(",)", ")") if len(t.shape) != 1 else f"({t.shape[0]},)" for t in leaves]
@@ -48,7 +48,7 @@ def _shape_text(tensors):
 def _dtype_text(tensors):
     import jax
 
-    from jnet.models.functional import is_symbolic
+    from jnet.core.symbolic import is_symbolic
 
     names = [t.dtype.name for t in jax.tree_util.tree_leaves(tensors, is_leaf=is_symbolic) if hasattr(t, "dtype")]
     return names[0] if len(set(names)) == 1 else "[" + ", ".join(names) + "]"
@@ -58,8 +58,8 @@ def _build(model, show_shapes, show_dtype, show_layer_names, expand_nested, show
     """`(boxes, edges)`: one box per layer (nested models expanded or not), edges as id pairs."""
     import jax
 
-    from jnet.models.functional import InputLayer, is_symbolic
-    from jnet.models.model import Model
+    from jnet.core.symbolic import is_symbolic
+    from jnet.layers.input_layer import InputLayer
 
     boxes: dict[str, _Box] = {}
     edges: list[tuple[str, str]] = []
@@ -85,7 +85,7 @@ def _build(model, show_shapes, show_dtype, show_layer_names, expand_nested, show
         for layer in graph.layers:
             nodes = [n for n in graph.nodes if n.layer is layer]
             bid = prefix + layer.name
-            if expand_nested and isinstance(layer, Model) and layer.built:
+            if expand_nested and getattr(layer, "_graph", None) is not None:
                 entry, exit_ = add(layer, bid + "/", cluster + (layer.name,))
                 for node in nodes:
                     # The k-th tensor the nested model receives feeds its k-th input box.

@@ -13,9 +13,10 @@ def _shape_str(tensors) -> str:
 
 
 def _fmt_bytes(n: int) -> str:
+    # Keras's format: "640.00 B", "1.23 KB".
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+            return f"{n:.2f} {unit}"
         n /= 1024
 
 
@@ -24,16 +25,14 @@ def _n_params(layer) -> int:
 
 
 def summary_rows(model, expand_nested=False, prefix=""):
-    """Rows `(name_and_type, output_shape, params, connected_to)` for the table. A model without
+    """Rows `(name_and_type, output_shape, params, connected_to, built)` for the table. A model without
     a graph yet (a deferred Sequential, a subclassed model) lists its layers with "?" shapes."""
     from jnet.core.symbolic import is_symbolic
     from jnet.layers.input_layer import InputLayer
-    from jnet.models.model import Model
-    from jnet.models.sequential import Sequential
 
     graph = model._graph
     rows = []
-    show_inputs = not isinstance(model, Sequential)
+    show_inputs = not getattr(model, "_is_sequential", False)
     for layer in model.layers:
         if isinstance(layer, InputLayer) and not show_inputs:
             continue
@@ -45,20 +44,21 @@ def summary_rows(model, expand_nested=False, prefix=""):
                 if is_symbolic(t):
                     k = [n for n in graph.nodes if n.layer is t.node.layer].index(t.node)
                     connected.append(f"{t.node.layer.name}[{k}][{t.index}]")
-        rows.append((f"{prefix}{layer.name} ({type(layer).__name__})", out, _n_params(layer), ", ".join(connected) or "-"))
-        if expand_nested and isinstance(layer, Model):
+        rows.append((f"{prefix}{layer.name} ({type(layer).__name__})", out, _n_params(layer), ", ".join(connected) or "-",
+                     layer.built))
+        if expand_nested and hasattr(layer, "_graph") and hasattr(layer, "layers"):
             rows.extend(summary_rows(layer, True, prefix + "  "))
     return rows
 
 
 def print_summary(model, line_length=None, expand_nested=False, print_fn=None):
-    from jnet.models.sequential import Sequential
-
     print_fn = print_fn or print
+    sequential = getattr(model, "_is_sequential", False)
     rows = summary_rows(model, expand_nested)
-    functional = not isinstance(model, Sequential) and model._graph is not None
+    functional = not sequential and model._graph is not None
     headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
-    cells = [[r[0], r[1], f"{r[2]:,}"] + ([r[3]] if functional else []) for r in rows]
+    # Keras marks layers without weights yet "0 (unbuilt)".
+    cells = [[r[0], r[1], f"{r[2]:,}" if r[4] else "0 (unbuilt)"] + ([r[3]] if functional else []) for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
     if line_length:
         widths[0] = max(widths[0], line_length - sum(widths[1:]) - 3 * len(widths))
@@ -74,7 +74,9 @@ def print_summary(model, line_length=None, expand_nested=False, print_fn=None):
     trainable = sum(v.size for v in model.trainable_weights) if model.built else 0
     total = sum(v.size for v in weights)
     nbytes = sum(int(np.dtype(v.dtype).itemsize) * v.size for v in weights)
-    name = model.name or ("sequential" if isinstance(model, Sequential) else "model")
+    trainable_ids = {id(v) for v in model.trainable_weights} if model.built else set()
+    trainable_bytes = sum(int(np.dtype(v.dtype).itemsize) * v.size for v in weights if id(v) in trainable_ids)
+    name = model.name or ("sequential" if sequential else "model")
     print_fn(f'Model: "{name}"')
     print_fn("=" * total_width)
     print_fn(line(headers))
@@ -83,5 +85,5 @@ def print_summary(model, line_length=None, expand_nested=False, print_fn=None):
         print_fn(line(c))
         print_fn(("-" if i < len(cells) - 1 else "=") * total_width)
     print_fn(f" Total params: {total:,} ({_fmt_bytes(nbytes)})")
-    print_fn(f" Trainable params: {trainable:,}")
-    print_fn(f" Non-trainable params: {total - trainable:,}")
+    print_fn(f" Trainable params: {trainable:,} ({_fmt_bytes(trainable_bytes)})")
+    print_fn(f" Non-trainable params: {total - trainable:,} ({_fmt_bytes(nbytes - trainable_bytes)})")
