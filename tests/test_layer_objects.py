@@ -366,3 +366,21 @@ def test_add_loss_and_activity_regularizer_match_keras():
     p = Penalised()
     p(np.ones((1, 2)))
     assert [float(l) for l in p.losses] == [2.0]
+
+
+def test_eager_training_call_gives_nested_dropout_a_key():
+    class Block(jnet.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = jnet.layers.Dense(8)
+            self.dropout = jnet.layers.Dropout(0.5)
+
+        def call(self, inputs):   # Keras style: no training / rng arguments
+            return self.dropout(self.dense(inputs))
+
+    block = Block()
+    x = np.ones((4, 3), "float32")
+    a, b = np.asarray(block(x, training=True)), np.asarray(block(x, training=True))
+    assert not np.allclose(a, b)
+    assert np.any(a == 0)
+    np.testing.assert_array_equal(np.asarray(block(x)), np.asarray(block(x)))

@@ -314,3 +314,13 @@ def test_activation_layer_bad_config_names_layer():
         layers.PReLU().init(jax.random.key(0), jax.ShapeDtypeStruct((None, None, 4), jnp.float32))
     with pytest.raises(ValueError, match="Softmax 'softmax': axis must be an int"):
         layers.Softmax(axis="last")
+
+
+def test_compute_mask_mask_argument_is_optional_as_in_keras():
+    ids = np.array([[3, 1, 0], [2, 0, 0]])
+    emb = jnet.layers.Embedding(5, 2, mask_zero=True)
+    np.testing.assert_array_equal(np.asarray(emb.compute_mask(ids)), ids != 0)
+    x = np.array([[[1.0], [0.0]]], "float32")
+    np.testing.assert_array_equal(np.asarray(jnet.layers.Masking().compute_mask(x)), [[True, False]])
+    assert jnet.layers.LSTM(2).compute_mask(x) is None
+    assert jnet.layers.Concatenate().compute_mask([x, x]) is None

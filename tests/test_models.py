@@ -137,3 +137,13 @@ def test_deferred_sequential_builds_from_first_data():
     assert not model.built
     assert model(jnp.ones((5, 7))).shape == (5, 2)
     assert model.get_weights()[0].shape == (7, 4)
+
+
+def test_model_output_shape_follows_keras():
+    a, b = jnet.Input((3,)), jnet.Input((None, 2))
+    single = jnet.Model(a, layers.Dense(4)(a))
+    assert single.output_shape == (None, 4)
+    multi = jnet.Model([a, b], {"x": layers.Dense(1)(a), "y": layers.Dense(5)(b)})
+    assert multi.output_shape == [(None, 1), (None, None, 5)]
+    seq = jnet.Sequential([jnet.Input((7,)), layers.Dense(2)])
+    assert seq.output_shape == (None, 2)

@@ -339,7 +339,7 @@ class _DenseAttention(Layer):
             if len(s.shape) < 3:
                 raise ValueError(f"{self._label}: {name} must have shape (batch, T, dim), got {s.shape}")
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         if mask is None or not isinstance(mask, (list, tuple)) or mask[0] is None:
             return None
         return mask[0]

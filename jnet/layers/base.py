@@ -343,7 +343,9 @@ class Layer(WeightsMixin, BuildingMixin):
         if outer is None:
             self._materialize()
             training = bool(training) if training is not None else False
-            if rng is None and training and "rng" in self._call_keywords():
+            # A key for this call when it or a nested layer (a Dropout inside a custom block whose
+            # call() takes no rng) may draw random numbers.
+            if rng is None and training and ("rng" in self._call_keywords() or self._sublayers()):
                 from jnet.utils import rng as jrng
 
                 rng = jrng.next_key()

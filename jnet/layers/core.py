@@ -259,7 +259,7 @@ class Lambda(Layer):
         if not ok:
             raise ValueError(f"{self._label}: output_shape says {expected} but the function returned shape {got}")
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         return self.mask(inputs, mask) if self.mask is not None else None
 
     def get_config(self):
@@ -386,7 +386,7 @@ class Embedding(Layer):
         out = jnp.take(self.embeddings.value, ids, axis=0, mode="fill", fill_value=jnp.nan)
         return out.astype(self.compute_dtype)
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
         return jnp.not_equal(inputs, 0)
@@ -432,5 +432,5 @@ class Masking(Layer):
         keep = jnp.any(jnp.not_equal(x, self.mask_value), axis=-1, keepdims=True)
         return jnp.where(keep, x, jnp.zeros((), x.dtype))
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         return jnp.any(jnp.not_equal(inputs, self.mask_value), axis=-1)

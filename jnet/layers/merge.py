@@ -117,7 +117,7 @@ class _ElementwiseMerge(_Merge):
             out.append(jnp.broadcast_to(m, x.shape))
         return out
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         # Keras: no output mask unless every input has one; then their union (logical OR).
         if mask is None:
             return None
@@ -281,7 +281,7 @@ class Concatenate(_Merge):
         self.check_inputs(inputs)
         return jnp.concatenate(self._cast(inputs), axis=self.axis)
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         if mask is None:
             return None
         if not isinstance(mask, (list, tuple)) or len(mask) != len(inputs):

@@ -170,7 +170,7 @@ class RNNBase(StatefulRNNMixin, Layer):
             self._build_states(sequences_shape[0], self.state_sizes)
 
     # ------------------------------------------------------------------ masks
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         mask = _first_mask(mask)
         out_mask = mask if self.return_sequences else None
         if self.return_state:
@@ -506,7 +506,7 @@ class Bidirectional(Layer):
         self._forward._maybe_build((spec,), {})
         self._backward._maybe_build((spec,), {})
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         mask = _first_mask(mask)
         if self.return_sequences:
             out_mask = [mask, mask] if self.merge_mode is None else mask

@@ -147,6 +147,12 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         return self._structure(list(graph.outputs))
 
     @property
+    def output_shape(self):
+        """Shape of the output (None for unknown axes); a list when the model has several."""
+        shapes = [tuple(t.shape) for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
     def input_names(self) -> list:
         if self._graph is None and self._is_subclassed():
             return ["input"]
