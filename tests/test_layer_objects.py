@@ -350,10 +350,13 @@ def test_add_loss_and_activity_regularizer_match_keras():
         km.set_weights([np.asarray(w) for w in jm.get_weights()])
         km.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
         kl = km.evaluate(X, Y, batch_size=16, verbose=0)
+        kl_partial = km.evaluate(X, Y, batch_size=12, verbose=0)   # last batch: 4 rows
         km.fit(X, Y, epochs=1, batch_size=8, shuffle=False, verbose=0)
     jm.compile(optimizer=jnet.optimizers.SGD(0.05), loss="mse")
     jl = jm.evaluate(X, Y, batch_size=16, verbose=0)
     np.testing.assert_allclose(jl, kl, rtol=1e-5)
+    # the padded last batch's activity penalty counts its real rows only
+    np.testing.assert_allclose(jm.evaluate(X, Y, batch_size=12, verbose=0), kl_partial, rtol=1e-5)
     jm.fit(X, Y, epochs=1, batch_size=8, shuffle=False, verbose=0)
     for a, b in zip(jm.get_weights(), km.get_weights()):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-4, atol=1e-6)
@@ -366,6 +369,11 @@ def test_add_loss_and_activity_regularizer_match_keras():
     p = Penalised()
     p(np.ones((1, 2)))
     assert [float(l) for l in p.losses] == [2.0]
+    x = jnet.Input((4,))
+    model = jnet.Model(x, layers.Dense(1)(Penalised()(x)))
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.warns(UserWarning, match=r"adds a loss in call\(\) \(add_loss\).*padded"):
+        model.fit(X[:12], Y[:12], batch_size=8, epochs=1, verbose=0)
 
 
 def test_eager_training_call_gives_nested_dropout_a_key():

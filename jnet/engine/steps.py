@@ -219,7 +219,8 @@ def stateful_eval_step(plan: StepPlan, params, state, metrics, batch):
     """`eval_step` that also returns the new state (a stateful RNN's carried states); for
     stateful models only, so that other models' steps return (and copy) no state."""
     x, y, sw, valid = batch
-    preds, new_state, added = forward(plan, params, state, x, False, None)
+    with batch_rows.valid_rows(valid):  # activity penalties count the real rows only
+        preds, new_state, added = forward(plan, params, state, x, False, None)
     loss, per_output = compute_loss(plan, params, preds, y, sw, valid, added)
     return update_metrics(plan, metrics, loss, per_output, preds, y, sw, valid), new_state
 

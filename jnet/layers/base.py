@@ -294,7 +294,7 @@ class Layer(WeightsMixin, BuildingMixin):
 
                 reg = regularizers.get(self.activity_regularizer)
                 for out in jax.tree_util.tree_leaves(outputs):
-                    scope.losses.append(reg(out) / out.shape[0] if out.ndim else reg(out))
+                    scope.losses.append(_activity_penalty(reg, out))
         return outputs
 
     def _call_with_mask(self, args, kwargs, mask, training=False, rng=None):
@@ -323,6 +323,7 @@ class Layer(WeightsMixin, BuildingMixin):
         scope = current_scope()
         if scope is None:
             raise RuntimeError(f"{self._label}.add_loss: call it from inside call()")
+        self.__dict__["_adds_losses"] = True
         scope.losses.append(jnp.asarray(loss, jnp.float32))
 
     # ------------------------------------------------------------------ calling
@@ -391,6 +392,20 @@ class Layer(WeightsMixin, BuildingMixin):
 
 dataclasses.dataclass(eq=False)(Layer)
 Layer.__init__.__jnet_dataclass_init__ = True
+
+
+def _activity_penalty(reg, out):
+    """Keras's activity penalty: `reg(output) / batch size`. In the engine's padded last batch
+    only the real rows count (zeroed padding adds nothing to L1/L2 sums), divided by their number."""
+    if not out.ndim:
+        return reg(out)
+    from jnet.layers import batch_rows
+
+    rows = batch_rows.current()
+    if rows is None or rows.shape != out.shape[:1]:
+        return reg(out) / out.shape[0]
+    keep = jnp.reshape(rows, rows.shape + (1,) * (out.ndim - 1))
+    return reg(jnp.where(keep, out, jnp.zeros((), out.dtype))) / jnp.maximum(jnp.sum(rows), 1).astype(jnp.float32)
 
 
 def _marks_built(build):

@@ -341,7 +341,9 @@ class TrainingMixin:
                     data, val = D.split_validation(data, validation_split)
                     val_source = self._source(val, validation_batch_size or batch_size or 32, len(self.output_names))
             self._check_targets(data, "fit")
-            bs = data.n if full_batch else (batch_size or 32)
+            # Data smaller than a batch is one batch of its own size (as Keras), not a padded one:
+            # `add_loss` values computed over the batch then see only real rows.
+            bs = data.n if full_batch else min(batch_size or 32, max(data.n, 1))
             source = self._source(data, bs, len(self.output_names))
         if validation_data is not None:
             val_source = self._validation_source(validation_data, validation_batch_size or batch_size or 32, check_nan)
@@ -373,6 +375,8 @@ class TrainingMixin:
                     epoch_logs = trainer.train_epoch(source, epoch, cbs, shuffle and not full_batch,
                                                      steps_per_epoch, start_batch)
                     start_batch = 0
+                    if epoch == initial_epoch:
+                        _warn_padded_add_loss(self, source)
                     if epoch_logs is None:
                         warnings.warn("fit: the training data ran out; stopping (give steps_per_epoch, or a "
                                       "re-iterable data source, for more epochs)", stacklevel=2)
@@ -424,7 +428,7 @@ class TrainingMixin:
                 raise ValueError("evaluate: y is required")
             self._check_targets(data, "evaluate")
             trainer = self._get_trainer()
-            source = self._source(data, batch_size or 32, len(self.output_names))
+            source = self._source(data, min(batch_size or 32, max(data.n, 1)), len(self.output_names))
             n_steps = source.steps if steps is None else min(steps, source.steps)
         cb_list = list(callbacks or []) + ([ProgbarLogger(verbose=verbose)] if verbose else [])
         cbs = CallbackList(cb_list, model=self, verbose=verbose, epochs=1, steps=n_steps)
@@ -667,3 +671,23 @@ class _nullcontext:
 
 def _tail(shape):
     return None if shape is None else tuple(shape[1:])
+
+
+def _warn_padded_add_loss(model, source):
+    """Losses a layer adds in `call` (`add_loss`) see the whole batch, and the engine pads the last
+    partial batch with copies of real rows: say so rather than let a batch-mean loss drift."""
+    n, bs = getattr(source, "n", None), getattr(source, "batch_size", None)
+    if not n or not bs or n % bs == 0:
+        return
+    todo, seen = [model], set()
+    while todo:
+        layer = todo.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if layer.__dict__.get("_adds_losses"):
+            warnings.warn(f"fit: {layer._label} adds a loss in call() (add_loss), and the last batch of each epoch "
+                          f"({n % bs} of {bs} rows) is padded with copies of real rows, which that loss sees; use a "
+                          f"batch_size that divides the {n} samples for exact values", stacklevel=3)
+            return
+        todo.extend(layer._sublayers())

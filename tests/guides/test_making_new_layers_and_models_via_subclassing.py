@@ -232,8 +232,6 @@ def test_add_loss_joins_compiled_loss_in_fit():
     np.testing.assert_allclose(h.history["loss"][0], np.mean((x - y) ** 2) + 1e-2 * np.mean(x), rtol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="jnet bug: a partial batch is padded to batch_size with copies of row 0 "
-                   "and add_loss values computed in call() (ops.mean over the batch) include the padding rows")
 def test_add_loss_on_partial_batch_guide_default_batch_size():
     model = _activity_model()
     x, y = _xy()
