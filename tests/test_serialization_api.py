@@ -149,7 +149,7 @@ KERAS_PAIRS = [  # (Keras object, the jnet object it must become)
      losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)),
     (lambda: keras.losses.MeanSquaredError(), losses.MeanSquaredError()),
     (lambda: keras.metrics.MeanSquaredError(), metrics.MeanSquaredError()),
-    (lambda: keras.metrics.AUC(num_thresholds=50), metrics.AUC(num_thresholds=50)),
+    (lambda: keras.metrics.AUC(num_thresholds=50, name="auc"), metrics.AUC(num_thresholds=50)),  # Keras numbers unnamed metrics per process
     (lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True), optimizers.SGD(0.1, momentum=0.9, nesterov=True)),
     (lambda: keras.optimizers.Adam(0.01, beta_1=0.8, amsgrad=True), optimizers.Adam(0.01, beta_1=0.8, amsgrad=True)),
     (lambda: keras.optimizers.RMSprop(0.002, rho=0.8), optimizers.RMSprop(0.002, rho=0.8)),
