@@ -123,8 +123,7 @@ class Variable:
                 return jnp.zeros(self.shape, self.dtype)   # shape tracing only: no values exist yet
             from jnet.utils import rng as jrng
 
-            with no_scope(), jax.ensure_compile_time_eval():
-                self._value = jax.jit(self.initial_value)(path_key(jrng.next_key(), self.path))
+            self._value = concrete(jax.jit(self.initial_value), path_key(jrng.next_key(), self.path))
         return self._value
 
     def assign(self, value):
@@ -300,6 +299,19 @@ def call_scope(bindings=None, training=None, rng=None, abstract=False):
 
             with jrandom.rng_scope(rng):
                 yield scope
+
+
+def concrete(fn, *args):
+    """`fn(*args)` as concrete arrays even when called while a function is being traced (a
+    variable first read inside a user's `jax.jit`): initial values are constants, never tracers.
+    Outside a trace this is the plain compiled call (`ensure_compile_time_eval` would run the
+    initializers op by op, several times slower)."""
+    with no_scope():
+        out = fn(*args)
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(out)):
+            with jax.ensure_compile_time_eval():
+                out = fn(*args)
+    return out
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.core.trees import bind_pairs, map_paths, variable_paths, zip_map
-from jnet.core.variables import Variable, path_key
+from jnet.core.variables import Variable, concrete, path_key
 
 __all__ = ["WeightsMixin"]
 
@@ -206,12 +206,10 @@ class WeightsMixin:
         todo = [(p, v) for p, v in variable_paths(tree) if not v.initialized]
         if not todo:
             return
-        from jnet.core.variables import no_scope
         from jnet.utils import rng as jrng
 
         key = jrng.next_key() if key is None else key
-        with no_scope(), jax.ensure_compile_time_eval():
-            values = jax.jit(lambda k: [v.initial_value(path_key(k, p)) for p, v in todo])(key)
+        values = concrete(jax.jit(lambda k: [v.initial_value(path_key(k, p)) for p, v in todo]), key)
         for (_, v), value in zip(todo, values):
             v._value = value
 
