@@ -123,7 +123,7 @@ class Variable:
                 return jnp.zeros(self.shape, self.dtype)   # shape tracing only: no values exist yet
             from jnet.utils import rng as jrng
 
-            self._value = concrete(jax.jit(self.initial_value), path_key(jrng.next_key(), self.path))
+            self._value = concrete(lambda: jax.jit(self.initial_value)(path_key(jrng.next_key(), self.path)))
         return self._value
 
     def assign(self, value):
@@ -301,17 +301,21 @@ def call_scope(bindings=None, training=None, rng=None, abstract=False):
                 yield scope
 
 
-def concrete(fn, *args):
-    """`fn(*args)` as concrete arrays even when called while a function is being traced (a
+def concrete(thunk):
+    """`thunk()` as concrete arrays even when called while a function is being traced (a
     variable first read inside a user's `jax.jit`): initial values are constants, never tracers.
     Outside a trace this is the plain compiled call (`ensure_compile_time_eval` would run the
     initializers op by op, several times slower)."""
     with no_scope():
-        out = fn(*args)
-        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(out)):
-            with jax.ensure_compile_time_eval():
-                out = fn(*args)
-    return out
+        if not _tracing():
+            return thunk()
+        with jax.ensure_compile_time_eval():
+            return thunk()
+
+
+def _tracing() -> bool:
+    """Whether a JAX transformation is tracing right now (a probe op comes out a tracer)."""
+    return isinstance(jnp.zeros(()) + 0, jax.core.Tracer)
 
 
 @contextlib.contextmanager

@@ -208,8 +208,11 @@ class WeightsMixin:
             return
         from jnet.utils import rng as jrng
 
-        key = jrng.next_key() if key is None else key
-        values = concrete(jax.jit(lambda k: [v.initial_value(path_key(k, p)) for p, v in todo]), key)
+        def initial():
+            k = jrng.next_key() if key is None else key
+            return jax.jit(lambda k: [v.initial_value(path_key(k, p)) for p, v in todo])(k)
+
+        values = concrete(initial)
         for (_, v), value in zip(todo, values):
             v._value = value
 
