@@ -13,7 +13,17 @@ from jnet import losses, metrics, optimizers
 from jnet import callbacks, saving
 from jnet import distribution, mixed_precision
 from jnet import backend, config, ops, random, tree
+from jnet.core.symbolic import SymbolicTensor as KerasTensor
+from jnet.core.variables import StatelessScope, Variable
+from jnet.initializers import Initializer
+from jnet.layers.base import Layer
 from jnet.layers.input_layer import Input
+from jnet.layers.input_spec import InputSpec
+from jnet.losses import Loss
+from jnet.metrics import Metric
+from jnet.mixed_precision import DTypePolicy
+from jnet.optimizers import Optimizer
+from jnet.regularizers import Regularizer
 from jnet.models.model import Model
 from jnet.models.saving import load_model
 from jnet.models.sequential import Sequential
@@ -31,5 +41,6 @@ __all__ = [
     "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "distribution", "initializers",
     "layers", "load_model", "losses", "metrics", "mixed_precision", "models", "optimizers",
     "register_serializable", "regularizers", "constraints", "saving", "utils", "backend", "config", "ops",
-    "random", "tree", "version",
+    "random", "tree", "version", "DTypePolicy", "Initializer", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric",
+    "Optimizer", "Regularizer", "StatelessScope", "Variable",
 ]

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Variable", "VariableScope", "call_scope", "current_scope", "path_key"]
+__all__ = ["StatelessScope", "Variable", "VariableScope", "call_scope", "current_scope", "path_key"]
 
 
 def path_key(key, path: str):
@@ -136,7 +136,8 @@ class Variable:
         if not _is_key(value):
             value = value.astype(self.dtype)
         scope = current_scope()
-        if scope is not None and (scope.binds(self) or scope.abstract or isinstance(value, jax.core.Tracer)):
+        if scope is not None and (scope.binds(self) or scope.abstract or scope.stateless
+                                  or isinstance(value, jax.core.Tracer)):
             scope.record(self, value)
         else:
             self._value = value
@@ -258,6 +259,7 @@ class VariableScope:
         self.abstract = abstract
         self.losses = []
         self._draws = 0
+        self.stateless = False
 
     def binds(self, variable) -> bool:
         return id(variable) in self._bindings
@@ -284,6 +286,28 @@ class VariableScope:
     def __exit__(self, *exc):
         _stack().pop()
         return False
+
+
+class StatelessScope(VariableScope):
+    """Keras's `keras.StatelessScope`: inside it, variables read the values of `state_mapping`
+    (`[(variable, value), ...]`) and assignments are recorded here, never written to the
+    variables; read them with `get_current_value(variable)`.
+
+    Example:
+    ```python
+    with jnet.StatelessScope(state_mapping=[(layer.kernel, new_kernel)]) as scope:
+        y = layer(x)
+    ```
+    """
+
+    def __init__(self, state_mapping=None, collect_losses=False, initialize_variables=True):
+        pairs = list(state_mapping or [])
+        super().__init__({id(v): _unwrap(a) for v, a in pairs})
+        self._variables.update({id(v): v for v, _ in pairs})
+        self.stateless = True
+
+    def get_current_value(self, variable):
+        return self.lookup(variable)
 
 
 @contextlib.contextmanager

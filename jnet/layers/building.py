@@ -24,6 +24,7 @@ class BuildingMixin:
         if self.built:
             return
         specs = specs_of(tuple(arg_specs))
+        self._check_input_spec(specs)
         try:
             self.check_inputs(*specs)
             self.__dict__["_build_specs"] = specs
@@ -84,9 +85,14 @@ class BuildingMixin:
                 raise
             raise type(err)(f"{self._label}: {err}") from err
 
-    @property
-    def input_spec(self):
-        return None
+    input_spec = None  # an InputSpec (or a list, one per input) set by the layer: checked on every call
+
+    def _check_input_spec(self, specs):
+        spec = self.__dict__.get("input_spec")
+        if spec is not None:
+            from jnet.layers.input_spec import check_input_specs
+
+            check_input_specs(self._label, spec, list(specs))
 
     def compute_output_shape(self, input_shape, *args):
         """The output shape for an input of `input_shape` (batch axis included; None allowed)."""

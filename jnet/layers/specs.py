@@ -91,6 +91,7 @@ def infer_output_spec(layer, specs, kwargs=None):
     try:
         layer._maybe_build(specs, {k: v for k, v in kwargs.items() if is_spec_leaf(v)})
         if layer.built and layer._build_shapes is not None:
+            layer._check_input_spec(specs_of(specs))
             layer.check_inputs(*specs_of(specs))
         first = _eval(layer, specs, kwargs, 1021)
         if not _has_unknown((specs, kwargs)):
