@@ -59,6 +59,9 @@ class TrainingMixin:
             optimizer: a name (`"adam"`), a `jnet.optimizers` instance or an optax transformation.
             loss: a loss (name, `jnet.losses.Loss`, function) for every output, a list per
                 output, or a dict keyed by output name (outputs without a loss are allowed).
+                With outputs given as a dict, a list goes to them in the order they were
+                written; Keras 3 pairs it with the sorted keys instead (a trap: the functional-API
+                guide's own example then puts its losses on the wrong heads).
             loss_weights: a list or dict of floats weighting each output's loss in the total.
             metrics, weighted_metrics: like `loss`; each entry may be a list of metrics.
                 `"accuracy"` resolves from the target/output shapes and the loss, as Keras.
