@@ -59,7 +59,9 @@ class Metric(StatelessMetricMixin):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "result" in cls.__dict__:
+        if "update_state" in cls.__dict__ and "update" not in cls.__dict__:
+            _adapt_keras_style(cls)
+        elif "result" in cls.__dict__:
             cls.result = _wrap_result(cls.__dict__["result"])
 
     def __init__(self, name=None, dtype=None):
@@ -79,6 +81,18 @@ class Metric(StatelessMetricMixin):
 
     def update(self, state, y_true, y_pred, sample_weight=None):
         raise TypeError(f"{type(self).__name__} must implement update(state, ...)")
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A state variable of a Keras-style metric (Keras's `Metric.add_variable`): a subclass
+        that writes `update_state` and `result` over such variables runs in `fit` like any
+        jnet metric (its variables become the compiled step's metric state)."""
+        from jnet.core.variables import Variable
+
+        var = Variable(initializer, shape, dtype or self.dtype, trainable=False, name=name)
+        self.__dict__.setdefault("_keras_variables", []).append(var)
+        return var
+
+    add_weight = add_variable
 
     def result(self, state=_HELD):
         raise TypeError(f"{type(self).__name__} must implement result(state)")
@@ -128,6 +142,58 @@ class Metric(StatelessMetricMixin):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
+
+
+def _adapt_keras_style(cls):
+    """Give a Keras-style metric (variables from `add_variable`, `update_state` assigning them,
+    `result()` reading them) jnet's pure protocol: the state is the variables' values, and
+    `update`/`result` run the user's methods with those values bound (a StatelessScope)."""
+    from jnet.core.variables import StatelessScope
+
+    keras_update, keras_result = cls.__dict__["update_state"], cls.__dict__.get("result") or cls.result
+
+    def variables_of(self):
+        return self.__dict__.get("_keras_variables", [])
+
+    def init(self):
+        return [v.initial_value(jax.random.key(0)) for v in variables_of(self)]
+
+    def update(self, state, *args, **kwargs):
+        vs = variables_of(self)
+        sw = kwargs.get("sample_weight")
+        if sw is not None and args and jnp.ndim(sw) < jnp.ndim(args[0]):
+            # The engine's weights (real rows 1, padding 0) are per sample; shaped like y_true they
+            # multiply a user's per-element values row by row instead of broadcasting across.
+            kwargs["sample_weight"] = jnp.reshape(sw, jnp.shape(sw) + (1,) * (jnp.ndim(args[0]) - jnp.ndim(sw)))
+        with StatelessScope(state_mapping=list(zip(vs, state))) as scope:
+            keras_update(self, *args, **kwargs)
+            return [scope.get_current_value(v) for v in vs]
+
+    def result(self, state=_HELD):
+        if state is _HELD or state is None:
+            return _array(keras_result(self))
+        with StatelessScope(state_mapping=list(zip(variables_of(self), state))):
+            return _array(keras_result(self))   # read while the state is bound
+
+    def held_state(self):
+        return [v.value for v in variables_of(self)]
+
+    def set_state(self, state):
+        if state is not None:
+            for v, value in zip(variables_of(self), state):
+                v.assign(value)
+
+    def update_state(self, *args, **kwargs):
+        return keras_update(self, *args, **kwargs)
+
+    cls.init, cls.update, cls.result, cls.update_state = init, update, result, update_state
+    cls._held_state = held_state
+    cls._state = property(held_state, set_state)
+
+
+def _array(out):
+    """A metric result as an array (Keras's `result()` may return the variable itself)."""
+    return out.value if hasattr(out, "assign") else out
 
 
 def _zero_weighted(values, weight):
