@@ -392,3 +392,20 @@ def test_eager_training_call_gives_nested_dropout_a_key():
     assert not np.allclose(a, b)
     assert np.any(a == 0)
     np.testing.assert_array_equal(np.asarray(block(x)), np.asarray(block(x)))
+
+
+def test_compile_without_a_loss_needs_losses_from_the_model():
+    class Penalised(layers.Layer):
+        def call(self, x):
+            self.add_loss(jnp.mean(jnp.square(x)))
+            return x
+
+    x = jnet.Input((4,))
+    model = jnet.Model(x, Penalised()(layers.Dense(2)(x)))
+    model.compile(optimizer="sgd")
+    history = model.fit(X, np.zeros((16, 2), np.float32), batch_size=16, epochs=2, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0]   # the added loss alone trains
+    plain = jnet.Sequential([jnet.Input((4,)), layers.Dense(1)])
+    plain.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="compile\\(\\) was called without a loss, and no layer adds one"):
+        plain.fit(X, Y, epochs=1, verbose=0)

@@ -133,8 +133,10 @@ class TrainingMixin:
         weights = per_output(args["loss_weights"], names, "loss_weights", is_leaf=lambda v: True)
         mets = per_output(args["metrics"], names, "metrics", is_leaf=is_metric_leaf)
         wmets = per_output(args["weighted_metrics"], names, "weighted_metrics", is_leaf=is_metric_leaf)
-        if all(l is None for l in losses) and (custom_steps(self) is None or not custom_steps(self).train):
-            raise ValueError(f"{self._label}: compile() was called without a loss; pass loss=... to train or evaluate")
+        if (all(l is None for l in losses) and (custom_steps(self) is None or not custom_steps(self).train)
+                and not _has_own_losses(self)):
+            raise ValueError(f"{self._label}: compile() was called without a loss, and no layer adds one "
+                             "(add_loss, activity or weight regularizers); pass loss=... to train or evaluate")
         outputs = []
         used = set(loss_log_names(StepPlan(self, [OutputPlan(n, l) for n, l in zip(names, losses)], None, None)))
         for i, name in enumerate(names):
@@ -694,3 +696,20 @@ def _warn_padded_add_loss(model, source):
                           f"batch_size that divides the {n} samples for exact values", stacklevel=3)
             return
         todo.extend(layer._sublayers())
+
+
+def _has_own_losses(model) -> bool:
+    """Whether the model's loss can come from the model itself, as Keras allows compile()
+    without a loss then: a weight regularizer, or losses layers add during a (shape-only)
+    training call."""
+    if any(v.regularizer is not None for v in model.weights):
+        return True
+    if model._graph is None:
+        return False
+    from jnet.core.variables import Variable
+
+    specs = [jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in t.shape), t.dtype) for t in model._graph.inputs]
+    tree = jax.tree_util.tree_map(lambda v: v.spec, model._variable_tree(), is_leaf=lambda v: isinstance(v, Variable))
+    losses = jax.eval_shape(lambda v, xs: model.apply_with_losses(v, *xs, training=True, rng=jax.random.key(0))[2],
+                            tree, specs)
+    return len(losses) > 0

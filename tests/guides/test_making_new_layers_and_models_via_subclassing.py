@@ -240,8 +240,6 @@ def test_add_loss_on_partial_batch_guide_default_batch_size():
     np.testing.assert_allclose(h.history["loss"][0], np.mean((x - y) ** 2) + 1e-2 * np.mean(x), rtol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="jnet bug: compile() without a loss refuses to train "
-                   "a model whose only loss comes from add_loss ('compile() was called without a loss')")
 def test_add_loss_is_the_whole_loss_without_compiled_loss():
     model = _activity_model()
     x, y = _xy()
