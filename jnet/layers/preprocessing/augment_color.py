@@ -10,7 +10,9 @@ import jax
 import jax.numpy as jnp
 
 from jnet.layers.preprocessing._common import NumericLayer
-from jnet.layers.preprocessing.augment import BaseAugmentation, _per_image, _value_range
+from jnet.layers.preprocessing.augment_base import (BaseAugmentation, ValueRangeAugmentation, check_value_range,
+                                                    factor_range, from_255, image_coin, image_factor, per_image,
+                                                    to_255)
 from jnet.layers.preprocessing.image import check_image_layer, standardize_format
 from jnet.ops import image as image_ops
 
@@ -26,19 +28,6 @@ def _gray(x):
         raise ValueError(f"expects RGB images (3 channels), got shape {x.shape}")
     luma = jnp.tensordot(x, jnp.asarray(_LUMA, x.dtype), axes=([3], [0]))[..., None]
     return jnp.broadcast_to(luma, x.shape)
-
-
-def _factor_range(layer, name, value, low=0.0):
-    """Keras's `_set_factor` with bounds `[low, 1]`: `f` means `(max(-f, low), f)`, a pair is
-    sorted; every number must lie in the bounds."""
-    def ok(v):
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= 1
-
-    if ok(value):
-        return (max(-abs(float(value)), low), abs(float(value)))
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(ok(v) for v in value):
-        return tuple(sorted(float(v) for v in value))
-    raise ValueError(f"{layer._label}: {name} must be a number or a pair of numbers in [{low:g}, 1], got {value!r}")
 
 
 class RandomGrayscale(BaseAugmentation):
@@ -68,7 +57,7 @@ class RandomGrayscale(BaseAugmentation):
             raise ValueError(f"{self._label}: {err}") from None
 
 
-class RandomInvert(BaseAugmentation):
+class RandomInvert(ValueRangeAugmentation):
     """Inverts each image (`high - x`) with a probability drawn in `factor`'s range while
     training.
 
@@ -80,23 +69,15 @@ class RandomInvert(BaseAugmentation):
     """
 
     factor: Any = 1.0
-    value_range: Any = (0, 255)
     seed: Any = None
     data_format: Any = None
 
-    def check_config(self):
-        self._range = _factor_range(self, "factor", self.factor)
-        _value_range(self)
-        self._check_seed()
-
     def augment(self, x, key):
-        kp, kt = jax.random.split(key)
-        n = x.shape[0]
-        apply = (jax.random.uniform(kt, (n,)) < _per_image(kp, n, *self._range)).reshape(-1, 1, 1, 1)
+        apply = image_coin(key, x.shape[0], self._range)
         return jnp.where(apply, self.value_range[1] - x, x)
 
 
-class RandomColorDegeneration(BaseAugmentation):
+class RandomColorDegeneration(ValueRangeAugmentation):
     """Blends each image towards its grayscale version by a random amount while training:
     `x + f * (gray(x) - x)`, clipped to `value_range`, `f` drawn in `factor`'s range.
 
@@ -109,17 +90,14 @@ class RandomColorDegeneration(BaseAugmentation):
     """
 
     factor: Any = 0.0
-    value_range: Any = (0, 255)
     seed: Any = None
     data_format: Any = None
 
-    def check_config(self):
-        self._range = _factor_range(self, "factor", self.factor, low=-1.0)
-        _value_range(self)
-        self._check_seed()
+    def read_factor(self, value):
+        return factor_range(self, "factor", value, low=-1.0)
 
     def augment(self, x, key):
-        f = _per_image(key, x.shape[0], *self._range).reshape(-1, 1, 1, 1).astype(x.dtype)
+        f = image_factor(key, x, *self._range)
         try:
             gray = _gray(x)
         except ValueError as err:
@@ -127,17 +105,7 @@ class RandomColorDegeneration(BaseAugmentation):
         return jnp.clip(x + f * (gray - x), *self.value_range)
 
 
-def _to_255(x, value_range):
-    lo, hi = value_range
-    return x if (lo, hi) == (0.0, 255.0) else (x - lo) / (hi - lo) * 255.0
-
-
-def _from_255(x, value_range):
-    lo, hi = value_range
-    return x if (lo, hi) == (0.0, 255.0) else x / 255.0 * (hi - lo) + lo
-
-
-class RandomPosterization(BaseAugmentation):
+class RandomPosterization(ValueRangeAugmentation):
     """Reduces each image to a random number of bits per channel while training (values
     mapped to 0-255, truncated to their top `bits` bits, mapped back).
 
@@ -150,30 +118,27 @@ class RandomPosterization(BaseAugmentation):
     """
 
     factor: Any = 8
-    value_range: Any = (0, 255)
     data_format: Any = None
     seed: Any = None
 
-    def check_config(self):
-        f = self.factor
-        if isinstance(f, (int, float)) and not isinstance(f, bool) and 1 <= f <= 8:
-            self._bits = (1, int(f))
-        elif isinstance(f, (list, tuple)) and len(f) == 2 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v <= 8 for v in f):
-            self._bits = tuple(sorted(int(v) for v in f))
-        else:
-            raise ValueError(f"{self._label}: factor must be a number of bits or a pair of them in [1, 8], got {f!r}")
-        _value_range(self)
-        self._check_seed()
+    def read_factor(self, f):
+        def bits(v):
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v <= 8
+
+        if bits(f):
+            return (1, int(f))
+        if isinstance(f, (list, tuple)) and len(f) == 2 and all(bits(v) for v in f):
+            return tuple(sorted(int(v) for v in f))
+        raise ValueError(f"{self._label}: factor must be a number of bits or a pair of them in [1, 8], got {f!r}")
 
     def augment(self, x, key):
         n = x.shape[0]
-        lo, hi = self._bits
+        lo, hi = self._range
         bits = jnp.full((n,), lo, jnp.int32) if lo == hi else jax.random.randint(key, (n,), lo, hi)
         shift = (8 - bits).astype(jnp.uint8).reshape(-1, 1, 1, 1)
-        pixels = _to_255(x, self.value_range).astype(jnp.uint8)
+        pixels = to_255(x, self.value_range).astype(jnp.uint8)
         kept = jnp.left_shift(jnp.right_shift(pixels, shift), shift)
-        return _from_255(kept.astype(x.dtype), self.value_range)
+        return from_255(kept.astype(x.dtype), self.value_range)
 
 
 class AutoContrast(NumericLayer):
@@ -190,7 +155,7 @@ class AutoContrast(NumericLayer):
     data_format: Any = None
 
     def check_config(self):
-        _value_range(self)
+        check_value_range(self)
         standardize_format(self)
 
     def check_inputs(self, spec, *rest):
@@ -199,13 +164,13 @@ class AutoContrast(NumericLayer):
     def call(self, images):
         x = images.astype(self.compute_dtype)
         axes = (-2, -1) if self.data_format == "channels_first" else (-3, -2)
-        y = _to_255(x, self.value_range)
+        y = to_255(x, self.value_range)
         low = jnp.min(y, axis=axes, keepdims=True)
         high = jnp.max(y, axis=axes, keepdims=True)
         span = high - low
         safe = jnp.where(span > 0, span, 1.0)
         stretched = jnp.clip((y - low) * (255.0 / safe), 0.0, 255.0)
-        return jnp.where(span > 0, _from_255(stretched, self.value_range), x)
+        return jnp.where(span > 0, from_255(stretched, self.value_range), x)
 
 
 def _rgb_only(layer, x):
@@ -213,7 +178,7 @@ def _rgb_only(layer, x):
         raise ValueError(f"{layer._label}: expects RGB images (3 channels), got shape {x.shape}")
 
 
-class RandomSaturation(BaseAugmentation):
+class RandomSaturation(ValueRangeAugmentation):
     """Scales each image's saturation by a random amount while training (in HSV space):
     with `f` drawn in `factor`'s range, saturation is multiplied by `f / (1 - f)`, so 0.5 keeps
     it, 0 removes it (gray) and 1 saturates fully. Saturation is clipped to [0, 1] (Keras
@@ -227,18 +192,15 @@ class RandomSaturation(BaseAugmentation):
     """
 
     factor: Any = 0.5
-    value_range: Any = (0, 255)
     data_format: Any = None
     seed: Any = None
 
-    def check_config(self):
-        self._range = _factor_range(self, "factor", self.factor, low=-1.0)
-        _value_range(self)
-        self._check_seed()
+    def read_factor(self, value):
+        return factor_range(self, "factor", value, low=-1.0)
 
     def augment(self, x, key):
         _rgb_only(self, x)
-        f = _per_image(key, x.shape[0], *self._range)
+        f = per_image(key, x.shape[0], *self._range)
         scale = (f / (1.0 - f + 1e-7)).astype(x.dtype).reshape(-1, 1, 1)
         hsv = image_ops.rgb_to_hsv(x)
         # Saturation lives in [0, 1]. Keras clips it to value_range instead, which lets it pass 1
@@ -247,7 +209,7 @@ class RandomSaturation(BaseAugmentation):
         return image_ops.hsv_to_rgb(jnp.stack([hsv[..., 0], s, hsv[..., 2]], axis=-1))
 
 
-class RandomHue(BaseAugmentation):
+class RandomHue(ValueRangeAugmentation):
     """Shifts each image's hue by a random amount while training: by up to `factor / 2` of
     the colour wheel, in a random direction.
 
@@ -259,21 +221,15 @@ class RandomHue(BaseAugmentation):
     """
 
     factor: Any = 0.0
-    value_range: Any = (0, 255)
     data_format: Any = None
     seed: Any = None
-
-    def check_config(self):
-        self._range = _factor_range(self, "factor", self.factor)
-        _value_range(self)
-        self._check_seed()
 
     def augment(self, x, key):
         _rgb_only(self, x)
         kd, kf = jax.random.split(key)
         n = x.shape[0]
         sign = jnp.where(jax.random.uniform(kd, (n,)) > 0.5, -1.0, 1.0)
-        shift = (sign * _per_image(kf, n, *self._range) * 0.5).astype(x.dtype).reshape(-1, 1, 1)
+        shift = (sign * per_image(kf, n, *self._range) * 0.5).astype(x.dtype).reshape(-1, 1, 1)
         lo, hi = self.value_range
         hsv = image_ops.rgb_to_hsv((x - lo) / (hi - lo))
         h = hsv[..., 0] + shift
@@ -282,7 +238,7 @@ class RandomHue(BaseAugmentation):
         return rgb * (hi - lo) + lo
 
 
-class RandomSharpness(BaseAugmentation):
+class RandomSharpness(ValueRangeAugmentation):
     """Sharpens or blurs each image by a random amount while training: blends the image with a
     3x3 smoothed copy, `x + (1 - 2f) * (smooth - x)`, `f` drawn in `factor`'s range (0.5 keeps
     the image, 0 blurs, 1 sharpens), clipped to `value_range`.
@@ -295,17 +251,11 @@ class RandomSharpness(BaseAugmentation):
     """
 
     factor: Any = 0.0
-    value_range: Any = (0, 255)
     data_format: Any = None
     seed: Any = None
 
-    def check_config(self):
-        self._range = _factor_range(self, "factor", self.factor)
-        _value_range(self)
-        self._check_seed()
-
     def augment(self, x, key):
-        f = (_per_image(key, x.shape[0], *self._range) * 2.0).astype(x.dtype).reshape(-1, 1, 1, 1)
+        f = image_factor(key, x, *self._range) * 2.0
         a, b = 1.0 / 13.0, 5.0 / 13.0  # PIL's SMOOTH kernel, as Keras uses
         kernel = jnp.asarray([[a, a, a], [a, b, a], [a, a, a]], x.dtype)
         c = x.shape[-1]
@@ -340,7 +290,7 @@ class RandomColorJitter(BaseAugmentation):
     def check_config(self):
         from jnet.layers.preprocessing.augment import RandomBrightness, RandomContrast
 
-        _value_range(self)
+        check_value_range(self)
         self._check_seed()
         steps = []
         for cls, name in ((RandomBrightness, "brightness_factor"), (RandomContrast, "contrast_factor"),
