@@ -45,7 +45,7 @@ def test_equalization_matches_keras_per_image(kw):
     x[1, ..., 2] = x[1, 0, 0, 2]  # a constant channel stays as it is
     got = np.asarray(layers.Equalization(**kw)(x, training=False))  # deterministic: at inference too
     for i in (0, 1):  # Keras equalizes over its whole batch: compare one image at a time
-        expected = _keras(lambda: keras.layers.Equalization(**kw)(x[i:i + 1], training=True))
+        expected = _keras(lambda i=i: keras.layers.Equalization(**kw)(x[i:i + 1], training=True))
         np.testing.assert_allclose(got[i], expected[0], rtol=1e-5, atol=1e-4)
     np.testing.assert_array_equal(got[1, ..., 2], x[1, ..., 2])
     chw = np.asarray(layers.Equalization(data_format="channels_first", **kw)(np.moveaxis(x, -1, 1)))
@@ -62,7 +62,7 @@ def test_gaussian_blur_with_fixed_sigma_matches_keras(kw):
 
 def test_shear_matches_keras_transform_for_either_sign():
     kl = keras.layers.RandomShear(x_factor=(0.2, 0.2), y_factor=(0.1, 0.1), fill_mode="constant", fill_value=3.0)
-    shapes = {s: _keras(lambda: kl.transform_images(X, {"shear_factor": np.tile([[0.2 * s, 0.1 * s]], (4, 1)),
+    shapes = {s: _keras(lambda s=s: kl.transform_images(X, {"shear_factor": np.tile([[0.2 * s, 0.1 * s]], (4, 1)),
                                                          "input_shape": X.shape})) for s in (1, -1)}
     got = _train(layers.RandomShear((0.2, 0.2), (0.1, 0.1), fill_mode="constant", fill_value=3.0),
                  rng=jax.random.key(5))
