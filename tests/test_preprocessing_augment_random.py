@@ -147,3 +147,18 @@ def test_new_layers_in_fit_compile_once_and_are_off_in_predict():
     model.fit(X, np.zeros((4, 2), "float32"), epochs=3, batch_size=2, verbose=0, callbacks=[cb])
     assert marks[0] > 0 and marks[0] == marks[1] == marks[2]  # epochs 2 and 3 compile nothing
     np.testing.assert_array_equal(model.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("Solarization", {"addition_factor": 0.2, "threshold_factor": 0.5}), ("Equalization", {"bins": 64}),
+    ("RandomGaussianBlur", {"factor": 0.5, "sigma": 0.5}), ("RandomErasing", {}), ("RandomShear", {"x_factor": 0.2}),
+    ("RandomPerspective", {"scale": 0.3}), ("RandomElasticTransform", {"scale": 0.5}), ("MixUp", {"alpha": 0.4}),
+    ("CutMix", {"factor": 0.5}), ("RandAugment", {"num_ops": 3}), ("AugMix", {"all_ops": False})])
+def test_keras_configs_load(name, kw):
+    import keras
+
+    config = getattr(keras.layers, name)(**kw).get_config()
+    layer = getattr(layers, name).from_config(config)
+    for key, value in kw.items():
+        kept = getattr(layer, key)
+        assert kept == value or kept == config[key] or list(kept) == list(config[key]), key

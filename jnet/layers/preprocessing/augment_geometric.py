@@ -19,9 +19,12 @@ __all__ = ["RandomShear", "RandomPerspective", "RandomElasticTransform"]
 
 
 def _shear_range(layer, name, value):
-    """RandomShear's factors: `f` in [0, 1] means `(-f, f)`; a pair is sorted, each in [0, 1]."""
-    pair = factor_range(layer, name, value)
-    return (-pair[1], pair[1]) if _is_number(value) else pair
+    """RandomShear's factors: `f` in [0, 1] means `(-f, f)`; a pair is sorted. Pairs may reach
+    down to -1 so that Keras's saved configs (which store `(-f, f)`) load."""
+    if _is_number(value):
+        upper = factor_range(layer, name, value)[1]
+        return (-upper, upper)
+    return factor_range(layer, name, value, low=-1.0)
 
 
 class RandomShear(BaseAugmentation):
@@ -30,7 +33,7 @@ class RandomShear(BaseAugmentation):
     `sy` in `y_factor`'s and one random sign for both.
 
     Args:
-        x_factor: `f` (meaning `(-f, f)`) or a pair `(lower, upper)` in [0, 1]: the shear along x,
+        x_factor: `f` in [0, 1] (meaning `(-f, f)`) or a pair `(lower, upper)`: the shear along x,
             as a fraction of the image per row (default 0).
         y_factor: the same along y (default 0).
         interpolation: `"bilinear"` (default) or `"nearest"`.
