@@ -43,7 +43,10 @@ def test_solarization_matches_keras_transform(value_range):
 def test_equalization_matches_keras_per_image(kw):
     x = X / 255 if kw else X.copy()
     x[1, ..., 2] = x[1, 0, 0, 2]  # a constant channel stays as it is
-    got = np.asarray(layers.Equalization(**kw)(x, training=False))  # deterministic: at inference too
+    got = np.asarray(layers.Equalization(**kw)(x))  # a direct call trains, as Keras
+    np.testing.assert_array_equal(np.asarray(layers.Equalization(**kw)(x, training=False)), x)  # Keras: identity
+    inference = np.asarray(_keras(lambda: keras.layers.Equalization(**kw)(x, training=False)))
+    np.testing.assert_array_equal(inference, x)
     for i in (0, 1):  # Keras equalizes over its whole batch: compare one image at a time
         expected = _keras(lambda i=i: keras.layers.Equalization(**kw)(x[i:i + 1], training=True))
         np.testing.assert_allclose(got[i], expected[0], rtol=1e-5, atol=1e-4)

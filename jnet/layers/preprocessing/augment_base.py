@@ -111,6 +111,13 @@ def from_255(x, value_range):
     return x if (lo, hi) == (0.0, 255.0) else x / 255.0 * (hi - lo) + lo
 
 
+def direct_call_trains(args, kwargs) -> bool:
+    """Keras: a preprocessing layer called directly on arrays, with no `training` given and
+    outside a model's call, runs in training mode (augments)."""
+    symbolic = any(is_symbolic(a) for a in jax.tree_util.tree_leaves(args, is_leaf=is_symbolic))
+    return "training" not in kwargs and current_scope() is None and not symbolic
+
+
 class BaseAugmentation(NumericLayer):
     """Shared plumbing (not exported): training switch, the key, batching, channels-first.
     A subclass defines `augment(images, key)` on a channels-last `(batch, h, w, c)` batch."""
@@ -124,9 +131,7 @@ class BaseAugmentation(NumericLayer):
         standardize_format(self)
 
     def __call__(self, *args, **kwargs):
-        # Keras: called directly on arrays, an augmentation layer augments.
-        symbolic = any(is_symbolic(a) for a in jax.tree_util.tree_leaves(args, is_leaf=is_symbolic))
-        if "training" not in kwargs and current_scope() is None and not symbolic:
+        if direct_call_trains(args, kwargs):
             kwargs["training"] = True
             if kwargs.get("rng") is None and self.seed is not None:
                 gen = self.__dict__.setdefault("_eager_seeds", jrandom.SeedGenerator(self.seed))

@@ -1,6 +1,6 @@
 """Pixel-value augmentations: Solarization, RandomGaussianBlur and RandomErasing (random, while
 training; identity at inference), and Equalization (deterministic histogram equalization,
-applied in training and at inference like AutoContrast)."""
+in training only, as Keras's code does)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet.layers.preprocessing._common import NumericLayer
-from jnet.layers.preprocessing.augment_base import (BaseAugmentation, _is_number,
+from jnet.layers.preprocessing.augment_base import (BaseAugmentation, _is_number, direct_call_trains,
                                                     check_value_range, factor_range, from_255, image_coin, per_image,
                                                     to_255)
 from jnet.layers.preprocessing.image import check_image_layer, standardize_format
@@ -76,8 +76,9 @@ def _equalize(y, bins):
 class Equalization(NumericLayer):
     """Histogram equalization of each image's channels: each channel's values are remapped
     through its cumulative histogram, spreading the most frequent intensities over the whole
-    `value_range`. Deterministic, applied in training and at inference (Keras documents it so;
-    its code skips it when `training=False`). A channel with a single value is unchanged.
+    `value_range`. Deterministic; as in Keras's code (its docstring says otherwise), applied only
+    while training: identity in `predict`/`evaluate`, while a direct call `layer(images)`
+    equalizes (`training` defaults to True there). A channel with a single value is unchanged.
 
     Keras equalizes each channel over the whole batch at once; jnet equalizes each image on
     its own, so an image's result does not depend on its batch (equal for a single image).
@@ -106,7 +107,14 @@ class Equalization(NumericLayer):
     def check_inputs(self, spec, *rest):
         check_image_layer(self, spec)
 
-    def call(self, images):
+    def __call__(self, *args, **kwargs):
+        if direct_call_trains(args, kwargs):
+            kwargs["training"] = True
+        return super().__call__(*args, **kwargs)
+
+    def call(self, images, training=False):
+        if not training:
+            return images
         x = images.astype(self.compute_dtype)
         first = self.data_format == "channels_first"
         x = jnp.moveaxis(x, -3, -1) if first else x
