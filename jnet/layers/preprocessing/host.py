@@ -64,11 +64,7 @@ def _string_call_spec(layer, args, kwargs):
     if len(args) != 1 or not is_symbolic(args[0]) or others:
         raise ValueError(f"{layer._label}: called on string input '{name}' with other tensors; a string layer "
                          "inside a model takes exactly one string input")
-    spec = args[0]
-    if len(spec.shape) not in (1, 2) or (len(spec.shape) == 2 and spec.shape[1] not in (1, None)
-                                         and not getattr(layer, "_string_inputs", False)):
-        raise ValueError(f"{layer._label}: string input '{name}' must have shape () or (1,) per sample, "
-                         f"got {spec.shape[1:]}")
+    spec = args[0]  # its shape per sample is the layer's to check (TextVectorization: () or (1,))
     own = getattr(layer, "_string_output_spec", None)
     out = own(tuple(spec.shape)) if own is not None else _probe_spec(layer, tuple(spec.shape))
     layer.built = True  # string layers have no weights: called on an input, they are ready

@@ -117,6 +117,9 @@ class StringLookup(IndexLookup):
         return _string_array(self, batch)
 
     def __call__(self, inputs, *args, **kwargs):
+        if self.invert and is_symbolic(inputs):
+            raise ValueError(f"{self._label}: invert=True maps indices to strings, which cannot come out of a "
+                             "compiled model; call it on the output of predict instead")
         if self.invert or _is_text(inputs):
             return self._host_call(inputs)
         return _inside_model(self, inputs, args, kwargs)
@@ -128,9 +131,6 @@ class StringLookup(IndexLookup):
         """The output spec on a string input of `shape` (inside a model, see `host`)."""
         from jnet.layers.preprocessing.host import _probe_spec
 
-        if self.invert:
-            raise ValueError(f"{self._label}: invert=True maps indices to strings, which cannot leave a compiled "
-                             "model; call it on the output of predict instead")
         if self.output_mode == "int":
             return jax.ShapeDtypeStruct(shape, jnp.int32)
         if not self._vocab and not self.pad_to_max_tokens:
