@@ -4,8 +4,9 @@ Strings cannot enter a compiled XLA step, so these layers form a *host stage*: t
 host with numpy and Python's C-implemented string methods (standardising a whole batch in one
 pass over one joined string), and hand integer or float arrays to the compiled model. Each is
 marked `_host_stage = True`; called on strings (`vectorizer(["some text"])`) it returns a jax
-array. The learned vocabulary and IDF weights live in the layer's config, so they are saved
-with the model.
+array. In a graph model, `jnet.Input(shape=(), dtype="string")` feeds it and the compiled part
+is fed its output (see `host`). The learned vocabulary and IDF weights live in the layer's
+config, so they are saved with the model.
 """
 
 from __future__ import annotations
