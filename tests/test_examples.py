@@ -2,8 +2,10 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -30,7 +32,7 @@ def test_issue_triage_quick(tmp_path):
     assert stdout.count("priority 0.") + stdout.count("priority 1.") >= 5
     assert any(f"-> {d}" in stdout for d in ("frontend", "backend", "infrastructure", "mobile"))
     assert (out / "issue_triage_model.png").stat().st_size > 1000
-    assert (out / "issue_triage.keras").is_file() and (out / "triage.json").is_file()
+    assert (out / "issue_triage.keras").is_file() and not (out / "triage.json").exists()  # one file holds all
     assert (out / "checkpoints" / "best.keras").is_file()
     events = [f for _, _, fs in os.walk(out / "logs") for f in fs if "tfevents" in f]
     assert events, "TensorBoard wrote no event file"
@@ -76,15 +78,23 @@ def test_issue_triage_github_export_and_predict(tmp_path):
     triaged = [line for line in stdout.splitlines() if "(filed under " in line]
     assert len(triaged) == 5 and all(any(f"-> {d}" in line for d in ("compiler", "docs", "runtime", "tooling"))
                                      for line in triaged)
-    meta = json.loads((out / "triage.json").read_text())
-    assert meta["labels"]["departments"] == ["compiler", "docs", "runtime", "tooling"]
-    assert "area/cli" not in meta["labels"]["tags"] and meta["priority"] is False
-    # The output folder alone triages a new issue, in the data's names.
-    stdout = ok(run([script, "--predict", str(out), "Parser crash", "the lexer fails on unicode identifiers",
-                     "--tags", "kind/bug"], tmp_path))
+    # The saved model holds the labels learned from the data: department names, tag vocabulary.
+    with zipfile.ZipFile(out / "issue_triage.keras") as z:
+        entries = {e["name"]: e for e in json.loads(z.read("config.json"))["config"]["layers"]}
+    departments = entries["department"]["config"]["names"]
+    assert departments == ["compiler", "docs", "runtime", "tooling"]
+    tags = entries["tag_bits"]["config"]["vocabulary"]
+    assert "kind/bug" in tags and "area/cli" not in tags
+    assert entries["title"]["config"]["dtype"] == "string" and "priority" not in entries
+    # That one file, alone in a new folder, triages a new issue from raw text, in the data's names.
+    alone = tmp_path / "elsewhere"
+    alone.mkdir()
+    shutil.copy(out / "issue_triage.keras", alone / "triage.keras")
+    stdout = ok(run([script, "--predict", str(alone / "triage.keras"), "Parser crash",
+                     "the lexer fails on unicode identifiers", "--tags", "kind/bug"], alone))
     first, second = stdout.splitlines()[:2]
-    assert first.startswith("Parser crash -> ") and first.split("-> ")[1].split()[0] in meta["labels"]["departments"]
-    assert sorted(part.split()[0] for part in second.split(", ")) == meta["labels"]["departments"]
+    assert first.startswith("Parser crash -> ") and first.split("-> ")[1].split()[0] in departments
+    assert sorted(part.split()[0] for part in second.split(", ")) == departments
 
 
 @pytest.mark.parametrize("name, content, message", [

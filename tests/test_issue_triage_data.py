@@ -178,3 +178,38 @@ def test_scores_match_sklearn_and_baselines_agree():
     assert "jnet" in name
     assert triage_eval.accuracy(y[va], sk) > 0.75 and triage_eval.accuracy(y[va], own) > 0.75
     assert np.mean(sk == own) > 0.85  # the same model, fitted two ways
+
+
+def test_issue_model_string_layers_raw_inputs_and_label_names():
+    import jnet
+    from jnet.datasets import issue_model
+
+    recs = [{"title": "Glacier tiles flicker", "body": "the sled map flickers", "tags": ["maps", "wontfix"]},
+            {"title": "Kiln too hot", "body": "glacier kiln", "tags": []},
+            {"title": "Owl count", "body": "owl owl", "tags": ["maps"]}]
+    title_vec, body_vec, tag_lookup = issue_model.text_layers(recs, 50, 3, 5, ["maps", "wontfix"])
+    assert title_vec.get_vocabulary() == body_vec.get_vocabulary()  # one vocabulary for title and body
+    # by frequency over titles and bodies (owl 3, kiln 2, glacier 2: ties larger token first, as Keras)
+    assert title_vec.get_vocabulary()[:5] == ["", "[UNK]", "owl", "kiln", "glacier"]
+    x = issue_model.raw_inputs(recs + [{"title": "t", "body": "b"}])
+    assert x["tags"].shape == (4, 2) and x["tags"][1].tolist() == ["", ""] and x["tags"][0].tolist() == ["maps", "wontfix"]
+    assert "tags" not in issue_model.raw_inputs(recs, with_tags=False)
+    assert np.asarray(title_vec(["Owl kiln glacier zebra"])).tolist() == [[2, 3, 4]]  # cut to 3 words
+    assert np.asarray(body_vec(["glacier owl zebra"])).tolist() == [[4, 2, 1, 0, 0]]  # [UNK], then padding
+    # multi-hot tag bits: column 0 counts tags never seen in training, padding "" counts nothing
+    np.testing.assert_array_equal(np.asarray(tag_lookup(np.array([["maps", ""], ["new", "wontfix"]]))),
+                                  [[0, 1, 0], [1, 0, 1]])
+
+    names = issue_model.LabelNames(["bugs", "docs"], name="department")
+    assert issue_model.LabelNames.from_config(names.get_config()).names == ["bugs", "docs"]
+    logits = jnet.Input(shape=(2,))
+    model = jnet.Model(logits, names(logits))
+    assert issue_model.department_names(model) == ["bugs", "docs"]
+    np.testing.assert_array_equal(model.predict(np.eye(2, dtype="float32"), verbose=0), np.eye(2))
+    with pytest.raises(ValueError, match="names must be distinct"):
+        issue_model.LabelNames(["a", "a"])
+    with pytest.raises(ValueError, match="non-empty list of strings"):
+        issue_model.LabelNames([])
+    plain = jnet.Model(logits, jnet.layers.Dense(2, name="department")(logits))
+    with pytest.raises(ValueError, match="no LabelNames layer 'department'"):
+        issue_model.department_names(plain)

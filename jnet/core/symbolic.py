@@ -14,9 +14,33 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["SymbolicTensor", "Node", "is_symbolic", "has_symbolic", "spec_of", "call_symbolic", "call_signature",
-           "symbolic_op"]
+           "symbolic_op", "STRING", "as_dtype", "dtype_name", "is_string_dtype"]
+
+# The dtype of a string input (`jnet.Input(shape=(), dtype="string")`): numpy's object dtype,
+# named "string" in configs, as Keras names it. Strings never enter a compiled step: a string
+# input feeds a string layer, which runs on the host (jnet.layers.preprocessing.host).
+STRING = np.dtype(object)
+_STRING_NAMES = ("string", "str", "bytes", "object")
+
+
+def as_dtype(dtype):
+    """`dtype` as a numpy/jax dtype; `"string"` (and str, bytes, object) as `STRING`."""
+    if isinstance(dtype, str) and dtype in _STRING_NAMES or dtype in (str, bytes, object):
+        return STRING
+    d = np.dtype(dtype) if isinstance(dtype, np.dtype) else jnp.dtype(dtype)
+    return STRING if d.kind in "USO" else d
+
+
+def is_string_dtype(dtype) -> bool:
+    return as_dtype(dtype) == STRING
+
+
+def dtype_name(dtype) -> str:
+    """The config name of a dtype: `"string"` for strings, else the numpy name."""
+    return "string" if is_string_dtype(dtype) else jnp.dtype(dtype).name
 
 
 class SymbolicTensor:
@@ -28,7 +52,7 @@ class SymbolicTensor:
 
     def __init__(self, shape, dtype, node=None, index=0):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = jnp.dtype(dtype)
+        self.dtype = as_dtype(dtype)
         self.node = node
         self.index = index
 
@@ -41,7 +65,7 @@ class SymbolicTensor:
         return self.node.layer.name if self.node is not None else None
 
     def __repr__(self):
-        return f"<SymbolicTensor shape={self.shape} dtype={self.dtype.name} from={self.name!r}>"
+        return f"<SymbolicTensor shape={self.shape} dtype={dtype_name(self.dtype)} from={self.name!r}>"
 
     def __jax_array__(self):
         raise TypeError(
@@ -98,6 +122,9 @@ def has_symbolic(args, kwargs=None) -> bool:
 # Set by jnet.layers.op_layer: records an op call on symbolic tensors as a graph node. Layers
 # stand above this module, so they register the handler rather than being imported here.
 _OP_HANDLER = []
+# Set by jnet.layers.preprocessing.host: the output specs of a layer called on a string tensor
+# (a string layer's, found on the host), or a clear error for a layer that cannot take strings.
+_STRING_HANDLER = []
 
 
 def symbolic_op(name: str, args: tuple, kwargs: dict | None = None):
@@ -153,7 +180,11 @@ def call_symbolic(layer, args: tuple, kwargs: dict):
     arg_specs = jax.tree_util.tree_map(spec_of, args, is_leaf=is_symbolic)
     tensor_kwargs = {k: v for k, v in kwargs.items() if k not in ("training", "mask")}
     kw_specs = jax.tree_util.tree_map(spec_of, tensor_kwargs, is_leaf=is_symbolic)
-    out_specs = layer.output_spec(*arg_specs, **kw_specs)
+    if _STRING_HANDLER and any(is_symbolic(t) and t.dtype == STRING
+                               for t in jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)):
+        out_specs = _STRING_HANDLER[0](layer, args, kwargs)
+    else:
+        out_specs = layer.output_spec(*arg_specs, **kw_specs)
     node = Node(layer, tuple(args), dict(kwargs))
     leaves, treedef = jax.tree_util.tree_flatten(out_specs)
     outputs = [SymbolicTensor(s.shape, s.dtype, node, i) for i, s in enumerate(leaves)]

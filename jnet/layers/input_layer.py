@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax.numpy as jnp
-
-from jnet.core.symbolic import Node, SymbolicTensor
+from jnet.core.symbolic import Node, SymbolicTensor, as_dtype, dtype_name
 from jnet.layers.base import Layer
 
 __all__ = ["Input", "InputLayer"]
@@ -18,7 +16,8 @@ class InputLayer(Layer):
     Args:
         shape: shape of one sample, without the batch axis; `None` marks a variable axis.
         batch_size: optional fixed batch size.
-        input_dtype: dtype of the input (float32 unless given: use "int32" for token ids).
+        input_dtype: dtype of the input (float32 unless given: use "int32" for token ids,
+            "string" for raw text, which feeds a string layer on the host).
     """
 
     shape: tuple = ()
@@ -56,7 +55,10 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
     Args:
         shape: shape of one sample, e.g. `(784,)`; `(None,)` is a variable-length sequence.
         batch_size: optional fixed batch size.
-        dtype: dtype of the data fed here (default float32; `"int32"` for token ids).
+        dtype: dtype of the data fed here (default float32; `"int32"` for token ids;
+            `"string"` for raw text, which must feed a string layer such as
+            `TextVectorization`, `StringLookup` or `Hashing`: those run on the host, before
+            the compiled step).
         name: the input's name, used to feed it from a dict (`{"title": ...}`).
         batch_shape: the full shape including the batch axis (instead of shape/batch_size).
 
@@ -73,5 +75,6 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
         raise ValueError("Input: pass shape= (one sample, without the batch axis)")
     if isinstance(shape, int):
         shape = (shape,)
-    layer = InputLayer(shape=tuple(shape), batch_size=batch_size, input_dtype=jnp.dtype(dtype or "float32").name, name=name)
+    layer = InputLayer(shape=tuple(shape), batch_size=batch_size, input_dtype=dtype_name(as_dtype(dtype or "float32")),
+                       name=name)
     return make_input_tensor(layer)

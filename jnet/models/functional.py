@@ -14,6 +14,7 @@ import jax
 from jnet.core.symbolic import Node, SymbolicTensor, call_signature, is_symbolic, spec_of  # noqa: F401
 from jnet.layers.base import name_key, to_snake_case
 from jnet.layers.input_layer import Input, InputLayer, make_input_tensor  # noqa: F401
+from jnet.layers.preprocessing.host import string_feeds
 
 # --------------------------------------------------------------------------- the graph
 
@@ -80,6 +81,8 @@ class Graph:
         self.nodes = self._sort()
         self.layers = self._unique_layers()
         self._assign_names()
+        # String inputs: the compiled graph is fed their string layer's output (run on the host).
+        self.feeds, self.host_nodes = string_feeds(self.inputs, self.nodes, owner_label)
         # The k-th call of a shared layer gets its own rng stream.
         counter = {}
         self.call_index = {}
@@ -138,8 +141,9 @@ class Graph:
         return [t.node.layer.name for t in self.outputs]
 
     def input_specs(self, fill=None):
-        """Specs of the inputs; `fill` replaces unknown axes (None keeps them)."""
-        return [jax.ShapeDtypeStruct(tuple(fill if (d is None and fill is not None) else d for d in t.shape), t.dtype) for t in self.inputs]
+        """Specs of what the compiled graph is fed per input (a string input: its string
+        layer's output); `fill` replaces unknown axes (None keeps them)."""
+        return [jax.ShapeDtypeStruct(tuple(fill if (d is None and fill is not None) else d for d in t.shape), t.dtype) for t in self.feeds]
 
     # ------------------------------------------------------------------ running
 
@@ -147,12 +151,12 @@ class Graph:
         """`(outputs, output_masks)` for `inputs` (a list, one per input), inside the caller's
         variable scope."""
         values, masks = {}, {}
-        for i, (t, x) in enumerate(zip(self.inputs, inputs)):
+        for i, (t, x) in enumerate(zip(self.feeds, inputs)):
             values[id(t)] = x
             masks[id(t)] = None if input_masks is None else input_masks[i]
         for node in self.nodes:
             layer = node.layer
-            if isinstance(layer, InputLayer):
+            if isinstance(layer, InputLayer) or id(node) in self.host_nodes:  # host nodes ran before
                 continue
             args, kwargs = self._gather(node, values)
             node_training = kwargs.pop("training", training)

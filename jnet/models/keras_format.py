@@ -26,6 +26,7 @@ import zipfile
 import jax
 import numpy as np
 
+from jnet.core.symbolic import dtype_name
 from jnet.models.keras_h5 import assign_pairs, read_weights_h5, write_weights_h5
 
 CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME = "config.json", "metadata.json", "model.weights.h5"
@@ -80,7 +81,7 @@ def _builtin_family(name) -> str | None:
 
 def _input_entry(tensor, name):
     return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "name": name,
-            "config": {"batch_shape": list(tensor.shape), "dtype": jax.numpy.dtype(tensor.dtype).name,
+            "config": {"batch_shape": list(tensor.shape), "dtype": dtype_name(tensor.dtype),
                        "sparse": False, "ragged": False, "name": name},
             "inbound_nodes": []}
 
@@ -115,7 +116,7 @@ def _tensor_ref(t, node_index):
     # A Keras functional model owns a node of its own (index 0) before any call of it.
     offset = 1 if type(t.node.layer) is _model_class() and _is_graph_model(t.node.layer) else 0
     return {"class_name": "__keras_tensor__",
-            "config": {"shape": list(t.shape), "dtype": jax.numpy.dtype(t.dtype).name,
+            "config": {"shape": list(t.shape), "dtype": dtype_name(t.dtype),
                        "keras_history": [t.node.layer.name, node_index[id(t.node)] + offset, t.index]}}
 
 

@@ -308,7 +308,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         graph = self._graph
         flat = self._flat_inputs(inputs)
         flat = [jnp.asarray(x) for x in flat]
-        flat = [x if x.dtype == t.dtype else x.astype(t.dtype) for x, t in zip(flat, graph.inputs)]
+        flat = [x if x.dtype == t.dtype else x.astype(t.dtype) for x, t in zip(flat, graph.feeds)]
         masks = None
         if mask is not None:
             masks = [mask] if len(graph.inputs) == 1 else list(self._flat_inputs((mask,)))
@@ -338,7 +338,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
 
     def _check_specs(self, flat):
         graph = self._require_graph()
-        for x, t, name in zip(flat, graph.inputs, graph.input_names):
+        for x, t, name in zip(flat, graph.feeds, graph.input_names):  # feeds: string inputs after the host stage
             shape = tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
             ok = len(shape) == len(t.shape) and all(d is None or d == s for d, s in zip(t.shape, shape))
             if not ok:

@@ -708,7 +708,7 @@ def _has_own_losses(model) -> bool:
         return False
     from jnet.core.variables import Variable
 
-    specs = [jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in t.shape), t.dtype) for t in model._graph.inputs]
+    specs = [jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in t.shape), t.dtype) for t in model._graph.feeds]
     tree = jax.tree_util.tree_map(lambda v: v.spec, model._variable_tree(), is_leaf=lambda v: isinstance(v, Variable))
     losses = jax.eval_shape(lambda v, xs: model.apply_with_losses(v, *xs, training=True, rng=jax.random.key(0))[2],
                             tree, specs)

@@ -119,6 +119,8 @@ class Hashing(NumericLayer):
         s = self.salt or [0, 0]
         return np.uint32(s[0] & 0xFFFFFFFF), np.uint32(s[1] & 0xFFFFFFFF)
 
+    _string_inputs = True  # on a string model input it runs on the host (jnet.layers.preprocessing.host)
+
     def __call__(self, *args, **kwargs):
         if args and _is_string_array(args[0]):
             return self._call_strings(np.asarray(args[0]))

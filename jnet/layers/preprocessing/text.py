@@ -4,8 +4,9 @@ Strings cannot enter a compiled XLA step, so these layers form a *host stage*: t
 host with numpy and Python's C-implemented string methods (standardising a whole batch in one
 pass over one joined string), and hand integer or float arrays to the compiled model. Each is
 marked `_host_stage = True`; called on strings (`vectorizer(["some text"])`) it returns a jax
-array. The learned vocabulary and IDF weights live in the layer's config, so they are saved
-with the model.
+array. In a graph model, `jnet.Input(shape=(), dtype="string")` feeds it and the compiled part
+is fed its output (see `host`). The learned vocabulary and IDF weights live in the layer's
+config, so they are saved with the model.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import itertools
 import re
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jnet.core.symbolic import is_symbolic
 from jnet.layers.preprocessing._common import adapt_batches, check_output_mode
 from jnet.layers.preprocessing._lookup import IndexLookup, string_hash
+from jnet.layers.preprocessing import host as _host  # noqa: F401 - registers the string-input handler
 
 __all__ = ["StringLookup", "TextVectorization"]
 
@@ -115,12 +118,26 @@ class StringLookup(IndexLookup):
         return _string_array(self, batch)
 
     def __call__(self, inputs, *args, **kwargs):
+        if self.invert and is_symbolic(inputs):
+            raise ValueError(f"{self._label}: invert=True maps indices to strings, which cannot come out of a "
+                             "compiled model; call it on the output of predict instead")
         if self.invert or _is_text(inputs):
             return self._host_call(inputs)
         return _inside_model(self, inputs, args, kwargs)
 
     def call(self, inputs):
         return inputs  # inside a compiled model: already looked up on the host (see `host`)
+
+    def _string_output_spec(self, shape):
+        """The output spec on a string input of `shape` (inside a model, see `host`)."""
+        from jnet.layers.preprocessing.host import _probe_spec
+
+        if self.output_mode == "int":
+            return jax.ShapeDtypeStruct(shape, jnp.int32)
+        if not self._vocab and not self.pad_to_max_tokens:
+            raise ValueError(f"{self._label}: output_mode={self.output_mode!r} needs the vocabulary (adapt or "
+                             "vocabulary=) before the layer is called on a model input: its size is the output width")
+        return _probe_spec(self, shape)
 
     def _host_call(self, inputs):
         self._need_vocabulary()
@@ -318,6 +335,17 @@ class TextVectorization(IndexLookup):
 
     def call(self, inputs):
         return inputs  # inside a compiled model: already vectorised on the host (see `host`)
+
+    def _string_output_spec(self, shape):
+        """The output spec on a string input of `shape` (inside a model, see `host`)."""
+        if len(shape) == 2 and shape[1] not in (1, None):
+            raise ValueError(f"{self._label}: expects one text per sample (shape () or (1,)), got {shape[1:]}")
+        if self.output_mode == "int":
+            return jax.ShapeDtypeStruct((shape[0], self.output_sequence_length), jnp.int32)
+        if not self._vocab and not self.pad_to_max_tokens:
+            raise ValueError(f"{self._label}: output_mode={self.output_mode!r} needs the vocabulary (adapt or "
+                             "vocabulary=) before the layer is called on a model input: its size is the output width")
+        return jax.ShapeDtypeStruct((shape[0], self._depth()), jnp.float32)
 
     def _host_call(self, inputs):
         rows = self._token_lists(inputs)
