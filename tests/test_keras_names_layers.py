@@ -200,3 +200,68 @@ def test_bad_arguments_raise_clear_errors(make, shape, match):
         layer = make()
         if shape is not None:
             layer(_x(*shape))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"use_gate": True}, {"sliding_window": 2, "use_bias": False}])
+def test_group_query_attention_matches_keras(kwargs, tmp_path):
+    q, val = _x(2, 4, 6), _x(2, 5, 6)
+    qm = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)
+    layer = layers.GroupQueryAttention(head_dim=3, num_query_heads=4, num_key_value_heads=2, **kwargs)
+    y, scores = layer(q, val, query_mask=qm, use_causal_mask=True, return_attention_scores=True)
+    kl = keras.layers.GroupQueryAttention(head_dim=3, num_query_heads=4, num_key_value_heads=2, **kwargs)
+    with jax.numpy_rank_promotion("allow"):
+        kl(q, val)
+        kl.set_weights([np.asarray(w) for w in layer.get_weights()])
+        ky, ks = kl(q, val, query_mask=qm, use_causal_mask=True, return_attention_scores=True)
+    np.testing.assert_allclose(y, ky, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scores, ks, rtol=1e-5, atol=1e-6)
+    assert [w.path for w in layer.weights] == [w.path.split("/", 1)[1] for w in kl.weights]
+    if kwargs:
+        return
+    qi, vi = jnet.Input((4, 6)), jnet.Input((5, 6))
+    model = jnet.Model([qi, vi], layer(qi, vi))
+    model.save(tmp_path / "m.keras")
+    loaded = jnet.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded([q, val]), model([q, val]), rtol=1e-6)
+    with pytest.raises(ValueError, match="divisible"):
+        layers.GroupQueryAttention(head_dim=3, num_query_heads=3, num_key_value_heads=2)
+
+
+@jnet.saving.register_keras_serializable("test_names")
+def _jax_init(rng, inputs):
+    return {"w": jax.random.normal(rng, (inputs.shape[-1], 3)) * 0.5, "b": jax.numpy.zeros(3)}, {"count": jax.numpy.zeros(())}
+
+
+@jnet.saving.register_keras_serializable("test_names")
+def _jax_call(params, state, inputs, training):
+    count = state["count"] + (1.0 if training else 0.0)
+    return inputs @ params["w"] + params["b"][None], {"count": count}
+
+
+def test_jax_layer_matches_keras_and_trains_and_round_trips(tmp_path):
+    x = _x(4, 5)
+    layer = layers.JaxLayer(_jax_call, _jax_init)
+    v = _perturbed(layer, x)
+    y, state = layer.apply(v, x, training=True)
+    assert float(state["state_0"]) == pytest.approx(float(v["state"]["state_0"]) + 1) and len(v["params"]) == 2
+    b, w = (np.asarray(p) for p in jnet_weights(layer, v)[:2])   # leaves in key order: b, w
+    np.testing.assert_allclose(y, x @ w + b, rtol=1e-5, atol=1e-6)
+    # Keras's JaxLayer given the same arrays (its init_fn path needs TensorFlow)
+    kl = keras.layers.JaxLayer(_jax_call, params={"w": w, "b": b}, state={"count": np.float32(0)})
+    np.testing.assert_allclose(keras_run(kl, x, training=True), y, rtol=1e-5, atol=1e-6)
+    # inside a model: fit updates params and the state counter
+    model = jnet.Sequential([jnet.Input((5,)), layers.JaxLayer(_jax_call, _jax_init)])
+    model.compile("sgd", "mse")
+    model.fit(x, np.zeros((4, 3), np.float32), epochs=2, batch_size=4, verbose=0)
+    assert float(model.layers[0].non_trainable_weights[0].value) == 2.0
+    model.save(tmp_path / "m.keras")
+    loaded = jnet.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
+    # params given as arrays; a call_fn without params
+    fixed = layers.JaxLayer(lambda params, inputs: inputs * params["s"], params={"s": np.float32(3.0)})
+    np.testing.assert_allclose(fixed(x), 3 * x, rtol=1e-6)
+    np.testing.assert_allclose(layers.JaxLayer(lambda inputs: inputs + 1)(x), x + 1)
+    with pytest.raises(ValueError, match="unsupported argument 'x'"):
+        layers.JaxLayer(lambda x, inputs: x)
+    with pytest.raises(ValueError, match="init_fn, params or state"):
+        layers.JaxLayer(lambda params, inputs: inputs)

@@ -42,3 +42,6 @@ __all__ += ["InputSpec", "Convolution1DTranspose", "Convolution3DTranspose"]
 for _family in ("normalization_extra", "einsum_dense", "reshaping_3d", "regularization_extra", "pooling_adaptive",
                 "wrapper"):
     __all__ += _importlib.import_module(f"jnet.layers.{_family}").__all__
+from jnet.layers.grouped_query_attention import *  # noqa: F401,F403,E402
+from jnet.layers.jax_layer import *  # noqa: F401,F403,E402
+__all__ += ["GroupedQueryAttention", "GroupQueryAttention", "JaxLayer"]
