@@ -37,6 +37,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'jnet.optimizers' has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted([*globals(), "LossScaleOptimizer"])
+
+
 def get(identifier) -> Optimizer:
     """An `Optimizer` from a name (`"adam"`, `"Adam"`), an instance, a config dict, or a raw
     `optax.GradientTransformation` (used as is). Unknown names list the valid ones."""
