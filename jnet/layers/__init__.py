@@ -45,3 +45,7 @@ for _family in ("normalization_extra", "einsum_dense", "reshaping_3d", "regulari
 from jnet.layers.grouped_query_attention import *  # noqa: F401,F403,E402
 from jnet.layers.jax_layer import *  # noqa: F401,F403,E402
 __all__ += ["GroupedQueryAttention", "GroupQueryAttention", "JaxLayer"]
+from jnet.layers.stacked_cells import StackedRNNCells  # noqa: F401,E402
+__all__ += ["StackedRNNCells"]
+from jnet.layers.conv_lstm import *  # noqa: F401,F403,E402
+__all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
