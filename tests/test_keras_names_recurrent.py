@@ -86,7 +86,6 @@ def test_conv_lstm_mask_initial_state_and_fit():
 
 def test_stacked_rnn_cells_match_keras_and_round_trip(tmp_path):
     x = RS.randn(2, 5, 3).astype(np.float32)
-    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
     layer = layers.RNN(layers.StackedRNNCells([layers.LSTMCell(4), layers.GRUCell(3), layers.SimpleRNNCell(2)]),
                        return_sequences=True, return_state=True)
     out = layer(x)

@@ -14,7 +14,7 @@ from jnet.layers.attention import _attention_dropout, causal_mask
 from jnet.layers.base import Layer
 from jnet.layers.einsum_dense import EinsumDense
 
-__all__ = ["GroupedQueryAttention", "GroupQueryAttention"]
+__all__ = ["GroupQueryAttention", "GroupedQueryAttention"]
 
 
 def _masked_out(dtype):

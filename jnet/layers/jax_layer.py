@@ -34,6 +34,14 @@ def _signature(label, fn, fn_name, allowed):
     return names
 
 
+def _constant(value):
+    """An initializer returning `value` (a leaf of the `params`/`state` given at construction)."""
+    def init(key, shape, dtype):
+        return jnp.asarray(value, dtype)
+
+    return init
+
+
 def _function_config(fn):
     if fn is None:
         return None
@@ -121,8 +129,7 @@ class JaxLayer(Layer):
             self._treedefs.append(treedef)
             for i, leaf in enumerate(leaves):
                 if given:
-                    value = jax.tree_util.tree_leaves((self.params, self.state)[part == "state"])[i]
-                    init = (lambda value: lambda key, shape, dtype: jnp.asarray(value, dtype))(value)
+                    init = _constant(jax.tree_util.tree_leaves((self.params, self.state)[part == "state"])[i])
                 else:
                     def init(key, shape, dtype, part=part, i=i, specs=specs):
                         tree = self._init_trees(key, specs)[part == "state"]

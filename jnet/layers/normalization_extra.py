@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jnet import initializers, regularizers
 from jnet.layers.base import Layer, check_axes
 
-__all__ = ["GroupNormalization", "UnitNormalization", "RMSNormalization"]
+__all__ = ["GroupNormalization", "RMSNormalization", "UnitNormalization"]
 
 
 def _resolve_axes(layer, shape) -> list:

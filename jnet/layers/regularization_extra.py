@@ -11,7 +11,7 @@ from jnet.layers.base import Layer
 from jnet.layers.core import cast_floats
 from jnet.layers.regularization import Dropout, _check_rate, _check_seed, _layer_key
 
-__all__ = ["SpatialDropout3D", "AlphaDropout", "ActivityRegularization"]
+__all__ = ["ActivityRegularization", "AlphaDropout", "SpatialDropout3D"]
 
 # SELU's constants: AlphaDropout keeps SELU's self-normalising mean and variance.
 _SELU_ALPHA = 1.6732632423543772848170429916717

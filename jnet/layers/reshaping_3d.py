@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jnet.layers.base import Layer
 from jnet.layers.reshaping import _check_rank, _crop, _crop_check, _data_format, _is_int, _pair
 
-__all__ = ["ZeroPadding3D", "Cropping3D", "UpSampling3D"]
+__all__ = ["Cropping3D", "UpSampling3D", "ZeroPadding3D"]
 
 
 def _triple_of_pairs(layer, name, value):

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jnet import initializers
 from jnet.layers.base import Layer
 
-__all__ = ["Wrapper", "SpectralNormalization"]
+__all__ = ["SpectralNormalization", "Wrapper"]
 
 
 class Wrapper(Layer):

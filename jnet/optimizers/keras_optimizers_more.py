@@ -150,8 +150,8 @@ def ftrl(lr, learning_rate_power=-0.5, initial_accumulator_value=0.1, l1=0.0, l2
             return new_p - p, new_accum, linear
 
         outs = tmap(one, grads, params, state.accumulator, state.linear)
-        is_triple = lambda x: isinstance(x, tuple) and len(x) == 3  # noqa: E731
-        pick = lambda i: tmap(lambda o: o[i], outs, is_leaf=is_triple)  # noqa: E731
+        is_triple = lambda x: isinstance(x, tuple) and len(x) == 3
+        pick = lambda i: tmap(lambda o: o[i], outs, is_leaf=is_triple)
         return pick(0), FtrlState(pick(1), pick(2))
 
     return optax.GradientTransformation(init, update)
