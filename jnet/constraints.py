@@ -18,7 +18,8 @@ import jax.numpy as jnp
 from jnet.serialization import ConfigObject, register_family
 from jnet.serialization_lib import family_deserialize, family_get, family_serialize
 
-__all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "deserialize", "get", "serialize"]
+__all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "deserialize", "get", "serialize",
+           "max_norm", "min_max_norm", "non_neg", "unit_norm"]
 
 _EPSILON = 1e-7  # Keras's backend.epsilon()
 
@@ -72,6 +73,8 @@ class UnitNorm(Constraint):
     def __call__(self, w):
         return w / (_EPSILON + _norms(w, self.axis))
 
+
+max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm  # Keras's lowercase aliases
 
 ALL = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm}
 _CLASSES = {"MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNorm, "NonNeg": NonNeg, "UnitNorm": UnitNorm}

@@ -236,7 +236,12 @@ _optimizers._CLASSES.setdefault("LossScaleOptimizer", LossScaleOptimizer)
 # Keras writes a layer's dtype as a `DTypePolicy` config (module "keras"): let it load.
 _registration.register_family("mixed_precision", {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": DTypePolicy})
 
+# Keras 3's newer names for the global policy (`keras.config.dtype_policy` /
+# `set_dtype_policy`, also under `keras.mixed_precision`).
+dtype_policy = global_policy
+set_dtype_policy = set_global_policy
+
 __all__ = [
     "DTypePolicy", "LossScaleOptimizer", "LossScaleState", "Policy", "dynamic_loss_scale",
-    "find_loss_scale", "global_policy", "set_global_policy",
+    "find_loss_scale", "global_policy", "set_global_policy", "dtype_policy", "set_dtype_policy",
 ]

@@ -47,10 +47,47 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
-ALL = {"l1": L1, "l2": L2, "l1_l2": L1L2}
-_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (or columns) of a 2D weight towards orthogonality: `factor * 0.5 *`
+    the mean absolute cosine similarity over distinct pairs of unit-normalised rows (columns).
+
+    Args:
+        factor: the penalty's scale (default 0.01).
+        mode: `"rows"` (default) or `"columns"`.
+
+    Example:
+    ```python
+    layer = jnet.layers.Dense(8, kernel_regularizer=jnet.regularizers.OrthogonalRegularizer(0.1))
+    ```
+    """
+
+    factor: float = 0.01
+    mode: str = "rows"
+
+    def __post_init__(self):
+        if isinstance(self.factor, bool) or not isinstance(self.factor, (int, float)) or self.factor < 0:
+            raise ValueError(f"OrthogonalRegularizer: factor must be a float >= 0, got {self.factor!r}")
+        if self.mode not in ("rows", "columns"):
+            raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', got {self.mode!r}")
+
+    def __call__(self, x):
+        x = jnp.asarray(x)
+        if x.ndim != 2:
+            raise ValueError(f"OrthogonalRegularizer: the weight must have rank 2, got shape {tuple(x.shape)}")
+        if self.mode == "columns":
+            x = x.T
+        # rows scaled to unit norm as Keras does: x * min(rsqrt(sum(x^2)), 1 / 1e-7)
+        x = x * jnp.minimum(1.0 / jnp.sqrt(jnp.sum(jnp.square(x), axis=1, keepdims=True)), 1e7)
+        size = x.shape[0]
+        product = (x @ x.T) * (1.0 - jnp.eye(size, dtype=x.dtype))
+        return self.factor * 0.5 * jnp.sum(jnp.abs(product)) / (size * (size - 1.0) / 2.0)
+
+
+ALL = {"l1": L1, "l2": L2, "l1_l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer}
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer}
 
 l1, l2, l1_l2 = L1, L2, L1L2  # Keras's lowercase aliases
+orthogonal_regularizer = OrthogonalRegularizer
 
 
 def _by_name(name):

@@ -26,3 +26,26 @@ _FAMILIES = ("activation", "core", "merge", "normalization", "regularization", "
 __all__ = ["Layer", "Input", "InputLayer", "OpLayer", "deserialize", "serialize"]
 for _family in _FAMILIES:
     __all__ += _importlib.import_module(f"jnet.layers.{_family}").__all__
+
+# Keras 3 layers added together (helper `names`): one block, so parallel additions stay apart.
+from jnet.layers.normalization_extra import *  # noqa: F401,F403,E402
+from jnet.layers.einsum_dense import *  # noqa: F401,F403,E402
+from jnet.layers.reshaping_3d import *  # noqa: F401,F403,E402
+from jnet.layers.regularization_extra import *  # noqa: F401,F403,E402
+from jnet.layers.pooling_adaptive import *  # noqa: F401,F403,E402
+from jnet.layers.wrapper import *  # noqa: F401,F403,E402
+from jnet.layers.input_spec import InputSpec  # noqa: F401,E402
+from jnet.layers.convolution import Conv1DTranspose as Convolution1DTranspose  # noqa: F401,E402
+from jnet.layers.convolution import Conv3DTranspose as Convolution3DTranspose  # noqa: F401,E402
+
+__all__ += ["InputSpec", "Convolution1DTranspose", "Convolution3DTranspose"]
+for _family in ("normalization_extra", "einsum_dense", "reshaping_3d", "regularization_extra", "pooling_adaptive",
+                "wrapper"):
+    __all__ += _importlib.import_module(f"jnet.layers.{_family}").__all__
+from jnet.layers.grouped_query_attention import *  # noqa: F401,F403,E402
+from jnet.layers.jax_layer import *  # noqa: F401,F403,E402
+__all__ += ["GroupedQueryAttention", "GroupQueryAttention", "JaxLayer"]
+from jnet.layers.stacked_cells import StackedRNNCells  # noqa: F401,E402
+__all__ += ["StackedRNNCells"]
+from jnet.layers.conv_lstm import *  # noqa: F401,F403,E402
+__all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]

@@ -28,6 +28,10 @@ from jnet.losses.functions import (
     sparse_categorical_crossentropy, squared_hinge,
 )
 from jnet.losses.reduction import reduce_values
+from jnet.losses.specialised import (
+    CategoricalGeneralizedCrossEntropy, Circle, Dice, Tversky, categorical_generalized_cross_entropy, circle, dice,
+    tversky,
+)
 from jnet import serialization as _registry
 from jnet.serialization import lookup, registered_name
 from jnet.serialization import serialize as serialize_object
@@ -40,8 +44,10 @@ FUNCTIONS = {
         kl_divergence, log_cosh, mean_absolute_error, mean_absolute_percentage_error,
         mean_squared_error, mean_squared_logarithmic_error, poisson,
         sparse_categorical_crossentropy, squared_hinge,
+        dice, tversky, circle, categorical_generalized_cross_entropy,
     )
 }
+LOSS_CLASSES.update({cls.__name__: cls for cls in (Dice, Tversky, Circle, CategoricalGeneralizedCrossEntropy)})
 # Keras's short names, and the function names, resolve to the loss classes.
 _NAME_TO_CLASS = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
@@ -60,6 +66,8 @@ _NAME_TO_CLASS = {
     "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "hinge": Hinge, "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge,
+    "dice": Dice, "tversky": Tversky, "circle": Circle,
+    "categorical_generalized_cross_entropy": CategoricalGeneralizedCrossEntropy,
 }
 
 __all__ = sorted(

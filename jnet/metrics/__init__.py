@@ -28,6 +28,13 @@ from jnet.metrics.wrappers import (
     binary_accuracy, categorical_accuracy, cosine_similarity, sparse_categorical_accuracy,
     sparse_top_k_categorical_accuracy, top_k_categorical_accuracy,
 )
+from jnet.metrics.iou import IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from jnet.metrics.operating_point import (
+    PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity,
+)
+from jnet.metrics.regression import (
+    ConcordanceCorrelation, PearsonCorrelation, R2Score, concordance_correlation, pearson_correlation,
+)
 from jnet import serialization as _registry
 from jnet.serialization import serialize as serialize_object
 
@@ -41,6 +48,9 @@ METRIC_CLASSES = {
         KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge, BinaryCrossentropy,
         CategoricalCrossentropy, SparseCategoricalCrossentropy, AUC, Precision, Recall,
         TruePositives, TrueNegatives, FalsePositives, FalseNegatives, F1Score, FBetaScore,
+        R2Score, PearsonCorrelation, ConcordanceCorrelation, IoU, MeanIoU, BinaryIoU, OneHotIoU,
+        OneHotMeanIoU, PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
+        SpecificityAtSensitivity,
     )
 }
 _ABSTRACT = {"Metric", "Mean", "Sum", "MeanMetricWrapper"}
@@ -49,7 +59,8 @@ _FUNCTIONS = {
     f.__name__: f
     for f in (accuracy, binary_accuracy, categorical_accuracy, cosine_similarity,
               sparse_categorical_accuracy,
-              top_k_categorical_accuracy, sparse_top_k_categorical_accuracy)
+              top_k_categorical_accuracy, sparse_top_k_categorical_accuracy,
+              pearson_correlation, concordance_correlation)
 }
 
 # Keras exports the per-sample loss functions under `keras.metrics` too.

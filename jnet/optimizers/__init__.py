@@ -13,17 +13,32 @@ from jnet.optimizers import schedules
 from jnet.optimizers.base import OptaxOptimizer, Optimizer
 from jnet.optimizers.keras_optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, Nadam,
                                               RMSprop)
+from jnet.optimizers.keras_optimizers_more import Adafactor, Ftrl, Lamb
 from jnet.optimizers.second_order import LBFGS, NewtonCG
 
 __all__ = [
     "Optimizer", "OptaxOptimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax",
     "Nadam", "Lion", "LBFGS", "NewtonCG", "schedules", "get", "serialize", "deserialize",
+    "Adafactor", "Ftrl", "Lamb", "LossScaleOptimizer",
 ]
 
 _CLASSES = {c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion,
-                                    LBFGS, NewtonCG)}
+                                    LBFGS, NewtonCG, Adafactor, Ftrl, Lamb)}
 _ALIASES = {name.lower(): cls for name, cls in _CLASSES.items()}
 _ALIASES.update({"newton_cg": NewtonCG, "l-bfgs": LBFGS, "l_bfgs": LBFGS})
+
+
+def __getattr__(name):
+    # LossScaleOptimizer lives in jnet.mixed_precision, which imports this package: resolve lazily.
+    if name == "LossScaleOptimizer":
+        from jnet.mixed_precision import LossScaleOptimizer
+
+        return LossScaleOptimizer
+    raise AttributeError(f"module 'jnet.optimizers' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), "LossScaleOptimizer"])
 
 
 def get(identifier) -> Optimizer:

@@ -14,7 +14,7 @@ from jnet import serialization as _registry
 
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "CosineDecay", "PiecewiseConstantDecay",
-    "InverseTimeDecay", "PolynomialDecay", "serialize", "deserialize",
+    "InverseTimeDecay", "PolynomialDecay", "CosineDecayRestarts", "serialize", "deserialize",
 ]
 
 
@@ -145,8 +145,41 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return jnp.asarray(c["values"], jnp.float32)[index]
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR, Loshchilov & Hutter 2017): a cosine decay over
+    `first_decay_steps`, then restarts, each period `t_mul` times longer and starting
+    `m_mul` times lower than the one before.
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        first_decay_steps: the length of the first period (> 0).
+        t_mul: period growth factor (default 2.0).
+        m_mul: restart-height factor (default 1.0).
+        alpha: the floor, as a fraction of the period's start (default 0.0).
+    """
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
+        _positive("CosineDecayRestarts", "first_decay_steps", first_decay_steps)
+        self._config = dict(initial_learning_rate=initial_learning_rate, first_decay_steps=first_decay_steps,
+                            t_mul=t_mul, m_mul=m_mul, alpha=alpha, name=name)
+
+    def __call__(self, step):
+        c = self._config
+        fraction = jnp.asarray(step, jnp.float32) / c["first_decay_steps"]
+        t_mul = float(c["t_mul"])
+        if t_mul == 1.0:
+            restart = jnp.floor(fraction)
+            fraction = fraction - restart
+        else:  # periods grow geometrically: find the period `fraction` falls in
+            restart = jnp.floor(jnp.log(1.0 - fraction * (1.0 - t_mul)) / math.log(t_mul))
+            done = (1.0 - t_mul ** restart) / (1.0 - t_mul)
+            fraction = (fraction - done) / t_mul ** restart
+        cosine = 0.5 * c["m_mul"] ** restart * (1.0 + jnp.cos(math.pi * fraction))
+        return c["initial_learning_rate"] * ((1 - c["alpha"]) * cosine + c["alpha"])
+
+
 _SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, CosineDecay, PiecewiseConstantDecay,
-                                            InverseTimeDecay, PolynomialDecay)}
+                                            InverseTimeDecay, PolynomialDecay, CosineDecayRestarts)}
 
 
 def serialize(schedule) -> dict:
