@@ -288,8 +288,7 @@ class _Runner:
 
 class _Single:
     """One step per call, `(carry, *args, data, index, n_rows, start)` as `CompiledFns`'s
-    `train_one` / `eval_one`, plus `lower` (the engine inspects the lowered step to decide
-    whether to run single steps)."""
+    `train_one` / `eval_one`."""
 
     def __init__(self, runner):
         self.runner = runner
@@ -297,10 +296,6 @@ class _Single:
     def __call__(self, carry, *rest):
         *args, data, index, n_rows, start = rest
         return self.runner.run(carry, tuple(args), data, index, n_rows, start, 1, fused=False)
-
-    def lower(self, carry, *rest):
-        *args, data, index, _, start = rest
-        return self.runner.one(self.runner.bs).lower(carry, *args, data, index, start)
 
 
 class CustomFns:
@@ -331,6 +326,18 @@ class CustomFns:
     def eval(self, metrics, params, state, data, index, n_rows, start, n):
         return self._eval.run(metrics, (params, state), data, index, n_rows, start, n)
 
+    def train_jaxpr(self, ts, data, index, n_rows, start, n):
+        """The traced training chunk, as `CompiledFns.train_jaxpr`."""
+        if not self.custom.train:
+            return self.default.train_jaxpr(ts, data, index, n_rows, start, n)
+        return self._train.chunk.trace(ts, data, index, start, n).jaxpr
+
+    def eval_jaxpr(self, metrics, params, state, data, index, n_rows, start, n):
+        """The traced evaluation chunk, as `CompiledFns.eval_jaxpr`."""
+        if not self.custom.test:
+            return self.default.eval_jaxpr(metrics, params, state, data, index, n_rows, start, n)
+        return self._eval.chunk.trace(metrics, params, state, data, index, start, n).jaxpr
+
     def predict(self, capacity):
         if not self.custom.predict:
             return self.default.predict(capacity)
@@ -341,16 +348,13 @@ class CustomFns:
 
 
 class _AllRan:
-    """A user's single train step, called (and lowered) as jnet's `train_one` is."""
+    """A user's single train step, called as jnet's `train_one` is."""
 
     def __init__(self, single):
         self.single = single
 
     def __call__(self, *args):
         return _all_ran(self.single(*args), 1)
-
-    def lower(self, *args):
-        return self.single.lower(*args)
 
 
 def _all_ran(result, n):

@@ -18,7 +18,6 @@ integer `steps_per_execution` fixes the chunk size instead. Both use one compila
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import signal
 import threading
@@ -31,63 +30,12 @@ import numpy as np
 
 from jnet.engine import distribute
 from jnet.engine import steps as S
+from jnet.engine.chunking import ChunkSizer, loop_slows_down
 from jnet.engine.compiled import CompiledFns, epoch_index, epoch_order
 from jnet.engine.custom_step import CustomFns, custom_steps
 from jnet.engine.train_state import (TrainState, copy_tree, distinct_buffers, key_data, strong_types,
                                      with_learning_rate)
 from jnet.layers.rnn_state import stateful_layers
-
-
-class ChunkSizer:
-    """How many steps the next compiled call runs.
-
-    `start_single()` makes "auto" run loop-free single steps for good: the trainer calls it
-    for steps that XLA:CPU runs several times slower inside the loop (convolutions, see
-    `_loop_slows_down`). That is decided from the model, not from timings: an earlier rule
-    ("a step measured over 20 ms runs single") fired on load spikes of this shared machine and
-    left the triage model in slow single steps with a second compilation.
-    """
-
-    target_seconds = 0.2
-    max_growth = 8
-
-    def __init__(self, steps_per_execution="auto"):
-        if steps_per_execution in ("auto", None):
-            self.fixed = None
-        else:
-            if not isinstance(steps_per_execution, int) or isinstance(steps_per_execution, bool) or steps_per_execution < 1:
-                raise ValueError(f"steps_per_execution must be 'auto' or an int >= 1, got {steps_per_execution!r}")
-            self.fixed = steps_per_execution
-        self.per_step = None
-        self.last = 1
-        self.calls = 0
-        self.single = False
-
-    def next(self, remaining: int) -> int:
-        if self.single:
-            n = 1
-        elif self.fixed is not None:
-            n = self.fixed
-        elif self.per_step is None:
-            n = 1
-        else:
-            n = max(1, min(int(self.target_seconds / self.per_step), self.last * self.max_growth))
-        n = max(1, min(n, remaining))
-        self.last = n
-        return n
-
-    def start_single(self):
-        """Run loop-free single steps from the first call ("auto" only): for steps known to
-        run slower inside the loop, so the chunked loop is never compiled."""
-        if self.fixed is None:
-            self.single = True
-
-    def observe(self, n: int, seconds: float):
-        self.calls += 1
-        if self.calls == 1 or self.fixed is not None:
-            return  # the first call compiles
-        per = seconds / n
-        self.per_step = per if self.per_step is None else 0.5 * self.per_step + 0.5 * per
 
 
 @contextlib.contextmanager
@@ -258,10 +206,12 @@ class Trainer:
             self.ts = distribute.current().place_variables(self.ts._replace(opt_state=opt_state))
             self._lr_written = opt._lr_version
 
-    def _choose_single_steps(self, sizer, sizers, lower_step):
-        """Before `sizer`'s first call: switch `sizers` to loop-free single steps if the model's
-        step runs slower inside the loop (`_loop_slows_down`)."""
-        if sizer.calls == 0 and not sizer.single and _loop_slows_down(self.model, lower_step):
+    def _choose_single_steps(self, sizer, sizers, trace_step):
+        """Before `sizer`'s first call: switch `sizers` to loop-free single steps if the step
+        runs slower inside the loop (`chunking.loop_slows_down`). `trace_step()` traces the
+        chunked step (the trace is cached: the call that follows does not trace again)."""
+        if (sizer.calls == 0 and not sizer.single and sizer.fixed is None and jax.default_backend() == "cpu"
+                and loop_slows_down(trace_step())):
             for s in sizers:
                 s.start_single()
 
@@ -310,7 +260,7 @@ class Trainer:
             index = source.index(self.ts.rng, epoch, epoch_start_step, shuffle)
             fns = self.fns(source.batch_size)
             self._choose_single_steps(self.train_sizer, (self.train_sizer, self.eval_sizer),
-                                      lambda: fns.train_one.lower(self.ts, source.arrays, index, source.n, start_batch))
+                                      lambda: fns.train_jaxpr(self.ts, source.arrays, index, source.n, start_batch, 1))
             b = start_batch
             while b < steps:
                 n = 1 if per_batch else self.train_sizer.next(steps - b)
@@ -365,7 +315,7 @@ class Trainer:
             index = source.index()
             fns = self.fns(source.batch_size)
             self._choose_single_steps(self.eval_sizer, (self.eval_sizer,),
-                                      lambda: fns.eval_one.lower(metrics, params, state, source.arrays, index, source.n, 0))
+                                      lambda: fns.eval_jaxpr(metrics, params, state, source.arrays, index, source.n, 0, 1))
             while b < total:
                 n = 1 if per_batch else self.eval_sizer.next(total - b)
                 callbacks.on_test_batch_begin(b)
@@ -471,41 +421,6 @@ class _NoCallbacks:
 
 
 _NO_CALLBACKS = _NoCallbacks()
-
-
-def _loop_slows_down(model, lower_step) -> bool:
-    """Whether the model's step is one that XLA:CPU runs several times slower inside the
-    chunk's while loop than alone: one with convolutions (a small CNN's fit ran 1.7 steps/s in
-    the loop, 9.7 loop-free). Such steps run one per call from the start, so the chunked loop
-    is never compiled (it cost the CNN's first epoch an extra 2-3 s of compilation).
-
-    Found from the layers when they are all jnet's own (free); a model with layers that can
-    hide a convolution (FlaxLayer, Lambda, user-defined layers) is checked on its lowered step
-    (`lower_step()`, tracing only, once)."""
-    if jax.default_backend() != "cpu":
-        return False
-    from jnet.layers.convolution import _SpatialConv
-    from jnet.layers.core import Lambda
-    from jnet.layers.flax_layer import FlaxLayer
-
-    seen, todo, opaque = set(), [model], False
-    while todo:
-        obj = todo.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, _SpatialConv):
-            return True
-        module = type(obj).__module__
-        opaque = opaque or isinstance(obj, (FlaxLayer, Lambda)) or not module.startswith("jnet.")
-        children = list(getattr(obj, "layers", None) or [])
-        if dataclasses.is_dataclass(obj):
-            children += [getattr(obj, f.name, None) for f in dataclasses.fields(obj)]
-        children += [getattr(obj, a, None) for a in ("_forward", "_backward")]  # Bidirectional's copies
-        for c in children:
-            todo.extend(c if isinstance(c, (list, tuple)) else [c])
-        todo = [c for c in todo if hasattr(c, "apply")]
-    return opaque and "convolution" in lower_step().as_text()
 
 
 def _init_opt_state(tx, params):
