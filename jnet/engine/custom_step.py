@@ -85,7 +85,7 @@ class CustomSteps:
 
     def to_lists(self, params, state):
         m = self.model
-        found = {id(v): a for v, a in _bind_pairs(m._variable_tree(), {"params": params, "state": state}, m._label)}
+        found = {id(v): a for v, a in _bind_pairs(m.variable_tree(), {"params": params, "state": state}, _label(m))}
         return [found[id(v)] for v in m.trainable_variables], [found[id(v)] for v in m.non_trainable_variables]
 
     def from_lists(self, tv, ntv, params, state, where):
@@ -94,14 +94,14 @@ class CustomSteps:
         ntv = _match(ntv, self.to_lists(params, state)[1], "non_trainable_variables", where)
         new = {id(v): a for v, a in zip(m.trainable_variables, tv)}
         new.update({id(v): a for v, a in zip(m.non_trainable_variables, ntv)})
-        tree = m._variable_tree()
+        tree = m.variable_tree()
         pick = lambda v, a: new.get(id(v), a)  # noqa: E731
         return _zip_map(pick, tree["params"], params), _zip_map(pick, tree["state"], state)
 
     def init_opt_state(self, tx, params, state):
         """The optax state of the trainable list (what `optimizer.stateless_apply` expects)."""
         tv, _ = self.to_lists(params, state)
-        self.model.optimizer._built_variables = list(self.model.trainable_variables)
+        self.model.optimizer.bind_variables(self.model.trainable_variables)
         return jax.jit(tx.init)(tv)
 
     def fresh_metrics(self) -> list:
@@ -111,8 +111,8 @@ class CustomSteps:
         """Leave the final metric states on the metric objects (`tracker.result()` after fit)."""
         leaves, pos = list(metrics_variables), 0
         for m in self.model.metrics:
-            k = m._state_def().num_leaves
-            m._state = m._unflatten(leaves[pos:pos + k], "store")
+            k = len(jax.eval_shape(m.stateless_reset_state))
+            m.assign_variables(leaves[pos:pos + k])
             pos += k
 
     def data(self, batch):
@@ -120,23 +120,12 @@ class CustomSteps:
         from jnet.utils import pack_x_y_sample_weight
 
         xb, yb, swb = batch
-        m = self.model
-        graph = m._graph
-        if len(xb) == 1:
-            x = xb[0]
-        elif graph is not None and graph.input_kind == "dict":
-            x = dict(zip(graph.input_keys, xb))
-        else:
-            x = list(xb)
-        return pack_x_y_sample_weight(x, self._outputs(yb), self._outputs(swb))
+        return pack_x_y_sample_weight(self.model.structure_inputs(list(xb)), self._outputs(yb), self._outputs(swb))
 
     def _outputs(self, values):
         if not values or all(v is None for v in values):
             return None
-        kind, keys = self.model._output_kind
-        if kind == "single":
-            return values[0]
-        return dict(zip(keys, values)) if kind == "dict" else list(values)
+        return self.model.structure_outputs(list(values))
 
     def _record_order(self, which, logs):
         self.log_order[which] = list(logs)
@@ -176,6 +165,10 @@ class CustomSteps:
         with VariableScope(training=False):
             out = m.predict_step((tv, ntv), self.data((xb, [], [])))
         return [jnp.asarray(p) for p in m.flatten_outputs(out)]
+
+
+def _label(model) -> str:
+    return f"{type(model).__name__} '{model.name}'"
 
 
 def _split(out, n, where):

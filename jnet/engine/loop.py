@@ -33,7 +33,7 @@ from jnet.engine import steps as S
 from jnet.engine.chunking import ChunkSizer, loop_slows_down
 from jnet.engine.compiled import CompiledFns, epoch_index, epoch_order
 from jnet.engine.custom_step import CustomFns, custom_steps
-from jnet.engine.train_state import (TrainState, copy_tree, distinct_buffers, key_data, strong_types,
+from jnet.engine.train_state import (StateOwner, TrainState, copy_tree, distinct_buffers, key_data, strong_types,
                                      with_learning_rate)
 from jnet.layers.rnn_state import stateful_layers
 
@@ -96,25 +96,34 @@ class Trainer:
 
     def __init__(self, model, plan_factory, optimizer, steps_per_execution="auto"):
         self.model = model
-        self._plan_factory = plan_factory      # trainable mask -> StepPlan
+        self.plan_factory = plan_factory      # trainable mask -> StepPlan
         self.optimizer = optimizer
         self.steps_per_execution = steps_per_execution
         self.plan = None
         self.custom = None     # CustomSteps when the model writes its own train/test/predict step
         self._mask_key = None
         self._fns = {}
-        self.ts = None
-        self.live = False
+        # The one owner of the training state: the compiled calls swap `state.ts`; the model,
+        # the optimizer and callbacks reach it through its methods.
+        self.state = StateOwner()
         # A stateful model's layer state after the last `evaluate` / `predict` (None otherwise).
         self.carried_state = None
-        self._stateful = []          # the model's stateful layers, with the resets already seen
+        self.stateful = []           # the model's stateful layers, with the resets already seen
         self._resets_seen = {}
         self.train_sizer = ChunkSizer(steps_per_execution)
         self.eval_sizer = ChunkSizer(steps_per_execution)
         self._lr_written = None
         self.last_run = None
-        optimizer._state_reader = lambda: None if self.ts is None else self.ts.opt_state
-        optimizer._step_reader = lambda: 0 if self.ts is None else self.ts.step
+        optimizer.attach_state(self.state)
+
+    @property
+    def ts(self) -> TrainState:
+        """The current `TrainState` (held by `self.state`)."""
+        return self.state.ts
+
+    @ts.setter
+    def ts(self, value):
+        self.state.ts = value
 
     # ------------------------------------------------------------------ state
 
@@ -122,7 +131,7 @@ class Trainer:
         mask = self.model.trainable_mask(params)
         key = tuple(jax.tree_util.tree_leaves(mask)), jax.tree_util.tree_structure(mask)
         if self.plan is None or key != self._mask_key:
-            self.plan = self._plan_factory(mask)
+            self.plan = self.plan_factory(mask)
             self.custom = custom_steps(self.model)
             self._mask_key = key
             self._fns = {}
@@ -164,21 +173,21 @@ class Trainer:
         else:
             ts = self.ts._replace(params=params, state=state, metrics=self._fresh_metrics(plan))
         self.ts = dist.place_variables(ts)
-        self._stateful = stateful_layers(self.model)
-        self._resets_seen = {id(layer): layer.state_resets for layer in self._stateful}
+        self.stateful = stateful_layers(self.model)
+        self._resets_seen = {id(layer): layer.state_resets for layer in self.stateful}
         return self.ts
 
     def pick_up_resets(self):
         """Copy into the live train state the carried states of stateful layers reset since the
         last look (`reset_state()` from a callback during `fit`: the layers' variables are not
         the live arrays then)."""
-        reset = [layer for layer in self._stateful if layer.state_resets != self._resets_seen.get(id(layer))]
+        reset = [layer for layer in self.stateful if layer.state_resets != self._resets_seen.get(id(layer))]
         if not reset or self.ts is None:
             return
         ids = {id(v) for layer in reset for v in layer.states}
         for layer in reset:
             self._resets_seen[id(layer)] = layer.state_resets
-        tree = self.model._variable_tree()["state"]
+        tree = self.model.variable_tree()["state"]
         state = jax.tree_util.tree_map(lambda v, a: jnp.asarray(v.value, a.dtype) if id(v) in ids else a,
                                        tree, self.ts.state)
         self.ts = distribute.current().place_variables(self.ts._replace(state=state))
@@ -201,10 +210,15 @@ class Trainer:
 
     def _write_learning_rate(self):
         opt = self.optimizer
-        if opt.injected_learning_rate is not None and self._lr_written != opt._lr_version:
+        if opt.injected_learning_rate is not None and self._lr_written != opt.learning_rate_version:
             opt_state = with_learning_rate(self.ts.opt_state, opt.injected_learning_rate)
             self.ts = distribute.current().place_variables(self.ts._replace(opt_state=opt_state))
-            self._lr_written = opt._lr_version
+            self.learning_rate_written()
+
+    def learning_rate_written(self):
+        """Note that the state holds the optimizer's current learning rate (e.g. one a restored
+        state brought), so it is not written again until it changes."""
+        self._lr_written = self.optimizer.learning_rate_version
 
     def _choose_single_steps(self, sizer, sizers, trace_step):
         """Before `sizer`'s first call: switch `sizers` to loop-free single steps if the step
@@ -217,7 +231,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
 
-    def _run_train(self, fns, arrays, index, n_rows, start, n, single=False):
+    def run_train(self, fns, arrays, index, n_rows, start, n, single=False):
         """Run up to `n` steps; returns the logs. `self.last_run` is then `(steps run, finite)`
         as device scalars: `finite` False means the last step run had a non-finite loss and
         was undone (the compiled loop stops there)."""
@@ -233,9 +247,9 @@ class Trainer:
         return logs
 
     def _train_call(self, fns, arrays, index, n_rows, start, n, epoch, batch, single=False):
-        """`_run_train` with the logs as Python floats; returns `(logs, steps run)` and, on a
+        """`run_train` with the logs as Python floats; returns `(logs, steps run)` and, on a
         non-finite loss, stops training at that batch with a warning."""
-        logs = self._run_train(fns, arrays, index, n_rows, start, n, single)
+        logs = self.run_train(fns, arrays, index, n_rows, start, n, single)
         (steps_run, finite), logs = jax.device_get((self.last_run, logs))
         logs = to_python(logs, self.log_names())
         if not finite:

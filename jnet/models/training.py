@@ -47,7 +47,6 @@ class TrainingMixin:
     history = None
     _trainer = None
     _compile_args = None
-    _resume_from = None
 
     # ------------------------------------------------------------------ compile
 
@@ -180,7 +179,7 @@ class TrainingMixin:
                                     self._compile_args["steps_per_execution"])
             self._y_shapes = y_shapes
         elif y_shapes is not None and (self._y_shapes is None or list(map(_tail, y_shapes)) != list(map(_tail, self._y_shapes))):
-            self._trainer._plan_factory = self._make_plan_factory(y_shapes)
+            self._trainer.plan_factory = self._make_plan_factory(y_shapes)
             self._trainer.plan = None
             self._y_shapes = y_shapes
         return self._trainer
@@ -218,7 +217,7 @@ class TrainingMixin:
             return
         trainer = self._get_trainer([None if a is None else a.shape for a in data.y])
         out_shapes, out_dtypes = self._output_shapes()
-        for o, y, shape, dtype in zip(trainer._plan_factory(None).outputs, data.y, out_shapes, out_dtypes):
+        for o, y, shape, dtype in zip(trainer.plan_factory(None).outputs, data.y, out_shapes, out_dtypes):
             if o.loss is None:
                 continue
             if y is None:
@@ -361,20 +360,19 @@ class TrainingMixin:
         cbs = CallbackList(cb_list, model=self, verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
         trainer.init_state()
-        if shuffle and trainer._stateful and not D.is_stream(x) and not full_batch:
+        if shuffle and trainer.stateful and not D.is_stream(x) and not full_batch:
             warnings.warn("fit: the model has stateful layers, whose states carry sample i of a batch over to "
                           "sample i of the next batch, but shuffle=True mixes the samples across batches; "
                           "pass shuffle=False (as Keras requires for stateful RNNs)", UserWarning, stacklevel=2)
-        trainer.live = True
         run = jax.disable_jit if self._compile_args["run_eagerly"] else _nullcontext
         logs = {}
         try:
-            with run():
+            with run(), trainer.state.training():
                 cbs.on_train_begin()
                 start_batch = 0
-                if self._resume_from is not None:
-                    initial_epoch, start_batch = (int(v) for v in self._resume_from)
-                    self._resume_from = None
+                resume = trainer.state.take_resume_point()
+                if resume is not None:
+                    initial_epoch, start_batch = resume
                 for epoch in range(initial_epoch, epochs):
                     cbs.on_epoch_begin(epoch)
                     epoch_logs = trainer.train_epoch(source, epoch, cbs, shuffle and not full_batch,
@@ -394,7 +392,6 @@ class TrainingMixin:
                         break
                 cbs.on_train_end(logs)
         finally:
-            trainer.live = False
             ts = trainer.ts
             self.assign_variables({"params": ts.params, "state": ts.state})
         return self.history
@@ -516,15 +513,14 @@ class TrainingMixin:
         trainer = self._get_trainer()
         source = self._source(data, data.n, len(self.output_names))
         trainer.init_state()
-        trainer.live = True
         try:
-            fns = trainer.fns(source.batch_size)
-            logs = trainer._run_train(fns, source.arrays, source.index(), source.n, 0, 1)
+            with trainer.state.training():
+                fns = trainer.fns(source.batch_size)
+                logs = trainer.run_train(fns, source.arrays, source.index(), source.n, 0, 1)
             from jnet.engine.loop import to_python
 
             logs = to_python(logs, trainer.log_names())
         finally:
-            trainer.live = False
             self.assign_variables({"params": trainer.ts.params, "state": trainer.ts.state})
         if return_dict:
             return logs
@@ -552,18 +548,18 @@ class TrainingMixin:
         return loss_log_names(plan) + [log for o in plan.outputs for log, _, _ in o.metrics]
 
     def _live_variables(self):
-        trainer = self._trainer
-        if trainer is not None and trainer.live and trainer.ts is not None:
-            return {"params": trainer.ts.params, "state": trainer.ts.state}
-        return None
+        """The training state's variables while `fit` runs (None otherwise)."""
+        return None if self._trainer is None else self._trainer.state.variables()
 
     def _set_live_variables(self, value) -> bool:
-        trainer = self._trainer
-        if trainer is not None and trainer.live and trainer.ts is not None:
-            params, state = copy_tree((value["params"], value.get("state", {})))
-            trainer.ts = trainer.ts._replace(params=params, state=state)
-            return True
-        return False
+        return self._trainer is not None and self._trainer.state.set_variables(value)
+
+    def resume_at(self, epoch, batch=0):
+        """Make the `fit` now starting continue at `epoch` (0-based), batch `batch`, instead of
+        `initial_epoch` (jnet; `BackupAndRestore` calls it from `on_train_begin` after restoring
+        a backup with `set_train_state`)."""
+        self._require_compiled("resume_at")
+        self._get_trainer(self._y_shapes).state.resume_at(epoch, batch)
 
     def _sync_from_trainer(self):
         """During `fit`, copy the live training arrays into the layers' variables (a copy: the
@@ -615,9 +611,9 @@ class TrainingMixin:
         # `optimizer.learning_rate = ...` still overrides it).
         hp = find_hyperparams(new.opt_state)
         if hp is not None and "learning_rate" in hp and self.optimizer.injected_learning_rate is not None:
-            self.optimizer._learning_rate = float(hp["learning_rate"])
-        trainer._lr_written = self.optimizer._lr_version
-        if not trainer.live:
+            self.optimizer.learning_rate = float(hp["learning_rate"])
+        trainer.learning_rate_written()
+        if not trainer.state.active:
             self.assign_variables({"params": new.params, "state": new.state})
             trainer.ts = new._replace(params=copy_tree(new.params), state=copy_tree(new.state))
 
