@@ -23,7 +23,8 @@ from jnet.engine.custom_step import custom_steps
 from jnet.engine.loop import DeviceSource, Trainer
 from jnet.engine.stream import StreamSource, array_stream
 from jnet.engine.steps import OutputPlan, StepPlan, loss_log_names
-from jnet.engine.train_state import TrainState, copy_tree, find_hyperparams
+from jnet.models.train_state_api import TrainStateMixin
+from jnet.models.training_checks import has_own_losses, warn_padded_add_loss
 
 # Data sets up to this size are placed on the device once; larger ones stream from the host.
 DEVICE_DATA_BYTES = 1 << 30
@@ -38,7 +39,7 @@ def _resolve_verbose(verbose):
     return verbose
 
 
-class TrainingMixin:
+class TrainingMixin(TrainStateMixin):
     """compile / fit / evaluate / predict, and the train-state API used by checkpointing."""
 
     compiled = False
@@ -133,7 +134,7 @@ class TrainingMixin:
         mets = per_output(args["metrics"], names, "metrics", is_leaf=is_metric_leaf)
         wmets = per_output(args["weighted_metrics"], names, "weighted_metrics", is_leaf=is_metric_leaf)
         if (all(l is None for l in losses) and (custom_steps(self) is None or not custom_steps(self).train)
-                and not _has_own_losses(self)):
+                and not has_own_losses(self)):
             raise ValueError(f"{self._label}: compile() was called without a loss, and no layer adds one "
                              "(add_loss, activity or weight regularizers); pass loss=... to train or evaluate")
         outputs = []
@@ -379,7 +380,7 @@ class TrainingMixin:
                                                      steps_per_epoch, start_batch)
                     start_batch = 0
                     if epoch == initial_epoch:
-                        _warn_padded_add_loss(self, source)
+                        warn_padded_add_loss(self, source)
                     if epoch_logs is None:
                         warnings.warn("fit: the training data ran out; stopping (give steps_per_epoch, or a "
                                       "re-iterable data source, for more epochs)", stacklevel=2)
@@ -538,84 +539,7 @@ class TrainingMixin:
             len(next(iter(x.values()))) if isinstance(x, dict) else len(x))
         return self.predict(x, batch_size=n, verbose=0)
 
-    # ------------------------------------------------------------------ train state API
-
-    @property
-    def metrics_names(self) -> list:
-        if self._trainer is None or self._trainer.plan is None:
-            return ["loss"] if self.compiled else []
-        plan = self._trainer.plan
-        return loss_log_names(plan) + [log for o in plan.outputs for log, _, _ in o.metrics]
-
-    def _live_variables(self):
-        """The training state's variables while `fit` runs (None otherwise)."""
-        return None if self._trainer is None else self._trainer.state.variables()
-
-    def _set_live_variables(self, value) -> bool:
-        return self._trainer is not None and self._trainer.state.set_variables(value)
-
-    def resume_at(self, epoch, batch=0):
-        """Make the `fit` now starting continue at `epoch` (0-based), batch `batch`, instead of
-        `initial_epoch` (jnet; `BackupAndRestore` calls it from `on_train_begin` after restoring
-        a backup with `set_train_state`)."""
-        self._require_compiled("resume_at")
-        self._get_trainer(self._y_shapes).state.resume_at(epoch, batch)
-
-    def _sync_from_trainer(self):
-        """During `fit`, copy the live training arrays into the layers' variables (a copy: the
-        next step donates the live buffers)."""
-        live = self._live_variables()
-        if live is not None:
-            from jnet.layers.base import Layer
-
-            Layer.assign_variables(self, copy_tree(live))
-
-    def _push_to_trainer(self):
-        """During `fit`, make the layers' variables the live training arrays."""
-        if self._live_variables() is not None:
-            from jnet.layers.base import Layer
-
-            self._set_live_variables(Layer.current_variables(self))
-
-    def get_train_state(self) -> TrainState:
-        """A copy of everything training changes: params, state, optimizer state, metric
-        states, rng and step (a pytree of arrays, e.g. for orbax)."""
-        self._require_compiled("get_train_state")
-        trainer = self._get_trainer(self._y_shapes)
-        if trainer.ts is None:
-            trainer.init_state()
-        ts = trainer.ts
-        variables = self.current_variables()
-        return copy_tree(ts._replace(params=variables["params"], state=variables["state"]))
-
-    def set_train_state(self, tree):
-        """Replace the train state (same structure as `get_train_state()`)."""
-        self._require_compiled("set_train_state")
-        trainer = self._get_trainer(self._y_shapes)
-        if trainer.ts is None:
-            trainer.init_state()
-        if not isinstance(tree, TrainState):
-            tree = TrainState(*tree) if isinstance(tree, (tuple, list)) else TrainState(**tree)
-        current = trainer.ts
-        if jax.tree_util.tree_structure(tree.params) != jax.tree_util.tree_structure(current.params):
-            raise ValueError(f"{self._label}.set_train_state: params structure does not match the model's")
-        if jax.tree_util.tree_structure(tree.opt_state) != jax.tree_util.tree_structure(current.opt_state):
-            raise ValueError(f"{self._label}.set_train_state: optimizer state structure does not match "
-                             f"(was it saved with a different optimizer?)")
-        if tree.metrics is None or jax.tree_util.tree_structure(tree.metrics) != jax.tree_util.tree_structure(current.metrics):
-            tree = tree._replace(metrics=current.metrics)
-        new = copy_tree(tree)
-        new = distribute.current().place_variables(new)
-        trainer.ts = new
-        # The restored optimizer state carries the learning rate: adopt it (a later
-        # `optimizer.learning_rate = ...` still overrides it).
-        hp = find_hyperparams(new.opt_state)
-        if hp is not None and "learning_rate" in hp and self.optimizer.injected_learning_rate is not None:
-            self.optimizer.learning_rate = float(hp["learning_rate"])
-        trainer.learning_rate_written()
-        if not trainer.state.active:
-            self.assign_variables({"params": new.params, "state": new.state})
-            trainer.ts = new._replace(params=copy_tree(new.params), state=copy_tree(new.state))
+    # ------------------------------------------------------------------ compile config
 
     def get_compile_config(self) -> dict:
         """A JSON-able description of the compile arguments."""
@@ -672,40 +596,3 @@ class _nullcontext:
 
 def _tail(shape):
     return None if shape is None else tuple(shape[1:])
-
-
-def _warn_padded_add_loss(model, source):
-    """Losses a layer adds in `call` (`add_loss`) see the whole batch, and the engine pads the last
-    partial batch with copies of real rows: say so rather than let a batch-mean loss drift."""
-    n, bs = getattr(source, "n", None), getattr(source, "batch_size", None)
-    if not n or not bs or n % bs == 0:
-        return
-    todo, seen = [model], set()
-    while todo:
-        layer = todo.pop()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        if layer.__dict__.get("_adds_losses"):
-            warnings.warn(f"fit: {layer._label} adds a loss in call() (add_loss), and the last batch of each epoch "
-                          f"({n % bs} of {bs} rows) is padded with copies of real rows, which that loss sees; use a "
-                          f"batch_size that divides the {n} samples for exact values", stacklevel=3)
-            return
-        todo.extend(layer._sublayers())
-
-
-def _has_own_losses(model) -> bool:
-    """Whether the model's loss can come from the model itself, as Keras allows compile()
-    without a loss then: a weight regularizer, or losses layers add during a (shape-only)
-    training call."""
-    if any(v.regularizer is not None for v in model.weights):
-        return True
-    if model._graph is None:
-        return False
-    from jnet.core.variables import Variable
-
-    specs = [jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in t.shape), t.dtype) for t in model._graph.inputs]
-    tree = jax.tree_util.tree_map(lambda v: v.spec, model._variable_tree(), is_leaf=lambda v: isinstance(v, Variable))
-    losses = jax.eval_shape(lambda v, xs: model.apply_with_losses(v, *xs, training=True, rng=jax.random.key(0))[2],
-                            tree, specs)
-    return len(losses) > 0
