@@ -343,3 +343,33 @@ def test_time_distributed_wraps_a_whole_model():
     inner.set_weights(outer.get_weights())
     for t in range(3):
         np.testing.assert_allclose(out[:, t], inner.predict(x[:, t], verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_steps_per_epoch_below_one_pass_continues_through_the_data(monkeypatch):
+    """With steps_per_epoch below one pass, the next epoch continues where the last one
+    stopped (Keras): 2 epochs of 2 batches over 4 batches train exactly like one full epoch,
+    on the device and streamed from the host; a pass that ends mid-epoch ends that epoch."""
+    import jnet.models.training as T
+
+    rs = np.random.RandomState(0)
+    x = rs.randn(32, 4).astype(np.float32)
+    y = (x @ rs.randn(4, 1)).astype(np.float32)
+
+    def train(stream, **kw):
+        monkeypatch.setattr(T, "DEVICE_DATA_BYTES", 0 if stream else 1 << 30)
+        jnet.utils.set_random_seed(3)
+        model = jnet.Sequential([jnet.Input((4,)), layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        seen = []
+        cb = jnet.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+        history = model.fit(x, y, batch_size=8, shuffle=False, verbose=0, callbacks=[cb], **kw)
+        return model.get_weights(), len(history.history["loss"]), seen
+
+    whole, _, _ = train(False, epochs=1)
+    for stream in (False, True):
+        w, epochs, seen = train(stream, epochs=2, steps_per_epoch=2)
+        assert epochs == 2 and seen == [0, 1, 0, 1]
+        for a, b in zip(w, whole):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        _, epochs, seen = train(stream, epochs=2, steps_per_epoch=3)
+        assert epochs == 2 and seen == [0, 1, 2, 0]

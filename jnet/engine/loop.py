@@ -1,7 +1,8 @@
 """The host side of training: epochs, chunks, callbacks, validation and prediction.
 
-The `Trainer` (one per `compile`) owns the train state and the cached compiled functions. It
-never syncs with the device inside a chunk: after each compiled chunk it reads the running
+The `Trainer` (one per `compile`) holds the state owner (`train_state.StateOwner`) and the cached
+compiled functions. Train, evaluate and predict are each written once, over the data-source
+protocol of `engine.sources` (device-resident arrays, host streams, generators). It never syncs with the device inside a chunk: after each compiled chunk it reads the running
 metrics once (a few scalars), calls the per-batch callbacks, and checks `stop_training`.
 
 Exact stops. The compiled loop leaves at the first batch whose loss is not finite and undoes
@@ -9,16 +10,12 @@ that step (`steps.guarded_train_step`), so training ends there with the weights 
 whatever the chunk size. Callbacks that override batch hooks get one call per batch, so a
 `stop_training` set in a batch hook takes effect at that batch, as in Keras.
 
-Chunk size. With `steps_per_execution="auto"` (the default) the trainer times the first chunks
-and then runs as many steps per call as fit in about `ChunkSizer.target_seconds` (0.2 s): the
-per-call dispatch cost vanishes and the progress bar still moves several times a second. An
-integer `steps_per_execution` fixes the chunk size instead. Both use one compilation.
+Chunk size: `engine.chunking` (how many steps per compiled call, and which steps run loop-free).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import signal
 import threading
 import time
@@ -31,7 +28,7 @@ import numpy as np
 from jnet.engine import distribute
 from jnet.engine import steps as S
 from jnet.engine.chunking import ChunkSizer, loop_slows_down
-from jnet.engine.compiled import CompiledFns, epoch_index, epoch_order
+from jnet.engine.compiled import CompiledFns
 from jnet.engine.custom_step import CustomFns, custom_steps
 from jnet.engine.train_state import (StateOwner, TrainState, copy_tree, distinct_buffers, key_data, strong_types,
                                      with_learning_rate)
@@ -68,27 +65,6 @@ def to_python(logs: dict, order=None) -> dict:
         v = np.asarray(v)
         out[k] = float(v) if v.ndim == 0 else v
     return out
-
-
-class DeviceSource:
-    """A data set placed on the device once; batches are gathered inside the compiled loop."""
-
-    def __init__(self, data, n_outputs, batch_size, dist, with_targets=True):
-        y = (data.y if data.y is not None else [None] * n_outputs) if with_targets else []
-        sw = (data.sw if data.sw is not None else [None] * n_outputs) if with_targets else []
-        self.arrays = dist.place_batch((data.x, y, sw, None))
-        self.n, self.batch_size = data.n, batch_size
-        self.steps = math.ceil(data.n / batch_size)
-        self._plain = None
-
-    def index(self, rng=None, epoch=0, epoch_start_step=0, shuffle=False):
-        padded = self.steps * self.batch_size
-        if not shuffle:
-            if self._plain is None:
-                zeros = jnp.zeros((2,), jnp.uint32)
-                self._plain = epoch_index(zeros, 0, 0, n=self.n, padded=padded, shuffle=False)
-            return self._plain
-        return epoch_index(rng, epoch, epoch_start_step, n=self.n, padded=padded, shuffle=True)
 
 
 class Trainer:
@@ -266,48 +242,29 @@ class Trainer:
         batch: with `steps_per_execution="auto"` each compiled call then runs one step."""
         self.reset_metrics()
         logs = None
-        model = self.model
         per_batch = self.train_sizer.fixed is None and callbacks.wants_batches("train")
-        if isinstance(source, DeviceSource):
-            steps = source.steps if steps_per_epoch is None else min(steps_per_epoch, source.steps)
-            epoch_start_step = int(self.ts.step) - start_batch
-            index = source.index(self.ts.rng, epoch, epoch_start_step, shuffle)
-            fns = self.fns(source.batch_size)
-            self._choose_single_steps(self.train_sizer, (self.train_sizer, self.eval_sizer),
-                                      lambda: fns.train_jaxpr(self.ts, source.arrays, index, source.n, start_batch, 1))
-            b = start_batch
-            while b < steps:
-                n = 1 if per_batch else self.train_sizer.next(steps - b)
+        sizer = self.train_sizer
+        b = start_batch          # the batch number callbacks see
+        for chunk in source.chunks(self.ts.rng, epoch, int(self.ts.step), start_batch, steps_per_epoch, shuffle,
+                                   resume=True):
+            fns = self.fns(chunk.batch_size)
+            if chunk.sized:
+                self._choose_single_steps(sizer, (sizer, self.eval_sizer), lambda: fns.train_jaxpr(
+                    self.ts, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1))
+            i = chunk.start
+            while i < chunk.stop:
+                n = _call_size(chunk, i, sizer, per_batch)
                 callbacks.on_train_batch_begin(b)
                 t0 = time.perf_counter()
-                logs, ran = self._train_call(fns, source.arrays, index, source.n, b, n, epoch, b,
-                                             single=self.train_sizer.single)
-                self.train_sizer.observe(ran, time.perf_counter() - t0)
-                b += ran
+                logs, ran = self._train_call(fns, chunk.arrays, chunk.index, chunk.n_rows, i, n, epoch, b,
+                                             single=chunk.sized and sizer.single)
+                if chunk.sized:
+                    sizer.observe(ran, time.perf_counter() - t0)
+                i, b = i + ran, b + ran
                 callbacks.on_train_batch_end(b - 1, logs)
-                if model.stop_training:
+                if self.model.stop_training:
                     break
-            self._store_metrics(self.ts.metrics)
-            return logs
-        b = start_batch
-        limit = None if steps_per_epoch is None else steps_per_epoch - start_batch
-        order = None
-        if shuffle and source.n_rows is not None:  # host arrays: shuffled as on the device
-            order = epoch_order(self.ts.rng, epoch, int(self.ts.step) - start_batch, source.n_rows, True)
-        for arrays, n, batch_size in source.chunks(limit=limit, skip=start_batch, order=order):
-            fns = self.fns(batch_size)
-            index = _arange(source.capacity * batch_size)
-            stopped = False
-            for first, count in _calls(n, per_batch):
-                callbacks.on_train_batch_begin(b)
-                logs, ran = self._train_call(fns, arrays, index, source.capacity * batch_size, first, count,
-                                             epoch, b)
-                b += ran
-                callbacks.on_train_batch_end(b - 1, logs)
-                if model.stop_training:
-                    stopped = True
-                    break
-            if stopped:
+            if self.model.stop_training:
                 break
         self._store_metrics(self.ts.metrics)
         return logs
@@ -322,39 +279,28 @@ class Trainer:
         params, state = variables["params"], variables["state"]
         callbacks = callbacks if callbacks is not None else _NO_CALLBACKS
         per_batch = self.eval_sizer.fixed is None and callbacks.wants_batches("test")
+        sizer = self.eval_sizer
         logs = None
         b = 0
-        if isinstance(source, DeviceSource):
-            total = source.steps if steps is None else min(steps, source.steps)
-            index = source.index()
-            fns = self.fns(source.batch_size)
-            self._choose_single_steps(self.eval_sizer, (self.eval_sizer,),
-                                      lambda: fns.eval_jaxpr(metrics, params, state, source.arrays, index, source.n, 0, 1))
-            while b < total:
-                n = 1 if per_batch else self.eval_sizer.next(total - b)
+        for chunk in source.chunks(limit=steps):
+            fns = self.fns(chunk.batch_size)
+            if chunk.sized:
+                self._choose_single_steps(sizer, (sizer,), lambda: fns.eval_jaxpr(
+                    metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1))
+            i = chunk.start
+            while i < chunk.stop:
+                n = _call_size(chunk, i, sizer, per_batch)
                 callbacks.on_test_batch_begin(b)
                 t0 = time.perf_counter()
-                if self.eval_sizer.single:
-                    out = fns.eval_one(metrics, params, state, source.arrays, index, source.n, b)
+                if chunk.sized and sizer.single:
+                    out = fns.eval_one(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i)
                 else:
-                    out = fns.eval(metrics, params, state, source.arrays, index, source.n, b, n)
+                    out = fns.eval(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i, n)
                 metrics, logs, state = _eval_out(out, state)
                 logs = to_python(logs, self.log_names(test=True))
-                self.eval_sizer.observe(n, time.perf_counter() - t0)
-                b += n
-                callbacks.on_test_batch_end(b - 1, logs)
-            self._store_metrics(metrics, test=True)
-            self.carried_state = None if state is variables["state"] else state
-            return logs
-        for arrays, n, batch_size in source.chunks(limit=steps):
-            fns = self.fns(batch_size)
-            index = _arange(source.capacity * batch_size)
-            for first, count in _calls(n, per_batch):
-                callbacks.on_test_batch_begin(b)
-                out = fns.eval(metrics, params, state, arrays, index, source.capacity * batch_size, first, count)
-                metrics, logs, state = _eval_out(out, state)
-                logs = to_python(logs, self.log_names(test=True))
-                b += count
+                if chunk.sized:
+                    sizer.observe(n, time.perf_counter() - t0)
+                i, b = i + n, b + n
                 callbacks.on_test_batch_end(b - 1, logs)
         self._store_metrics(metrics, test=True)
         self.carried_state = None if state is variables["state"] else state
@@ -372,38 +318,33 @@ class Trainer:
         per_batch = self.eval_sizer.fixed is None and callbacks.wants_batches("predict")
         pieces = []
         b = 0
-        if isinstance(source, DeviceSource):
-            total = source.steps if steps is None else min(steps, source.steps)
-            capacity = 1 if per_batch else min(total, self.eval_sizer.fixed or 64)
-            index = source.index()
-            fn = self.fns(source.batch_size).predict(capacity)
-            while b < total:
-                n = min(capacity, total - b)
+        for chunk in source.chunks(limit=steps):
+            if chunk.sized:   # output buffers of `capacity` batches per call
+                capacity = 1 if per_batch else min(chunk.stop - chunk.start, self.eval_sizer.fixed or 64)
+            else:
+                capacity = (chunk.n_rows // chunk.batch_size)
+            fn = self.fns(chunk.batch_size).predict(capacity)
+            i = chunk.start
+            while i < chunk.stop:
+                n = 1 if per_batch else min(capacity, chunk.stop - i)
                 callbacks.on_predict_batch_begin(b)
-                bufs, state = _predict_out(fn(params, state, source.arrays, index, source.n, b, n), state)
-                rows = min(n * source.batch_size, source.n - b * source.batch_size)
-                pieces.append([np.asarray(x[:rows]) for x in jax.device_get(bufs)])
-                b += n
+                bufs, state = _predict_out(fn(params, state, chunk.arrays, chunk.index, chunk.n_rows, i, n), state)
+                pieces.append(chunk.kept_rows(i, n, jax.device_get(bufs)))
+                i, b = i + n, b + n
                 callbacks.on_predict_batch_end(b - 1, {"outputs": structure(pieces[-1])})
-        else:
-            for arrays, n, batch_size in source.chunks(limit=steps):
-                fn = self.fns(batch_size).predict(source.capacity)
-                index = _arange(source.capacity * batch_size)
-                valid = np.asarray(arrays[3])
-                for first, count in _calls(n, per_batch):
-                    callbacks.on_predict_batch_begin(b)
-                    bufs, state = _predict_out(fn(params, state, arrays, index, source.capacity * batch_size, first,
-                                                 count), state)
-                    bufs = jax.device_get(bufs)
-                    rows = slice(0, count * batch_size)
-                    keep = valid[first * batch_size:(first + count) * batch_size]
-                    pieces.append([np.asarray(x[rows])[keep] for x in bufs])
-                    b += count
-                    callbacks.on_predict_batch_end(b - 1, {"outputs": structure(pieces[-1])})
         if not pieces:
             raise ValueError("predict: the data produced no batches")
         self.carried_state = None if state is variables["state"] else state
         return [np.concatenate(parts, axis=0) for parts in zip(*pieces)]
+
+
+def _call_size(chunk, position, sizer, per_batch):
+    """Steps in the next compiled call at batch `position` of `chunk`: one per call when
+    callbacks ask for batches, the sizer's choice for device-resident data, else the rest of
+    the streamed chunk."""
+    if per_batch:
+        return 1
+    return sizer.next(chunk.stop - position) if chunk.sized else chunk.stop - position
 
 
 def _eval_out(out, state):
@@ -416,12 +357,6 @@ def _predict_out(out, state):
     """`(buffers, state)` from a compiled predict call: a stateful model's return that tuple,
     others the list of buffers."""
     return out if isinstance(out, tuple) else (out, state)
-
-
-def _calls(n, per_batch):
-    """The compiled calls for a chunk of `n` batches: `(first batch, count)` pairs, one call
-    for the whole chunk or one per batch when callbacks ask for batches."""
-    return [(i, 1) for i in range(n)] if per_batch else [(0, n)]
 
 
 class _NoCallbacks:
@@ -445,12 +380,3 @@ def _init_opt_state(tx, params):
         return jax.jit(tx.init)(params)
     except TypeError:  # a state leaf that is not an array (e.g. a Python object)
         return tx.init(params)
-
-
-_ARANGE = {}
-
-
-def _arange(n):
-    if n not in _ARANGE:
-        _ARANGE[n] = jnp.arange(n, dtype=jnp.int32)
-    return _ARANGE[n]

@@ -20,7 +20,8 @@ from jnet.engine import distribute
 from jnet.engine.compile_args import (check_metric_name, compile_args_from_config, is_metric_leaf, per_output,
                                       serialize_tree)
 from jnet.engine.custom_step import custom_steps
-from jnet.engine.loop import DeviceSource, Trainer
+from jnet.engine.loop import Trainer
+from jnet.engine.sources import DeviceSource
 from jnet.engine.stream import StreamSource, array_stream
 from jnet.engine.steps import OutputPlan, StepPlan, loss_log_names
 from jnet.models.train_state_api import TrainStateMixin
