@@ -1,8 +1,9 @@
 """The host side of training: epochs, chunks, callbacks, validation and prediction.
 
-The `Trainer` (one per `compile`) holds the state owner (`train_state.StateOwner`) and the cached
-compiled functions. Train, evaluate and predict are each written once, over the data-source
-protocol of `engine.sources` (device-resident arrays, host streams, generators). It never syncs with the device inside a chunk: after each compiled chunk it reads the running
+The `Trainer` (one per `compile`) holds the state owner (`train_state.StateOwner`) and the
+cached compiled functions. Train, evaluate and predict are each written once, over the
+data-source protocol of `engine.sources` (device-resident arrays, host streams, generators).
+It never syncs with the device inside a chunk: after each compiled chunk it reads the running
 metrics once (a few scalars), calls the per-batch callbacks, and checks `stop_training`.
 
 Exact stops. The compiled loop leaves at the first batch whose loss is not finite and undoes
@@ -305,6 +306,19 @@ class Trainer:
         self._store_metrics(metrics, test=True)
         self.carried_state = None if state is variables["state"] else state
         return logs
+
+    def validate(self, source, callbacks, steps=None):
+        """`fit`'s validation pass at the end of an epoch, as Keras runs it: the test hooks fire
+        on fit's callbacks, and the results come back prefixed with `val_`."""
+        callbacks.on_test_begin()
+        self.pick_up_resets()
+        variables = {"params": self.ts.params, "state": self.ts.state}
+        logs = self.evaluate(source, variables, callbacks, steps=steps) or {}
+        if self.carried_state is not None:   # a stateful model: validation continues its states
+            self.ts = self.ts._replace(state=self.carried_state)
+            self.carried_state = None
+        callbacks.on_test_end(logs)
+        return {f"val_{k}": v for k, v in logs.items()}
 
     # ------------------------------------------------------------------ prediction
 

@@ -388,7 +388,7 @@ class TrainingMixin(TrainStateMixin):
                         break
                     logs = dict(epoch_logs)
                     if val_source is not None and (epoch + 1) % validation_freq == 0:
-                        logs.update(_validation_logs(trainer, val_source, cbs, validation_steps))
+                        logs.update(trainer.validate(val_source, cbs, validation_steps))
                     cbs.on_epoch_end(epoch, logs)
                     if self.stop_training:
                         break
@@ -564,20 +564,6 @@ class TrainingMixin(TrainStateMixin):
         """Compile from `get_compile_config()`'s dict; a bad entry raises a `ValueError` naming
         the field."""
         self.compile(**compile_args_from_config(config, check=lambda **kw: _CompileProbe().compile(**kw)))
-
-
-def _validation_logs(trainer, val_source, cbs, validation_steps):
-    """The validation pass at the end of a fit epoch, as Keras runs it: the test hooks fire on
-    fit's callbacks, and the results come back prefixed with `val_`."""
-    cbs.on_test_begin()
-    trainer.pick_up_resets()
-    variables = {"params": trainer.ts.params, "state": trainer.ts.state}
-    val_logs = trainer.evaluate(val_source, variables, cbs, steps=validation_steps) or {}
-    if trainer.carried_state is not None:   # a stateful model: validation continues its states
-        trainer.ts = trainer.ts._replace(state=trainer.carried_state)
-        trainer.carried_state = None
-    cbs.on_test_end(val_logs)
-    return {f"val_{k}": v for k, v in val_logs.items()}
 
 
 class _CompileProbe(TrainingMixin):
