@@ -20,9 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnet.core.trees import bind_pairs as _bind_pairs
+from jnet.core.trees import zip_map as _zip_map
 from jnet.core.variables import VariableScope, call_scope
 from jnet.engine.train_state import TrainState, step_key
-from jnet.core.trees import bind_pairs as _bind_pairs, zip_map as _zip_map
 
 # Model methods whose override routes a loop through the model's own (Keras-style) step.
 _TRAIN_HOOKS = ("train_step", "compute_loss", "compute_loss_and_updates", "compute_metrics")

@@ -21,6 +21,7 @@ import signal
 import threading
 import time
 import warnings
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -250,8 +251,8 @@ class Trainer:
                                    resume=True):
             fns = self.fns(chunk.batch_size)
             if chunk.sized:
-                self._choose_single_steps(sizer, (sizer, self.eval_sizer), lambda: fns.train_jaxpr(
-                    self.ts, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1))
+                self._choose_single_steps(sizer, (sizer, self.eval_sizer), partial(
+                    fns.train_jaxpr, self.ts, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1))
             i = chunk.start
             while i < chunk.stop:
                 n = _call_size(chunk, i, sizer, per_batch)
@@ -286,8 +287,8 @@ class Trainer:
         for chunk in source.chunks(limit=steps):
             fns = self.fns(chunk.batch_size)
             if chunk.sized:
-                self._choose_single_steps(sizer, (sizer,), lambda: fns.eval_jaxpr(
-                    metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1))
+                self._choose_single_steps(sizer, (sizer,), partial(
+                    fns.eval_jaxpr, metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1))
             i = chunk.start
             while i < chunk.stop:
                 n = _call_size(chunk, i, sizer, per_batch)

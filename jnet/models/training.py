@@ -22,8 +22,8 @@ from jnet.engine.compile_args import (check_metric_name, compile_args_from_confi
 from jnet.engine.custom_step import custom_steps
 from jnet.engine.loop import Trainer
 from jnet.engine.sources import DeviceSource
-from jnet.engine.stream import StreamSource, array_stream
 from jnet.engine.steps import OutputPlan, StepPlan, loss_log_names
+from jnet.engine.stream import StreamSource, array_stream
 from jnet.models.train_state_api import TrainStateMixin
 from jnet.models.training_checks import has_own_losses, warn_padded_add_loss
 
