@@ -161,7 +161,7 @@ def test_single_steps_and_the_chunked_loop_give_the_same_weights(monkeypatch):
     y = x.sum(1, keepdims=True)
 
     def train(single):
-        monkeypatch.setattr(L, "_loop_slows_down", lambda model, lower_step: single)
+        monkeypatch.setattr(L, "loop_slows_down", lambda jaxpr: single)
         jnet.utils.set_random_seed(3)
         model = jnet.Sequential([layers.Dense(4, activation="relu", input_shape=(5,)), layers.Dense(1)])
         model.compile("sgd", "mse")
@@ -265,21 +265,54 @@ def test_convolution_steps_run_loop_free_from_the_first_call():
     assert not dense._trainer.train_sizer.single
 
 
+def _runs_single_steps(model, x, y, batch_size=4):
+    model.compile("sgd", "mse")
+    model.fit(x, y, batch_size=batch_size, epochs=1, steps_per_epoch=1, verbose=0)
+    return model._trainer.train_sizer.single
+
+
 def test_convolution_found_through_nested_models_and_wrappers():
-    from jnet.engine.loop import _loop_slows_down
+    """The decision reads the traced step: a convolution inside a model inside TimeDistributed
+    is found; a Bidirectional LSTM (loops, no convolution) keeps the chunked loop."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the choice is made on CPU only")
+    inner = jnet.Sequential([jnet.Input((5, 5, 1)), layers.Conv2D(2, 3), layers.Flatten()])
+    seq = jnet.Input((3, 5, 5, 1))
+    outer = jnet.Model(seq, layers.TimeDistributed(inner)(seq))
+    assert _runs_single_steps(outer, np.ones((4, 3, 5, 5, 1), "float32"), np.ones((4, 3, 18), "float32"))
+    words = jnet.Input((3, 2))
+    rnn = jnet.Model(words, layers.Bidirectional(layers.LSTM(2))(words))
+    assert not _runs_single_steps(rnn, np.ones((4, 3, 2), "float32"), np.ones((4, 4), "float32"))
+
+
+def test_loop_free_decision_on_the_benchmark_models(monkeypatch):
+    """The benchmark models keep their modes: the MLP and the LSTM triage model run the chunked
+    loop, the CNN runs loop-free single steps (decided from each traced step; the test stops
+    `fit` right after the decision, before anything compiles)."""
+    import jnet.engine.loop as L
+    from benchmarks.keras_api import build
+    from benchmarks.workloads import WORKLOADS, make_data
+    from jnet.engine.chunking import loop_slows_down
 
     if jax.default_backend() != "cpu":
         pytest.skip("the choice is made on CPU only")
 
-    def no_lowering():
-        raise AssertionError("models of jnet's own layers are judged without tracing")
+    class Decided(Exception):
+        pass
 
-    inner = jnet.Sequential([jnet.Input((5, 5, 1)), layers.Conv2D(2, 3), layers.Flatten()])
-    seq = jnet.Input((3, 5, 5, 1))
-    outer = jnet.Model(seq, layers.TimeDistributed(inner)(seq))
-    assert _loop_slows_down(outer, no_lowering) and _loop_slows_down(inner, no_lowering)
-    assert _loop_slows_down(layers.Bidirectional(layers.LSTM(2)), no_lowering) is False
-    assert not _loop_slows_down(jnet.Sequential([jnet.Input((3,)), layers.Dense(2)]), no_lowering)
+    def decide(jaxpr):
+        raise Decided(loop_slows_down(jaxpr))
+
+    monkeypatch.setattr(L, "loop_slows_down", decide)
+    seen = {}
+    for name in ("mlp_small", "cnn", "lstm_triage"):
+        w = WORKLOADS[name]
+        x, y = make_data(w, 4)
+        with pytest.raises(Decided) as decided:
+            build(jnet, w).fit(x, y, batch_size=4, epochs=1, verbose=0)
+        seen[name] = decided.value.args[0]
+    assert seen == {"mlp_small": False, "cnn": True, "lstm_triage": False}
+    assert not loop_slows_down(jax.make_jaxpr(lambda a: jnp.tanh(a @ a))(jnp.ones((2, 2))))
 
 
 def test_convolution_inside_a_lambda_is_found_on_the_lowered_step():
@@ -310,3 +343,33 @@ def test_time_distributed_wraps_a_whole_model():
     inner.set_weights(outer.get_weights())
     for t in range(3):
         np.testing.assert_allclose(out[:, t], inner.predict(x[:, t], verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_steps_per_epoch_below_one_pass_continues_through_the_data(monkeypatch):
+    """With steps_per_epoch below one pass, the next epoch continues where the last one
+    stopped (Keras): 2 epochs of 2 batches over 4 batches train exactly like one full epoch,
+    on the device and streamed from the host; a pass that ends mid-epoch ends that epoch."""
+    import jnet.models.training as T
+
+    rs = np.random.RandomState(0)
+    x = rs.randn(32, 4).astype(np.float32)
+    y = (x @ rs.randn(4, 1)).astype(np.float32)
+
+    def train(stream, **kw):
+        monkeypatch.setattr(T, "DEVICE_DATA_BYTES", 0 if stream else 1 << 30)
+        jnet.utils.set_random_seed(3)
+        model = jnet.Sequential([jnet.Input((4,)), layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        seen = []
+        cb = jnet.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+        history = model.fit(x, y, batch_size=8, shuffle=False, verbose=0, callbacks=[cb], **kw)
+        return model.get_weights(), len(history.history["loss"]), seen
+
+    whole, _, _ = train(False, epochs=1)
+    for stream in (False, True):
+        w, epochs, seen = train(stream, epochs=2, steps_per_epoch=2)
+        assert epochs == 2 and seen == [0, 1, 0, 1]
+        for a, b in zip(w, whole):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        _, epochs, seen = train(stream, epochs=2, steps_per_epoch=3)
+        assert epochs == 2 and seen == [0, 1, 2, 0]

@@ -292,7 +292,7 @@ def test_resume_from_train_state_is_bit_identical(cls_data):
     class Restore(jnet.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.model.set_train_state(saved)
-            self.model._resume_from = (1, 2)     # epoch 1, after its batches 0 and 1
+            self.model.resume_at(1, 2)     # epoch 1, after its batches 0 and 1
 
     saved.opt_state.hyperparams["learning_rate"] = np.float32(0.001)   # as restored from disk
     fresh = mlp()

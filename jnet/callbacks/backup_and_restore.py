@@ -59,7 +59,7 @@ class BackupAndRestore(Callback):
     # ------------------------------------------------------------------ restore
 
     def on_train_begin(self, logs=None):
-        from jnet.models.saving import CheckpointError, fill_tree, read_checkpoint
+        from jnet.utils.checkpoint import CheckpointError, fill_tree, read_checkpoint
 
         self._current_epoch, self._batches_since, self._last_batch = 0, 0, None
         self._pending = None
@@ -75,7 +75,7 @@ class BackupAndRestore(Callback):
                 errors.append(str(err))
                 continue
             self.model.set_train_state(state)
-            self.model._resume_from = (int(meta["epoch"]), int(meta["batch"]))
+            self.model.resume_at(int(meta["epoch"]), int(meta["batch"]))
             # Mid-epoch, the running metrics of the epoch's first batches are part of the state.
             self._pending = state if int(meta["batch"]) > 0 else None
             self._current_epoch = int(meta["epoch"])
@@ -87,7 +87,7 @@ class BackupAndRestore(Callback):
     # ------------------------------------------------------------------ backup
 
     def _backup(self, epoch, batch):
-        from jnet.models.saving import encode_tree, write_checkpoint
+        from jnet.utils.checkpoint import encode_tree, write_checkpoint
 
         entries, arrays = encode_tree(self.model.get_train_state(), prefix="train_state/")
         os.makedirs(self.backup_dir, exist_ok=True)

@@ -85,7 +85,7 @@ def _eval_chunk(plan, batch_size, dist, metrics, params, state, data, index, n_r
 
 
 def _train_one(plan, batch_size, dist, ts, data, index, n_rows, start):
-    # Loop-free: XLA:CPU runs convolutions inside a while loop up to 5x slower than alone.
+    # Loop-free: for steps XLA:CPU runs slower inside a while loop (`chunking.loop_slows_down`).
     ts, finite = S.guarded_train_step(plan, ts, gather(data, index, n_rows, start, batch_size, dist))
     return ts, S.metric_results(plan, ts.metrics), jnp.ones((), jnp.int32), finite
 
@@ -142,6 +142,15 @@ class CompiledFns:
         self.train_one = jax.jit(partial(_train_one, plan, batch_size, dist), donate_argnums=0)
         self.eval_one = jax.jit(partial(one, plan, batch_size, dist), donate_argnums=0)
         self._predict = {}
+
+    def train_jaxpr(self, ts, data, index, n_rows, start, n):
+        """The traced training chunk (`train`'s arguments); tracing is cached, so the call with
+        the same argument types that follows does not trace again."""
+        return self.train.trace(ts, data, index, n_rows, start, n).jaxpr
+
+    def eval_jaxpr(self, metrics, params, state, data, index, n_rows, start, n):
+        """The traced evaluation chunk (`eval`'s arguments), as `train_jaxpr`."""
+        return self.eval.trace(metrics, params, state, data, index, n_rows, start, n).jaxpr
 
     def predict(self, capacity):
         if capacity not in self._predict:

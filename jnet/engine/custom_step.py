@@ -20,9 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnet.core.trees import bind_pairs as _bind_pairs
+from jnet.core.trees import zip_map as _zip_map
 from jnet.core.variables import VariableScope, call_scope
 from jnet.engine.train_state import TrainState, step_key
-from jnet.core.trees import bind_pairs as _bind_pairs, zip_map as _zip_map
 
 # Model methods whose override routes a loop through the model's own (Keras-style) step.
 _TRAIN_HOOKS = ("train_step", "compute_loss", "compute_loss_and_updates", "compute_metrics")
@@ -85,7 +86,7 @@ class CustomSteps:
 
     def to_lists(self, params, state):
         m = self.model
-        found = {id(v): a for v, a in _bind_pairs(m._variable_tree(), {"params": params, "state": state}, m._label)}
+        found = {id(v): a for v, a in _bind_pairs(m.variable_tree(), {"params": params, "state": state}, _label(m))}
         return [found[id(v)] for v in m.trainable_variables], [found[id(v)] for v in m.non_trainable_variables]
 
     def from_lists(self, tv, ntv, params, state, where):
@@ -94,14 +95,14 @@ class CustomSteps:
         ntv = _match(ntv, self.to_lists(params, state)[1], "non_trainable_variables", where)
         new = {id(v): a for v, a in zip(m.trainable_variables, tv)}
         new.update({id(v): a for v, a in zip(m.non_trainable_variables, ntv)})
-        tree = m._variable_tree()
+        tree = m.variable_tree()
         pick = lambda v, a: new.get(id(v), a)  # noqa: E731
         return _zip_map(pick, tree["params"], params), _zip_map(pick, tree["state"], state)
 
     def init_opt_state(self, tx, params, state):
         """The optax state of the trainable list (what `optimizer.stateless_apply` expects)."""
         tv, _ = self.to_lists(params, state)
-        self.model.optimizer._built_variables = list(self.model.trainable_variables)
+        self.model.optimizer.bind_variables(self.model.trainable_variables)
         return jax.jit(tx.init)(tv)
 
     def fresh_metrics(self) -> list:
@@ -111,8 +112,8 @@ class CustomSteps:
         """Leave the final metric states on the metric objects (`tracker.result()` after fit)."""
         leaves, pos = list(metrics_variables), 0
         for m in self.model.metrics:
-            k = m._state_def().num_leaves
-            m._state = m._unflatten(leaves[pos:pos + k], "store")
+            k = len(jax.eval_shape(m.stateless_reset_state))
+            m.assign_variables(leaves[pos:pos + k])
             pos += k
 
     def data(self, batch):
@@ -120,23 +121,12 @@ class CustomSteps:
         from jnet.utils import pack_x_y_sample_weight
 
         xb, yb, swb = batch
-        m = self.model
-        graph = m._graph
-        if len(xb) == 1:
-            x = xb[0]
-        elif graph is not None and graph.input_kind == "dict":
-            x = dict(zip(graph.input_keys, xb))
-        else:
-            x = list(xb)
-        return pack_x_y_sample_weight(x, self._outputs(yb), self._outputs(swb))
+        return pack_x_y_sample_weight(self.model.structure_inputs(list(xb)), self._outputs(yb), self._outputs(swb))
 
     def _outputs(self, values):
         if not values or all(v is None for v in values):
             return None
-        kind, keys = self.model._output_kind
-        if kind == "single":
-            return values[0]
-        return dict(zip(keys, values)) if kind == "dict" else list(values)
+        return self.model.structure_outputs(list(values))
 
     def _record_order(self, which, logs):
         self.log_order[which] = list(logs)
@@ -176,6 +166,10 @@ class CustomSteps:
         with VariableScope(training=False):
             out = m.predict_step((tv, ntv), self.data((xb, [], [])))
         return [jnp.asarray(p) for p in m.flatten_outputs(out)]
+
+
+def _label(model) -> str:
+    return f"{type(model).__name__} '{model.name}'"
 
 
 def _split(out, n, where):
@@ -288,8 +282,7 @@ class _Runner:
 
 class _Single:
     """One step per call, `(carry, *args, data, index, n_rows, start)` as `CompiledFns`'s
-    `train_one` / `eval_one`, plus `lower` (the engine inspects the lowered step to decide
-    whether to run single steps)."""
+    `train_one` / `eval_one`."""
 
     def __init__(self, runner):
         self.runner = runner
@@ -297,10 +290,6 @@ class _Single:
     def __call__(self, carry, *rest):
         *args, data, index, n_rows, start = rest
         return self.runner.run(carry, tuple(args), data, index, n_rows, start, 1, fused=False)
-
-    def lower(self, carry, *rest):
-        *args, data, index, _, start = rest
-        return self.runner.one(self.runner.bs).lower(carry, *args, data, index, start)
 
 
 class CustomFns:
@@ -331,6 +320,18 @@ class CustomFns:
     def eval(self, metrics, params, state, data, index, n_rows, start, n):
         return self._eval.run(metrics, (params, state), data, index, n_rows, start, n)
 
+    def train_jaxpr(self, ts, data, index, n_rows, start, n):
+        """The traced training chunk, as `CompiledFns.train_jaxpr`."""
+        if not self.custom.train:
+            return self.default.train_jaxpr(ts, data, index, n_rows, start, n)
+        return self._train.chunk.trace(ts, data, index, start, n).jaxpr
+
+    def eval_jaxpr(self, metrics, params, state, data, index, n_rows, start, n):
+        """The traced evaluation chunk, as `CompiledFns.eval_jaxpr`."""
+        if not self.custom.test:
+            return self.default.eval_jaxpr(metrics, params, state, data, index, n_rows, start, n)
+        return self._eval.chunk.trace(metrics, params, state, data, index, start, n).jaxpr
+
     def predict(self, capacity):
         if not self.custom.predict:
             return self.default.predict(capacity)
@@ -341,16 +342,13 @@ class CustomFns:
 
 
 class _AllRan:
-    """A user's single train step, called (and lowered) as jnet's `train_one` is."""
+    """A user's single train step, called as jnet's `train_one` is."""
 
     def __init__(self, single):
         self.single = single
 
     def __call__(self, *args):
         return _all_ran(self.single(*args), 1)
-
-    def lower(self, *args):
-        return self.single.lower(*args)
 
 
 def _all_ran(result, n):

@@ -71,16 +71,16 @@ def flatten_inputs(model, x, what="x") -> list:
     if x is None:
         raise ValueError(f"{what} is required")
     if isinstance(x, dict):
-        flat = model._flat_inputs((x,))
+        flat = model.flatten_inputs(x)
         names = model.input_names
     elif isinstance(x, (list, tuple)) and _n_inputs(model) > 1:
-        flat = model._flat_inputs(tuple(x))
+        flat = model.flatten_inputs(*x)
         names = model.input_names
     else:
         flat = [x]
         names = model.input_names if model.built else ["input"]
         if model.built and len(model.input_names) != 1:
-            raise ValueError(f"{model._label} has {len(model.input_names)} inputs {model.input_names}; "
+            raise ValueError(f"{type(model).__name__} '{model.name}' has {len(model.input_names)} inputs {model.input_names}; "
                              f"give {what} as a list or a dict keyed by those names")
     return [_as_numpy(a, f"{what} '{n}'" if len(flat) > 1 else what) for a, n in zip(flat, names)]
 

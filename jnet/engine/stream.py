@@ -13,6 +13,9 @@ import threading
 
 import numpy as np
 
+from jnet.engine.compiled import epoch_order
+from jnet.engine.sources import Chunk, PassCursor, plain_index
+
 _END = object()
 
 
@@ -124,8 +127,23 @@ class StreamSource:
         # Rows of a full batch, when known: a source that visits its batches in a shuffled
         # order (a PyDataset) may start an epoch with its short last batch.
         self.batch_rows = batch_rows
+        self.cursor = PassCursor()
 
-    def chunks(self, limit=None, skip=0, order=None):
+    def chunks(self, rng=None, epoch=0, step=0, start_batch=0, limit=None, shuffle=False, resume=False):
+        """The epoch as `Chunk`s (`engine.sources`' protocol, arguments as
+        `DeviceSource.chunks`). Array sources are shuffled as the device path would shuffle
+        them and continue a pass cut by `limit`; generators keep their own order."""
+        if self.n_rows is None:
+            chunks = self.host_chunks(limit=None if limit is None else limit - start_batch, skip=start_batch)
+        else:
+            pass_epoch, pass_step, first, stop = self.cursor.plan(self.steps, epoch, step, start_batch, limit, resume)
+            order = epoch_order(rng, pass_epoch, pass_step, self.n_rows, True) if shuffle else None
+            chunks = self.host_chunks(limit=stop - first, skip=first, order=order)
+        for arrays, n, batch_size in chunks:
+            rows = self.capacity * batch_size
+            yield Chunk(arrays, plain_index(rows), rows, batch_size, 0, n, sized=False, row_valid=arrays[3])
+
+    def host_chunks(self, limit=None, skip=0, order=None):
         """Yields `(device chunk, n batches, batch size)`; at most `limit` batches after `skip`.
         `order`: the epoch's row order (array sources only)."""
         def produce():

@@ -7,6 +7,7 @@ target).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, NamedTuple
 
 import jax
@@ -97,3 +98,63 @@ def strong_types(tree):
     """Drop weak types (Python-scalar-born arrays) so that a value written later with an explicit
     dtype matches the compiled signature."""
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=a.dtype) if hasattr(a, "dtype") else a, tree)
+
+
+class StateOwner:
+    """The one owner of a compiled model's `TrainState`.
+
+    The compiled steps read and write `ts` (the engine swaps it after every call); everything
+    else reaches the state through these methods: the model (its variables live here while
+    training runs), the optimizer (`iterations`, its state as `variables`) and callbacks
+    (`BackupAndRestore`'s resume point). While a training session is active
+    (`with owner.training():`), the variables are the state's arrays, not the layers'.
+    """
+
+    def __init__(self):
+        self.ts = None
+        self._active = False
+        self._resume = None
+
+    @contextlib.contextmanager
+    def training(self):
+        """Mark a training session (fit, train_on_batch): the state holds the live variables."""
+        self._active = True
+        try:
+            yield self
+        finally:
+            self._active = False
+
+    @property
+    def active(self) -> bool:
+        """Whether a training session is running (the live variables are in the state)."""
+        return self._active and self.ts is not None
+
+    def variables(self):
+        """The live `{"params", "state"}` during training (no copy: the next step donates them),
+        else None."""
+        return {"params": self.ts.params, "state": self.ts.state} if self.active else None
+
+    def set_variables(self, variables) -> bool:
+        """During training, make `variables` (copied) the live arrays; returns whether it did."""
+        if not self.active:
+            return False
+        params, state = copy_tree((variables["params"], variables.get("state", {})))
+        self.ts = self.ts._replace(params=params, state=state)
+        return True
+
+    def optimizer_state(self):
+        """The optax state (None before the first training call)."""
+        return None if self.ts is None else self.ts.opt_state
+
+    def step(self) -> int:
+        """Optimizer steps taken."""
+        return 0 if self.ts is None else int(self.ts.step)
+
+    def resume_at(self, epoch: int, batch: int = 0):
+        """Make the next `fit` start at `epoch`, batch `batch` (a restored backup's position)."""
+        self._resume = (int(epoch), int(batch))
+
+    def take_resume_point(self):
+        """`(epoch, batch)` set by `resume_at` (then cleared), or None."""
+        point, self._resume = self._resume, None
+        return point

@@ -127,6 +127,11 @@ class Metric(StatelessMetricMixin):
     def reset_state(self):
         self._state = None
 
+    def assign_variables(self, metric_variables):
+        """Hold `metric_variables` (a flat list like `variables`, e.g. the states `fit` ended
+        with) as this metric's state, so `result()` reports them."""
+        self._state = self._unflatten(metric_variables, "assign_variables")
+
     def __call__(self, *args, sample_weight=None):
         """Keras's call: accumulate the batch into the held state and return the result."""
         self.update_state(*args, sample_weight=sample_weight)

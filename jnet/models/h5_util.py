@@ -4,37 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
-import time
 
-# A temporary file of a save that has not been touched for this long belongs to a save that was
-# killed (a live save keeps writing to it); the next save of the same target removes it.
-STALE_SECONDS = 600
-
-
-def remove_stale_temps(path):
-    """Remove the temporary siblings (`.<name>.jnet-tmp-*`) that killed saves of `path` left."""
-    parent, name = os.path.split(os.path.abspath(os.fspath(path)))
-    prefix = f".{name}.jnet-tmp-"
-    try:
-        entries = os.listdir(parent)
-    except OSError:
-        return
-    now = time.time()
-    for entry in entries:
-        if not entry.startswith(prefix):
-            continue
-        full = os.path.join(parent, entry)
-        try:
-            if now - os.lstat(full).st_mtime < STALE_SECONDS:
-                continue
-            if os.path.isdir(full) and not os.path.islink(full):
-                shutil.rmtree(full, ignore_errors=True)
-            else:
-                os.remove(full)
-        except OSError:
-            pass  # another save cleaned it first
+from jnet.utils.checkpoint import STALE_SECONDS, remove_stale_temps  # noqa: F401 - shared with checkpoints
 
 
 @contextlib.contextmanager

@@ -94,6 +94,33 @@ class KerasStepsMixin:
 
     _forward_losses = None
 
+    # ------------------------------------------------------------------ what the engine reads
+
+    def variable_tree(self) -> dict:
+        """`{"params": ..., "state": ...}` of the model's `Variable` objects, in the structure of
+        `current_variables()` (trainable weights under params, the rest under state)."""
+        return self._variable_tree()
+
+    def flatten_inputs(self, *inputs) -> list:
+        """Model inputs given positionally, as a list or as a dict by input name -> a list in
+        `input_names` order (a clear error when they do not match the model's inputs)."""
+        return self._flat_inputs(inputs)
+
+    def structure_inputs(self, flat: list):
+        """A list in `input_names` order -> the structure the model was built with (one array,
+        a list, or a dict by input name)."""
+        graph = self._graph
+        if len(flat) == 1:
+            return flat[0]
+        if graph is not None and graph.input_kind == "dict":
+            return dict(zip(graph.input_keys, flat))
+        return list(flat)
+
+    def structure_outputs(self, flat: list):
+        """A list per output -> the model's output structure (one, a list, a dict); the inverse
+        of `flatten_outputs`."""
+        return self._structure(flat)
+
     # ------------------------------------------------------------------ compiled pieces
 
     def _compiled_outputs(self) -> list:
@@ -102,7 +129,7 @@ class KerasStepsMixin:
             return []
         trainer = self._get_trainer(self._y_shapes)
         plan = trainer.plan
-        return plan.outputs if plan is not None else trainer._plan_factory(None).outputs
+        return plan.outputs if plan is not None else trainer.plan_factory(None).outputs
 
     def _compile_metrics(self):
         outputs = self._compiled_outputs()

@@ -20,10 +20,12 @@ from jnet.engine import distribute
 from jnet.engine.compile_args import (check_metric_name, compile_args_from_config, is_metric_leaf, per_output,
                                       serialize_tree)
 from jnet.engine.custom_step import custom_steps
-from jnet.engine.loop import DeviceSource, Trainer
-from jnet.engine.stream import StreamSource, array_stream
+from jnet.engine.loop import Trainer
+from jnet.engine.sources import DeviceSource
 from jnet.engine.steps import OutputPlan, StepPlan, loss_log_names
-from jnet.engine.train_state import TrainState, copy_tree, find_hyperparams
+from jnet.engine.stream import StreamSource, array_stream
+from jnet.models.train_state_api import TrainStateMixin
+from jnet.models.training_checks import has_own_losses, warn_padded_add_loss
 
 # Data sets up to this size are placed on the device once; larger ones stream from the host.
 DEVICE_DATA_BYTES = 1 << 30
@@ -38,7 +40,7 @@ def _resolve_verbose(verbose):
     return verbose
 
 
-class TrainingMixin:
+class TrainingMixin(TrainStateMixin):
     """compile / fit / evaluate / predict, and the train-state API used by checkpointing."""
 
     compiled = False
@@ -47,7 +49,6 @@ class TrainingMixin:
     history = None
     _trainer = None
     _compile_args = None
-    _resume_from = None
 
     # ------------------------------------------------------------------ compile
 
@@ -134,7 +135,7 @@ class TrainingMixin:
         mets = per_output(args["metrics"], names, "metrics", is_leaf=is_metric_leaf)
         wmets = per_output(args["weighted_metrics"], names, "weighted_metrics", is_leaf=is_metric_leaf)
         if (all(l is None for l in losses) and (custom_steps(self) is None or not custom_steps(self).train)
-                and not _has_own_losses(self)):
+                and not has_own_losses(self)):
             raise ValueError(f"{self._label}: compile() was called without a loss, and no layer adds one "
                              "(add_loss, activity or weight regularizers); pass loss=... to train or evaluate")
         outputs = []
@@ -180,7 +181,7 @@ class TrainingMixin:
                                     self._compile_args["steps_per_execution"])
             self._y_shapes = y_shapes
         elif y_shapes is not None and (self._y_shapes is None or list(map(_tail, y_shapes)) != list(map(_tail, self._y_shapes))):
-            self._trainer._plan_factory = self._make_plan_factory(y_shapes)
+            self._trainer.plan_factory = self._make_plan_factory(y_shapes)
             self._trainer.plan = None
             self._y_shapes = y_shapes
         return self._trainer
@@ -218,7 +219,7 @@ class TrainingMixin:
             return
         trainer = self._get_trainer([None if a is None else a.shape for a in data.y])
         out_shapes, out_dtypes = self._output_shapes()
-        for o, y, shape, dtype in zip(trainer._plan_factory(None).outputs, data.y, out_shapes, out_dtypes):
+        for o, y, shape, dtype in zip(trainer.plan_factory(None).outputs, data.y, out_shapes, out_dtypes):
             if o.loss is None:
                 continue
             if y is None:
@@ -361,40 +362,38 @@ class TrainingMixin:
         cbs = CallbackList(cb_list, model=self, verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
         trainer.init_state()
-        if shuffle and trainer._stateful and not D.is_stream(x) and not full_batch:
+        if shuffle and trainer.stateful and not D.is_stream(x) and not full_batch:
             warnings.warn("fit: the model has stateful layers, whose states carry sample i of a batch over to "
                           "sample i of the next batch, but shuffle=True mixes the samples across batches; "
                           "pass shuffle=False (as Keras requires for stateful RNNs)", UserWarning, stacklevel=2)
-        trainer.live = True
         run = jax.disable_jit if self._compile_args["run_eagerly"] else _nullcontext
         logs = {}
         try:
-            with run():
+            with run(), trainer.state.training():
                 cbs.on_train_begin()
                 start_batch = 0
-                if self._resume_from is not None:
-                    initial_epoch, start_batch = (int(v) for v in self._resume_from)
-                    self._resume_from = None
+                resume = trainer.state.take_resume_point()
+                if resume is not None:
+                    initial_epoch, start_batch = resume
                 for epoch in range(initial_epoch, epochs):
                     cbs.on_epoch_begin(epoch)
                     epoch_logs = trainer.train_epoch(source, epoch, cbs, shuffle and not full_batch,
                                                      steps_per_epoch, start_batch)
                     start_batch = 0
                     if epoch == initial_epoch:
-                        _warn_padded_add_loss(self, source)
+                        warn_padded_add_loss(self, source)
                     if epoch_logs is None:
                         warnings.warn("fit: the training data ran out; stopping (give steps_per_epoch, or a "
                                       "re-iterable data source, for more epochs)", stacklevel=2)
                         break
                     logs = dict(epoch_logs)
                     if val_source is not None and (epoch + 1) % validation_freq == 0:
-                        logs.update(_validation_logs(trainer, val_source, cbs, validation_steps))
+                        logs.update(trainer.validate(val_source, cbs, validation_steps))
                     cbs.on_epoch_end(epoch, logs)
                     if self.stop_training:
                         break
                 cbs.on_train_end(logs)
         finally:
-            trainer.live = False
             ts = trainer.ts
             self.assign_variables({"params": ts.params, "state": ts.state})
         return self.history
@@ -516,15 +515,14 @@ class TrainingMixin:
         trainer = self._get_trainer()
         source = self._source(data, data.n, len(self.output_names))
         trainer.init_state()
-        trainer.live = True
         try:
-            fns = trainer.fns(source.batch_size)
-            logs = trainer._run_train(fns, source.arrays, source.index(), source.n, 0, 1)
+            with trainer.state.training():
+                fns = trainer.fns(source.batch_size)
+                logs = trainer.run_train(fns, source.arrays, source.index(), source.n, 0, 1)
             from jnet.engine.loop import to_python
 
             logs = to_python(logs, trainer.log_names())
         finally:
-            trainer.live = False
             self.assign_variables({"params": trainer.ts.params, "state": trainer.ts.state})
         if return_dict:
             return logs
@@ -542,84 +540,7 @@ class TrainingMixin:
             len(next(iter(x.values()))) if isinstance(x, dict) else len(x))
         return self.predict(x, batch_size=n, verbose=0)
 
-    # ------------------------------------------------------------------ train state API
-
-    @property
-    def metrics_names(self) -> list:
-        if self._trainer is None or self._trainer.plan is None:
-            return ["loss"] if self.compiled else []
-        plan = self._trainer.plan
-        return loss_log_names(plan) + [log for o in plan.outputs for log, _, _ in o.metrics]
-
-    def _live_variables(self):
-        trainer = self._trainer
-        if trainer is not None and trainer.live and trainer.ts is not None:
-            return {"params": trainer.ts.params, "state": trainer.ts.state}
-        return None
-
-    def _set_live_variables(self, value) -> bool:
-        trainer = self._trainer
-        if trainer is not None and trainer.live and trainer.ts is not None:
-            params, state = copy_tree((value["params"], value.get("state", {})))
-            trainer.ts = trainer.ts._replace(params=params, state=state)
-            return True
-        return False
-
-    def _sync_from_trainer(self):
-        """During `fit`, copy the live training arrays into the layers' variables (a copy: the
-        next step donates the live buffers)."""
-        live = self._live_variables()
-        if live is not None:
-            from jnet.layers.base import Layer
-
-            Layer.assign_variables(self, copy_tree(live))
-
-    def _push_to_trainer(self):
-        """During `fit`, make the layers' variables the live training arrays."""
-        if self._live_variables() is not None:
-            from jnet.layers.base import Layer
-
-            self._set_live_variables(Layer.current_variables(self))
-
-    def get_train_state(self) -> TrainState:
-        """A copy of everything training changes: params, state, optimizer state, metric
-        states, rng and step (a pytree of arrays, e.g. for orbax)."""
-        self._require_compiled("get_train_state")
-        trainer = self._get_trainer(self._y_shapes)
-        if trainer.ts is None:
-            trainer.init_state()
-        ts = trainer.ts
-        variables = self.current_variables()
-        return copy_tree(ts._replace(params=variables["params"], state=variables["state"]))
-
-    def set_train_state(self, tree):
-        """Replace the train state (same structure as `get_train_state()`)."""
-        self._require_compiled("set_train_state")
-        trainer = self._get_trainer(self._y_shapes)
-        if trainer.ts is None:
-            trainer.init_state()
-        if not isinstance(tree, TrainState):
-            tree = TrainState(*tree) if isinstance(tree, (tuple, list)) else TrainState(**tree)
-        current = trainer.ts
-        if jax.tree_util.tree_structure(tree.params) != jax.tree_util.tree_structure(current.params):
-            raise ValueError(f"{self._label}.set_train_state: params structure does not match the model's")
-        if jax.tree_util.tree_structure(tree.opt_state) != jax.tree_util.tree_structure(current.opt_state):
-            raise ValueError(f"{self._label}.set_train_state: optimizer state structure does not match "
-                             f"(was it saved with a different optimizer?)")
-        if tree.metrics is None or jax.tree_util.tree_structure(tree.metrics) != jax.tree_util.tree_structure(current.metrics):
-            tree = tree._replace(metrics=current.metrics)
-        new = copy_tree(tree)
-        new = distribute.current().place_variables(new)
-        trainer.ts = new
-        # The restored optimizer state carries the learning rate: adopt it (a later
-        # `optimizer.learning_rate = ...` still overrides it).
-        hp = find_hyperparams(new.opt_state)
-        if hp is not None and "learning_rate" in hp and self.optimizer.injected_learning_rate is not None:
-            self.optimizer._learning_rate = float(hp["learning_rate"])
-        trainer._lr_written = self.optimizer._lr_version
-        if not trainer.live:
-            self.assign_variables({"params": new.params, "state": new.state})
-            trainer.ts = new._replace(params=copy_tree(new.params), state=copy_tree(new.state))
+    # ------------------------------------------------------------------ compile config
 
     def get_compile_config(self) -> dict:
         """A JSON-able description of the compile arguments."""
@@ -645,20 +566,6 @@ class TrainingMixin:
         self.compile(**compile_args_from_config(config, check=lambda **kw: _CompileProbe().compile(**kw)))
 
 
-def _validation_logs(trainer, val_source, cbs, validation_steps):
-    """The validation pass at the end of a fit epoch, as Keras runs it: the test hooks fire on
-    fit's callbacks, and the results come back prefixed with `val_`."""
-    cbs.on_test_begin()
-    trainer.pick_up_resets()
-    variables = {"params": trainer.ts.params, "state": trainer.ts.state}
-    val_logs = trainer.evaluate(val_source, variables, cbs, steps=validation_steps) or {}
-    if trainer.carried_state is not None:   # a stateful model: validation continues its states
-        trainer.ts = trainer.ts._replace(state=trainer.carried_state)
-        trainer.carried_state = None
-    cbs.on_test_end(val_logs)
-    return {f"val_{k}": v for k, v in val_logs.items()}
-
-
 class _CompileProbe(TrainingMixin):
     """An unbuilt stand-in that `compile` can check one argument on (no outputs to match yet)."""
 
@@ -676,40 +583,3 @@ class _nullcontext:
 
 def _tail(shape):
     return None if shape is None else tuple(shape[1:])
-
-
-def _warn_padded_add_loss(model, source):
-    """Losses a layer adds in `call` (`add_loss`) see the whole batch, and the engine pads the last
-    partial batch with copies of real rows: say so rather than let a batch-mean loss drift."""
-    n, bs = getattr(source, "n", None), getattr(source, "batch_size", None)
-    if not n or not bs or n % bs == 0:
-        return
-    todo, seen = [model], set()
-    while todo:
-        layer = todo.pop()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        if layer.__dict__.get("_adds_losses"):
-            warnings.warn(f"fit: {layer._label} adds a loss in call() (add_loss), and the last batch of each epoch "
-                          f"({n % bs} of {bs} rows) is padded with copies of real rows, which that loss sees; use a "
-                          f"batch_size that divides the {n} samples for exact values", stacklevel=3)
-            return
-        todo.extend(layer._sublayers())
-
-
-def _has_own_losses(model) -> bool:
-    """Whether the model's loss can come from the model itself, as Keras allows compile()
-    without a loss then: a weight regularizer, or losses layers add during a (shape-only)
-    training call."""
-    if any(v.regularizer is not None for v in model.weights):
-        return True
-    if model._graph is None:
-        return False
-    from jnet.core.variables import Variable
-
-    specs = [jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in t.shape), t.dtype) for t in model._graph.feeds]
-    tree = jax.tree_util.tree_map(lambda v: v.spec, model._variable_tree(), is_leaf=lambda v: isinstance(v, Variable))
-    losses = jax.eval_shape(lambda v, xs: model.apply_with_losses(v, *xs, training=True, rng=jax.random.key(0))[2],
-                            tree, specs)
-    return len(losses) > 0

@@ -103,8 +103,7 @@ class Optimizer(StatelessOptimizerMixin):
         self.global_clipnorm = global_clipnorm
         self.name = name or _snake(label)
         self._lr_version = 0          # bumped by the setter; the engine writes the new value
-        self._state_reader = None     # set by the engine: () -> live optimizer state
-        self._step_reader = None      # set by the engine: () -> steps taken
+        self._state_owner = None      # the engine's state owner (`attach_state`)
         self._tx = None
 
     # ------------------------------------------------------------------ optax
@@ -166,7 +165,13 @@ class Optimizer(StatelessOptimizerMixin):
     @property
     def iterations(self) -> int:
         """Steps taken so far by the model this optimizer trains (0 before any training)."""
-        return 0 if self._step_reader is None else int(self._step_reader())
+        return 0 if self._state_owner is None else self._state_owner.step()
+
+    @property
+    def learning_rate_version(self) -> int:
+        """A counter bumped each time `learning_rate` is set: the engine writes the new value
+        into the training state when it changes."""
+        return self._lr_version
 
     # ------------------------------------------------------------------ config
 
@@ -211,8 +216,7 @@ class OptaxOptimizer(Optimizer):
         self._learning_rate = None
         self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
         self._lr_version = 0
-        self._state_reader = None
-        self._step_reader = None
+        self._state_owner = None
         self.needs_value_fn = "value_fn" in getattr(tx.update, "__code__", type("c", (), {"co_varnames": ()})).co_varnames
 
     @property
@@ -221,8 +225,7 @@ class OptaxOptimizer(Optimizer):
 
     @property
     def learning_rate(self):
-        state = self._state_reader() if self._state_reader is not None else None
-        hp = getattr(state, "hyperparams", None)
+        hp = getattr(self.live_state(), "hyperparams", None)
         if self._learning_rate is None and hp is not None and "learning_rate" in hp:
             return float(hp["learning_rate"])
         return self._learning_rate

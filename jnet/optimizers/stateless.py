@@ -21,6 +21,22 @@ class StatelessOptimizerMixin:
 
     _built_variables = None     # the Variables this optimizer updates (constraints come from them)
     _held_opt_state = None
+    _state_owner = None         # the engine's owner of the training state (`attach_state`)
+
+    def attach_state(self, owner):
+        """Read the optimizer state and step count from `owner` (the engine's
+        `jnet.engine.train_state.StateOwner`, with `optimizer_state()` and `step()`): what
+        `variables`, `iterations` and a raw optax learning rate report during and after `fit`."""
+        self._state_owner = owner
+
+    def live_state(self):
+        """The optax state held by the attached training state (None before training)."""
+        return None if self._state_owner is None else self._state_owner.optimizer_state()
+
+    def bind_variables(self, var_list):
+        """Name the Variables this optimizer updates (their constraints apply after each
+        `stateless_apply`), without creating a state as `build` does."""
+        self._built_variables = list(var_list)
 
     def build(self, var_list):
         """Create the optimizer state for `var_list` (Keras: `optimizer.build(model.trainable_variables)`)."""
@@ -32,7 +48,7 @@ class StatelessOptimizerMixin:
     def variables(self) -> list:
         """The optimizer state as a flat list of arrays: the state held by the engine during
         and after `fit`, else the one made by `build` (empty before either)."""
-        live = self._state_reader() if getattr(self, "_state_reader", None) is not None else None
+        live = self.live_state()
         state = live if live is not None else self._held_opt_state
         return [] if state is None else jax.tree_util.tree_leaves(state)
 

@@ -4,7 +4,6 @@ appending to a list so the test can compare what jnet and Keras 3 report, hook b
 Left out: MNIST download (tiny random data instead)."""
 
 import numpy as np
-import pytest
 
 from guide_util import copy_weights, frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
@@ -210,9 +209,6 @@ def test_custom_learning_rate_scheduler_matches_keras():
     assert jnet_out == keras_out
 
 
-@pytest.mark.xfail(strict=True, reason="jnet bug: with in-memory arrays and steps_per_epoch below one pass, "
-                   "every epoch restarts at batch 0; Keras continues the data iterator where the last "
-                   "epoch stopped (the guide's fit(..., steps_per_epoch=5, epochs=30))")
 def test_steps_per_epoch_continues_through_the_data_like_keras():
     x, y = _data()
 
