@@ -302,6 +302,11 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
             out_mask = None
         return outputs, out_mask
 
+    def _makes_masks(self) -> bool:
+        if self._graph is not None:
+            return any(t._keras_mask is not None for t in self._graph.outputs)
+        return super()._makes_masks()
+
     def _run(self, inputs, training, rng, mask):
         """Inside a scope: `(structured outputs, output masks)` of the graph."""
         self._ensure_graph(inputs)

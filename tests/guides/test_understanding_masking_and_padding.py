@@ -287,9 +287,6 @@ def test_temporal_softmax_on_keras():
     assert y.shape == (32, 100, 1)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="jnet bug: when a functional model is built "
-                   "(symbolic call), a layer's call() gets mask=None although its input carries a mask; "
-                   "Keras passes the mask (the guide's `assert mask is not None` fails at Model construction)")
 def test_temporal_softmax_on_jnet():
     model = temporal_softmax_model(*JNET)
     y = np.asarray(model(np.random.default_rng(0).integers(0, 10, size=(32, 100)), training=False))
