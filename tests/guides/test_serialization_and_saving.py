@@ -165,9 +165,6 @@ def test_config_json_and_clone():
     assert new_model.count_params() == 33
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="jnet's model JSON does not load in Keras 3: it names "
-                   "module 'jnet.models' / class 'Model' (Keras: 'Could not locate class 'Model''). Not part of "
-                   "the guide; a compatibility check")
 def test_jnet_model_json_loads_in_keras():
     inputs = keras.Input((32,))
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
@@ -175,6 +172,14 @@ def test_jnet_model_json_loads_in_keras():
     with keras_ok():
         k_model = real_keras.models.model_from_json(model.to_json())
     assert k_model.count_params() == 33
+    # Compiled, and the other way round: Keras's JSON loads in jnet.
+    model.compile(optimizer="adam", loss="mse")
+    with keras_ok():
+        k_model = real_keras.models.model_from_json(model.to_json())
+        assert k_model.compiled and k_model.loss == "mse"
+        k_json = k_model.to_json()
+    back = keras.models.model_from_json(k_json)
+    assert back.count_params() == 33 and back.compiled and back.output_shape == (None, 1)
 
 
 def test_clone_model():
