@@ -159,6 +159,9 @@ class Trainer:
         self.live = False
         # A stateful model's layer state after the last `evaluate` / `predict` (None otherwise).
         self.carried_state = None
+        # The compiled metrics' states after the last training epoch or evaluation (Keras's
+        # metric objects hold them: `compile` users read them from their own objects).
+        self.last_metric_states = None
         self._stateful = []          # the model's stateful layers, with the resets already seen
         self._resets_seen = {}
         self.train_sizer = ChunkSizer(steps_per_execution)
@@ -243,6 +246,7 @@ class Trainer:
         return distinct_buffers(S.init_metrics(plan))
 
     def _store_metrics(self, metrics, test=False):
+        self.last_metric_states = metrics
         custom = self.custom
         if custom is not None and (custom.test if test else custom.train):
             custom.store_metrics(copy_tree(metrics))
