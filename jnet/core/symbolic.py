@@ -47,7 +47,7 @@ class SymbolicTensor:
     """A placeholder for an array in a model under construction: a shape (None for unknown
     axes), a dtype, and the node that produces it."""
 
-    __slots__ = ("shape", "dtype", "node", "index", "__weakref__")
+    __slots__ = ("shape", "dtype", "node", "index", "_keras_mask", "__weakref__")
     _keras_tensor = True
 
     def __init__(self, shape, dtype, node=None, index=0):
@@ -55,6 +55,8 @@ class SymbolicTensor:
         self.dtype = as_dtype(dtype)
         self.node = node
         self.index = index
+        # The spec of the mask this tensor carries (Keras's `_keras_mask`), or None.
+        self._keras_mask = None
 
     @property
     def ndim(self):
@@ -180,14 +182,43 @@ def call_symbolic(layer, args: tuple, kwargs: dict):
     arg_specs = jax.tree_util.tree_map(spec_of, args, is_leaf=is_symbolic)
     tensor_kwargs = {k: v for k, v in kwargs.items() if k not in ("training", "mask")}
     kw_specs = jax.tree_util.tree_map(spec_of, tensor_kwargs, is_leaf=is_symbolic)
+    # Keras passes the mask the first argument carries (or an explicit `mask=`) to `call`
+    # while the model is built, as it does when the model runs.
+    mask = kwargs.get("mask")
+    mask_spec = (jax.tree_util.tree_map(spec_of, mask, is_leaf=is_symbolic) if mask is not None
+                 else input_mask(args[0]) if args else None)
+    mask_kw = {} if mask_spec is None else {"mask": mask_spec}
     if _STRING_HANDLER and any(is_symbolic(t) and t.dtype == STRING
                                for t in jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)):
         out_specs = _STRING_HANDLER[0](layer, args, kwargs)
     else:
-        out_specs = layer.output_spec(*arg_specs, **kw_specs)
+        out_specs = layer.output_spec(*arg_specs, **kw_specs, **mask_kw)
     node = Node(layer, tuple(args), dict(kwargs))
     leaves, treedef = jax.tree_util.tree_flatten(out_specs)
     outputs = [SymbolicTensor(s.shape, s.dtype, node, i) for i, s in enumerate(leaves)]
+    _attach_masks(outputs, layer._symbolic_output_mask(arg_specs, kw_specs, mask_spec))
     node.outputs = jax.tree_util.tree_unflatten(treedef, outputs)
     layer._inbound_nodes.append(node)
     return node.outputs
+
+
+def input_mask(x):
+    """The mask tree matching `x` (a symbolic tensor or a tree of them; None where a tensor
+    carries no mask), or None when nothing is masked."""
+    tree = jax.tree_util.tree_map(lambda t: t._keras_mask if is_symbolic(t) else None, x, is_leaf=is_symbolic)
+    if all(m is None for m in jax.tree_util.tree_leaves(tree, is_leaf=lambda m: m is None)):
+        return None
+    return tree
+
+
+def _attach_masks(outputs: list, mask) -> None:
+    """Give the output tensors their mask specs: one mask for a single output, or one per output."""
+    if mask is None:
+        return
+    if len(outputs) == 1 and isinstance(mask, jax.ShapeDtypeStruct):
+        outputs[0]._keras_mask = mask
+        return
+    leaves = jax.tree_util.tree_leaves(mask, is_leaf=lambda m: m is None)
+    if len(leaves) == len(outputs):
+        for t, m in zip(outputs, leaves):
+            t._keras_mask = m

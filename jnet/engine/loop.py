@@ -86,6 +86,9 @@ class Trainer:
         self.state = StateOwner()
         # A stateful model's layer state after the last `evaluate` / `predict` (None otherwise).
         self.carried_state = None
+        # The compiled metrics' states after the last training epoch or evaluation (Keras's
+        # metric objects hold them: `compile` users read them from their own objects).
+        self.last_metric_states = None
         self.stateful = []           # the model's stateful layers, with the resets already seen
         self._resets_seen = {}
         self.train_sizer = ChunkSizer(steps_per_execution)
@@ -178,6 +181,7 @@ class Trainer:
         return distinct_buffers(S.init_metrics(plan))
 
     def _store_metrics(self, metrics, test=False):
+        self.last_metric_states = metrics
         custom = self.custom
         if custom is not None and (custom.test if test else custom.train):
             custom.store_metrics(copy_tree(metrics))

@@ -16,13 +16,14 @@ from jnet.layers.reshaping import *  # noqa: F401,F403,E402
 from jnet.layers.convolution import *  # noqa: F401,F403,E402
 from jnet.layers.pooling import *  # noqa: F401,F403,E402
 from jnet.layers.recurrent import *  # noqa: F401,F403,E402
+from jnet.layers.rnn_wrappers import *  # noqa: F401,F403,E402
 from jnet.layers.attention import *  # noqa: F401,F403,E402
 from jnet.layers.flax_layer import *  # noqa: F401,F403,E402
 from jnet.layers.op_layer import OpLayer  # noqa: F401,E402
 from jnet.layers.preprocessing import *  # noqa: F401,F403,E402
 
 _FAMILIES = ("activation", "core", "merge", "normalization", "regularization", "reshaping",
-             "convolution", "pooling", "recurrent", "attention", "flax_layer", "preprocessing")
+             "convolution", "pooling", "recurrent", "rnn_wrappers", "attention", "flax_layer", "preprocessing")
 __all__ = ["Layer", "Input", "InputLayer", "OpLayer", "deserialize", "serialize"]
 for _family in _FAMILIES:
     __all__ += _importlib.import_module(f"jnet.layers.{_family}").__all__

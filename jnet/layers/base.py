@@ -246,12 +246,21 @@ class Layer(WeightsMixin, BuildingMixin):
         """`(outputs, new_state)`. Pure: usable under `jax.jit`, `jax.grad`, `jax.vmap`."""
         if not self.built:
             self._maybe_build(specs_of(inputs), kwargs)
+        outputs, state, _ = self._bound_run(variables, lambda: self._invoke(inputs, kwargs, training, mask, rng),
+                                            training, rng)
+        return outputs, state
+
+    def _bound_run(self, variables, run, training, rng):
+        """`(run(), new state, added losses)` with `variables` (`{"params", "state"}`) bound to
+        this layer's variables for the call: the one place `apply` and the models' pure calls
+        bind arrays and collect the state `assign` wrote."""
         tree = self._variable_tree()
         bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
-        with call_scope(bindings, training=training, rng=rng):
-            outputs = self._invoke(inputs, kwargs, training, mask, rng)
+        with call_scope(bindings, training=training, rng=rng) as scope:
+            result = run()
             state = jax.tree_util.tree_map(lambda v: v.value, tree["state"], is_leaf=lambda v: isinstance(v, Variable))
-        return outputs, state
+            losses = list(scope.losses)
+        return result, state, losses
 
     def stateless_call(self, trainable_variables, non_trainable_variables, *args, return_losses=False, **kwargs):
         """Keras's `stateless_call`: `(outputs, non_trainable_variables)` with the given arrays

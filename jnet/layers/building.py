@@ -85,6 +85,42 @@ class BuildingMixin:
                 raise
             raise type(err)(f"{self._label}: {err}") from err
 
+    def _makes_masks(self) -> bool:
+        """Whether this layer may output a mask from unmasked inputs (Embedding's `mask_zero`,
+        Masking): its class defines its own `compute_mask`."""
+        return type(self).compute_mask is not _default_compute_mask()
+
+    def _symbolic_output_mask(self, arg_specs, kw_specs, mask):
+        """The spec of the output mask for a symbolic call (Keras's `_keras_mask` on the
+        outputs), shapes only; None when the outputs carry no mask."""
+        if mask is None and not self._makes_masks():
+            return None
+        tree = (tuple(arg_specs), dict(kw_specs), mask)
+
+        def run(fill):
+            leaves, treedef = jax.tree_util.tree_flatten(fill_specs(tree, fill), is_leaf=is_spec_leaf)
+            where = [i for i, leaf in enumerate(leaves) if is_spec_leaf(leaf)]
+
+            def masks(arrays):
+                full = list(leaves)
+                for i, a in zip(where, arrays):
+                    full[i] = a
+                args, kw, m = jax.tree_util.tree_unflatten(treedef, full)
+                with VariableScope(training=False, abstract=True):
+                    if getattr(self, "_graph", None) is not None:  # a graph model: masks flow through it
+                        return self._call_with_mask(args, kw, m)[1]
+                    return self.compute_mask(args[0] if args else None, m)
+
+            return jax.eval_shape(masks, [leaves[i] for i in where])
+
+        first = run(1021)
+        if first is None or not any(d is None for s in jax.tree_util.tree_leaves(tree, is_leaf=is_spec_leaf)
+                                    if is_spec_leaf(s) for d in s.shape):
+            return first
+        return jax.tree_util.tree_map(
+            lambda a, b: jax.ShapeDtypeStruct(tuple(x if x == y else None for x, y in zip(a.shape, b.shape)), a.dtype),
+            first, run(2039))
+
     input_spec = None  # an InputSpec (or a list, one per input) set by the layer: checked on every call
 
     def _check_input_spec(self, specs):
@@ -158,3 +194,9 @@ class BuildingMixin:
             self._maybe_build(specs, {})
 
 
+
+
+def _default_compute_mask():
+    from jnet.layers.base import Layer
+
+    return Layer.compute_mask

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import types
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -32,7 +34,13 @@ def serialize_value(value, where: str = "value"):
         name = activations.serialize(value)
         if name is not None:
             return name
-    raise TypeError(f"{where}: {value!r} cannot be saved as config (use a registered name or class)")
+        if isinstance(value, types.FunctionType) and value.__name__ != "<lambda>":
+            # Keras's form for an unregistered function: saved by its name, found again at load
+            # time in `custom_objects` or a `custom_object_scope` (no code is saved).
+            return {"module": "builtins", "class_name": "function", "config": value.__name__,
+                    "registered_name": "function"}
+    raise TypeError(f"{where}: {value!r} cannot be saved as config (use a named function, a registered name or "
+                    "a class)")
 
 
 def deserialize_value(value, custom_objects=None, safe_mode=True):

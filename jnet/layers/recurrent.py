@@ -1,4 +1,5 @@
-"""Recurrent layers: RNN over a cell, SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed.
+"""Recurrent layers: RNN over a cell, SimpleRNN, LSTM, GRU (the wrappers Bidirectional and
+TimeDistributed are in `rnn_wrappers.py`, the cells in `rnn_cells.py`).
 
 The time loop is one `lax.scan`. For the built-in cells (SimpleRNN, LSTM, GRU with
 `reset_after=True`, no recurrent dropout) it is `recurrence.linear_recurrence`: the input
@@ -35,15 +36,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jnet.layers import batch_rows
-from jnet.layers.base import Layer, deserialize, expand_to, serialize, to_snake_case
+from jnet.layers.base import Layer, expand_to, is_spec_leaf
 from jnet.layers.recurrence import linear_recurrence
-from jnet.layers.rnn_state import StatefulRNNMixin, stateful_layers  # noqa: F401  (re-exported)
+from jnet.layers.rnn_state import StatefulRNNMixin, state_shape, stateful_layers  # noqa: F401  (re-exported)
 from jnet.layers.rnn_cells import GRUCell, LSTMCell, RNNCellBase, SimpleRNNCell, cell_state_sizes
 from jnet.layers.rnn_cells import __all__ as _cell_names
 
-__all__ = list(_cell_names) + ["RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "default_unroll",
-                               "hoist_inputs"]
+__all__ = list(_cell_names) + ["RNN", "SimpleRNN", "LSTM", "GRU", "default_unroll", "hoist_inputs"]
 
 
 def default_unroll() -> int:
@@ -90,10 +89,17 @@ def _first_mask(mask):
     return mask
 
 
+def _where(m_t, new, old):
+    """`new` where the step's mask `m_t` (batch, 1) is set, else `old`, for outputs and states
+    of any rank."""
+    return jnp.where(jnp.reshape(m_t, m_t.shape[:1] + (1,) * (new.ndim - 1)), new, old)
+
+
 def scan_rnn(step, xs, states, mask, *, go_backwards=False, return_sequences=False,
              zero_output_for_mask=False, unroll=1, output_is_state=False):
     """Run `step(x_t, states) -> (out, new_states)` over time-major `xs` (T, batch, ...).
 
+    `xs`, the states and the step's output may be trees (a custom cell with nested inputs).
     `mask` is None or bool (T, batch, 1). Returns `(last_output, outputs or None,
     final_states)`; `outputs` is (T, batch, ...) in processing order (reversed when
     `go_backwards`, as Keras). `output_is_state`: the step's output is always its first new
@@ -108,24 +114,27 @@ def scan_rnn(step, xs, states, mask, *, go_backwards=False, return_sequences=Fal
             x_t, m_t = inp
             new_states = list(step(x_t, prev_states)[1])
             if m_t is not None:   # masked steps keep the previous state (and so the output)
-                new_states = [jnp.where(m_t, n, s) for n, s in zip(new_states, prev_states)]
+                new_states = [_where(m_t, n, s) for n, s in zip(new_states, prev_states)]
             return new_states, (new_states[0] if return_sequences else None)
 
         final, ys = jax.lax.scan(state_body, list(states), (xs, mask), unroll=_resolve_unroll(unroll, steps))
         return final[0], ys, final
     x0 = jax.tree_util.tree_map(lambda a: a[0], xs)
     out_spec = jax.eval_shape(lambda x, s: step(x, s)[0], x0, states)
-    last0 = jnp.zeros(out_spec.shape, out_spec.dtype)
+    last0 = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), out_spec)
 
     def body(carry, inp):
-        prev_states, _ = carry
+        prev_states, prev_out = carry
         x_t, m_t = inp
         out, new_states = step(x_t, prev_states)
         new_states = list(new_states)
         if m_t is not None:
-            prev_out = jnp.zeros_like(out) if zero_output_for_mask else prev_states[0]
-            out = jnp.where(m_t, out, prev_out)
-            new_states = [jnp.where(m_t, n, s) for n, s in zip(new_states, prev_states)]
+            if zero_output_for_mask:
+                prev_out = jax.tree_util.tree_map(jnp.zeros_like, out)
+            elif not isinstance(out, (list, tuple)):
+                prev_out = prev_states[0]   # Keras: the first state is the previous output
+            out = jax.tree_util.tree_map(lambda o, p: _where(m_t, o, p), out, prev_out)
+            new_states = jax.tree_util.tree_map(lambda n, s: _where(m_t, n, s), new_states, list(prev_states))
         return (new_states, out), (out if return_sequences else None)
 
     (final, last), ys = jax.lax.scan(body, (list(states), last0), (xs, mask), unroll=_resolve_unroll(unroll, steps))
@@ -154,6 +163,15 @@ class RNNBase(StatefulRNNMixin, Layer):
         return cell_state_sizes(self.cell)
 
     def check_inputs(self, spec, initial_state=None):
+        if not is_spec_leaf(spec):   # nested inputs of a custom cell: (batch, timesteps, ...) each
+            leaves = jax.tree_util.tree_leaves(spec, is_leaf=is_spec_leaf)
+            if not leaves or any(len(s.shape) < 3 for s in leaves):
+                raise ValueError(f"{self._label}: each nested input must have shape (batch, timesteps, ...), got "
+                                 f"{[tuple(s.shape) for s in leaves]}")
+            if len({tuple(s.shape[:2]) for s in leaves if None not in s.shape[:2]}) > 1:
+                raise ValueError(f"{self._label}: nested inputs must agree on (batch, timesteps), got "
+                                 f"{[tuple(s.shape) for s in leaves]}")
+            return
         if len(spec.shape) != 3:
             raise ValueError(
                 f"{self._label}: expected input of rank 3 (batch, timesteps, features), got shape "
@@ -163,11 +181,14 @@ class RNNBase(StatefulRNNMixin, Layer):
             raise ValueError(f"{self._label}: the feature axis must be known, got shape {spec.shape}")
 
     def build(self, sequences_shape, initial_state_shape=None):
-        step_spec = jax.ShapeDtypeStruct((sequences_shape[0], sequences_shape[-1]), jnp.float32)
-        states = [jax.ShapeDtypeStruct((sequences_shape[0], s), self.compute_dtype) for s in self.state_sizes]
-        self.cell._maybe_build((step_spec, states), {})
+        nested = not isinstance(sequences_shape[0], (int, type(None)))
+        shapes = list(sequences_shape) if nested else [sequences_shape]
+        batch = shapes[0][0]
+        steps = [jax.ShapeDtypeStruct((batch,) + tuple(s[2:]), jnp.float32) for s in shapes]
+        states = [jax.ShapeDtypeStruct((batch,) + state_shape(s), self.compute_dtype) for s in self.state_sizes]
+        self.cell._maybe_build((type(sequences_shape)(steps) if nested else steps[0], states), {})
         if self.stateful:
-            self._build_states(sequences_shape[0], self.state_sizes)
+            self._build_states(batch, self.state_sizes)
 
     # ------------------------------------------------------------------ masks
     def compute_mask(self, inputs, mask=None):
@@ -179,6 +200,7 @@ class RNNBase(StatefulRNNMixin, Layer):
 
     def _check_mask(self, mask, x):
         mask = _first_mask(mask)
+        x = jax.tree_util.tree_leaves(x)[0]
         if mask is None:
             return None
         if tuple(mask.shape) != tuple(x.shape[:2]):
@@ -193,26 +215,29 @@ class RNNBase(StatefulRNNMixin, Layer):
         if initial_state is None and self.states is not None:
             return self._carried_states(batch, dtype)
         if initial_state is None:
-            return [jnp.zeros((batch, s), dtype) for s in sizes]
+            return [jnp.zeros((batch,) + state_shape(s), dtype) for s in sizes]
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
         if len(states) != len(sizes):
             raise ValueError(f"{self._label}: initial_state needs {len(sizes)} array(s) (sizes {sizes}), got {len(states)}")
         for i, (s, size) in enumerate(zip(states, sizes)):
-            if tuple(s.shape) != (batch, size):
-                raise ValueError(f"{self._label}: initial_state[{i}] must have shape {(batch, size)}, got {tuple(s.shape)}")
+            if tuple(s.shape) != (batch,) + state_shape(size):
+                raise ValueError(f"{self._label}: initial_state[{i}] must have shape {(batch,) + state_shape(size)}, "
+                                 f"got {tuple(s.shape)}")
         return [jnp.asarray(s).astype(dtype) for s in states]
 
     # ------------------------------------------------------------------ call
     def call(self, sequences, initial_state=None, training=False, rng=None, mask=None):
-        if sequences.ndim != 3:
-            self.check_inputs(jax.ShapeDtypeStruct(sequences.shape, sequences.dtype))
         cell = self.cell
         dtype = self.compute_dtype
-        x = sequences.astype(dtype)
-        batch = x.shape[0]
+        if not hasattr(sequences, "ndim") or sequences.ndim != 3:
+            self.check_inputs(jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), sequences))
+            if isinstance(cell, RNNCellBase):
+                raise ValueError(f"{self._label}: nested inputs need a custom cell, not {type(cell).__name__}")
+        x = jax.tree_util.tree_map(lambda a: a.astype(dtype), sequences)
+        batch = jax.tree_util.tree_leaves(x)[0].shape[0]
         mask = self._check_mask(mask, x)
         states = self._initial_states(initial_state, batch, dtype)
-        xs = jnp.swapaxes(x, 0, 1)  # time-major for the scan
+        xs = jax.tree_util.tree_map(lambda a: jnp.swapaxes(a, 0, 1), x)  # time-major for the scan
         tmask = None if mask is None else jnp.swapaxes(mask, 0, 1)[:, :, None]
 
         if isinstance(cell, RNNCellBase):
@@ -243,7 +268,7 @@ class RNNBase(StatefulRNNMixin, Layer):
             zero_output_for_mask=self.zero_output_for_mask, unroll=self.unroll,
             output_is_state=isinstance(cell, RNNCellBase),
         )
-        output = jnp.swapaxes(ys, 0, 1) if self.return_sequences else last
+        output = jax.tree_util.tree_map(lambda y: jnp.swapaxes(y, 0, 1), ys) if self.return_sequences else last
         self._carry_states(final)
         if self.return_state:
             return (output, *final)
@@ -271,7 +296,10 @@ class RNN(RNNBase):
     Args:
         cell: an RNN cell (`SimpleRNNCell`, `LSTMCell`, `GRUCell`, or any layer whose
             `call(x_t, states)` returns `(output, new_states)` and that has a
-            `state_size` attribute).
+            `state_size` attribute). A custom cell may take nested inputs (the layer is
+            called on a tuple of (batch, T, ...) arrays; the cell gets a tuple per step) and
+            states of any shape: an entry of `state_size` is an int (a (batch, n) state) or a
+            tuple (a (batch, *tuple) state), as tf.keras's nested cells (Keras 3 refuses them).
         return_sequences: return the output of every step (batch, T, units) instead of the last.
         return_state: also return the final states: `(output, *states)`.
         go_backwards: process the sequence in reverse (sequence outputs come in reversed order,
@@ -404,206 +432,3 @@ class GRU(_NamedRNN):
 
     _cell_class = GRUCell
     _late_args = ("reset_after",)
-
-
-# ---------------------------------------------------------------------- wrappers
-
-_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
-
-
-def _copy_layer(layer, **changes):
-    config = serialize(layer)
-    config["config"].update(changes)
-    return deserialize(config)
-
-
-class Bidirectional(Layer):
-    """Runs a recurrent layer forwards and a copy backwards, and merges the outputs.
-
-    Args:
-        layer: an `RNN`/`LSTM`/`GRU`/`SimpleRNN` instance (its config is copied).
-        merge_mode: "concat" (default), "sum", "mul", "ave", or None (a list of both outputs).
-        backward_layer: optional layer for the backward direction (default: a copy of `layer`
-            with `go_backwards` flipped). Must agree with `layer` on `return_sequences` and
-            `return_state`.
-
-    Params: `{"forward_layer": ..., "backward_layer": ...}` (Keras's weight order: forward first).
-
-    Output: the merged output; with `return_state`, `(output, *forward_states, *backward_states)`.
-    `initial_state` is forward states then backward states.
-
-    Example:
-    ```python
-    y = jnet.layers.Bidirectional(jnet.layers.LSTM(16, return_sequences=True))(x)   # (batch, T, 32)
-    ```
-    """
-
-    layer: Any
-    merge_mode: Any = "concat"
-    backward_layer: Any = None
-
-    supports_masking = True
-    _untracked = ("layer", "backward_layer")  # the arguments; the weights are in the copies
-
-    def check_config(self):
-        if not isinstance(self.layer, RNNBase):
-            raise ValueError(f"{self._label}: layer must be a recurrent layer (RNN, LSTM, GRU, SimpleRNN), got {self.layer!r}")
-        if self.backward_layer is not None and not isinstance(self.backward_layer, RNNBase):
-            raise ValueError(f"{self._label}: backward_layer must be a recurrent layer, got {self.backward_layer!r}")
-        if self.merge_mode not in _MERGE_MODES:
-            raise ValueError(f"{self._label}: merge_mode must be one of {_MERGE_MODES}, got {self.merge_mode!r}")
-        seq = self.layer.return_sequences
-        base = self.layer.name or to_snake_case(type(self.layer).__name__)
-        # Keras forces zero outputs at masked steps when returning sequences, so the two
-        # directions line up on padded positions.
-        self._forward = _copy_layer(self.layer, zero_output_for_mask=seq, name=f"forward_{base}")
-        if self.backward_layer is None:
-            self._backward = _copy_layer(self.layer, go_backwards=not self.layer.go_backwards, zero_output_for_mask=seq,
-                                         name=f"backward_{base}")
-        else:
-            self._backward = _copy_layer(self.backward_layer, zero_output_for_mask=seq)
-        if self._forward.go_backwards == self._backward.go_backwards:
-            raise ValueError(f"{self._label}: the forward and backward layers must differ in go_backwards")
-        for attr in ("return_sequences", "return_state"):
-            if getattr(self._forward, attr) != getattr(self._backward, attr):
-                raise ValueError(f"{self._label}: layer and backward_layer must agree on {attr}")
-
-    @property
-    def return_sequences(self):
-        return self._forward.return_sequences
-
-    @property
-    def return_state(self):
-        return self._forward.return_state
-
-    @property
-    def stateful(self):
-        return self._forward.stateful
-
-    def reset_state(self):
-        """Reset both directions' carried states (stateful layers only), as Keras."""
-        self._forward.reset_state()
-        self._backward.reset_state()
-
-    reset_states = reset_state
-
-    def check_inputs(self, spec, initial_state=None):
-        try:
-            self._forward.check_inputs(spec)
-        except ValueError as err:
-            raise ValueError(f"{self._label}: {err}") from None
-
-    @property
-    def forward_layer(self):
-        return self._forward
-
-    @property
-    def backward_layer_copy(self):
-        return self._backward
-
-    def build(self, sequences_shape, initial_state_shape=None):
-        spec = jax.ShapeDtypeStruct(tuple(sequences_shape), jnp.float32)
-        self._forward._maybe_build((spec,), {})
-        self._backward._maybe_build((spec,), {})
-
-    def compute_mask(self, inputs, mask=None):
-        mask = _first_mask(mask)
-        if self.return_sequences:
-            out_mask = [mask, mask] if self.merge_mode is None else mask
-        else:
-            out_mask = [None, None] if self.merge_mode is None else None
-        if self.return_state:
-            n = len(self._forward.state_sizes) + len(self._backward.state_sizes)
-            head = out_mask if isinstance(out_mask, list) else [out_mask]
-            return head + [None] * n
-        return out_mask
-
-    def call(self, sequences, initial_state=None, training=False, rng=None, mask=None):
-        fwd_state = bwd_state = None
-        if initial_state is not None:
-            half = len(initial_state) // 2
-            fwd_state, bwd_state = list(initial_state[:half]), list(initial_state[half:])
-        kf = kb = None
-        if rng is not None:
-            kf, kb = jax.random.split(rng)
-        y = self._forward.call(sequences, fwd_state, training=training, rng=kf, mask=mask)
-        y_rev = self._backward.call(sequences, bwd_state, training=training, rng=kb, mask=mask)
-        states = ()
-        if self.return_state:
-            states = tuple(y[1:]) + tuple(y_rev[1:])
-            y, y_rev = y[0], y_rev[0]
-        if self.return_sequences:
-            y_rev = jnp.flip(y_rev, axis=1)  # back to input time order
-        if self.merge_mode == "concat":
-            out = jnp.concatenate([y, y_rev], axis=-1)
-        elif self.merge_mode == "sum":
-            out = y + y_rev
-        elif self.merge_mode == "ave":
-            out = (y + y_rev) / 2
-        elif self.merge_mode == "mul":
-            out = y * y_rev
-        else:
-            out = [y, y_rev]
-        if self.return_state:
-            return (*out, *states) if self.merge_mode is None else (out, *states)
-        return out
-
-
-class TimeDistributed(Layer):
-    """Applies `layer` to every timestep: input (batch, T, ...) -> (batch, T, ...).
-
-    The batch and time axes are merged into one, so the wrapped layer runs once on
-    (batch * T, ...) (same result as Keras's per-step loop for stateless layers, one kernel
-    launch instead of T). Params and state are the wrapped layer's own (so Keras weights copy
-    over as for the inner layer). A mask (batch, T) is passed to the inner layer per step and
-    passes through.
-
-    Example:
-    ```python
-    y = jnet.layers.TimeDistributed(jnet.layers.Dense(8))(x)   # (batch, 10, 16) -> (batch, 10, 8)
-    ```
-    """
-
-    layer: Any
-
-    supports_masking = True
-    _inline_sublayers = ("layer",)  # the wrapped layer's weights are this layer's
-
-    def check_config(self):
-        if not isinstance(self.layer, Layer):
-            raise ValueError(f"{self._label}: layer must be a jnet layer, got {self.layer!r}")
-
-    def _step_spec(self, spec):
-        return jax.ShapeDtypeStruct((None if spec.shape[0] is None else spec.shape[0] * (spec.shape[1] or 1),)
-                                    + tuple(spec.shape[2:]), spec.dtype)
-
-    def check_inputs(self, spec):
-        if len(spec.shape) < 3:
-            raise ValueError(f"{self._label}: expected input of rank >= 3 (batch, timesteps, ...), got shape {spec.shape}")
-        self.layer.check_inputs(self._step_spec(spec))
-
-    def build(self, input_shape):
-        step = self._step_spec(jax.ShapeDtypeStruct(tuple(input_shape), jnp.float32))
-        if hasattr(self.layer, "_ensure_graph") and not self.layer.built:
-            self.layer._ensure_graph((jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in step.shape),
-                                                           step.dtype),))
-        else:
-            self.layer._maybe_build((step,), {})
-
-    def call(self, x, training=False, rng=None, mask=None):
-        if x.ndim < 3:
-            raise ValueError(f"{self._label}: expected input of rank >= 3 (batch, timesteps, ...), got shape {x.shape}")
-        b, t = x.shape[:2]
-        inner_mask = None
-        mask = _first_mask(mask)
-        if mask is not None:
-            if tuple(mask.shape[:2]) != (b, t):
-                raise ValueError(f"{self._label}: the mask must start with (batch, timesteps) = {(b, t)}, got {tuple(mask.shape)}")
-            inner_mask = jnp.reshape(mask, (b * t,) + tuple(mask.shape[2:]))
-        flat = jnp.reshape(x, (b * t,) + tuple(x.shape[2:]))
-        rows = batch_rows.current()
-        if rows is not None and rows.shape == (b,):  # the batch's padding rows, for every step
-            rows = jnp.repeat(rows, t)
-        with batch_rows.valid_rows(rows):
-            out, _ = self.layer._call_with_mask((flat,), {}, inner_mask, training=training, rng=rng)
-        return jax.tree_util.tree_map(lambda o: jnp.reshape(o, (b, t) + tuple(o.shape[1:])), out)

@@ -20,7 +20,13 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["StatefulRNNMixin", "stateful_layers"]
+__all__ = ["StatefulRNNMixin", "state_shape", "stateful_layers"]
+
+
+def state_shape(size) -> tuple:
+    """One state's shape without the batch axis: an entry of a cell's `state_size` is an int
+    (a vector state) or a tuple (a state of that shape, as tf.keras's nested cells)."""
+    return tuple(int(d) for d in size) if isinstance(size, (list, tuple)) else (int(size),)
 
 
 class StatefulRNNMixin:
@@ -34,7 +40,7 @@ class StatefulRNNMixin:
                 "Give it with Input(batch_shape=(batch, timesteps, features)) or Input(shape, batch_size=batch)."
             )
         self.__dict__["_state_vars"] = [
-            self.add_weight(shape=(int(batch), size), initializer="zeros", dtype=self.compute_dtype,
+            self.add_weight(shape=(int(batch),) + state_shape(size), initializer="zeros", dtype=self.compute_dtype,
                             trainable=False, name="rnn_state")   # Keras's name
             for size in sizes
         ]

@@ -89,7 +89,7 @@ def infer_output_spec(layer, specs, kwargs=None):
     """Output spec tree of `layer` on `specs` (which may have None axes); builds it first."""
     kwargs = kwargs or {}
     try:
-        layer._maybe_build(specs, {k: v for k, v in kwargs.items() if is_spec_leaf(v)})
+        layer._maybe_build(specs, {k: v for k, v in kwargs.items() if is_spec_leaf(v) and k != "mask"})
         if layer.built and layer._build_shapes is not None:
             layer._check_input_spec(specs_of(specs))
             layer.check_inputs(*specs_of(specs))

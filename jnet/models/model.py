@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.core.symbolic import is_symbolic
-from jnet.core.variables import call_scope, current_scope
+from jnet.core.variables import current_scope
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
 from jnet.models.functional import Graph, InputLayer
 from jnet.models.saving import SavingMixin
@@ -266,31 +266,20 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         if self._graph is None:
             self._ensure_graph(inputs)
             return Layer.apply(self, variables, *inputs, training=training, rng=rng, mask=mask, **kwargs)
-        tree = self._variable_tree()
-        from jnet.core.trees import bind_pairs as _bind_pairs
-
-        bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
-        with call_scope(bindings, training=training, rng=rng):
-            outputs, _ = self._run(inputs, training, rng, mask)
-            state = jax.tree_util.tree_map(lambda v: v.value, tree["state"], is_leaf=_is_variable)
+        # The graph gets the call's key as it is (`call` instead folds in the scope's counter).
+        outputs, state, _ = self._bound_run(variables, lambda: self._run(inputs, training, rng, mask)[0], training, rng)
         return outputs, state
 
     def apply_with_losses(self, variables, *inputs, training=False, rng=None):
         """`(outputs, new_state, losses)`: like `apply`, plus the scalars layers added with
         `add_loss` or their `activity_regularizer` during the call."""
-        tree = self._variable_tree()
-        from jnet.core.trees import bind_pairs as _bind_pairs
-
-        bindings = {id(v): a for v, a in _bind_pairs(tree, variables, self._label)}
-        with call_scope(bindings, training=training, rng=rng) as scope:
+        def run():
             if self._graph is None:
                 self._ensure_graph(inputs)
-                outputs = self._invoke(inputs, {}, training, None, rng)
-            else:
-                outputs, _ = self._run(inputs, training, rng, None)
-            state = jax.tree_util.tree_map(lambda v: v.value, tree["state"], is_leaf=_is_variable)
-            losses = list(scope.losses)
-        return outputs, state, losses
+                return self._invoke(inputs, {}, training, None, rng)
+            return self._run(inputs, training, rng, None)[0]
+
+        return self._bound_run(variables, run, training, rng)
 
     def _call_with_mask(self, args, kwargs, mask, training=False, rng=None):
         if self._graph is None:
@@ -301,6 +290,11 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         if all(m is None for m in masks):
             out_mask = None
         return outputs, out_mask
+
+    def _makes_masks(self) -> bool:
+        if self._graph is not None:
+            return any(t._keras_mask is not None for t in self._graph.outputs)
+        return super()._makes_masks()
 
     def _run(self, inputs, training, rng, mask):
         """Inside a scope: `(structured outputs, output masks)` of the graph."""
@@ -483,12 +477,6 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
-
-
-def _is_variable(v) -> bool:
-    from jnet.core.variables import Variable
-
-    return isinstance(v, Variable)
 
 
 def _snake(name):

@@ -115,9 +115,10 @@ class SavingMixin:
         Args:
             **kwargs: passed to `json.dumps` (`indent=2`, ...).
         """
-        from jnet.serialization_lib import serialize_keras_object
+        from jnet.models.keras_format import model_to_keras_config
 
-        return json.dumps(serialize_keras_object(self), **kwargs)
+        # The `config.json` of a `.keras` archive: Keras 3's `model_from_json` reads it too.
+        return json.dumps(model_to_keras_config(self), **kwargs)
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
         """Save the whole model to one file: architecture (JSON), variables, optimizer state and
@@ -273,7 +274,18 @@ def model_from_json(json_string, custom_objects=None):
         raise ValueError(f"model_from_json: json_string is not valid JSON ({err})") from err
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"model_from_json: expected the JSON of a model config, got {json_string[:200]!r}")
-    return deserialize_keras_object(config, custom_objects=custom_objects, default_module="jnet.models")
+    from jnet.keras_configs import is_keras_module
+
+    if not is_keras_module(config.get("module")):   # jnet's own config form
+        return deserialize_keras_object(config, custom_objects=custom_objects, default_module="jnet.models")
+    from jnet.models.keras_format import build_object
+
+    model = build_object(config, custom_objects=custom_objects)
+    if not getattr(model, "built", False) and config.get("build_config"):
+        model.build_from_config(config["build_config"])
+    if config.get("compile_config") and hasattr(model, "compile_from_config"):
+        model.compile_from_config(config["compile_config"])
+    return model
 
 
 def save_model(model, filepath, overwrite=True, **kwargs):

@@ -12,6 +12,7 @@ import itertools
 import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jnet.engine import arguments as A
@@ -139,6 +140,7 @@ class TrainingMixin(TrainStateMixin):
             raise ValueError(f"{self._label}: compile() was called without a loss, and no layer adds one "
                              "(add_loss, activity or weight regularizers); pass loss=... to train or evaluate")
         outputs = []
+        self._user_metrics = {}   # log name -> (the metric object given to compile, y shapes)
         used = set(loss_log_names(StepPlan(self, [OutputPlan(n, l) for n, l in zip(names, losses)], None, None)))
         for i, name in enumerate(names):
             y_shape = y_shapes[i] if y_shapes is not None and y_shapes[i] is not None else None
@@ -161,6 +163,8 @@ class TrainingMixin(TrainStateMixin):
                         log, k = f"{base}_{k}", k + 1
                     used.add(log)
                     plan.metrics.append((log, metric, weighted))
+                    if isinstance(ident, M.Metric):
+                        self._user_metrics[log] = (ident, true_shape, pred_shape)
             outputs.append(plan)
         opt = self.optimizer
         tx = opt.tx
@@ -396,6 +400,7 @@ class TrainingMixin(TrainStateMixin):
         finally:
             ts = trainer.ts
             self.assign_variables({"params": ts.params, "state": ts.state})
+            self._sync_user_metrics(trainer)
         return self.history
 
     def _validation_source(self, validation_data, batch_size, check_nan):
@@ -442,6 +447,7 @@ class TrainingMixin(TrainStateMixin):
             variables = self.current_variables()
             logs = trainer.evaluate(source, variables, cbs, steps=steps)
             self._keep_carried_state(trainer, variables)
+        self._sync_user_metrics(trainer)
         cbs.on_test_end(logs)
         if return_dict:
             return logs
@@ -479,6 +485,18 @@ class TrainingMixin(TrainStateMixin):
             self._keep_carried_state(trainer, variables)
         cbs.on_predict_end()
         return self._structure(flat)
+
+    def _sync_user_metrics(self, trainer):
+        """Give the metric objects passed to `compile` the state of the last epoch or
+        evaluation (the engine runs copies of them), so `metric.result()` reads as in Keras."""
+        states = trainer.last_metric_states
+        if not isinstance(states, dict):
+            return
+        for log, (metric, true_shape, pred_shape) in self.__dict__.get("_user_metrics", {}).items():
+            if log in states:
+                if not metric.built:
+                    metric.build(true_shape, pred_shape)
+                metric._state = jax.tree_util.tree_map(jnp.array, states[log])   # a copy: the engine's are donated
 
     def _keep_carried_state(self, trainer, variables):
         """Keep the layer state a stateful model's `evaluate` / `predict` carried (jnet carries

@@ -127,6 +127,32 @@ def test_custom_metric_counts_true_positives():
     assert float(eager.result()) == 0.0
 
 
+def test_metric_objects_given_to_compile_hold_the_state_like_keras():
+    """Not in the guide: the metric object passed to compile() reads, after fit and after
+    evaluate, the state of the last epoch / the evaluation, as Keras's does."""
+    x_train, y_train = _mnist()
+    x_val, y_val = _mnist(8, seed=1)
+    given = []
+
+    def compile_args(k):
+        given.append(k.metrics.SparseCategoricalAccuracy())
+        return dict(optimizer=k.optimizers.RMSprop(learning_rate=1e-3), loss=k.losses.SparseCategoricalCrossentropy(),
+                    metrics=[given[-1]])
+
+    jm, km, jh, _ = fit_both(get_uncompiled_model, compile_args, x_train, y_train, dict(batch_size=16, epochs=2))
+    jmetric, kmetric = given
+    with keras_ok():
+        after_fit = float(kmetric.result())
+    assert after_fit > 0 and float(jmetric.result()) == pytest.approx(after_fit, abs=1e-6)
+    assert float(jmetric.result()) == pytest.approx(jh["sparse_categorical_accuracy"][-1], abs=1e-6)
+    jlogs = jm.evaluate(x_val, y_val, batch_size=4, verbose=0, return_dict=True)
+    with keras_ok():
+        km.evaluate(x_val, y_val, batch_size=4, verbose=0)
+        after_evaluate = float(kmetric.result())
+    assert float(jmetric.result()) == pytest.approx(after_evaluate, abs=1e-6)
+    assert float(jmetric.result()) == pytest.approx(jlogs["sparse_categorical_accuracy"], abs=1e-6)
+
+
 def test_add_loss_layer_in_model():
     class ActivityRegularizationLayer(layers.Layer):
         def call(self, inputs):
