@@ -88,6 +88,17 @@ def test_sparse_encodings_are_bcoo_with_the_dense_values():
         ops.one_hot(x, 5, axis=3, sparse=True)
 
 
+def test_sparse_on_symbolic_tensors_is_a_clear_error():
+    import jnet
+
+    inp = jnet.Input((3,), dtype="int32")
+    with pytest.raises(ValueError, match="one_hot: `sparse=True` on a symbolic tensor"):
+        ops.one_hot(inp, 5, sparse=True)
+    with pytest.raises(ValueError, match="nn.multi_hot: `sparse=True`"):
+        ops.nn.multi_hot(inp, 5, -1, None, True)  # positional too
+    assert ops.one_hot(inp, 5, sparse=False).shape == (None, 3, 5)
+
+
 def _attention_reference(q, k, v, cap, scale, bias=None, mask=None, causal=False):
     k = np.repeat(k, q.shape[2] // k.shape[2], axis=2)
     v = np.repeat(v, q.shape[2] // v.shape[2], axis=2)
