@@ -549,3 +549,64 @@ def test_save_weights_to_a_keras_name_is_refused_as_in_keras(tmp_path):
     other = jnet.Sequential([jnet.Input((2,)), jnet.layers.Dense(1)])
     other.load_weights(tmp_path / "m.keras")  # the archive's weights, as Keras's load_weights does
     np.testing.assert_array_equal(other.get_weights()[0], model.get_weights()[0])
+
+
+@pytest.mark.parametrize("make_optimizer", ["adam", "sgd_momentum"])
+def test_legacy_h5_optimizer_weights_both_ways(tmp_path, make_optimizer):
+    """Keras trains 2 steps and saves a legacy `.h5` (its `optimizer_weights`): jnet resumes with
+    Keras's next-step losses; jnet's legacy `.h5` holds the same optimizer variables, in
+    Keras's order, as Keras's file. (Keras 3.15 on JAX cannot resume from any legacy `.h5`
+    with optimizer weights, its own included: its loader builds the optimizer over no
+    variables, so that direction is checked on the file.)"""
+    x, y = _resume_data()
+
+    def optimizer(lib):
+        return lib.optimizers.Adam(0.05) if make_optimizer == "adam" else lib.optimizers.SGD(0.05, momentum=0.9)
+
+    with _allow():
+        km = _sequential_dense(keras)
+        km.compile(optimizer=optimizer(keras), loss=keras.losses.MeanSquaredError())
+        km.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        km.save(tmp_path / "k.h5")
+        k_next = km.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    with h5py.File(tmp_path / "k.h5") as f:
+        assert "optimizer_weights" in f and "jnet_train_state" not in f
+    jm = jnet.models.load_model(tmp_path / "k.h5")
+    assert int(jm.get_train_state().step) == 2
+    jm.save(tmp_path / "j.h5")  # the state Keras had at its save
+    saved = _predict(jm, x)
+    j_next = jm.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(j_next, k_next, rtol=1e-5)
+
+    def optimizer_weights(path):
+        with h5py.File(path) as f:
+            group = f["optimizer_weights"]
+            names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
+            return names, [np.asarray(group[n]) for n in names]
+
+    k_names, k_values = optimizer_weights(tmp_path / "k.h5")
+    j_names, j_values = optimizer_weights(tmp_path / "j.h5")
+    assert [n.split("/")[-1] for n in j_names[:2]] == ["iteration", "learning_rate"]
+    assert [n.rsplit("_", 1)[-1] for n in j_names] == [n.rsplit("_", 1)[-1] for n in k_names]
+    assert len(j_values) == len(k_values) == 2 + (2 if make_optimizer == "adam" else 1) * 4
+    for a, b in zip(j_values, k_values):
+        _close(a, b)
+    with _allow():
+        back = keras.models.load_model(tmp_path / "j.h5")  # Keras reads it (and warns, as for its own)
+        _close(_predict(back, x, keras_model=True), saved)
+
+
+def test_legacy_h5_optimizer_weights_that_do_not_fit_warn(tmp_path):
+    x, y = _resume_data()
+    with _allow():
+        km = _sequential_dense(keras)
+        km.compile(optimizer=keras.optimizers.Adam(0.05), loss=keras.losses.MeanSquaredError())
+        km.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        km.save(tmp_path / "k.h5")
+    with h5py.File(tmp_path / "k.h5", "a") as f:  # drop one slot: the count no longer fits
+        names = [n for n in f["optimizer_weights"].attrs["weight_names"]][:-1]
+        f["optimizer_weights"].attrs["weight_names"] = np.asarray(
+            [n if isinstance(n, bytes) else n.encode() for n in names], dtype="S")
+    with pytest.warns(UserWarning, match="optimizer state was not restored"):
+        jm = jnet.models.load_model(tmp_path / "k.h5")
+    assert int(jm.get_train_state().step) == 0

@@ -8,7 +8,11 @@ Keras 2 wrote:
   names listed in its `weight_names` attribute, in the legacy order (trainable weights, then
   non-trainable), plus `top_level_model_weights`;
 - a whole model adds the file attributes `model_config` (JSON `{"class_name", "config"}`) and
-  `training_config` (the compile arguments, the optimizer under `optimizer_config`).
+  `training_config` (the compile arguments, the optimizer under `optimizer_config`), and a
+  compiled model the group `optimizer_weights`: the optimizer's variables in Keras's order
+  (`iterations`, `learning_rate`, then the slots; `jnet.models.keras_optimizer`) under the
+  names listed in its `weight_names` attribute. jnet also keeps its whole training state in a
+  group Keras ignores, and prefers it when it reads its own files.
 
 Weights load by order, as Keras's loader does: the i-th layer with weights in the model takes the
 i-th layer with weights in the file. Every count and shape mismatch is listed, and the model
@@ -154,7 +158,38 @@ def save_legacy_h5(model, filepath, include_model=True, include_optimizer=True):
             f.attrs["training_config"] = json.dumps(training)
         write_weights_group(f.create_group("model_weights"), model)
         if include_optimizer and getattr(model, "compiled", False):
+            _write_optimizer_weights(f, model)
             write_train_state(f, model)
+
+
+def _write_optimizer_weights(f, model):
+    """Keras's `optimizer_weights` group (its variables in order, under their paths), for the
+    optimizers whose state Keras's layout expresses."""
+    from jnet.models.keras_optimizer import keras_optimizer_arrays, keras_optimizer_names
+
+    arrays = keras_optimizer_arrays(model)
+    if arrays is None:
+        return
+    names = keras_optimizer_names(model)
+    group = f.create_group("optimizer_weights")
+    _save_attr(group, "weight_names", [n.encode("utf8") for n in names])
+    for name, arr in zip(names, arrays):
+        group.create_dataset(name, data=arr)
+
+
+def _read_optimizer_weights(f, model, label):
+    """Restore the optimizer from Keras's `optimizer_weights` group (values by position)."""
+    from jnet.models.keras_optimizer import restore_keras_optimizer
+    from jnet.models.saving import CheckpointError
+
+    group = f["optimizer_weights"]
+    arrays = []
+    for name in _load_attr(group, "weight_names"):
+        if name not in group:
+            raise CheckpointError(f"{label!r} is corrupted: optimizer weight {name!r} is listed but missing.")
+        arrays.append(np.asarray(group[name]))
+    if arrays:
+        restore_keras_optimizer(model, arrays, label)
 
 
 _TRAIN_STATE = "jnet_train_state"
@@ -241,5 +276,8 @@ def load_legacy_h5_model(filepath, custom_objects=None, compile=True, safe_mode=
                 model.compile_from_config(with_keras_modules(compile_config))
             except (ValueError, TypeError) as err:
                 raise CheckpointError(f"Cannot compile the model saved in {label!r}: {err}") from err
-            read_train_state(f, model, label)
+            if _TRAIN_STATE in f:  # jnet wrote it: its whole training state
+                read_train_state(f, model, label)
+            elif "optimizer_weights" in f:
+                _read_optimizer_weights(f, model, label)
     return model

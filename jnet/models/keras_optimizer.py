@@ -17,6 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnet.layers.base import to_snake_case
+
+
 def _slot_count(optimizer):
     """Slots per variable of the optimizers whose Keras layout jnet knows, else None."""
     name = type(optimizer).__name__
@@ -66,6 +69,23 @@ def keras_optimizer_arrays(model) -> list | None:
     for i in _trainable_paths(model):
         out.extend(np.asarray(f[i]) for f in flat)
     return out
+
+
+_SLOT_NAMES = {"Adam": ("momentum", "velocity"), "AdamW": ("momentum", "velocity"), "SGD": ("momentum",),
+               "RMSprop": ("velocity",)}
+
+
+def keras_optimizer_names(model) -> list:
+    """Names for `keras_optimizer_arrays(model)`, as Keras's optimizer variables' paths read
+    (`adam/iteration`, `adam/dense_kernel_momentum`, ...); Keras's legacy `.h5` loader takes
+    the values by position, the names only keep the datasets apart."""
+    optimizer = model.optimizer
+    prefix = getattr(optimizer, "name", None) or to_snake_case(type(optimizer).__name__)
+    slots = _SLOT_NAMES.get(type(optimizer).__name__, ())[:_slot_count(optimizer) or 0]
+    names = [f"{prefix}/iteration", f"{prefix}/learning_rate"]
+    for v in model.trainable_weights:
+        names.extend(f"{prefix}/{v.path.replace('/', '_')}_{slot}" for slot in slots)
+    return names
 
 
 def _learning_rate(opt_state):

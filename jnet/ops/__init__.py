@@ -12,12 +12,12 @@ Sub-namespaces: `ops.numpy`, `ops.nn`, `ops.math`, `ops.linalg`, `ops.image`, `o
 """
 
 from jnet.ops import core, image, linalg, math, nn, numpy  # noqa: F401
-from jnet.ops import _einops, _nn_activations, _nn_conv, _nn_misc
+from jnet.ops import _einops, _nn_activations, _nn_conv, _nn_ctc, _nn_misc
 from jnet.ops import _numpy_create, _numpy_elementwise, _numpy_reduce, _numpy_shape
 from jnet.ops.numpy import _public
 
 # the flat namespace holds every op (as keras.ops does), image ops excepted
-for _m in (_numpy_create, _numpy_elementwise, _numpy_reduce, _numpy_shape, _nn_activations, _nn_conv, _nn_misc,
+for _m in (_numpy_create, _numpy_elementwise, _numpy_reduce, _numpy_shape, _nn_activations, _nn_conv, _nn_ctc, _nn_misc,
            math, linalg, core, _einops):
     globals().update(_public(_m))
 del _m
@@ -27,6 +27,7 @@ def _symbolic_dispatch():
     """Every op called on symbolic tensors (from `jnet.Input`) records a graph node instead of
     computing, as `keras.ops` does on Keras tensors; on arrays it runs as written."""
     import functools
+    import inspect
     import types
 
     from jnet.core.symbolic import has_symbolic, symbolic_op
@@ -34,9 +35,14 @@ def _symbolic_dispatch():
     static = {"shape", "ndim", "dtype", "is_tensor", "convert_to_numpy", "standardize_dtype", "result_type"}
 
     def wrap(fn, qualified):
+        takes_sparse = "sparse" in inspect.signature(fn).parameters
+
         @functools.wraps(fn)
         def op(*args, **kwargs):
             if has_symbolic(args, kwargs):
+                if takes_sparse and inspect.signature(fn).bind_partial(*args, **kwargs).arguments.get("sparse"):
+                    raise ValueError(f"{qualified}: `sparse=True` on a symbolic tensor: jnet's graph models carry "
+                                     "dense tensors; call the op on arrays for a sparse BCOO, or pass sparse=False")
                 return symbolic_op(qualified, args, kwargs)
             return fn(*args, **kwargs)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import jax
 import jax.nn as jnn
 import jax.numpy as jnp
-import optax
 
 from jnet import config
 from jnet.ops._utils import dtype_of, tensor, to_float
@@ -15,30 +14,54 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     """One-hot encode the integer tensor `x` into a new `axis` of length `num_classes`;
     negative or out-of-range values give all-zero rows.
 
-    Raises:
-        ValueError: with `sparse=True` (jnet has no sparse tensors).
+    With `sparse=True` the result is a `jax.experimental.sparse.BCOO` (as Keras returns on
+    JAX): one stored entry per element of `x`, 0 where `x` is out of range.
     """
-    if sparse:
-        raise ValueError("one_hot: `sparse=True` is not supported by jnet (no sparse tensors)")
-    return jnn.one_hot(tensor(x), num_classes, axis=axis, dtype=dtype_of(dtype))
+    x = tensor(x)
+    if not sparse:
+        return jnn.one_hot(x, num_classes, axis=axis, dtype=dtype_of(dtype))
+    return _sparse_one_hot(x.astype("int32"), num_classes, axis, dtype_of(dtype) or "float32")
+
+
+def _sparse_one_hot(x, num_classes, axis, dtype):
+    from jax.experimental import sparse as jsparse
+
+    rank = x.ndim + 1
+    if not -rank <= axis < rank:
+        raise ValueError(f"one_hot: `axis` must be in [{-rank}, {rank}); received {axis}")
+    axis = axis % rank
+    flat = x.reshape(-1)
+    coords = [c.reshape(-1) for c in jnp.indices(x.shape)]
+    coords.insert(axis, jnp.clip(flat, 0, num_classes - 1))
+    indices = jnp.stack(coords, axis=1).astype("int32") if coords else jnp.zeros((1, 0), "int32")
+    values = ((flat >= 0) & (flat < num_classes)).astype(dtype)
+    shape = x.shape[:axis] + (num_classes,) + x.shape[axis:]
+    return jsparse.BCOO((values, indices), shape=shape, indices_sorted=axis == rank - 1, unique_indices=True)
 
 
 def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
     """Multi-hot encode: for each row of integer `inputs`, ones at every index present
-    (a 1-D input is one row).
+    (a 1-D input is one row). With `sparse=True` the result is a `BCOO` (as Keras returns on
+    JAX) holding the ones.
 
     Raises:
-        ValueError: without `num_classes`, or with `sparse=True`.
+        ValueError: without `num_classes`.
     """
     if num_classes is None:
         num_classes = kwargs.pop("num_tokens", None)
     if num_classes is None:
         raise ValueError("multi_hot: `num_classes` is required")
-    if sparse:
-        raise ValueError("multi_hot: `sparse=True` is not supported by jnet (no sparse tensors)")
     x = tensor(inputs).astype("int32")
     reduce_axis = 1 if x.ndim > 1 else 0
-    return jnp.max(one_hot(x, num_classes, axis=axis, dtype=dtype), axis=reduce_axis)
+    if not sparse:
+        return jnp.max(one_hot(x, num_classes, axis=axis, dtype=dtype), axis=reduce_axis)
+    from jax.experimental import sparse as jsparse
+
+    counts = jsparse.bcoo_reduce_sum(_sparse_one_hot(x, num_classes, axis, "int32"), axes=(reduce_axis,))
+    counts = jsparse.bcoo_sum_duplicates(counts, nse=x.size)  # a static bound keeps it jittable
+    return jsparse.BCOO(((counts.data > 0).astype(dtype_of(dtype) or "float32"), counts.indices),
+                        shape=counts.shape, indices_sorted=counts.indices_sorted,
+                        unique_indices=counts.unique_indices)
 
 
 def _same_shape(name, target, output):
@@ -212,75 +235,6 @@ def polar(abs_, angle):
     return jax.lax.complex(abs_ * jnp.cos(angle), abs_ * jnp.sin(angle))
 
 
-def _paddings(lengths, size, dtype):
-    return (jnp.arange(size)[None, :] >= tensor(lengths).astype("int32")[:, None]).astype(dtype)
-
-
-def ctc_loss(target, output, target_length, output_length, mask_index=0):
-    """Connectionist temporal classification loss per sequence (`optax.ctc_loss`).
-
-    Args:
-        target: Int labels `(batch, max_label_length)`.
-        output: Logits `(batch, max_time, num_classes)`.
-        target_length: Label lengths `(batch,)`.
-        output_length: Output lengths `(batch,)`.
-        mask_index: The blank class.
-
-    Returns:
-        The loss, shape `(batch,)`.
-    """
-    target = tensor(target).astype("int32")
-    output = to_float(output)
-    output = output.astype(jnp.promote_types(output.dtype, "float32"))
-    if output.ndim != 3 or target.ndim != 2:
-        raise ValueError(
-            f"ctc_loss: expected `output` of rank 3 and `target` of rank 2; received "
-            f"{output.shape} and {target.shape}"
-        )
-    return optax.ctc_loss(
-        output, _paddings(output_length, output.shape[1], output.dtype), target,
-        _paddings(target_length, target.shape[1], output.dtype), blank_id=mask_index,
-    )
-
-
-def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
-               merge_repeated=True, mask_index=0):
-    """Decode CTC outputs greedily (best class per step, repeats merged, blanks dropped).
-
-    Args:
-        inputs: Scores `(batch, max_time, num_classes)`.
-        sequence_lengths: Valid lengths `(batch,)`.
-        strategy: "greedy" (jnet implements only greedy decoding).
-        merge_repeated: Merge consecutive repeated labels.
-        mask_index: The blank class (`None`: the last class).
-
-    Returns:
-        `(decoded, scores)`: labels `(1, batch, max_time)` padded with -1, and the negative
-        summed best scores `(batch, 1)`.
-
-    Raises:
-        ValueError: for a strategy other than "greedy".
-    """
-    if strategy != "greedy":
-        raise ValueError(f"ctc_decode: jnet supports strategy='greedy' only; received {strategy!r}")
-    x = to_float(inputs)
-    x = x.astype(jnp.promote_types(x.dtype, "float32"))
-    batch, steps, classes = x.shape
-    blank = classes - 1 if mask_index is None else mask_index
-    best, score = jnp.argmax(x, -1), jnp.max(x, -1)
-    past_end = jnp.arange(steps)[None, :] >= tensor(sequence_lengths).astype("int32")[:, None]
-    best = jnp.where(past_end, blank, best)
-    score = jnp.where(past_end, 0.0, score)
-    if merge_repeated:
-        repeat = jnp.pad(best[:, 1:] == best[:, :-1], ((0, 0), (1, 0)))
-        best = jnp.where(repeat, blank, best)
-    dropped = best == blank
-    # stable sort moves the kept labels to the front, in order
-    order = jnp.argsort(jnp.where(dropped, steps, jnp.arange(steps)[None, :]), axis=-1)
-    labels = jnp.take_along_axis(jnp.where(dropped, -1, best), order, axis=-1)
-    return labels[None], -jnp.sum(score, axis=1)[:, None]
-
-
 def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
                           flash_attention=None, attn_logits_soft_cap=None):
     """Scaled dot-product attention (`jax.nn.dot_product_attention`) on
@@ -294,15 +248,50 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         is_causal: Apply a causal mask.
         flash_attention: Use the cuDNN fused kernel (GPU); `None` follows
             `jnet.config.is_flash_attention_enabled()` or lets JAX pick.
-        attn_logits_soft_cap: Not supported by `jax.nn`; must be None.
+        attn_logits_soft_cap: Caps the logits (scaled scores plus bias) softly before the
+            softmax: `cap * tanh(logits / cap)`, as Keras's TPU (Splash) kernel does. Keras
+            accepts it only on TPU; jnet computes it on every device, without a fused kernel.
+
+    Returns:
+        The attended values, shaped like `query`.
     """
-    if attn_logits_soft_cap is not None:
-        raise ValueError("dot_product_attention: `attn_logits_soft_cap` is not supported by jnet")
     if flash_attention is None:
         flash_attention = config.is_flash_attention_enabled()
-    implementation = "cudnn" if flash_attention else ("xla" if flash_attention is False else None)
     q, k, v = tensor(query), tensor(key), tensor(value)
-    return jnn.dot_product_attention(
-        q, k, v, bias=None if bias is None else tensor(bias), mask=None if mask is None else tensor(mask),
-        scale=scale, is_causal=is_causal, implementation=implementation,
-    )
+    bias = None if bias is None else tensor(bias)
+    mask = None if mask is None else tensor(mask)
+    if attn_logits_soft_cap is not None:
+        if flash_attention:
+            raise ValueError("dot_product_attention: `attn_logits_soft_cap` needs flash_attention=False or None "
+                             "off TPU (no fused kernel caps the logits)")
+        cap = float(attn_logits_soft_cap)
+        if not cap > 0:
+            raise ValueError(f"dot_product_attention: `attn_logits_soft_cap` must be > 0; received {attn_logits_soft_cap!r}")
+        return _capped_attention(q, k, v, bias, mask, scale, is_causal, cap)
+    implementation = "cudnn" if flash_attention else ("xla" if flash_attention is False else None)
+    return jnn.dot_product_attention(q, k, v, bias=bias, mask=mask, scale=scale, is_causal=is_causal,
+                                     implementation=implementation)
+
+
+def _capped_attention(q, k, v, bias, mask, scale, is_causal, cap):
+    """Attention with soft-capped logits, written out (jax.nn has no soft cap)."""
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+        raise ValueError(f"dot_product_attention: expected 4D inputs; received {q.shape}, {k.shape}, {v.shape}")
+    dtype = jnp.result_type(q, k, v)
+    heads, kv_heads = q.shape[2], k.shape[2]
+    if heads % kv_heads:
+        raise ValueError(f"dot_product_attention: query heads ({heads}) must be a multiple of key heads ({kv_heads})")
+    k, v = jnp.repeat(k, heads // kv_heads, axis=2), jnp.repeat(v, heads // kv_heads, axis=2)
+    scale = 1.0 / jnp.sqrt(q.shape[-1]) if scale is None else scale
+    logits = jnp.einsum("btnh,bsnh->bnts", q, k, preferred_element_type=jnp.float32) * scale
+    if bias is not None:
+        logits = logits + jnp.broadcast_to(bias, logits.shape).astype(jnp.float32)
+    logits = cap * jnp.tanh(logits / cap)
+    allowed = jnp.ones(logits.shape, bool)
+    if mask is not None:
+        allowed = allowed & jnp.broadcast_to(mask.astype(bool), logits.shape)
+    if is_causal:
+        t, s = logits.shape[2], logits.shape[3]
+        allowed = allowed & jnp.broadcast_to(jnp.tril(jnp.ones((t, s), bool)), logits.shape)
+    probs = jnn.softmax(jnp.where(allowed, logits, jnp.finfo(jnp.float32).min), axis=-1).astype(dtype)
+    return jnp.einsum("bnts,bsnh->btnh", probs, v)

@@ -211,22 +211,36 @@ def digitize(x, bins):
 def bincount(x, weights=None, minlength=0, sparse=False):
     """Count (or sum `weights` of) each non-negative int in `x`; a 2-D `x` counts per row.
     The output length depends on the values, so this is not jittable unless `minlength`
-    covers them.
-
-    Raises:
-        ValueError: with `sparse=True` (jnet has no sparse tensors).
+    covers them. With `sparse=True` the counts are a `jax.experimental.sparse.BCOO` (as
+    Keras returns on JAX).
     """
-    if sparse:
-        raise ValueError("bincount: `sparse=True` is not supported by jnet (no sparse tensors)")
     x = tensor(x)
     w = None if weights is None else tensor(weights)
     length = int(jnp.maximum(jnp.max(x) + 1, minlength)) if x.size else minlength
+    if sparse:
+        return _sparse_bincount(x, w, length)
     if x.ndim == 1:
         return jnp.bincount(x, weights=w, minlength=minlength, length=length)
     if x.ndim != 2:
         raise ValueError(f"bincount: `x` must be 1-D or 2-D; received shape {x.shape}")
     rows = [jnp.bincount(x[i], None if w is None else w[i], length=length) for i in range(x.shape[0])]
     return jnp.stack(rows)
+
+
+def _sparse_bincount(x, w, length):
+    from jax.experimental import sparse as jsparse
+
+    from jnet.ops._nn_misc import _sparse_one_hot
+
+    if x.ndim not in (1, 2):
+        raise ValueError(f"bincount: `x` must be 1-D or 2-D; received shape {x.shape}")
+    # float32 counts without weights, as Keras's sparse bincount on JAX gives (its dense one is int)
+    hot = _sparse_one_hot(x.astype("int32"), length, -1, "float32" if w is None else w.dtype)
+    if w is not None:
+        if w.shape != x.shape:
+            raise ValueError(f"bincount: `weights` must have the shape of `x` {x.shape}; received {w.shape}")
+        hot = jsparse.BCOO((hot.data * w.reshape(-1), hot.indices), shape=hot.shape)
+    return jsparse.bcoo_sum_duplicates(jsparse.bcoo_reduce_sum(hot, axes=(x.ndim - 1,)))
 
 
 def histogram(x, bins=10, range=None):  # noqa: A002  (Keras's name)

@@ -16,22 +16,37 @@ from jnet.ops._utils import dtype_of, tensor, unwrap, unwrap_tree
 def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     """`x` (array, list, scalar, jnet Variable) as a jax array; Python floats become `floatx()`.
 
+    As in Keras on JAX, a sparse `BCOO` stays sparse unless `sparse=False` (then it is made
+    dense); a dense `x` stays dense whatever `sparse` says.
+
     Raises:
-        ValueError: with `sparse=True` or `ragged=True` (jnet has neither).
+        ValueError: with `ragged=True` (JAX has no ragged tensors).
     """
-    if sparse or ragged:
-        raise ValueError("convert_to_tensor: jnet has no sparse or ragged tensors")
+    if ragged:
+        raise ValueError("convert_to_tensor: `ragged=True` is not supported (JAX has no ragged tensors)")
+    if _is_sparse(x):
+        if sparse is not None and not sparse:
+            return tensor(x.todense(), dtype=dtype)
+        return x if dtype is None else x.astype(dtype_of(dtype))
     return tensor(x, dtype=dtype)
 
 
+def _is_sparse(x):
+    from jax.experimental import sparse as jsparse
+
+    return isinstance(x, jsparse.JAXSparse)
+
+
 def convert_to_numpy(x):
-    """`x` as a NumPy array."""
+    """`x` as a NumPy array (a sparse `BCOO` made dense)."""
+    if _is_sparse(x):
+        x = x.todense()
     return np.asarray(unwrap(x))
 
 
 def is_tensor(x):
-    """Whether `x` is a jax array (including tracers inside `jit`)."""
-    return isinstance(unwrap(x), jax.Array)
+    """Whether `x` is a jax array (including tracers inside `jit`) or a sparse `BCOO`."""
+    return isinstance(unwrap(x), jax.Array) or _is_sparse(x)
 
 
 def cast(x, dtype):

@@ -242,6 +242,12 @@ class Discretization(NumericLayer):
     def check_inputs(self, spec):
         check_numeric(self, spec)
 
+    def get_config(self):
+        # Keras's Discretization takes no `trainable` argument, so its config has none.
+        config = super().get_config()
+        config.pop("trainable", None)
+        return config
+
     @property
     def _depth(self):
         return len(self.bin_boundaries) + 1 if self.bin_boundaries is not None else self.num_bins
