@@ -105,9 +105,6 @@ def test_stacked_rnn_cells_match_keras_and_round_trip(tmp_path):
     np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="RNN's generic-cell loop (jnet/layers/recurrent.py scan_rnn) repeats the "
-                   "first state, not the previous output, at masked steps; wrong for cells whose output is not "
-                   "their first state (StackedRNNCells)")
 def test_stacked_rnn_cells_with_a_mask():
     x = RS.randn(2, 5, 3).astype(np.float32)
     mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)

@@ -131,14 +131,22 @@ def scan_rnn(step, xs, states, mask, *, go_backwards=False, return_sequences=Fal
         if m_t is not None:
             if zero_output_for_mask:
                 prev_out = jax.tree_util.tree_map(jnp.zeros_like, out)
-            elif not isinstance(out, (list, tuple)):
-                prev_out = prev_states[0]   # Keras: the first state is the previous output
+            elif not isinstance(out, (list, tuple)) and _same_spec(prev_states[0], out):
+                # Keras takes the first state as the previous output (an initial state shows
+                # through masked first steps); a cell whose output is not shaped like its first
+                # state (StackedRNNCells) repeats its carried previous output instead.
+                prev_out = prev_states[0]
             out = jax.tree_util.tree_map(lambda o, p: _where(m_t, o, p), out, prev_out)
             new_states = jax.tree_util.tree_map(lambda n, s: _where(m_t, n, s), new_states, list(prev_states))
         return (new_states, out), (out if return_sequences else None)
 
     (final, last), ys = jax.lax.scan(body, (list(states), last0), (xs, mask), unroll=_resolve_unroll(unroll, steps))
     return last, ys, final
+
+
+def _same_spec(a, b) -> bool:
+    return (not isinstance(a, (list, tuple, dict)) and jnp.shape(a) == jnp.shape(b)
+            and jnp.result_type(a) == jnp.result_type(b))
 
 
 class RNNBase(StatefulRNNMixin, Layer):
