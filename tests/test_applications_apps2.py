@@ -1,4 +1,5 @@
-"""`jnet.applications`: EfficientNet, EfficientNetV2, ConvNeXt, Xception and InceptionV3 against
+"""`jnet.applications`: EfficientNet, EfficientNetV2, ConvNeXt, Xception, InceptionV3,
+InceptionResNetV2 and NASNet against
 Keras 3 (parameter counts, layer names, Keras-saved weights predicting the same, preprocessing,
 argument checks), through `tests/fixtures/applications/harness.py`.
 
@@ -22,12 +23,12 @@ TABLE = os.path.join(os.path.dirname(__file__), "fixtures", "applications", "par
 
 # (name, small input size) of each family's smallest variant, compared live with Keras.
 SMALLEST = [("EfficientNetB0", 32), ("EfficientNetV2B0", 32), ("ConvNeXtTiny", 32), ("Xception", 71),
-            ("InceptionV3", 75)]
+            ("InceptionV3", 75), ("InceptionResNetV2", 75), ("NASNetMobile", 32)]
 # The other variants, against the Keras-written table; the big graphs only with the slow tests.
 FAST_TABLE = ["EfficientNetB1", "EfficientNetV2B1"]
 SLOW_TABLE = (["EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5", "EfficientNetB6",
                "EfficientNetB7", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S", "EfficientNetV2M",
-               "EfficientNetV2L", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge"])
+               "EfficientNetV2L", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge", "NASNetLarge"])
 
 
 def _table():
@@ -118,6 +119,8 @@ def test_keras_weights_predict_the_same(name, kwargs, tmp_path):
     ("EfficientNetV2B0", dict(input_shape=(32, 32, 3))),
     ("Xception", dict(include_top=False, pooling="avg", input_shape=(71, 71, 3))),
     ("InceptionV3", dict(include_top=False, input_shape=(75, 75, 3))),
+    ("InceptionResNetV2", dict(include_top=False, pooling="max", input_shape=(75, 75, 3))),
+    ("NASNetMobile", dict(include_top=False, pooling="avg", input_shape=(32, 32, 3))),
 ])
 def test_keras_weights_predict_the_same_more_families(name, kwargs, tmp_path):
     harness.check_keras_weights(name, kwargs, tmp_path)
@@ -126,7 +129,8 @@ def test_keras_weights_predict_the_same_more_families(name, kwargs, tmp_path):
 # ----------------------------------------------------------------------------- preprocessing, decoding
 
 
-@pytest.mark.parametrize("module", ["efficientnet", "efficientnet_v2", "convnext", "xception", "inception_v3"])
+@pytest.mark.parametrize("module", ["efficientnet", "efficientnet_v2", "convnext", "xception", "inception_v3",
+                                    "inception_resnet_v2", "nasnet"])
 def test_preprocess_input_matches_keras(module):
     import importlib
 
@@ -141,13 +145,18 @@ def test_preprocess_input_matches_keras(module):
 def test_tf_mode_preprocessing_values():
     x = np.array([[[[0.0, 127.5, 255.0]]]], "float32")
     np.testing.assert_allclose(jnet.applications.xception.preprocess_input(x.copy()), [[[[-1.0, 0.0, 1.0]]]])
-    np.testing.assert_allclose(jnet.applications.inception_v3.preprocess_input(x.copy()), [[[[-1.0, 0.0, 1.0]]]])
+    for module in ("inception_v3", "inception_resnet_v2", "nasnet"):
+        np.testing.assert_allclose(getattr(jnet.applications, module).preprocess_input(x.copy()), [[[[-1.0, 0.0, 1.0]]]])
 
 
 def test_weights_files_are_keras_s():
     import keras.src.applications.convnext as kc
     import keras.src.applications.efficientnet as ke
     import keras.src.applications.efficientnet_v2 as ke2
+    import keras.src.applications.inception_resnet_v2 as kirv2
+    import keras.src.applications.inception_v3 as kiv3
+    import keras.src.applications.nasnet as kn
+    import keras.src.applications.xception as kx
 
     apps = jnet.applications
     assert apps.efficientnet.WEIGHTS_HASHES == ke.WEIGHTS_HASHES
@@ -158,6 +167,12 @@ def test_weights_files_are_keras_s():
     assert apps.efficientnet.DEFAULT_BLOCKS_ARGS == ke.DEFAULT_BLOCKS_ARGS
     assert apps.convnext.WEIGHTS_HASHES == kc.WEIGHTS_HASHES
     assert apps.convnext.MODEL_CONFIGS == kc.MODEL_CONFIGS
+    assert [f.origin for f in apps.xception._FILES.values()] == [kx.WEIGHTS_PATH, kx.WEIGHTS_PATH_NO_TOP]
+    assert [f.origin for f in apps.inception_v3._FILES.values()] == [kiv3.WEIGHTS_PATH, kiv3.WEIGHTS_PATH_NO_TOP]
+    assert all(f.origin.startswith(kirv2.BASE_WEIGHT_URL) for f in apps.inception_resnet_v2._FILES.values())
+    assert [f.origin for size in (224, 331) for f in apps.nasnet._FILES[size].values()] == [
+        kn.NASNET_MOBILE_WEIGHT_PATH, kn.NASNET_MOBILE_WEIGHT_PATH_NO_TOP, kn.NASNET_LARGE_WEIGHT_PATH,
+        kn.NASNET_LARGE_WEIGHT_PATH_NO_TOP]
 
 
 # ----------------------------------------------------------------------------- ConvNeXt's own layers
@@ -188,7 +203,7 @@ def test_layer_scale_and_stochastic_depth():
 
 
 @pytest.mark.parametrize("name,min_size", [("EfficientNetB0", 32), ("ConvNeXtTiny", 32), ("Xception", 71),
-                                           ("InceptionV3", 75)])
+                                           ("InceptionV3", 75), ("NASNetMobile", 32)])
 def test_bad_arguments(name, min_size):
     harness.check_bad_arguments(name, min_size=min_size)
 
