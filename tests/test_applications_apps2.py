@@ -220,3 +220,12 @@ def test_efficientnet_v2_renamed_keeps_its_variant():
                                                name="backbone")
     assert model.name == "backbone"
     assert harness.param_counts(model) == _table()["EfficientNetV2B0/notop"]
+
+
+def test_input_tensor_is_used():
+    inp = jnet.Input((32, 32, 3), name="img")
+    x = jnet.layers.Rescaling(2.0, name="scale")(inp)
+    model = jnet.applications.ConvNeXtTiny(weights=None, include_top=False, input_tensor=x, pooling="max")
+    assert model.inputs[0] is inp and model.get_layer("scale") is not None
+    assert model.get_layer("convnext_tiny_prestem_normalization") is not None
+    assert model.output.shape == (None, 768)
