@@ -17,15 +17,15 @@ from jnet.applications.vgg16 import VGG16
 from jnet.applications.vgg19 import VGG19
 
 # apps2's families.
-from jnet.applications import (convnext, efficientnet, efficientnet_v2, inception_resnet_v2,  # noqa: E402
+from jnet.applications import (convnext, efficientnet, efficientnet_v2, inception_resnet_v2,
                                inception_v3, nasnet, xception)
-from jnet.applications.convnext import (ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny,  # noqa: E402
+from jnet.applications.convnext import (ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny,
                                         ConvNeXtXLarge)
-from jnet.applications.efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3,  # noqa: E402
+from jnet.applications.efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3,
                                             EfficientNetB4, EfficientNetB5, EfficientNetB6, EfficientNetB7)
-from jnet.applications.efficientnet_v2 import (EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2,  # noqa: E402
+from jnet.applications.efficientnet_v2 import (EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2,
                                                EfficientNetV2B3, EfficientNetV2L, EfficientNetV2M, EfficientNetV2S)
-from jnet.applications.inception_resnet_v2 import InceptionResNetV2  # noqa: E402
-from jnet.applications.inception_v3 import InceptionV3  # noqa: E402
-from jnet.applications.nasnet import NASNetLarge, NASNetMobile  # noqa: E402
-from jnet.applications.xception import Xception  # noqa: E402
+from jnet.applications.inception_resnet_v2 import InceptionResNetV2
+from jnet.applications.inception_v3 import InceptionV3
+from jnet.applications.nasnet import NASNetLarge, NASNetMobile
+from jnet.applications.xception import Xception

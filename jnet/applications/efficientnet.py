@@ -112,7 +112,7 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
         return int(new)
 
     def round_repeats(repeats):
-        return int(math.ceil(depth_coefficient * repeats))
+        return math.ceil(depth_coefficient * repeats)
 
     def body():
         x = layers.Rescaling(1.0 / 255.0)(img_input)

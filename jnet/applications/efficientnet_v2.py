@@ -85,7 +85,7 @@ def round_filters(filters, width_coefficient, min_depth, depth_divisor):
 
 def round_repeats(repeats, depth_coefficient):
     """Scales a stage's block count by the depth coefficient, rounded up."""
-    return int(math.ceil(depth_coefficient * repeats))
+    return math.ceil(depth_coefficient * repeats)
 
 
 def _squeeze_excite(x, name, input_filters, filters, se_ratio, activation, bn_axis):
