@@ -65,7 +65,7 @@ def test_smallest_variant_live_against_keras(name, size):
     assert harness.param_counts(jmodel) == harness.param_counts(kmodel)
     assert harness.layer_names(jmodel) == harness.layer_names(kmodel)
     assert jmodel.name == kmodel.name
-    # The weights in Keras's order under Keras's paths' last parts (`stem_conv/kernel`).
+    # The weights' shapes in Keras's weight order.
     assert [tuple(w.shape) for w in jmodel.weights] == [tuple(w.shape) for w in kmodel.weights]
 
 
