@@ -13,6 +13,7 @@ from jnet import losses, metrics, optimizers
 from jnet import callbacks, saving
 from jnet import distribution, mixed_precision
 from jnet import backend, config, ops, random, tree
+from jnet import applications
 from jnet.core.symbolic import SymbolicTensor as KerasTensor
 from jnet.core.variables import StatelessScope, Variable
 from jnet.initializers import Initializer
@@ -38,7 +39,7 @@ def version():
 
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "datasets", "distribution", "initializers",
+    "Input", "Model", "Sequential", "activations", "applications", "callbacks", "datasets", "distribution", "initializers",
     "layers", "load_model", "losses", "metrics", "mixed_precision", "models", "optimizers",
     "register_serializable", "regularizers", "constraints", "saving", "utils", "backend", "config", "ops",
     "random", "tree", "version", "DTypePolicy", "Initializer", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric",

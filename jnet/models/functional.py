@@ -68,6 +68,33 @@ def assign_names(layers, owner_label="Model"):
         layer._name_fixed = True
 
 
+def keras_layer_order(layers, outputs):
+    """`layers` in the order Keras's `map_graph` gives them: by depth (distance from the
+    outputs, a layer taking the largest of its calls'), deepest first; ties in the order a
+    depth-first walk from the outputs first reaches them. An input no output reads comes last."""
+    post, done, first_seen = [], set(), {}
+    for out in outputs:
+        stack = [(out.node, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in done:
+                continue
+            if expanded:
+                done.add(id(node))
+                post.append(node)
+                continue
+            first_seen.setdefault(id(node.layer), len(first_seen))
+            stack.append((node, True))
+            stack.extend((t.node, False) for t in reversed(node.inbound()) if id(t.node) not in done)
+    node_depth, layer_depth = {}, {}
+    for node in reversed(post):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        for t in node.inbound():
+            node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
+    return sorted(layers, key=lambda layer: (-layer_depth.get(id(layer), 0), first_seen.get(id(layer), -1)))
+
+
 class Graph:
     """The nodes between `inputs` and `outputs`, sorted, named and runnable."""
 
@@ -81,6 +108,9 @@ class Graph:
         self.nodes = self._sort()
         self.layers = self._unique_layers()
         self._assign_names()
+        # Keras's `model.layers` order: deepest first. Legacy HDF5 weights load by this order and
+        # Keras 3's weights files number same-class layers by it, so it must be Keras's exactly.
+        self.layers = keras_layer_order(self.layers, self.outputs)
         # String inputs: the compiled graph is fed their string layer's output (run on the host).
         self.feeds, self.host_nodes = string_feeds(self.inputs, self.nodes, owner_label)
         # The k-th call of a shared layer gets its own rng stream.

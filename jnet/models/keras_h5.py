@@ -177,6 +177,11 @@ def assign_pairs(model, pairs):
     import jax.numpy as jnp
 
     new = {id(v): jnp.asarray(arr, v.dtype) for v, arr in pairs}
+    # A variable never read yet takes its loaded array as its first value, so loading into a
+    # fresh model does not first compute (and compile) the initializers it replaces.
+    for v, _ in pairs:
+        if not v.initialized:
+            v._value = new[id(v)]
     tree = jax.tree_util.tree_map(lambda v, a: new.get(id(v), a), model._variable_tree(), model.current_variables())
     model.assign_variables(tree)
 
