@@ -176,8 +176,16 @@ def assign_pairs(model, pairs):
     import jax
     import jax.numpy as jnp
 
+    from jnet.core.variables import Variable
+
     new = {id(v): jnp.asarray(arr, v.dtype) for v, arr in pairs}
-    tree = jax.tree_util.tree_map(lambda v, a: new.get(id(v), a), model._variable_tree(), model.current_variables())
+    variables = model._variable_tree()
+    is_var = lambda v: isinstance(v, Variable)  # noqa: E731
+    if all(id(v) in new for v in jax.tree_util.tree_leaves(variables, is_leaf=is_var)):
+        # Every weight comes from the file: skip initialising values that would be overwritten.
+        tree = jax.tree_util.tree_map(lambda v: new[id(v)], variables, is_leaf=is_var)
+    else:
+        tree = jax.tree_util.tree_map(lambda v, a: new.get(id(v), a), variables, model.current_variables())
     model.assign_variables(tree)
 
 
