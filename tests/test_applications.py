@@ -10,10 +10,11 @@ import os
 import jax
 import numpy as np
 import pytest
+from fixtures.applications import harness
 
 import jnet
-from fixtures.applications import harness
-from jnet.applications import imagenet_utils, weights as app_weights
+from jnet.applications import imagenet_utils
+from jnet.applications import weights as app_weights
 
 # ----------------------------------------------------------------------------- shared pieces
 
@@ -141,7 +142,6 @@ def test_imagenet_weights_come_from_keras_cache(tmp_path, monkeypatch):
     """A file already in Keras's cache (matching the published hash; here the file's own, as
     the published one cannot be fetched) is loaded, not downloaded."""
     import keras
-
     from fixtures.applications.harness import save_keras_legacy_weights
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))

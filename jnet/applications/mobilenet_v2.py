@@ -6,7 +6,13 @@ from __future__ import annotations
 import warnings
 
 from jnet.applications import imagenet_utils
-from jnet.applications.builder import check_pooling, classifier, finish, image_input, pool
+from jnet.applications.builder import (
+    check_pooling,
+    classifier,
+    finish,
+    image_input,
+    pool,
+)
 from jnet.applications.weights import WeightsFile, check_weights
 
 __all__ = ["MobileNetV2", "decode_predictions", "preprocess_input"]
@@ -37,9 +43,9 @@ def _spatial(shape, with_batch):
 def default_size(input_shape, input_tensor, sizes, where):
     """The weights' resolution implied by `input_shape` or `input_tensor` (Keras's rule: a square
     size among `sizes`, else 224); both given must agree."""
-    if input_shape is not None and input_tensor is not None:
-        if _spatial(input_tensor.shape, True) != _spatial(input_shape, False):
-            raise ValueError(f"{where}: `input_shape` and `input_tensor` disagree on the image size; Received "
+    if (input_shape is not None and input_tensor is not None
+            and _spatial(input_tensor.shape, True) != _spatial(input_shape, False)):
+        raise ValueError(f"{where}: `input_shape` and `input_tensor` disagree on the image size; Received "
                              f"`input_tensor.shape={tuple(input_tensor.shape)}`, `input_shape={input_shape}`")
     if input_shape is not None:
         rows, cols = _spatial(input_shape, False)

@@ -4,7 +4,13 @@ Recognition", ICLR 2015), as `keras.applications.vgg16`; VGG19 shares the builde
 from __future__ import annotations
 
 from jnet.applications import imagenet_utils
-from jnet.applications.builder import check_pooling, classifier, finish, image_input, pool
+from jnet.applications.builder import (
+    check_pooling,
+    classifier,
+    finish,
+    image_input,
+    pool,
+)
 from jnet.applications.weights import WeightsFile, check_weights
 
 __all__ = ["VGG16", "decode_predictions", "preprocess_input"]
