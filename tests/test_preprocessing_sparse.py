@@ -80,6 +80,8 @@ def test_dense_on_sparse_input_matches_dense_and_grads():
     y_sparse = layer.apply(variables, sp)[0]
     assert not isinstance(y_sparse, jsparse.JAXSparse)
     np.testing.assert_allclose(y_sparse, layer.apply(variables, sp.todense())[0], rtol=1e-6)
+    flat = jsparse.BCSR.fromdense(np.eye(4, dtype=np.float32))  # other formats: densified first
+    np.testing.assert_allclose(layer.apply(variables, flat)[0], layer.apply(variables, np.eye(4, dtype=np.float32))[0])
 
     def loss(params, x):
         return jnp.sum(layer.apply({"params": params, "state": variables["state"]}, x)[0] ** 2)

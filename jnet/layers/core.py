@@ -96,11 +96,13 @@ class Dense(Layer):
 
 
 def _sparse_matmul(x, kernel, dtype):
-    """`x @ kernel` for a sparse `x`: contracts its last axis without densifying it (the
-    gradient with respect to `kernel` stays sparse-times-dense too)."""
+    """`x @ kernel` for a sparse `x`: a BCOO's last axis is contracted without densifying it
+    (the gradient with respect to `kernel` is sparse-times-dense too); other sparse formats
+    are made dense first."""
+    if not isinstance(x, jsparse.BCOO):
+        return jnp.matmul(x.todense().astype(dtype), kernel)
     x = jsparse.BCOO((x.data.astype(dtype), x.indices), shape=x.shape, indices_sorted=x.indices_sorted,
-                     unique_indices=x.unique_indices) if isinstance(x, jsparse.BCOO) else jsparse.BCOO.fromdense(
-                         x.todense().astype(dtype))
+                     unique_indices=x.unique_indices)
     return jsparse.bcoo_dot_general(x, kernel, dimension_numbers=(([x.ndim - 1], [0]), ([], [])))
 
 
