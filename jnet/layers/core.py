@@ -7,6 +7,7 @@ import inspect
 from typing import Any
 
 import jax.numpy as jnp
+from jax.experimental import sparse as jsparse
 
 from jnet import activations, constraints, initializers, regularizers
 from jnet.layers.base import Layer, expand_to, serialize_value
@@ -30,10 +31,11 @@ class Dense(Layer):
         kernel_regularizer, bias_regularizer: regularizers whose penalty joins the loss.
 
     Input shape:
-        `(batch, ..., input_dim)`.
+        `(batch, ..., input_dim)`; dense, or a `jax.experimental.sparse.BCOO` (e.g. from
+        `CategoryEncoding(sparse=True)`), multiplied sparsely as Keras does on JAX.
 
     Output shape:
-        `(batch, ..., units)`.
+        `(batch, ..., units)`, dense.
 
     Params:
         `kernel` of shape `(input_dim, units)` and `bias` of shape `(units,)`, as in Keras.
@@ -84,10 +86,24 @@ class Dense(Layer):
         if x.shape[-1] != kernel.shape[0]:
             raise ValueError(f"{self._label}: expected last axis {kernel.shape[0]}, got {x.shape[-1]} (input shape {x.shape})")
         dtype = self.compute_dtype
-        y = jnp.matmul(x.astype(dtype), kernel.astype(dtype))
+        if isinstance(x, jsparse.JAXSparse):
+            y = _sparse_matmul(x, kernel.astype(dtype), dtype)
+        else:
+            y = jnp.matmul(x.astype(dtype), kernel.astype(dtype))
         if self.use_bias:
             y = y + expand_to(self.bias.value.astype(dtype), y.ndim)
         return activations.get(self.activation)(y)
+
+
+def _sparse_matmul(x, kernel, dtype):
+    """`x @ kernel` for a sparse `x`: a BCOO's last axis is contracted without densifying it
+    (the gradient with respect to `kernel` is sparse-times-dense too); other sparse formats
+    are made dense first."""
+    if not isinstance(x, jsparse.BCOO):
+        return jnp.matmul(x.todense().astype(dtype), kernel)
+    x = jsparse.BCOO((x.data.astype(dtype), x.indices), shape=x.shape, indices_sorted=x.indices_sorted,
+                     unique_indices=x.unique_indices)
+    return jsparse.bcoo_dot_general(x, kernel, dimension_numbers=(([x.ndim - 1], [0]), ([], [])))
 
 
 class Activation(Layer):

@@ -1,8 +1,10 @@
 """Shared pieces of the preprocessing layers: reading `adapt` data, refusing strings in numeric
-layers, and the categorical encodings (Keras's `encode_categorical_inputs`)."""
+layers, and the categorical encodings (Keras's `encode_categorical_inputs`, dense or sparse)."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 
 import jax
@@ -78,12 +80,14 @@ def check_output_mode(layer, allowed=_OUTPUT_MODES):
         raise ValueError(f"{layer._label}: output_mode must be one of {list(allowed)}, got {layer.output_mode!r}")
 
 
-def encode_categorical(ids, output_mode, depth, dtype, count_weights=None):
+def encode_categorical(ids, output_mode, depth, dtype, count_weights=None, sparse=False):
     """Integer ids -> Keras's categorical encodings.
 
     `one_hot` adds a `depth` axis (a trailing axis of size 1 is replaced); `multi_hot` and
     `count` reduce over axis 1 (axis 0 for a rank-1 input, which is one sample). Ids outside
     `[0, depth)` encode as all zeros (XLA cannot raise on values inside a compiled step).
+    With `sparse=True` (not for `int`) the result is a `jax.experimental.sparse.BCOO` equal
+    to the dense encoding once densified, as Keras returns on JAX.
     """
     if output_mode == "int":
         return ids.astype(dtype)
@@ -92,7 +96,13 @@ def encode_categorical(ids, output_mode, depth, dtype, count_weights=None):
     if output_mode == "one_hot":
         if ids.ndim > 1 and ids.shape[-1] == 1:
             ids = ids[..., 0]
+        if sparse:
+            from jnet import ops
+
+            return ops.one_hot(ids, depth, dtype=dtype, sparse=True)
         return jax.nn.one_hot(ids, depth, dtype=dtype)
+    if sparse:
+        return _sparse_reduced(ids, output_mode, depth, dtype, count_weights)
     axis = 1 if ids.ndim > 1 else 0
     hot = jax.nn.one_hot(ids, depth, dtype=jnp.float32)
     if output_mode == "multi_hot":
@@ -101,6 +111,85 @@ def encode_categorical(ids, output_mode, depth, dtype, count_weights=None):
         hot = hot * count_weights[..., None].astype(jnp.float32)
         dtype = count_weights.dtype
     return jnp.sum(hot, axis=axis).astype(dtype)
+
+
+def _sparse_reduced(ids, output_mode, depth, dtype, count_weights):
+    """The `multi_hot` / `count` encoding as a BCOO: the sparse one-hot summed over the sample
+    axis. Out-of-range ids are stored zeros, so the number of stored entries (`ids.size`) is
+    static and the result is jittable."""
+    from jax.experimental import sparse as jsparse
+
+    from jnet import ops
+
+    axis = 1 if ids.ndim > 1 else 0
+    hot = ops.one_hot(ids, depth, dtype=jnp.float32, sparse=True)
+    if count_weights is not None:
+        hot = jsparse.BCOO((hot.data * count_weights.reshape(-1).astype(jnp.float32), hot.indices), shape=hot.shape)
+        dtype = count_weights.dtype
+    summed = jsparse.bcoo_sum_duplicates(jsparse.bcoo_reduce_sum(hot, axes=(axis,)), nse=ids.size)
+    data = summed.data > 0 if output_mode == "multi_hot" else summed.data
+    return jsparse.BCOO((data.astype(dtype), summed.indices), shape=summed.shape,
+                        indices_sorted=summed.indices_sorted, unique_indices=summed.unique_indices)
+
+
+def is_sparse(x) -> bool:
+    """Whether `x` is a `jax.experimental.sparse` array (BCOO)."""
+    from jax.experimental import sparse as jsparse
+
+    return isinstance(x, jsparse.JAXSparse)
+
+
+def densify(tree):
+    """`tree` with every sparse array made dense."""
+    return jax.tree_util.tree_map(lambda x: x.todense() if is_sparse(x) else x, tree, is_leaf=is_sparse)
+
+
+_DENSE_OUTPUTS = contextvars.ContextVar("jnet_dense_outputs", default=False)
+
+
+@contextlib.contextmanager
+def dense_outputs():
+    """Within this block, layers built with `sparse=True` compute dense outputs (the graph
+    models' nodes, their shape inference, and the host stage of string models)."""
+    token = _DENSE_OUTPUTS.set(True)
+    try:
+        yield
+    finally:
+        _DENSE_OUTPUTS.reset(token)
+
+
+class SparseOutput:
+    """Mixin of the layers taking Keras's `sparse=True` on JAX (CategoryEncoding, Hashing,
+    Discretization): a direct call, `apply` or `stateless_call` returns a BCOO; as a node of a
+    graph model (functional or Sequential) the layer computes its dense encoding instead, since
+    jnet's graphs carry dense tensors. That is the densify at the edge into the next layer,
+    so the next layer (e.g. Dense) sees exactly Keras's values. Layers called one after another
+    in a subclassed model's `call` pass the BCOO on (Dense multiplies it sparsely)."""
+
+    def check_sparse_config(self):
+        if self.sparse and self.output_mode == "int":
+            raise ValueError(f"{self._label}: sparse=True needs output_mode 'one_hot', 'multi_hot' or 'count', "
+                             f"got output_mode='int'")
+
+    @property
+    def _sparse_now(self) -> bool:
+        return bool(self.sparse) and not _DENSE_OUTPUTS.get()
+
+    def output_spec(self, *input_specs, **kwargs):
+        with dense_outputs():
+            return super().output_spec(*input_specs, **kwargs)
+
+    def _call_with_mask(self, args, kwargs, mask, training=False, rng=None):
+        with dense_outputs():
+            return super()._call_with_mask(args, kwargs, mask, training, rng)
+
+
+def refuse_sparse(layer):
+    """Keras allows `sparse=True` on these layers only on the TensorFlow backend; on JAX it
+    refuses, and so does jnet."""
+    if layer.sparse:
+        raise ValueError(f"{layer._label}: sparse=True is not supported: Keras allows it only on the TensorFlow "
+                         "backend (on JAX it refuses); pass sparse=False")
 
 
 def encoded_shape(shape, output_mode, depth):

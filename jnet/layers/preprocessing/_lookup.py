@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.layers.base import Layer
-from jnet.layers.preprocessing._common import adapt_batches, check_output_mode, encode_categorical
+from jnet.layers.preprocessing._common import adapt_batches, check_output_mode, encode_categorical, refuse_sparse
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
@@ -42,8 +42,7 @@ class IndexLookup(Layer):
 
     def _check_lookup_config(self):
         check_output_mode(self, _MODES)
-        if self.sparse:
-            raise ValueError(f"{self._label}: sparse=True is not supported (jnet has no sparse tensors)")
+        refuse_sparse(self)
         if self.max_tokens is not None and (not isinstance(self.max_tokens, int) or self.max_tokens <= 1):
             raise ValueError(f"{self._label}: max_tokens must be None or an int > 1, got {self.max_tokens!r}")
         if not isinstance(self.num_oov_indices, int) or self.num_oov_indices < 0:

@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnet.layers.preprocessing._common import (NumericLayer, check_output_mode, encode_categorical,
-                                               encoded_shape)
+from jnet.layers.preprocessing._common import (NumericLayer, SparseOutput, check_output_mode,
+                                               encode_categorical, encoded_shape, refuse_sparse)
 from jnet.layers.preprocessing._lookup import IndexLookup, string_hash
 
 __all__ = ["CategoryEncoding", "Hashing", "HashedCrossing", "IntegerLookup"]
@@ -23,14 +23,16 @@ def _check_integers(layer, spec, what="integer"):
         raise ValueError(f"{layer._label}: expects {what} inputs, got dtype {dtype}")
 
 
-class CategoryEncoding(NumericLayer):
+class CategoryEncoding(SparseOutput, NumericLayer):
     """Encodes integer ids in `[0, num_tokens)` as one-hot, multi-hot or count vectors.
 
     Args:
         num_tokens: the number of ids (the output's last axis).
         output_mode: `"multi_hot"` (default: which ids occur in each sample), `"one_hot"` (a
             vector per id; a trailing axis of size 1 is replaced) or `"count"` (how often).
-        sparse: must be False (jnet has no sparse tensors).
+        sparse: return a `jax.experimental.sparse.BCOO` (as Keras on JAX), equal to the dense
+            output once densified. In a graph model the layer's node computes the dense
+            encoding (see `SparseOutput`), so the next layer gets Keras's values.
 
     Call arguments:
         inputs: integer ids, `(batch,)` or `(batch, n)`.
@@ -50,8 +52,6 @@ class CategoryEncoding(NumericLayer):
         if self.num_tokens is None or isinstance(self.num_tokens, bool) or not isinstance(self.num_tokens, int) \
                 or self.num_tokens < 1:
             raise ValueError(f"{self._label}: num_tokens must be a positive int, got {self.num_tokens!r}")
-        if self.sparse:
-            raise ValueError(f"{self._label}: sparse=True is not supported (jnet has no sparse tensors)")
 
     def call(self, inputs, count_weights=None):
         if count_weights is not None and self.output_mode != "count":
@@ -60,7 +60,8 @@ class CategoryEncoding(NumericLayer):
         dtype = self.compute_dtype
         if count_weights is not None:
             count_weights = jnp.asarray(count_weights).astype(dtype)
-        return encode_categorical(ids, self.output_mode, self.num_tokens, dtype, count_weights)
+        return encode_categorical(ids, self.output_mode, self.num_tokens, dtype, count_weights,
+                                  sparse=self._sparse_now)
 
     def compute_output_shape(self, input_shape):
         return encoded_shape(input_shape, self.output_mode, self.num_tokens)
@@ -75,7 +76,7 @@ def _fmix32(h):
     return h ^ (h >> 16)
 
 
-class Hashing(NumericLayer):
+class Hashing(SparseOutput, NumericLayer):
     """Hashes integer (or, eagerly, string) features into `num_bins` bins.
 
     jnet's hash differs from Keras's (TensorFlow's FarmHash64 of the value's decimal string,
@@ -89,7 +90,8 @@ class Hashing(NumericLayer):
         mask_value: a value that always goes to bin 0 (other values to bins 1 ... num_bins-1).
         salt: an int or a pair of ints changing the hash.
         output_mode: `"int"` (default), `"one_hot"`, `"multi_hot"` or `"count"`.
-        sparse: must be False.
+        sparse: return a `jax.experimental.sparse.BCOO` (not with `"int"`); in a graph model
+            the node computes the dense encoding (see `SparseOutput`).
 
     Strings cannot enter a compiled step: string inputs are hashed on the host, eagerly
     (`layer(np.array(["a", "b"]))`).
@@ -112,8 +114,7 @@ class Hashing(NumericLayer):
             if not (isinstance(salt, (list, tuple)) and len(salt) == 2 and all(isinstance(s, int) for s in salt)):
                 raise ValueError(f"{self._label}: salt must be an int or a pair of ints, got {self.salt!r}")
             self.salt = list(salt)
-        if self.sparse:
-            raise ValueError(f"{self._label}: sparse=True is not supported (jnet has no sparse tensors)")
+        self.check_sparse_config()
 
     def _salts(self):
         s = self.salt or [0, 0]
@@ -138,7 +139,8 @@ class Hashing(NumericLayer):
             bins = self._bins(string_hash(x))
         if self.mask_value is not None:
             bins = np.where(x == str(self.mask_value), 0, bins)
-        return encode_categorical(jnp.asarray(bins), self.output_mode, self.num_bins, self._out_dtype())
+        return encode_categorical(jnp.asarray(bins), self.output_mode, self.num_bins, self._out_dtype(),
+                                  sparse=self._sparse_now)
 
     def _out_dtype(self):
         return jnp.int32 if self.output_mode == "int" else self.compute_dtype
@@ -152,7 +154,7 @@ class Hashing(NumericLayer):
         bins = self._bins(jax.lax.bitcast_convert_type(x, jnp.uint32))
         if self.mask_value is not None:
             bins = jnp.where(x == self.mask_value, 0, bins)
-        return encode_categorical(bins, self.output_mode, self.num_bins, self._out_dtype())
+        return encode_categorical(bins, self.output_mode, self.num_bins, self._out_dtype(), sparse=self._sparse_now)
 
     def compute_output_shape(self, input_shape):
         return encoded_shape(input_shape, self.output_mode, self.num_bins)
@@ -169,7 +171,7 @@ class HashedCrossing(NumericLayer):
     Args:
         num_bins: the number of bins.
         output_mode: `"int"` (default) or `"one_hot"`.
-        sparse: must be False.
+        sparse: must be False (Keras allows True only on the TensorFlow backend).
 
     Call arguments:
         inputs: a tuple or list of at least two arrays of one shape, integers (in a compiled
@@ -191,8 +193,7 @@ class HashedCrossing(NumericLayer):
         if self.num_bins is None or isinstance(self.num_bins, bool) or not isinstance(self.num_bins, int) \
                 or self.num_bins < 1:
             raise ValueError(f"{self._label}: num_bins must be a positive int, got {self.num_bins!r}")
-        if self.sparse:
-            raise ValueError(f"{self._label}: sparse=True is not supported (jnet has no sparse tensors)")
+        refuse_sparse(self)
 
     def _check_parts(self, inputs):
         if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
@@ -253,7 +254,7 @@ class IntegerLookup(IndexLookup):
         idf_weights: the IDF weight of each vocabulary term, for `output_mode="tf_idf"`.
         invert: map indices back to values.
         output_mode: `"int"`, `"one_hot"`, `"multi_hot"`, `"count"` or `"tf_idf"`.
-        sparse: must be False.
+        sparse: must be False (Keras allows True only on the TensorFlow backend).
         pad_to_max_tokens: encoded outputs get `max_tokens` columns whatever the vocabulary.
 
     The vocabulary (and IDF weights) live in the config, so they are saved with the model.

@@ -25,6 +25,7 @@ import numpy as np
 
 from jnet.core import symbolic
 from jnet.core.symbolic import STRING, is_symbolic
+from jnet.layers.preprocessing._common import dense_outputs
 
 __all__ = ["host_stage_layers", "run_host_stage", "is_raw_strings", "takes_strings", "string_feeds"]
 
@@ -43,6 +44,13 @@ def is_raw_strings(x) -> bool:
 def takes_strings(layer) -> bool:
     """Whether `layer` may be called on a string tensor (it runs on the host)."""
     return bool(getattr(layer, "_host_stage", False) or getattr(layer, "_string_inputs", False))
+
+
+def _host_call(layer, x):
+    """`layer(x)` on the host, dense: what the host stage feeds the compiled model is dense
+    even from a layer built with `sparse=True` (e.g. `Hashing` on strings)."""
+    with dense_outputs():
+        return layer(x)
 
 
 def _input_name(t) -> str:
@@ -75,7 +83,7 @@ def _probe_spec(layer, shape):
     """The output spec of a string layer, found by running it on two small dummy batches (axes
     that differ between them are unknown)."""
     def run(n, fill):
-        return np.asarray(layer(np.full((n,) + tuple(fill if d is None else d for d in shape[1:]), "a", dtype=object)))
+        return np.asarray(_host_call(layer, np.full((n,) + tuple(fill if d is None else d for d in shape[1:]), "a", dtype=object)))
 
     a, b = run(2, 1), run(3, 2)
     if a.ndim != b.ndim:
@@ -162,7 +170,7 @@ def run_host_stage(model, x):
         raise ValueError(f"{model._label}: got strings, but the model does not start with a string layer "
                          "(TextVectorization or StringLookup) to turn them into numbers")
     for layer in stage:
-        x = layer(x)
+        x = _host_call(layer, x)
     return np.asarray(x)
 
 
@@ -200,7 +208,7 @@ def _run_graph_stage(model, graph, nodes, x):
             raise ValueError(f"{model._label}: input '{name}' takes a batch of strings, got one string {value!r} "
                              "(wrap it in a list)")
         if is_raw_strings(value):
-            out[i] = np.asarray(node.layer(value))
+            out[i] = np.asarray(_host_call(node.layer, value))
             continue
         arr = np.asarray(value) if not hasattr(value, "shape") else value
         feed = graph.feeds[i]

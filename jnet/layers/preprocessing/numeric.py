@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.layers.base import deserialize_value
-from jnet.layers.preprocessing._common import (NumericLayer, adapt_batches, check_numeric, check_output_mode,
-                                               encode_categorical, encoded_shape)
+from jnet.layers.preprocessing._common import (NumericLayer, SparseOutput, adapt_batches, check_numeric,
+                                               check_output_mode, encode_categorical, encoded_shape)
 
 __all__ = ["Normalization", "Rescaling", "Discretization"]
 
@@ -191,7 +191,7 @@ class Rescaling(NumericLayer):
         return x * along_channels(self.scale) + along_channels(self.offset)
 
 
-class Discretization(NumericLayer):
+class Discretization(SparseOutput, NumericLayer):
     """Buckets continuous values by boundaries: with `bin_boundaries=[0., 1., 2.]` the bins
     are `(-inf, 0)`, `[0, 1)`, `[1, 2)`, `[2, inf)`, numbered 0 to 3.
 
@@ -202,7 +202,8 @@ class Discretization(NumericLayer):
         epsilon: the error tolerance of the quantile summary `adapt` keeps (Keras's algorithm,
             so the same data gives the same boundaries).
         output_mode: `"int"` (bin index), `"one_hot"`, `"multi_hot"` or `"count"`.
-        sparse: must be False (jnet has no sparse tensors).
+        sparse: return a `jax.experimental.sparse.BCOO` (not with `"int"`), as Keras on JAX; in a
+            graph model the node computes the dense encoding (see `SparseOutput`).
 
     The boundaries live in the config (as in Keras), so they are saved with the model.
     """
@@ -215,8 +216,7 @@ class Discretization(NumericLayer):
 
     def check_config(self):
         check_output_mode(self)
-        if self.sparse:
-            raise ValueError(f"{self._label}: sparse=True is not supported (jnet has no sparse tensors)")
+        self.check_sparse_config()
         if self.num_bins is not None and (not isinstance(self.num_bins, int) or self.num_bins < 1):
             raise ValueError(f"{self._label}: num_bins must be a positive int, got {self.num_bins!r}")
         if self.bin_boundaries is not None:
@@ -267,7 +267,8 @@ class Discretization(NumericLayer):
             raise ValueError(f"{self._label}: no bin boundaries yet: pass bin_boundaries or call adapt() first")
         ids = jnp.searchsorted(jnp.asarray(self.bin_boundaries, jnp.float32), x.astype(jnp.float32), side="right")
         out_dtype = jnp.int32 if self.output_mode == "int" else self.compute_dtype
-        return encode_categorical(ids.astype(jnp.int32), self.output_mode, self._depth, out_dtype)
+        return encode_categorical(ids.astype(jnp.int32), self.output_mode, self._depth, out_dtype,
+                                  sparse=self._sparse_now)
 
     def compute_output_shape(self, input_shape):
         return encoded_shape(input_shape, self.output_mode, self._depth)

@@ -79,7 +79,7 @@ class StringLookup(IndexLookup):
         invert: map indices back to strings.
         output_mode: `"int"`, `"one_hot"`, `"multi_hot"`, `"count"` or `"tf_idf"`.
         pad_to_max_tokens: encoded outputs get `max_tokens` columns.
-        sparse: must be False.
+        sparse: must be False (Keras allows True only on the TensorFlow backend).
         encoding: the text encoding of bytes inputs and vocabulary files.
 
     Example:
@@ -175,7 +175,7 @@ class TextVectorization(IndexLookup):
         pad_to_max_tokens: encoded outputs get `max_tokens` columns.
         vocabulary: a list of strings or a file with one per line.
         idf_weights: with `vocabulary` and `output_mode="tf_idf"`.
-        sparse, ragged: must be False.
+        sparse, ragged: must be False (Keras allows True only on the TensorFlow backend).
         encoding: the text encoding of bytes inputs.
 
     In `int` mode index 0 is padding (`""`) and 1 is `"[UNK]"`, as in Keras.
