@@ -73,6 +73,16 @@ CASES = {
         _normal(6, 6, 2)),
     "pooling_3d": (_seq((4, 4, 4, 2), lambda A: [A.MaxPooling3D(2), A.AveragePooling3D(1), A.GlobalMaxPooling3D()]),
                    _normal(4, 4, 4, 2)),
+    "normalizations": (_seq((3, 4), lambda A: [A.GroupNormalization(groups=2), A.UnitNormalization(),
+                                               A.RMSNormalization()]), _normal(3, 4)),
+    "einsum_dense": (_seq((3, 4), lambda A: [A.EinsumDense("abc,cd->abd", output_shape=(None, 5), bias_axes="d")]),
+                     _normal(3, 4)),
+    "reshaping_3d": (_seq((3, 3, 3, 2), lambda A: [A.ZeroPadding3D(1), A.Cropping3D(1), A.UpSampling3D(2)]),
+                     _normal(3, 3, 3, 2)),
+    "conv_lstm2d": (_seq((3, 4, 4, 2), lambda A: [A.ConvLSTM2D(2, 3, padding="same")]), _normal(3, 4, 4, 2)),
+    "spectral_normalization": (_seq((4,), lambda A: [A.SpectralNormalization(A.Dense(3))]), _normal(4)),
+    "stacked_rnn_cells": (_seq((3, 4), lambda A: [A.RNN(A.StackedRNNCells([A.LSTMCell(3), A.GRUCell(2)]))]),
+                          _normal(3, 4)),
 }
 
 

@@ -28,6 +28,9 @@ def _dropout_mask(rng, rate, shape, dtype):
 
 
 class _ConvLSTM(Layer):
+    # Keras keeps these weights in a ConvLSTMCell sublayer (`cell`): its weight files say so.
+    _keras_vars_in = "cell"
+
     filters: int
     kernel_size: Any
     strides: Any = 1

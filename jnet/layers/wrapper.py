@@ -74,6 +74,11 @@ class SpectralNormalization(Wrapper):
                 or self.power_iterations <= 0:
             raise ValueError(f"{self._label}: power_iterations must be a positive int, got {self.power_iterations!r}")
 
+    def _keras_own_variables(self):
+        # Keras's SpectralNormalization tracks the wrapped kernel as its own weight too
+        # (`self.kernel = self.layer.kernel`), so its files hold it twice: here, then in `layer`.
+        return [self._kernel(), *self._own_variables()]
+
     def _kernel(self):
         for attr in ("kernel", "embeddings"):
             v = getattr(self.layer, attr, None)

@@ -42,7 +42,10 @@ def _class_path_name(layer) -> str:
 
 
 def _own_variables(layer) -> list:
-    own = layer._own_variables()
+    # A layer whose Keras twin tracks another object's variable as its own (SpectralNormalization's
+    # `self.kernel = self.layer.kernel`) lists Keras's own variables itself.
+    hook = getattr(layer, "_keras_own_variables", None)
+    own = hook() if hook is not None else layer._own_variables()
     return [v for v in own if v.trainable] + [v for v in own if not v.trainable]
 
 
@@ -84,6 +87,11 @@ def keras_weight_paths(model) -> list[tuple[str, object]]:
         visited.add(id(layer))
         group = f"{path}/vars" if path else "vars"
         groups.append((group, layer))
+        # A layer whose Keras twin keeps its weights in a sublayer jnet folds in (ConvLSTM's `cell`).
+        folded = getattr(type(layer), "_keras_vars_in", None)
+        if folded:
+            group = f"{path}/{folded}/vars" if path else f"{folded}/vars"
+            groups.append((group, layer))
         for i, v in enumerate(_own_variables(layer)):
             entries.append((f"{group}/{i}", v))
         for attr, child in _children(layer):
