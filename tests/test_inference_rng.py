@@ -65,3 +65,25 @@ def test_streamed_predict_batches_differ_across_chunks():
 def test_models_that_draw_nothing_predict_the_same_every_call():
     model = jnet.Sequential([jnet.Input((2,)), layers.Dropout(0.5), layers.Dense(2)])
     np.testing.assert_array_equal(model.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+def test_custom_predict_step_draws_fresh_noise():
+    class Custom(jnet.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2)
+            self.noise = Noise()
+
+        def call(self, x):
+            return self.noise(self.dense(x))
+
+        def predict_step(self, state, data):
+            trainable, non_trainable = state
+            x = data[0] if isinstance(data, tuple) else data
+            return self.stateless_call(trainable, non_trainable, x)[0]
+
+    model = Custom()
+    model.compile("sgd", "mse")
+    a = model.predict(X, batch_size=2, verbose=0)
+    b = model.predict(X, batch_size=2, verbose=0)
+    assert not np.allclose(a, b) and not np.allclose(a[:2], a[2:])

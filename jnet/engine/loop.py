@@ -95,6 +95,7 @@ class Trainer:
         self.eval_sizer = ChunkSizer(steps_per_execution)
         self._lr_written = None
         self.last_run = None
+        self.warned_ran_out = False  # this fit already said its data ran out (one warning is enough)
         optimizer.attach_state(self.state)
 
     @property
@@ -156,6 +157,7 @@ class Trainer:
         self.ts = dist.place_variables(ts)
         self.stateful = stateful_layers(self.model)
         self._resets_seen = {id(layer): layer.state_resets for layer in self.stateful}
+        self.warned_ran_out = False
         return self.ts
 
     def pick_up_resets(self):
@@ -278,6 +280,7 @@ class Trainer:
             warnings.warn("Your input ran out of data; interrupting training. Make sure that your dataset or "
                           "generator can generate at least `steps_per_epoch * epochs` batches. You may need to "
                           "use the `.repeat()` function when building your dataset.", UserWarning, stacklevel=3)
+            self.warned_ran_out = True
         self._store_metrics(self.ts.metrics)
         return logs
 
@@ -307,7 +310,8 @@ class Trainer:
                 callbacks.on_test_batch_begin(b)
                 t0 = time.perf_counter()
                 if chunk.sized and sizer.single:
-                    out = fns.eval_one(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i, (call, b - i))
+                    out = fns.eval_one(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i,
+                                       (call, b - i))
                 else:
                     out = fns.eval(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i, n, (call, b - i))
                 metrics, logs, state = _eval_out(out, state)
