@@ -12,6 +12,12 @@ A model with stateful layers (a stateful RNN) gets evaluation and prediction fun
 also carry the layer state from batch to batch and return it: `eval` / `eval_one` return
 `(metrics, logs, state)` and `predict(capacity)` returns `(buffers, state)`. Other models keep
 the functions that return no state, so they pay nothing for it.
+
+Evaluation and prediction take `draws = (call, first batch)`: the model's count of such calls
+and the number of the chunk's batch 0 (traced ints). Batch `b` of call `c` runs with a key of
+`(c, b)` (`train_state.inference_key`), so layers that draw in inference get fresh noise per
+batch and per call from one compilation. A model that draws
+nothing leaves the key unused, and XLA removes it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from jnet.engine import steps as S
+from jnet.engine.train_state import inference_key
 from jnet.layers.rnn_state import stateful_layers
 
 
@@ -60,25 +67,25 @@ def _train_chunk(plan, batch_size, dist, ts, data, index, n_rows, start, n):
     return ts, S.metric_results(plan, ts.metrics), i, finite
 
 
-def _eval_chunk_stateful(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, n):
+def _eval_chunk_stateful(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, n, draws):
     def body(i, carry):
         batch = gather(data, index, n_rows, start + i, batch_size, dist)
-        return S.stateful_eval_step(plan, params, carry[1], carry[0], batch)
+        return S.stateful_eval_step(plan, params, carry[1], carry[0], batch, inference_key(draws, start + i))
 
     metrics, state = jax.lax.fori_loop(0, n, body, (metrics, state))
     return metrics, S.metric_results(plan, metrics), state
 
 
-def _eval_one_stateful(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start):
+def _eval_one_stateful(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, draws):
     batch = gather(data, index, n_rows, start, batch_size, dist)
-    metrics, state = S.stateful_eval_step(plan, params, state, metrics, batch)
+    metrics, state = S.stateful_eval_step(plan, params, state, metrics, batch, inference_key(draws, start))
     return metrics, S.metric_results(plan, metrics), state
 
 
-def _eval_chunk(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, n):
+def _eval_chunk(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, n, draws):
     def body(i, metrics):
         batch = gather(data, index, n_rows, start + i, batch_size, dist)
-        return S.eval_step(plan, params, state, metrics, batch)
+        return S.eval_step(plan, params, state, metrics, batch, inference_key(draws, start + i))
 
     metrics = jax.lax.fori_loop(0, n, body, metrics)
     return metrics, S.metric_results(plan, metrics)
@@ -90,15 +97,16 @@ def _train_one(plan, batch_size, dist, ts, data, index, n_rows, start):
     return ts, S.metric_results(plan, ts.metrics), jnp.ones((), jnp.int32), finite
 
 
-def _eval_one(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start):
-    metrics = S.eval_step(plan, params, state, metrics, gather(data, index, n_rows, start, batch_size, dist))
+def _eval_one(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, draws):
+    metrics = S.eval_step(plan, params, state, metrics, gather(data, index, n_rows, start, batch_size, dist),
+                          inference_key(draws, start))
     return metrics, S.metric_results(plan, metrics)
 
 
-def _predict_chunk(plan, batch_size, capacity, dist, params, state, data, index, n_rows, start, n):
+def _predict_chunk(plan, batch_size, capacity, dist, params, state, data, index, n_rows, start, n, draws):
     def one(step):
         x, _, _, _ = gather(data, index, n_rows, step, batch_size, dist)
-        return S.predict_step(plan, params, state, x)
+        return S.predict_step(plan, params, state, x, inference_key(draws, step))
 
     specs = jax.eval_shape(one, start)
     buffers = [jnp.zeros((capacity * batch_size,) + tuple(s.shape[1:]), s.dtype) for s in specs]
@@ -111,10 +119,10 @@ def _predict_chunk(plan, batch_size, capacity, dist, params, state, data, index,
     return jax.lax.fori_loop(0, n, body, buffers)
 
 
-def _predict_chunk_stateful(plan, batch_size, capacity, dist, params, state, data, index, n_rows, start, n):
+def _predict_chunk_stateful(plan, batch_size, capacity, dist, params, state, data, index, n_rows, start, n, draws):
     def one(step, state):
         x, _, _, _ = gather(data, index, n_rows, step, batch_size, dist)
-        return S.stateful_predict_step(plan, params, state, x)
+        return S.stateful_predict_step(plan, params, state, x, inference_key(draws, step))
 
     specs = jax.eval_shape(one, start, state)[0]
     buffers = [jnp.zeros((capacity * batch_size,) + tuple(s.shape[1:]), s.dtype) for s in specs]
@@ -148,9 +156,9 @@ class CompiledFns:
         the same argument types that follows does not trace again."""
         return self.train.trace(ts, data, index, n_rows, start, n).jaxpr
 
-    def eval_jaxpr(self, metrics, params, state, data, index, n_rows, start, n):
+    def eval_jaxpr(self, metrics, params, state, data, index, n_rows, start, n, draws):
         """The traced evaluation chunk (`eval`'s arguments), as `train_jaxpr`."""
-        return self.eval.trace(metrics, params, state, data, index, n_rows, start, n).jaxpr
+        return self.eval.trace(metrics, params, state, data, index, n_rows, start, n, draws).jaxpr
 
     def predict(self, capacity):
         if capacity not in self._predict:

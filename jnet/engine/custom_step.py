@@ -22,8 +22,8 @@ import numpy as np
 
 from jnet.core.trees import bind_pairs as _bind_pairs
 from jnet.core.trees import zip_map as _zip_map
-from jnet.core.variables import VariableScope, call_scope
-from jnet.engine.train_state import TrainState, step_key
+from jnet.core.variables import call_scope
+from jnet.engine.train_state import TrainState, inference_key, step_key
 
 # Model methods whose override routes a loop through the model's own (Keras-style) step.
 _TRAIN_HOOKS = ("train_step", "compute_loss", "compute_loss_and_updates", "compute_metrics")
@@ -149,21 +149,22 @@ class CustomSteps:
         self._record_order("train", logs)
         return TrainState(params, state, opt_state, metrics, ts.rng, ts.step + 1), logs
 
-    def test_one(self, metrics, params, state, batch):
+    def test_one(self, metrics, params, state, batch, rng=None):
         m = self.model
         where = f"{type(m).__name__}.test_step"
         tv, ntv = self.to_lists(params, state)
-        with VariableScope(training=False):
+        # The batch's key (`train_state.inference_key`): layers that draw in inference use it.
+        with call_scope(training=False, rng=rng):
             out = m.test_step((tv, ntv, list(metrics)), self.data(batch))
         logs, new = _split(out, 3, where)
         logs = _flat_logs(logs)
         self._record_order("test", logs)
         return _match(new[2], metrics, "metrics_variables", where), logs
 
-    def predict_one(self, params, state, xb):
+    def predict_one(self, params, state, xb, rng=None):
         m = self.model
         tv, ntv = self.to_lists(params, state)
-        with VariableScope(training=False):
+        with call_scope(training=False, rng=rng):
             out = m.predict_step((tv, ntv), self.data((xb, [], [])))
         return [jnp.asarray(p) for p in m.flatten_outputs(out)]
 
@@ -208,21 +209,24 @@ def _train_single(custom, bs, size, dist, ts, data, index, step):
     return custom.train_one(ts, _rows(data, index, step * bs, size, dist))
 
 
-def _eval_chunk(custom, bs, dist, metrics, params, state, data, index, start, n):
+def _eval_chunk(custom, bs, dist, metrics, params, state, draws, data, index, start, n):
     def one(metrics, step):
-        return custom.test_one(metrics, params, state, _rows(data, index, step * bs, bs, dist))
+        return custom.test_one(metrics, params, state, _rows(data, index, step * bs, bs, dist),
+                               inference_key(draws, step))
 
     logs0 = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(one, metrics, start)[1])
     return jax.lax.fori_loop(0, n, lambda i, c: one(c[0], start + i), (metrics, logs0))
 
 
-def _eval_single(custom, bs, size, dist, metrics, params, state, data, index, step):
-    return custom.test_one(metrics, params, state, _rows(data, index, step * bs, size, dist))
+def _eval_single(custom, bs, size, dist, metrics, params, state, draws, data, index, step):
+    return custom.test_one(metrics, params, state, _rows(data, index, step * bs, size, dist),
+                           inference_key(draws, step))
 
 
-def _predict_chunk(custom, bs, capacity, dist, params, state, data, index, n_rows, start, n):
+def _predict_chunk(custom, bs, capacity, dist, params, state, data, index, n_rows, start, n, draws):
     def one(step):
-        return custom.predict_one(params, state, _rows(data, index, step * bs, bs, dist)[0])
+        return custom.predict_one(params, state, _rows(data, index, step * bs, bs, dist)[0],
+                                  inference_key(draws, step))
 
     specs = jax.eval_shape(one, start)
     buffers = [jnp.zeros((capacity * bs,) + tuple(s.shape[1:]), s.dtype) for s in specs]
@@ -309,7 +313,7 @@ class CustomFns:
             self._eval = _Runner(jax.jit(partial(_eval_chunk, custom, bs, dist), donate_argnums=0),
                                  lambda size: jax.jit(partial(_eval_single, custom, bs, size, dist),
                                                       donate_argnums=0), bs)
-            self.eval_one = _Single(self._eval)
+            self.eval_one = self._eval_one
         else:
             self.eval, self.eval_one = default.eval, default.eval_one
         self._predict = {}
@@ -317,8 +321,11 @@ class CustomFns:
     def train(self, ts, data, index, n_rows, start, n):
         return _all_ran(self._train.run(ts, (), data, index, n_rows, start, n), n)
 
-    def eval(self, metrics, params, state, data, index, n_rows, start, n):
-        return self._eval.run(metrics, (params, state), data, index, n_rows, start, n)
+    def eval(self, metrics, params, state, data, index, n_rows, start, n, draws):
+        return self._eval.run(metrics, (params, state, draws), data, index, n_rows, start, n)
+
+    def _eval_one(self, metrics, params, state, data, index, n_rows, start, draws):
+        return self._eval.run(metrics, (params, state, draws), data, index, n_rows, start, 1, fused=False)
 
     def train_jaxpr(self, ts, data, index, n_rows, start, n):
         """The traced training chunk, as `CompiledFns.train_jaxpr`."""
@@ -326,11 +333,11 @@ class CustomFns:
             return self.default.train_jaxpr(ts, data, index, n_rows, start, n)
         return self._train.chunk.trace(ts, data, index, start, n).jaxpr
 
-    def eval_jaxpr(self, metrics, params, state, data, index, n_rows, start, n):
+    def eval_jaxpr(self, metrics, params, state, data, index, n_rows, start, n, draws):
         """The traced evaluation chunk, as `CompiledFns.eval_jaxpr`."""
         if not self.custom.test:
-            return self.default.eval_jaxpr(metrics, params, state, data, index, n_rows, start, n)
-        return self._eval.chunk.trace(metrics, params, state, data, index, start, n).jaxpr
+            return self.default.eval_jaxpr(metrics, params, state, data, index, n_rows, start, n, draws)
+        return self._eval.chunk.trace(metrics, params, state, draws, data, index, start, n).jaxpr
 
     def predict(self, capacity):
         if not self.custom.predict:

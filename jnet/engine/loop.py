@@ -32,8 +32,8 @@ from jnet.engine import steps as S
 from jnet.engine.chunking import ChunkSizer, loop_slows_down
 from jnet.engine.compiled import CompiledFns
 from jnet.engine.custom_step import CustomFns, custom_steps
-from jnet.engine.train_state import (StateOwner, TrainState, copy_tree, distinct_buffers, key_data, strong_types,
-                                     with_learning_rate)
+from jnet.engine.train_state import (StateOwner, TrainState, copy_tree, distinct_buffers, key_data,
+                                     next_inference_call, strong_types, with_learning_rate)
 from jnet.layers.rnn_state import stateful_layers
 
 
@@ -95,6 +95,7 @@ class Trainer:
         self.eval_sizer = ChunkSizer(steps_per_execution)
         self._lr_written = None
         self.last_run = None
+        self.warned_ran_out = False  # this fit already said its data ran out (one warning is enough)
         optimizer.attach_state(self.state)
 
     @property
@@ -156,6 +157,7 @@ class Trainer:
         self.ts = dist.place_variables(ts)
         self.stateful = stateful_layers(self.model)
         self._resets_seen = {id(layer): layer.state_resets for layer in self.stateful}
+        self.warned_ran_out = False
         return self.ts
 
     def pick_up_resets(self):
@@ -242,7 +244,8 @@ class Trainer:
         return logs, int(steps_run)
 
     def train_epoch(self, source, epoch, callbacks, shuffle, steps_per_epoch=None, start_batch=0):
-        """One epoch; returns the epoch's logs (None if the data ran out before any step).
+        """One epoch; returns the epoch's logs (None if the data ran out before any step). An
+        epoch that ends before `steps_per_epoch` steps warns as Keras ("Your input ran out of data").
 
         Callbacks that ask for train batches (`callbacks.wants_batches("train")`) get one call per
         batch: with `steps_per_execution="auto"` each compiled call then runs one step."""
@@ -272,6 +275,12 @@ class Trainer:
                     break
             if self.model.stop_training:
                 break
+        if steps_per_epoch is not None and logs is not None and b < steps_per_epoch and not self.model.stop_training:
+            # Keras's warning, word for word: the epoch ended before `steps_per_epoch` steps.
+            warnings.warn("Your input ran out of data; interrupting training. Make sure that your dataset or "
+                          "generator can generate at least `steps_per_epoch * epochs` batches. You may need to "
+                          "use the `.repeat()` function when building your dataset.", UserWarning, stacklevel=3)
+            self.warned_ran_out = True
         self._store_metrics(self.ts.metrics)
         return logs
 
@@ -288,20 +297,23 @@ class Trainer:
         sizer = self.eval_sizer
         logs = None
         b = 0
+        call = next_inference_call(self.model)   # fresh keys for layers that draw in inference
         for chunk in source.chunks(limit=steps):
             fns = self.fns(chunk.batch_size)
             if chunk.sized:
                 self._choose_single_steps(sizer, (sizer,), partial(
-                    fns.eval_jaxpr, metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1))
+                    fns.eval_jaxpr, metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1,
+                    (call, b - chunk.start)))
             i = chunk.start
             while i < chunk.stop:
                 n = _call_size(chunk, i, sizer, per_batch)
                 callbacks.on_test_batch_begin(b)
                 t0 = time.perf_counter()
                 if chunk.sized and sizer.single:
-                    out = fns.eval_one(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i)
+                    out = fns.eval_one(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i,
+                                       (call, b - i))
                 else:
-                    out = fns.eval(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i, n)
+                    out = fns.eval(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i, n, (call, b - i))
                 metrics, logs, state = _eval_out(out, state)
                 logs = to_python(logs, self.log_names(test=True))
                 if chunk.sized:
@@ -337,6 +349,7 @@ class Trainer:
         per_batch = self.eval_sizer.fixed is None and callbacks.wants_batches("predict")
         pieces = []
         b = 0
+        call = next_inference_call(self.model)   # fresh keys for layers that draw in inference
         for chunk in source.chunks(limit=steps):
             if chunk.sized:   # output buffers of `capacity` batches per call
                 capacity = 1 if per_batch else min(chunk.stop - chunk.start, self.eval_sizer.fixed or 64)
@@ -347,7 +360,8 @@ class Trainer:
             while i < chunk.stop:
                 n = 1 if per_batch else min(capacity, chunk.stop - i)
                 callbacks.on_predict_batch_begin(b)
-                bufs, state = _predict_out(fn(params, state, chunk.arrays, chunk.index, chunk.n_rows, i, n), state)
+                bufs, state = _predict_out(fn(params, state, chunk.arrays, chunk.index, chunk.n_rows, i, n,
+                                                (call, b - i)), state)
                 pieces.append(chunk.kept_rows(i, n, jax.device_get(bufs)))
                 i, b = i + n, b + n
                 callbacks.on_predict_batch_end(b - 1, {"outputs": structure(pieces[-1])})

@@ -210,26 +210,28 @@ def _train_step(plan: StepPlan, ts: TrainState, batch, guard):
     return TrainState(params, state, opt_state, metrics, ts.rng, step), finite
 
 
-def eval_step(plan: StepPlan, params, state, metrics, batch):
-    """Accumulate one batch into the evaluation metrics (inference mode)."""
-    return stateful_eval_step(plan, params, state, metrics, batch)[0]
+def eval_step(plan: StepPlan, params, state, metrics, batch, rng=None):
+    """Accumulate one batch into the evaluation metrics (inference mode). `rng`: the batch's
+    key (`train_state.inference_key`), for layers that draw randomness in inference."""
+    return stateful_eval_step(plan, params, state, metrics, batch, rng)[0]
 
 
-def stateful_eval_step(plan: StepPlan, params, state, metrics, batch):
+def stateful_eval_step(plan: StepPlan, params, state, metrics, batch, rng=None):
     """`eval_step` that also returns the new state (a stateful RNN's carried states); for
     stateful models only, so that other models' steps return (and copy) no state."""
     x, y, sw, valid = batch
     with batch_rows.valid_rows(valid):  # activity penalties count the real rows only
-        preds, new_state, added = forward(plan, params, state, x, False, None)
+        preds, new_state, added = forward(plan, params, state, x, False, rng)
     loss, per_output = compute_loss(plan, params, preds, y, sw, valid, added)
     return update_metrics(plan, metrics, loss, per_output, preds, y, sw, valid), new_state
 
 
-def predict_step(plan: StepPlan, params, state, x) -> list:
-    return stateful_predict_step(plan, params, state, x)[0]
+def predict_step(plan: StepPlan, params, state, x, rng=None) -> list:
+    """The predictions for one batch (`rng`: as `eval_step`'s)."""
+    return stateful_predict_step(plan, params, state, x, rng)[0]
 
 
-def stateful_predict_step(plan: StepPlan, params, state, x):
+def stateful_predict_step(plan: StepPlan, params, state, x, rng=None):
     """`(predictions, new state)`: `predict_step` for stateful models."""
-    preds, new_state, _ = forward(plan, params, state, x, False, None)
+    preds, new_state, _ = forward(plan, params, state, x, False, rng)
     return preds, new_state

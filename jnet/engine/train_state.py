@@ -8,6 +8,7 @@ target).
 from __future__ import annotations
 
 import contextlib
+import weakref
 from typing import Any, NamedTuple
 
 import jax
@@ -35,6 +36,33 @@ def key_data(key) -> jax.Array:
 def step_key(rng_data, step):
     """The key for training step `step` (dropout etc.)."""
     return jax.random.fold_in(jrng.wrap(rng_data), step)
+
+
+# The base of evaluation and prediction keys: a constant, so that a model's draws depend only on
+# its layers' seeds and how many inference calls it has made (Keras: a `SeedGenerator(1337)` in
+# a freshly built model gives the same first `predict`, and every later call fresh noise).
+_INFERENCE_BASE = 0x1F3D5
+
+
+def inference_key(draws, position):
+    """The key of the batch at `position` of a model's evaluation / prediction call, with
+    `draws = (call number, number of the batch at position 0)` (traced ints): a layer that
+    draws in inference (e.g. `jnet.random.normal(..., seed=self.seed_generator)`) gets fresh
+    noise per batch and per call, without a recompile."""
+    call, offset = draws
+    key = jax.random.fold_in(jrng.make_key(_INFERENCE_BASE), call)
+    return jax.random.fold_in(key, offset + position)
+
+
+_inference_calls = weakref.WeakKeyDictionary()
+
+
+def next_inference_call(model) -> int:
+    """The number of `model`'s next evaluation / prediction call (0, 1, ...): advanced on every
+    call, as Keras advances its seed generators' states."""
+    count = _inference_calls.get(model, 0)
+    _inference_calls[model] = count + 1
+    return count
 
 
 def shuffle_key(rng_data, epoch, epoch_start_step):

@@ -387,8 +387,9 @@ class TrainingMixin(TrainStateMixin):
                     if epoch == initial_epoch:
                         warn_padded_add_loss(self, source)
                     if epoch_logs is None:
-                        warnings.warn("fit: the training data ran out; stopping (give steps_per_epoch, or a "
-                                      "re-iterable data source, for more epochs)", stacklevel=2)
+                        if not trainer.warned_ran_out:   # else the short epoch before said so
+                            warnings.warn("fit: the training data ran out; stopping (give steps_per_epoch, or a "
+                                          "re-iterable data source, for more epochs)", stacklevel=2)
                         break
                     logs = dict(epoch_logs)
                     if val_source is not None and (epoch + 1) % validation_freq == 0:

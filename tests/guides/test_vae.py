@@ -8,7 +8,6 @@ no Keras comparison: the test checks the example's loss bookkeeping and that tra
 
 import jax
 import numpy as np
-import pytest
 
 from guide_util import frameworks, guide_broadcasting  # noqa: F401
 
@@ -117,9 +116,6 @@ def test_vae_trains_and_reports_the_example_losses():
     assert any(not np.allclose(a, np.asarray(b)) for a, b in zip(before, vae.trainable_weights))
 
 
-@pytest.mark.xfail(strict=True, reason="jnet differs from Keras: two predict() calls of a model with a "
-                   "SeedGenerator-based Sampling layer give the same z (Keras advances the seed generator's "
-                   "state on every call, so they differ)")
 def test_sampling_draws_fresh_noise_per_predict():
     encoder = build_encoder()
     x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
