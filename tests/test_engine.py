@@ -219,7 +219,7 @@ def test_padding_rows_of_the_last_batch_stay_out_of_batchnorm_statistics():
 def test_arrays_too_big_for_the_device_stream_shuffled_like_the_device_path(monkeypatch):
     """Host-streamed arrays get the same per-epoch row order as device-resident ones, so both
     paths train to the same weights (and differently from an unshuffled run)."""
-    import jnet.models.training as T
+    import jnet.models.training_data as T
 
     rs = np.random.RandomState(0)
     x = rs.randn(50, 4).astype(np.float32)
@@ -349,7 +349,7 @@ def test_steps_per_epoch_below_one_pass_continues_through_the_data(monkeypatch):
     """With steps_per_epoch below one pass, the next epoch continues where the last one
     stopped (Keras): 2 epochs of 2 batches over 4 batches train exactly like one full epoch,
     on the device and streamed from the host; a pass that ends mid-epoch ends that epoch."""
-    import jnet.models.training as T
+    import jnet.models.training_data as T
 
     rs = np.random.RandomState(0)
     x = rs.randn(32, 4).astype(np.float32)
