@@ -474,7 +474,8 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         leaves = jax.tree_util.tree_leaves((args, mask))
         if not all(isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) for a in leaves):
             return False, None
-        self._materialize()
+        if not all(v.initialized for v in self.weights):
+            self._materialize()   # before the call's key is drawn, as the layer-by-layer call does
         training = bool(kwargs.get("training") or False)
         rng = kwargs.get("rng")
         count = jrng._state["count"]
