@@ -96,30 +96,36 @@ class BuildingMixin:
         if mask is None and not self._makes_masks():
             return None
         tree = (tuple(arg_specs), dict(kw_specs), mask)
-
-        def run(fill):
+        unknown = any(d is None for s in jax.tree_util.tree_leaves(tree, is_leaf=is_spec_leaf)
+                      if is_spec_leaf(s) for d in s.shape)
+        # Both fillers in one `eval_shape`: the wrapper is traced once.
+        fills = (1021, 2039) if unknown else (1021,)
+        flat = []
+        for fill in fills:
             leaves, treedef = jax.tree_util.tree_flatten(fill_specs(tree, fill), is_leaf=is_spec_leaf)
-            where = [i for i, leaf in enumerate(leaves) if is_spec_leaf(leaf)]
+            flat.append((leaves, treedef, [i for i, leaf in enumerate(leaves) if is_spec_leaf(leaf)]))
 
-            def masks(arrays):
+        def masks(arrays_per_fill):
+            outs = []
+            for (leaves, treedef, where), arrays in zip(flat, arrays_per_fill):
                 full = list(leaves)
                 for i, a in zip(where, arrays):
                     full[i] = a
                 args, kw, m = jax.tree_util.tree_unflatten(treedef, full)
                 with VariableScope(training=False, abstract=True):
                     if getattr(self, "_graph", None) is not None:  # a graph model: masks flow through it
-                        return self._call_with_mask(args, kw, m)[1]
-                    return self.compute_mask(args[0] if args else None, m)
+                        outs.append(self._call_with_mask(args, kw, m)[1])
+                    else:
+                        outs.append(self.compute_mask(args[0] if args else None, m))
+            return outs
 
-            return jax.eval_shape(masks, [leaves[i] for i in where])
-
-        first = run(1021)
-        if first is None or not any(d is None for s in jax.tree_util.tree_leaves(tree, is_leaf=is_spec_leaf)
-                                    if is_spec_leaf(s) for d in s.shape):
+        found = jax.eval_shape(masks, [[leaves[i] for i in where] for leaves, _, where in flat])
+        first = found[0]
+        if first is None or not unknown:
             return first
         return jax.tree_util.tree_map(
             lambda a, b: jax.ShapeDtypeStruct(tuple(x if x == y else None for x, y in zip(a.shape, b.shape)), a.dtype),
-            first, run(2039))
+            first, found[1])
 
     input_spec = None  # an InputSpec (or a list, one per input) set by the layer: checked on every call
 

@@ -60,19 +60,27 @@ def _has_unknown(specs) -> bool:
     return any(d is None for s in leaves if is_spec_leaf(s) for d in s.shape)
 
 
-def _eval(layer, specs, kwargs, fill):
-    leaves, treedef = jax.tree_util.tree_flatten(fill_specs((specs, kwargs), fill), is_leaf=is_spec_leaf)
-    where = [i for i, leaf in enumerate(leaves) if is_spec_leaf(leaf)]
+def _eval(layer, specs, kwargs, fills):
+    """The layer's output specs for each filler in `fills`, from one `jax.eval_shape` (one
+    trace of the wrapper, so its fixed cost is paid once however many fillers are tried)."""
+    flat = []
+    for fill in fills:
+        leaves, treedef = jax.tree_util.tree_flatten(fill_specs((specs, kwargs), fill), is_leaf=is_spec_leaf)
+        where = [i for i, leaf in enumerate(leaves) if is_spec_leaf(leaf)]
+        flat.append((leaves, treedef, where))
     var_specs = jax.tree_util.tree_map(lambda v: v.spec, layer._variable_tree(), is_leaf=lambda v: isinstance(v, Variable))
 
-    def run(variables, arrays):
-        full = list(leaves)
-        for i, a in zip(where, arrays):
-            full[i] = a
-        args, kw = jax.tree_util.tree_unflatten(treedef, full)
-        return layer.apply(variables, *args, **kw)[0]
+    def run(variables, arrays_per_fill):
+        outs = []
+        for (leaves, treedef, where), arrays in zip(flat, arrays_per_fill):
+            full = list(leaves)
+            for i, a in zip(where, arrays):
+                full[i] = a
+            args, kw = jax.tree_util.tree_unflatten(treedef, full)
+            outs.append(layer.apply(variables, *args, **kw)[0])
+        return outs
 
-    return jax.eval_shape(run, var_specs, [leaves[i] for i in where])
+    return jax.eval_shape(run, var_specs, [[leaves[i] for i in where] for leaves, _, where in flat])
 
 
 def _unfilled(message: str, specs) -> str:
@@ -93,10 +101,9 @@ def infer_output_spec(layer, specs, kwargs=None):
         if layer.built and layer._build_shapes is not None:
             layer._check_input_spec(specs_of(specs))
             layer.check_inputs(*specs_of(specs))
-        first = _eval(layer, specs, kwargs, 1021)
         if not _has_unknown((specs, kwargs)):
-            return first
-        second = _eval(layer, specs, kwargs, 2039)
+            return _eval(layer, specs, kwargs, (1021,))[0]
+        first, second = _eval(layer, specs, kwargs, (1021, 2039))
     except (TypeError, ValueError) as err:
         message = _unfilled(str(err), specs)
         if getattr(err, "_jnet_named", False) or (layer._label in message and message == str(err)):

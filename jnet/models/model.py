@@ -454,7 +454,37 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         elif self._graph is not None:
             self._check_specs(self._flat_inputs(args))
         self._sync_from_trainer()
+        if self._graph is not None and type(self).call is Model.call and current_scope() is None and args:
+            done, out = self._compiled_eager_call(args, kwargs)
+            if done:
+                return out
         return super().__call__(*args, **kwargs)
+
+    def _compiled_eager_call(self, args, kwargs):
+        """`(True, outputs)` of an eager call on arrays run as one compiled function
+        (`jnet.models.eager`), or `(False, None)` when it must run layer by layer."""
+        from jnet.layers.base import _to_array
+        from jnet.models.eager import compiled_call
+        from jnet.utils import rng as jrng
+
+        if set(kwargs) - {"training", "mask", "rng"}:
+            return False, None
+        args = jax.tree_util.tree_map(_to_array, args)
+        mask = kwargs.get("mask")
+        leaves = jax.tree_util.tree_leaves((args, mask))
+        if not all(isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) for a in leaves):
+            return False, None
+        if not all(v.initialized for v in self.weights):
+            self._materialize()   # before the call's key is drawn, as the layer-by-layer call does
+        training = bool(kwargs.get("training") or False)
+        rng = kwargs.get("rng")
+        count = jrng._state["count"]
+        if rng is None and training:
+            rng = jrng.next_key()
+        done, out = compiled_call(self, args, {}, training, mask, rng)
+        if not done:
+            jrng._state["count"] = count   # the eager call draws the same key
+        return done, out
 
     # ------------------------------------------------------------------ config
 
