@@ -5,8 +5,7 @@ Both run with default `fit` settings (verbose=0 so no progress bar is drawn), sh
 
 import time
 
-from benchmarks.workloads import (BODY_LEN, LOSS_WEIGHTS, NUM_DEPARTMENTS, NUM_TAGS, NUM_WORDS,
-                                  TITLE_LEN)
+from benchmarks.workloads import BODY_LEN, LOSS_WEIGHTS, NUM_DEPARTMENTS, NUM_TAGS, NUM_WORDS, TITLE_LEN
 
 
 def build(K, w):

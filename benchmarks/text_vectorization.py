@@ -57,8 +57,8 @@ def main():
         import os
 
         os.environ.setdefault("KERAS_BACKEND", "jax")
-        import tensorflow  # noqa: F401
         import keras
+        import tensorflow  # noqa: F401
 
         k = keras.layers.TextVectorization(max_tokens=2000, output_sequence_length=16)
         a = timed(lambda: k.adapt(texts))

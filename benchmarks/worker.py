@@ -63,14 +63,14 @@ def main(argv=None):
                 import keras  # noqa: F401
             except ImportError as e:
                 record.update(skipped=f"keras not installed ({e})")
-                raise SystemExit(print(json.dumps(record)))
+                raise SystemExit(print(json.dumps(record))) from None
             from benchmarks.keras_api import run_keras as run
         elif args.framework == "flax":
             try:
                 from flax import nnx  # noqa: F401
             except ImportError as e:
                 record.update(skipped=f"flax not installed ({e})")
-                raise SystemExit(print(json.dumps(record)))
+                raise SystemExit(print(json.dumps(record))) from None
             from benchmarks.flax_nnx import run
         else:
             from benchmarks.jax_loop import run

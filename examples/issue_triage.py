@@ -270,7 +270,7 @@ def main(argv=None):
     except (OSError, ValueError) as e:  # a bad file or too few issues: one line, nothing written
         raise SystemExit(f"issue_triage: {e}") from None
     print(text)
-    labels, (title_vec, body_vec, tag_lookup) = data["labels"], data["text"]
+    labels, (title_vec, _body_vec, _tag_lookup) = data["labels"], data["text"]
     print(f"{len(labels.departments)} departments {labels.departments}, {len(labels.tags)} tags; "
           f"{len(data['train'])} issues to train on, {len(data['val'])} to validate ({args.split} split)")
     if not data["has_priority"]:

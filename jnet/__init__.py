@@ -6,14 +6,29 @@ from jnet import layers, models
 ```
 """
 
-from jnet import activations, constraints, initializers, regularizers, utils
-from jnet import datasets
-from jnet import layers, models
-from jnet import losses, metrics, optimizers
-from jnet import callbacks, saving
-from jnet import distribution, mixed_precision
-from jnet import backend, config, ops, random, tree
-from jnet import applications
+from jnet import (
+    activations,
+    applications,
+    backend,
+    callbacks,
+    config,
+    constraints,
+    datasets,
+    distribution,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    mixed_precision,
+    models,
+    ops,
+    optimizers,
+    random,
+    regularizers,
+    saving,
+    tree,
+    utils,
+)
 from jnet.core.symbolic import SymbolicTensor as KerasTensor
 from jnet.core.variables import StatelessScope, Variable
 from jnet.initializers import Initializer
@@ -23,11 +38,11 @@ from jnet.layers.input_spec import InputSpec
 from jnet.losses import Loss
 from jnet.metrics import Metric
 from jnet.mixed_precision import DTypePolicy
-from jnet.optimizers import Optimizer
-from jnet.regularizers import Regularizer
 from jnet.models.model import Model
 from jnet.models.saving import load_model
 from jnet.models.sequential import Sequential
+from jnet.optimizers import Optimizer
+from jnet.regularizers import Regularizer
 from jnet.serialization import register_serializable
 
 __version__ = "0.1.0"

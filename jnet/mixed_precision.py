@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import optax
 
 from jnet import dtypes as _dtypes
-from jnet import serialization as _registration
 from jnet import optimizers as _optimizers
+from jnet import serialization as _registration
 from jnet.optimizers.base import Optimizer
 
 

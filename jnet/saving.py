@@ -2,12 +2,15 @@
 objects, and turning objects into configs and back."""
 
 from jnet.models.saving import CheckpointError, load_model, save_model
-from jnet.serialization import CustomObjectScope, custom_object_scope, get_custom_objects
+from jnet.serialization import CustomObjectScope, custom_object_scope, get_custom_objects, register_serializable
 from jnet.serialization import deserialize as deserialize_jnet_object
-from jnet.serialization import register_serializable
 from jnet.serialization import serialize as serialize_jnet_object
-from jnet.serialization_lib import (deserialize_keras_object, get_registered_name, get_registered_object,
-                                    serialize_keras_object)
+from jnet.serialization_lib import (
+    deserialize_keras_object,
+    get_registered_name,
+    get_registered_object,
+    serialize_keras_object,
+)
 
 
 def save_weights(model, filepath, overwrite=True):

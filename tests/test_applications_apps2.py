@@ -15,9 +15,9 @@ import os
 import jax
 import numpy as np
 import pytest
+from fixtures.applications import harness
 
 import jnet
-from fixtures.applications import harness
 
 TABLE = os.path.join(os.path.dirname(__file__), "fixtures", "applications", "param_counts_apps2.json")
 

@@ -355,7 +355,7 @@ def test_lambda_callback_hooks_and_errors():
 def test_early_stopping_matches_keras(kwargs):
     keras = pytest.importorskip("keras")
     rng = np.random.default_rng(len(str(kwargs)))
-    for trial in range(5):
+    for _trial in range(5):
         values = list(np.round(rng.uniform(0.0, 1.0, size=12), 3))
         ran, ours = _drive(callbacks.EarlyStopping(**kwargs), values)
         ref_cb = keras.callbacks.EarlyStopping(**kwargs)
@@ -373,7 +373,7 @@ def test_reduce_lr_on_plateau_matches_keras(kwargs):
         learning_rate = 1.0
 
     rng = np.random.default_rng(len(str(kwargs)))
-    for trial in range(5):
+    for _trial in range(5):
         values = list(np.round(rng.uniform(0.0, 1.0, size=12), 3))
         rates = []
         for cb in (callbacks.ReduceLROnPlateau(**kwargs), keras.callbacks.ReduceLROnPlateau(**kwargs)):

@@ -13,9 +13,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import check_layer
 
 import jnet
-from harness import check_layer
 from jnet import layers
 
 keras = pytest.importorskip("keras")

@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from harness import check_layer
+
 import jnet
 from jnet import layers
 from jnet.layers.base import deserialize, serialize

@@ -8,9 +8,9 @@ import jax
 import keras
 import numpy as np
 import pytest
+from keras.src.legacy.saving import legacy_h5_format
 
 import jnet
-from keras.src.legacy.saving import legacy_h5_format
 
 
 def _allow():

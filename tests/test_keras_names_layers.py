@@ -5,11 +5,11 @@ save/load round trip through jnet's format."""
 import jax
 import numpy as np
 import pytest
+from harness import check_layer
+from keras_ref import jnet_weights, keras_run
 
 import jnet
-from harness import check_layer
 from jnet import layers
-from keras_ref import jnet_weights, keras_run
 
 keras = pytest.importorskip("keras")
 

@@ -4,9 +4,9 @@ states, save/load and a short fit."""
 import jax
 import numpy as np
 import pytest
+from harness import check_layer
 
 import jnet
-from harness import check_layer
 from jnet import layers
 
 keras = pytest.importorskip("keras")

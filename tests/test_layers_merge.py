@@ -4,11 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import check_layer
+from keras_ref import keras_run
 
 import jnet
-from harness import check_layer
 from jnet import layers
-from keras_ref import keras_run
 
 keras = pytest.importorskip("keras")
 

@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import check_layer
 
 import jnet
-from harness import check_layer
 from jnet import layers
 
 X = np.random.RandomState(4).rand(64, 50, 8).astype(np.float32) + 0.5  # strictly positive

@@ -5,8 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from harness import check_layer
+
 from jnet import layers
 
 keras = pytest.importorskip("keras")

@@ -5,9 +5,9 @@ import jax
 import keras
 import numpy as np
 import pytest
+from harness import check_layer
 
 import jnet
-from harness import check_layer
 from jnet import layers
 
 X = (np.random.RandomState(0).rand(4, 7, 9, 3) * 255).astype("float32")

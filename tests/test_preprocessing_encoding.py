@@ -7,9 +7,9 @@ import jax
 import keras
 import numpy as np
 import pytest
+from harness import check_layer
 
 import jnet
-from harness import check_layer
 from jnet import layers
 from jnet.layers.base import deserialize, serialize
 

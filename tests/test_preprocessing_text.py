@@ -185,8 +185,8 @@ def test_saved_text_model_predicts_raw_strings_in_a_fresh_process(tmp_path):
     expected = model.predict(["Crash on startup", "add a mode"], verbose=0)
     path = str(tmp_path / "triage.keras")
     model.save(path)
-    code = ("import jnet, numpy as np; m = jnet.saving.load_model(%r); "
-            "np.save(%r, m.predict(['Crash on startup', 'add a mode'], verbose=0))" % (path, str(tmp_path / "p.npy")))
+    code = ("import jnet, numpy as np; m = jnet.saving.load_model({!r}); "
+            "np.save({!r}, m.predict(['Crash on startup', 'add a mode'], verbose=0))".format(path, str(tmp_path / "p.npy")))
     root = os.path.dirname(os.path.dirname(os.path.abspath(jnet.__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True, timeout=120)

@@ -8,7 +8,6 @@ import textwrap
 import time
 import zipfile
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

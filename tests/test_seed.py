@@ -14,7 +14,6 @@ tf = types.SimpleNamespace(keras=jnet)
 from jnet import layers, models  # noqa: E402  (was: from tensorflow.keras import layers / from keras import ...)
 
 
-
 def test_dense_input_shape_snippet():
     layer = layers.Dense(32, input_shape=(784,))
     assert layer.units == 32 and layer.input_shape == (784,)

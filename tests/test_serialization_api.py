@@ -12,8 +12,15 @@ import pytest
 
 import jnet
 from jnet import activations, constraints, initializers, layers, losses, metrics, optimizers, regularizers
-from jnet.saving import (custom_object_scope, deserialize_keras_object, get_custom_objects, get_registered_name,
-                         get_registered_object, register_keras_serializable, serialize_keras_object)
+from jnet.saving import (
+    custom_object_scope,
+    deserialize_keras_object,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+    serialize_keras_object,
+)
 
 W = np.array([[0.5, -1.0, 2.0], [-0.25, 3.0, 0.1]], np.float32)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import jnet
-from jnet import layers, ops
+from jnet import ops
 
 RS = np.random.RandomState(1)
 X = RS.randn(8, 6).astype(np.float32)

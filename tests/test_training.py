@@ -1,10 +1,9 @@
 """compile / fit / evaluate / predict: behaviour against independent references."""
 
-import numpy as np
-import pytest
-
 import jax
 import jax.monitoring
+import numpy as np
+import pytest
 
 import jnet
 import jnet.callbacks
@@ -325,7 +324,7 @@ def test_live_variables_learning_rate_and_set_weights_during_fit(cls_data):
     model.compile(optimizer=jnet.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
     probe = Probe()
     counter = CountCompiles(epoch=1)
-    h = model.fit(x, labels, batch_size=16, epochs=2, verbose=0, callbacks=[probe, counter])
+    model.fit(x, labels, batch_size=16, epochs=2, verbose=0, callbacks=[probe, counter])
     assert probe.live_ok
     assert probe.rates == (0.01, 0.5)
     assert counter.count == 0                          # a new learning rate is not a new program

@@ -10,31 +10,55 @@ base.trainable = False
 Each family is a submodule with its builders, `preprocess_input` and `decode_predictions`.
 """
 
-from jnet.applications import imagenet_utils
-from jnet.applications import densenet
-from jnet.applications import mobilenet, mobilenet_v2, mobilenet_v3
-from jnet.applications import resnet, resnet50, resnet_v2
-from jnet.applications import vgg16, vgg19
-
+# apps2's families.
+from jnet.applications import (
+                               convnext,
+                               densenet,
+                               efficientnet,
+                               efficientnet_v2,
+                               imagenet_utils,
+                               inception_resnet_v2,
+                               inception_v3,
+                               mobilenet,
+                               mobilenet_v2,
+                               mobilenet_v3,
+                               nasnet,
+                               resnet,
+                               resnet50,
+                               resnet_v2,
+                               vgg16,
+                               vgg19,
+                               xception,
+)
+from jnet.applications.convnext import ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny, ConvNeXtXLarge
 from jnet.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+from jnet.applications.efficientnet import (
+                               EfficientNetB0,
+                               EfficientNetB1,
+                               EfficientNetB2,
+                               EfficientNetB3,
+                               EfficientNetB4,
+                               EfficientNetB5,
+                               EfficientNetB6,
+                               EfficientNetB7,
+)
+from jnet.applications.efficientnet_v2 import (
+                               EfficientNetV2B0,
+                               EfficientNetV2B1,
+                               EfficientNetV2B2,
+                               EfficientNetV2B3,
+                               EfficientNetV2L,
+                               EfficientNetV2M,
+                               EfficientNetV2S,
+)
+from jnet.applications.inception_resnet_v2 import InceptionResNetV2
+from jnet.applications.inception_v3 import InceptionV3
 from jnet.applications.mobilenet import MobileNet
 from jnet.applications.mobilenet_v2 import MobileNetV2
 from jnet.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+from jnet.applications.nasnet import NASNetLarge, NASNetMobile
 from jnet.applications.resnet import ResNet50, ResNet101, ResNet152
 from jnet.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from jnet.applications.vgg16 import VGG16
 from jnet.applications.vgg19 import VGG19
-
-# apps2's families.
-from jnet.applications import (convnext, efficientnet, efficientnet_v2, inception_resnet_v2,
-                               inception_v3, nasnet, xception)
-from jnet.applications.convnext import (ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny,
-                                        ConvNeXtXLarge)
-from jnet.applications.efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3,
-                                            EfficientNetB4, EfficientNetB5, EfficientNetB6, EfficientNetB7)
-from jnet.applications.efficientnet_v2 import (EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2,
-                                               EfficientNetV2B3, EfficientNetV2L, EfficientNetV2M, EfficientNetV2S)
-from jnet.applications.inception_resnet_v2 import InceptionResNetV2
-from jnet.applications.inception_v3 import InceptionV3
-from jnet.applications.nasnet import NASNetLarge, NASNetMobile
 from jnet.applications.xception import Xception

@@ -155,7 +155,7 @@ class Node:
         return [t for t in jax.tree_util.tree_leaves((self.args, self.kwargs), is_leaf=is_symbolic) if is_symbolic(t)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def call_signature(cls) -> tuple[tuple, frozenset]:
     """(positional argument names, all argument names) of `cls.call`, without `self`."""
     call = getattr(cls, "call", None)

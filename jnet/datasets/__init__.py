@@ -11,8 +11,21 @@ from jnet.datasets import cifar10, fashion_mnist, issues
 ```
 """
 
-from jnet.datasets import (boston_housing, california_housing, cifar10, cifar100, digits, fashion_mnist, github_issues,
-                           imdb, issue_files, issue_model, issues, mnist, reuters)
+from jnet.datasets import (
+                           boston_housing,
+                           california_housing,
+                           cifar10,
+                           cifar100,
+                           digits,
+                           fashion_mnist,
+                           github_issues,
+                           imdb,
+                           issue_files,
+                           issue_model,
+                           issues,
+                           mnist,
+                           reuters,
+)
 from jnet.datasets.idx import read_idx
 from jnet.datasets.text import Tokenizer, pad_sequences
 

@@ -10,10 +10,19 @@ Multi-host: call `distribution.initialize(...)` first on every process (see `doc
 """
 
 from jnet.distribution.mesh import (
-    DeviceMesh, LayoutMap, TensorLayout, get_device_count, list_devices,
+    DeviceMesh,
+    LayoutMap,
+    TensorLayout,
+    get_device_count,
+    list_devices,
 )
 from jnet.distribution.strategies import (
-    DataParallel, MeshDistribution, ModelParallel, distribute_tensor, distribution, initialize,
+    DataParallel,
+    MeshDistribution,
+    ModelParallel,
+    distribute_tensor,
+    distribution,
+    initialize,
     set_distribution,
 )
 from jnet.engine.distribute import Distribution

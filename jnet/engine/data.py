@@ -125,7 +125,7 @@ class ArrayData:
     n: int = 0
     names: dict = field(default_factory=dict)
 
-    def take(self, rows: slice) -> "ArrayData":
+    def take(self, rows: slice) -> ArrayData:
         f = lambda lst: None if lst is None else [None if a is None else a[rows] for a in lst]  # noqa: E731
         out = ArrayData(f(self.x), f(self.y), f(self.sw), names=self.names)
         out.n = len(out.x[0])

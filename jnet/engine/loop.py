@@ -32,8 +32,16 @@ from jnet.engine import steps as S
 from jnet.engine.chunking import ChunkSizer, loop_slows_down
 from jnet.engine.compiled import CompiledFns
 from jnet.engine.custom_step import CustomFns, custom_steps
-from jnet.engine.train_state import (StateOwner, TrainState, copy_tree, distinct_buffers, key_data,
-                                     next_inference_call, strong_types, with_learning_rate)
+from jnet.engine.train_state import (
+    StateOwner,
+    TrainState,
+    copy_tree,
+    distinct_buffers,
+    key_data,
+    next_inference_call,
+    strong_types,
+    with_learning_rate,
+)
 from jnet.layers.rnn_state import stateful_layers
 
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 import math
 import numbers
 
-import jax
-
-
 DATA_FORMATS = ("channels_last", "channels_first")
 _SPATIAL_LETTERS = "DHW"  # lax names spatial axes by letter; rank r uses the last r of these
 _LAYOUT_NAMES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}

@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jnet import constraints, initializers, regularizers
+from jnet import initializers, regularizers
 from jnet.layers.base import Layer, expand_to
 from jnet.layers.rnn_cells import dropout_mask
 

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnet.layers.base import Layer, _fill_specs, as_spec, is_spec_leaf, serialize_value
+from jnet.layers.base import Layer, _fill_specs, is_spec_leaf, serialize_value
 from jnet.serialization import get_registered, registered_name
 from jnet.utils import rng as jrng
 

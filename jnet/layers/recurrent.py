@@ -38,9 +38,9 @@ import jax.numpy as jnp
 
 from jnet.layers.base import Layer, expand_to, is_spec_leaf
 from jnet.layers.recurrence import linear_recurrence
-from jnet.layers.rnn_state import StatefulRNNMixin, state_shape, stateful_layers  # noqa: F401  (re-exported)
 from jnet.layers.rnn_cells import GRUCell, LSTMCell, RNNCellBase, SimpleRNNCell, cell_state_sizes
 from jnet.layers.rnn_cells import __all__ as _cell_names
+from jnet.layers.rnn_state import StatefulRNNMixin, state_shape, stateful_layers  # noqa: F401  (re-exported)
 
 __all__ = list(_cell_names) + ["RNN", "SimpleRNN", "LSTM", "GRU", "default_unroll", "hoist_inputs"]
 

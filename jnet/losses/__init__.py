@@ -13,26 +13,61 @@ from __future__ import annotations
 
 import inspect
 
+from jnet import serialization as _registry
 from jnet.losses.classes import (
-    CTC, LOSS_CLASSES, BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy,
-    CategoricalFocalCrossentropy, CategoricalHinge, CosineSimilarity, Hinge, Huber,
-    KLDivergence, LogCosh, Loss, LossFunctionWrapper, MeanAbsoluteError,
-    MeanAbsolutePercentageError, MeanSquaredError, MeanSquaredLogarithmicError, Poisson,
-    SparseCategoricalCrossentropy, SquaredHinge,
+    CTC,
+    LOSS_CLASSES,
+    BinaryCrossentropy,
+    BinaryFocalCrossentropy,
+    CategoricalCrossentropy,
+    CategoricalFocalCrossentropy,
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
+    Huber,
+    KLDivergence,
+    LogCosh,
+    Loss,
+    LossFunctionWrapper,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SparseCategoricalCrossentropy,
+    SquaredHinge,
 )
 from jnet.losses.functions import (
-    binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
-    categorical_focal_crossentropy, categorical_hinge, cosine_similarity, ctc, hinge, huber,
-    kl_divergence, log_cosh, mean_absolute_error, mean_absolute_percentage_error,
-    mean_squared_error, mean_squared_logarithmic_error, poisson,
-    sparse_categorical_crossentropy, squared_hinge,
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_hinge,
+    cosine_similarity,
+    ctc,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
 )
 from jnet.losses.reduction import reduce_values
 from jnet.losses.specialised import (
-    CategoricalGeneralizedCrossEntropy, Circle, Dice, Tversky, categorical_generalized_cross_entropy, circle, dice,
+    CategoricalGeneralizedCrossEntropy,
+    Circle,
+    Dice,
+    Tversky,
+    categorical_generalized_cross_entropy,
+    circle,
+    dice,
     tversky,
 )
-from jnet import serialization as _registry
 from jnet.serialization import lookup, registered_name
 from jnet.serialization import serialize as serialize_object
 

@@ -14,28 +14,62 @@ from __future__ import annotations
 import inspect
 
 from jnet import losses as _losses
+from jnet import serialization as _registry
 from jnet.metrics.base import Mean, MeanMetricWrapper, Metric, Sum
 from jnet.metrics.confusion import (
-    AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives,
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
 )
 from jnet.metrics.f_score import F1Score, FBetaScore
-from jnet.metrics.wrappers import (
-    Accuracy, BinaryAccuracy, BinaryCrossentropy, CategoricalAccuracy, CategoricalCrossentropy,
-    CategoricalHinge, CosineSimilarity, Hinge, KLDivergence, LogCoshError, MeanAbsoluteError,
-    MeanAbsolutePercentageError, MeanSquaredError, MeanSquaredLogarithmicError, Poisson,
-    RootMeanSquaredError, SparseCategoricalAccuracy, SparseCategoricalCrossentropy,
-    SparseTopKCategoricalAccuracy, SquaredHinge, TopKCategoricalAccuracy, accuracy,
-    binary_accuracy, categorical_accuracy, cosine_similarity, sparse_categorical_accuracy,
-    sparse_top_k_categorical_accuracy, top_k_categorical_accuracy,
-)
-from jnet.metrics.iou import IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from jnet.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from jnet.metrics.operating_point import (
-    PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
 )
 from jnet.metrics.regression import (
-    ConcordanceCorrelation, PearsonCorrelation, R2Score, concordance_correlation, pearson_correlation,
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    R2Score,
+    concordance_correlation,
+    pearson_correlation,
 )
-from jnet import serialization as _registry
+from jnet.metrics.wrappers import (
+    Accuracy,
+    BinaryAccuracy,
+    BinaryCrossentropy,
+    CategoricalAccuracy,
+    CategoricalCrossentropy,
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
+    KLDivergence,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    RootMeanSquaredError,
+    SparseCategoricalAccuracy,
+    SparseCategoricalCrossentropy,
+    SparseTopKCategoricalAccuracy,
+    SquaredHinge,
+    TopKCategoricalAccuracy,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    cosine_similarity,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
 from jnet.serialization import serialize as serialize_object
 
 METRIC_CLASSES = {

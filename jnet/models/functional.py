@@ -301,7 +301,7 @@ class Graph:
             layer.name = entry["name"]
             layer._name_fixed = True
             created[entry["name"]] = (layer, [], entry)
-        for name, (layer, outs, _) in created.items():
+        for layer, outs, _ in created.values():
             if isinstance(layer, InputLayer):
                 outs.append(make_input_tensor(layer))
 

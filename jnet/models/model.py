@@ -19,6 +19,7 @@ from jnet.models.saving import SavingMixin
 from jnet.models.step_api import KerasStepsMixin
 from jnet.models.training import TrainingMixin
 
+
 class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     """A model: a graph of layers (`jnet.Model(inputs, outputs)`) or a subclass with `call()`.
 

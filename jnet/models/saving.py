@@ -27,9 +27,20 @@ from __future__ import annotations
 import json
 import os
 
-from jnet.utils.checkpoint import (ARRAYS_DIR, FORMAT, META_NAME, VERSION, CheckpointError,  # noqa: F401 - re-exported
-                                   check_member_sizes, decode_leaf, encode_tree, fill_tree, read_checkpoint,
-                                   write_checkpoint, write_checkpoint_dir)
+from jnet.utils.checkpoint import (  # noqa: F401 - re-exported
+    ARRAYS_DIR,
+    FORMAT,
+    META_NAME,
+    VERSION,
+    CheckpointError,
+    check_member_sizes,
+    decode_leaf,
+    encode_tree,
+    fill_tree,
+    read_checkpoint,
+    write_checkpoint,
+    write_checkpoint_dir,
+)
 
 # --------------------------------------------------------------------------- the model API
 

@@ -16,14 +16,20 @@ import numpy as np
 
 from jnet.engine import arguments as A
 from jnet.engine import data as D
-from jnet.engine.compile_args import (check_metric_name, compile_args_from_config, is_metric_leaf, per_output,
-                                      serialize_tree)
+from jnet.engine.compile_args import (
+    check_metric_name,
+    compile_args_from_config,
+    is_metric_leaf,
+    per_output,
+    serialize_tree,
+)
 from jnet.engine.custom_step import custom_steps
 from jnet.engine.loop import Trainer
 from jnet.engine.steps import OutputPlan, StepPlan, loss_log_names
 from jnet.models.train_state_api import TrainStateMixin
-from jnet.models.training_data import DataMixin
 from jnet.models.training_checks import has_own_losses, warn_padded_add_loss
+from jnet.models.training_data import DataMixin
+
 
 def _resolve_verbose(verbose):
     if verbose == "auto":

@@ -65,7 +65,7 @@ class DataMixin:
                                                      for i, d in enumerate(shape[1:])), dtype)
             true = jax.ShapeDtypeStruct(y.shape, y.dtype)
             try:
-                jax.eval_shape(lambda t, p: o.loss(t, p), true, pred)
+                jax.eval_shape(o.loss, true, pred)
             except Exception as e:  # noqa: BLE001 - re-raised with the output and shapes named
                 raise ValueError(
                     f"{where}: y for output '{o.name}' has shape {y.shape}, which does not fit loss "

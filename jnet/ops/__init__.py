@@ -11,9 +11,23 @@ ops.softmax(ops.cast(x, "float32"))
 Sub-namespaces: `ops.numpy`, `ops.nn`, `ops.math`, `ops.linalg`, `ops.image`, `ops.core`.
 """
 
-from jnet.ops import core, image, linalg, math, nn, numpy  # noqa: F401
-from jnet.ops import _einops, _nn_activations, _nn_conv, _nn_ctc, _nn_misc
-from jnet.ops import _numpy_create, _numpy_elementwise, _numpy_reduce, _numpy_shape
+from jnet.ops import (  # noqa: F401
+    _einops,
+    _nn_activations,
+    _nn_conv,
+    _nn_ctc,
+    _nn_misc,
+    _numpy_create,
+    _numpy_elementwise,
+    _numpy_reduce,
+    _numpy_shape,
+    core,
+    image,
+    linalg,
+    math,
+    nn,
+    numpy,
+)
 from jnet.ops.numpy import _public
 
 # the flat namespace holds every op (as keras.ops does), image ops excepted

@@ -55,8 +55,8 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
     """Elastic deformation: each pixel samples the input at an offset drawn from normal noise
     (scaled by `sigma`), smoothed by a Gaussian of `sigma` and scaled by `alpha`; one field per
     image, independent for x and y. `seed` follows `jnet.random` (int, SeedGenerator or None)."""
-    from jnet.ops.image import map_coordinates
     from jnet.ops._image_filters import gaussian_blur
+    from jnet.ops.image import map_coordinates
     from jnet.random import draw_seed
 
     orders = {"nearest": 0, "bilinear": 1}

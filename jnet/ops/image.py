@@ -7,11 +7,16 @@ import jax
 import jax.numpy as jnp
 
 from jnet import config
-from jnet.ops._utils import tensor, to_float
 from jnet.ops._image_filters import (  # noqa: F401  (part of this namespace)
-    extract_patches_3d, gaussian_blur, hsv_to_rgb, rgb_to_hsv, sobel_edges, ssim,
+    extract_patches_3d,
+    gaussian_blur,
+    hsv_to_rgb,
+    rgb_to_hsv,
+    sobel_edges,
+    ssim,
 )
 from jnet.ops._image_warp import elastic_transform, perspective_transform  # noqa: F401
+from jnet.ops._utils import tensor, to_float
 
 _RESIZE = {"nearest": "nearest", "bilinear": "linear", "bicubic": "cubic", "lanczos3": "lanczos3",
            "lanczos5": "lanczos5"}

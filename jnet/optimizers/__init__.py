@@ -8,11 +8,9 @@ import inspect
 import optax
 
 from jnet import serialization as _registry
-
 from jnet.optimizers import schedules
 from jnet.optimizers.base import OptaxOptimizer, Optimizer
-from jnet.optimizers.keras_optimizers import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, Nadam,
-                                              RMSprop)
+from jnet.optimizers.keras_optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, Nadam, RMSprop
 from jnet.optimizers.keras_optimizers_more import Adafactor, Ftrl, Lamb
 from jnet.optimizers.second_order import LBFGS, NewtonCG
 

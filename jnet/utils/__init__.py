@@ -2,8 +2,12 @@
 progress bars, seeding, summaries and plots, and Keras's serialization helpers."""
 
 from jnet.serialization import CustomObjectScope, custom_object_scope, get_custom_objects, register_serializable
-from jnet.serialization_lib import (deserialize_keras_object, get_registered_name, get_registered_object,
-                                    serialize_keras_object)
+from jnet.serialization_lib import (
+                                    deserialize_keras_object,
+                                    get_registered_name,
+                                    get_registered_object,
+                                    serialize_keras_object,
+)
 from jnet.utils.config import Config
 from jnet.utils.data_tuples import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from jnet.utils.dataset import Dataset

@@ -402,8 +402,8 @@ def plot_history(history, metrics=None, to_file=None, figsize=None, dpi=100):
     Returns:
         The matplotlib `Figure`.
     """
-    from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     logs = getattr(history, "history", history)
     if not isinstance(logs, dict) or not logs:

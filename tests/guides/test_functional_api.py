@@ -5,8 +5,6 @@ Left out: MNIST / CIFAR-10 downloads (tiny random data instead), `keras.utils.pl
 `layer.output` idiom is exercised on the guide's own MNIST model instead)."""
 
 import numpy as np
-import pytest
-
 from guide_util import copy_weights, fit_both, frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()

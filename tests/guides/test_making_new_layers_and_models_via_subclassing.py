@@ -6,8 +6,6 @@ Left out: the MNIST download (tiny random data instead) and the tf.data / Gradie
 the TensorFlow edition (the VAE is trained with fit(), as the guide's last section does)."""
 
 import numpy as np
-import pytest
-
 from guide_util import copy_weights, frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()

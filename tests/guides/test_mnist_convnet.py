@@ -3,7 +3,6 @@
 with tiny random data in place of the MNIST download, 1 epoch and a smaller batch."""
 
 import numpy as np
-
 from guide_util import frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()

@@ -4,8 +4,6 @@ Left out: the transfer-learning section's pretrained Xception (covered with a ra
 test_transfer_learning.py)."""
 
 import numpy as np
-import pytest
-
 from guide_util import frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()
@@ -53,13 +51,13 @@ def test_weights_created_lazily():
     layer = layers.Dense(3)
     assert layer.weights == []
     x = ops.ones((1, 4))
-    y = layer(x)
+    layer(x)
     assert [tuple(w.shape) for w in layer.weights] == [(4, 3), (3,)]
 
     model = keras.Sequential([layers.Dense(2, activation="relu"), layers.Dense(3, activation="relu"), layers.Dense(4)])
     assert not model.weights or not model.built
     x = ops.ones((1, 4))
-    y = model(x)
+    model(x)
     assert len(model.weights) == 6
 
 

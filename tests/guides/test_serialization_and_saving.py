@@ -6,7 +6,6 @@ h5 weights-file inspection section."""
 
 import numpy as np
 import pytest
-
 from guide_util import frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()

@@ -5,7 +5,6 @@ example's. Left out: the IMDB download (random token ids instead; vocab 20000 ->
 maxlen 200 -> 16)."""
 
 import numpy as np
-
 from guide_util import frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()
@@ -73,7 +72,7 @@ def test_transformer_classifier():
     y_train = rng.integers(0, 2, (32,))
     x_val = keras_pad(rng, 8)
     y_val = rng.integers(0, 2, (8,))
-    keras = JNET[0]
+    JNET[0]
     model = guide(*JNET)()
     # Inference (dropout off) matches Keras 3 on copied weights.
     with keras_ok():

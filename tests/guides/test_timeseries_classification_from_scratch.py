@@ -4,7 +4,6 @@ examples/timeseries/timeseries_classification_from_scratch.py), ported with `imp
 series instead) and matplotlib plots; epochs 500 -> 2, batch 32 -> 8."""
 
 import numpy as np
-
 from guide_util import fit_both, frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()

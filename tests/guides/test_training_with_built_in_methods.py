@@ -6,7 +6,6 @@ callback, `plot_model`."""
 
 import numpy as np
 import pytest
-
 from guide_util import fit_both, frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()

@@ -5,8 +5,6 @@ section runs with a small random-init convolutional base built here, and random 
 data-augmentation layers (jnet has no preprocessing layers)."""
 
 import numpy as np
-import pytest
-
 from guide_util import frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()

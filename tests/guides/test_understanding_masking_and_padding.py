@@ -4,7 +4,6 @@ guides/understanding_masking_and_padding.py), ported with `import jnet as keras`
 eager outputs (the masks are read with `compute_mask` instead; symbolic tensors carry it)."""
 
 import numpy as np
-
 from guide_util import frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()

@@ -8,7 +8,6 @@ no Keras comparison: the test checks the example's loss bookkeeping and that tra
 
 import jax
 import numpy as np
-
 from guide_util import frameworks, guide_broadcasting  # noqa: F401
 
 JNET, KERAS = frameworks()

@@ -4,7 +4,6 @@ units and data). Left out: the MNIST download (random data) and cuDNN timing (no
 
 import numpy as np
 import pytest
-
 from guide_util import copy_weights, fit_both, frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()

@@ -4,7 +4,6 @@ appending to a list so the test can compare what jnet and Keras 3 report, hook b
 Left out: MNIST download (tiny random data instead)."""
 
 import numpy as np
-
 from guide_util import copy_weights, frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()
@@ -64,10 +63,10 @@ def guide_callbacks(keras, out):
 
     class LossAndErrorPrintingCallback(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            out.append(("Up to batch {}, the average loss is {:7.2f}.".format(batch, logs["loss"])))
+            out.append("Up to batch {}, the average loss is {:7.2f}.".format(batch, logs["loss"]))
 
         def on_test_batch_end(self, batch, logs=None):
-            out.append(("Up to batch {}, the average loss is {:7.2f}.".format(batch, logs["loss"])))
+            out.append("Up to batch {}, the average loss is {:7.2f}.".format(batch, logs["loss"]))
 
         def on_epoch_end(self, epoch, logs=None):
             out.append("The average loss for epoch {} is {:7.2f} and mean absolute error is {:7.2f}.".format(

@@ -2,15 +2,15 @@
 
 import importlib as _importlib
 
-from jnet.layers.preprocessing.numeric import *  # noqa: F401,F403
-from jnet.layers.preprocessing.image import *  # noqa: F401,F403
-from jnet.layers.preprocessing.encoding import *  # noqa: F401,F403
 from jnet.layers.preprocessing.augment import *  # noqa: F401,F403
 from jnet.layers.preprocessing.augment_color import *  # noqa: F401,F403
-from jnet.layers.preprocessing.augment_pixel import *  # noqa: F401,F403
 from jnet.layers.preprocessing.augment_geometric import *  # noqa: F401,F403
 from jnet.layers.preprocessing.augment_mixing import *  # noqa: F401,F403
+from jnet.layers.preprocessing.augment_pixel import *  # noqa: F401,F403
 from jnet.layers.preprocessing.augment_policies import *  # noqa: F401,F403
+from jnet.layers.preprocessing.encoding import *  # noqa: F401,F403
+from jnet.layers.preprocessing.image import *  # noqa: F401,F403
+from jnet.layers.preprocessing.numeric import *  # noqa: F401,F403
 from jnet.layers.preprocessing.pipeline import *  # noqa: F401,F403
 from jnet.layers.preprocessing.text import *  # noqa: F401,F403
 

@@ -13,8 +13,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jnet.layers.preprocessing.augment_base import (BaseAugmentation, ValueRangeAugmentation, check_choice,
-                                                    _is_number, check_warp, image_factor, per_image, symmetric_range)
+from jnet.layers.preprocessing.augment_base import (
+    BaseAugmentation,
+    ValueRangeAugmentation,
+    _is_number,
+    check_choice,
+    check_warp,
+    image_factor,
+    per_image,
+    symmetric_range,
+)
 from jnet.ops import image as image_ops
 
 __all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomCrop", "RandomTranslation", "RandomContrast",

@@ -10,9 +10,17 @@ import jax
 import jax.numpy as jnp
 
 from jnet.layers.preprocessing._common import NumericLayer
-from jnet.layers.preprocessing.augment_base import (BaseAugmentation, ValueRangeAugmentation, check_value_range,
-                                                    factor_range, from_255, image_coin, image_factor, per_image,
-                                                    to_255)
+from jnet.layers.preprocessing.augment_base import (
+    BaseAugmentation,
+    ValueRangeAugmentation,
+    check_value_range,
+    factor_range,
+    from_255,
+    image_coin,
+    image_factor,
+    per_image,
+    to_255,
+)
 from jnet.layers.preprocessing.image import check_image_layer, standardize_format
 from jnet.ops import image as image_ops
 

@@ -10,8 +10,15 @@ import jax
 import jax.numpy as jnp
 
 from jnet.layers.preprocessing.augment import warp
-from jnet.layers.preprocessing.augment_base import (BaseAugmentation, _is_number, check_value_range, check_warp,
-                                                    factor_range, image_coin, per_image)
+from jnet.layers.preprocessing.augment_base import (
+    BaseAugmentation,
+    _is_number,
+    check_value_range,
+    check_warp,
+    factor_range,
+    image_coin,
+    per_image,
+)
 from jnet.layers.preprocessing.augment_pixel import gaussian_blur
 from jnet.ops import image as image_ops
 

@@ -10,9 +10,17 @@ import jax
 import jax.numpy as jnp
 
 from jnet.layers.preprocessing._common import NumericLayer
-from jnet.layers.preprocessing.augment_base import (BaseAugmentation, _is_number, direct_call_trains,
-                                                    check_value_range, factor_range, from_255, image_coin, per_image,
-                                                    to_255)
+from jnet.layers.preprocessing.augment_base import (
+    BaseAugmentation,
+    _is_number,
+    check_value_range,
+    direct_call_trains,
+    factor_range,
+    from_255,
+    image_coin,
+    per_image,
+    to_255,
+)
 from jnet.layers.preprocessing.image import check_image_layer, standardize_format
 
 __all__ = ["Solarization", "Equalization", "RandomGaussianBlur", "RandomErasing"]

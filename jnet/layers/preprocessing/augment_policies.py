@@ -10,10 +10,20 @@ import jax
 import jax.numpy as jnp
 
 from jnet.layers.preprocessing.augment import RandomBrightness, RandomContrast, RandomRotation, RandomTranslation
-from jnet.layers.preprocessing.augment_base import (INTERPOLATIONS, BaseAugmentation, _is_number, check_choice,
-                                                    check_value_range, factor_range)
-from jnet.layers.preprocessing.augment_color import (AutoContrast, RandomColorDegeneration, RandomPosterization,
-                                                     RandomSharpness)
+from jnet.layers.preprocessing.augment_base import (
+    INTERPOLATIONS,
+    BaseAugmentation,
+    _is_number,
+    check_choice,
+    check_value_range,
+    factor_range,
+)
+from jnet.layers.preprocessing.augment_color import (
+    AutoContrast,
+    RandomColorDegeneration,
+    RandomPosterization,
+    RandomSharpness,
+)
 from jnet.layers.preprocessing.augment_geometric import RandomShear
 from jnet.layers.preprocessing.augment_pixel import Equalization, Solarization
 

@@ -10,8 +10,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnet.layers.preprocessing._common import (NumericLayer, SparseOutput, check_output_mode,
-                                               encode_categorical, encoded_shape, refuse_sparse)
+from jnet.layers.preprocessing._common import (
+    NumericLayer,
+    SparseOutput,
+    check_output_mode,
+    encode_categorical,
+    encoded_shape,
+    refuse_sparse,
+)
 from jnet.layers.preprocessing._lookup import IndexLookup, string_hash
 
 __all__ = ["CategoryEncoding", "Hashing", "HashedCrossing", "IntegerLookup"]

@@ -11,8 +11,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.layers.base import deserialize_value
-from jnet.layers.preprocessing._common import (NumericLayer, SparseOutput, adapt_batches, check_numeric,
-                                               check_output_mode, encode_categorical, encoded_shape)
+from jnet.layers.preprocessing._common import (
+    NumericLayer,
+    SparseOutput,
+    adapt_batches,
+    check_numeric,
+    check_output_mode,
+    encode_categorical,
+    encoded_shape,
+)
 
 __all__ = ["Normalization", "Rescaling", "Discretization"]
 

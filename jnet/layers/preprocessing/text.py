@@ -22,9 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnet.core.symbolic import is_symbolic
+from jnet.layers.preprocessing import host as _host  # noqa: F401 - registers the string-input handler
 from jnet.layers.preprocessing._common import adapt_batches, check_output_mode
 from jnet.layers.preprocessing._lookup import IndexLookup, string_hash
-from jnet.layers.preprocessing import host as _host  # noqa: F401 - registers the string-input handler
 
 __all__ = ["StringLookup", "TextVectorization"]
 
