@@ -58,6 +58,7 @@ from jnet.core.variables import Variable, VariableScope, call_scope, current_sco
 from jnet.layers.building import BuildingMixin
 from jnet.layers.config_values import deserialize_value, serialize_value
 from jnet.layers.specs import as_spec, concrete_spec, infer_output_spec, is_spec_leaf, shape_tree, specs_of  # noqa: F401
+from jnet.layers.specs import fill_specs as _fill_specs  # noqa: F401  (re-exported)
 from jnet.layers.weights import WeightsMixin, _name_sublayers, _unique_key  # noqa: F401
 from jnet.serialization import _REGISTRY, deserialize, serialize  # noqa: F401  (re-exported)
 
