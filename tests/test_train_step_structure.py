@@ -110,3 +110,33 @@ def test_guarded_step_has_no_convolution_under_control_flow():
     assert any("conditional(" in c for c in comps.values())   # the exact-stop guard is there
     inside = _reachable(comps, controlled)
     assert not [name for name in inside if " convolution(" in comps[name]]
+
+
+def test_streamed_convolution_steps_run_loop_free():
+    """Data streamed from a generator takes the same loop-free decision as arrays on the
+    device: `fit` and `evaluate` never compile the chunked loops of a convolutional step, and
+    train as the device-resident, unshuffled arrays do."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the choice is made on CPU only")
+    x, y = _data(12)
+
+    def batches():
+        for i in range(0, 12, 4):
+            yield x[i:i + 4], y[i:i + 4]
+
+    jnet.utils.set_random_seed(1)
+    streamed = _conv_bn_model()
+    history = streamed.fit(batches(), epochs=1, verbose=0)
+    streamed.evaluate(batches(), verbose=0)
+    trainer = streamed._trainer
+    assert trainer.train_sizer.single and trainer.eval_sizer.single
+    fns = trainer.fns(4)
+    assert fns.train._cache_size() == 0 and fns.eval._cache_size() == 0
+    assert fns.train_one._cache_size() == 1 and fns.eval_one._cache_size() == 1
+
+    jnet.utils.set_random_seed(1)
+    device = _conv_bn_model()
+    expected = device.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], expected.history["loss"], rtol=1e-5)
+    for a, b in zip(streamed.get_weights(), device.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
