@@ -7,9 +7,11 @@ cost vanishes and the progress bar still moves several times a second. An intege
 
 Some steps run several times slower inside the chunk's `while_loop` than alone on XLA:CPU:
 steps with convolutions (a small CNN's fit ran 1.7 steps/s in the loop, 9.7 loop-free). Such
-steps run one per call from the start, so the chunked loop is never compiled. The decision is
-read from the traced step itself (`loop_slows_down(jaxpr)`), so it sees a convolution wherever
-it comes from: a built-in layer, a `Lambda`, a wrapped Flax module or a user's layer.
+steps run one per call from the start, so the chunked loop is never compiled, whether the
+data sits on the device or is streamed (`train_on_batch` always runs the loop-free step: even
+a one-step loop is slower). The decision is read from the traced step itself
+(`loop_slows_down(jaxpr)`), so it sees a convolution wherever it comes from: a built-in
+layer, a `Lambda`, a wrapped Flax module or a user's layer.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class ChunkSizer:
         self.last = 1
         self.calls = 0
         self.single = False
+        self.decided = False   # whether the loop-free decision was made (before the first call)
 
     def next(self, remaining: int) -> int:
         """The size of the next call, at most `remaining` steps."""

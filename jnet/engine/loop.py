@@ -215,8 +215,12 @@ class Trainer:
     def _choose_single_steps(self, sizer, sizers, trace_step):
         """Before `sizer`'s first call: switch `sizers` to loop-free single steps if the step
         runs slower inside the loop (`chunking.loop_slows_down`). `trace_step()` traces the
-        chunked step (the trace is cached: the call that follows does not trace again)."""
-        if (sizer.calls == 0 and not sizer.single and sizer.fixed is None and jax.default_backend() == "cpu"
+        chunked step (the trace is cached: the call that follows does not trace again). Made
+        once per sizer, for device-resident and streamed chunks alike."""
+        if sizer.decided or sizer.calls > 0:
+            return
+        sizer.decided = True
+        if (not sizer.single and sizer.fixed is None and jax.default_backend() == "cpu"
                 and loop_slows_down(trace_step())):
             for s in sizers:
                 s.start_single()
@@ -265,16 +269,15 @@ class Trainer:
         for chunk in source.chunks(self.ts.rng, epoch, int(self.ts.step), start_batch, steps_per_epoch, shuffle,
                                    resume=True):
             fns = self.fns(chunk.batch_size)
-            if chunk.sized:
-                self._choose_single_steps(sizer, (sizer, self.eval_sizer), partial(
-                    fns.train_jaxpr, self.ts, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1))
+            self._choose_single_steps(sizer, (sizer, self.eval_sizer), partial(
+                fns.train_jaxpr, self.ts, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1))
             i = chunk.start
             while i < chunk.stop:
                 n = _call_size(chunk, i, sizer, per_batch)
                 callbacks.on_train_batch_begin(b)
                 t0 = time.perf_counter()
                 logs, ran = self._train_call(fns, chunk.arrays, chunk.index, chunk.n_rows, i, n, epoch, b,
-                                             single=chunk.sized and sizer.single)
+                                             single=sizer.single)
                 if chunk.sized:
                     sizer.observe(ran, time.perf_counter() - t0)
                 i, b = i + ran, b + ran
@@ -308,16 +311,15 @@ class Trainer:
         call = next_inference_call(self.model)   # fresh keys for layers that draw in inference
         for chunk in source.chunks(limit=steps):
             fns = self.fns(chunk.batch_size)
-            if chunk.sized:
-                self._choose_single_steps(sizer, (sizer,), partial(
-                    fns.eval_jaxpr, metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1,
-                    (call, b - chunk.start)))
+            self._choose_single_steps(sizer, (sizer,), partial(
+                fns.eval_jaxpr, metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1,
+                (call, b - chunk.start)))
             i = chunk.start
             while i < chunk.stop:
                 n = _call_size(chunk, i, sizer, per_batch)
                 callbacks.on_test_batch_begin(b)
                 t0 = time.perf_counter()
-                if chunk.sized and sizer.single:
+                if sizer.single:
                     out = fns.eval_one(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i,
                                        (call, b - i))
                 else:
@@ -381,9 +383,9 @@ class Trainer:
 
 def _call_size(chunk, position, sizer, per_batch):
     """Steps in the next compiled call at batch `position` of `chunk`: one per call when
-    callbacks ask for batches, the sizer's choice for device-resident data, else the rest of
-    the streamed chunk."""
-    if per_batch:
+    callbacks ask for batches or the step runs loop-free (streamed chunks too), the sizer's
+    choice for device-resident data, else the rest of the streamed chunk."""
+    if per_batch or sizer.single:
         return 1
     return sizer.next(chunk.stop - position) if chunk.sized else chunk.stop - position
 

@@ -411,7 +411,9 @@ class TrainingMixin(TrainStateMixin, DataMixin):
         try:
             with trainer.state.training():
                 fns = trainer.fns(source.batch_size)
-                logs = trainer.run_train(fns, source.arrays, source.index(), source.n, 0, 1)
+                # One step: the loop-free step function (no chunk loop, which XLA:CPU runs
+                # several times slower around convolutions).
+                logs = trainer.run_train(fns, source.arrays, source.index(), source.n, 0, 1, single=True)
             from jnet.engine.loop import to_python
 
             logs = to_python(logs, trainer.log_names())
