@@ -34,8 +34,12 @@ from jnet import layers  # noqa: E402
 
 def jnet_model():
     """The CNN as a list of jnet layers plus a pure init/apply pair (Flatten is a reshape)."""
-    convs = [layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
-             layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D()]
+    convs = [
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.MaxPooling2D(),
+    ]
     head = layers.Dense(10)
 
     def init(key, x_spec):
@@ -88,14 +92,20 @@ def jnet_runner(x, y):
 def keras_model():
     import keras
 
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), keras.layers.Dense(10),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     return model
 
 
@@ -155,8 +165,10 @@ def main():
     x = rs.rand(args.batch, 28, 28, 1).astype(np.float32)
     y = rs.randint(0, 10, size=(args.batch,)).astype(np.int32)
 
-    print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), jax {jax.__version__}, "
-          f"batch {args.batch}, {args.rounds} rounds of {args.steps} steps after {args.warmup} warm-up steps")
+    print(
+        f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), jax {jax.__version__}, "
+        f"batch {args.batch}, {args.rounds} rounds of {args.steps} steps after {args.warmup} warm-up steps"
+    )
     runners = {
         "jnet init/apply + optax (jit)": jnet_runner(x, y),
         "keras train_on_batch": keras_train_on_batch_runner(x, y),
@@ -166,11 +178,15 @@ def main():
     best = {name: max(r) for name, r in rates.items()}
     cpu_best = {name: min(c) for name, c in cpu.items()}
     ref = "jnet init/apply + optax (jit)"
-    print(f"{'run':<32}{'best steps/s':>13}{'median':>8}{'jnet speedup':>14}"
-          f"{'CPU ms/step':>13}{'jnet speedup (CPU)':>20}{'last loss':>11}")
+    print(
+        f"{'run':<32}{'best steps/s':>13}{'median':>8}{'jnet speedup':>14}"
+        f"{'CPU ms/step':>13}{'jnet speedup (CPU)':>20}{'last loss':>11}"
+    )
     for name in runners:
-        print(f"{name:<32}{best[name]:>13.1f}{float(np.median(rates[name])):>8.1f}{best[ref] / best[name]:>13.2f}x"
-              f"{1e3 * cpu_best[name]:>13.1f}{cpu_best[name] / cpu_best[ref]:>19.2f}x{losses[name]:>11.4f}")
+        print(
+            f"{name:<32}{best[name]:>13.1f}{float(np.median(rates[name])):>8.1f}{best[ref] / best[name]:>13.2f}x"
+            f"{1e3 * cpu_best[name]:>13.1f}{cpu_best[name] / cpu_best[ref]:>19.2f}x{losses[name]:>11.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 CASES = {
-    "small": dict(sizes=(32, 64, 64, 10), batch=32, n=32 * 512),     # dispatch-bound
+    "small": dict(sizes=(32, 64, 64, 10), batch=32, n=32 * 512),  # dispatch-bound
     "mnist": dict(sizes=(784, 512, 512, 10), batch=128, n=128 * 128),
 }
 
@@ -53,11 +53,13 @@ def bench_jnet(sizes, batch, x, y, epochs):
     import jnet
     from jnet import layers
 
-    model = jnet.Sequential([layers.Dense(sizes[1], activation="relu", input_shape=(sizes[0],))]
-                            + [layers.Dense(s, activation="relu") for s in sizes[2:-1]]
-                            + [layers.Dense(sizes[-1], activation="softmax")])
+    model = jnet.Sequential(
+        [layers.Dense(sizes[1], activation="relu", input_shape=(sizes[0],))]
+        + [layers.Dense(s, activation="relu") for s in sizes[2:-1]]
+        + [layers.Dense(sizes[-1], activation="softmax")]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)          # compile + warm up
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # compile + warm up
     with Timer() as t:
         model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
     return epochs * (len(x) // batch), t
@@ -65,8 +67,10 @@ def bench_jnet(sizes, batch, x, y, epochs):
 
 def bench_handwritten(sizes, batch, x, y, epochs):
     keys = jax.random.split(jax.random.key(0), len(sizes) - 1)
-    params = [{"w": jax.random.normal(k, (a, b)) * (2 / a) ** 0.5, "b": jnp.zeros(b)}
-              for k, a, b in zip(keys, sizes[:-1], sizes[1:])]
+    params = [
+        {"w": jax.random.normal(k, (a, b)) * (2 / a) ** 0.5, "b": jnp.zeros(b)}
+        for k, a, b in zip(keys, sizes[:-1], sizes[1:])
+    ]
     tx = optax.adam(1e-3)
     opt_state = tx.init(params)
 
@@ -86,9 +90,9 @@ def bench_handwritten(sizes, batch, x, y, epochs):
 
     step = jax.jit(step, donate_argnums=(0, 1))
     steps = len(x) // batch
-    xb = [jnp.asarray(x[i * batch:(i + 1) * batch]) for i in range(steps)]
-    yb = [jnp.asarray(y[i * batch:(i + 1) * batch]) for i in range(steps)]
-    for i in range(steps):                                          # compile + warm up
+    xb = [jnp.asarray(x[i * batch : (i + 1) * batch]) for i in range(steps)]
+    yb = [jnp.asarray(y[i * batch : (i + 1) * batch]) for i in range(steps)]
+    for i in range(steps):  # compile + warm up
         params, opt_state, loss = step(params, opt_state, xb[i], yb[i])
     loss.block_until_ready()
     with Timer() as t:
@@ -102,9 +106,11 @@ def bench_handwritten(sizes, batch, x, y, epochs):
 def bench_keras(sizes, batch, x, y, epochs):
     import keras
 
-    model = keras.Sequential([keras.Input((sizes[0],))]
-                             + [keras.layers.Dense(s, activation="relu") for s in sizes[1:-1]]
-                             + [keras.layers.Dense(sizes[-1], activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((sizes[0],))]
+        + [keras.layers.Dense(s, activation="relu") for s in sizes[1:-1]]
+        + [keras.layers.Dense(sizes[-1], activation="softmax")]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
     with Timer() as t:
@@ -130,13 +136,15 @@ def main():
             fns["keras 3 fit (jax)"] = bench_keras
         res = {k: 0.0 for k in fns}
         cpu = {k: 0.0 for k in fns}
-        for _ in range(args.repeats):          # interleaved, best of: load spikes hit all alike
+        for _ in range(args.repeats):  # interleaved, best of: load spikes hit all alike
             for k, fn in fns.items():
                 steps, t = fn(case["sizes"], case["batch"], x, y, args.epochs)
                 res[k] = max(res[k], steps / t.wall)
                 cpu[k] = max(cpu[k], steps / t.cpu)
         arch = "-".join(map(str, case["sizes"]))
-        print(f"\nMLP {arch}, batch {case['batch']}:" + ("   (wall steps/s | steps per CPU-second)" if args.cpu else ""))
+        print(
+            f"\nMLP {arch}, batch {case['batch']}:" + ("   (wall steps/s | steps per CPU-second)" if args.cpu else "")
+        )
         for k, v in res.items():
             extra = f" | {cpu[k]:8.0f}" if args.cpu else ""
             print(f"  {k:24s} {v:8.0f}{extra}   ({v / res['jnet fit']:.2f}x jnet)")

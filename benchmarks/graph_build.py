@@ -41,8 +41,9 @@ def measure(framework: str, name: str, x: np.ndarray) -> tuple:
     else:
         import jnet as lib
     with jax.numpy_rank_promotion("allow"):
-        build_s, model = _timed(lambda: getattr(lib.applications, name)(weights=None, input_shape=x.shape[1:],
-                                                                         classes=10))
+        build_s, model = _timed(
+            lambda: getattr(lib.applications, name)(weights=None, input_shape=x.shape[1:], classes=10)
+        )
         first_s, y1 = _timed(lambda: model(x))
         second_s, _ = _timed(lambda: model(x))
         predict_s, y2 = _timed(lambda: model.predict(x, verbose=0))

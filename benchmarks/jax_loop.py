@@ -31,9 +31,12 @@ def dense(p, x):
 
 def lstm_init(key, n_in, units):
     k1, k2 = jax.random.split(key)
-    bias = jnp.zeros((4 * units,)).at[units:2 * units].set(1.0)  # unit_forget_bias, as Keras
-    return {"kernel": glorot(k1, (n_in, 4 * units)), "recurrent_kernel": orthogonal(k2, (units, 4 * units)),
-            "bias": bias}
+    bias = jnp.zeros((4 * units,)).at[units : 2 * units].set(1.0)  # unit_forget_bias, as Keras
+    return {
+        "kernel": glorot(k1, (n_in, 4 * units)),
+        "recurrent_kernel": orthogonal(k2, (units, 4 * units)),
+        "bias": bias,
+    }
 
 
 def lstm(p, x, mask):
@@ -81,11 +84,14 @@ def model_fns(w):
             return dense(params[-1], x)
 
     elif w.kind == "cnn":
+
         def init(key):
             k1, k2, k3 = jax.random.split(key, 3)
-            return {"c1": {"kernel": glorot(k1, (3, 3, 1, 32)), "bias": jnp.zeros(32)},
-                    "c2": {"kernel": glorot(k2, (3, 3, 32, 64)), "bias": jnp.zeros(64)},
-                    "out": dense_init(k3, 5 * 5 * 64, 10)}
+            return {
+                "c1": {"kernel": glorot(k1, (3, 3, 1, 32)), "bias": jnp.zeros(32)},
+                "c2": {"kernel": glorot(k2, (3, 3, 32, 64)), "bias": jnp.zeros(64)},
+                "out": dense_init(k3, 5 * 5 * 64, 10),
+            }
 
         def forward(params, x):
             x = max_pool(jax.nn.relu(conv(params["c1"], x)))
@@ -93,21 +99,27 @@ def model_fns(w):
             return dense(params["out"], x.reshape(x.shape[0], -1))
 
     else:
+
         def init(key):
             k = jax.random.split(key, 6)
             n_feat = 128 + 32 + NUM_TAGS
-            return {"emb_t": jax.random.uniform(k[0], (NUM_WORDS, 64), minval=-0.05, maxval=0.05),
-                    "emb_b": jax.random.uniform(k[1], (NUM_WORDS, 64), minval=-0.05, maxval=0.05),
-                    "lstm_t": lstm_init(k[2], 64, 128), "lstm_b": lstm_init(k[3], 64, 32),
-                    "priority": dense_init(k[4], n_feat, 1), "department": dense_init(k[5], n_feat, NUM_DEPARTMENTS)}
+            return {
+                "emb_t": jax.random.uniform(k[0], (NUM_WORDS, 64), minval=-0.05, maxval=0.05),
+                "emb_b": jax.random.uniform(k[1], (NUM_WORDS, 64), minval=-0.05, maxval=0.05),
+                "lstm_t": lstm_init(k[2], 64, 128),
+                "lstm_b": lstm_init(k[3], 64, 32),
+                "priority": dense_init(k[4], n_feat, 1),
+                "department": dense_init(k[5], n_feat, NUM_DEPARTMENTS),
+            }
 
         def loss(params, x, y):
             t = lstm(params["lstm_t"], params["emb_t"][x["title"]], x["title"] != 0)
             b = lstm(params["lstm_b"], params["emb_b"][x["body"]], x["body"] != 0)
             feat = jnp.concatenate([t, b, x["tags"]], axis=-1)
             mse = jnp.mean((dense(params["priority"], feat) - y["priority"]) ** 2)
-            ce = optax.softmax_cross_entropy_with_integer_labels(dense(params["department"], feat),
-                                                                 y["department"]).mean()
+            ce = optax.softmax_cross_entropy_with_integer_labels(
+                dense(params["department"], feat), y["department"]
+            ).mean()
             return LOSS_WEIGHTS["priority"] * mse + LOSS_WEIGHTS["department"] * ce
 
         return init, loss

@@ -31,15 +31,19 @@ def build(K, w):
         t = L.LSTM(128)(L.Embedding(NUM_WORDS, 64, mask_zero=True)(title))
         b = L.LSTM(32)(L.Embedding(NUM_WORDS, 64, mask_zero=True)(body))
         x = L.concatenate([t, b, tags])
-        model = K.Model([title, body, tags],
-                        [L.Dense(1, name="priority")(x), L.Dense(NUM_DEPARTMENTS, name="department")(x)])
-        model.compile(optimizer=K.optimizers.Adam(1e-3),
-                      loss={"priority": "mean_squared_error",
-                            "department": K.losses.SparseCategoricalCrossentropy(from_logits=True)},
-                      loss_weights=LOSS_WEIGHTS)
+        model = K.Model(
+            [title, body, tags], [L.Dense(1, name="priority")(x), L.Dense(NUM_DEPARTMENTS, name="department")(x)]
+        )
+        model.compile(
+            optimizer=K.optimizers.Adam(1e-3),
+            loss={
+                "priority": "mean_squared_error",
+                "department": K.losses.SparseCategoricalCrossentropy(from_logits=True),
+            },
+            loss_weights=LOSS_WEIGHTS,
+        )
         return model
-    model.compile(optimizer=K.optimizers.Adam(1e-3),
-                  loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=K.optimizers.Adam(1e-3), loss=K.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
 
 

@@ -51,7 +51,7 @@ def time_unroll(unroll, x, iters):
 
     def loss(params, x):
         out, _ = layer.apply({"params": params, "state": {}}, x)
-        return jnp.sum(out ** 2)
+        return jnp.sum(out**2)
 
     return best_time(jax.jit(jax.grad(loss, argnums=(0, 1))), variables["params"], x, iters)
 
@@ -67,7 +67,7 @@ def time_keras(x, iters):
 
     def loss(params, x):
         out, _ = layer.stateless_call(params, frozen, x)
-        return jnp.sum(out ** 2)
+        return jnp.sum(out**2)
 
     return best_time(jax.jit(jax.grad(loss, argnums=(0, 1))), trainable, x, iters)
 
@@ -81,21 +81,31 @@ if __name__ == "__main__":
     parser.add_argument("--iters", type=int, default=50)
     parser.add_argument("--unrolls", type=str, default="1,2,5,10")
     parser.add_argument("--keras", action="store_true", help="also time Keras 3's LSTM (JAX backend)")
-    parser.add_argument("--loop", choices=("fused", "scan", "both"), default="both",
-                        help="the built-in cells' hand-written backward pass (fused, the default) and/or "
-                             "autodiff of the plain scan (scan)")
-    parser.add_argument("--hoist", choices=("auto", "on", "off", "both"), default="auto",
-                        help="scan loop only: input projection before the loop (on), inside each step (off), "
-                             "per backend (auto)")
+    parser.add_argument(
+        "--loop",
+        choices=("fused", "scan", "both"),
+        default="both",
+        help="the built-in cells' hand-written backward pass (fused, the default) and/or "
+        "autodiff of the plain scan (scan)",
+    )
+    parser.add_argument(
+        "--hoist",
+        choices=("auto", "on", "off", "both"),
+        default="auto",
+        help="scan loop only: input projection before the loop (on), inside each step (off), per backend (auto)",
+    )
     args = parser.parse_args()
 
     x = jax.random.normal(jax.random.key(1), (args.batch, args.steps, args.features))
-    print(f"backend={jax.default_backend()} device={jax.devices()[0].device_kind} "
-          f"LSTM fwd+bwd batch={args.batch} T={args.steps} {args.features}->{args.units}; "
-          f"default unroll here = {layers.default_unroll()}")
+    print(
+        f"backend={jax.default_backend()} device={jax.devices()[0].device_kind} "
+        f"LSTM fwd+bwd batch={args.batch} T={args.steps} {args.features}->{args.units}; "
+        f"default unroll here = {layers.default_unroll()}"
+    )
     hoists = {"auto": [None], "on": [True], "off": [False], "both": [False, True]}[args.hoist]
-    configs = ([("fused", None)] if args.loop in ("fused", "both") else []) + \
-        ([("scan", h) for h in hoists] if args.loop in ("scan", "both") else [])
+    configs = ([("fused", None)] if args.loop in ("fused", "both") else []) + (
+        [("scan", h) for h in hoists] if args.loop in ("scan", "both") else []
+    )
     results = {}
     for loop, hoist in configs:
         recurrent.FUSED_LOOP = loop == "fused"
@@ -104,13 +114,19 @@ if __name__ == "__main__":
         for unroll in (int(u) for u in args.unrolls.split(",")):
             sec, cpu = time_unroll(unroll, x, args.iters)
             results[(loop, hoist, unroll)] = sec
-            print(f"{label} unroll={unroll:3d}  {sec * 1e3:8.2f} ms/step  {1 / sec:8.1f} steps/s  (cpu {cpu * 1e3:.2f} ms)")
+            print(
+                f"{label} unroll={unroll:3d}  {sec * 1e3:8.2f} ms/step  {1 / sec:8.1f} steps/s  (cpu {cpu * 1e3:.2f} ms)"
+            )
     recurrent.FUSED_LOOP, recurrent.HOIST_INPUTS = True, None
     best = min(results, key=results.get)
-    print(f"fastest: {best[0]} loop, hoist={best[1]} unroll={best[2]} (default here: fused loop, "
-          f"unroll={layers.default_unroll()})")
+    print(
+        f"fastest: {best[0]} loop, hoist={best[1]} unroll={best[2]} (default here: fused loop, "
+        f"unroll={layers.default_unroll()})"
+    )
     if args.keras:
         sec, cpu = time_keras(x, args.iters)
         default = results.get((configs[0][0], configs[0][1], layers.default_unroll()))
         ratio = f"; jnet default / keras wall time: {default / sec:.2f}" if default else ""
-        print(f"keras 3 LSTM            {sec * 1e3:8.2f} ms/step  {1 / sec:8.1f} steps/s  (cpu {cpu * 1e3:.2f} ms){ratio}")
+        print(
+            f"keras 3 LSTM            {sec * 1e3:8.2f} ms/step  {1 / sec:8.1f} steps/s  (cpu {cpu * 1e3:.2f} ms){ratio}"
+        )

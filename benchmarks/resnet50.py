@@ -61,8 +61,14 @@ def _time(model, x, y, args, label):
     float(np.asarray(loss))
     seconds = time.perf_counter() - t0
     steps_per_s = args.steps / seconds
-    return {"framework": label, "params": _count(model), "steps_per_s": steps_per_s,
-            "images_per_s": steps_per_s * args.batch, "warmup_s": compile_s, "last_loss": float(np.asarray(loss))}
+    return {
+        "framework": label,
+        "params": _count(model),
+        "steps_per_s": steps_per_s,
+        "images_per_s": steps_per_s * args.batch,
+        "warmup_s": compile_s,
+        "last_loss": float(np.asarray(loss)),
+    }
 
 
 def main(argv=None):
@@ -83,13 +89,17 @@ def main(argv=None):
     if len({r["params"] for r in rows}) != 1:
         raise SystemExit(f"parameter counts differ: {[(r['framework'], r['params']) for r in rows]}")
     device = jax.devices()[0]
-    print(f"ResNet50 train_on_batch, batch {args.batch} at {args.size}x{args.size}, {args.steps} timed steps, "
-          f"device {device.platform} ({device.device_kind}), load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"ResNet50 train_on_batch, batch {args.batch} at {args.size}x{args.size}, {args.steps} timed steps, "
+        f"device {device.platform} ({device.device_kind}), load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'framework':10} {'steps/s':>9} {'images/s':>9} {'warm-up s':>10} {'vs jnet':>8}")
     base = rows[0]["steps_per_s"]
     for r in rows:
-        print(f"{r['framework']:10} {r['steps_per_s']:9.3f} {r['images_per_s']:9.2f} {r['warmup_s']:10.1f} "
-              f"{r['steps_per_s'] / base:8.2f}")
+        print(
+            f"{r['framework']:10} {r['steps_per_s']:9.3f} {r['images_per_s']:9.2f} {r['warmup_s']:10.1f} "
+            f"{r['steps_per_s'] / base:8.2f}"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "device": str(device), "rows": rows}, f, indent=1)

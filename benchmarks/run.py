@@ -27,18 +27,39 @@ LABELS = {"jnet": "jnet fit", "jax": "JAX+optax loop", "keras": "Keras 3 fit (JA
 
 
 def detect_platform():
-    out = subprocess.run([sys.executable, "-c", "import jax; d = jax.devices()[0]; print(d.platform, '|', d.device_kind)"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import jax; d = jax.devices()[0]; print(d.platform, '|', d.device_kind)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     plat, kind = out.stdout.strip().split(" | ", 1)
     return plat, kind
 
 
 def run_cell(framework, workload, steps, epochs, timeout, env):
-    cmd = [sys.executable, "-m", "benchmarks.worker", "--framework", framework, "--workload", workload,
-           "--steps", str(steps), "--epochs", str(epochs)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.worker",
+        "--framework",
+        framework,
+        "--workload",
+        workload,
+        "--steps",
+        str(steps),
+        "--epochs",
+        str(epochs),
+    ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
-                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
     except subprocess.TimeoutExpired:
         return {"framework": framework, "workload": workload, "error": f"timed out after {timeout} s"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -82,10 +103,13 @@ def markdown(results, meta):
                 f"| {fmt(r.get('build_s'), '.2f')} | {fmt(comp, '.2f')} | {fmt(ratio(comp, ref.get('compile_s')), '.2f')} "
                 f"| {fmt(mem, ',.0f')} | {fmt(ratio(mem, ref.get('peak_memory_mb')), '.2f')} | {r.get('n_params', '–'):,} |"
             )
-    lines += ["", "steps/s: steady state (epochs after the first); build s: making the model, its variables and "
-              "the optimizer state; compile s: the first epoch minus a steady one; × jnet > 1 means more steps/s, more compile "
-              "time or more memory than jnet. Memory: " + meta["memory_kind"] + " of the whole process "
-              "(each cell runs alone in a fresh process)."]
+    lines += [
+        "",
+        "steps/s: steady state (epochs after the first); build s: making the model, its variables and "
+        "the optimizer state; compile s: the first epoch minus a steady one; × jnet > 1 means more steps/s, more compile "
+        "time or more memory than jnet. Memory: " + meta["memory_kind"] + " of the whole process "
+        "(each cell runs alone in a fresh process).",
+    ]
     for wname, w in WORKLOADS.items():
         if any(r["workload"] == wname for r in results):
             lines.append(f"- {wname}: {w.description}; {meta['steps'][wname]} steps/epoch × {meta['epochs']} epochs")
@@ -133,19 +157,33 @@ def main(argv=None):
                 if prev is None or r.get("steps_per_s", -1) > prev.get("steps_per_s", -1):
                     results[(wname, fw)] = r
                 if "steps_per_s" in r:
-                    msg = (f"{r['steps_per_s']:10,.1f} steps/s  build {r.get('build_s') or 0:5.2f} s  compile {r['compile_s']:6.2f} s  "
-                           f"peak {r['peak_memory_mb']:8,.0f} MiB  params {r['n_params']:,}")
+                    msg = (
+                        f"{r['steps_per_s']:10,.1f} steps/s  build {r.get('build_s') or 0:5.2f} s  compile {r['compile_s']:6.2f} s  "
+                        f"peak {r['peak_memory_mb']:8,.0f} MiB  params {r['n_params']:,}"
+                    )
                 else:
                     msg = r.get("skipped") or r.get("error")
                 print(f"{wname:12s} {LABELS[fw]:18s} {msg}", flush=True)
     results = list(results.values())
 
-    meta = {"device": kind, "platform": plat, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "jax": importlib.metadata.version("jax"), "cpu_count": os.cpu_count(), "host": platform.node(), "mode": mode,
-            "epochs": epochs, "steps": steps, "repeats": args.repeats, "load_average_before": load_before,
-            "load_average_after": [round(v, 2) for v in os.getloadavg()],
-            "memory_kind": "device peak_bytes_in_use" if plat == "gpu" else "peak RSS"}
-    mismatched = {wn for wn in names if len({r.get("n_params") for r in results if r["workload"] == wn and "n_params" in r}) > 1}
+    meta = {
+        "device": kind,
+        "platform": plat,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "jax": importlib.metadata.version("jax"),
+        "cpu_count": os.cpu_count(),
+        "host": platform.node(),
+        "mode": mode,
+        "epochs": epochs,
+        "steps": steps,
+        "repeats": args.repeats,
+        "load_average_before": load_before,
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        "memory_kind": "device peak_bytes_in_use" if plat == "gpu" else "peak RSS",
+    }
+    mismatched = {
+        wn for wn in names if len({r.get("n_params") for r in results if r["workload"] == wn and "n_params" in r}) > 1
+    }
     if mismatched:
         meta["param_count_mismatch"] = sorted(mismatched)
     os.makedirs(args.out, exist_ok=True)

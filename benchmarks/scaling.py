@@ -77,8 +77,12 @@ def cpu_worker(n_devices, epochs, batch_size):
     model.compile(optimizer=jnet.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
     history, steps_per_s = _timed_fit(model, x, y, batch_size, epochs)
     weights = np.concatenate([w.ravel() for w in model.get_weights()])
-    return {"n_devices": n_devices, "loss": history.history["loss"], "steps_per_s": steps_per_s,
-            "weights": weights[::97].tolist()}
+    return {
+        "n_devices": n_devices,
+        "loss": history.history["loss"],
+        "steps_per_s": steps_per_s,
+        "weights": weights[::97].tolist(),
+    }
 
 
 def cpu_scaling(device_counts, epochs, batch_size):

@@ -31,7 +31,7 @@ def plain_loop(texts, max_tokens, length):
     out = np.zeros((len(texts), length), np.int32)
     for i, s in enumerate(texts):
         ids = [vocab.get(w, 1) for w in _PUNCT.sub("", s.lower()).split()][:length]
-        out[i, :len(ids)] = ids
+        out[i, : len(ids)] = ids
     return out
 
 

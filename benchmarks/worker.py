@@ -29,8 +29,13 @@ def summarize(result, steps_per_epoch):
     build time = making the model and its variables (and optimizer state), before `fit`."""
     t0, ends = result["t0"], result["epoch_ends"]
     first = ends[0] - t0
-    out = {"first_epoch_s": first, "epochs": len(ends), "steps_per_epoch": steps_per_epoch,
-           "n_params": result["n_params"], "build_s": result.get("build_s")}
+    out = {
+        "first_epoch_s": first,
+        "epochs": len(ends),
+        "steps_per_epoch": steps_per_epoch,
+        "n_params": result["n_params"],
+        "build_s": result.get("build_s"),
+    }
     if len(ends) >= 2:
         steady = (ends[-1] - ends[0]) / (len(ends) - 1)
         out["steps_per_s"] = steps_per_epoch / steady

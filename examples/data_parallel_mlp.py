@@ -43,7 +43,7 @@ def main():
 
     import numpy as np
 
-    distribution.set_distribution(distribution.DataParallel())   # every device of every host
+    distribution.set_distribution(distribution.DataParallel())  # every device of every host
     is_chief = distribution.distribution().process_id == 0
     if is_chief:
         print(f"{distribution.get_device_count()} devices, {distribution.distribution().num_processes} process(es)")
@@ -54,11 +54,13 @@ def main():
     y = (x[:, :10].argmax(axis=1)).astype("int32")
 
     jnet.utils.set_random_seed(0)
-    model = jnet.Sequential([
-        jnet.layers.Dense(512, activation="relu", input_shape=(784,)),
-        jnet.layers.Dense(512, activation="relu"),
-        jnet.layers.Dense(10, activation="softmax"),
-    ])
+    model = jnet.Sequential(
+        [
+            jnet.layers.Dense(512, activation="relu", input_shape=(784,)),
+            jnet.layers.Dense(512, activation="relu"),
+            jnet.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=2 if is_chief else 0)
     if is_chief:

@@ -38,40 +38,51 @@ def load(path, quick):
 
 
 def mlp(image_shape, units):
-    model = jnet.Sequential([
-        layers.Input(shape=image_shape),
-        layers.Flatten(),
-        layers.Dense(units, activation="relu"),
-        layers.Dropout(0.2),
-        layers.Dense(10, activation="softmax"),
-    ], name="mlp")
+    model = jnet.Sequential(
+        [
+            layers.Input(shape=image_shape),
+            layers.Flatten(),
+            layers.Dense(units, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="mlp",
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
 def cnn(image_shape, filters):
-    model = jnet.Sequential([
-        layers.Input(shape=image_shape),
-        layers.Conv2D(filters, 3, activation="relu", padding="same"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(2 * filters, 3, activation="relu", padding="same"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dropout(0.3),
-        layers.Dense(10, activation="softmax"),
-    ], name="cnn")
+    model = jnet.Sequential(
+        [
+            layers.Input(shape=image_shape),
+            layers.Conv2D(filters, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(2 * filters, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dropout(0.3),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="cnn",
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--path", default=None, help="folder with the Fashion-MNIST IDX files "
-                        f"(default {fashion_mnist.DEFAULT_PATH})")
+    parser.add_argument(
+        "--path", default=None, help=f"folder with the Fashion-MNIST IDX files (default {fashion_mnist.DEFAULT_PATH})"
+    )
     parser.add_argument("--quick", action="store_true", help="small subset and models, for CI")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per model (default 5 MLP, 2 CNN)")
-    parser.add_argument("--cnn-samples", type=int, default=10000,
-                        help="training images for the CNN (the full set is slow on a laptop CPU)")
+    parser.add_argument(
+        "--cnn-samples",
+        type=int,
+        default=10000,
+        help="training images for the CNN (the full set is slow on a laptop CPU)",
+    )
     args = parser.parse_args(argv)
     jnet.utils.set_random_seed(0)
     (x_train, y_train), (x_test, y_test), names = load(args.path, args.quick)
@@ -79,19 +90,31 @@ def main(argv=None):
     results = {}
 
     for name, model, n_train, epochs in [
-        ("MLP", mlp(x_train.shape[1:], 32 if args.quick else 256), len(x_train), args.epochs or (1 if args.quick else 5)),
-        ("CNN", cnn(x_train.shape[1:], 4 if args.quick else 16), min(len(x_train), args.cnn_samples),
-         args.epochs or (1 if args.quick else 2)),
+        (
+            "MLP",
+            mlp(x_train.shape[1:], 32 if args.quick else 256),
+            len(x_train),
+            args.epochs or (1 if args.quick else 5),
+        ),
+        (
+            "CNN",
+            cnn(x_train.shape[1:], 4 if args.quick else 16),
+            min(len(x_train), args.cnn_samples),
+            args.epochs or (1 if args.quick else 2),
+        ),
     ]:
         print(f"\n=== {name} ===")
         model.summary()
         t0 = time.perf_counter()
-        model.fit(x_train[:n_train], y_train[:n_train], batch_size=128, epochs=epochs,
-                  validation_split=0.1, verbose=verbose)
+        model.fit(
+            x_train[:n_train], y_train[:n_train], batch_size=128, epochs=epochs, validation_split=0.1, verbose=verbose
+        )
         loss, acc = model.evaluate(x_test, y_test, batch_size=128, verbose=0)  # the validation step, reused
         results[name] = acc
-        print(f"{name}: test accuracy {acc:.4f} (loss {loss:.4f}) after {epochs} epoch(s) on {n_train} images, "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"{name}: test accuracy {acc:.4f} (loss {loss:.4f}) after {epochs} epoch(s) on {n_train} images, "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
 
     probs = model.predict(x_test[:8], verbose=0)
     print("\nCNN on the first test images:")

@@ -49,34 +49,54 @@ from jnet.datasets import github_issues, issue_model, issues
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import triage_eval  # noqa: E402 - the example's own helper, beside it
 
-num_tags = 12          # Number of unique issue tags (of the generated issues)
-num_words = 10000      # Size of vocabulary obtained when preprocessing text data
-num_departments = 4    # Number of departments (of the generated issues)
+num_tags = 12  # Number of unique issue tags (of the generated issues)
+num_words = 10000  # Size of vocabulary obtained when preprocessing text data
+num_departments = 4  # Number of departments (of the generated issues)
 VAL_FRACTION = 0.2
 
 # New issues to triage once the model is trained on generated issues (never seen in training).
 NEW_ISSUES = [
-    {"title": "App crashes on startup after the latest update",
-     "body": "The ios app crashes every time on launch since this morning. Stack trace attached. Users are blocked.",
-     "tags": ["bug", "mobile"]},
-    {"title": "Typo in the dropdown menu tooltip",
-     "body": "Small typo in the tooltip text of the dropdown menu on the settings page. Purely cosmetic.",
-     "tags": ["ui", "good first issue"]},
-    {"title": "Database query returns stale data after a schema migration",
-     "body": "After running the migration the orm model reads old rows from the redis cache. Possible data loss.",
-     "tags": ["bug", "api"]},
-    {"title": "Helm chart: add an option for the autoscaler",
-     "body": "It would be nice if the helm chart let us configure the autoscaler limits. Feature request.",
-     "tags": ["enhancement", "ci"]},
-    {"title": "Auth token leaks into the logs",
-     "body": "The user session token is written to the logs of the rest api. This is a security vulnerability.",
-     "tags": ["security", "api"]},
+    {
+        "title": "App crashes on startup after the latest update",
+        "body": "The ios app crashes every time on launch since this morning. Stack trace attached. Users are blocked.",
+        "tags": ["bug", "mobile"],
+    },
+    {
+        "title": "Typo in the dropdown menu tooltip",
+        "body": "Small typo in the tooltip text of the dropdown menu on the settings page. Purely cosmetic.",
+        "tags": ["ui", "good first issue"],
+    },
+    {
+        "title": "Database query returns stale data after a schema migration",
+        "body": "After running the migration the orm model reads old rows from the redis cache. Possible data loss.",
+        "tags": ["bug", "api"],
+    },
+    {
+        "title": "Helm chart: add an option for the autoscaler",
+        "body": "It would be nice if the helm chart let us configure the autoscaler limits. Feature request.",
+        "tags": ["enhancement", "ci"],
+    },
+    {
+        "title": "Auth token leaks into the logs",
+        "body": "The user session token is written to the logs of the rest api. This is a security vulnerability.",
+        "tags": ["security", "api"],
+    },
 ]
 
 
-def build_model(vocab_size: int, title_units=128, body_units=32, embed_dim=64, num_tags=num_tags,
-                num_departments=num_departments, priority=True, dropout=0.0, l2=0.0, text=None,
-                departments=None):
+def build_model(
+    vocab_size: int,
+    title_units=128,
+    body_units=32,
+    embed_dim=64,
+    num_tags=num_tags,
+    num_departments=num_departments,
+    priority=True,
+    dropout=0.0,
+    l2=0.0,
+    text=None,
+    departments=None,
+):
     """The multi-input, multi-output model (the Keras functional-API guide's, on jnet).
 
     With the defaults it is the guide's model exactly (token ids and tag bits in); `dropout` (on
@@ -88,8 +108,8 @@ def build_model(vocab_size: int, title_units=128, body_units=32, embed_dim=64, n
     """
     if text is None:
         title_input = jnet.Input(shape=(None,), dtype="int32", name="title")  # Variable-length sequence of ints
-        body_input = jnet.Input(shape=(None,), dtype="int32", name="body")    # Variable-length sequence of ints
-        tags_input = jnet.Input(shape=(num_tags,), name="tags")               # Binary vectors of size `num_tags`
+        body_input = jnet.Input(shape=(None,), dtype="int32", name="body")  # Variable-length sequence of ints
+        tags_input = jnet.Input(shape=(num_tags,), name="tags")  # Binary vectors of size `num_tags`
         title_ids, body_ids, tag_bits = title_input, body_input, tags_input
     else:  # raw text in: the string layers run on the host, the rest is compiled
         title_vec, body_vec, tag_lookup = text
@@ -125,6 +145,7 @@ def build_model(vocab_size: int, title_units=128, body_units=32, embed_dim=64, n
 
 # ---------------------------------------------------------------------- data
 
+
 def load_records(args):
     """Read (or generate) and check the issues; returns `(records, description)`. Writes nothing."""
     if not args.data:
@@ -158,16 +179,24 @@ def prepare(records, args):
     train_idx, val_idx = triage_eval.split(dept_all, VAL_FRACTION, args.split, times, args.seed)
     train, val = [records[i] for i in train_idx], [records[i] for i in val_idx]
     # Department names from all issues (a rare one may sit in validation only); tags from training.
-    labels = issues.IssueLabels.fit(train, departments=all_labels.departments,
-                                    min_tag_count=1 if not args.data else 2)
+    labels = issues.IssueLabels.fit(train, departments=all_labels.departments, min_tag_count=1 if not args.data else 2)
     title_len, body_len = (12, 48) if args.quick else (16, 96)
     text = issue_model.text_layers(train, num_words, title_len, body_len, labels.tags)
     y_train, y_val = encode_targets(train, labels), encode_targets(val, labels)
     with_tags = text[2] is not None
-    return dict(labels=labels, text=text, title_len=title_len, body_len=body_len, train=train, val=val,
-                x_train=issue_model.raw_inputs(train, with_tags), y_train=y_train,
-                x_val=issue_model.raw_inputs(val, with_tags), y_val=y_val,
-                has_priority=bool(np.isfinite(y_train["priority"]).any()))
+    return dict(
+        labels=labels,
+        text=text,
+        title_len=title_len,
+        body_len=body_len,
+        train=train,
+        val=val,
+        x_train=issue_model.raw_inputs(train, with_tags),
+        y_train=y_train,
+        x_val=issue_model.raw_inputs(val, with_tags),
+        y_val=y_val,
+        has_priority=bool(np.isfinite(y_train["priority"]).any()),
+    )
 
 
 def encode_targets(records, labels):
@@ -183,13 +212,13 @@ def targets(y, has_priority):
     if not has_priority:
         return y["department"], None
     known = np.isfinite(y["priority"][:, 0])
-    y_out = {"priority": np.where(known[:, None], y["priority"], 0.0).astype(np.float32),
-             "department": y["department"]}
+    y_out = {"priority": np.where(known[:, None], y["priority"], 0.0).astype(np.float32), "department": y["department"]}
     weights = {"priority": known.astype(np.float32), "department": np.ones(len(known), np.float32)}
     return y_out, (None if known.all() else weights)
 
 
 # ---------------------------------------------------------------------- predict
+
 
 def softmax(logits):
     p = np.exp(logits - logits.max(-1, keepdims=True))
@@ -238,19 +267,33 @@ def predict_main(args):
 
 # ---------------------------------------------------------------------- train
 
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n\n".join(__doc__.split("\n\n")[2:]))
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[2:]),
+    )
     parser.add_argument("--data", help="JSONL, CSV or GitHub JSON file of issues (default: generated issues)")
     parser.add_argument("--departments", help='GitHub labels to departments, e.g. "bug=bugs,enhancement=features"')
     parser.add_argument("--priorities", help='GitHub labels to priorities in [0, 1], e.g. "P0=1,P1=0.7,P2=0.3"')
-    parser.add_argument("--split", choices=("stratified", "newest"), default="stratified",
-                        help="validation: a stratified 20%% of the shuffled issues, or the newest 20%%")
-    parser.add_argument("--out", default=os.path.join("runs", "issue_triage"),
-                        help="folder for logs, checkpoints, the model picture and the saved model")
-    parser.add_argument("--predict", nargs=3, metavar=("MODEL", "TITLE", "BODY"),
-                        help="triage one issue with a saved model (an --out folder or its .keras file) and exit")
+    parser.add_argument(
+        "--split",
+        choices=("stratified", "newest"),
+        default="stratified",
+        help="validation: a stratified 20%% of the shuffled issues, or the newest 20%%",
+    )
+    parser.add_argument(
+        "--out",
+        default=os.path.join("runs", "issue_triage"),
+        help="folder for logs, checkpoints, the model picture and the saved model",
+    )
+    parser.add_argument(
+        "--predict",
+        nargs=3,
+        metavar=("MODEL", "TITLE", "BODY"),
+        help="triage one issue with a saved model (an --out folder or its .keras file) and exit",
+    )
     parser.add_argument("--tags", help='tags of the --predict issue, separated by ";"')
     parser.add_argument("--quick", action="store_true", help="tiny data and model, for CI (seconds)")
     parser.add_argument("--samples", type=int, default=None, help="number of generated issues (default 4000)")
@@ -271,22 +314,27 @@ def main(argv=None):
         raise SystemExit(f"issue_triage: {e}") from None
     print(text)
     labels, (title_vec, _body_vec, _tag_lookup) = data["labels"], data["text"]
-    print(f"{len(labels.departments)} departments {labels.departments}, {len(labels.tags)} tags; "
-          f"{len(data['train'])} issues to train on, {len(data['val'])} to validate ({args.split} split)")
+    print(
+        f"{len(labels.departments)} departments {labels.departments}, {len(labels.tags)} tags; "
+        f"{len(data['train'])} issues to train on, {len(data['val'])} to validate ({args.split} split)"
+    )
     if not data["has_priority"]:
         print("no priorities in the data: training the department head alone")
     # The seed's vocabulary size is 10,000; --quick and small files use just the words seen.
     in_use = title_vec.vocabulary_size()
     vocab_size = num_words if not args.quick and not args.data else min(num_words, in_use)
-    print(f"vocabulary: {in_use} ids in use (0 = padding, 1 = unknown word); "
-          f"titles padded to {data['title_len']} words, bodies to {data['body_len']}")
+    print(
+        f"vocabulary: {in_use} ids in use (0 = padding, 1 = unknown word); "
+        f"titles padded to {data['title_len']} words, bodies to {data['body_len']}"
+    )
 
     # ------------------------------------------------------------------ model
     sizes = (16, 8, 16) if args.quick else (128, 32, 64) if not args.data else (64, 32, 64)
     # Real label sets are small and noisy: regularise (the generated data set is big enough without).
     reg = dict(dropout=0.3, l2=1e-3) if args.data else {}
-    model = build_model(vocab_size, *sizes, priority=data["has_priority"], text=data["text"],
-                        departments=labels.departments, **reg)
+    model = build_model(
+        vocab_size, *sizes, priority=data["has_priority"], text=data["text"], departments=labels.departments, **reg
+    )
     model.summary()
     os.makedirs(args.out, exist_ok=True)
     picture = os.path.join(args.out, "issue_triage_model.png")
@@ -316,7 +364,9 @@ def main(argv=None):
     y_train, w_train = targets(data["y_train"], data["has_priority"])
     y_val, w_val = targets(data["y_val"], data["has_priority"])
     history = model.fit(
-        data["x_train"], y_train, sample_weight=w_train,
+        data["x_train"],
+        y_train,
+        sample_weight=w_train,
         epochs=epochs,
         batch_size=args.batch_size,
         validation_data=(data["x_val"], y_val) if w_val is None else (data["x_val"], y_val, w_val),
@@ -340,13 +390,21 @@ def main(argv=None):
             raise SystemExit("the reloaded model predicts differently from the trained one")
         print("the reloaded model predicts the same as the trained one")
     y_true = data["y_val"]["department"]
-    base_pred, base_name = triage_eval.baseline(data["train"], data["val"], data["y_train"]["tags"],
-                                                data["y_val"]["tags"], data["y_train"]["department"],
-                                                len(labels.departments), seed=args.seed)
+    base_pred, base_name = triage_eval.baseline(
+        data["train"],
+        data["val"],
+        data["y_train"]["tags"],
+        data["y_val"]["tags"],
+        data["y_train"]["department"],
+        len(labels.departments),
+        seed=args.seed,
+    )
     print(f"\ndepartment on the {len(y_true)} validation issues ({args.split} split):")
     for name, pred in (("model", val_probs.argmax(-1)), ("baseline", base_pred)):
-        print(f"  {name:8s} accuracy {triage_eval.accuracy(y_true, pred):.3f}  "
-              f"macro-F1 {triage_eval.macro_f1(y_true, pred):.3f}" + (f"  ({base_name})" if name == "baseline" else ""))
+        print(
+            f"  {name:8s} accuracy {triage_eval.accuracy(y_true, pred):.3f}  "
+            f"macro-F1 {triage_eval.macro_f1(y_true, pred):.3f}" + (f"  ({base_name})" if name == "baseline" else "")
+        )
 
     if args.data:
         shown = [dict(r) for r in data["val"][:5]]

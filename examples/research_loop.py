@@ -25,13 +25,15 @@ from jnet.datasets import digits
 
 
 def build_model(hidden: int) -> jnet.Sequential:
-    return jnet.Sequential([
-        jnet.Input(shape=(64,)),
-        layers.Dense(hidden, activation="relu"),
-        layers.Dropout(0.1),                   # needs an explicit rng when training=True
-        layers.Dense(hidden, activation="relu"),
-        layers.Dense(10),                      # logits
-    ])
+    return jnet.Sequential(
+        [
+            jnet.Input(shape=(64,)),
+            layers.Dense(hidden, activation="relu"),
+            layers.Dropout(0.1),  # needs an explicit rng when training=True
+            layers.Dense(hidden, activation="relu"),
+            layers.Dense(10),  # logits
+        ]
+    )
 
 
 def main(argv=None):
@@ -49,7 +51,7 @@ def main(argv=None):
     y_train, y_test = y_train.astype(np.int32), y_test.astype(np.int32)
 
     model = build_model(32 if args.quick else 128)
-    variables = model.init(jax.random.key(0))          # {"params": {...}, "state": {...}}
+    variables = model.init(jax.random.key(0))  # {"params": {...}, "state": {...}}
     params, state = variables["params"], variables["state"]
     print("parameter tree:", jax.tree_util.tree_map(lambda a: a.shape, params))
 
@@ -80,13 +82,16 @@ def main(argv=None):
     t0 = time.perf_counter()
     for step in range(steps):
         idx = rng.integers(0, len(x_train), args.batch_size)
-        params, opt_state, loss = train_step(params, opt_state, x_train[idx], y_train[idx],
-                                             jax.random.fold_in(dropout_key, step))
+        params, opt_state, loss = train_step(
+            params, opt_state, x_train[idx], y_train[idx], jax.random.fold_in(dropout_key, step)
+        )
         if step % max(1, steps // 5) == 0 or step == steps - 1:
             print(f"step {step:5d}  loss {float(loss):.4f}")
     jax.block_until_ready(params)
-    print(f"{steps} steps in {time.perf_counter() - t0:.2f} s; "
-          f"test accuracy {float(accuracy(params, x_test, y_test)):.3f}")
+    print(
+        f"{steps} steps in {time.perf_counter() - t0:.2f} s; "
+        f"test accuracy {float(accuracy(params, x_test, y_test)):.3f}"
+    )
 
     # Per-example gradients: grad of the loss of ONE example, vmapped over the batch.
     def single_loss(params, x, y):
@@ -94,15 +99,19 @@ def main(argv=None):
 
     per_example_grads = jax.jit(jax.vmap(jax.grad(single_loss), in_axes=(None, 0, 0)))
     xb, yb = x_train[:32], y_train[:32]
-    g = per_example_grads(params, xb, yb)              # every leaf gets a leading batch axis
+    g = per_example_grads(params, xb, yb)  # every leaf gets a leading batch axis
     norms = jnp.sqrt(sum(jnp.sum(leaf.reshape(len(xb), -1) ** 2, axis=1) for leaf in jax.tree_util.tree_leaves(g)))
-    print(f"per-example gradient norms: min {float(norms.min()):.3g}  median {float(jnp.median(norms)):.3g}  "
-          f"max {float(norms.max()):.3g}")
+    print(
+        f"per-example gradient norms: min {float(norms.min()):.3g}  median {float(jnp.median(norms)):.3g}  "
+        f"max {float(norms.max()):.3g}"
+    )
 
     # Their mean is the batch gradient (the loss is a mean over examples).
     batch_grad = jax.grad(loss_fn)(params, xb, yb)
-    err = max(float(jnp.max(jnp.abs(a.mean(0) - b))) for a, b in
-              zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(batch_grad)))
+    err = max(
+        float(jnp.max(jnp.abs(a.mean(0) - b)))
+        for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(batch_grad))
+    )
     print(f"max |mean(per-example grads) - batch grad| = {err:.2e}")
     if err > 1e-5:
         raise SystemExit("per-example gradients do not average to the batch gradient")
@@ -110,7 +119,7 @@ def main(argv=None):
     # DP-SGD's aggregation: clip each example's gradient to norm <= clip, then average.
     scale = jnp.minimum(1.0, args.clip / (norms + 1e-12))
     clipped = jax.tree_util.tree_map(lambda leaf: (leaf * scale.reshape((-1,) + (1,) * (leaf.ndim - 1))).mean(0), g)
-    clipped_norm = jnp.sqrt(sum(jnp.sum(leaf ** 2) for leaf in jax.tree_util.tree_leaves(clipped)))
+    clipped_norm = jnp.sqrt(sum(jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(clipped)))
     print(f"clipped mean gradient norm {float(clipped_norm):.3g} (<= clip {args.clip})")
     return float(accuracy(params, x_test, y_test))
 

@@ -98,8 +98,10 @@ def main(argv=None):
         model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=[tracker])
         seconds = time.perf_counter() - t0
         curves[name] = tracker.values
-        print(f"{name:18s} training MSE {tracker.values[0]:.4f} -> {tracker.values[-1]:.4f} "
-              f"in {epochs} epochs ({seconds:.2f} s)")
+        print(
+            f"{name:18s} training MSE {tracker.values[0]:.4f} -> {tracker.values[-1]:.4f} "
+            f"in {epochs} epochs ({seconds:.2f} s)"
+        )
 
     import matplotlib
 

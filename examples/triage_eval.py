@@ -23,8 +23,10 @@ MIN_ISSUES = 10  # below this, no split says anything
 def check_count(n, fraction=0.2):
     """A one-line ValueError when `n` issues are too few to split."""
     if n < MIN_ISSUES:
-        raise ValueError(f"{n} issue{'s' * (n != 1)} to learn from: at least {MIN_ISSUES} are needed to hold "
-                         f"{fraction:.0%} out for validation")
+        raise ValueError(
+            f"{n} issue{'s' * (n != 1)} to learn from: at least {MIN_ISSUES} are needed to hold "
+            f"{fraction:.0%} out for validation"
+        )
 
 
 def split(dept_ids, fraction=0.2, how="stratified", times=None, seed=0):
@@ -52,7 +54,7 @@ def split(dept_ids, fraction=0.2, how="stratified", times=None, seed=0):
             raise ValueError("--split newest needs a created_at time on every issue")
         order = np.argsort(np.asarray(times, np.float64), kind="stable")
         n_val = max(1, int(round(fraction * n)))
-        train, val = order[: n - n_val], order[n - n_val:]
+        train, val = order[: n - n_val], order[n - n_val :]
     elif how == "stratified":
         rng = np.random.default_rng(seed)
         train, val = [], []
@@ -65,8 +67,9 @@ def split(dept_ids, fraction=0.2, how="stratified", times=None, seed=0):
     else:
         raise ValueError(f"split: how must be 'stratified' or 'newest', got {how!r}")
     if len(np.unique(dept_ids[train])) < 2:
-        raise ValueError(f"the {len(train)} training issues of the split hold only one department; "
-                         f"at least 2 are needed")
+        raise ValueError(
+            f"the {len(train)} training issues of the split hold only one department; at least 2 are needed"
+        )
     return train, val
 
 
@@ -136,11 +139,13 @@ def _jnet_baseline(train, val, tags_train, tags_val, y_train, num_classes, seed)
     x_val = np.concatenate([tfidf.transform(_texts(val)), tags_val], axis=1)
     jnet.utils.set_random_seed(seed)
     # L2 of 1 / (C n) per weight: the same penalty as scikit-learn's C=10 on n issues.
-    clf = jnet.Sequential([jnet.Input((x_train.shape[1],)),
-                           jnet.layers.Dense(num_classes, kernel_regularizer=jnet.regularizers.L2(
-                               0.5 / (10.0 * len(x_train))))])
-    clf.compile(optimizer=jnet.optimizers.Adam(0.05),
-                loss=jnet.losses.SparseCategoricalCrossentropy(from_logits=True))
+    clf = jnet.Sequential(
+        [
+            jnet.Input((x_train.shape[1],)),
+            jnet.layers.Dense(num_classes, kernel_regularizer=jnet.regularizers.L2(0.5 / (10.0 * len(x_train)))),
+        ]
+    )
+    clf.compile(optimizer=jnet.optimizers.Adam(0.05), loss=jnet.losses.SparseCategoricalCrossentropy(from_logits=True))
     clf.fit(x_train, y_train, epochs=60, batch_size=len(x_train), verbose=0)
     return clf.predict(x_val, verbose=0).argmax(-1), "TF-IDF + logistic regression on jnet (no scikit-learn)"
 

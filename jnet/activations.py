@@ -161,8 +161,7 @@ def get(identifier):
             return ALL[identifier]
         found = _registry.find_custom(identifier)
         if found is None:
-            raise _registry.unknown_name_error(
-                "activation", identifier, f" Expected one of: {', '.join(sorted(ALL))}.")
+            raise _registry.unknown_name_error("activation", identifier, f" Expected one of: {', '.join(sorted(ALL))}.")
         return found() if inspect.isclass(found) else found
     if isinstance(identifier, dict):
         return deserialize(identifier)

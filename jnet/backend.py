@@ -16,15 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnet.config import (  # noqa: F401  (re-exported, as keras.backend does)
-    backend,
-    epsilon,
-    floatx,
-    image_data_format,
-    set_epsilon,
-    set_floatx,
-    set_image_data_format,
-)
+from jnet.config import backend, epsilon, floatx, image_data_format, set_epsilon, set_floatx, set_image_data_format  # noqa: F401  (re-exported, as keras.backend does)
 
 _PYTHON_DTYPES = {bool: "bool", int: "int32", float: "float32", complex: "complex64", str: "string"}
 _STRING_ALIASES = {"int": "int32", "float": "float32", "double": "float64", "uint": "uint32"}

@@ -86,9 +86,7 @@ def standardize_data_format(data_format):
         return image_data_format()
     value = str(data_format).lower()
     if value not in ("channels_first", "channels_last"):
-        raise ValueError(
-            f"`data_format` must be 'channels_first' or 'channels_last'; received {data_format!r}"
-        )
+        raise ValueError(f"`data_format` must be 'channels_first' or 'channels_last'; received {data_format!r}")
     return value
 
 

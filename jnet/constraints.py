@@ -18,8 +18,20 @@ import jax.numpy as jnp
 from jnet.serialization import ConfigObject, register_family
 from jnet.serialization_lib import family_deserialize, family_get, family_serialize
 
-__all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "deserialize", "get", "serialize",
-           "max_norm", "min_max_norm", "non_neg", "unit_norm"]
+__all__ = [
+    "Constraint",
+    "MaxNorm",
+    "MinMaxNorm",
+    "NonNeg",
+    "UnitNorm",
+    "deserialize",
+    "get",
+    "serialize",
+    "max_norm",
+    "min_max_norm",
+    "non_neg",
+    "unit_norm",
+]
 
 _EPSILON = 1e-7  # Keras's backend.epsilon()
 

@@ -30,9 +30,7 @@ def _check(policy):
     try:
         jnp.dtype(policy)
     except TypeError as err:
-        raise ValueError(
-            f"Unknown dtype policy {policy!r}: expected a dtype name or one of {sorted(_MIXED)}"
-        ) from err
+        raise ValueError(f"Unknown dtype policy {policy!r}: expected a dtype name or one of {sorted(_MIXED)}") from err
 
 
 def _resolve(policy):

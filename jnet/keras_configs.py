@@ -41,7 +41,7 @@ def family_from_module(module) -> str | None:
         return None
     for prefix in ("keras.src.", "keras.", "jnet."):
         if module.startswith(prefix):
-            return module[len(prefix):] or None
+            return module[len(prefix) :] or None
     return None
 
 
@@ -49,7 +49,9 @@ def may_be_builtin(module) -> bool:
     """Whether a config's `module` allows a jnet built-in: none given (jnet's short form), or
     Keras's or jnet's own. A class saved from the user's module (`"my_project.layers"`) is
     never swapped for a same-named built-in."""
-    return not module or module == "builtins" or is_keras_module(module) or module == "jnet" or module.startswith("jnet.")
+    return (
+        not module or module == "builtins" or is_keras_module(module) or module == "jnet" or module.startswith("jnet.")
+    )
 
 
 def is_keras_module(module) -> bool:

@@ -103,12 +103,13 @@ def global_policy() -> DTypePolicy:
 
 class LossScaleState(NamedTuple):
     inner_state: Any
-    loss_scale: jax.Array      # float32 scalar: the loss is multiplied by it before `grad`
-    good_steps: jax.Array      # int32 scalar: finite steps since the scale last changed
+    loss_scale: jax.Array  # float32 scalar: the loss is multiplied by it before `grad`
+    good_steps: jax.Array  # int32 scalar: finite steps since the scale last changed
 
 
-def dynamic_loss_scale(inner: optax.GradientTransformation, initial_scale=2.0**15,
-                       dynamic_growth_steps=2000, min_scale=1.0) -> optax.GradientTransformation:
+def dynamic_loss_scale(
+    inner: optax.GradientTransformation, initial_scale=2.0**15, dynamic_growth_steps=2000, min_scale=1.0
+) -> optax.GradientTransformation:
     """Wrap `inner` so that it receives gradients of a *scaled* loss (optax style).
 
     `update` divides the incoming gradients by the current scale, and
@@ -152,8 +153,11 @@ def find_loss_scale(opt_state):
 
     The engine calls this in its train step: with a scale, it differentiates `loss * scale`
     (the `LossScaleState` transformation divides the gradients again)."""
-    found = [s for s in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda s: isinstance(s, LossScaleState))
-             if isinstance(s, LossScaleState)]
+    found = [
+        s
+        for s in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda s: isinstance(s, LossScaleState))
+        if isinstance(s, LossScaleState)
+    ]
     return found[0].loss_scale if found else None
 
 
@@ -182,11 +186,17 @@ class LossScaleOptimizer(Optimizer):
     def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None, **kwargs):
         inner = _optimizers.get(inner_optimizer)
         if isinstance(inner, LossScaleOptimizer) or inner.full_batch:
-            raise ValueError(f"LossScaleOptimizer: cannot wrap {type(inner).__name__}; wrap a Keras-named jnet optimizer")
+            raise ValueError(
+                f"LossScaleOptimizer: cannot wrap {type(inner).__name__}; wrap a Keras-named jnet optimizer"
+            )
         if isinstance(inner, _optimizers.OptaxOptimizer):
-            raise ValueError("LossScaleOptimizer: for a raw optax transformation use jnet.mixed_precision.dynamic_loss_scale(tx)")
+            raise ValueError(
+                "LossScaleOptimizer: for a raw optax transformation use jnet.mixed_precision.dynamic_loss_scale(tx)"
+            )
         if kwargs:
-            raise ValueError(f"LossScaleOptimizer: unsupported argument(s) {sorted(kwargs)}; set them on the inner optimizer")
+            raise ValueError(
+                f"LossScaleOptimizer: unsupported argument(s) {sorted(kwargs)}; set them on the inner optimizer"
+            )
         super().__init__(learning_rate=inner._learning_rate, name=name or "loss_scale_optimizer")
         self.inner_optimizer = inner
         self.initial_scale = float(initial_scale)
@@ -196,7 +206,9 @@ class LossScaleOptimizer(Optimizer):
     def _build(self, learning_rate):
         # The scale wraps the inner rule *inside* inject_hyperparams, so the learning rate stays
         # at the top of the state where the engine writes it.
-        return dynamic_loss_scale(self.inner_optimizer._build(learning_rate), self.initial_scale, self.dynamic_growth_steps)
+        return dynamic_loss_scale(
+            self.inner_optimizer._build(learning_rate), self.initial_scale, self.dynamic_growth_steps
+        )
 
     @property
     def learning_rate(self):
@@ -211,13 +223,17 @@ class LossScaleOptimizer(Optimizer):
         """`loss` times the scale held in `opt_state`: differentiate this."""
         scale = find_loss_scale(opt_state)
         if scale is None:
-            raise ValueError("LossScaleOptimizer.scale_loss: opt_state holds no loss scale (was it made by this optimizer's tx?)")
+            raise ValueError(
+                "LossScaleOptimizer.scale_loss: opt_state holds no loss scale (was it made by this optimizer's tx?)"
+            )
         return loss * scale.astype(loss.dtype)
 
     def get_config(self) -> dict:
         return {
-            "name": self.name, "inner_optimizer": _optimizers.serialize(self.inner_optimizer),
-            "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps,
+            "name": self.name,
+            "inner_optimizer": _optimizers.serialize(self.inner_optimizer),
+            "initial_scale": self.initial_scale,
+            "dynamic_growth_steps": self.dynamic_growth_steps,
         }
 
     @classmethod
@@ -242,6 +258,14 @@ dtype_policy = global_policy
 set_dtype_policy = set_global_policy
 
 __all__ = [
-    "DTypePolicy", "LossScaleOptimizer", "LossScaleState", "Policy", "dynamic_loss_scale",
-    "find_loss_scale", "global_policy", "set_global_policy", "dtype_policy", "set_dtype_policy",
+    "DTypePolicy",
+    "LossScaleOptimizer",
+    "LossScaleState",
+    "Policy",
+    "dynamic_loss_scale",
+    "find_loss_scale",
+    "global_policy",
+    "set_global_policy",
+    "dtype_policy",
+    "set_dtype_policy",
 ]

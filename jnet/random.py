@@ -161,8 +161,7 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     logits = jnp.asarray(unwrap(logits))
     if logits.ndim != 2:
         raise ValueError(f"categorical: `logits` must be 2-D (batch, classes); received shape {logits.shape}")
-    out = jax.random.categorical(draw_seed(seed), logits[:, None, :], axis=-1,
-                                 shape=(logits.shape[0], num_samples))
+    out = jax.random.categorical(draw_seed(seed), logits[:, None, :], axis=-1, shape=(logits.shape[0], num_samples))
     return out.astype(dtype)
 
 
@@ -193,8 +192,9 @@ def gamma(shape, alpha, dtype=None, seed=None):
 def binomial(shape, counts, probabilities, dtype=None, seed=None):
     """Samples from Binomial(`counts`, `probabilities`), as floats by default."""
     dt = _dt(dtype)
-    out = jax.random.binomial(draw_seed(seed), jnp.asarray(counts, "float32"),
-                              jnp.asarray(probabilities, "float32"), tuple(shape))
+    out = jax.random.binomial(
+        draw_seed(seed), jnp.asarray(counts, "float32"), jnp.asarray(probabilities, "float32"), tuple(shape)
+    )
     return out.astype(dt)
 
 

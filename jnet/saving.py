@@ -27,8 +27,20 @@ def load_weights(model, filepath, skip_mismatch=False):
 register_keras_serializable = register_serializable
 
 __all__ = [
-    "CheckpointError", "CustomObjectScope", "custom_object_scope", "deserialize_jnet_object",
-    "deserialize_keras_object", "get_custom_objects", "get_registered_name", "get_registered_object",
-    "load_model", "load_weights", "register_keras_serializable", "register_serializable", "save_model",
-    "save_weights", "serialize_jnet_object", "serialize_keras_object",
+    "CheckpointError",
+    "CustomObjectScope",
+    "custom_object_scope",
+    "deserialize_jnet_object",
+    "deserialize_keras_object",
+    "get_custom_objects",
+    "get_registered_name",
+    "get_registered_object",
+    "load_model",
+    "load_weights",
+    "register_keras_serializable",
+    "register_serializable",
+    "save_model",
+    "save_weights",
+    "serialize_jnet_object",
+    "serialize_keras_object",
 ]

@@ -24,9 +24,9 @@ import threading
 
 from jnet import keras_configs
 
-_REGISTRY: dict[str, type] = {}          # jnet's built-in classes, by class name
+_REGISTRY: dict[str, type] = {}  # jnet's built-in classes, by class name
 _CUSTOM_OBJECTS: dict[str, object] = {}  # registered or user-added objects (get_custom_objects)
-_CUSTOM_NAMES: dict[object, str] = {}    # object -> its registered "package>name"
+_CUSTOM_NAMES: dict[object, str] = {}  # object -> its registered "package>name"
 _FAMILIES: dict[str, dict[str, dict]] = {}  # "losses" -> {"classes": {...}, "functions": {...}}
 _SCOPES = threading.local()  # custom_object_scope dicts of this thread, outermost first
 
@@ -140,7 +140,8 @@ def register_serializable(package: str = "Custom", name: str | None = None):
     def decorator(obj):
         if inspect.isclass(obj) and not (hasattr(obj, "get_config") or dataclasses.is_dataclass(obj)):
             raise ValueError(
-                f"register_keras_serializable: cannot register {obj.__name__}, a class without a get_config() method.")
+                f"register_keras_serializable: cannot register {obj.__name__}, a class without a get_config() method."
+            )
         key = f"{package}>{name if name is not None else obj.__name__}"
         _CUSTOM_OBJECTS[key] = obj
         _CUSTOM_NAMES[obj] = key
@@ -315,8 +316,9 @@ def resolve(config: dict, custom_objects: dict | None = None, default_module: st
     return obj, inner
 
 
-def deserialize(config: dict, custom_objects: dict | None = None, safe_mode: bool = True,
-                default_module: str | None = None):
+def deserialize(
+    config: dict, custom_objects: dict | None = None, safe_mode: bool = True, default_module: str | None = None
+):
     """Rebuild an object from `serialize`'s output (or a Keras 3 config), with no pickle and no
     code execution. The object's own `from_config` runs inside a scope holding
     `custom_objects`, so nested names (a custom initializer of a layer) resolve too."""

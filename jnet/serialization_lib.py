@@ -19,9 +19,16 @@ import numpy as np
 from jnet import serialization as _reg
 
 PLAIN_TYPES = (str, int, float, bool)
-_KIND = {"initializers": "initializer", "regularizers": "regularizer", "constraints": "constraint",
-         "layers": "layer", "activations": "activation", "losses": "loss", "metrics": "metric",
-         "optimizers": "optimizer"}
+_KIND = {
+    "initializers": "initializer",
+    "regularizers": "regularizer",
+    "constraints": "constraint",
+    "layers": "layer",
+    "activations": "activation",
+    "losses": "loss",
+    "metrics": "metric",
+    "optimizers": "optimizer",
+}
 
 
 def _public_module(cls) -> str:
@@ -52,11 +59,16 @@ def _serialize_function(fn) -> dict:
     if getattr(fn, "__name__", None) == "<lambda>":
         raise TypeError(
             f"serialize_keras_object: {fn!r} is a lambda, and jnet never saves code. Use a named "
-            "function registered with @jnet.saving.register_keras_serializable().")
+            "function registered with @jnet.saving.register_keras_serializable()."
+        )
     if _reg.is_registered(fn):
         name = _reg.registered_name(fn)
-        return {"module": getattr(fn, "__module__", None), "class_name": "function", "config": name,
-                "registered_name": name}
+        return {
+            "module": getattr(fn, "__module__", None),
+            "class_name": "function",
+            "config": name,
+            "registered_name": name,
+        }
     name = _builtin_function_name(fn) or getattr(fn, "__name__", None)
     if name is None:
         raise TypeError(f"serialize_keras_object: cannot serialize {fn!r}: it has no name.")
@@ -105,11 +117,19 @@ def serialize_keras_object(obj):
     if hasattr(obj, "get_config"):
         config = obj.get_config()
         if not isinstance(config, dict):
-            raise TypeError(f"serialize_keras_object: {type(obj).__name__}.get_config() must return a dict, got {config!r}")
+            raise TypeError(
+                f"serialize_keras_object: {type(obj).__name__}.get_config() must return a dict, got {config!r}"
+            )
         cls = type(obj)
-        registered = _reg.registered_name(cls) if (_reg.is_registered(cls) or not cls.__module__.startswith("jnet.")) else None
-        result = {"module": _public_module(cls), "class_name": cls.__name__,
-                  "config": serialize_keras_object(config), "registered_name": registered}
+        registered = (
+            _reg.registered_name(cls) if (_reg.is_registered(cls) or not cls.__module__.startswith("jnet.")) else None
+        )
+        result = {
+            "module": _public_module(cls),
+            "class_name": cls.__name__,
+            "config": serialize_keras_object(config),
+            "registered_name": registered,
+        }
         _add_build_and_compile_config(obj, result)
         return result
     if _is_function(obj):
@@ -202,7 +222,8 @@ def _special(config, custom_objects, safe_mode):
         raise ValueError(
             "deserialize_keras_object: the config holds a Python lambda (marshalled code). jnet never "
             "runs code from a config, whatever safe_mode says: define the function, register it with "
-            "@jnet.saving.register_keras_serializable() and save it by name.")
+            "@jnet.saving.register_keras_serializable() and save it by name."
+        )
     return _NOT_SPECIAL
 
 
@@ -277,12 +298,19 @@ def family_get(identifier, family: str, by_name, names=(), custom_objects=None):
         obj = obj()
     if callable(obj):
         return obj
-    raise TypeError(f"Could not interpret {kind} identifier: {identifier!r} (expected a name, a config dict or a callable)")
+    raise TypeError(
+        f"Could not interpret {kind} identifier: {identifier!r} (expected a name, a config dict or a callable)"
+    )
 
 
 __all__ = [
-    "deserialize_keras_object", "family_deserialize", "family_get", "family_serialize",
-    "get_registered_name", "get_registered_object", "serialize_keras_object",
+    "deserialize_keras_object",
+    "family_deserialize",
+    "family_get",
+    "family_serialize",
+    "get_registered_name",
+    "get_registered_object",
+    "serialize_keras_object",
 ]
 
 

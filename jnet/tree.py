@@ -76,6 +76,7 @@ def map_structure_up_to(shallow_structure, func, *structures):
 
 def map_shape_structure(func, structure):
     """`func` applied to each shape in `structure`, a shape being a tuple/list of ints/None."""
+
     def is_shape(x):
         return x is None or (isinstance(x, (tuple, list)) and all(d is None or isinstance(d, int) for d in x))
 
@@ -84,6 +85,7 @@ def map_shape_structure(func, structure):
 
 def assert_same_structure(a, b, check_types=None):
     """Raise when `a` and `b` differ in nesting (list vs tuple counts as the same)."""
+
     def norm(x):
         return jtu.tree_structure(lists_to_tuples(x), is_leaf=_is_none)
 
@@ -96,8 +98,10 @@ def assert_same_paths(a, b):
     pa = {p for p, _ in flatten_with_path(a)}
     pb = {p for p, _ in flatten_with_path(b)}
     if pa != pb:
-        raise ValueError(f"assert_same_paths: paths differ: only in a {sorted(pa - pb, key=str)}, "
-                         f"only in b {sorted(pb - pa, key=str)}")
+        raise ValueError(
+            f"assert_same_paths: paths differ: only in a {sorted(pa - pb, key=str)}, "
+            f"only in b {sorted(pb - pa, key=str)}"
+        )
 
 
 def lists_to_tuples(structure):
@@ -112,6 +116,7 @@ def lists_to_tuples(structure):
 def traverse(func, structure, top_down=True):
     """Visit every subtree: top-down, `func(sub)` returning None recurses into it, anything
     else replaces it (`MAP_TO_NONE` for None); bottom-up, `func` gets the rebuilt subtree."""
+
     def leaf(x):
         return x is None or jtu.treedef_is_leaf(jtu.tree_structure(x, is_leaf=_is_none))
 

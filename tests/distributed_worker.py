@@ -29,10 +29,7 @@ def make_model():
     import jnet
 
     jnet.utils.set_random_seed(0)
-    return jnet.Sequential([
-        jnet.layers.Dense(8, activation="tanh", input_shape=(4,)),
-        jnet.layers.Dense(2),
-    ])
+    return jnet.Sequential([jnet.layers.Dense(8, activation="tanh", input_shape=(4,)), jnet.layers.Dense(2)])
 
 
 def make_data():
@@ -65,7 +62,7 @@ def train_manual(dist):
 
     losses = []
     for i in range(STEPS):
-        batch = dist.place_batch({"x": x[i * BATCH:(i + 1) * BATCH], "y": y[i * BATCH:(i + 1) * BATCH]})
+        batch = dist.place_batch({"x": x[i * BATCH : (i + 1) * BATCH], "y": y[i * BATCH : (i + 1) * BATCH]})
         train_state, loss = step(train_state, batch)
         losses.append(float(loss))
     return losses, train_state["params"]
@@ -100,12 +97,17 @@ def train_fit(dist, ckpt_path=None):
 
             ts = model.get_train_state()
             seen["saved_kernel_spec"] = spec_of(ts.params["dense"]["kernel"])
-            seen["saved_moment_specs"] = sorted({str(spec_of(a)) for a in jax.tree_util.tree_leaves(ts.opt_state) if a.ndim == 2})
+            seen["saved_moment_specs"] = sorted(
+                {str(spec_of(a)) for a in jax.tree_util.tree_leaves(ts.opt_state) if a.ndim == 2}
+            )
             with ocp.StandardCheckpointer() as ckptr:
                 ckptr.save(ckpt_path, ts)
     result = {
-        "losses": history.history["loss"], "weights": [w.ravel().tolist() for w in model.get_weights()],
-        "evaluate": float(np.ravel(evaluated)[0]), "predict": np.asarray(predicted).ravel().tolist(), **seen,
+        "losses": history.history["loss"],
+        "weights": [w.ravel().tolist() for w in model.get_weights()],
+        "evaluate": float(np.ravel(evaluated)[0]),
+        "predict": np.asarray(predicted).ravel().tolist(),
+        **seen,
     }
     if dist is None:  # the reference for a restored checkpoint that trains one epoch more
         model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
@@ -156,7 +158,9 @@ def devices4(ckpt_dir):
     kernel = params["dense"]["kernel"]
     batch = dp.place_batch({"x": np.zeros((BATCH, 4), np.float32)})["x"]
     out["dp"] = {
-        "losses": losses, "params": flat(params), "batch_multiple": dp.batch_multiple,
+        "losses": losses,
+        "params": flat(params),
+        "batch_multiple": dp.batch_multiple,
         "kernel_replicated": bool(kernel.sharding.is_fully_replicated),
         "batch_shard_shapes": sorted({tuple(s.data.shape) for s in batch.addressable_shards}),
         "batch_n_shards": len(batch.addressable_shards),
@@ -170,7 +174,9 @@ def devices4(ckpt_dir):
     losses, params = train_manual(mp)
     kernel = params["dense"]["kernel"]
     out["mp"] = {
-        "losses": losses, "params": flat(params), "batch_multiple": mp.batch_multiple,
+        "losses": losses,
+        "params": flat(params),
+        "batch_multiple": mp.batch_multiple,
         "kernel_spec": spec_of(kernel),
         "kernel_shard_shapes": sorted({tuple(s.data.shape) for s in kernel.addressable_shards}),
         "kernel_replicated": bool(kernel.sharding.is_fully_replicated),
@@ -195,12 +201,14 @@ def restore(ckpt_dir):
     params = make_model().init(jax.random.key(0))["params"]
     device = jax.devices()[0]
     target = jax.tree_util.tree_map(
-        lambda p: jax.ShapeDtypeStruct(p.shape, p.dtype, sharding=jax.sharding.SingleDeviceSharding(device)), params)
+        lambda p: jax.ShapeDtypeStruct(p.shape, p.dtype, sharding=jax.sharding.SingleDeviceSharding(device)), params
+    )
     with ocp.StandardCheckpointer() as ckptr:
         restored = ckptr.restore(os.path.join(ckpt_dir, "state"), target)
     leaves = jax.tree_util.tree_leaves(restored)
     out = {
-        "n_devices": jax.device_count(), "params": flat(restored),
+        "n_devices": jax.device_count(),
+        "params": flat(restored),
         "devices": sorted({str(d) for a in leaves for d in a.devices()}),
     }
 
@@ -210,7 +218,7 @@ def restore(ckpt_dir):
     model = make_model()
     model.compile(optimizer=jnet.optimizers.SGD(0.1, momentum=0.9), loss="mse")
     x, y = make_data()
-    model.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, epochs=1, verbose=0)   # builds the train state
+    model.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, epochs=1, verbose=0)  # builds the train state
     target = model.get_train_state()
     with ocp.StandardCheckpointer() as ckptr:
         ts = ckptr.restore(os.path.join(ckpt_dir, "train_state"), target)
@@ -233,15 +241,19 @@ def multiproc(pid, port):
     # A per-process input pipeline in an own loop: each process passes only its rows.
     x, _ = make_data()
     rows = BATCH // 2
-    local = dp.place_local_batch({"x": x[pid * rows:(pid + 1) * rows]})["x"]
+    local = dp.place_local_batch({"x": x[pid * rows : (pid + 1) * rows]})["x"]
     gathered = jax.jit(lambda a: a, out_shardings=dp.replicated)(local)
     # Replicated params: every process holds the full value.
     return {
-        "local_batch_shape": list(local.shape), "local_batch": np.asarray(gathered.addressable_data(0)).ravel().tolist(),
+        "local_batch_shape": list(local.shape),
+        "local_batch": np.asarray(gathered.addressable_data(0)).ravel().tolist(),
         "fit": {k: fitted[k] for k in ("losses", "weights", "evaluate", "predict")},
-        "process_index": jax.process_index(), "process_count": jax.process_count(),
-        "n_devices": jax.device_count(), "n_local": jax.local_device_count(),
-        "losses": losses, "params": [np.asarray(p.addressable_data(0)).ravel().tolist() for p in jax.tree_util.tree_leaves(params)],
+        "process_index": jax.process_index(),
+        "process_count": jax.process_count(),
+        "n_devices": jax.device_count(),
+        "n_local": jax.local_device_count(),
+        "losses": losses,
+        "params": [np.asarray(p.addressable_data(0)).ravel().tolist() for p in jax.tree_util.tree_leaves(params)],
     }
 
 

@@ -31,8 +31,19 @@ def _unknown_batch(spec):
     return jax.ShapeDtypeStruct((None,) + tuple(spec.shape[1:]), spec.dtype)
 
 
-def check_layer(layer, *inputs, reference=None, rtol=1e-5, atol=1e-5, training=False, rng=None,
-                key=0, variables=None, grad=True, apply_kwargs=None):
+def check_layer(
+    layer,
+    *inputs,
+    reference=None,
+    rtol=1e-5,
+    atol=1e-5,
+    training=False,
+    rng=None,
+    key=0,
+    variables=None,
+    grad=True,
+    apply_kwargs=None,
+):
     apply_kwargs = apply_kwargs or {}
     inputs = jax.tree_util.tree_map(jnp.asarray, inputs)
     specs = jax.tree_util.tree_map(_spec, inputs)
@@ -70,6 +81,7 @@ def check_layer(layer, *inputs, reference=None, rtol=1e-5, atol=1e-5, training=F
             np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=rtol, atol=atol)
 
     if grad and jax.tree_util.tree_leaves(variables["params"]):
+
         def loss(params, *xs):
             o, _ = run({"params": params, "state": variables["state"]}, *xs)
             return sum(jnp.sum(jnp.square(leaf.astype(jnp.float32))) for leaf in jax.tree_util.tree_leaves(o))
@@ -79,6 +91,7 @@ def check_layer(layer, *inputs, reference=None, rtol=1e-5, atol=1e-5, training=F
             assert gp.shape == p.shape and bool(jnp.all(jnp.isfinite(gp)))
         stepped = jax.tree_util.tree_map(lambda p, gp: p - 0.1 * gp, variables["params"], g)
         assert any(
-            not np.allclose(a, b) for a, b in zip(jax.tree_util.tree_leaves(stepped), jax.tree_util.tree_leaves(variables["params"]))
+            not np.allclose(a, b)
+            for a, b in zip(jax.tree_util.tree_leaves(stepped), jax.tree_util.tree_leaves(variables["params"]))
         ), "a gradient step did not change any param"
     return variables, out

@@ -19,26 +19,90 @@ import sys
 import numpy as np
 
 AREAS = {
-    "area/parser": ["parser", "lexer", "grammar", "syntax tree", "tokenizer", "macro expansion", "type checker",
-                    "error recovery", "unicode identifiers", "operator precedence", "f-strings", "decorators"],
-    "area/cli": ["command line", "--verbose flag", "config file", "exit code", "shell completion", "progress bar",
-                 "colour output", "subcommand", "argument parsing", "help text", "environment variable", "log level"],
-    "area/runtime": ["garbage collector", "thread pool", "memory leak", "event loop", "async tasks", "file handles",
-                     "signal handler", "allocator", "stack overflow", "deadlock", "mmap", "jit cache"],
-    "area/docs": ["tutorial", "api reference", "docstring", "readme", "changelog", "example notebook",
-                  "installation guide", "broken link", "sphinx build", "translation", "faq", "migration guide"],
+    "area/parser": [
+        "parser",
+        "lexer",
+        "grammar",
+        "syntax tree",
+        "tokenizer",
+        "macro expansion",
+        "type checker",
+        "error recovery",
+        "unicode identifiers",
+        "operator precedence",
+        "f-strings",
+        "decorators",
+    ],
+    "area/cli": [
+        "command line",
+        "--verbose flag",
+        "config file",
+        "exit code",
+        "shell completion",
+        "progress bar",
+        "colour output",
+        "subcommand",
+        "argument parsing",
+        "help text",
+        "environment variable",
+        "log level",
+    ],
+    "area/runtime": [
+        "garbage collector",
+        "thread pool",
+        "memory leak",
+        "event loop",
+        "async tasks",
+        "file handles",
+        "signal handler",
+        "allocator",
+        "stack overflow",
+        "deadlock",
+        "mmap",
+        "jit cache",
+    ],
+    "area/docs": [
+        "tutorial",
+        "api reference",
+        "docstring",
+        "readme",
+        "changelog",
+        "example notebook",
+        "installation guide",
+        "broken link",
+        "sphinx build",
+        "translation",
+        "faq",
+        "migration guide",
+    ],
 }
 AREA_P = [0.38, 0.27, 0.23, 0.12]
-NEW_TOPICS = {"area/parser": "pattern matching", "area/cli": "plugin loader", "area/runtime": "wasm backend",
-              "area/docs": "cookbook"}  # appear in the second year only: the newest split sees drift
-KINDS = {"kind/bug": ["{c} fails with {e}", "{c} broken since {v}", "unexpected {e} in {c}", "{c} gives wrong result"],
-         "kind/feature": ["support {c} in more places", "add an option for {c}", "proposal: rework {c}"],
-         "kind/question": ["how to use {c}?", "is {c} expected to behave like this", "question about {c}"]}
+NEW_TOPICS = {
+    "area/parser": "pattern matching",
+    "area/cli": "plugin loader",
+    "area/runtime": "wasm backend",
+    "area/docs": "cookbook",
+}  # appear in the second year only: the newest split sees drift
+KINDS = {
+    "kind/bug": ["{c} fails with {e}", "{c} broken since {v}", "unexpected {e} in {c}", "{c} gives wrong result"],
+    "kind/feature": ["support {c} in more places", "add an option for {c}", "proposal: rework {c}"],
+    "kind/question": ["how to use {c}?", "is {c} expected to behave like this", "question about {c}"],
+}
 ERRORS = ["KeyError", "segmentation fault", "UnicodeDecodeError", "assertion failure", "TypeError", "timeout"]
-FILLER = ["Thanks for the great project!", "I searched the existing issues.", "Happy to send a PR.",
-          "Any pointers welcome.", "Same on Windows 11 and Ubuntu 22.04.", "Python 3.11, latest release.",
-          "Not sure if this is the right place.", "See the log below.", "Cc @maintainers", "Merci beaucoup ✨",
-          "日本語のファイルでも同じです。", "Edit: still happens on main."]
+FILLER = [
+    "Thanks for the great project!",
+    "I searched the existing issues.",
+    "Happy to send a PR.",
+    "Any pointers welcome.",
+    "Same on Windows 11 and Ubuntu 22.04.",
+    "Python 3.11, latest release.",
+    "Not sure if this is the right place.",
+    "See the log below.",
+    "Cc @maintainers",
+    "Merci beaucoup ✨",
+    "日本語のファイルでも同じです。",
+    "Edit: still happens on main.",
+]
 TAGS = ["platform/windows", "platform/macos", "needs-triage", "help wanted", "duplicate", "regression"]
 PRIORITIES = ["priority/p0", "priority/p1", "priority/p2"]
 
@@ -59,10 +123,15 @@ def _issue(rng, i, n, start):
         title = ["Help", "it does not work", "Bug?", "Weird behaviour", "question"][int(rng.integers(5))]
     parts = []
     if kind == "kind/bug" and rng.random() < 0.7:
-        parts += ["### Describe the bug", f"When I use the {comp()} it fails.",
-                  "### To reproduce", "```python\nimport tool\ntool.run('x')\n```",
-                  "### Traceback", f"```\nTraceback (most recent call last):\n  File \"main.py\", line "
-                                   f"{rng.integers(1, 400)}\n{fmt['e']}: {comp()}\n```"]
+        parts += [
+            "### Describe the bug",
+            f"When I use the {comp()} it fails.",
+            "### To reproduce",
+            "```python\nimport tool\ntool.run('x')\n```",
+            "### Traceback",
+            f"```\nTraceback (most recent call last):\n  File \"main.py\", line "
+            f"{rng.integers(1, 400)}\n{fmt['e']}: {comp()}\n```",
+        ]
     else:
         parts += [f"The {comp()} should work with the {comp()}.", f"Right now {comp()} is confusing."]
     for _ in range(int(rng.integers(0, 4))):
@@ -83,9 +152,16 @@ def _issue(rng, i, n, start):
     if rng.random() < 0.4:
         labels.append(PRIORITIES[int(rng.choice(3, p=[0.15, 0.35, 0.5]))])
     created = start + datetime.timedelta(days=730 * t, minutes=int(rng.integers(0, 1440)))
-    return {"number": i + 1, "title": title, "body": body, "labels": labels,
-            "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"), "comments": int(rng.poisson(2)),
-            "reactions": int(rng.poisson(1)), "pr": rng.random() < 0.08}
+    return {
+        "number": i + 1,
+        "title": title,
+        "body": body,
+        "labels": labels,
+        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "comments": int(rng.poisson(2)),
+        "reactions": int(rng.poisson(1)),
+        "pr": rng.random() < 0.08,
+    }
 
 
 def github_export(n, seed=0, shape="rest"):
@@ -97,20 +173,34 @@ def github_export(n, seed=0, shape="rest"):
         it = _issue(rng, i, n, start)
         url = f"https://github.com/acme/tool/{'pull' if it['pr'] else 'issues'}/{it['number']}"
         if shape == "rest":
-            obj = {"url": url.replace("github.com", "api.github.com/repos"), "html_url": url, "number": it["number"],
-                   "title": it["title"], "body": it["body"], "state": "open",
-                   "labels": [{"id": 100 + k, "name": name, "color": "ededed"} for k, name in enumerate(it["labels"])],
-                   "comments": it["comments"], "created_at": it["created"],
-                   "reactions": {"total_count": it["reactions"], "+1": it["reactions"]}}
+            obj = {
+                "url": url.replace("github.com", "api.github.com/repos"),
+                "html_url": url,
+                "number": it["number"],
+                "title": it["title"],
+                "body": it["body"],
+                "state": "open",
+                "labels": [{"id": 100 + k, "name": name, "color": "ededed"} for k, name in enumerate(it["labels"])],
+                "comments": it["comments"],
+                "created_at": it["created"],
+                "reactions": {"total_count": it["reactions"], "+1": it["reactions"]},
+            }
             if it["pr"]:
                 obj["pull_request"] = {"url": url}
         else:
-            obj = {"number": it["number"], "title": it["title"], "body": it["body"] or "", "url": url,
-                   "labels": [{"id": f"LA_{k}", "name": name, "description": "", "color": "ededed"}
-                              for k, name in enumerate(it["labels"])],
-                   "comments": [{"author": {"login": "someone"}, "body": "+1"}] * it["comments"],
-                   "createdAt": it["created"],
-                   "reactionGroups": [{"content": "THUMBS_UP", "users": {"totalCount": it["reactions"]}}]}
+            obj = {
+                "number": it["number"],
+                "title": it["title"],
+                "body": it["body"] or "",
+                "url": url,
+                "labels": [
+                    {"id": f"LA_{k}", "name": name, "description": "", "color": "ededed"}
+                    for k, name in enumerate(it["labels"])
+                ],
+                "comments": [{"author": {"login": "someone"}, "body": "+1"}] * it["comments"],
+                "createdAt": it["created"],
+                "reactionGroups": [{"content": "THUMBS_UP", "users": {"totalCount": it["reactions"]}}],
+            }
         out.append(obj)
     return out[::-1]
 

@@ -90,7 +90,9 @@ def test_keras_urls_and_hashes():
     import keras.src.applications as ka
 
     assert (imagenet_utils.CLASS_INDEX_PATH, imagenet_utils.CLASS_INDEX_HASH) == (
-        ka.imagenet_utils.CLASS_INDEX_PATH, "c2c37ea517e94d9795004a39431a14cb")
+        ka.imagenet_utils.CLASS_INDEX_PATH,
+        "c2c37ea517e94d9795004a39431a14cb",
+    )
     apps = jnet.applications
     for mod, kmod in [(apps.vgg16, ka.vgg16), (apps.vgg19, ka.vgg19)]:
         assert (mod.WEIGHTS.origin, mod.WEIGHTS_NO_TOP.origin) == (kmod.WEIGHTS_PATH, kmod.WEIGHTS_PATH_NO_TOP)
@@ -99,32 +101,50 @@ def test_keras_urls_and_hashes():
     assert apps.resnet.weights_file("resnet50", False).fname == "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
     assert apps.mobilenet_v3.WEIGHTS_HASHES == ka.mobilenet_v3.WEIGHTS_HASHES
     assert apps.mobilenet_v3.weights_file("small", False, 1.0, False).origin == (
-        ka.mobilenet_v3.BASE_WEIGHT_PATH + "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5")
-    assert apps.mobilenet.weights_file(0.25, 128, True).origin == ka.mobilenet.BASE_WEIGHT_PATH + "mobilenet_2_5_128_tf.h5"
+        ka.mobilenet_v3.BASE_WEIGHT_PATH + "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"
+    )
+    assert (
+        apps.mobilenet.weights_file(0.25, 128, True).origin == ka.mobilenet.BASE_WEIGHT_PATH + "mobilenet_2_5_128_tf.h5"
+    )
     assert apps.mobilenet_v2.weights_file(0.35, 96, False).origin == (
-        ka.mobilenet_v2.BASE_WEIGHT_PATH + "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5")
+        ka.mobilenet_v2.BASE_WEIGHT_PATH + "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+    )
     assert apps.densenet.weights_file(121, True) == (
-        "densenet121_weights_tf_dim_ordering_tf_kernels.h5", ka.densenet.DENSENET121_WEIGHT_PATH,
-        "9d60b8095a5708f2dcce2bca79d332c7")
+        "densenet121_weights_tf_dim_ordering_tf_kernels.h5",
+        ka.densenet.DENSENET121_WEIGHT_PATH,
+        "9d60b8095a5708f2dcce2bca79d332c7",
+    )
 
 
 def test_family_preprocessing_modes():
     from keras import applications as kapps
 
     x = np.random.default_rng(1).uniform(0, 255, (1, 4, 4, 3)).astype("float32")
-    for module in ["vgg16", "vgg19", "resnet", "resnet50", "resnet_v2", "mobilenet", "mobilenet_v2", "mobilenet_v3",
-                   "densenet"]:
+    for module in [
+        "vgg16",
+        "vgg19",
+        "resnet",
+        "resnet50",
+        "resnet_v2",
+        "mobilenet",
+        "mobilenet_v2",
+        "mobilenet_v3",
+        "densenet",
+    ]:
         got = getattr(jnet.applications, module).preprocess_input(x.copy())
         np.testing.assert_allclose(got, getattr(kapps, module).preprocess_input(x.copy()), rtol=1e-6, err_msg=module)
 
 
-@pytest.mark.parametrize("args", [
-    ((None, 224, 32, "channels_last", True, "imagenet")),
-    ((None, 224, 32, "channels_last", False, None)),
-    (((100, 120, 3), 224, 32, "channels_last", False, "imagenet")),
-    (((3, 100, None), 224, 32, "channels_first", False, None)),
-    (((224, 224, 1), 224, 32, "channels_last", True, None)),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ((None, 224, 32, "channels_last", True, "imagenet")),
+        ((None, 224, 32, "channels_last", False, None)),
+        (((100, 120, 3), 224, 32, "channels_last", False, "imagenet")),
+        (((3, 100, None), 224, 32, "channels_first", False, None)),
+        (((224, 224, 1), 224, 32, "channels_last", True, None)),
+    ],
+)
 def test_obtain_input_shape_matches_keras(args):
     from keras.src.applications import imagenet_utils as kiu
 
@@ -154,8 +174,9 @@ def test_imagenet_weights_come_from_keras_cache(tmp_path, monkeypatch):
     file = jnet.applications.vgg16.WEIGHTS_NO_TOP._replace(file_hash=digest, origin="http://127.0.0.1:9/x.h5")
     monkeypatch.setattr(jnet.applications.vgg16, "WEIGHTS_NO_TOP", file)
     model = jnet.applications.VGG16(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
-    np.testing.assert_array_equal(model.get_layer("block5_conv3").kernel.numpy(),
-                                  np.asarray(kmodel.get_layer("block5_conv3").kernel))
+    np.testing.assert_array_equal(
+        model.get_layer("block5_conv3").kernel.numpy(), np.asarray(kmodel.get_layer("block5_conv3").kernel)
+    )
 
 
 def test_input_tensor_is_used():
@@ -174,11 +195,21 @@ def test_input_tensor_is_used():
 
 slow = pytest.mark.slow
 PARAM_COUNT_CASES = [
-    "VGG16", "VGG19", "ResNet50", "ResNet50V2", "MobileNet", "MobileNetV2", "MobileNetV3Small",
-    "MobileNetV3Large", "DenseNet121",
-    pytest.param("ResNet101", marks=slow), pytest.param("ResNet152", marks=slow),
-    pytest.param("ResNet101V2", marks=slow), pytest.param("ResNet152V2", marks=slow),
-    pytest.param("DenseNet169", marks=slow), pytest.param("DenseNet201", marks=slow),
+    "VGG16",
+    "VGG19",
+    "ResNet50",
+    "ResNet50V2",
+    "MobileNet",
+    "MobileNetV2",
+    "MobileNetV3Small",
+    "MobileNetV3Large",
+    "DenseNet121",
+    pytest.param("ResNet101", marks=slow),
+    pytest.param("ResNet152", marks=slow),
+    pytest.param("ResNet101V2", marks=slow),
+    pytest.param("ResNet152V2", marks=slow),
+    pytest.param("DenseNet169", marks=slow),
+    pytest.param("DenseNet201", marks=slow),
 ]
 LIVE_CASES = [
     ("VGG16", dict(include_top=False, input_shape=(32, 32, 3), pooling="max")),
@@ -188,8 +219,7 @@ LIVE_CASES = [
     pytest.param("ResNet50V2", dict(include_top=False, input_shape=(32, 32, 3)), marks=slow),
     pytest.param("MobileNet", dict(alpha=0.25, input_shape=(128, 128, 3)), marks=slow),
     pytest.param("MobileNetV2", dict(alpha=0.35, include_top=False, input_shape=(32, 32, 3)), marks=slow),
-    pytest.param("MobileNetV3Large", dict(include_top=False, minimalistic=True, input_shape=(32, 32, 3)),
-                 marks=slow),
+    pytest.param("MobileNetV3Large", dict(include_top=False, minimalistic=True, input_shape=(32, 32, 3)), marks=slow),
 ]
 WEIGHTS_CASES = [
     ("VGG16", dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")),
@@ -197,8 +227,9 @@ WEIGHTS_CASES = [
     ("MobileNetV3Small", dict(input_shape=(32, 32, 3), classes=7)),
     pytest.param("ResNet50V2", dict(include_top=True, input_shape=(32, 32, 3), classes=5), marks=slow),
     pytest.param("MobileNet", dict(alpha=0.25, input_shape=(32, 32, 3), classes=3, dropout=0.0), marks=slow),
-    pytest.param("MobileNetV2", dict(alpha=0.35, include_top=False, input_shape=(32, 32, 3), pooling="avg"),
-                 marks=slow),
+    pytest.param(
+        "MobileNetV2", dict(alpha=0.35, include_top=False, input_shape=(32, 32, 3), pooling="avg"), marks=slow
+    ),
     pytest.param("DenseNet121", dict(include_top=False, input_shape=(32, 32, 3), pooling="max"), marks=slow),
 ]
 

@@ -22,13 +22,35 @@ import jnet
 TABLE = os.path.join(os.path.dirname(__file__), "fixtures", "applications", "param_counts_apps2.json")
 
 # (name, small input size) of each family's smallest variant, compared live with Keras.
-SMALLEST = [("EfficientNetB0", 32), ("EfficientNetV2B0", 32), ("ConvNeXtTiny", 32), ("Xception", 71),
-            ("InceptionV3", 75), ("InceptionResNetV2", 75), ("NASNetMobile", 32)]
+SMALLEST = [
+    ("EfficientNetB0", 32),
+    ("EfficientNetV2B0", 32),
+    ("ConvNeXtTiny", 32),
+    ("Xception", 71),
+    ("InceptionV3", 75),
+    ("InceptionResNetV2", 75),
+    ("NASNetMobile", 32),
+]
 # The other variants, against the Keras-written table; the big graphs only with the slow tests.
 FAST_TABLE = ["EfficientNetB1", "EfficientNetV2B1"]
-SLOW_TABLE = (["EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5", "EfficientNetB6",
-               "EfficientNetB7", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S", "EfficientNetV2M",
-               "EfficientNetV2L", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge", "NASNetLarge"])
+SLOW_TABLE = [
+    "EfficientNetB2",
+    "EfficientNetB3",
+    "EfficientNetB4",
+    "EfficientNetB5",
+    "EfficientNetB6",
+    "EfficientNetB7",
+    "EfficientNetV2B2",
+    "EfficientNetV2B3",
+    "EfficientNetV2S",
+    "EfficientNetV2M",
+    "EfficientNetV2L",
+    "ConvNeXtSmall",
+    "ConvNeXtBase",
+    "ConvNeXtLarge",
+    "ConvNeXtXLarge",
+    "NASNetLarge",
+]
 
 
 def _table():
@@ -80,13 +102,16 @@ def test_param_counts_table_big_variants(name):
     _check_table(name)
 
 
-@pytest.mark.parametrize("name,kwargs", [
-    ("EfficientNetB0", dict(include_top=False, pooling="max")),
-    ("EfficientNetV2S", dict(include_top=False, pooling="avg")),  # Rescaling to [-1, 1], fused stem blocks
-    ("EfficientNetV2B0", dict(include_top=False, include_preprocessing=False)),
-    ("ConvNeXtTiny", dict(include_top=False, pooling="avg", include_preprocessing=False)),
-    ("Xception", dict(include_top=False, pooling="max", classes=7)),
-])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("EfficientNetB0", dict(include_top=False, pooling="max")),
+        ("EfficientNetV2S", dict(include_top=False, pooling="avg")),  # Rescaling to [-1, 1], fused stem blocks
+        ("EfficientNetV2B0", dict(include_top=False, include_preprocessing=False)),
+        ("ConvNeXtTiny", dict(include_top=False, pooling="avg", include_preprocessing=False)),
+        ("Xception", dict(include_top=False, pooling="max", classes=7)),
+    ],
+)
 def test_headless_variants_against_keras(name, kwargs):
     shape = (75, 75, 3) if name == "Xception" else (32, 32, 3)
     kmodel = _keras_shapes_only(name, input_shape=shape, **kwargs)
@@ -99,22 +124,28 @@ def test_headless_variants_against_keras(name, kwargs):
 # ----------------------------------------------------------------------------- Keras's weights
 
 
-@pytest.mark.parametrize("name,kwargs", [
-    ("EfficientNetB0", dict(input_shape=(32, 32, 3))),
-    ("ConvNeXtTiny", dict(include_top=False, pooling="avg", input_shape=(32, 32, 3))),
-])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("EfficientNetB0", dict(input_shape=(32, 32, 3))),
+        ("ConvNeXtTiny", dict(include_top=False, pooling="avg", input_shape=(32, 32, 3))),
+    ],
+)
 def test_keras_weights_predict_the_same(name, kwargs, tmp_path):
     harness.check_keras_weights(name, kwargs, tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,kwargs", [
-    ("EfficientNetV2B0", dict(input_shape=(32, 32, 3))),
-    ("Xception", dict(include_top=False, pooling="avg", input_shape=(71, 71, 3))),
-    ("InceptionV3", dict(include_top=False, input_shape=(75, 75, 3))),
-    ("InceptionResNetV2", dict(include_top=False, pooling="max", input_shape=(75, 75, 3))),
-    ("NASNetMobile", dict(include_top=False, pooling="avg", input_shape=(32, 32, 3))),
-])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("EfficientNetV2B0", dict(input_shape=(32, 32, 3))),
+        ("Xception", dict(include_top=False, pooling="avg", input_shape=(71, 71, 3))),
+        ("InceptionV3", dict(include_top=False, input_shape=(75, 75, 3))),
+        ("InceptionResNetV2", dict(include_top=False, pooling="max", input_shape=(75, 75, 3))),
+        ("NASNetMobile", dict(include_top=False, pooling="avg", input_shape=(32, 32, 3))),
+    ],
+)
 def test_keras_weights_predict_the_same_more_families(name, kwargs, tmp_path):
     harness.check_keras_weights(name, kwargs, tmp_path)
 
@@ -122,16 +153,19 @@ def test_keras_weights_predict_the_same_more_families(name, kwargs, tmp_path):
 # ----------------------------------------------------------------------------- preprocessing, decoding
 
 
-@pytest.mark.parametrize("module", ["efficientnet", "efficientnet_v2", "convnext", "xception", "inception_v3",
-                                    "inception_resnet_v2", "nasnet"])
+@pytest.mark.parametrize(
+    "module",
+    ["efficientnet", "efficientnet_v2", "convnext", "xception", "inception_v3", "inception_resnet_v2", "nasnet"],
+)
 def test_preprocess_input_matches_keras(module):
     import importlib
 
     kmod = importlib.import_module(f"keras.applications.{module}")
     jmod = getattr(jnet.applications, module)
     x = np.random.default_rng(0).uniform(0, 255, (2, 4, 5, 3)).astype("float32")
-    np.testing.assert_allclose(np.asarray(jmod.preprocess_input(x.copy())), kmod.preprocess_input(x.copy()),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(jmod.preprocess_input(x.copy())), kmod.preprocess_input(x.copy()), rtol=1e-6, atol=1e-6
+    )
     assert jmod.decode_predictions.__module__ == jmod.__name__
 
 
@@ -139,7 +173,9 @@ def test_tf_mode_preprocessing_values():
     x = np.array([[[[0.0, 127.5, 255.0]]]], "float32")
     np.testing.assert_allclose(jnet.applications.xception.preprocess_input(x.copy()), [[[[-1.0, 0.0, 1.0]]]])
     for module in ("inception_v3", "inception_resnet_v2", "nasnet"):
-        np.testing.assert_allclose(getattr(jnet.applications, module).preprocess_input(x.copy()), [[[[-1.0, 0.0, 1.0]]]])
+        np.testing.assert_allclose(
+            getattr(jnet.applications, module).preprocess_input(x.copy()), [[[[-1.0, 0.0, 1.0]]]]
+        )
 
 
 def test_weights_files_are_keras_s():
@@ -164,8 +200,11 @@ def test_weights_files_are_keras_s():
     assert [f.origin for f in apps.inception_v3._FILES.values()] == [kiv3.WEIGHTS_PATH, kiv3.WEIGHTS_PATH_NO_TOP]
     assert all(f.origin.startswith(kirv2.BASE_WEIGHT_URL) for f in apps.inception_resnet_v2._FILES.values())
     assert [f.origin for size in (224, 331) for f in apps.nasnet._FILES[size].values()] == [
-        kn.NASNET_MOBILE_WEIGHT_PATH, kn.NASNET_MOBILE_WEIGHT_PATH_NO_TOP, kn.NASNET_LARGE_WEIGHT_PATH,
-        kn.NASNET_LARGE_WEIGHT_PATH_NO_TOP]
+        kn.NASNET_MOBILE_WEIGHT_PATH,
+        kn.NASNET_MOBILE_WEIGHT_PATH_NO_TOP,
+        kn.NASNET_LARGE_WEIGHT_PATH,
+        kn.NASNET_LARGE_WEIGHT_PATH_NO_TOP,
+    ]
 
 
 # ----------------------------------------------------------------------------- ConvNeXt's own layers
@@ -195,8 +234,10 @@ def test_layer_scale_and_stochastic_depth():
 # ----------------------------------------------------------------------------- argument checks
 
 
-@pytest.mark.parametrize("name,min_size", [("EfficientNetB0", 32), ("ConvNeXtTiny", 32), ("Xception", 71),
-                                           ("InceptionV3", 75), ("NASNetMobile", 32)])
+@pytest.mark.parametrize(
+    "name,min_size",
+    [("EfficientNetB0", 32), ("ConvNeXtTiny", 32), ("Xception", 71), ("InceptionV3", 75), ("NASNetMobile", 32)],
+)
 def test_bad_arguments(name, min_size):
     harness.check_bad_arguments(name, min_size=min_size)
 
@@ -209,8 +250,9 @@ def test_convnext_imagenet_checks():
 def test_efficientnet_v2_renamed_keeps_its_variant():
     """Keras looks the block table up by the model's name (so a renamed model fails there);
     jnet keys it on the variant."""
-    model = jnet.applications.EfficientNetV2B0(weights=None, include_top=False, input_shape=(32, 32, 3),
-                                               name="backbone")
+    model = jnet.applications.EfficientNetV2B0(
+        weights=None, include_top=False, input_shape=(32, 32, 3), name="backbone"
+    )
     assert model.name == "backbone"
     assert harness.param_counts(model) == _table()["EfficientNetV2B0/notop"]
 

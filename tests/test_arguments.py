@@ -21,36 +21,49 @@ X = np.zeros((8, 3), np.float32)
 Y = np.zeros((8, 1), np.float32)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda m: m.fit(X, Y, batch_size=-1), "fit: batch_size must be a positive int or None, got -1"),
-    (lambda m: m.fit(X, Y, batch_size=0), "fit: batch_size must be a positive int or None, got 0"),
-    (lambda m: m.fit(X, Y, batch_size=2.0), "fit: batch_size must be a positive int or None, got 2.0"),
-    (lambda m: m.fit(X, Y, batch_size=True), "fit: batch_size must be a positive int or None, got True"),
-    (lambda m: m.evaluate(X, Y, batch_size=-1), "evaluate: batch_size must be a positive int or None, got -1"),
-    (lambda m: m.predict(X, batch_size=-5), "predict: batch_size must be a positive int or None, got -5"),
-    (lambda m: m.evaluate(X, Y, steps=0), "evaluate: steps must be a positive int or None, got 0"),
-    (lambda m: m.predict(X, steps="2"), "predict: steps must be a positive int or None, got '2'"),
-    (lambda m: m.fit(X, Y, epochs=-1), "fit: epochs must be an int >= 0, got -1"),
-    (lambda m: m.fit(X, Y, epochs=2.5), "fit: epochs must be an int >= 0, got 2.5"),
-    (lambda m: m.fit(X, Y, epochs=None), "fit: epochs must be an int >= 0, got None"),
-    (lambda m: m.fit(X, Y, initial_epoch=-1), "fit: initial_epoch must be an int >= 0, got -1"),
-    (lambda m: m.fit(X, Y, epochs=2, initial_epoch=3), r"fit: initial_epoch \(3\) is after the last epoch"),
-    (lambda m: m.fit(X, Y, steps_per_epoch=0), "fit: steps_per_epoch must be a positive int or None, got 0"),
-    (lambda m: m.fit(X, Y, validation_steps=-2), "fit: validation_steps must be a positive int or None, got -2"),
-    (lambda m: m.fit(X, Y, validation_freq=0), "fit: validation_freq must be a positive int, got 0"),
-    (lambda m: m.fit(X, Y, validation_freq=[1, 2]), r"fit: validation_freq must be a positive int, got \[1, 2\]"),
-    (lambda m: m.fit(X, Y, validation_batch_size=-3),
-     "fit: validation_batch_size must be a positive int or None, got -3"),
-    (lambda m: m.fit(X, Y, validation_split=1.0), r"fit: validation_split must be a float in \[0, 1\), got 1.0"),
-    (lambda m: m.fit(X, Y, class_weight={0.5: 1.0}),
-     r"fit: class_weight keys must be class indices \(ints >= 0\), got key 0.5"),
-    (lambda m: m.fit(X, Y, class_weight={"cat": 1.0}),
-     r"fit: class_weight keys must be class indices \(ints >= 0\), got key 'cat'"),
-    (lambda m: m.fit(X, Y, class_weight={0: "high"}),
-     r"fit: class_weight\[0\] must be a number \(the class's weight\), got 'high'"),
-    (lambda m: m.train_on_batch(X, Y, class_weight={-1: 2.0}),
-     r"train_on_batch: class_weight keys must be class indices \(ints >= 0\), got key -1"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: m.fit(X, Y, batch_size=-1), "fit: batch_size must be a positive int or None, got -1"),
+        (lambda m: m.fit(X, Y, batch_size=0), "fit: batch_size must be a positive int or None, got 0"),
+        (lambda m: m.fit(X, Y, batch_size=2.0), "fit: batch_size must be a positive int or None, got 2.0"),
+        (lambda m: m.fit(X, Y, batch_size=True), "fit: batch_size must be a positive int or None, got True"),
+        (lambda m: m.evaluate(X, Y, batch_size=-1), "evaluate: batch_size must be a positive int or None, got -1"),
+        (lambda m: m.predict(X, batch_size=-5), "predict: batch_size must be a positive int or None, got -5"),
+        (lambda m: m.evaluate(X, Y, steps=0), "evaluate: steps must be a positive int or None, got 0"),
+        (lambda m: m.predict(X, steps="2"), "predict: steps must be a positive int or None, got '2'"),
+        (lambda m: m.fit(X, Y, epochs=-1), "fit: epochs must be an int >= 0, got -1"),
+        (lambda m: m.fit(X, Y, epochs=2.5), "fit: epochs must be an int >= 0, got 2.5"),
+        (lambda m: m.fit(X, Y, epochs=None), "fit: epochs must be an int >= 0, got None"),
+        (lambda m: m.fit(X, Y, initial_epoch=-1), "fit: initial_epoch must be an int >= 0, got -1"),
+        (lambda m: m.fit(X, Y, epochs=2, initial_epoch=3), r"fit: initial_epoch \(3\) is after the last epoch"),
+        (lambda m: m.fit(X, Y, steps_per_epoch=0), "fit: steps_per_epoch must be a positive int or None, got 0"),
+        (lambda m: m.fit(X, Y, validation_steps=-2), "fit: validation_steps must be a positive int or None, got -2"),
+        (lambda m: m.fit(X, Y, validation_freq=0), "fit: validation_freq must be a positive int, got 0"),
+        (lambda m: m.fit(X, Y, validation_freq=[1, 2]), r"fit: validation_freq must be a positive int, got \[1, 2\]"),
+        (
+            lambda m: m.fit(X, Y, validation_batch_size=-3),
+            "fit: validation_batch_size must be a positive int or None, got -3",
+        ),
+        (lambda m: m.fit(X, Y, validation_split=1.0), r"fit: validation_split must be a float in \[0, 1\), got 1.0"),
+        (
+            lambda m: m.fit(X, Y, class_weight={0.5: 1.0}),
+            r"fit: class_weight keys must be class indices \(ints >= 0\), got key 0.5",
+        ),
+        (
+            lambda m: m.fit(X, Y, class_weight={"cat": 1.0}),
+            r"fit: class_weight keys must be class indices \(ints >= 0\), got key 'cat'",
+        ),
+        (
+            lambda m: m.fit(X, Y, class_weight={0: "high"}),
+            r"fit: class_weight\[0\] must be a number \(the class's weight\), got 'high'",
+        ),
+        (
+            lambda m: m.train_on_batch(X, Y, class_weight={-1: 2.0}),
+            r"train_on_batch: class_weight keys must be class indices \(ints >= 0\), got key -1",
+        ),
+    ],
+)
 def test_bad_argument_is_named(call, message):
     with pytest.raises(ValueError, match=message):
         call(_model())
@@ -96,10 +109,11 @@ def test_streamed_string_batches_are_named():
 
 def test_good_arguments_still_train():
     model = _model()
-    history = model.fit(X, Y, batch_size=np.int64(4), epochs=2, initial_epoch=1, validation_split=0.25,
-                        validation_freq=1, verbose=0)
+    history = model.fit(
+        X, Y, batch_size=np.int64(4), epochs=2, initial_epoch=1, validation_split=0.25, validation_freq=1, verbose=0
+    )
     assert history.epoch == [1]
-    assert model.fit(X, Y, epochs=0, verbose=0).history == {}       # as Keras: nothing to train
+    assert model.fit(X, Y, epochs=0, verbose=0).history == {}  # as Keras: nothing to train
 
 
 def _rewrite_compile_config(path, edit):
@@ -113,14 +127,17 @@ def _rewrite_compile_config(path, edit):
             zf.writestr(name, data)
 
 
-@pytest.mark.parametrize("edit, field", [
-    (lambda c: c.update(loss={"class_name": "NoSuchLoss", "config": {}}), "loss"),
-    (lambda c: c.update(optimizer=5), "optimizer.*expected an optimizer name"),
-    (lambda c: c.update(loss_weights="heavy"), "loss_weights"),
-    (lambda c: c.update(metrics=["no_such_metric"]), "metrics"),
-    (lambda c: c.update(steps_per_execution=-1), "steps_per_execution"),
-    (lambda c: c.update(bogus=1), r"unknown field\(s\) \['bogus'\]"),
-])
+@pytest.mark.parametrize(
+    "edit, field",
+    [
+        (lambda c: c.update(loss={"class_name": "NoSuchLoss", "config": {}}), "loss"),
+        (lambda c: c.update(optimizer=5), "optimizer.*expected an optimizer name"),
+        (lambda c: c.update(loss_weights="heavy"), "loss_weights"),
+        (lambda c: c.update(metrics=["no_such_metric"]), "metrics"),
+        (lambda c: c.update(steps_per_execution=-1), "steps_per_execution"),
+        (lambda c: c.update(bogus=1), r"unknown field\(s\) \['bogus'\]"),
+    ],
+)
 def test_bad_saved_compile_config_names_file_and_field(tmp_path, edit, field):
     from jnet.models.saving import CheckpointError
 
@@ -129,4 +146,4 @@ def test_bad_saved_compile_config_names_file_and_field(tmp_path, edit, field):
     _rewrite_compile_config(path, edit)
     with pytest.raises(CheckpointError, match=rf"Cannot compile the model saved in '{path}': compile_config.*{field}"):
         jnet.models.load_model(path)
-    jnet.models.load_model(path, compile=False)     # the architecture and weights still load
+    jnet.models.load_model(path, compile=False)  # the architecture and weights still load

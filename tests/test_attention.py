@@ -70,7 +70,9 @@ def test_mha_param_layout_matches_keras(mha_pair):
 
 def test_mha_parity_through_harness(mha_pair):
     kl, jl = mha_pair
-    check_layer(jl, Q, V, variables=mha_params(kl), reference=lambda v, q, val: keras_call(kl, np.asarray(q), np.asarray(val)))
+    check_layer(
+        jl, Q, V, variables=mha_params(kl), reference=lambda v, q, val: keras_call(kl, np.asarray(q), np.asarray(val))
+    )
 
 
 def test_mha_masks_causal_and_scores_parity(mha_pair):
@@ -78,9 +80,13 @@ def test_mha_masks_causal_and_scores_parity(mha_pair):
     v = mha_params(kl)
     am = RS.rand(B, TQ, TV) > 0.3
     am[:, :, 0] = True  # no fully masked row: Keras's two code paths disagree there
-    for kwargs in ({"attention_mask": am}, {"attention_mask": am, "use_causal_mask": True},
-                   {"use_causal_mask": True}, {"return_attention_scores": True},
-                   {"return_attention_scores": True, "attention_mask": am}):
+    for kwargs in (
+        {"attention_mask": am},
+        {"attention_mask": am, "use_causal_mask": True},
+        {"use_causal_mask": True},
+        {"return_attention_scores": True},
+        {"return_attention_scores": True, "attention_mask": am},
+    ):
         ours = jl.apply(v, Q, V, **{k: jnp.asarray(x) if k == "attention_mask" else x for k, x in kwargs.items()})[0]
         close(ours, keras_call(kl, Q, V, **kwargs))
     _, scores = jl.apply(v, Q, V, return_attention_scores=True)[0]
@@ -90,7 +96,9 @@ def test_mha_masks_causal_and_scores_parity(mha_pair):
 def test_mha_input_gradient_matches_keras(mha_pair):
     kl, jl = mha_pair
     v = mha_params(kl)
-    g_ours = jax.grad(lambda q, val: jnp.sum(jl.apply(v, q, val)[0] ** 2), argnums=(0, 1))(jnp.asarray(Q), jnp.asarray(V))
+    g_ours = jax.grad(lambda q, val: jnp.sum(jl.apply(v, q, val)[0] ** 2), argnums=(0, 1))(
+        jnp.asarray(Q), jnp.asarray(V)
+    )
     with keras_side():
         g_keras = jax.grad(lambda q, val: jnp.sum(kl(q, val) ** 2), argnums=(0, 1))(jnp.asarray(Q), jnp.asarray(V))
     close(g_ours, g_keras)
@@ -104,8 +112,9 @@ def test_mha_key_value_dims_output_shape_and_no_bias():
     jl = layers.MultiHeadAttention(num_heads=3, key_dim=2, value_dim=4, output_shape=5, use_bias=False)
     w = [jnp.asarray(a) for a in kl.get_weights()]
     v = {"params": {n: {"kernel": w[i]} for i, n in enumerate(MHA_PARTS)}, "state": {}}
-    assert jax.tree_util.tree_map(lambda a: a.shape, jl.init(jax.random.key(0), spec(Q), spec(V), spec(k))["params"]) == \
-        jax.tree_util.tree_map(lambda a: a.shape, v["params"])
+    assert jax.tree_util.tree_map(
+        lambda a: a.shape, jl.init(jax.random.key(0), spec(Q), spec(V), spec(k))["params"]
+    ) == jax.tree_util.tree_map(lambda a: a.shape, v["params"])
     out = jl.apply(v, Q, V, k)[0]
     assert out.shape == (B, TQ, 5)
     # Keras 3.15's fused path fails when value_dim != key_dim; its scores path works.
@@ -130,14 +139,23 @@ def test_mha_self_attention_masks_from_embedding_match_keras():
     out = mha(x, x)
     model = jnet.Model(tokens, out)
     w = [jnp.asarray(a) for a in kmodel.get_weights()]
-    params = {e.name: {"embeddings": w[0]},
-              mha.name: {n: {"kernel": w[1 + 2 * i], "bias": w[2 + 2 * i]} for i, n in enumerate(MHA_PARTS)}}
+    params = {
+        e.name: {"embeddings": w[0]},
+        mha.name: {n: {"kernel": w[1 + 2 * i], "bias": w[2 + 2 * i]} for i, n in enumerate(MHA_PARTS)},
+    }
     ours, _ = jax.jit(model.apply)({"params": params, "state": {}}, ids)
     close(ours, theirs)
 
 
-@pytest.mark.parametrize("cls,kw", [("Attention", {}), ("Attention", {"use_scale": True, "score_mode": "concat"}),
-                                    ("AdditiveAttention", {}), ("AdditiveAttention", {"use_scale": False})])
+@pytest.mark.parametrize(
+    "cls,kw",
+    [
+        ("Attention", {}),
+        ("Attention", {"use_scale": True, "score_mode": "concat"}),
+        ("AdditiveAttention", {}),
+        ("AdditiveAttention", {"use_scale": False}),
+    ],
+)
 def test_dense_attention_parity(cls, kw):
     q = RS.randn(B, TQ, 3).astype(np.float32)
     kl = getattr(keras.layers, cls)(**kw)
@@ -148,8 +166,13 @@ def test_dense_attention_parity(cls, kw):
     v = jl.init(jax.random.key(0), [spec(q), spec(V)])
     assert [w.shape for w in jl.weights] == [w.shape for w in kl.get_weights()]
     v = {"params": {w.name: jnp.asarray(k) for w, k in zip(jl.weights, kl.get_weights())}, "state": {}}
-    check_layer(jl, [q, V], variables=v, reference=lambda v, inp: keras_call(kl, [np.asarray(a) for a in inp]),
-                grad=bool(v["params"]))
+    check_layer(
+        jl,
+        [q, V],
+        variables=v,
+        reference=lambda v, inp: keras_call(kl, [np.asarray(a) for a in inp]),
+        grad=bool(v["params"]),
+    )
     k = RS.randn(B, TV, 3).astype(np.float32)
     masks = [jnp.asarray(QM), jnp.asarray(VM)]
     for kwargs in ({}, {"return_attention_scores": True}, {"use_causal_mask": True}):
@@ -193,10 +216,16 @@ def test_bad_input_errors():
         mha.init(jax.random.key(0), jax.ShapeDtypeStruct((B, D), jnp.float32), spec(V))
     with pytest.raises(ValueError, match="attention_axes must be axes between batch and features"):
         layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=(3,)).init(
-            jax.random.key(0), jax.ShapeDtypeStruct((B, 3, 4, D), jnp.float32), jax.ShapeDtypeStruct((B, 3, 4, D), jnp.float32))
+            jax.random.key(0),
+            jax.ShapeDtypeStruct((B, 3, 4, D), jnp.float32),
+            jax.ShapeDtypeStruct((B, 3, 4, D), jnp.float32),
+        )
     with pytest.raises(ValueError, match="agree on the axes outside attention_axes"):
         layers.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=(2,)).init(
-            jax.random.key(0), jax.ShapeDtypeStruct((B, 3, 4, D), jnp.float32), jax.ShapeDtypeStruct((B, 2, 4, D), jnp.float32))
+            jax.random.key(0),
+            jax.ShapeDtypeStruct((B, 3, 4, D), jnp.float32),
+            jax.ShapeDtypeStruct((B, 2, 4, D), jnp.float32),
+        )
     with pytest.raises(ValueError, match="positive integer"):
         layers.MultiHeadAttention(num_heads=0, key_dim=3)
     v = mha.init(jax.random.key(0), spec(Q), spec(V))
@@ -268,9 +297,9 @@ def test_mha_non_default_attention_axes_match_keras(axes):
     assert out.shape == k_out.shape and scores.shape == k_scores.shape
     close((out, scores), (k_out, k_scores))
     # An attention mask shaped like the scores without the heads axis.
-    mask_shape = k_scores.shape[:len(shape) - 1 - len(axes)] + k_scores.shape[len(shape) - len(axes):]
+    mask_shape = k_scores.shape[: len(shape) - 1 - len(axes)] + k_scores.shape[len(shape) - len(axes) :]
     am = rs.rand(*mask_shape) > 0.3
-    am.reshape(mask_shape[:len(mask_shape) - len(axes)] + (-1,))[..., 0] = True  # no query row fully masked
+    am.reshape(mask_shape[: len(mask_shape) - len(axes)] + (-1,))[..., 0] = True  # no query row fully masked
     (out, scores), _ = jl.apply(mha_params(kl), x, v, attention_mask=am, return_attention_scores=True)
     k_out, k_scores = keras_call(kl, x, v, attention_mask=am, return_attention_scores=True)
     close((out, scores), (k_out, k_scores))

@@ -35,8 +35,19 @@ def test_standardize_dtype_matches_keras(dtype):
     assert backend.standardize_dtype(dtype) == keras.backend.standardize_dtype(dtype)
 
 
-@pytest.mark.parametrize("args", [("int32", float), ("int8", "uint8"), (int, float), ("int32", "uint32"),
-                                  ("bool",), (), ("float16", "bfloat16"), ("int16", "float16")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("int32", float),
+        ("int8", "uint8"),
+        (int, float),
+        ("int32", "uint32"),
+        ("bool",),
+        (),
+        ("float16", "bfloat16"),
+        ("int16", "float16"),
+    ],
+)
 def test_result_type_matches_keras(args):
     assert backend.result_type(*args) == keras.backend.result_type(*args)
 

@@ -8,9 +8,22 @@ import pytest
 import jnet
 from jnet import callbacks, layers
 
-HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
-         "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
-         "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end")
+HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+)
 
 
 def _recorder(base):
@@ -19,7 +32,13 @@ def _recorder(base):
     def make(name):
         def hook(self, *args, **kwargs):
             index = args[0] if "epoch" in name or "batch" in name else None
-            logs = kwargs["logs"] if "logs" in kwargs else args[-1] if len(args) == (2 if index is not None else 1) else None
+            logs = (
+                kwargs["logs"]
+                if "logs" in kwargs
+                else args[-1]
+                if len(args) == (2 if index is not None else 1)
+                else None
+            )
             kinds = None if logs is None else [type(v).__name__ for v in logs.values()]
             self.calls.append((name, index, None if logs is None else list(logs), kinds))
 
@@ -51,10 +70,11 @@ def test_every_hook_gets_keras_logs():
     import jax
     import keras
 
-    km = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="relu"),
-                           keras.layers.Dense(1, activation="sigmoid")])
+    km = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2, activation="relu"), keras.layers.Dense(1, activation="sigmoid")]
+    )
     km.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
-    with jax.numpy_rank_promotion("allow"):   # Keras relies on implicit rank promotion
+    with jax.numpy_rank_promotion("allow"):  # Keras relies on implicit rank promotion
         expected = _run(km, _recorder(keras.callbacks.Callback)())
 
     jm = jnet.Sequential([layers.Dense(2, input_dim=3, activation="relu"), layers.Dense(1, activation="sigmoid")])
@@ -72,7 +92,7 @@ def test_logs_are_dicts_when_the_caller_passes_none():
 
     class Keys(callbacks.Callback):
         def on_train_begin(self, logs=None):
-            seen.append(list(logs.keys()))       # the callbacks guide's first line
+            seen.append(list(logs.keys()))  # the callbacks guide's first line
 
         def on_predict_end(self, logs=None):
             seen.append(list(logs.keys()))
@@ -91,7 +111,7 @@ def test_logs_are_shared_so_a_callback_can_add_keys():
     model = _model()
     x, y = _data()
     history = model.fit(x, y, epochs=2, batch_size=5, callbacks=[AddKey()], verbose=0)
-    assert history.history["extra"] == [0.0, 2.0]    # History runs after the user's callbacks
+    assert history.history["extra"] == [0.0, 2.0]  # History runs after the user's callbacks
 
 
 def test_pythonify_logs_flattens_sorts_and_converts():
@@ -134,7 +154,7 @@ class _Aliases(callbacks.Callback):
 def test_on_batch_aliases_fire_for_every_train_batch():
     cb = _Aliases()
     x, y = _regression()
-    _model().fit(x, y, batch_size=8, epochs=2, callbacks=[cb], verbose=0)   # "auto" chunking
+    _model().fit(x, y, batch_size=8, epochs=2, callbacks=[cb], verbose=0)  # "auto" chunking
     assert cb.begun == list(range(8)) * 2
     assert cb.ended == [(b, ["loss"]) for b in range(8)] * 2
     # Only train batches: evaluate and predict do not call the aliases (as Keras).
@@ -152,7 +172,7 @@ def test_on_batch_aliases_in_lambda_callback_and_streams():
 
     def batches():
         for i in range(0, 64, 8):
-            yield x[i:i + 8], y[i:i + 8]
+            yield x[i : i + 8], y[i : i + 8]
 
     _model().fit(batches(), epochs=1, callbacks=[cb], verbose=0)
     assert ends == list(range(8))
@@ -166,8 +186,8 @@ def test_batch_callback_stop_training_stops_at_that_batch():
 
     for model, data in ((_model(), _regression()), (_model(), None)):
         x, y = _regression()
-        if data is None:   # a generator: the streamed path stops at the same batch
-            stream = ((x[i:i + 8], y[i:i + 8]) for i in range(0, 64, 8))
+        if data is None:  # a generator: the streamed path stops at the same batch
+            stream = ((x[i : i + 8], y[i : i + 8]) for i in range(0, 64, 8))
             model.fit(stream, epochs=3, callbacks=[StopAt()], verbose=0)
         else:
             model.fit(x, y, batch_size=8, epochs=3, callbacks=[StopAt()], verbose=0)
@@ -185,13 +205,15 @@ def test_fixed_steps_per_execution_calls_batch_hooks_per_execution():
 
 def test_test_and_predict_batch_hooks_per_batch():
     tests, preds = [], []
-    cb = callbacks.LambdaCallback(on_test_batch_end=lambda b, logs: tests.append(b),
-                                  on_predict_batch_end=lambda b, logs: preds.append((b, logs["outputs"].shape)))
+    cb = callbacks.LambdaCallback(
+        on_test_batch_end=lambda b, logs: tests.append(b),
+        on_predict_batch_end=lambda b, logs: preds.append((b, logs["outputs"].shape)),
+    )
     x, y = _regression(20)
     model = _model()
     model.evaluate(x, y, batch_size=8, callbacks=[cb], verbose=0)
     model.predict(x, batch_size=8, callbacks=[cb], verbose=0)
-    model.predict(((x[i:i + 8],) for i in range(0, 20, 8)), callbacks=[cb], verbose=0)
+    model.predict(((x[i : i + 8],) for i in range(0, 20, 8)), callbacks=[cb], verbose=0)
     assert tests == [0, 1, 2]
     assert preds == [(0, (8, 1)), (1, (8, 1)), (2, (4, 1))] * 2
 

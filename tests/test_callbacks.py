@@ -85,7 +85,9 @@ def test_tensorboard_seed_sequence_scalars_and_histograms(tmp_path):
     for tag in ("epoch_loss", "epoch_mae"):
         assert [e.step for e in val.Scalars(tag)] == [0, 1]
     np.testing.assert_allclose([e.value for e in train.Scalars("epoch_loss")], model.history.history["loss"], rtol=1e-6)
-    np.testing.assert_allclose([e.value for e in val.Scalars("epoch_loss")], model.history.history["val_loss"], rtol=1e-6)
+    np.testing.assert_allclose(
+        [e.value for e in val.Scalars("epoch_loss")], model.history.history["val_loss"], rtol=1e-6
+    )
     hist_tags = train.Tags()["histograms"]
     for name in ("dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"):
         tag = f"{name}/histogram"  # Keras's tag: the weight's path
@@ -121,8 +123,11 @@ def test_early_stopping_patience_baseline_start_from_epoch_by_hand():
     assert ran == 3
     ran, _ = _drive(callbacks.EarlyStopping(patience=0, start_from_epoch=3), [1.0, 2.0, 3.0, 4.0, 5.0])
     assert ran == 5  # watching starts at epoch 3, stops at the first non-improvement after it
-    ran, model = _drive(callbacks.EarlyStopping(monitor="val_accuracy", patience=1, restore_best_weights=True),
-                        [0.5, 0.8, 0.7, 0.6], key="val_accuracy")
+    ran, model = _drive(
+        callbacks.EarlyStopping(monitor="val_accuracy", patience=1, restore_best_weights=True),
+        [0.5, 0.8, 0.7, 0.6],
+        key="val_accuracy",
+    )
     assert ran == 3 and model.weights[0][0] == 1.0  # max mode from the name; best epoch restored
     with pytest.raises(ValueError, match="mode='min' or mode='max'"):
         _drive(callbacks.EarlyStopping(monitor="val_foo"), [1.0], key="val_foo")
@@ -149,8 +154,9 @@ def test_model_checkpoint_formatted_names_and_best_only(tmp_path):
     model = _model()
     x, y = _data()
     every = callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch:02d}-{val_loss:.2f}.keras"))
-    best = callbacks.ModelCheckpoint(str(tmp_path / "best.weights.h5"), monitor="val_loss",
-                                     save_best_only=True, save_weights_only=True)
+    best = callbacks.ModelCheckpoint(
+        str(tmp_path / "best.weights.h5"), monitor="val_loss", save_best_only=True, save_weights_only=True
+    )
     history = model.fit(x, y, epochs=3, batch_size=8, validation_split=0.25, callbacks=[every, best], verbose=0)
     val = history.history["val_loss"]
     expected = {f"ckpt-{e + 1:02d}-{v:.2f}.keras" for e, v in enumerate(val)}
@@ -168,8 +174,9 @@ def test_model_checkpoint_formatted_names_and_best_only(tmp_path):
 def test_model_checkpoint_save_freq_batches_and_max_to_keep(tmp_path):
     model = _model()
     x, y = _data()
-    ckpt = callbacks.ModelCheckpoint(str(tmp_path / "w-{epoch}-{batch}.h5"), save_weights_only=True, save_freq=3,
-                                     max_to_keep=2)
+    ckpt = callbacks.ModelCheckpoint(
+        str(tmp_path / "w-{epoch}-{batch}.h5"), save_weights_only=True, save_freq=3, max_to_keep=2
+    )
     model.fit(x, y, epochs=2, batch_size=8, callbacks=[ckpt], verbose=0)
     # 8 batches, a save every 3 (after batches 3 and 6: epoch 1 batch 3, epoch 2 batch 2).
     assert sorted(os.listdir(tmp_path)) == ["w-1-3.h5", "w-2-2.h5"]
@@ -252,7 +259,7 @@ def test_learning_rate_scheduler_sets_rate_without_recompiling():
     x, y = _data()
     counts = _compile_counter()
     after_first = {}
-    sched = callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5 ** epoch)
+    sched = callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5**epoch)
     mark = callbacks.LambdaCallback(on_epoch_end=lambda e, logs: after_first.setdefault("n", counts["n"]))
     history = model.fit(x, y, epochs=3, batch_size=8, callbacks=[sched, mark], verbose=0)
     np.testing.assert_allclose(history.history["learning_rate"], [0.1, 0.05, 0.025], rtol=1e-6)
@@ -302,13 +309,23 @@ def test_csv_logger_rows_and_append(tmp_path):
     model = _model()
     x, y = _data()
     path = tmp_path / "log" / "training.csv"
-    history = model.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, callbacks=[callbacks.CSVLogger(path)], verbose=0)
+    history = model.fit(
+        x, y, epochs=2, batch_size=8, validation_split=0.25, callbacks=[callbacks.CSVLogger(path)], verbose=0
+    )
     with open(path) as f:
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == [0, 1]
     assert set(rows[0]) == {"epoch", *history.history}
     np.testing.assert_allclose([float(r["val_loss"]) for r in rows], history.history["val_loss"], rtol=1e-6)
-    model.fit(x, y, epochs=1, batch_size=8, validation_split=0.25, callbacks=[callbacks.CSVLogger(path, append=True)], verbose=0)
+    model.fit(
+        x,
+        y,
+        epochs=1,
+        batch_size=8,
+        validation_split=0.25,
+        callbacks=[callbacks.CSVLogger(path, append=True)],
+        verbose=0,
+    )
     with open(path) as f:
         lines = f.read().strip().splitlines()
     assert len(lines) == 4 and lines[0].startswith("epoch")
@@ -318,8 +335,7 @@ def test_terminate_on_nan():
     model = _model(optimizer=jnet.optimizers.SGD(learning_rate=1e6))
     x, y = _data()
     with pytest.warns(RuntimeWarning, match="training stopped there"):
-        history = model.fit(x * 1e3, y * 1e3, epochs=5, batch_size=8, callbacks=[callbacks.TerminateOnNaN()],
-                            verbose=0)
+        history = model.fit(x * 1e3, y * 1e3, epochs=5, batch_size=8, callbacks=[callbacks.TerminateOnNaN()], verbose=0)
     assert len(history.history["loss"]) < 5
     assert not math.isfinite(history.history["loss"][-1])
     fake = _FakeModel()
@@ -333,9 +349,11 @@ def test_terminate_on_nan():
 
 def test_lambda_callback_hooks_and_errors():
     seen = []
-    cb = callbacks.LambdaCallback(on_train_begin=lambda logs: seen.append("begin"),
-                                  on_batch_end=lambda batch, logs: seen.append(batch),
-                                  on_test_end=lambda logs: seen.append("test"))
+    cb = callbacks.LambdaCallback(
+        on_train_begin=lambda logs: seen.append("begin"),
+        on_batch_end=lambda batch, logs: seen.append(batch),
+        on_test_end=lambda logs: seen.append("test"),
+    )
     assert cb.wants_batch_logs and not callbacks.LambdaCallback(on_epoch_end=print).wants_batch_logs
     cb.on_train_begin()
     cb.on_train_batch_end(3, {})
@@ -348,10 +366,16 @@ def test_lambda_callback_hooks_and_errors():
 # --------------------------------------------------------------------------- Keras as oracle
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(patience=2), dict(patience=1, min_delta=0.05), dict(patience=2, baseline=0.3),
-    dict(patience=1, start_from_epoch=3, restore_best_weights=True), dict(patience=3, mode="max"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(patience=2),
+        dict(patience=1, min_delta=0.05),
+        dict(patience=2, baseline=0.3),
+        dict(patience=1, start_from_epoch=3, restore_best_weights=True),
+        dict(patience=3, mode="max"),
+    ],
+)
 def test_early_stopping_matches_keras(kwargs):
     keras = pytest.importorskip("keras")
     rng = np.random.default_rng(len(str(kwargs)))
@@ -364,8 +388,14 @@ def test_early_stopping_matches_keras(kwargs):
         np.testing.assert_array_equal(ours.weights[0], theirs.weights[0])
 
 
-@pytest.mark.parametrize("kwargs", [dict(patience=1), dict(patience=2, cooldown=1, min_lr=0.05),
-                                    dict(patience=1, mode="max", factor=0.3, min_delta=0.1)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(patience=1),
+        dict(patience=2, cooldown=1, min_lr=0.05),
+        dict(patience=1, mode="max", factor=0.3, min_delta=0.1),
+    ],
+)
 def test_reduce_lr_on_plateau_matches_keras(kwargs):
     keras = pytest.importorskip("keras")
 

@@ -14,11 +14,17 @@ keras = pytest.importorskip("keras")
 W = np.random.RandomState(0).randn(5, 4).astype(np.float32) * 2
 
 
-@pytest.mark.parametrize("name,kw", [
-    ("MaxNorm", {"max_value": 1.5}), ("MaxNorm", {"max_value": 2.0, "axis": 1}),
-    ("MinMaxNorm", {"min_value": 0.5, "max_value": 1.2, "rate": 0.7}), ("NonNeg", {}),
-    ("UnitNorm", {"axis": 1}),
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("MaxNorm", {"max_value": 1.5}),
+        ("MaxNorm", {"max_value": 2.0, "axis": 1}),
+        ("MinMaxNorm", {"min_value": 0.5, "max_value": 1.2, "rate": 0.7}),
+        ("NonNeg", {}),
+        ("UnitNorm", {"axis": 1}),
+    ],
+    ids=lambda v: str(v),
+)
 def test_constraints_match_keras(name, kw):
     ours = getattr(constraints, name)(**kw)
     theirs = getattr(keras.constraints, name)(**kw)
@@ -41,12 +47,14 @@ def test_fit_keeps_constrained_weights_inside_and_leaves_frozen_ones():
     x = rs.randn(64, 6).astype(np.float32)
     y = (x @ rs.randn(6, 1)).astype(np.float32)
     frozen = layers.Dense(3, kernel_constraint=constraints.NonNeg(), trainable=False, name="frozen")
-    model = jnet.Sequential([
-        jnet.Input((6,)),
-        layers.Dense(8, kernel_constraint=constraints.MaxNorm(0.5), bias_constraint="non_neg", name="dense"),
-        frozen,
-        layers.Dense(1),
-    ])
+    model = jnet.Sequential(
+        [
+            jnet.Input((6,)),
+            layers.Dense(8, kernel_constraint=constraints.MaxNorm(0.5), bias_constraint="non_neg", name="dense"),
+            frozen,
+            layers.Dense(1),
+        ]
+    )
     before = model.current_variables()["params"]["frozen"]["kernel"]
     assert bool(jnp.any(before < 0))  # glorot init has negative weights; the frozen layer keeps them
     model.compile(jnet.optimizers.SGD(0.05), "mse")
@@ -61,18 +69,46 @@ def test_fit_keeps_constrained_weights_inside_and_leaves_frozen_ones():
 def test_every_layer_family_applies_its_constraints():
     nonneg = constraints.NonNeg()
     cases = [
-        (layers.Embedding(10, 3, embeddings_constraint=nonneg), jax.ShapeDtypeStruct((2, 4), jnp.int32), ["embeddings"]),
-        (layers.Conv2D(2, 3, kernel_constraint=nonneg, bias_constraint=nonneg, bias_initializer="random_normal"),
-         jax.ShapeDtypeStruct((1, 5, 5, 2), jnp.float32), ["kernel", "bias"]),
-        (layers.SeparableConv2D(2, 3, depthwise_constraint=nonneg, pointwise_constraint=nonneg),
-         jax.ShapeDtypeStruct((1, 5, 5, 2), jnp.float32), ["depthwise_kernel", "pointwise_kernel"]),
-        (layers.LSTM(3, kernel_constraint=nonneg, recurrent_constraint=nonneg),
-         jax.ShapeDtypeStruct((1, 4, 2), jnp.float32), ["kernel", "recurrent_kernel"]),
-        (layers.Bidirectional(layers.GRU(2, recurrent_constraint=nonneg)),
-         jax.ShapeDtypeStruct((1, 4, 2), jnp.float32), [("forward_gru", "recurrent_kernel"), ("backward_gru", "recurrent_kernel")]),
-        (layers.BatchNormalization(gamma_constraint=constraints.MaxNorm(0.1)), jax.ShapeDtypeStruct((3, 2), jnp.float32), ["gamma"]),
-        (layers.MultiHeadAttention(2, 3, kernel_constraint=nonneg), None, [("query", "kernel"), ("attention_output", "kernel")]),
-        (layers.TimeDistributed(layers.Dense(2, kernel_constraint=nonneg)), jax.ShapeDtypeStruct((1, 3, 4), jnp.float32), ["kernel"]),
+        (
+            layers.Embedding(10, 3, embeddings_constraint=nonneg),
+            jax.ShapeDtypeStruct((2, 4), jnp.int32),
+            ["embeddings"],
+        ),
+        (
+            layers.Conv2D(2, 3, kernel_constraint=nonneg, bias_constraint=nonneg, bias_initializer="random_normal"),
+            jax.ShapeDtypeStruct((1, 5, 5, 2), jnp.float32),
+            ["kernel", "bias"],
+        ),
+        (
+            layers.SeparableConv2D(2, 3, depthwise_constraint=nonneg, pointwise_constraint=nonneg),
+            jax.ShapeDtypeStruct((1, 5, 5, 2), jnp.float32),
+            ["depthwise_kernel", "pointwise_kernel"],
+        ),
+        (
+            layers.LSTM(3, kernel_constraint=nonneg, recurrent_constraint=nonneg),
+            jax.ShapeDtypeStruct((1, 4, 2), jnp.float32),
+            ["kernel", "recurrent_kernel"],
+        ),
+        (
+            layers.Bidirectional(layers.GRU(2, recurrent_constraint=nonneg)),
+            jax.ShapeDtypeStruct((1, 4, 2), jnp.float32),
+            [("forward_gru", "recurrent_kernel"), ("backward_gru", "recurrent_kernel")],
+        ),
+        (
+            layers.BatchNormalization(gamma_constraint=constraints.MaxNorm(0.1)),
+            jax.ShapeDtypeStruct((3, 2), jnp.float32),
+            ["gamma"],
+        ),
+        (
+            layers.MultiHeadAttention(2, 3, kernel_constraint=nonneg),
+            None,
+            [("query", "kernel"), ("attention_output", "kernel")],
+        ),
+        (
+            layers.TimeDistributed(layers.Dense(2, kernel_constraint=nonneg)),
+            jax.ShapeDtypeStruct((1, 3, 4), jnp.float32),
+            ["kernel"],
+        ),
     ]
     for layer, spec, names in cases:
         if spec is None:

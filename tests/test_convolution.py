@@ -66,8 +66,11 @@ PARITY = [
     ("Conv2DTranspose", dict(filters=3, kernel_size=3, strides=2, padding="same"), (1, 7, 7, 4)),
     ("Conv2DTranspose", dict(filters=3, kernel_size=3, strides=2, padding="same", output_padding=0), (1, 7, 7, 4)),
     ("Conv2DTranspose", dict(filters=2, kernel_size=2, strides=3, output_padding=(1, 2)), (1, 5, 5, 4)),
-    ("Conv2DTranspose", dict(filters=2, kernel_size=(4, 3), strides=(2, 3), padding="same", output_padding=(1, 0)),
-     (1, 5, 5, 4)),
+    (
+        "Conv2DTranspose",
+        dict(filters=2, kernel_size=(4, 3), strides=(2, 3), padding="same", output_padding=(1, 0)),
+        (1, 5, 5, 4),
+    ),
     ("Conv2DTranspose", dict(filters=2, kernel_size=3, dilation_rate=2, padding="same"), (1, 5, 5, 4)),
     ("Conv2DTranspose", dict(filters=2, kernel_size=3, strides=2, data_format="channels_first"), (1, 4, 5, 5)),
     ("Conv3DTranspose", dict(filters=2, kernel_size=2, strides=2, padding="same"), (1, 3, 3, 3, 2)),
@@ -117,26 +120,37 @@ def _numpy_conv2d(x, kernel, bias, strides, padding, dilation, groups):
     out = np.zeros((n, oh, ow, f), np.float64)
     for i in range(oh):
         for j in range(ow):
-            patch = x[:, i * sh: i * sh + ekh: dh, j * sw: j * sw + ekw: dw, :]
+            patch = x[:, i * sh : i * sh + ekh : dh, j * sw : j * sw + ekw : dw, :]
             for g in range(groups):
-                out[:, i, j, g * fg:(g + 1) * fg] = np.einsum(
-                    "nhwc,hwcf->nf", patch[..., g * cg:(g + 1) * cg], kernel[..., g * fg:(g + 1) * fg])
+                out[:, i, j, g * fg : (g + 1) * fg] = np.einsum(
+                    "nhwc,hwcf->nf", patch[..., g * cg : (g + 1) * cg], kernel[..., g * fg : (g + 1) * fg]
+                )
     return out + bias
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(filters=4, kernel_size=3, strides=2, padding="same", groups=2),
-    dict(filters=3, kernel_size=(2, 3), dilation_rate=(2, 1), padding="same"),
-    dict(filters=2, kernel_size=3, strides=(1, 3)),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(filters=4, kernel_size=3, strides=2, padding="same", groups=2),
+        dict(filters=3, kernel_size=(2, 3), dilation_rate=(2, 1), padding="same"),
+        dict(filters=2, kernel_size=3, strides=(1, 3)),
+    ],
+)
 def test_conv2d_matches_numpy(kwargs):
     layer = layers.Conv2D(**kwargs)
     shape = (2, 7, 8, 4)
 
     def reference(v, x):
         p = v["params"]
-        return _numpy_conv2d(np.asarray(x, np.float64), np.asarray(p["kernel"], np.float64), np.asarray(p["bias"]),
-                             layer.strides, layer.padding, layer.dilation_rate, layer.groups)
+        return _numpy_conv2d(
+            np.asarray(x, np.float64),
+            np.asarray(p["kernel"], np.float64),
+            np.asarray(p["bias"]),
+            layer.strides,
+            layer.padding,
+            layer.dilation_rate,
+            layer.groups,
+        )
 
     check_layer(layer, _x(shape), variables=_variables(layer, shape), reference=reference)
 
@@ -144,10 +158,13 @@ def test_conv2d_matches_numpy(kwargs):
 # --------------------------------------------------------------------------- gradients
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("Conv2D", dict(filters=4, kernel_size=3, strides=2, padding="same", groups=2)),
-    ("Conv2DTranspose", dict(filters=3, kernel_size=3, strides=2, padding="same")),
-])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("Conv2D", dict(filters=4, kernel_size=3, strides=2, padding="same", groups=2)),
+        ("Conv2DTranspose", dict(filters=3, kernel_size=3, strides=2, padding="same")),
+    ],
+)
 def test_gradients_match_keras(name, kwargs):
     """Grads w.r.t. kernel, bias and input equal those of Keras's stateless call."""
     shape = (2, 7, 7, 4)
@@ -179,6 +196,7 @@ def test_gradients_match_keras(name, kwargs):
 
 def test_cnn_in_a_model_matches_keras_with_copied_weights():
     """Keras's weight order through `get_weights` / `set_weights` of whole models."""
+
     def stack(L):
         z = "zeros"  # see the module docstring; the weights are set below
         return [
@@ -236,8 +254,10 @@ def test_mixed_precision_policy(name, args):
     shape = (1, 6, 6, 2)
     v, y = check_layer(layer, _x(shape), variables=_variables(layer, shape))
     assert y.dtype == jnp.bfloat16
-    assert all(p.dtype == jnp.float32 for p in jax.tree_util.tree_leaves(
-        jax.eval_shape(lambda k: layer.init(k, _spec(shape)), jax.random.key(0))))
+    assert all(
+        p.dtype == jnp.float32
+        for p in jax.tree_util.tree_leaves(jax.eval_shape(lambda k: layer.init(k, _spec(shape)), jax.random.key(0)))
+    )
 
 
 def test_config_is_normalised_like_keras():
@@ -268,7 +288,9 @@ def test_conv1d_causal_does_not_look_ahead():
 
 
 def test_conv2d_fed_rank3_input_names_the_layer():
-    with pytest.raises(ValueError, match=r"Conv2D 'conv2d': expected input of rank 4 \(batch, height, width, channels\), got rank 3"):
+    with pytest.raises(
+        ValueError, match=r"Conv2D 'conv2d': expected input of rank 4 \(batch, height, width, channels\), got rank 3"
+    ):
         layers.Conv2D(2, 3).init(jax.random.key(0), _spec((7, 7, 4)))
     x = jnet.Input((7, 4))
     with pytest.raises(ValueError, match=r"Conv2D 'c': expected input of rank 4"):
@@ -283,7 +305,10 @@ def test_groups_must_divide_channels_and_filters():
 
 
 def test_kernel_larger_than_valid_input():
-    with pytest.raises(ValueError, match=r"Conv2D 'conv2d': with padding='valid' the kernel \(5 along height\) is larger than the input \(3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Conv2D 'conv2d': with padding='valid' the kernel \(5 along height\) is larger than the input \(3\)",
+    ):
         layers.Conv2D(2, 5).init(jax.random.key(0), _spec((1, 3, 9, 1)))
     with pytest.raises(ValueError, match=r"dilated kernel \(7 along width\)"):
         layers.Conv2D(2, (1, 3), dilation_rate=3).init(jax.random.key(0), _spec((1, 9, 6, 1)))
@@ -307,22 +332,34 @@ def test_unknown_spatial_sizes_build_and_run():
         assert model(jnp.ones((2, size, size, 3))).shape == (2, 4)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: layers.Conv2D(2, 3, padding="full"), r"Conv2D 'conv2d': padding must be one of 'valid', 'same', got 'full'"),
-    (lambda: layers.Conv2D(2, 3, padding="causal"), r"padding must be one of 'valid', 'same', got 'causal'"),
-    (lambda: layers.Conv2DTranspose(2, 3, padding="causal"), r"Conv2DTranspose.*padding must be one of"),
-    (lambda: layers.Conv2D(0, 3), r"Conv2D 'conv2d': filters must be a positive integer, got 0"),
-    (lambda: layers.Conv1D(-4, 3), r"Conv1D 'conv1d': filters must be a positive integer, got -4"),
-    (lambda: layers.SeparableConv2D(0, 3), r"filters must be a positive integer"),
-    (lambda: layers.Conv2DTranspose(0, 3), r"filters must be a positive integer"),
-    (lambda: layers.DepthwiseConv2D(3, depth_multiplier=0), r"depth_multiplier must be a positive integer"),
-    (lambda: layers.Conv2D(2, (3, 3, 3)), r"kernel_size must be an int or a tuple of 2 ints"),
-    (lambda: layers.Conv2D(2, 0), r"every entry of kernel_size must be positive"),
-    (lambda: layers.Conv2D(2, 3, strides=2, dilation_rate=2), r"strides > 1 cannot be combined with dilation_rate > 1"),
-    (lambda: layers.Conv2DTranspose(2, 3, strides=2, output_padding=2), r"output_padding must be smaller than strides"),
-    (lambda: layers.Conv2D(2, 3, data_format="NHWC"), r"data_format must be 'channels_last' or 'channels_first'"),
-    (lambda: layers.Conv2D(2, 3, activation="relux"), r"Unknown activation 'relux'"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: layers.Conv2D(2, 3, padding="full"),
+            r"Conv2D 'conv2d': padding must be one of 'valid', 'same', got 'full'",
+        ),
+        (lambda: layers.Conv2D(2, 3, padding="causal"), r"padding must be one of 'valid', 'same', got 'causal'"),
+        (lambda: layers.Conv2DTranspose(2, 3, padding="causal"), r"Conv2DTranspose.*padding must be one of"),
+        (lambda: layers.Conv2D(0, 3), r"Conv2D 'conv2d': filters must be a positive integer, got 0"),
+        (lambda: layers.Conv1D(-4, 3), r"Conv1D 'conv1d': filters must be a positive integer, got -4"),
+        (lambda: layers.SeparableConv2D(0, 3), r"filters must be a positive integer"),
+        (lambda: layers.Conv2DTranspose(0, 3), r"filters must be a positive integer"),
+        (lambda: layers.DepthwiseConv2D(3, depth_multiplier=0), r"depth_multiplier must be a positive integer"),
+        (lambda: layers.Conv2D(2, (3, 3, 3)), r"kernel_size must be an int or a tuple of 2 ints"),
+        (lambda: layers.Conv2D(2, 0), r"every entry of kernel_size must be positive"),
+        (
+            lambda: layers.Conv2D(2, 3, strides=2, dilation_rate=2),
+            r"strides > 1 cannot be combined with dilation_rate > 1",
+        ),
+        (
+            lambda: layers.Conv2DTranspose(2, 3, strides=2, output_padding=2),
+            r"output_padding must be smaller than strides",
+        ),
+        (lambda: layers.Conv2D(2, 3, data_format="NHWC"), r"data_format must be 'channels_last' or 'channels_first'"),
+        (lambda: layers.Conv2D(2, 3, activation="relux"), r"Unknown activation 'relux'"),
+    ],
+)
 def test_bad_config_is_a_clear_error(make, message):
     with pytest.raises(ValueError, match=message):
         make()

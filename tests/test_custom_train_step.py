@@ -19,28 +19,39 @@ def guide_model_1(K, counter=None):
     """Guide variant 1: compute_loss_and_updates + stateless_compute_loss + compiled metrics."""
 
     class CustomModel(K.Model):
-        def compute_loss_and_updates(self, trainable_variables, non_trainable_variables, metrics_variables, x, y,
-                                     sample_weight, training=False):
-            y_pred, non_trainable_variables = self.stateless_call(trainable_variables, non_trainable_variables, x,
-                                                                  training=training)
+        def compute_loss_and_updates(
+            self, trainable_variables, non_trainable_variables, metrics_variables, x, y, sample_weight, training=False
+        ):
+            y_pred, non_trainable_variables = self.stateless_call(
+                trainable_variables, non_trainable_variables, x, training=training
+            )
             loss, (trainable_variables, non_trainable_variables, metrics_variables) = self.stateless_compute_loss(
-                trainable_variables, non_trainable_variables, metrics_variables, x=x, y=y, y_pred=y_pred,
-                sample_weight=sample_weight, training=training)
+                trainable_variables,
+                non_trainable_variables,
+                metrics_variables,
+                x=x,
+                y=y,
+                y_pred=y_pred,
+                sample_weight=sample_weight,
+                training=training,
+            )
             return loss, (y_pred, non_trainable_variables, metrics_variables)
 
         def train_step(self, state, data):
             if counter is not None:
-                counter.append(1)   # runs once per trace
+                counter.append(1)  # runs once per trace
             trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables = state
             x, y, sample_weight = K.utils.unpack_x_y_sample_weight(data)
             grad_fn = jax.value_and_grad(self.compute_loss_and_updates, has_aux=True)
             (loss, (y_pred, non_trainable_variables, metrics_variables)), grads = grad_fn(
-                trainable_variables, non_trainable_variables, metrics_variables, x, y, sample_weight, training=True)
+                trainable_variables, non_trainable_variables, metrics_variables, x, y, sample_weight, training=True
+            )
             trainable_variables, optimizer_variables = self.optimizer.stateless_apply(
-                optimizer_variables, grads, trainable_variables)
+                optimizer_variables, grads, trainable_variables
+            )
             new_metrics_vars, logs = [], {}
             for metric in self.metrics:
-                this = metrics_variables[len(new_metrics_vars):len(new_metrics_vars) + len(metric.variables)]
+                this = metrics_variables[len(new_metrics_vars) : len(new_metrics_vars) + len(metric.variables)]
                 if metric.name == "loss":
                     this = metric.stateless_update_state(this, loss, sample_weight=sample_weight)
                 else:
@@ -63,10 +74,12 @@ def guide_model_2(K):
             self.mae_metric = K.metrics.MeanAbsoluteError(name="mae")
             self.loss_fn = K.losses.MeanSquaredError()
 
-        def compute_loss_and_updates(self, trainable_variables, non_trainable_variables, x, y, sample_weight,
-                                     training=False):
-            y_pred, non_trainable_variables = self.stateless_call(trainable_variables, non_trainable_variables, x,
-                                                                  training=training)
+        def compute_loss_and_updates(
+            self, trainable_variables, non_trainable_variables, x, y, sample_weight, training=False
+        ):
+            y_pred, non_trainable_variables = self.stateless_call(
+                trainable_variables, non_trainable_variables, x, training=training
+            )
             return self.loss_fn(y, y_pred, sample_weight=sample_weight), (y_pred, non_trainable_variables)
 
         def train_step(self, state, data):
@@ -74,18 +87,28 @@ def guide_model_2(K):
             x, y, sample_weight = K.utils.unpack_x_y_sample_weight(data)
             grad_fn = jax.value_and_grad(self.compute_loss_and_updates, has_aux=True)
             (loss, (y_pred, non_trainable_variables)), grads = grad_fn(
-                trainable_variables, non_trainable_variables, x, y, sample_weight, training=True)
+                trainable_variables, non_trainable_variables, x, y, sample_weight, training=True
+            )
             trainable_variables, optimizer_variables = self.optimizer.stateless_apply(
-                optimizer_variables, grads, trainable_variables)
+                optimizer_variables, grads, trainable_variables
+            )
             n = len(self.loss_tracker.variables)
-            loss_vars = self.loss_tracker.stateless_update_state(metrics_variables[:n], loss,
-                                                                 sample_weight=sample_weight)
-            mae_vars = self.mae_metric.stateless_update_state(metrics_variables[n:], y, y_pred,
-                                                              sample_weight=sample_weight)
-            logs = {self.loss_tracker.name: self.loss_tracker.stateless_result(loss_vars),
-                    self.mae_metric.name: self.mae_metric.stateless_result(mae_vars)}
-            return logs, (trainable_variables, non_trainable_variables, optimizer_variables,
-                          list(loss_vars) + list(mae_vars))
+            loss_vars = self.loss_tracker.stateless_update_state(
+                metrics_variables[:n], loss, sample_weight=sample_weight
+            )
+            mae_vars = self.mae_metric.stateless_update_state(
+                metrics_variables[n:], y, y_pred, sample_weight=sample_weight
+            )
+            logs = {
+                self.loss_tracker.name: self.loss_tracker.stateless_result(loss_vars),
+                self.mae_metric.name: self.mae_metric.stateless_result(mae_vars),
+            }
+            return logs, (
+                trainable_variables,
+                non_trainable_variables,
+                optimizer_variables,
+                list(loss_vars) + list(mae_vars),
+            )
 
         @property
         def metrics(self):
@@ -102,14 +125,22 @@ def guide_model_3(K):
         def test_step(self, state, data):
             x, y, sample_weight = K.utils.unpack_x_y_sample_weight(data)
             trainable_variables, non_trainable_variables, metrics_variables = state
-            y_pred, non_trainable_variables = self.stateless_call(trainable_variables, non_trainable_variables, x,
-                                                                  training=False)
+            y_pred, non_trainable_variables = self.stateless_call(
+                trainable_variables, non_trainable_variables, x, training=False
+            )
             loss, (trainable_variables, non_trainable_variables, metrics_variables) = self.stateless_compute_loss(
-                trainable_variables, non_trainable_variables, metrics_variables, x=x, y=y, y_pred=y_pred,
-                sample_weight=sample_weight, training=False)
+                trainable_variables,
+                non_trainable_variables,
+                metrics_variables,
+                x=x,
+                y=y,
+                y_pred=y_pred,
+                sample_weight=sample_weight,
+                training=False,
+            )
             new_metrics_vars, logs = [], {}
             for metric in self.metrics:
-                this = metrics_variables[len(new_metrics_vars):len(new_metrics_vars) + len(metric.variables)]
+                this = metrics_variables[len(new_metrics_vars) : len(new_metrics_vars) + len(metric.variables)]
                 if metric.name == "loss":
                     this = metric.stateless_update_state(this, loss, sample_weight=sample_weight)
                 else:
@@ -154,7 +185,7 @@ def _close_weights(jm, km):
 
 
 def test_guide_compiled_loss_and_metrics_matches_keras():
-    x, y = _data()   # 40 rows, batch 16: two fused batches and a last batch of 8
+    x, y = _data()  # 40 rows, batch 16: two fused batches and a last batch of 8
     jm, km, jh, kh = _fit_both(guide_model_1, x, y, optimizer="sgd", loss="mse", metrics=["mae"])
     _close_history(jh, kh, ["loss", "mae"])
     _close_weights(jm, km)
@@ -196,7 +227,7 @@ def test_steps_per_execution_gives_same_result_and_compiles_once():
         after_epoch = []
         cb = jnet.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: after_epoch.append(len(traces)))
         h = m.fit(x, y, batch_size=16, epochs=3, shuffle=True, verbose=0, callbacks=[cb])
-        assert after_epoch[0] > 0 and after_epoch[0] == after_epoch[-1], after_epoch   # no retrace after epoch 1
+        assert after_epoch[0] > 0 and after_epoch[0] == after_epoch[-1], after_epoch  # no retrace after epoch 1
         results.append((m.get_weights(), h.history))
     (w1, h1), (w3, h3) = results
     for a, b in zip(w1, w3):
@@ -248,7 +279,7 @@ def test_metric_stateless_api():
     v = m.stateless_update_state(v, jnp.array([1.0, 3.0]))
     v = m.stateless_update_state(v, jnp.array([5.0]), sample_weight=jnp.array([2.0]))
     assert float(m.stateless_result(v)) == pytest.approx((1 + 3 + 10) / 4)
-    assert float(m.result()) == 0.0   # the object's own state is untouched
+    assert float(m.result()) == 0.0  # the object's own state is untouched
     with pytest.raises(ValueError, match="expected 2 metric variables"):
         m.stateless_result(v[:1])
 

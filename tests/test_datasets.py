@@ -36,14 +36,18 @@ def write_mnist_dir(d, n_train=5, n_test=3, compress=True):
 
 # ----------------------------------------------------------------------------- IDX
 
-@pytest.mark.parametrize("code,values", [
-    (0x08, np.arange(24).reshape(2, 3, 4)),
-    (0x09, np.array([-3, 0, 5])),
-    (0x0B, np.array([[-300, 2], [7, 30000]])),
-    (0x0C, np.array([1 << 20, -5])),
-    (0x0D, np.array([0.5, -1.25, 3.0])),
-    (0x0E, np.array([[1e-300, 2.5]])),
-])
+
+@pytest.mark.parametrize(
+    "code,values",
+    [
+        (0x08, np.arange(24).reshape(2, 3, 4)),
+        (0x09, np.array([-3, 0, 5])),
+        (0x0B, np.array([[-300, 2], [7, 30000]])),
+        (0x0C, np.array([1 << 20, -5])),
+        (0x0D, np.array([0.5, -1.25, 3.0])),
+        (0x0E, np.array([[1e-300, 2.5]])),
+    ],
+)
 @pytest.mark.parametrize("compress", [False, True])
 def test_read_idx_types_and_gzip(tmp_path, code, values, compress):
     p = tmp_path / "a.idx"
@@ -81,8 +85,13 @@ def test_fashion_mnist_and_mnist_from_dir(tmp_path, compress):
 
 def test_mnist_npz(tmp_path):
     p = tmp_path / "mnist.npz"
-    np.savez(p, x_train=np.ones((2, 28, 28), np.uint8), y_train=np.array([1, 2], np.uint8),
-             x_test=np.zeros((1, 28, 28), np.uint8), y_test=np.array([3], np.uint8))
+    np.savez(
+        p,
+        x_train=np.ones((2, 28, 28), np.uint8),
+        y_train=np.array([1, 2], np.uint8),
+        x_test=np.zeros((1, 28, 28), np.uint8),
+        y_test=np.array([3], np.uint8),
+    )
     (x, y), (xt, yt) = mnist.load_data(path=str(p))
     assert x.shape == (2, 28, 28) and list(y) == [1, 2] and list(yt) == [3]
 
@@ -122,6 +131,7 @@ def test_digits():
 
 # ----------------------------------------------------------------------------- text
 
+
 def test_tokenizer_ids_by_frequency():
     tok = Tokenizer().fit(["b a a", "c b a", "Crash! crash"])
     # a:3, b:2, crash:2, c:1 -> ties alphabetical; 0 pad, 1 OOV.
@@ -154,6 +164,7 @@ def test_pad_sequences_like_keras():
 
 
 # ----------------------------------------------------------------------------- issues
+
 
 @pytest.fixture(scope="module")
 def records():
@@ -212,29 +223,38 @@ def test_read_file_jsonl_and_csv(tmp_path):
     write_rows(p, rows)
     got = issues.read_file(str(p))
     named = issues.to_named([rows[0]])[0]
-    assert got[0] == {**named, "priority": float(rows[0]["priority"]), "department": str(rows[0]["department"]),
-                      "line": 1}
+    assert got[0] == {
+        **named,
+        "priority": float(rows[0]["priority"]),
+        "department": str(rows[0]["department"]),
+        "line": 1,
+    }
     assert got[1]["department"] == "mobile"
     assert got[2]["tags"] == ["bug", "security"]
     c = tmp_path / "i.csv"
-    c.write_text('title,body,tags,priority,department\n'
-                 '"App crashes, badly","line one\nline two",010000000001,0.9,backend\n'
-                 'Typo,docs typo,bug;documentation,0.1,0\n')
+    c.write_text(
+        'title,body,tags,priority,department\n'
+        '"App crashes, badly","line one\nline two",010000000001,0.9,backend\n'
+        'Typo,docs typo,bug;documentation,0.1,0\n'
+    )
     got = issues.read_file(str(c))
     assert got[0]["title"] == "App crashes, badly" and got[0]["tags"] == ["enhancement", "good first issue"]
     assert got[0]["department"] == "backend" and got[0]["body"] == "line one\nline two"
     assert got[1]["tags"] == ["bug", "documentation"] and got[1]["priority"] == 0.1 and got[1]["department"] == "0"
 
 
-@pytest.mark.parametrize("bad,field", [
-    ({"priority": "high"}, "priority"),
-    ({"priority": 1.5}, "priority"),
-    ({"department": True}, "department"),
-    ({"department": " "}, "department"),
-    ({"tags": [0, 1]}, "tags"),
-    ({"tags": 5}, "tags"),
-    ({"title": ""}, "title"),
-])
+@pytest.mark.parametrize(
+    "bad,field",
+    [
+        ({"priority": "high"}, "priority"),
+        ({"priority": 1.5}, "priority"),
+        ({"department": True}, "department"),
+        ({"department": " "}, "department"),
+        ({"tags": [0, 1]}, "tags"),
+        ({"tags": 5}, "tags"),
+        ({"title": ""}, "title"),
+    ],
+)
 def test_read_file_errors_name_line_and_field(tmp_path, bad, field):
     rows = issues.generate(3, seed=2)
     rows[1].update(bad)

@@ -57,16 +57,28 @@ def _same(ours, theirs):
 
 # ----------------------------------------------------------------------------- imdb / reuters
 
-IMDB_CASES = [dict(), dict(num_words=6, skip_top=2), dict(maxlen=5), dict(start_char=None, index_from=0),
-              dict(oov_char=None, num_words=8), dict(seed=7, index_from=1), dict(start_char=None, index_from=2)]
+IMDB_CASES = [
+    dict(),
+    dict(num_words=6, skip_top=2),
+    dict(maxlen=5),
+    dict(start_char=None, index_from=0),
+    dict(oov_char=None, num_words=8),
+    dict(seed=7, index_from=1),
+    dict(start_char=None, index_from=2),
+]
 
 
 @pytest.fixture
 def imdb_file(home, monkeypatch):
     rng = np.random.default_rng(0)
     path = home / "imdb.npz"
-    np.savez(path, x_train=_ragged(rng, 9), y_train=rng.integers(0, 2, 9), x_test=_ragged(rng, 7),
-             y_test=rng.integers(0, 2, 7))
+    np.savez(
+        path,
+        x_train=_ragged(rng, 9),
+        y_train=rng.integers(0, 2, 9),
+        x_test=_ragged(rng, 7),
+        y_test=rng.integers(0, 2, 7),
+    )
     _use_fixture(monkeypatch, imdb, path)
     return path
 
@@ -104,6 +116,7 @@ def test_reuters_word_index_and_label_names(home, monkeypatch):
 
 # ----------------------------------------------------------------------------- housing
 
+
 @pytest.mark.parametrize("kw", [dict(), dict(test_split=0.5, seed=1), dict(test_split=0.0)])
 def test_boston_housing_matches_keras(home, monkeypatch, kw):
     rng = np.random.default_rng(2)
@@ -134,10 +147,15 @@ def test_housing_argument_errors(home):
 
 # ----------------------------------------------------------------------------- cifar
 
+
 def _cifar_batch(rng, n, labels):
     data = rng.integers(0, 256, (n, 3072)).astype(np.uint8)
-    return {b"batch_label": b"fixture", b"data": data, **{k.encode(): list(map(int, v)) for k, v in labels.items()},
-            b"filenames": [b"img%d.png" % i for i in range(n)]}
+    return {
+        b"batch_label": b"fixture",
+        b"data": data,
+        **{k.encode(): list(map(int, v)) for k, v in labels.items()},
+        b"filenames": [b"img%d.png" % i for i in range(n)],
+    }
 
 
 def _tar(path, root, files):
@@ -193,9 +211,10 @@ def test_cifar10_from_keras_archive_legacy_folder_and_download(home, tmp_path, m
 @pytest.mark.parametrize("label_mode", ["fine", "coarse"])
 def test_cifar100_matches_keras(home, tmp_path, monkeypatch, label_mode):
     rng = np.random.default_rng(5)
-    files = {name: _cifar_batch(rng, n, {"fine_labels": rng.integers(0, 100, n),
-                                        "coarse_labels": rng.integers(0, 20, n)})
-             for name, n in (("train", 4), ("test", 3))}
+    files = {
+        name: _cifar_batch(rng, n, {"fine_labels": rng.integers(0, 100, n), "coarse_labels": rng.integers(0, 20, n)})
+        for name, n in (("train", 4), ("test", 3))
+    }
     archive = home / "cifar-100-python-target_archive"
     _tar(archive, "cifar-100-python", files)
     monkeypatch.setattr(cifar100, "FILE_HASH", hash_file(str(archive)))
@@ -211,6 +230,7 @@ def test_cifar100_matches_keras(home, tmp_path, monkeypatch, label_mode):
 
 # ----------------------------------------------------------------------------- safety, offline, exports
 
+
 def test_pickled_data_can_only_hold_arrays(tmp_path):
     evil = np.empty(1, dtype=object)
     evil[0] = __import__("collections").OrderedDict(a=1)  # any class but ndarray is refused
@@ -225,15 +245,30 @@ def test_pickled_data_can_only_hold_arrays(tmp_path):
 
 
 def test_offline_and_not_cached_names_the_dataset_and_path(home, tmp_path, monkeypatch):
-    for module, name in ((imdb, "imdb"), (reuters, "reuters"), (boston_housing, "boston_housing"),
-                         (california_housing, "california_housing")):
+    for module, name in (
+        (imdb, "imdb"),
+        (reuters, "reuters"),
+        (boston_housing, "boston_housing"),
+        (california_housing, "california_housing"),
+    ):
         monkeypatch.setattr(module, "ORIGIN", (tmp_path / "offline" / f"{name}.npz").as_uri())
-        with pytest.raises(OSError, match=rf"{name}.load_data: get_file: could not download .*not cached at "
-                                          rf".*kh.datasets.{name}\.npz"):
+        with pytest.raises(
+            OSError,
+            match=rf"{name}.load_data: get_file: could not download .*not cached at "
+            rf".*kh.datasets.{name}\.npz",
+        ):
             module.load_data()
 
 
 def test_all_keras_datasets_are_exported():
-    for name in ("boston_housing", "california_housing", "cifar10", "cifar100", "imdb", "reuters", "mnist",
-                 "fashion_mnist"):
+    for name in (
+        "boston_housing",
+        "california_housing",
+        "cifar10",
+        "cifar100",
+        "imdb",
+        "reuters",
+        "mnist",
+        "fashion_mnist",
+    ):
         assert hasattr(jnet.datasets, name) and hasattr(getattr(jnet.datasets, name), "load_data")

@@ -32,7 +32,7 @@ def test_unbuilt_sequential_summary_then_fit_builds_it():
     text = _summary(model)
     assert not model.built and model.weights == []
     assert text.count("0 (unbuilt)") == 2 and "?" in text
-    assert _totals(text) == _totals(_summary(kmodel))   # "Total params: 0 (0.00 B)", ...
+    assert _totals(text) == _totals(_summary(kmodel))  # "Total params: 0 (0.00 B)", ...
     model.compile("adam", "mse")
     model.fit(np.ones((8, 5), "float32"), np.zeros((8, 1), "float32"), verbose=0)
     assert model.built
@@ -40,7 +40,7 @@ def test_unbuilt_sequential_summary_then_fit_builds_it():
         kmodel.build((None, 5))
     text = _summary(model)
     assert "(None, 3)" in text and "(None, 1)" in text and "unbuilt" not in text
-    assert _totals(text) == _totals(_summary(kmodel))   # "Total params: 22 (88.00 B)", ...
+    assert _totals(text) == _totals(_summary(kmodel))  # "Total params: 22 (88.00 B)", ...
 
 
 def test_sequential_builds_on_first_call_and_on_build():
@@ -54,9 +54,9 @@ def test_sequential_builds_on_first_call_and_on_build():
     model.build((None, 6))
     assert model.built and model.count_params() == 21
     assert model.predict(np.ones((5, 6), "float32"), verbose=0).shape == (5, 3)
-    model.build((None, 6))   # the same shape again: nothing to do
+    model.build((None, 6))  # the same shape again: nothing to do
     with pytest.raises(ValueError, match="cannot be built with input_shape"):
-        model.build((None, 7))   # Keras refuses too
+        model.build((None, 7))  # Keras refuses too
 
 
 def test_functional_build_checks_the_shape():
@@ -80,7 +80,7 @@ def test_subclassed_model_build_creates_its_weights():
 
     model = Net()
     assert "0 (unbuilt)" in _summary(model)
-    model.build((None, 4))   # Keras 3 warns and builds nothing here; jnet builds the layers
+    model.build((None, 4))  # Keras 3 warns and builds nothing here; jnet builds the layers
     assert model.built and model.count_params() == 4 * 3 + 3 + 3 + 1
     assert model(np.ones((2, 4), "float32")).shape == (2, 1)
     assert "unbuilt" not in _summary(model)
@@ -108,7 +108,7 @@ def test_clone_model_sequential_has_fresh_weights():
     assert clone is not model and clone.inputs[0].shape == (None, 4)
     assert [l.name for l in clone.layers] == [l.name for l in model.layers]
     assert all(a is not b for a, b in zip(clone.layers, model.layers))
-    assert not np.allclose(clone.get_weights()[0], model.get_weights()[0])   # new weights
+    assert not np.allclose(clone.get_weights()[0], model.get_weights()[0])  # new weights
     clone.set_weights(model.get_weights())
     x = np.ones((2, 4), "float32")
     np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
@@ -128,14 +128,18 @@ def test_clone_model_functional_with_clone_call_functions_and_inputs():
 
     clone = jnet.models.clone_model(model, call_function=add_dropout)
     assert [type(l).__name__ for l in clone.layers].count("Dropout") == 3
-    assert clone.count_params() == model.count_params()   # the shared layer is cloned once
+    assert clone.count_params() == model.count_params()  # the shared layer is cloned once
     clone.set_weights(model.get_weights())
     x = {"x": np.ones((2, 4), "float32")}
-    for a, b in zip(clone.predict(x, verbose=0), model.predict(x, verbose=0)):   # inference: dropout is off
+    for a, b in zip(clone.predict(x, verbose=0), model.predict(x, verbose=0)):  # inference: dropout is off
         np.testing.assert_allclose(a, b, atol=1e-6)
-    renamed = jnet.models.clone_model(model, clone_function=lambda layer: layers.Dense(layer.units, name="d_" + layer.name)
-                                      if isinstance(layer, layers.Dense) else layer,
-                                      input_tensors={"x": jnet.Input((4,))})
+    renamed = jnet.models.clone_model(
+        model,
+        clone_function=lambda layer: (
+            layers.Dense(layer.units, name="d_" + layer.name) if isinstance(layer, layers.Dense) else layer
+        ),
+        input_tensors={"x": jnet.Input((4,))},
+    )
     assert all(l.name.startswith("d_") for l in renamed.layers[1:])
 
 
@@ -143,9 +147,10 @@ def test_clone_model_recursive_and_subclassed():
     inner = jnet.Sequential([jnet.Input((4,)), layers.Dense(3)])
     outer = jnet.Sequential([jnet.Input((4,)), inner, layers.Dense(1)])
     names = []
-    clone = jnet.models.clone_model(outer, clone_function=lambda l: names.append(l.name) or
-                                    type(l).from_config(l.get_config()), recursive=True)
-    assert clone.layers[0] is not inner and len(names) == 2   # the Dense layers, not the inner model
+    clone = jnet.models.clone_model(
+        outer, clone_function=lambda l: names.append(l.name) or type(l).from_config(l.get_config()), recursive=True
+    )
+    assert clone.layers[0] is not inner and len(names) == 2  # the Dense layers, not the inner model
     assert clone.count_params() == outer.count_params()
 
     class Net(jnet.Model):

@@ -25,12 +25,13 @@ def test_digits_mlp_reaches_97_percent():
     accs = []
     for seed in range(6):
         jnet.utils.set_random_seed(seed)
-        model = jnet.Sequential([layers.Dense(64, activation="relu", input_shape=(64,)),
-                                 layers.Dense(10, activation="softmax")])
+        model = jnet.Sequential(
+            [layers.Dense(64, activation="relu", input_shape=(64,)), layers.Dense(10, activation="softmax")]
+        )
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = model.fit(xtr, ytr, batch_size=32, epochs=40, validation_split=0.1, verbose=0)
         assert history.history["val_accuracy"][-1] > 0.9
         accs.append(model.evaluate(xte, yte, verbose=0)[1])
         np.testing.assert_allclose(accs[-1], np.mean(model.predict(xte, verbose=0).argmax(1) == yte), atol=1e-6)
-    assert np.mean(accs) >= 0.965, accs   # Keras 3: 0.970 +- 0.005 over seeds
+    assert np.mean(accs) >= 0.965, accs  # Keras 3: 0.970 +- 0.005 over seeds
     assert max(accs) >= 0.97, accs

@@ -30,8 +30,9 @@ def _env(n_devices):
 
 
 def _run_worker(n_devices, *args, timeout=240):
-    proc = subprocess.run([sys.executable, WORKER, *map(str, args)], env=_env(n_devices),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, WORKER, *map(str, args)], env=_env(n_devices), capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, f"worker {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -63,19 +64,19 @@ def test_data_parallel_matches_one_device(four_devices):
     dp, single = out["dp"], out["single"]
     assert dp["batch_multiple"] == 4
     assert dp["kernel_replicated"]
-    assert dp["batch_n_shards"] == 4 and dp["batch_shard_shapes"] == [[2, 4]]   # 8 rows / 4 devices
+    assert dp["batch_n_shards"] == 4 and dp["batch_shard_shapes"] == [[2, 4]]  # 8 rows / 4 devices
     _close(dp["losses"], single["losses"])
     _close(dp["params"], single["params"])
-    assert single["losses"][0] != single["losses"][1]   # the run really trained
+    assert single["losses"][0] != single["losses"][1]  # the run really trained
 
 
 def test_model_parallel_kernel_is_sharded(four_devices):
     out, _ = four_devices
     mp = out["mp"]
-    assert mp["batch_multiple"] == 2                    # mesh (batch=2, model=2)
+    assert mp["batch_multiple"] == 2  # mesh (batch=2, model=2)
     assert mp["kernel_spec"] == [None, "model"]
     assert not mp["kernel_replicated"]
-    assert mp["kernel_shard_shapes"] == [[4, 4]]        # (4, 8) kernel split over 2 devices
+    assert mp["kernel_shard_shapes"] == [[4, 4]]  # (4, 8) kernel split over 2 devices
     _close(mp["losses"], out["single"]["losses"])
     _close(mp["params"], out["single"]["params"])
 
@@ -83,15 +84,15 @@ def test_model_parallel_kernel_is_sharded(four_devices):
 def test_sharded_checkpoint_restores_on_one_device(four_devices, restored):
     out, _ = four_devices
     assert restored["n_devices"] == 1
-    assert len(restored["devices"]) == 1                # every array on the one device
+    assert len(restored["devices"]) == 1  # every array on the one device
     _close(restored["params"], out["saved"], tol=0)
 
 
 def test_fit_train_state_saved_sharded_resumes_on_one_device(four_devices, restored):
     out, _ = four_devices
     mp = out["fit_mp"]
-    assert mp["saved_kernel_spec"] == [None, "model"]             # saved while sharded
-    assert mp["saved_moment_specs"] == [str([None, "model"])]     # momentum follows its kernel
+    assert mp["saved_kernel_spec"] == [None, "model"]  # saved while sharded
+    assert mp["saved_moment_specs"] == [str([None, "model"])]  # momentum follows its kernel
     assert len(restored["train_state_devices"]) == 1
     _close(restored["train_state_weights"], mp["weights"])
     _close(restored["continued_weights"], out["fit_single"]["continued_weights"])
@@ -105,7 +106,7 @@ def test_fit_evaluate_predict_data_parallel_match_one_device(four_devices):
     _close(dp["weights"], single["weights"])
     _close([dp["evaluate"]], [single["evaluate"]])
     _close(dp["predict"], single["predict"])
-    assert dp["kernel_spec"] == [] or all(a is None for a in dp["kernel_spec"])   # replicated
+    assert dp["kernel_spec"] == [] or all(a is None for a in dp["kernel_spec"])  # replicated
 
 
 def test_set_distribution_between_fits_takes_effect(four_devices):
@@ -136,8 +137,16 @@ def _free_port():
 def test_two_process_data_parallel_agrees_with_single_process(four_devices):
     out, _ = four_devices
     port = _free_port()
-    procs = [subprocess.Popen([sys.executable, WORKER, "multiproc", str(pid), str(port)], env=_env(2),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for pid in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, "multiproc", str(pid), str(port)],
+            env=_env(2),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for pid in (0, 1)
+    ]
     results = []
     try:
         for p in procs:
@@ -156,8 +165,8 @@ def test_two_process_data_parallel_agrees_with_single_process(four_devices):
         _close(r["fit"]["losses"], out["fit_single"]["losses"])
         _close(r["fit"]["weights"], out["fit_single"]["weights"])
         _close(r["fit"]["predict"], out["fit_single"]["predict"])
-        assert r["local_batch_shape"] == [8, 4]                       # 2 processes x 4 own rows
-        x = np.random.default_rng(0).normal(size=(24, 4)).astype(np.float32)   # the worker's make_data x
+        assert r["local_batch_shape"] == [8, 4]  # 2 processes x 4 own rows
+        x = np.random.default_rng(0).normal(size=(24, 4)).astype(np.float32)  # the worker's make_data x
         _close(r["local_batch"], x[:8].ravel(), tol=0)
 
 
@@ -201,7 +210,7 @@ def test_layout_map_lookup():
 def test_model_parallel_rejects_a_layout_that_does_not_fit():
     mesh = D.DeviceMesh((1, 1), ("batch", "model"), devices=D.list_devices()[:1])
     lm = D.LayoutMap(mesh)
-    lm["dense/kernel"] = ("model",)                       # rank 1 for a rank-2 kernel
+    lm["dense/kernel"] = ("model",)  # rank 1 for a rank-2 kernel
     mp = D.ModelParallel(layout_map=lm)
     with pytest.raises(ValueError, match="'params/dense/kernel'.*1 axes"):
         mp.place_variables({"params": {"dense": {"kernel": np.zeros((2, 3), np.float32)}}})

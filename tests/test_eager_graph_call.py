@@ -23,7 +23,7 @@ class CountingDense(jnet.layers.Layer):
 
     def call(self, x):
         self.calls += 1
-        self.add_loss(0.5 * jnet.ops.sum(self.w.value ** 2))
+        self.add_loss(0.5 * jnet.ops.sum(self.w.value**2))
         return x @ self.w.value
 
 
@@ -50,10 +50,10 @@ def test_second_eager_call_does_not_retrace():
     after_first = dense.calls
     model(_x())
     model(_x(), training=False)
-    assert dense.calls == after_first   # no retrace on the same shapes and flag
+    assert dense.calls == after_first  # no retrace on the same shapes and flag
     (entry,) = model._eager_cache.values()
-    assert entry._cache_size() == 1     # one compiled function
-    model(_x(4))                        # a new batch size: one new trace
+    assert entry._cache_size() == 1  # one compiled function
+    model(_x(4))  # a new batch size: one new trace
     assert dense.calls == after_first + 1
     model(_x(4))
     assert dense.calls == after_first + 1
@@ -73,11 +73,11 @@ def test_compiled_call_matches_layer_by_layer(training, monkeypatch):
     for a, b in zip(outs["compiled"], outs["layers"]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     if training:
-        assert not np.allclose(outs["compiled"][0], outs["compiled"][1])   # a fresh dropout key per call
-        assert np.any(outs["compiled"][2] != 0)                            # moving stats moved
+        assert not np.allclose(outs["compiled"][0], outs["compiled"][1])  # a fresh dropout key per call
+        assert np.any(outs["compiled"][2] != 0)  # moving stats moved
     else:
         np.testing.assert_array_equal(outs["compiled"][2], 0)
-    assert len(outs["compiled"][3]) == 1 and outs["compiled"][3][0] > 0   # the add_loss of the last call
+    assert len(outs["compiled"][3]) == 1 and outs["compiled"][3][0] > 0  # the add_loss of the last call
 
 
 def test_freezing_a_layer_retraces():
@@ -85,7 +85,7 @@ def test_freezing_a_layer_retraces():
     bn = model.layers[2]
     model(_x(), training=True)
     moved = bn.moving_mean.numpy()
-    bn.trainable = False          # a frozen BatchNorm runs in inference mode, even with training=True
+    bn.trainable = False  # a frozen BatchNorm runs in inference mode, even with training=True
     model(_x(), training=True)
     np.testing.assert_array_equal(bn.moving_mean.numpy(), moved)
 
@@ -119,7 +119,7 @@ def test_eager_only_calls_run_layer_by_layer(layer, monkeypatch):
         model = jnet.Model(x, layer()(jnet.layers.Dense(2)(x)))
         outs[how] = [np.asarray(model(_x())) for _ in range(2)]
         if how == "compiled":
-            assert list(model._eager_cache.values()) == [eager._EAGER]   # ran layer by layer
+            assert list(model._eager_cache.values()) == [eager._EAGER]  # ran layer by layer
     for a, b in zip(outs["compiled"], outs["layers"]):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     assert not np.allclose(outs["compiled"][0], outs["compiled"][1])

@@ -23,9 +23,9 @@ def test_chunk_sizer_fixed_and_auto():
     assert [fixed.next(r) for r in (10, 3)] == [4, 3]
     auto = ChunkSizer("auto")
     assert auto.next(100) == 1
-    auto.observe(1, 5.0)               # the first call compiles: ignored
+    auto.observe(1, 5.0)  # the first call compiles: ignored
     assert auto.next(100) == 1
-    auto.observe(1, 0.001)             # 1 ms per step -> ~200 steps per 0.2 s, growth capped at 8x
+    auto.observe(1, 0.001)  # 1 ms per step -> ~200 steps per 0.2 s, growth capped at 8x
     assert auto.next(10_000) == 8
     auto.observe(8, 0.008)
     assert auto.next(10_000) == 64
@@ -37,8 +37,8 @@ def test_chunk_sizer_fixed_and_auto():
 def test_validation_split_takes_the_last_fraction():
     data = D.ArrayData([np.arange(10)[:, None]], [np.arange(10)], None, n=10)
     train, val = D.split_validation(data, 0.25)
-    assert train.n == 7 and val.n == 3                    # Keras: floor(10 * (1 - 0.25)) = 7
-    np.testing.assert_array_equal(val.y[0], np.arange(10)[train.n:])
+    assert train.n == 7 and val.n == 3  # Keras: floor(10 * (1 - 0.25)) = 7
+    np.testing.assert_array_equal(val.y[0], np.arange(10)[train.n :])
     with pytest.raises(ValueError, match="validation_split"):
         D.split_validation(data, 1.5)
 
@@ -175,7 +175,7 @@ def test_single_steps_and_the_chunked_loop_give_the_same_weights(monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     sizer = ChunkSizer("auto")
     for _ in range(4):
-        sizer.observe(sizer.next(100), 10.0)   # very slow steps
+        sizer.observe(sizer.next(100), 10.0)  # very slow steps
     assert not sizer.single
 
 
@@ -371,6 +371,6 @@ def test_steps_per_epoch_below_one_pass_continues_through_the_data(monkeypatch):
         assert epochs == 2 and seen == [0, 1, 0, 1]
         for a, b in zip(w, whole):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
-        with pytest.warns(UserWarning, match="Your input ran out of data"):   # epoch 2 ran short, as Keras
+        with pytest.warns(UserWarning, match="Your input ran out of data"):  # epoch 2 ran short, as Keras
             _, epochs, seen = train(stream, epochs=2, steps_per_epoch=3)
         assert epochs == 2 and seen == [0, 1, 2, 0]

@@ -31,7 +31,7 @@ class _Batches(jnet.utils.PyDataset):
         return 2
 
     def __getitem__(self, i):
-        return X[i * 4:(i + 1) * 4], X[i * 4:(i + 1) * 4]
+        return X[i * 4 : (i + 1) * 4], X[i * 4 : (i + 1) * 4]
 
 
 @pytest.mark.parametrize("kind", ["arrays", "pydataset"])
@@ -48,7 +48,7 @@ def test_too_large_steps_per_epoch_warns_each_short_epoch_and_keeps_training(kin
 def test_generator_running_out_warns_as_keras():
     def batches():
         for i in range(2):
-            yield X[i * 4:(i + 1) * 4], X[i * 4:(i + 1) * 4]
+            yield X[i * 4 : (i + 1) * 4], X[i * 4 : (i + 1) * 4]
 
     model = _model()
     history, ran_out, caught = _fit(model, x=batches(), steps_per_epoch=5)
@@ -84,8 +84,17 @@ def test_validation_steps_below_a_pass_restart_at_the_first_batch_each_epoch():
         def on_test_batch_begin(self, batch, logs=None):
             seen.append(batch)
 
-    history = model.fit(X, X, batch_size=4, epochs=3, validation_data=(vx, vx), validation_batch_size=4,
-                        validation_steps=1, callbacks=[Probe()], verbose=0)
+    history = model.fit(
+        X,
+        X,
+        batch_size=4,
+        epochs=3,
+        validation_data=(vx, vx),
+        validation_batch_size=4,
+        validation_steps=1,
+        callbacks=[Probe()],
+        verbose=0,
+    )
     assert seen == [0, 0, 0]
     first = model.evaluate(vx[:4], vx[:4], verbose=0)
     second = model.evaluate(vx[4:8], vx[4:8], verbose=0)

@@ -23,7 +23,7 @@ def _data():
     x = rng.normal(size=(48, 3)).astype(np.float32)
     y = (x @ np.array([[1.0], [-2.0], [0.5]], np.float32)).astype(np.float32)
     bad = y.copy()
-    bad[13] = np.nan                      # row 13: batch 3 of the first epoch (batch_size 4, no shuffle)
+    bad[13] = np.nan  # row 13: batch 3 of the first epoch (batch_size 4, no shuffle)
     return x, y, bad
 
 
@@ -51,12 +51,12 @@ def test_nan_loss_stops_at_that_batch_with_previous_weights(case):
     cbs = {"batch_callback": [_Batches()], "terminate_on_nan": [callbacks.TerminateOnNaN()]}.get(case, [])
     with pytest.warns(RuntimeWarning, match=r"loss became nan at epoch 1, batch 3; training stopped there"):
         if case == "stream":
-            model.fit(((x[i:i + 4], bad[i:i + 4]) for i in range(0, 48, 4)), epochs=2, callbacks=cbs, verbose=0)
+            model.fit(((x[i : i + 4], bad[i : i + 4]) for i in range(0, 48, 4)), epochs=2, callbacks=cbs, verbose=0)
         else:
             model.fit(x, bad, batch_size=4, epochs=2, shuffle=False, callbacks=cbs, verbose=0)
     assert int(model.get_train_state().step) == 3
     history = model.history.history
-    assert len(history["loss"]) == 1 and math.isnan(history["loss"][0])   # the epoch's logs show it
+    assert len(history["loss"]) == 1 and math.isnan(history["loss"][0])  # the epoch's logs show it
     for got, want in zip(model.get_weights(), _reference_weights()):
         np.testing.assert_array_equal(got, want)
     if case == "batch_callback":

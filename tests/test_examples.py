@@ -13,14 +13,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(args, cwd, timeout=600):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               KERAS_BACKEND="jax", MPLBACKEND="Agg")
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        KERAS_BACKEND="jax",
+        MPLBACKEND="Agg",
+    )
     proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     return proc
 
 
 def ok(proc):
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
+    )
     return proc.stdout
 
 
@@ -46,8 +52,21 @@ def test_issue_triage_user_data_and_bad_row(tmp_path):
     rows = issues.generate(120, seed=5)
     good = tmp_path / "mine.jsonl"
     good.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    stdout = ok(run([os.path.join(ROOT, "examples", "issue_triage.py"), "--quick", "--data", str(good),
-                     "--out", str(tmp_path / "o"), "--epochs", "1"], tmp_path))
+    stdout = ok(
+        run(
+            [
+                os.path.join(ROOT, "examples", "issue_triage.py"),
+                "--quick",
+                "--data",
+                str(good),
+                "--out",
+                str(tmp_path / "o"),
+                "--epochs",
+                "1",
+            ],
+            tmp_path,
+        )
+    )
     assert "read 120 issues" in stdout and "Triage of validation issues" in stdout
     assert "4 departments ['0', '1', '2', '3']" in stdout  # integers are the data's own names
 
@@ -69,15 +88,31 @@ def test_issue_triage_github_export_and_predict(tmp_path):
     export.write_text(json.dumps(issue_fixtures.github_export(160, seed=1, shape="gh")), encoding="utf-8")
     out = tmp_path / "model"
     script = os.path.join(ROOT, "examples", "issue_triage.py")
-    stdout = ok(run([script, "--quick", "--data", str(export), "--departments", issue_fixtures.DEPARTMENTS,
-                     "--split", "newest", "--out", str(out)], tmp_path))
+    stdout = ok(
+        run(
+            [
+                script,
+                "--quick",
+                "--data",
+                str(export),
+                "--departments",
+                issue_fixtures.DEPARTMENTS,
+                "--split",
+                "newest",
+                "--out",
+                str(out),
+            ],
+            tmp_path,
+        )
+    )
     assert "(github); skipped" in stdout and "pull requests" in stdout
     assert "4 departments ['compiler', 'docs', 'runtime', 'tooling']" in stdout
     assert "no priorities in the data: training the department head alone" in stdout
     assert "newest split" in stdout and "baseline accuracy" in stdout
     triaged = [line for line in stdout.splitlines() if "(filed under " in line]
-    assert len(triaged) == 5 and all(any(f"-> {d}" in line for d in ("compiler", "docs", "runtime", "tooling"))
-                                     for line in triaged)
+    assert len(triaged) == 5 and all(
+        any(f"-> {d}" in line for d in ("compiler", "docs", "runtime", "tooling")) for line in triaged
+    )
     # The saved model holds the labels learned from the data: department names, tag vocabulary.
     with zipfile.ZipFile(out / "issue_triage.keras") as z:
         entries = {e["name"]: e for e in json.loads(z.read("config.json"))["config"]["layers"]}
@@ -90,28 +125,53 @@ def test_issue_triage_github_export_and_predict(tmp_path):
     alone = tmp_path / "elsewhere"
     alone.mkdir()
     shutil.copy(out / "issue_triage.keras", alone / "triage.keras")
-    stdout = ok(run([script, "--predict", str(alone / "triage.keras"), "Parser crash",
-                     "the lexer fails on unicode identifiers", "--tags", "kind/bug"], alone))
+    stdout = ok(
+        run(
+            [
+                script,
+                "--predict",
+                str(alone / "triage.keras"),
+                "Parser crash",
+                "the lexer fails on unicode identifiers",
+                "--tags",
+                "kind/bug",
+            ],
+            alone,
+        )
+    )
     first, second = stdout.splitlines()[:2]
     assert first.startswith("Parser crash -> ") and first.split("-> ")[1].split()[0] in departments
     assert sorted(part.split()[0] for part in second.split(", ")) == departments
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("one.jsonl", b'{"title": "a", "body": "b", "department": "x"}\n',
-     "issue_triage: 1 issue to learn from: at least 10 are needed"),
-    ("latin1.csv", b"title,body,department\ncaf\xe9,b,x\n", "latin1.csv:2: field 'title': byte 0xe9"),
-    ("excel.csv", b"\xef\xbb\xbftitle,body,department\n" + b"".join(b"t%d,b,d%d\n" % (i, i % 2) for i in range(4)),
-     "issue_triage: 4 issues to learn from"),
-    ("gh.json", b'[{"title": "a", "body": "b", "labels": [{"name": "bug"}]}]',
-     "gh.json:1: GitHub issues need --departments"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            "one.jsonl",
+            b'{"title": "a", "body": "b", "department": "x"}\n',
+            "issue_triage: 1 issue to learn from: at least 10 are needed",
+        ),
+        ("latin1.csv", b"title,body,department\ncaf\xe9,b,x\n", "latin1.csv:2: field 'title': byte 0xe9"),
+        (
+            "excel.csv",
+            b"\xef\xbb\xbftitle,body,department\n" + b"".join(b"t%d,b,d%d\n" % (i, i % 2) for i in range(4)),
+            "issue_triage: 4 issues to learn from",
+        ),
+        (
+            "gh.json",
+            b'[{"title": "a", "body": "b", "labels": [{"name": "bug"}]}]',
+            "gh.json:1: GitHub issues need --departments",
+        ),
+    ],
+)
 def test_issue_triage_bad_files_write_nothing(tmp_path, name, content, message):
     data = tmp_path / name
     data.write_bytes(content)
     out = tmp_path / "out"
-    proc = run([os.path.join(ROOT, "examples", "issue_triage.py"), "--quick", "--data", str(data), "--out", str(out)],
-               tmp_path)
+    proc = run(
+        [os.path.join(ROOT, "examples", "issue_triage.py"), "--quick", "--data", str(data), "--out", str(out)], tmp_path
+    )
     assert proc.returncode == 1 and message in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert not out.exists()
@@ -155,7 +215,11 @@ def test_benchmarks_quick(tmp_path):
     for fw, r in cells.items():
         assert "error" not in r, (fw, r)
         if "skipped" not in r:
-            assert r["steps_per_s"] > 0 and r["peak_memory_mb"] > 0 and r["n_params"] == 32 * 64 + 64 + 64 * 64 + 64 + 64 * 10 + 10
+            assert (
+                r["steps_per_s"] > 0
+                and r["peak_memory_mb"] > 0
+                and r["n_params"] == 32 * 64 + 64 + 64 * 64 + 64 + 64 * 10 + 10
+            )
     table = (tmp_path / "results.md").read_text()
     assert "| mlp_small | jnet fit |" in table and "× jnet" in table
     assert "results written to" in stdout
@@ -168,13 +232,36 @@ def test_benchmark_summary_and_table():
     s = summarize({"t0": 0.0, "epoch_ends": [5.0, 6.0, 7.0], "n_params": 10, "build_s": 0.5}, steps_per_epoch=100)
     assert s["steps_per_s"] == pytest.approx(100.0) and s["compile_s"] == pytest.approx(4.0) and s["build_s"] == 0.5
     results = [
-        {"framework": "jnet", "workload": "mlp_small", "steps_per_s": 200.0, "compile_s": 1.0, "peak_memory_mb": 100.0, "n_params": 10},
-        {"framework": "jax", "workload": "mlp_small", "steps_per_s": 100.0, "compile_s": 2.0, "peak_memory_mb": 50.0, "n_params": 10,
-         "build_s": 0.25},
+        {
+            "framework": "jnet",
+            "workload": "mlp_small",
+            "steps_per_s": 200.0,
+            "compile_s": 1.0,
+            "peak_memory_mb": 100.0,
+            "n_params": 10,
+        },
+        {
+            "framework": "jax",
+            "workload": "mlp_small",
+            "steps_per_s": 100.0,
+            "compile_s": 2.0,
+            "peak_memory_mb": 50.0,
+            "n_params": 10,
+            "build_s": 0.25,
+        },
         {"framework": "flax", "workload": "mlp_small", "skipped": "flax not installed"},
     ]
-    meta = {"device": "cpu", "platform": "cpu", "date": "d", "jax": "0", "cpu_count": 2, "mode": "quick",
-            "epochs": 3, "steps": {"mlp_small": 10}, "memory_kind": "peak RSS"}
+    meta = {
+        "device": "cpu",
+        "platform": "cpu",
+        "date": "d",
+        "jax": "0",
+        "cpu_count": 2,
+        "mode": "quick",
+        "epochs": 3,
+        "steps": {"mlp_small": 10},
+        "memory_kind": "peak RSS",
+    }
     table = markdown(results, meta)
     row = next(line for line in table.splitlines() if "JAX+optax" in line)
     assert "| 100 | 0.50 | 0.25 | 2.00 | 2.00 | 50 | 0.50 |" in row

@@ -84,9 +84,13 @@ def test_linen_mutable_collections_are_state():
     v = layer.init(jax.random.key(0), spec(X))
     assert set(v["state"]) == {"batch_stats"}
     _, same = layer.apply(v, X)
-    np.testing.assert_array_equal(same["batch_stats"]["BatchNorm_0"]["mean"], v["state"]["batch_stats"]["BatchNorm_0"]["mean"])
+    np.testing.assert_array_equal(
+        same["batch_stats"]["BatchNorm_0"]["mean"], v["state"]["batch_stats"]["BatchNorm_0"]["mean"]
+    )
     _, moved = layer.apply(v, X, training=True)
-    assert not np.allclose(moved["batch_stats"]["BatchNorm_0"]["mean"], v["state"]["batch_stats"]["BatchNorm_0"]["mean"])
+    assert not np.allclose(
+        moved["batch_stats"]["BatchNorm_0"]["mean"], v["state"]["batch_stats"]["BatchNorm_0"]["mean"]
+    )
     with pytest.raises(TypeError, match="FlaxLayer.*BNNet cannot be saved as config.*register_serializable"):
         layer.get_config()
 

@@ -24,15 +24,15 @@ def test_accumulated_steps_equal_one_large_batch():
     x, y = _data()
     big = _model()
     big.compile(optimizer=make_opt(), loss="mse")
-    big.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)          # 4 updates
+    big.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)  # 4 updates
 
     acc = _model()
     acc.compile(optimizer=make_opt(), loss="mse", gradient_accumulation_steps=2)
-    acc.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)          # 8 batches, 4 updates
+    acc.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)  # 8 batches, 4 updates
 
     plain = _model()
     plain.compile(optimizer=make_opt(), loss="mse")
-    plain.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)        # 8 updates
+    plain.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)  # 8 updates
 
     for a, b in zip(acc.get_weights(), big.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -33,11 +33,11 @@ def test_predict_draws_fresh_noise_per_call_and_batch_from_one_compilation():
     model = _model()
     a = model.predict(X, batch_size=2, verbose=0)
     b = model.predict(X, batch_size=2, verbose=0)
-    assert not np.allclose(a, b)                  # a new draw per call
-    assert not np.allclose(a[:2], a[2:])          # and per batch (identical rows)
-    assert np.all(np.abs(a - 2.0) < 6.0)          # noise around Dense's output 2
+    assert not np.allclose(a, b)  # a new draw per call
+    assert not np.allclose(a[:2], a[2:])  # and per batch (identical rows)
+    assert np.all(np.abs(a - 2.0) < 6.0)  # noise around Dense's output 2
     fns = model._trainer.fns(2)
-    assert all(f._cache_size() == 1 for f in fns._predict.values())   # no recompile per call
+    assert all(f._cache_size() == 1 for f in fns._predict.values())  # no recompile per call
     # As Keras: a freshly built model with the same seeds repeats the first call.
     np.testing.assert_allclose(_model().predict(X, batch_size=2, verbose=0), a)
 

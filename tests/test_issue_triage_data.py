@@ -24,10 +24,18 @@ DEPTS = github_issues.parse_mapping(issue_fixtures.DEPARTMENTS, "departments")
 
 def test_jsonl_any_department_and_tag_names(tmp_path):
     p = tmp_path / "mine.jsonl"
-    rows = [{"title": "Glacier tiles flicker", "body": "the sled map", "tags": ["wontfix", "area: maps"],
-             "department": "cartography", "priority": 0.9, "created_at": "2024-03-01T10:00:00Z"},
-            {"title": "Kiln too hot", "body": "", "tags": "pottery;urgent", "department": "ceramics"},
-            {"title": "Owl count", "body": "x", "department": 7, "priority": ""}]
+    rows = [
+        {
+            "title": "Glacier tiles flicker",
+            "body": "the sled map",
+            "tags": ["wontfix", "area: maps"],
+            "department": "cartography",
+            "priority": 0.9,
+            "created_at": "2024-03-01T10:00:00Z",
+        },
+        {"title": "Kiln too hot", "body": "", "tags": "pottery;urgent", "department": "ceramics"},
+        {"title": "Owl count", "body": "x", "department": 7, "priority": ""},
+    ]
     p.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
     recs = issues.read_file(str(p))
     assert [r["department"] for r in recs] == ["cartography", "ceramics", "7"]
@@ -44,10 +52,12 @@ def test_jsonl_any_department_and_tag_names(tmp_path):
 
 def test_csv_with_bom_quoted_newlines_and_line_numbers(tmp_path):
     p = tmp_path / "excel.csv"
-    text = ('title,body,tags,priority,department\r\n'
-            'Sluice gate stuck,"line one\r\nline two, with a comma",irrigation;valves,0.4,waterworks\r\n'
-            '"Quoted ""title""","multi\nline\nbody",,,lighthouse\r\n'
-            'Beacon dim,ok,lamps,2.5,lighthouse\r\n')
+    text = (
+        'title,body,tags,priority,department\r\n'
+        'Sluice gate stuck,"line one\r\nline two, with a comma",irrigation;valves,0.4,waterworks\r\n'
+        '"Quoted ""title""","multi\nline\nbody",,,lighthouse\r\n'
+        'Beacon dim,ok,lamps,2.5,lighthouse\r\n'
+    )
     p.write_bytes("\ufeff".encode() + text.encode())
     with pytest.raises(ValueError, match=r"excel\.csv:7: field 'priority'"):  # the third record starts on line 7
         issues.read_file(str(p))
@@ -75,33 +85,45 @@ def test_github_exports(tmp_path, shape):
     objs = {o["number"]: o for o in export}
     first = data.records[0]
     assert first["title"] == objs[first["number"]]["title"]
-    assert first["comments"] == (len(objs[first["number"]]["comments"]) if shape == "gh"
-                                 else objs[first["number"]]["comments"])
+    assert first["comments"] == (
+        len(objs[first["number"]]["comments"]) if shape == "gh" else objs[first["number"]]["comments"]
+    )
     # Each issue knows its line in the pretty-printed array.
     lines = p.read_text(encoding="utf-8").splitlines()
     assert lines[first["line"] - 1].strip() == "{"
-    assert f'"number": {first["number"]},' in "\n".join(lines[first["line"] - 1:first["line"] + 12])
+    assert f'"number": {first["number"]},' in "\n".join(lines[first["line"] - 1 : first["line"] + 12])
 
 
 def test_github_needs_departments_and_counts_skips(tmp_path):
     p = tmp_path / "gh.json"
-    p.write_text(json.dumps({"items": [
-        {"title": "a", "body": None, "labels": [{"name": "area/cli"}], "createdAt": "2024-01-01T00:00:00Z"},
-        {"title": "b", "body": "x", "labels": [{"name": "kind/bug"}]},
-        {"title": "c", "body": "x", "labels": [{"name": "area/cli"}, {"name": "area/docs"}]},
-        {"title": "d", "body": "x", "labels": [], "pull_request": {}},
-    ]}))
+    p.write_text(
+        json.dumps(
+            {
+                "items": [
+                    {"title": "a", "body": None, "labels": [{"name": "area/cli"}], "createdAt": "2024-01-01T00:00:00Z"},
+                    {"title": "b", "body": "x", "labels": [{"name": "kind/bug"}]},
+                    {"title": "c", "body": "x", "labels": [{"name": "area/cli"}, {"name": "area/docs"}]},
+                    {"title": "d", "body": "x", "labels": [], "pull_request": {}},
+                ]
+            }
+        )
+    )
     with pytest.raises(ValueError, match=r"gh\.json:\d+: GitHub issues need --departments"):
         issues.read_issues(str(p))
     data = issues.read_issues(str(p), DEPTS)
     assert [r["department"] for r in data.records] == ["tooling"] and data.records[0]["body"] == ""
-    assert data.skipped == {github_issues.SKIP_NO_DEPARTMENT: 1, github_issues.SKIP_TWO_DEPARTMENTS: 1,
-                            github_issues.SKIP_PULL_REQUEST: 1}
+    assert data.skipped == {
+        github_issues.SKIP_NO_DEPARTMENT: 1,
+        github_issues.SKIP_TWO_DEPARTMENTS: 1,
+        github_issues.SKIP_PULL_REQUEST: 1,
+    }
 
 
 def test_mapping_errors():
     assert github_issues.parse_mapping("Bug=bugs, enhancement = features", "departments") == {
-        "bug": "bugs", "enhancement": "features"}
+        "bug": "bugs",
+        "enhancement": "features",
+    }
     with pytest.raises(ValueError, match="--departments: expected LABEL=VALUE"):
         github_issues.parse_mapping("bug", "departments")
     with pytest.raises(ValueError, match="at least 2 departments"):
@@ -110,18 +132,29 @@ def test_mapping_errors():
         github_issues.parse_mapping("p0=high", "priorities", float)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b'{"title": "ok", "body": "b", "department": "d"}\n{"title": "caf\xe9", "body": "b", "department": "d"}\n',
-     r"bad\.jsonl:2: field 'title': byte 0xe9 at character 4 is not UTF-8"),
-    (b'{"title": "ok", "body": "b", "department": "d"}\n{"title": "x", "body": 3, "department": "d"}\n',
-     r"bad\.jsonl:2: field 'body': expected a string"),
-    (b'{"title": "ok", "body": "b"}\n', r"bad\.jsonl:1: missing field 'department'"),
-    (b'{"title": "ok", "body": "b", "department": "d"}\n{"title": "x",\n', r"bad\.jsonl:2: not valid JSON"),
-    (b'{"title": "ok", "body": "b", "department": "d", "created_at": "yesterday"}\n',
-     r"bad\.jsonl:1: field 'created_at': expected an ISO 8601 time"),
-    (b'{"title": "ok", "body": "b", "department": "d", "tags": [1, 0]}\n',
-     r"bad\.jsonl:1: field 'tags': 0/1 values are read as the generator's 12 tags"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            b'{"title": "ok", "body": "b", "department": "d"}\n{"title": "caf\xe9", "body": "b", "department": "d"}\n',
+            r"bad\.jsonl:2: field 'title': byte 0xe9 at character 4 is not UTF-8",
+        ),
+        (
+            b'{"title": "ok", "body": "b", "department": "d"}\n{"title": "x", "body": 3, "department": "d"}\n',
+            r"bad\.jsonl:2: field 'body': expected a string",
+        ),
+        (b'{"title": "ok", "body": "b"}\n', r"bad\.jsonl:1: missing field 'department'"),
+        (b'{"title": "ok", "body": "b", "department": "d"}\n{"title": "x",\n', r"bad\.jsonl:2: not valid JSON"),
+        (
+            b'{"title": "ok", "body": "b", "department": "d", "created_at": "yesterday"}\n',
+            r"bad\.jsonl:1: field 'created_at': expected an ISO 8601 time",
+        ),
+        (
+            b'{"title": "ok", "body": "b", "department": "d", "tags": [1, 0]}\n',
+            r"bad\.jsonl:1: field 'tags': 0/1 values are read as the generator's 12 tags",
+        ),
+    ],
+)
 def test_bad_jsonl_names_file_line_field(tmp_path, content, message):
     p = tmp_path / "bad.jsonl"
     p.write_bytes(content)
@@ -138,8 +171,10 @@ def test_bad_csv_and_github(tmp_path):
     with pytest.raises(ValueError, match=r"bad\.csv:2: missing field 'department'"):
         issues.read_file(str(p))
     g = tmp_path / "bad.json"
-    g.write_text('[\n {"title": "a", "body": "x", "labels": [{"name": "area/cli"}]},\n'
-                 ' {"title": "b", "body": "x", "labels": [{"name": "area/cli"}], "created_at": 5}\n]')
+    g.write_text(
+        '[\n {"title": "a", "body": "x", "labels": [{"name": "area/cli"}]},\n'
+        ' {"title": "b", "body": "x", "labels": [{"name": "area/cli"}], "created_at": 5}\n]'
+    )
     with pytest.raises(ValueError, match=r"bad\.json:3: field 'created_at'"):
         issues.read_issues(str(g), DEPTS)
     g.write_text('[\n {"title": "a", "body": "x", "labels": "area/cli"}\n]')
@@ -184,21 +219,26 @@ def test_issue_model_string_layers_raw_inputs_and_label_names():
     import jnet
     from jnet.datasets import issue_model
 
-    recs = [{"title": "Glacier tiles flicker", "body": "the sled map flickers", "tags": ["maps", "wontfix"]},
-            {"title": "Kiln too hot", "body": "glacier kiln", "tags": []},
-            {"title": "Owl count", "body": "owl owl", "tags": ["maps"]}]
+    recs = [
+        {"title": "Glacier tiles flicker", "body": "the sled map flickers", "tags": ["maps", "wontfix"]},
+        {"title": "Kiln too hot", "body": "glacier kiln", "tags": []},
+        {"title": "Owl count", "body": "owl owl", "tags": ["maps"]},
+    ]
     title_vec, body_vec, tag_lookup = issue_model.text_layers(recs, 50, 3, 5, ["maps", "wontfix"])
     assert title_vec.get_vocabulary() == body_vec.get_vocabulary()  # one vocabulary for title and body
     # by frequency over titles and bodies (owl 3, kiln 2, glacier 2: ties larger token first, as Keras)
     assert title_vec.get_vocabulary()[:5] == ["", "[UNK]", "owl", "kiln", "glacier"]
     x = issue_model.raw_inputs(recs + [{"title": "t", "body": "b"}])
-    assert x["tags"].shape == (4, 2) and x["tags"][1].tolist() == ["", ""] and x["tags"][0].tolist() == ["maps", "wontfix"]
+    assert (
+        x["tags"].shape == (4, 2) and x["tags"][1].tolist() == ["", ""] and x["tags"][0].tolist() == ["maps", "wontfix"]
+    )
     assert "tags" not in issue_model.raw_inputs(recs, with_tags=False)
     assert np.asarray(title_vec(["Owl kiln glacier zebra"])).tolist() == [[2, 3, 4]]  # cut to 3 words
     assert np.asarray(body_vec(["glacier owl zebra"])).tolist() == [[4, 2, 1, 0, 0]]  # [UNK], then padding
     # multi-hot tag bits: column 0 counts tags never seen in training, padding "" counts nothing
-    np.testing.assert_array_equal(np.asarray(tag_lookup(np.array([["maps", ""], ["new", "wontfix"]]))),
-                                  [[0, 1, 0], [1, 0, 1]])
+    np.testing.assert_array_equal(
+        np.asarray(tag_lookup(np.array([["maps", ""], ["new", "wontfix"]]))), [[0, 1, 0], [1, 0, 1]]
+    )
 
     names = issue_model.LabelNames(["bugs", "docs"], name="department")
     assert issue_model.LabelNames.from_config(names.get_config()).names == ["bugs", "docs"]

@@ -44,8 +44,16 @@ def _close(a, b):
 
 def _sequential_conv(lib):
     A = lib.layers
-    return lib.Sequential([lib.Input((6, 6, 3)), A.Conv2D(2, 3), A.BatchNormalization(), A.Flatten(),
-                           A.Dense(3, activation="relu"), A.Dense(2)])
+    return lib.Sequential(
+        [
+            lib.Input((6, 6, 3)),
+            A.Conv2D(2, 3),
+            A.BatchNormalization(),
+            A.Flatten(),
+            A.Dense(3, activation="relu"),
+            A.Dense(2),
+        ]
+    )
 
 
 def _recurrent_attention(lib):
@@ -74,15 +82,21 @@ def _two_inputs(lib):
     return lib.Model([a, b], [inner(h), A.Dense(1, activation="sigmoid")(h)])
 
 
-ARCHS = {"sequential_conv": (_sequential_conv, lambda r: r.randn(2, 6, 6, 3)),
-         "recurrent_attention": (_recurrent_attention, lambda r: r.randn(2, 4, 6)),
-         "embedding": (_embedding, lambda r: r.randint(0, 10, (2, 5))),
-         "two_inputs_nested": (_two_inputs, lambda r: [r.randn(2, 3), r.randn(2, 2)])}
+ARCHS = {
+    "sequential_conv": (_sequential_conv, lambda r: r.randn(2, 6, 6, 3)),
+    "recurrent_attention": (_recurrent_attention, lambda r: r.randn(2, 4, 6)),
+    "embedding": (_embedding, lambda r: r.randint(0, 10, (2, 5))),
+    "two_inputs_nested": (_two_inputs, lambda r: [r.randn(2, 3), r.randn(2, 2)]),
+}
 
 
 def _data(name):
     x = ARCHS[name][1](np.random.RandomState(0))
-    return [a.astype("float32") for a in x] if isinstance(x, list) else (x.astype("float32") if x.dtype.kind == "f" else x.astype("int32"))
+    return (
+        [a.astype("float32") for a in x]
+        if isinstance(x, list)
+        else (x.astype("float32") if x.dtype.kind == "f" else x.astype("int32"))
+    )
 
 
 def _perturb_batchnorm_stats(model):
@@ -322,8 +336,10 @@ def test_keras_archive_bad_files(tmp_path):
         jnet.models.load_model(newer)
     unknown = tmp_path / "unknown.keras"
     with zipfile.ZipFile(unknown, "w") as zf:
-        zf.writestr("config.json", json.dumps({"module": "keras.layers", "class_name": "NoSuchLayer", "config": {},
-                                               "registered_name": None}))
+        zf.writestr(
+            "config.json",
+            json.dumps({"module": "keras.layers", "class_name": "NoSuchLayer", "config": {}, "registered_name": None}),
+        )
         zf.writestr("metadata.json", '{"keras_version": "3.5.0"}')
     with pytest.raises(CheckpointError, match="NoSuchLayer"):
         jnet.models.load_model(unknown)
@@ -364,18 +380,48 @@ def test_legacy_h5_tf_keras_style_file(tmp_path):
     shape as `batch_input_shape`, weight names with `:0`."""
     rng = np.random.RandomState(0)
     kernel, bias = rng.randn(3, 2).astype("float32"), rng.randn(2).astype("float32")
-    config = {"class_name": "Model", "config": {
-        "name": "model", "layers": [
-            {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
-             "config": {"batch_input_shape": [None, 3], "dtype": "float32", "sparse": False, "ragged": False,
-                        "name": "input_1"}},
-            {"class_name": "Dense", "name": "dense", "inbound_nodes": [[["input_1", 0, 0, {}]]],
-             "config": {"name": "dense", "trainable": True, "dtype": "float32", "units": 2, "activation": "relu",
-                        "use_bias": True, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
-                        "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
-                        "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
-                        "bias_constraint": None}}],
-        "input_layers": [["input_1", 0, 0]], "output_layers": [["dense", 0, 0]]}}
+    config = {
+        "class_name": "Model",
+        "config": {
+            "name": "model",
+            "layers": [
+                {
+                    "class_name": "InputLayer",
+                    "name": "input_1",
+                    "inbound_nodes": [],
+                    "config": {
+                        "batch_input_shape": [None, 3],
+                        "dtype": "float32",
+                        "sparse": False,
+                        "ragged": False,
+                        "name": "input_1",
+                    },
+                },
+                {
+                    "class_name": "Dense",
+                    "name": "dense",
+                    "inbound_nodes": [[["input_1", 0, 0, {}]]],
+                    "config": {
+                        "name": "dense",
+                        "trainable": True,
+                        "dtype": "float32",
+                        "units": 2,
+                        "activation": "relu",
+                        "use_bias": True,
+                        "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+                        "bias_initializer": {"class_name": "Zeros", "config": {}},
+                        "kernel_regularizer": None,
+                        "bias_regularizer": None,
+                        "activity_regularizer": None,
+                        "kernel_constraint": None,
+                        "bias_constraint": None,
+                    },
+                },
+            ],
+            "input_layers": [["input_1", 0, 0]],
+            "output_layers": [["dense", 0, 0]],
+        },
+    }
     path = tmp_path / "tf_keras.h5"
     with h5py.File(path, "w") as f:
         f.attrs["keras_version"] = "2.13.1"
@@ -470,8 +516,11 @@ def test_triage_model_keras_archive_both_ways(tmp_path):
         sys.path.pop(0)
     model = issue_triage.build_model(50, title_units=8, body_units=4, embed_dim=4)
     rng = np.random.RandomState(0)
-    xs = [rng.randint(0, 50, (2, 7)).astype("int32"), rng.randint(0, 50, (2, 7)).astype("int32"),
-          rng.rand(2, *model.inputs[2].shape[1:]).astype("float32")]
+    xs = [
+        rng.randint(0, 50, (2, 7)).astype("int32"),
+        rng.randint(0, 50, (2, 7)).astype("int32"),
+        rng.rand(2, *model.inputs[2].shape[1:]).astype("float32"),
+    ]
     xs[0][:, 5:] = 0  # padding, masked
     expected = model.predict(xs, verbose=0)
     model.save(tmp_path / "triage.keras")
@@ -606,7 +655,8 @@ def test_legacy_h5_optimizer_weights_that_do_not_fit_warn(tmp_path):
     with h5py.File(tmp_path / "k.h5", "a") as f:  # drop one slot: the count no longer fits
         names = [n for n in f["optimizer_weights"].attrs["weight_names"]][:-1]
         f["optimizer_weights"].attrs["weight_names"] = np.asarray(
-            [n if isinstance(n, bytes) else n.encode() for n in names], dtype="S")
+            [n if isinstance(n, bytes) else n.encode() for n in names], dtype="S"
+        )
     with pytest.warns(UserWarning, match="optimizer state was not restored"):
         jm = jnet.models.load_model(tmp_path / "k.h5")
     assert int(jm.get_train_state().step) == 0

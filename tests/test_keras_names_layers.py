@@ -36,8 +36,11 @@ CASES = [
     ("RMSNormalization", {}, (2, 3, 5)),
     ("RMSNormalization", {"axis": [-2, -1], "epsilon": 1e-3}, (2, 3, 4)),
     ("EinsumDense", {"equation": "ab,bc->ac", "output_shape": 4, "bias_axes": "c"}, (3, 5)),
-    ("EinsumDense", {"equation": "abc,cde->abde", "output_shape": (None, 2, 3), "bias_axes": "de",
-                     "activation": "relu"}, (2, 3, 4)),
+    (
+        "EinsumDense",
+        {"equation": "abc,cde->abde", "output_shape": (None, 2, 3), "bias_axes": "de", "activation": "relu"},
+        (2, 3, 4),
+    ),
     ("EinsumDense", {"equation": "...b,bc->...c", "output_shape": 3}, (2, 3, 4)),
     ("EinsumDense", {"equation": "abc,cd->abd", "output_shape": (3, 2), "bias_axes": "b"}, (2, 3, 4)),
     ("EinsumDense", {"equation": "ab...,bc->ac...", "output_shape": 2, "bias_axes": "c"}, (2, 3, 4)),
@@ -79,7 +82,7 @@ def test_layer_matches_keras_and_round_trips(name, kwargs, shape, tmp_path):
             assert _same_setting(ours[key], value), (key, ours[key], value)
     if name in _SAVED:
         return
-    _SAVED.add(name)   # save / load once per class, through jnet's format
+    _SAVED.add(name)  # save / load once per class, through jnet's format
     model = jnet.Sequential([jnet.Input(shape[1:]), layer])
     tree = model.current_variables()
     for part in ("params", "state"):
@@ -97,12 +100,15 @@ _SAVED = set()
 def _same_setting(ours, theirs):
     """Config values equal up to JSON's tuples-as-lists, Keras's `[axis]` for `axis` and
     `"linear"` for no activation."""
+
     def plain(v):
         if isinstance(v, (list, tuple)):
             return [plain(i) for i in v]
         return "linear" if v is None else v
+
     ours, theirs = plain(ours), plain(theirs)
     return ours == theirs or [ours] == theirs
+
 
 def test_activity_regularization_penalty_matches_keras():
     x = _x(4, 3)
@@ -120,12 +126,12 @@ def test_alpha_dropout_training_statistics_and_values():
     y, _ = layer.apply({"params": {}, "state": {}}, x, training=True, rng=jax.random.key(1))
     y = np.asarray(y)
     alpha_p = -1.6732632423543772 * 1.0507009873554805
-    a = ((1 - 0.2) * (1 + 0.2 * alpha_p ** 2)) ** -0.5
+    a = ((1 - 0.2) * (1 + 0.2 * alpha_p**2)) ** -0.5
     b = -a * alpha_p * 0.2
     dropped = np.isclose(y, a * alpha_p + b)
     assert 0.15 < dropped.mean() < 0.25
     np.testing.assert_allclose(y[~dropped], a * x[~dropped] + b, rtol=1e-5)
-    assert abs(y.mean()) < 0.1 and abs(y.std() - 1) < 0.1   # self-normalising
+    assert abs(y.mean()) < 0.1 and abs(y.std() - 1) < 0.1  # self-normalising
 
 
 def test_spatial_dropout3d_drops_whole_channels():
@@ -179,22 +185,25 @@ def test_wrapper_base_class_and_exports():
     assert layers.Convolution3DTranspose is layers.Conv3DTranspose
 
 
-@pytest.mark.parametrize("make,shape,match", [
-    (lambda: layers.GroupNormalization(groups=3), (2, 4), "divide"),
-    (lambda: layers.GroupNormalization(groups=8), (2, 4), "cannot be more"),
-    (lambda: layers.GroupNormalization(groups=0), None, "groups"),
-    (lambda: layers.EinsumDense("ab,bc", 3), None, "invalid equation"),
-    (lambda: layers.EinsumDense("ab,bc->ac", (3, 4)), (2, 5), "output_shape"),
-    (lambda: layers.EinsumDense("ab,bc->ac", 3, bias_axes="z"), (2, 5), "bias axis"),
-    (lambda: layers.Cropping3D(2), (1, 3, 3, 3, 1), "removes all"),
-    (lambda: layers.UpSampling3D((1, 2)), None, "size"),
-    (lambda: layers.AdaptiveAveragePooling2D((2, 0)), None, "output_size"),
-    (lambda: layers.AdaptiveMaxPooling1D(2), (2, 5), "rank 3"),
-    (lambda: layers.SpectralNormalization(layers.Dense(2), power_iterations=0), None, "power_iterations"),
-    (lambda: layers.SpectralNormalization(layers.Flatten()), (2, 3), "kernel"),
-    (lambda: layers.Wrapper("dense"), None, "layer must"),
-    (lambda: layers.ActivityRegularization(l1=-1), None, "l1"),
-])
+@pytest.mark.parametrize(
+    "make,shape,match",
+    [
+        (lambda: layers.GroupNormalization(groups=3), (2, 4), "divide"),
+        (lambda: layers.GroupNormalization(groups=8), (2, 4), "cannot be more"),
+        (lambda: layers.GroupNormalization(groups=0), None, "groups"),
+        (lambda: layers.EinsumDense("ab,bc", 3), None, "invalid equation"),
+        (lambda: layers.EinsumDense("ab,bc->ac", (3, 4)), (2, 5), "output_shape"),
+        (lambda: layers.EinsumDense("ab,bc->ac", 3, bias_axes="z"), (2, 5), "bias axis"),
+        (lambda: layers.Cropping3D(2), (1, 3, 3, 3, 1), "removes all"),
+        (lambda: layers.UpSampling3D((1, 2)), None, "size"),
+        (lambda: layers.AdaptiveAveragePooling2D((2, 0)), None, "output_size"),
+        (lambda: layers.AdaptiveMaxPooling1D(2), (2, 5), "rank 3"),
+        (lambda: layers.SpectralNormalization(layers.Dense(2), power_iterations=0), None, "power_iterations"),
+        (lambda: layers.SpectralNormalization(layers.Flatten()), (2, 3), "kernel"),
+        (lambda: layers.Wrapper("dense"), None, "layer must"),
+        (lambda: layers.ActivityRegularization(l1=-1), None, "l1"),
+    ],
+)
 def test_bad_arguments_raise_clear_errors(make, shape, match):
     with pytest.raises(ValueError, match=match):
         layer = make()
@@ -229,7 +238,9 @@ def test_group_query_attention_matches_keras(kwargs, tmp_path):
 
 @jnet.saving.register_keras_serializable("test_names")
 def _jax_init(rng, inputs):
-    return {"w": jax.random.normal(rng, (inputs.shape[-1], 3)) * 0.5, "b": jax.numpy.zeros(3)}, {"count": jax.numpy.zeros(())}
+    return {"w": jax.random.normal(rng, (inputs.shape[-1], 3)) * 0.5, "b": jax.numpy.zeros(3)}, {
+        "count": jax.numpy.zeros(())
+    }
 
 
 @jnet.saving.register_keras_serializable("test_names")
@@ -244,7 +255,7 @@ def test_jax_layer_matches_keras_and_trains_and_round_trips(tmp_path):
     v = _perturbed(layer, x)
     y, state = layer.apply(v, x, training=True)
     assert float(state["state_0"]) == pytest.approx(float(v["state"]["state_0"]) + 1) and len(v["params"]) == 2
-    b, w = (np.asarray(p) for p in jnet_weights(layer, v)[:2])   # leaves in key order: b, w
+    b, w = (np.asarray(p) for p in jnet_weights(layer, v)[:2])  # leaves in key order: b, w
     np.testing.assert_allclose(y, x @ w + b, rtol=1e-5, atol=1e-6)
     # Keras's JaxLayer given the same arrays (its init_fn path needs TensorFlow)
     kl = keras.layers.JaxLayer(_jax_call, params={"w": w, "b": b}, state={"count": np.float32(0)})

@@ -54,13 +54,16 @@ def test_loss_matches_keras(name, kwargs, y_true, y_pred, weight):
     np.testing.assert_allclose(np.asarray(clone(y_true, y_pred, sample_weight=weight)), got, rtol=1e-6)
 
 
-@pytest.mark.parametrize("fn,args,kwargs", [
-    ("dice", (SEG_TRUE, SEG_PRED), {"axis": (1, 2)}),
-    ("tversky", (SEG_TRUE, SEG_PRED), {"alpha": 0.2, "beta": 0.8, "axis": (1, 2, 3)}),
-    ("circle", (EMB_LABELS, EMB), {"gamma": 20}),
-    ("circle", (EMB_LABELS[:3], EMB[:3]), {"ref_labels": EMB_LABELS, "ref_embeddings": EMB}),
-    ("categorical_generalized_cross_entropy", (LABELS, PROBS), {"q": 0.7}),
-])
+@pytest.mark.parametrize(
+    "fn,args,kwargs",
+    [
+        ("dice", (SEG_TRUE, SEG_PRED), {"axis": (1, 2)}),
+        ("tversky", (SEG_TRUE, SEG_PRED), {"alpha": 0.2, "beta": 0.8, "axis": (1, 2, 3)}),
+        ("circle", (EMB_LABELS, EMB), {"gamma": 20}),
+        ("circle", (EMB_LABELS[:3], EMB[:3]), {"ref_labels": EMB_LABELS, "ref_embeddings": EMB}),
+        ("categorical_generalized_cross_entropy", (LABELS, PROBS), {"q": 0.7}),
+    ],
+)
 def test_loss_functions_match_keras(fn, args, kwargs):
     with jax.numpy_rank_promotion("allow"):
         expected = np.asarray(getattr(keras.losses, fn)(*args, **kwargs))
@@ -74,10 +77,17 @@ def test_closed_forms_and_names():
     # TP 1.5, |y| 2, |p| 2 -> dice 1 - 3 / 4; FP (Keras's) 0.5, FN 0.5
     np.testing.assert_allclose(float(losses.dice(y, p)), 0.25, rtol=1e-5)
     np.testing.assert_allclose(float(losses.tversky(y, p, alpha=1.0, beta=0.0)), 1 - 1.5 / 2.0, rtol=1e-5)
-    np.testing.assert_allclose(losses.categorical_generalized_cross_entropy(np.array([0]), np.array([[0.25, 0.75]]), 0.5)[0],
-                               (1 - 0.5) / 0.5, rtol=1e-6)
-    for name, cls in [("dice", losses.Dice), ("tversky", losses.Tversky), ("circle", losses.Circle),
-                      ("categorical_generalized_cross_entropy", losses.CategoricalGeneralizedCrossEntropy)]:
+    np.testing.assert_allclose(
+        losses.categorical_generalized_cross_entropy(np.array([0]), np.array([[0.25, 0.75]]), 0.5)[0],
+        (1 - 0.5) / 0.5,
+        rtol=1e-6,
+    )
+    for name, cls in [
+        ("dice", losses.Dice),
+        ("tversky", losses.Tversky),
+        ("circle", losses.Circle),
+        ("categorical_generalized_cross_entropy", losses.CategoricalGeneralizedCrossEntropy),
+    ]:
         assert isinstance(losses.get(name), cls) and name in losses.__all__
 
 

@@ -69,7 +69,7 @@ def test_metric_matches_keras(name, kwargs, y_true, y_pred, weight):
     np.testing.assert_allclose(np.asarray(ours.result(state)), expected, rtol=1e-5, atol=1e-6)
     config = ours.get_config()
     for key, value in theirs.get_config().items():
-        if key not in ("dtype", "name"):   # Keras numbers repeated names
+        if key not in ("dtype", "name"):  # Keras numbers repeated names
             assert config[key] == value, (key, config[key], value)
     clone = metrics.deserialize(json.loads(json.dumps(metrics.serialize(ours))))
     assert clone.get_config() == config
@@ -97,8 +97,9 @@ def test_new_metrics_in_compile_and_fit():
     x = RS.randn(20, 4).astype(np.float32)
     y = (x[:, :1] > 0).astype(np.float32)
     model = jnet.Sequential([jnet.Input((4,)), jnet.layers.Dense(1, activation="sigmoid")])
-    model.compile("adam", "binary_crossentropy",
-                  metrics=[metrics.BinaryIoU(), metrics.PrecisionAtRecall(0.5), metrics.R2Score()])
+    model.compile(
+        "adam", "binary_crossentropy", metrics=[metrics.BinaryIoU(), metrics.PrecisionAtRecall(0.5), metrics.R2Score()]
+    )
     history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     for key in ("binary_io_u", "precision_at_recall", "r2_score"):
         assert key in history.history and np.isfinite(history.history[key][-1]), (key, history.history)
@@ -108,13 +109,16 @@ def test_new_metrics_in_compile_and_fit():
     np.testing.assert_allclose(logs["binary_io_u"], float(kiou.result()), rtol=1e-5)
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda: metrics.R2Score(class_aggregation="median"), "class_aggregation"),
-    (lambda: metrics.R2Score(num_regressors=-1), "num_regressors"),
-    (lambda: metrics.IoU(num_classes=2, target_class_ids=[2]), "target_class_ids"),
-    (lambda: metrics.PrecisionAtRecall(1.5), "recall must be in the range"),
-    (lambda: metrics.SensitivityAtSpecificity(0.5, num_thresholds=0), "num_thresholds"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: metrics.R2Score(class_aggregation="median"), "class_aggregation"),
+        (lambda: metrics.R2Score(num_regressors=-1), "num_regressors"),
+        (lambda: metrics.IoU(num_classes=2, target_class_ids=[2]), "target_class_ids"),
+        (lambda: metrics.PrecisionAtRecall(1.5), "recall must be in the range"),
+        (lambda: metrics.SensitivityAtSpecificity(0.5, num_thresholds=0), "num_thresholds"),
+    ],
+)
 def test_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()

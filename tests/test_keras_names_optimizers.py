@@ -22,8 +22,17 @@ CASES = [
     ("Adafactor", {}),
     ("Adafactor", {"learning_rate": 0.5, "clip_threshold": 0.5, "beta_2_decay": -0.5}),
     ("Ftrl", {"learning_rate": 0.1}),
-    ("Ftrl", {"learning_rate": 0.1, "l1_regularization_strength": 0.05, "l2_regularization_strength": 0.1,
-              "l2_shrinkage_regularization_strength": 0.01, "beta": 0.2, "learning_rate_power": -0.7}),
+    (
+        "Ftrl",
+        {
+            "learning_rate": 0.1,
+            "l1_regularization_strength": 0.05,
+            "l2_regularization_strength": 0.1,
+            "l2_shrinkage_regularization_strength": 0.01,
+            "beta": 0.2,
+            "learning_rate_power": -0.7,
+        },
+    ),
     ("Lamb", {"learning_rate": 0.01}),
     ("Lamb", {"learning_rate": 0.01, "weight_decay": 0.1, "clipnorm": 1.0}),
     ("Adafactor", {"learning_rate": 0.1, "weight_decay": 0.05}),
@@ -74,7 +83,9 @@ def test_cosine_decay_restarts_matches_keras():
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
         assert ours.get_config() == theirs.get_config()
         opt = optimizers.SGD(learning_rate=ours)
-        assert optimizers.deserialize(json.loads(json.dumps(optimizers.serialize(opt)))).get_config() == opt.get_config()
+        assert (
+            optimizers.deserialize(json.loads(json.dumps(optimizers.serialize(opt)))).get_config() == opt.get_config()
+        )
     with pytest.raises(ValueError, match="first_decay_steps"):
         optimizers.schedules.CosineDecayRestarts(0.1, 0)
 
@@ -84,9 +95,11 @@ def test_orthogonal_regularizer_matches_keras():
     for mode in ("rows", "columns"):
         ours = jnet.regularizers.OrthogonalRegularizer(factor=0.3, mode=mode)
         theirs = keras.regularizers.OrthogonalRegularizer(factor=0.3, mode=mode)
-        np.testing.assert_allclose(float(ours(w)), float(theirs(jnp.asarray(w))), rtol=1e-5)  # numpy input takes a Keras path with an axis bug
+        np.testing.assert_allclose(
+            float(ours(w)), float(theirs(jnp.asarray(w))), rtol=1e-5
+        )  # numpy input takes a Keras path with an axis bug
         assert ours.get_config()["mode"] == theirs.get_config()["mode"]
-        assert ours.get_config()["factor"] == pytest.approx(theirs.get_config()["factor"])   # Keras: float32
+        assert ours.get_config()["factor"] == pytest.approx(theirs.get_config()["factor"])  # Keras: float32
     # an orthogonal matrix has no penalty
     q, _ = np.linalg.qr(RS.randn(4, 4))
     assert float(jnet.regularizers.orthogonal_regularizer(1.0)(q.astype(np.float32))) < 1e-6
@@ -114,12 +127,15 @@ def test_lowercase_constraints_and_dtype_policy_names():
     assert optimizers.LossScaleOptimizer is mp.LossScaleOptimizer
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda: optimizers.Ftrl(learning_rate_power=0.5), "learning_rate_power"),
-    (lambda: optimizers.Ftrl(l1_regularization_strength=-1.0), "l1_regularization_strength"),
-    (lambda: optimizers.Adafactor(clip_threshold=0), "clip_threshold"),
-    (lambda: optimizers.Lamb(use_ema=True), "unsupported"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: optimizers.Ftrl(learning_rate_power=0.5), "learning_rate_power"),
+        (lambda: optimizers.Ftrl(l1_regularization_strength=-1.0), "l1_regularization_strength"),
+        (lambda: optimizers.Adafactor(clip_threshold=0), "clip_threshold"),
+        (lambda: optimizers.Lamb(use_ema=True), "unsupported"),
+    ],
+)
 def test_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()

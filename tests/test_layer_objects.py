@@ -79,9 +79,11 @@ def test_feature_extractor_shares_weights():
     model = jnet.Model(x, layers.Dense(1)(h))
     extractor = jnet.Model(model.input, model.get_layer("h").output)
     assert model.get_layer("h").output is h
-    np.testing.assert_allclose(extractor.predict(X, verbose=0),
-                               np.maximum(X @ model.get_layer("h").kernel.numpy() + model.get_layer("h").bias.numpy(), 0),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        extractor.predict(X, verbose=0),
+        np.maximum(X @ model.get_layer("h").kernel.numpy() + model.get_layer("h").bias.numpy(), 0),
+        rtol=1e-5,
+    )
 
 
 def test_transfer_learning_recipe_matches_keras():
@@ -103,7 +105,7 @@ def test_transfer_learning_recipe_matches_keras():
         kbase, kmodel = build(keras)
         kmodel.set_weights([np.asarray(w) for w in jmodel.get_weights()])
     for base, model, lib in ((jbase, jmodel, jnet), (kbase, kmodel, keras)):
-        with (KERAS_SIDE() if lib is keras else _nothing()):
+        with KERAS_SIDE() if lib is keras else _nothing():
             base.trainable = False
             model.compile(optimizer=lib.optimizers.SGD(0.1), loss="mse")
             model.fit(X, Y, epochs=2, batch_size=8, shuffle=False, verbose=0)
@@ -180,13 +182,17 @@ def test_pure_core_does_not_touch_the_objects():
     np.testing.assert_allclose(out, np.ones((1, 3)) @ v["params"]["kernel"] + v["params"]["bias"][None], rtol=1e-6)
     np.testing.assert_array_equal(d.kernel.numpy(), kept)
     # per-weight keys: kernel and bias never share a key (a random bias is not a copy of the kernel)
-    r = layers.Dense(2, bias_initializer="random_normal").init(jax.random.key(0), jax.ShapeDtypeStruct((1, 2), jnp.float32))
+    r = layers.Dense(2, bias_initializer="random_normal").init(
+        jax.random.key(0), jax.ShapeDtypeStruct((1, 2), jnp.float32)
+    )
     assert not np.allclose(r["params"]["bias"], r["params"]["kernel"][0])
 
 
 def test_set_weights_lists_every_mismatch():
     model = jnet.Sequential([jnet.Input((4,)), layers.Dense(3), layers.Dense(1)])
-    with pytest.raises(ValueError, match=r"expected 4 arrays, got 3.*weight 0 \(dense/kernel\) expects shape \(4, 3\), got \(4, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"expected 4 arrays, got 3.*weight 0 \(dense/kernel\) expects shape \(4, 3\), got \(4, 4\)"
+    ):
         model.set_weights([np.zeros((4, 4)), np.zeros(3), np.zeros((3, 1))])
 
 
@@ -350,7 +356,7 @@ def test_add_loss_and_activity_regularizer_match_keras():
         km.set_weights([np.asarray(w) for w in jm.get_weights()])
         km.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
         kl = km.evaluate(X, Y, batch_size=16, verbose=0)
-        kl_partial = km.evaluate(X, Y, batch_size=12, verbose=0)   # last batch: 4 rows
+        kl_partial = km.evaluate(X, Y, batch_size=12, verbose=0)  # last batch: 4 rows
         km.fit(X, Y, epochs=1, batch_size=8, shuffle=False, verbose=0)
     jm.compile(optimizer=jnet.optimizers.SGD(0.05), loss="mse")
     jl = jm.evaluate(X, Y, batch_size=16, verbose=0)
@@ -383,7 +389,7 @@ def test_eager_training_call_gives_nested_dropout_a_key():
             self.dense = jnet.layers.Dense(8)
             self.dropout = jnet.layers.Dropout(0.5)
 
-        def call(self, inputs):   # Keras style: no training / rng arguments
+        def call(self, inputs):  # Keras style: no training / rng arguments
             return self.dropout(self.dense(inputs))
 
     block = Block()
@@ -404,7 +410,7 @@ def test_compile_without_a_loss_needs_losses_from_the_model():
     model = jnet.Model(x, Penalised()(layers.Dense(2)(x)))
     model.compile(optimizer="sgd")
     history = model.fit(X, np.zeros((16, 2), np.float32), batch_size=16, epochs=2, verbose=0)
-    assert history.history["loss"][1] < history.history["loss"][0]   # the added loss alone trains
+    assert history.history["loss"][1] < history.history["loss"][0]  # the added loss alone trains
     plain = jnet.Sequential([jnet.Input((4,)), layers.Dense(1)])
     plain.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="compile\\(\\) was called without a loss, and no layer adds one"):

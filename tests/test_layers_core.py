@@ -261,8 +261,10 @@ def test_masking_matches_keras_and_emits_mask():
 
 ACTIVATION_LAYERS = [
     (lambda: layers.ReLU(), lambda: keras.layers.ReLU()),
-    (lambda: layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.5),
-     lambda: keras.layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.5)),
+    (
+        lambda: layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.5),
+        lambda: keras.layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.5),
+    ),
     (lambda: layers.LeakyReLU(), lambda: keras.layers.LeakyReLU()),
     (lambda: layers.LeakyReLU(negative_slope=0.05), lambda: keras.layers.LeakyReLU(negative_slope=0.05)),
     (lambda: layers.ELU(alpha=0.7), lambda: keras.layers.ELU(alpha=0.7)),
@@ -270,7 +272,10 @@ ACTIVATION_LAYERS = [
     (lambda: layers.Softmax(axis=1), lambda: keras.layers.Softmax(axis=1)),
     (lambda: layers.Softmax(axis=[1, 2]), lambda: keras.layers.Softmax(axis=[1, 2])),
     (lambda: layers.PReLU(alpha_initializer="random_uniform"), lambda: keras.layers.PReLU()),
-    (lambda: layers.PReLU(alpha_initializer="random_uniform", shared_axes=[1]), lambda: keras.layers.PReLU(shared_axes=[1])),
+    (
+        lambda: layers.PReLU(alpha_initializer="random_uniform", shared_axes=[1]),
+        lambda: keras.layers.PReLU(shared_axes=[1]),
+    ),
 ]
 
 

@@ -78,8 +78,11 @@ def test_functional_forms_build_graph_nodes():
 
 def test_concatenate_mismatch_names_layer_input_and_axis():
     a, b = jnet.Input((3, 4)), jnet.Input((5, 4))
-    with pytest.raises(ValueError, match=r"Concatenate 'concatenate': input 1 of shape \(None, 5, 4\) does not match "
-                                         r"input 0 of shape \(None, 3, 4\) on axis 1 \(5 vs 3\).*concatenation axis -1"):
+    with pytest.raises(
+        ValueError,
+        match=r"Concatenate 'concatenate': input 1 of shape \(None, 5, 4\) does not match "
+        r"input 0 of shape \(None, 3, 4\) on axis 1 \(5 vs 3\).*concatenation axis -1",
+    ):
         layers.concatenate([a, b])
     assert layers.concatenate([a, b], axis=1).shape == (None, 8, 4)  # fine on the axis that differs
     with pytest.raises(ValueError, match=r"Concatenate 'joined': input 1 has rank 2"):
@@ -90,7 +93,10 @@ def test_concatenate_mismatch_names_layer_input_and_axis():
 
 def test_merge_errors_name_layer():
     a, b = jnet.Input((3,)), jnet.Input((5,))
-    with pytest.raises(ValueError, match=r"Add 'add': input 1 of shape \(None, 5\) does not match input 0 of shape \(None, 3\) on axis 1 \(5 vs 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Add 'add': input 1 of shape \(None, 5\) does not match input 0 of shape \(None, 3\) on axis 1 \(5 vs 3\)",
+    ):
         layers.add([a, b])
     with pytest.raises(ValueError, match="Subtract 'subtract': expected exactly 2 inputs, got 3"):
         layers.subtract([a, a, a])
@@ -169,9 +175,18 @@ def test_seed_multi_input_model_summary(capsys):
     assert model.output_names == ["priority", "department"]
     model.summary()
     out = capsys.readouterr().out
-    for row in ("title (InputLayer)", "body (InputLayer)", "tags (InputLayer)", "embedding (Embedding)",
-                "embedding_1 (Embedding)", "title_mean (Lambda)", "body_mean (Lambda)",
-                "concatenate (Concatenate)", "priority (Dense)", "department (Dense)"):
+    for row in (
+        "title (InputLayer)",
+        "body (InputLayer)",
+        "tags (InputLayer)",
+        "embedding (Embedding)",
+        "embedding_1 (Embedding)",
+        "title_mean (Lambda)",
+        "body_mean (Lambda)",
+        "concatenate (Concatenate)",
+        "priority (Dense)",
+        "department (Dense)",
+    ):
         assert row in out, row
     assert "(None, None, 64)" in out and "(None, 140)" in out
     total = 2 * num_words * 64 + (140 + 1) + (140 * 4 + 4)

@@ -25,18 +25,27 @@ def _random_variables(layer, x, key=0):
     return {"params": params, "state": state}
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"axis": 1, "momentum": 0.9, "epsilon": 1e-2}, {"center": False, "scale": False}])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"axis": 1, "momentum": 0.9, "epsilon": 1e-2}, {"center": False, "scale": False}]
+)
 def test_batchnorm_inference_matches_keras(kwargs):
     layer = layers.BatchNormalization(**kwargs)
     v = _random_variables(layer, X)
-    check_layer(layer, X, variables=v, reference=keras_reference(lambda: keras.layers.BatchNormalization(**kwargs), layer))
+    check_layer(
+        layer, X, variables=v, reference=keras_reference(lambda: keras.layers.BatchNormalization(**kwargs), layer)
+    )
 
 
 def test_batchnorm_training_output_and_state_update_match_keras():
     layer = layers.BatchNormalization(momentum=0.8)
     v = _random_variables(layer, X)
-    check_layer(layer, X, variables=v, training=True,
-                reference=keras_reference(lambda: keras.layers.BatchNormalization(momentum=0.8), layer, training=True))
+    check_layer(
+        layer,
+        X,
+        variables=v,
+        training=True,
+        reference=keras_reference(lambda: keras.layers.BatchNormalization(momentum=0.8), layer, training=True),
+    )
     y, state = layer.apply(v, X, training=True)
     kl = keras.layers.BatchNormalization(momentum=0.8)
     expected = keras_run(kl, X, jnet_weights(layer, v), training=True)
@@ -45,8 +54,12 @@ def test_batchnorm_training_output_and_state_update_match_keras():
     np.testing.assert_allclose(state["moving_variance"], np.asarray(kl.moving_variance), rtol=1e-5, atol=1e-6)
     # closed form: batch statistics over every axis but the features
     mean, var = X.mean(axis=(0, 1)), X.var(axis=(0, 1))
-    np.testing.assert_allclose(state["moving_mean"], 0.8 * np.asarray(v["state"]["moving_mean"]) + 0.2 * mean, rtol=1e-5)
-    np.testing.assert_allclose(state["moving_variance"], 0.8 * np.asarray(v["state"]["moving_variance"]) + 0.2 * var, rtol=1e-5)
+    np.testing.assert_allclose(
+        state["moving_mean"], 0.8 * np.asarray(v["state"]["moving_mean"]) + 0.2 * mean, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        state["moving_variance"], 0.8 * np.asarray(v["state"]["moving_variance"]) + 0.2 * var, rtol=1e-5
+    )
     # inference leaves the state alone; a frozen layer never updates it (Keras: training and trainable)
     _, same = layer.apply(v, X, training=False)
     jax.tree_util.tree_map(np.testing.assert_array_equal, same, v["state"])
@@ -100,11 +113,15 @@ def test_batchnorm_errors_name_layer():
         layer.apply(v, X[..., :4])
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"axis": [1, 2], "epsilon": 1e-5}, {"axis": 1, "center": False}, {"scale": False}])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"axis": [1, 2], "epsilon": 1e-5}, {"axis": 1, "center": False}, {"scale": False}]
+)
 def test_layernorm_matches_keras(kwargs):
     layer = layers.LayerNormalization(**kwargs)
     v = _random_variables(layer, X)
-    check_layer(layer, X, variables=v, reference=keras_reference(lambda: keras.layers.LayerNormalization(**kwargs), layer))
+    check_layer(
+        layer, X, variables=v, reference=keras_reference(lambda: keras.layers.LayerNormalization(**kwargs), layer)
+    )
 
 
 def test_layernorm_closed_form_and_rms_scaling():

@@ -17,8 +17,9 @@ def _apply(layer, x=X, **kw):
     return np.asarray(layer.apply({}, x, **kw)[0])
 
 
-@pytest.mark.parametrize("layer", [layers.Dropout(0.3), layers.SpatialDropout1D(0.3), layers.GaussianNoise(0.2),
-                                   layers.GaussianDropout(0.3)])
+@pytest.mark.parametrize(
+    "layer", [layers.Dropout(0.3), layers.SpatialDropout1D(0.3), layers.GaussianNoise(0.2), layers.GaussianDropout(0.3)]
+)
 def test_noise_layers_harness_and_exact_identity_at_inference(layer):
     x = X[:2, :3]
     check_layer(layer, x, reference=lambda v, x: np.asarray(x))  # inference: identity
@@ -59,7 +60,9 @@ def test_spatial_dropout_drops_whole_channels():
     y2 = np.asarray(layers.SpatialDropout2D(0.5).apply({}, img, training=True, rng=KEY)[0])
     zero2 = y2 == 0
     assert np.all(zero2 == zero2[:, :1, :1, :]) and 0.3 < zero2[:, 0, 0].mean() < 0.7
-    y3 = np.asarray(layers.SpatialDropout2D(0.5, data_format="channels_first").apply({}, img, training=True, rng=KEY)[0])
+    y3 = np.asarray(
+        layers.SpatialDropout2D(0.5, data_format="channels_first").apply({}, img, training=True, rng=KEY)[0]
+    )
     assert np.all((y3 == 0) == (y3 == 0)[:, :, :1, :1])
 
 
@@ -71,7 +74,12 @@ def test_gaussian_layers_statistics():
 
 
 def test_training_without_rng_is_a_clear_error():
-    for layer in (layers.Dropout(0.5), layers.SpatialDropout1D(0.5), layers.GaussianNoise(0.1), layers.GaussianDropout(0.1)):
+    for layer in (
+        layers.Dropout(0.5),
+        layers.SpatialDropout1D(0.5),
+        layers.GaussianNoise(0.1),
+        layers.GaussianDropout(0.1),
+    ):
         with pytest.raises(ValueError, match=f"{type(layer).__name__} '.*': training=True needs a random key"):
             layer.apply({}, X, training=True)
 

@@ -13,8 +13,8 @@ from jnet import layers
 keras = pytest.importorskip("keras")
 
 RS = np.random.RandomState(3)
-SEQ = RS.randn(2, 6, 4).astype(np.float32)      # (batch, steps, features)
-IMG = RS.randn(2, 5, 6, 3).astype(np.float32)   # NHWC
+SEQ = RS.randn(2, 6, 4).astype(np.float32)  # (batch, steps, features)
+IMG = RS.randn(2, 5, 6, 3).astype(np.float32)  # NHWC
 VEC = RS.randn(2, 4).astype(np.float32)
 
 CASES = [
@@ -75,8 +75,14 @@ def test_variable_length_axes_stay_unknown():
 
 def test_masks_are_dropped_as_in_keras():
     m = jnp.ones((2, 6), bool)
-    for layer in (layers.Flatten(), layers.Reshape((24,)), layers.Permute((2, 1)), layers.UpSampling1D(),
-                  layers.ZeroPadding1D(), layers.Cropping1D()):
+    for layer in (
+        layers.Flatten(),
+        layers.Reshape((24,)),
+        layers.Permute((2, 1)),
+        layers.UpSampling1D(),
+        layers.ZeroPadding1D(),
+        layers.Cropping1D(),
+    ):
         assert layer.compute_mask(SEQ, m) is None
         tokens = jnet.Input((6,), dtype="int32")
         model = jnet.Model(tokens, layer(layers.Embedding(5, 4, mask_zero=True)(tokens)))
@@ -87,7 +93,9 @@ def test_masks_are_dropped_as_in_keras():
 
 
 def test_reshaping_errors_name_layer():
-    with pytest.raises(ValueError, match=r"Reshape 'reshape': cannot reshape a sample of shape \(6, 4\) \(24 values\) to \(5, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"Reshape 'reshape': cannot reshape a sample of shape \(6, 4\) \(24 values\) to \(5, 5\)"
+    ):
         layers.Reshape((5, 5)).apply({}, SEQ)
     with pytest.raises(ValueError, match=r"Reshape 'r': cannot reshape .* 24 is not a multiple of 5"):
         layers.Reshape((5, -1), name="r").init(jax.random.key(0), SEQ)
@@ -104,7 +112,9 @@ def test_reshaping_errors_name_layer():
         layers.RepeatVector(2)(x)
     with pytest.raises(ValueError, match="RepeatVector 'repeat_vector': n must be a positive integer"):
         layers.RepeatVector(0)
-    with pytest.raises(ValueError, match=r"Cropping1D 'cropping1d': cropping \(3, 3\) removes all of axis 1 \(size 6\)"):
+    with pytest.raises(
+        ValueError, match=r"Cropping1D 'cropping1d': cropping \(3, 3\) removes all of axis 1 \(size 6\)"
+    ):
         layers.Cropping1D(3)(x)
     with pytest.raises(ValueError, match="Cropping2D 'cropping2d': cropping.* must be a non-negative int"):
         layers.Cropping2D(((1, -1), (0, 0)))

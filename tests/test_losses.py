@@ -19,31 +19,28 @@ def _data(kind, seed=0, shape=(B,)):
     if kind == "reg":
         return rng.random(full, dtype=np.float32), rng.random(full, dtype=np.float32)
     if kind == "signed":
-        return (rng.normal(size=full).astype(np.float32),
-                rng.normal(size=full).astype(np.float32))
+        return (rng.normal(size=full).astype(np.float32), rng.normal(size=full).astype(np.float32))
     if kind == "prob":
         p = rng.random(full, dtype=np.float32) + 0.05
         q = rng.random(full, dtype=np.float32) + 0.05
         return p / p.sum(-1, keepdims=True), q / q.sum(-1, keepdims=True)
     if kind == "binary":
-        return (rng.integers(0, 2, shape + (1,)).astype(np.float32),
-                rng.random(shape + (1,), dtype=np.float32))
+        return (rng.integers(0, 2, shape + (1,)).astype(np.float32), rng.random(shape + (1,), dtype=np.float32))
     if kind == "binary_logits":
-        return (rng.integers(0, 2, shape + (2,)).astype(np.float32),
-                rng.normal(size=shape + (2,)).astype(np.float32) * 3)
+        return (
+            rng.integers(0, 2, shape + (2,)).astype(np.float32),
+            rng.normal(size=shape + (2,)).astype(np.float32) * 3,
+        )
     if kind == "onehot":
-        return (np.eye(C, dtype=np.float32)[rng.integers(0, C, shape)],
-                rng.random(full, dtype=np.float32) + 0.01)
+        return (np.eye(C, dtype=np.float32)[rng.integers(0, C, shape)], rng.random(full, dtype=np.float32) + 0.01)
     if kind == "onehot_logits":
-        return (np.eye(C, dtype=np.float32)[rng.integers(0, C, shape)],
-                rng.normal(size=full).astype(np.float32) * 2)
+        return (np.eye(C, dtype=np.float32)[rng.integers(0, C, shape)], rng.normal(size=full).astype(np.float32) * 2)
     if kind == "sparse":
         return rng.integers(0, C, shape), rng.random(full, dtype=np.float32) + 0.01
     if kind == "sparse_logits":
         return rng.integers(0, C, shape), rng.normal(size=full).astype(np.float32) * 2
     if kind == "pm1":  # hinge labels in {-1, 1}
-        return (rng.choice([-1.0, 1.0], size=full).astype(np.float32),
-                rng.normal(size=full).astype(np.float32))
+        return (rng.choice([-1.0, 1.0], size=full).astype(np.float32), rng.normal(size=full).astype(np.float32))
     raise ValueError(kind)
 
 
@@ -61,17 +58,18 @@ CASES = [
     ("BinaryCrossentropy", {}, "binary"),
     ("BinaryCrossentropy", {"from_logits": True, "label_smoothing": 0.1}, "binary_logits"),
     ("BinaryFocalCrossentropy", {"gamma": 1.5}, "binary"),
-    ("BinaryFocalCrossentropy", {"apply_class_balancing": True, "alpha": 0.3,
-                                 "from_logits": True, "label_smoothing": 0.2}, "binary_logits"),
+    (
+        "BinaryFocalCrossentropy",
+        {"apply_class_balancing": True, "alpha": 0.3, "from_logits": True, "label_smoothing": 0.2},
+        "binary_logits",
+    ),
     ("CategoricalCrossentropy", {}, "onehot"),
     ("CategoricalCrossentropy", {"from_logits": True, "label_smoothing": 0.1}, "onehot_logits"),
     ("CategoricalFocalCrossentropy", {"alpha": 0.4, "gamma": 1.0}, "onehot"),
-    ("CategoricalFocalCrossentropy", {"from_logits": True, "label_smoothing": 0.1},
-     "onehot_logits"),
+    ("CategoricalFocalCrossentropy", {"from_logits": True, "label_smoothing": 0.1}, "onehot_logits"),
     ("SparseCategoricalCrossentropy", {}, "sparse"),
     ("SparseCategoricalCrossentropy", {"from_logits": True}, "sparse_logits"),
-    ("SparseCategoricalCrossentropy", {"from_logits": True, "ignore_class": 2},
-     "sparse_logits"),
+    ("SparseCategoricalCrossentropy", {"from_logits": True, "ignore_class": 2}, "sparse_logits"),
     ("Hinge", {}, "binary_logits"),
     ("Hinge", {}, "pm1"),
     ("SquaredHinge", {}, "binary_logits"),
@@ -123,8 +121,9 @@ def test_ctc_matches_keras():
         got = losses.CTC(reduction=reduction)(y_true, y_pred, sample_weight=sw)
         want = _keras(keras.losses.CTC(reduction=reduction), y_true, y_pred, sample_weight=sw)
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(losses.ctc(y_true, y_pred)),
-                               _keras(keras.losses.ctc, y_true, y_pred), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(losses.ctc(y_true, y_pred)), _keras(keras.losses.ctc, y_true, y_pred), rtol=1e-5
+    )
 
 
 def test_hand_computed_numpy():
@@ -133,14 +132,14 @@ def test_hand_computed_numpy():
     sw = np.array([2.0, 1.0], np.float32)
     mse = np.mean((y_true - y_pred) ** 2, axis=-1)
     assert np.isclose(float(losses.MeanSquaredError()(y_true, y_pred)), mse.mean())
-    assert np.isclose(float(losses.MeanSquaredError(reduction="sum")(y_true, y_pred, sw)),
-                      (mse * sw).sum())
-    assert np.isclose(float(losses.MeanSquaredError(reduction="mean_with_sample_weight")(
-        y_true, y_pred, sw)), (mse * sw).sum() / sw.sum())
+    assert np.isclose(float(losses.MeanSquaredError(reduction="sum")(y_true, y_pred, sw)), (mse * sw).sum())
+    assert np.isclose(
+        float(losses.MeanSquaredError(reduction="mean_with_sample_weight")(y_true, y_pred, sw)),
+        (mse * sw).sum() / sw.sum(),
+    )
     p = np.clip(y_pred, 1e-7, 1 - 1e-7)
     bce = -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)).mean(-1)
-    np.testing.assert_allclose(np.asarray(losses.binary_crossentropy(y_true, y_pred)), bce,
-                               rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(losses.binary_crossentropy(y_true, y_pred)), bce, rtol=1e-6)
     probs = np.array([[0.2, 0.7, 0.1], [0.5, 0.25, 0.25]], np.float32)
     labels = np.array([1, 0])
     want = -np.log(probs[[0, 1], labels]).mean()
@@ -155,8 +154,7 @@ def test_sample_weight_broadcast_over_timesteps():
     sw = np.random.default_rng(2).random(B).astype(np.float32)
     for reduction in ["sum_over_batch_size", "sum", "none"]:
         got = losses.MeanSquaredError(reduction=reduction)(y_true, y_pred, sample_weight=sw)
-        want = _keras(keras.losses.MeanSquaredError(reduction=reduction), y_true, y_pred,
-                      sample_weight=sw[:, None])
+        want = _keras(keras.losses.MeanSquaredError(reduction=reduction), y_true, y_pred, sample_weight=sw[:, None])
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5)
     # mean_with_sample_weight divides by the weights broadcast to every entry (a true
     # weighted mean; Keras would divide by sum(sw) alone, a factor T too small).
@@ -176,8 +174,7 @@ def test_reduce_values_with_mask_matches_keras():
     for reduction in REDUCTIONS:
         for weight in (None, sw):
             got = losses.reduce_values(values, weight, reduction, mask=mask)
-            want = _keras(reduce_weighted_values, values, sample_weight=weight,
-                          mask=mask, reduction=reduction)
+            want = _keras(reduce_weighted_values, values, sample_weight=weight, mask=mask, reduction=reduction)
             np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-7)
     # The divisor of sum_over_batch_size is the number of unmasked entries.
     got = losses.reduce_values(values, mask=mask)
@@ -229,8 +226,11 @@ def test_jit_equals_eager_and_grad_is_finite():
 def test_categorical_with_sparse_labels_says_what_to_use(labels_shape):
     y_pred = np.ones((B, C), np.float32) / C
     labels = np.zeros(labels_shape, np.int32)
-    with pytest.raises(ValueError, match=r"CategoricalCrossentropy expects one-hot y_true of "
-                                         r"shape \(batch, C\).*use SparseCategoricalCrossentropy"):
+    with pytest.raises(
+        ValueError,
+        match=r"CategoricalCrossentropy expects one-hot y_true of "
+        r"shape \(batch, C\).*use SparseCategoricalCrossentropy",
+    ):
         losses.get("categorical_crossentropy")(labels, y_pred)
     # Raised while tracing, before anything runs.
     with pytest.raises(ValueError, match="SparseCategoricalCrossentropy"):
@@ -241,8 +241,10 @@ def test_other_shape_errors():
     y_pred = np.ones((B, C), np.float32) / C
     with pytest.raises(ValueError, match="looks one-hot.*use CategoricalCrossentropy"):
         losses.SparseCategoricalCrossentropy()(np.eye(C)[[0, 1, 2, 3, 0]], y_pred)
-    with pytest.raises(ValueError, match="BinaryCrossentropy expects y_true and y_pred of the "
-                                         "same shape.*SparseCategoricalCrossentropy"):
+    with pytest.raises(
+        ValueError,
+        match="BinaryCrossentropy expects y_true and y_pred of the same shape.*SparseCategoricalCrossentropy",
+    ):
         losses.BinaryCrossentropy()(np.zeros(B), y_pred)
     with pytest.raises(ValueError, match="mean_squared_error.*different ranks"):
         losses.MeanSquaredError()(np.zeros((B, 2, C)), y_pred)
@@ -265,8 +267,11 @@ def test_get_aliases_and_unknown_names():
     assert isinstance(losses.get(losses.Poisson), losses.Poisson)
     inst = losses.Hinge()
     assert losses.get(inst) is inst
-    with pytest.raises(ValueError, match=r"Unknown loss 'msee'\. Valid names:.*mse.*"
-                                         r"sparse_categorical_crossentropy"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown loss 'msee'\. Valid names:.*mse.*"
+        r"sparse_categorical_crossentropy",
+    ):
         losses.get("msee")
     # "crossentropy" resolves from the shapes, as Keras's compile does.
     get_ce = lambda t, p: type(losses.get("ce", y_true_shape=t, y_pred_shape=p))  # noqa: E731
@@ -302,6 +307,5 @@ def test_config_round_trip(name, kwargs, kind):
 
 
 def test_function_wrapper_config_round_trip():
-    wrapped = losses.deserialize(losses.serialize(losses.LossFunctionWrapper(
-        losses.huber, delta=0.5)))
+    wrapped = losses.deserialize(losses.serialize(losses.LossFunctionWrapper(losses.huber, delta=0.5)))
     assert wrapped.fn is losses.huber and wrapped.get_config()["delta"] == 0.5

@@ -82,8 +82,7 @@ CASES = [
     ("AUC", {"curve": "PRGAIN", "from_logits": True}, "logit"),
     ("AUC", {"thresholds": [0.1, 0.5, 0.77]}, "multi"),
     ("AUC", {"multi_label": True}, "multi"),
-    ("AUC", {"multi_label": True, "curve": "PR", "label_weights": [1.0, 2.0, 0.0, 1.0]},
-     "multi"),
+    ("AUC", {"multi_label": True, "curve": "PR", "label_weights": [1.0, 2.0, 0.0, 1.0]}, "multi"),
     ("AUC", {"label_weights": [1.0, 2.0, 0.5, 1.0]}, "multi"),
     ("Precision", {}, "bin"),
     ("Precision", {"thresholds": [0.2, 0.5, 0.9]}, "multi"),
@@ -115,8 +114,7 @@ def _keras_call(fn, *args, **kwargs):
 def test_streaming_matches_keras(name, kwargs, kind, weighted):
     data = _batches(kind, seed=len(name) + 7 * len(kwargs))
     theirs = getattr(keras.metrics, name)(**kwargs)
-    ours = metrics.get(getattr(metrics, name)(**kwargs), y_true_shape=data[0][0].shape,
-                       y_pred_shape=data[0][1].shape)
+    ours = metrics.get(getattr(metrics, name)(**kwargs), y_true_shape=data[0][0].shape, y_pred_shape=data[0][1].shape)
     # Keras numbers repeated default names (auc_1); jnet names are deterministic.
     assert ours.name == re.sub(r"_\d+$", "", theirs.name)
     state = ours.init()
@@ -143,18 +141,24 @@ def test_streaming_matches_keras(name, kwargs, kind, weighted):
     np.testing.assert_allclose(np.asarray(ours.result()), np.asarray(ours.result(ours.init())))
 
 
-@pytest.mark.parametrize("name,kwargs,kind", [
-    ("SparseCategoricalAccuracy", {}, "sparse"), ("CategoricalCrossentropy", {}, "cat"),
-    ("RootMeanSquaredError", {}, "reg"), ("AUC", {}, "bin"), ("AUC", {"multi_label": True},
-                                                                "multi"),
-    ("Precision", {"thresholds": [0.3, 0.7]}, "multi"), ("Recall", {}, "bin"),
-    ("F1Score", {"average": "macro"}, "cat"), ("BinaryAccuracy", {}, "bin"),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,kind",
+    [
+        ("SparseCategoricalAccuracy", {}, "sparse"),
+        ("CategoricalCrossentropy", {}, "cat"),
+        ("RootMeanSquaredError", {}, "reg"),
+        ("AUC", {}, "bin"),
+        ("AUC", {"multi_label": True}, "multi"),
+        ("Precision", {"thresholds": [0.3, 0.7]}, "multi"),
+        ("Recall", {}, "bin"),
+        ("F1Score", {"average": "macro"}, "cat"),
+        ("BinaryAccuracy", {}, "bin"),
+    ],
+)
 def test_zero_weight_rows_do_not_count(name, kwargs, kind):
     """Rows with sample_weight 0 — even NaN ones, as padded rows may be — change nothing."""
-    (yt, yp, _), = _batches(kind, seed=3)[:1]
-    metric = metrics.get(getattr(metrics, name)(**kwargs), y_true_shape=yt.shape,
-                         y_pred_shape=yp.shape)
+    ((yt, yp, _),) = _batches(kind, seed=3)[:1]
+    metric = metrics.get(getattr(metrics, name)(**kwargs), y_true_shape=yt.shape, y_pred_shape=yp.shape)
     pad_t = np.concatenate([yt, yt[:2]])
     pad_p = np.concatenate([yp, np.full_like(yp[:2], np.nan)])
     sw = np.concatenate([np.ones(B, np.float32), np.zeros(2, np.float32)])
@@ -183,10 +187,8 @@ def test_hand_computed_numpy():
     # AUC of perfectly separated scores is 1; of reversed ones, 0.
     auc = metrics.AUC()
     y = np.array([0, 0, 1, 1])
-    assert np.isclose(float(auc.result(auc.update(auc.init(), y, np.array([.1, .2, .8, .9])))),
-                      1.0, atol=1e-6)
-    assert np.isclose(float(auc.result(auc.update(auc.init(), y, np.array([.9, .8, .2, .1])))),
-                      0.0, atol=1e-6)
+    assert np.isclose(float(auc.result(auc.update(auc.init(), y, np.array([0.1, 0.2, 0.8, 0.9])))), 1.0, atol=1e-6)
+    assert np.isclose(float(auc.result(auc.update(auc.init(), y, np.array([0.9, 0.8, 0.2, 0.1])))), 0.0, atol=1e-6)
 
 
 def test_state_is_a_pytree_and_merges():
@@ -208,18 +210,13 @@ def test_accuracy_resolution_rules():
         return type(metrics.get("accuracy", **kw))
 
     assert kind(y_true_shape=(None, 1), y_pred_shape=(None, 1)) is metrics.BinaryAccuracy
-    assert kind(y_true_shape=(None,), y_pred_shape=(None, 10)) is (
-        metrics.SparseCategoricalAccuracy)
-    assert kind(y_true_shape=(None, 1), y_pred_shape=(None, 10)) is (
-        metrics.SparseCategoricalAccuracy)
-    assert kind(y_true_shape=(None, 7, 1), y_pred_shape=(None, 7, 10)) is (
-        metrics.SparseCategoricalAccuracy)
+    assert kind(y_true_shape=(None,), y_pred_shape=(None, 10)) is (metrics.SparseCategoricalAccuracy)
+    assert kind(y_true_shape=(None, 1), y_pred_shape=(None, 10)) is (metrics.SparseCategoricalAccuracy)
+    assert kind(y_true_shape=(None, 7, 1), y_pred_shape=(None, 7, 10)) is (metrics.SparseCategoricalAccuracy)
     assert kind(y_true_shape=(None, 10), y_pred_shape=(None, 10)) is metrics.CategoricalAccuracy
     # The loss decides where it knows: multi-label sigmoid outputs with a binary loss.
-    assert kind(y_true_shape=(None, 10), y_pred_shape=(None, 10),
-                loss="binary_crossentropy") is metrics.BinaryAccuracy
-    assert kind(loss=losses.SparseCategoricalCrossentropy(from_logits=True)) is (
-        metrics.SparseCategoricalAccuracy)
+    assert kind(y_true_shape=(None, 10), y_pred_shape=(None, 10), loss="binary_crossentropy") is metrics.BinaryAccuracy
+    assert kind(loss=losses.SparseCategoricalCrossentropy(from_logits=True)) is (metrics.SparseCategoricalAccuracy)
     assert kind(loss="categorical_crossentropy") is metrics.CategoricalAccuracy
     assert kind(loss="bce") is metrics.BinaryAccuracy
     # The name stays what the user wrote: it is the log key.
@@ -230,27 +227,34 @@ def test_accuracy_resolution_rules():
         metrics.get("accuracy")
     ce = metrics.get("crossentropy", y_true_shape=(None,), y_pred_shape=(None, 3))
     assert isinstance(ce, metrics.SparseCategoricalCrossentropy) and ce.name == "crossentropy"
-    assert isinstance(metrics.get("ce", y_true_shape=(None, 1), y_pred_shape=(None, 1)),
-                      metrics.BinaryCrossentropy)
+    assert isinstance(metrics.get("ce", y_true_shape=(None, 1), y_pred_shape=(None, 1)), metrics.BinaryCrossentropy)
 
 
 def test_get_names_as_keras():
-    for name, cls in [("mse", metrics.MeanSquaredError), ("mae", metrics.MeanAbsoluteError),
-                      ("mape", metrics.MeanAbsolutePercentageError), ("auc", metrics.AUC),
-                      ("AUC", metrics.AUC), ("precision", metrics.Precision),
-                      ("recall", metrics.Recall), ("Recall", metrics.Recall),
-                      ("root_mean_squared_error", metrics.RootMeanSquaredError),
-                      ("categorical_accuracy", metrics.CategoricalAccuracy),
-                      ("sparse_top_k_categorical_accuracy",
-                       metrics.SparseTopKCategoricalAccuracy),
-                      ("binary_crossentropy", metrics.BinaryCrossentropy)]:
+    for name, cls in [
+        ("mse", metrics.MeanSquaredError),
+        ("mae", metrics.MeanAbsoluteError),
+        ("mape", metrics.MeanAbsolutePercentageError),
+        ("auc", metrics.AUC),
+        ("AUC", metrics.AUC),
+        ("precision", metrics.Precision),
+        ("recall", metrics.Recall),
+        ("Recall", metrics.Recall),
+        ("root_mean_squared_error", metrics.RootMeanSquaredError),
+        ("categorical_accuracy", metrics.CategoricalAccuracy),
+        ("sparse_top_k_categorical_accuracy", metrics.SparseTopKCategoricalAccuracy),
+        ("binary_crossentropy", metrics.BinaryCrossentropy),
+    ]:
         m = metrics.get(name)
         assert type(m) is cls and m.name == name
     inst = metrics.AUC(name="my_auc")
     assert metrics.get(inst) is inst
     assert isinstance(metrics.get(metrics.Recall), metrics.Recall)
-    with pytest.raises(ValueError, match=r"Unknown metric 'acuracy'\. Valid names:.*accuracy"
-                                         r".*mse"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown metric 'acuracy'\. Valid names:.*accuracy"
+        r".*mse",
+    ):
         metrics.get("acuracy")
 
     def my_error(y_true, y_pred):
@@ -265,8 +269,11 @@ def test_get_names_as_keras():
 
 def test_shape_dependent_metrics_are_built_by_get():
     f1 = metrics.F1Score(average="macro")
-    with pytest.raises(ValueError, match=r"F1Score 'f1_score' needs the number of classes "
-                                         r"before init\(\).*build"):
+    with pytest.raises(
+        ValueError,
+        match=r"F1Score 'f1_score' needs the number of classes "
+        r"before init\(\).*build",
+    ):
         f1.init()
     metrics.get(f1, y_true_shape=(None, 3), y_pred_shape=(None, 3))
     assert f1.init()["tp"].shape == (3,)
@@ -282,11 +289,9 @@ def test_shape_dependent_metrics_are_built_by_get():
 
 
 def test_metric_shape_errors():
-    with pytest.raises(ValueError, match="CategoricalAccuracy expects one-hot y_true.*use "
-                                         "SparseCategoricalAccuracy"):
+    with pytest.raises(ValueError, match="CategoricalAccuracy expects one-hot y_true.*use SparseCategoricalAccuracy"):
         metrics.CategoricalAccuracy()(np.array([0, 1]), np.ones((2, 3)))
-    with pytest.raises(ValueError, match="SparseCategoricalAccuracy expects integer labels.*"
-                                         "use CategoricalAccuracy"):
+    with pytest.raises(ValueError, match="SparseCategoricalAccuracy expects integer labels.*use CategoricalAccuracy"):
         metrics.SparseCategoricalAccuracy()(np.eye(3)[[0, 1]], np.ones((2, 3)))
     with pytest.raises(ValueError, match="threshold values must be in"):
         metrics.Precision(thresholds=[0.5, 1.5])

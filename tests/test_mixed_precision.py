@@ -14,6 +14,7 @@ from jnet import optimizers
 @pytest.fixture
 def policy():
     """Set a global policy for one test and always restore float32."""
+
     def set_(name):
         mp.set_global_policy(name)
 
@@ -22,10 +23,12 @@ def policy():
 
 
 def _mlp(out_activation="softmax", **out_kwargs):
-    return jnet.Sequential([
-        jnet.layers.Dense(16, activation="relu", input_shape=(4,)),
-        jnet.layers.Dense(3, activation=out_activation, **out_kwargs),
-    ])
+    return jnet.Sequential(
+        [
+            jnet.layers.Dense(16, activation="relu", input_shape=(4,)),
+            jnet.layers.Dense(3, activation=out_activation, **out_kwargs),
+        ]
+    )
 
 
 def test_policy_properties():
@@ -58,12 +61,12 @@ def test_mixed_bfloat16_dtypes_of_params_activations_gradients(policy):
     model = _mlp()
     variables = model.current_variables()
     leaves = jax.tree_util.tree_leaves(variables["params"])
-    assert leaves and all(p.dtype == jnp.float32 for p in leaves)              # params float32
+    assert leaves and all(p.dtype == jnp.float32 for p in leaves)  # params float32
     x = jnp.ones((2, 4), jnp.float32)
     hidden = model.layers[0].apply({"params": variables["params"]["dense"]}, x)[0]
-    assert hidden.dtype == jnp.bfloat16                                        # activations bf16
+    assert hidden.dtype == jnp.bfloat16  # activations bf16
     probs = model.apply(variables, x)[0]
-    assert probs.dtype == jnp.float32                                          # softmax in float32
+    assert probs.dtype == jnp.float32  # softmax in float32
     np.testing.assert_allclose(np.asarray(probs.sum(-1)), 1.0, rtol=1e-6)
 
     def loss(params):
@@ -71,7 +74,7 @@ def test_mixed_bfloat16_dtypes_of_params_activations_gradients(policy):
         return -jnp.mean(jnp.log(p[:, 0]))
 
     grads = jax.grad(loss)(variables["params"])
-    assert all(g.dtype == jnp.float32 for g in jax.tree_util.tree_leaves(grads))   # grads float32
+    assert all(g.dtype == jnp.float32 for g in jax.tree_util.tree_leaves(grads))  # grads float32
     assert all(bool(jnp.any(g != 0)) for g in jax.tree_util.tree_leaves(grads))
 
 
@@ -83,7 +86,7 @@ def test_per_layer_dtype_overrides_global(policy):
     assert model.layers[0].compute_dtype == jnp.bfloat16
     layer = jnet.layers.Dense(2, dtype=mp.Policy("mixed_float16"))
     assert layer.compute_dtype == jnp.float16 and layer.param_dtype == jnp.float32
-    assert layer.get_config()["dtype"] == "mixed_float16"                     # JSON-able config
+    assert layer.get_config()["dtype"] == "mixed_float16"  # JSON-able config
     assert jnet.layers.Dense.from_config(layer.get_config()).compute_dtype == jnp.float16
 
 
@@ -143,7 +146,7 @@ def test_dynamic_loss_scale_finite_step_equals_inner_step():
     assert float(state.loss_scale) == 8.0 and int(state.good_steps) == 1
     for _ in range(2):
         updates, state = tx.update(scaled, state, params)
-    assert float(state.loss_scale) == 16.0 and int(state.good_steps) == 0   # grew after 3 steps
+    assert float(state.loss_scale) == 16.0 and int(state.good_steps) == 0  # grew after 3 steps
 
 
 def test_dynamic_loss_scale_skips_non_finite_steps():
@@ -156,10 +159,10 @@ def test_dynamic_loss_scale_skips_non_finite_steps():
     np.testing.assert_array_equal(np.asarray(updates["w"]), [0.0, 0.0])
     assert float(state.loss_scale) == 2.0 and int(state.good_steps) == 0
     for new, old in zip(jax.tree_util.tree_leaves(state.inner_state), jax.tree_util.tree_leaves(before)):
-        np.testing.assert_array_equal(np.asarray(new), np.asarray(old))     # Adam moments untouched
+        np.testing.assert_array_equal(np.asarray(new), np.asarray(old))  # Adam moments untouched
     for _ in range(5):
         _, state = tx.update({"w": jnp.array([jnp.inf, 0.0])}, state, params)
-    assert float(state.loss_scale) == 1.0                                  # floored at 1
+    assert float(state.loss_scale) == 1.0  # floored at 1
 
 
 def test_loss_scaling_rescues_float16_gradients_that_underflow(policy):
@@ -173,7 +176,7 @@ def test_loss_scaling_rescues_float16_gradients_that_underflow(policy):
         return 1e-9 * jnp.sum(jnp.square(model.apply({"params": p, "state": {}}, x)[0].astype(jnp.float32)))
 
     plain = jax.grad(loss)(params)
-    assert all(not bool(jnp.any(g != 0)) for g in jax.tree_util.tree_leaves(plain))   # all underflowed
+    assert all(not bool(jnp.any(g != 0)) for g in jax.tree_util.tree_leaves(plain))  # all underflowed
 
     opt = mp.LossScaleOptimizer(optimizers.SGD(1.0))
     state = opt.tx.init(params)
@@ -185,7 +188,7 @@ def test_loss_scaling_rescues_float16_gradients_that_underflow(policy):
     ref = jax.grad(lambda p: 1e-9 * jnp.sum(jnp.square(ref_model.apply({"params": p, "state": {}}, x)[0])))(params)
     for u, r in zip(jax.tree_util.tree_leaves(updates), jax.tree_util.tree_leaves(ref)):
         assert bool(jnp.any(u != 0))
-        np.testing.assert_allclose(np.asarray(-u), np.asarray(r), rtol=2e-2, atol=1e-12)   # SGD(1): update = -grad
+        np.testing.assert_allclose(np.asarray(-u), np.asarray(r), rtol=2e-2, atol=1e-12)  # SGD(1): update = -grad
 
 
 def test_loss_scale_optimizer_config_and_learning_rate():
@@ -195,10 +198,10 @@ def test_loss_scale_optimizer_config_and_learning_rate():
     assert opt.learning_rate == 0.02 and opt.inner_optimizer.learning_rate == 0.02
     state = opt.tx.init({"w": jnp.zeros(2)})
     assert float(mp.find_loss_scale(state)) == 128.0
-    assert state.hyperparams["learning_rate"] == pytest.approx(0.02)   # the engine's write path
+    assert state.hyperparams["learning_rate"] == pytest.approx(0.02)  # the engine's write path
     again = mp.LossScaleOptimizer.from_config(opt.get_config())
     assert isinstance(again.inner_optimizer, optimizers.Adam) and again.dynamic_growth_steps == 10
-    again = optimizers.deserialize(optimizers.serialize(opt))               # compile configs
+    again = optimizers.deserialize(optimizers.serialize(opt))  # compile configs
     assert isinstance(again, mp.LossScaleOptimizer) and again.initial_scale == 128.0
     assert mp.find_loss_scale(optax.sgd(0.1).init({"w": jnp.zeros(2)})) is None
     with pytest.raises(ValueError, match="dynamic_loss_scale"):

@@ -78,7 +78,9 @@ def test_nested_models_both_ways_and_grad_vmap():
     outer = jnet.Sequential([jnet.Input((4,)), graph, layers.Dense(1)])
     v = outer.init(jax.random.key(1))
     assert _shapes(v["params"]["model"]["sequential"]) == {
-        "dense": {"bias": (3,), "kernel": (4, 3)}, "dense_1": {"bias": (2,), "kernel": (3, 2)}}
+        "dense": {"bias": (3,), "kernel": (4, 3)},
+        "dense_1": {"bias": (2,), "kernel": (3, 2)},
+    }
 
     def loss(params, xb):
         y, _ = outer.apply({"params": params, "state": {}}, xb)

@@ -126,8 +126,9 @@ def test_dot_product_attention_soft_cap():
     mask = r.rand(2, 1, 3, 6) > 0.3
     mask[..., 0] = True
     got = ops.dot_product_attention(q, k, v, bias=bias, mask=mask, attn_logits_soft_cap=2.0)
-    np.testing.assert_allclose(got, _attention_reference(q, k, v, 2.0, 1 / np.sqrt(5), bias, mask), rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        got, _attention_reference(q, k, v, 2.0, 1 / np.sqrt(5), bias, mask), rtol=1e-4, atol=1e-5
+    )
     got = ops.nn.dot_product_attention(q, k, v, is_causal=True, scale=0.3, attn_logits_soft_cap=1.5)
     np.testing.assert_allclose(got, _attention_reference(q, k, v, 1.5, 0.3, causal=True), rtol=1e-4, atol=1e-5)
     # a cap far above the logits changes nothing: Keras's (uncapped) result

@@ -11,9 +11,11 @@ import optax  # noqa: E402
 from jnet import optimizers as O  # noqa: E402
 
 W0 = np.array([[0.5, -1.0, 2.0], [0.1, 0.0, -0.3]], np.float32)
-GRADS = [np.array([[0.3, -0.2, 1.5], [0.0, 2.0, -0.7]], np.float32),
-         np.array([[-0.1, 0.4, 0.2], [1.0, -3.0, 0.05]], np.float32),
-         np.array([[0.7, 0.1, -0.9], [0.2, 0.3, 0.4]], np.float32)]
+GRADS = [
+    np.array([[0.3, -0.2, 1.5], [0.0, 2.0, -0.7]], np.float32),
+    np.array([[-0.1, 0.4, 0.2], [1.0, -3.0, 0.05]], np.float32),
+    np.array([[0.7, 0.1, -0.9], [0.2, 0.3, 0.4]], np.float32),
+]
 
 CASES = [
     ("SGD", {}),

@@ -70,7 +70,7 @@ def _numpy_avg_pool_same(x, pool, strides):
     for i in range(oh):
         for j in range(ow):
             r0, c0 = i * strides[0] - top, j * strides[1] - left
-            window = x[:, max(r0, 0):r0 + pool[0], max(c0, 0):c0 + pool[1], :]
+            window = x[:, max(r0, 0) : r0 + pool[0], max(c0, 0) : c0 + pool[1], :]
             out[:, i, j] = window.mean(axis=(1, 2))
     return out
 
@@ -78,14 +78,20 @@ def _numpy_avg_pool_same(x, pool, strides):
 @pytest.mark.parametrize("pool, strides", [((3, 3), (2, 2)), ((2, 4), (1, 3)), ((4, 4), (1, 1))])
 def test_average_same_excludes_padding_numpy(pool, strides):
     x = _x((2, 7, 6, 3))
-    check_layer(layers.AveragePooling2D(pool, strides, padding="same"), x,
-                reference=lambda v, x: _numpy_avg_pool_same(np.asarray(x, np.float64), pool, strides))
+    check_layer(
+        layers.AveragePooling2D(pool, strides, padding="same"),
+        x,
+        reference=lambda v, x: _numpy_avg_pool_same(np.asarray(x, np.float64), pool, strides),
+    )
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("MaxPooling2D", dict(pool_size=3, strides=2, padding="same")),
-    ("AveragePooling2D", dict(pool_size=3, strides=2, padding="same")),
-])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("MaxPooling2D", dict(pool_size=3, strides=2, padding="same")),
+        ("AveragePooling2D", dict(pool_size=3, strides=2, padding="same")),
+    ],
+)
 def test_input_gradients_match_keras(name, kwargs):
     x = jnp.asarray(_x((2, 7, 7, 3)))
     layer, kl = getattr(layers, name)(**kwargs), getattr(keras.layers, name)(**kwargs)
@@ -168,7 +174,10 @@ def test_fully_masked_sample_pools_to_zero_with_finite_grads(name):
 
 
 def test_mask_of_the_wrong_shape_names_the_layer():
-    with pytest.raises(ValueError, match=r"GlobalAveragePooling1D 'global_average_pooling1d': expected a mask of shape \(batch, steps\) = \(2, 7\), got \(2, 6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"GlobalAveragePooling1D 'global_average_pooling1d': expected a mask of shape \(batch, steps\) = \(2, 7\), got \(2, 6\)",
+    ):
         layers.GlobalAveragePooling1D().apply({}, jnp.ones((2, 7, 4)), mask=jnp.ones((2, 6), bool))
 
 
@@ -176,24 +185,41 @@ def test_mask_of_the_wrong_shape_names_the_layer():
 
 
 def test_pooling_fed_the_wrong_rank_names_the_layer():
-    with pytest.raises(ValueError, match=r"MaxPooling2D 'max_pooling2d': expected input of rank 4 \(batch, height, width, channels\), got rank 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"MaxPooling2D 'max_pooling2d': expected input of rank 4 \(batch, height, width, channels\), got rank 3",
+    ):
         layers.MaxPooling2D().output_spec(_spec((1, 7, 7)))
-    with pytest.raises(ValueError, match=r"GlobalAveragePooling1D 'global_average_pooling1d': expected input of rank 3"):
+    with pytest.raises(
+        ValueError, match=r"GlobalAveragePooling1D 'global_average_pooling1d': expected input of rank 3"
+    ):
         layers.GlobalAveragePooling1D().output_spec(_spec((1, 7)))
 
 
 def test_pool_larger_than_valid_input():
-    with pytest.raises(ValueError, match=r"AveragePooling2D 'average_pooling2d': with padding='valid' the pool size \(4 along width\) is larger than the input \(3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"AveragePooling2D 'average_pooling2d': with padding='valid' the pool size \(4 along width\) is larger than the input \(3\)",
+    ):
         layers.AveragePooling2D(4).output_spec(_spec((1, 5, 3, 2)))
     assert layers.AveragePooling2D(4, padding="same").output_spec(_spec((1, 5, 3, 2))).shape == (1, 2, 1, 2)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: layers.MaxPooling2D(padding="full"), r"MaxPooling2D 'max_pooling2d': padding must be one of 'valid', 'same', got 'full'"),
-    (lambda: layers.MaxPooling2D(pool_size=0), r"every entry of pool_size must be positive"),
-    (lambda: layers.AveragePooling1D(2, strides=(1, 1)), r"strides must be an int or a tuple of 1 ints"),
-    (lambda: layers.GlobalMaxPooling2D(data_format="nhwc"), r"data_format must be 'channels_last' or 'channels_first'"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: layers.MaxPooling2D(padding="full"),
+            r"MaxPooling2D 'max_pooling2d': padding must be one of 'valid', 'same', got 'full'",
+        ),
+        (lambda: layers.MaxPooling2D(pool_size=0), r"every entry of pool_size must be positive"),
+        (lambda: layers.AveragePooling1D(2, strides=(1, 1)), r"strides must be an int or a tuple of 1 ints"),
+        (
+            lambda: layers.GlobalMaxPooling2D(data_format="nhwc"),
+            r"data_format must be 'channels_last' or 'channels_first'",
+        ),
+    ],
+)
 def test_bad_config_is_a_clear_error(make, message):
     with pytest.raises(ValueError, match=message):
         make()

@@ -13,40 +13,52 @@ from jnet import layers
 X = (np.random.RandomState(0).rand(4, 7, 9, 3) * 255).astype("float32")
 KEY = jax.random.key(3)
 
-ALL = [lambda: layers.RandomFlip(), lambda: layers.RandomRotation(0.2), lambda: layers.RandomZoom(0.3),
-       lambda: layers.RandomTranslation(0.2, 0.2), lambda: layers.RandomContrast(0.5),
-       lambda: layers.RandomBrightness(0.2), lambda: layers.RandomGrayscale(0.5), lambda: layers.RandomInvert(0.9, seed=1),
-       lambda: layers.RandomColorDegeneration(0.8), lambda: layers.RandomPosterization(4),
-       lambda: layers.RandomSaturation(0.9), lambda: layers.RandomHue(0.5), lambda: layers.RandomSharpness(0.9),
-       lambda: layers.RandomColorJitter(brightness_factor=0.2, contrast_factor=0.3, saturation_factor=0.4,
-                                        hue_factor=0.2)]
+ALL = [
+    lambda: layers.RandomFlip(),
+    lambda: layers.RandomRotation(0.2),
+    lambda: layers.RandomZoom(0.3),
+    lambda: layers.RandomTranslation(0.2, 0.2),
+    lambda: layers.RandomContrast(0.5),
+    lambda: layers.RandomBrightness(0.2),
+    lambda: layers.RandomGrayscale(0.5),
+    lambda: layers.RandomInvert(0.9, seed=1),
+    lambda: layers.RandomColorDegeneration(0.8),
+    lambda: layers.RandomPosterization(4),
+    lambda: layers.RandomSaturation(0.9),
+    lambda: layers.RandomHue(0.5),
+    lambda: layers.RandomSharpness(0.9),
+    lambda: layers.RandomColorJitter(brightness_factor=0.2, contrast_factor=0.3, saturation_factor=0.4, hue_factor=0.2),
+]
 
 
 def _train(layer, x=X, rng=KEY):
     return np.asarray(layer.apply({}, x, training=True, rng=rng)[0])
 
 
-@pytest.mark.parametrize("name,kw", [
-    ("RandomRotation", dict(factor=(0.1, 0.1))),
-    ("RandomRotation", dict(factor=(-0.3, -0.3), fill_mode="constant", fill_value=5.0, interpolation="nearest")),
-    ("RandomZoom", dict(height_factor=(0.2, 0.2))),
-    ("RandomZoom", dict(height_factor=(-0.3, -0.3), width_factor=(0.4, 0.4), fill_mode="wrap")),
-    ("RandomTranslation", dict(height_factor=(0.2, 0.2), width_factor=(-0.3, -0.3))),
-    ("RandomTranslation", dict(height_factor=(0.1, 0.1), width_factor=(0.1, 0.1), fill_mode="nearest")),
-    ("RandomBrightness", dict(factor=(0.1, 0.1))),
-    ("RandomBrightness", dict(factor=(-0.2, -0.2), value_range=(0, 1))),
-    ("RandomGrayscale", dict(factor=1.0)),
-    ("RandomGrayscale", dict(factor=0.0)),
-    ("RandomInvert", dict(factor=(1.0, 1.0))),
-    ("RandomColorDegeneration", dict(factor=(0.5, 0.5))),
-    ("RandomPosterization", dict(factor=(3, 3))),
-    ("AutoContrast", dict()),
-    ("RandomColorDegeneration", dict(factor=(-0.5, -0.5))),
-    ("RandomSaturation", dict(factor=(0.3, 0.3))),
-    ("RandomSharpness", dict(factor=(0.9, 0.9))),
-    ("RandomSharpness", dict(factor=(0.1, 0.1))),
-    ("RandomHue", dict(factor=(1.0, 1.0))),  # half a turn either way: the same image
-])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("RandomRotation", dict(factor=(0.1, 0.1))),
+        ("RandomRotation", dict(factor=(-0.3, -0.3), fill_mode="constant", fill_value=5.0, interpolation="nearest")),
+        ("RandomZoom", dict(height_factor=(0.2, 0.2))),
+        ("RandomZoom", dict(height_factor=(-0.3, -0.3), width_factor=(0.4, 0.4), fill_mode="wrap")),
+        ("RandomTranslation", dict(height_factor=(0.2, 0.2), width_factor=(-0.3, -0.3))),
+        ("RandomTranslation", dict(height_factor=(0.1, 0.1), width_factor=(0.1, 0.1), fill_mode="nearest")),
+        ("RandomBrightness", dict(factor=(0.1, 0.1))),
+        ("RandomBrightness", dict(factor=(-0.2, -0.2), value_range=(0, 1))),
+        ("RandomGrayscale", dict(factor=1.0)),
+        ("RandomGrayscale", dict(factor=0.0)),
+        ("RandomInvert", dict(factor=(1.0, 1.0))),
+        ("RandomColorDegeneration", dict(factor=(0.5, 0.5))),
+        ("RandomPosterization", dict(factor=(3, 3))),
+        ("AutoContrast", dict()),
+        ("RandomColorDegeneration", dict(factor=(-0.5, -0.5))),
+        ("RandomSaturation", dict(factor=(0.3, 0.3))),
+        ("RandomSharpness", dict(factor=(0.9, 0.9))),
+        ("RandomSharpness", dict(factor=(0.1, 0.1))),
+        ("RandomHue", dict(factor=(1.0, 1.0))),  # half a turn either way: the same image
+    ],
+)
 def test_fixed_factor_augmentation_matches_keras(name, kw):
     with jax.numpy_rank_promotion("allow"):  # Keras relies on rank promotion
         expected = np.asarray(getattr(keras.layers, name)(**kw)(X, training=True))
@@ -55,8 +67,9 @@ def test_fixed_factor_augmentation_matches_keras(name, kw):
 
 
 def test_closed_forms():
-    np.testing.assert_allclose(_train(layers.RandomRotation((0.25, 0.25)), X[:, :, :7]),
-                               np.rot90(X[:, :, :7], 1, axes=(1, 2)), atol=1e-3)  # a quarter turn
+    np.testing.assert_allclose(
+        _train(layers.RandomRotation((0.25, 0.25)), X[:, :, :7]), np.rot90(X[:, :, :7], 1, axes=(1, 2)), atol=1e-3
+    )  # a quarter turn
     t = _train(layers.RandomTranslation((3 / 7, 3 / 7), 0, fill_mode="constant"))
     np.testing.assert_allclose(t[:, 3:], X[:, :4], atol=1e-3)  # three rows down
     assert np.all(t[:, :3] == 0)
@@ -64,8 +77,15 @@ def test_closed_forms():
     for img, out in zip(X, flips):
         assert np.array_equal(out, img) or np.array_equal(out, img[:, ::-1])
     both = _train(layers.RandomFlip(), rng=jax.random.key(11))
-    seen = {(np.array_equal(o, i), np.array_equal(o, i[::-1]), np.array_equal(o, i[:, ::-1]),
-             np.array_equal(o, i[::-1, ::-1])) for i, o in zip(X, both)}
+    seen = {
+        (
+            np.array_equal(o, i),
+            np.array_equal(o, i[::-1]),
+            np.array_equal(o, i[:, ::-1]),
+            np.array_equal(o, i[::-1, ::-1]),
+        )
+        for i, o in zip(X, both)
+    }
     assert all(any(s) for s in seen)
     c = _train(layers.RandomContrast(0.5, value_range=(-1e9, 1e9)))
     mean = X.mean(axis=(1, 2), keepdims=True)
@@ -75,7 +95,7 @@ def test_closed_forms():
     crop = _train(layers.RandomCrop(4, 5))
     assert crop.shape == (4, 4, 5, 3)
     for img, out in zip(X, crop):  # each output is some window of its image
-        assert any(np.array_equal(out, img[i:i + 4, j:j + 5]) for i in range(4) for j in range(5))
+        assert any(np.array_equal(out, img[i : i + 4, j : j + 5]) for i in range(4) for j in range(5))
 
 
 @pytest.mark.parametrize("make", ALL)
@@ -104,8 +124,10 @@ def test_seed_reproducible_and_channels_first():
     out = _train(layers.RandomRotation((0.1, 0.1), data_format="channels_first"), chw)
     ref = _train(layers.RandomRotation((0.1, 0.1)))
     np.testing.assert_allclose(np.moveaxis(out, 1, -1), ref, atol=1e-3)
-    np.testing.assert_array_equal(np.asarray(layers.RandomCrop(4, 5)(X, training=False)),
-                                  np.asarray(jnet.layers.Resizing(4, 5, crop_to_aspect_ratio=True)(X)))
+    np.testing.assert_array_equal(
+        np.asarray(layers.RandomCrop(4, 5)(X, training=False)),
+        np.asarray(jnet.layers.Resizing(4, 5, crop_to_aspect_ratio=True)(X)),
+    )
 
 
 def test_bad_arguments():
@@ -153,10 +175,20 @@ def _compile_counter():
 
 
 def test_augmentation_in_fit_compiles_once_and_is_off_in_predict():
-    model = jnet.Sequential([
-        jnet.Input((7, 9, 3)), layers.Rescaling(1 / 255.0), layers.RandomFlip(), layers.RandomRotation(0.1),
-        layers.RandomZoom(0.1), layers.RandomTranslation(0.1, 0.1), layers.RandomContrast(0.2, value_range=(0, 1)),
-        layers.RandomBrightness(0.1, value_range=(0, 1)), layers.Flatten(), layers.Dense(2)])
+    model = jnet.Sequential(
+        [
+            jnet.Input((7, 9, 3)),
+            layers.Rescaling(1 / 255.0),
+            layers.RandomFlip(),
+            layers.RandomRotation(0.1),
+            layers.RandomZoom(0.1),
+            layers.RandomTranslation(0.1, 0.1),
+            layers.RandomContrast(0.2, value_range=(0, 1)),
+            layers.RandomBrightness(0.1, value_range=(0, 1)),
+            layers.Flatten(),
+            layers.Dense(2),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
     y = np.zeros((4, 2), "float32")
     counts = _compile_counter()
@@ -195,8 +227,9 @@ def test_auto_contrast_always_applies_and_keeps_constant_channels():
     np.testing.assert_allclose(out[1:].min(axis=(1, 2)), 0, atol=1e-6)
     np.testing.assert_allclose(out[1:].max(axis=(1, 2)), 1, atol=1e-6)
     np.testing.assert_allclose(out[0, ..., 1], 7.0 / 400, rtol=1e-6)
-    check_layer(layers.AutoContrast(), X, grad=False,
-                reference=lambda v, x: np.asarray(layers.AutoContrast()(np.asarray(x))))
+    check_layer(
+        layers.AutoContrast(), X, grad=False, reference=lambda v, x: np.asarray(layers.AutoContrast()(np.asarray(x)))
+    )
 
 
 def test_pipeline_threads_training_and_keys():

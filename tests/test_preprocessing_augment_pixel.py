@@ -29,9 +29,15 @@ def test_solarization_matches_keras_transform(value_range):
     x = X / 255 * value_range[1]
     kl = keras.layers.Solarization(value_range=value_range)
     add, thr = 0.1, 0.6
-    expected = _keras(lambda: kl.transform_images(
-        x, {"additions": np.full((4, 1, 1, 1), add * 255, "float32"),
-            "thresholds": np.full((4, 1, 1, 1), thr * 255, "float32")}))
+    expected = _keras(
+        lambda: kl.transform_images(
+            x,
+            {
+                "additions": np.full((4, 1, 1, 1), add * 255, "float32"),
+                "thresholds": np.full((4, 1, 1, 1), thr * 255, "float32"),
+            },
+        )
+    )
     got = _train(layers.Solarization((add, add), (thr, thr), value_range=value_range), x)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4 * value_range[1])
     # the defaults invert every pixel, in Keras too
@@ -48,7 +54,7 @@ def test_equalization_matches_keras_per_image(kw):
     inference = np.asarray(_keras(lambda: keras.layers.Equalization(**kw)(x, training=False)))
     np.testing.assert_array_equal(inference, x)
     for i in (0, 1):  # Keras equalizes over its whole batch: compare one image at a time
-        expected = _keras(lambda i=i: keras.layers.Equalization(**kw)(x[i:i + 1], training=True))
+        expected = _keras(lambda i=i: keras.layers.Equalization(**kw)(x[i : i + 1], training=True))
         np.testing.assert_allclose(got[i], expected[0], rtol=1e-5, atol=1e-4)
     np.testing.assert_array_equal(got[1, ..., 2], x[1, ..., 2])
     chw = np.asarray(layers.Equalization(data_format="channels_first", **kw)(np.moveaxis(x, -1, 1)))
@@ -65,10 +71,17 @@ def test_gaussian_blur_with_fixed_sigma_matches_keras(kw):
 
 def test_shear_matches_keras_transform_for_either_sign():
     kl = keras.layers.RandomShear(x_factor=(0.2, 0.2), y_factor=(0.1, 0.1), fill_mode="constant", fill_value=3.0)
-    shapes = {s: _keras(lambda s=s: kl.transform_images(X, {"shear_factor": np.tile([[0.2 * s, 0.1 * s]], (4, 1)),
-                                                         "input_shape": X.shape})) for s in (1, -1)}
-    got = _train(layers.RandomShear((0.2, 0.2), (0.1, 0.1), fill_mode="constant", fill_value=3.0),
-                 rng=jax.random.key(5))
+    shapes = {
+        s: _keras(
+            lambda s=s: kl.transform_images(
+                X, {"shear_factor": np.tile([[0.2 * s, 0.1 * s]], (4, 1)), "input_shape": X.shape}
+            )
+        )
+        for s in (1, -1)
+    }
+    got = _train(
+        layers.RandomShear((0.2, 0.2), (0.1, 0.1), fill_mode="constant", fill_value=3.0), rng=jax.random.key(5)
+    )
     signs = []
     for i in range(4):
         match = [s for s in (1, -1) if np.allclose(got[i], shapes[s][i], rtol=1e-5, atol=1e-3)]
@@ -96,7 +109,7 @@ def test_erasing_closed_form():
     for img, o in zip(X, out):
         erased = np.all(o == 7.0, axis=-1)
         rows, cols = np.nonzero(erased)
-        assert rows.size and erased[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()  # a rectangle
+        assert rows.size and erased[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()  # a rectangle
         assert rows.max() - rows.min() + 1 in (3, 4) and cols.max() - cols.min() + 1 in (4, 5)  # half of 7 x 9
         np.testing.assert_array_equal(o[~erased], img[~erased])
     noise = _train(layers.RandomErasing(factor=(1.0, 1.0), value_range=(0, 1)), X / 255)

@@ -15,11 +15,18 @@ from jnet.layers.base import deserialize, serialize
 X = (np.random.RandomState(0).rand(4, 7, 9, 3) * 255).astype("float32")
 KEY = jax.random.key(3)
 
-RANDOM = [lambda: layers.Solarization(0.3, 0.8), lambda: layers.RandomGaussianBlur(),
-          lambda: layers.RandomErasing(), lambda: layers.RandomShear(0.3, 0.3),
-          lambda: layers.RandomPerspective(scale=0.5), lambda: layers.RandomElasticTransform(),
-          lambda: layers.MixUp(alpha=1.0), lambda: layers.CutMix(), lambda: layers.RandAugment(),
-          lambda: layers.AugMix(chain_depth=1, num_chains=2, all_ops=False)]
+RANDOM = [
+    lambda: layers.Solarization(0.3, 0.8),
+    lambda: layers.RandomGaussianBlur(),
+    lambda: layers.RandomErasing(),
+    lambda: layers.RandomShear(0.3, 0.3),
+    lambda: layers.RandomPerspective(scale=0.5),
+    lambda: layers.RandomElasticTransform(),
+    lambda: layers.MixUp(alpha=1.0),
+    lambda: layers.CutMix(),
+    lambda: layers.RandAugment(),
+    lambda: layers.AugMix(chain_depth=1, num_chains=2, all_ops=False),
+]
 
 
 def _run(layer, x, rng):
@@ -50,8 +57,12 @@ def test_seed_and_channels_first():
     assert not np.array_equal(np.asarray(layers.Solarization(0.5, 0.5, seed=5)(X)), first)
     chw = np.moveaxis(X, -1, 1)
     for make in (lambda f: layers.RandomErasing(data_format=f), lambda f: layers.CutMix(data_format=f)):
-        np.testing.assert_allclose(np.moveaxis(_run(make("channels_first"), chw, KEY), 1, -1),
-                                   _run(make("channels_last"), X, KEY), rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(
+            np.moveaxis(_run(make("channels_first"), chw, KEY), 1, -1),
+            _run(make("channels_last"), X, KEY),
+            rtol=1e-5,
+            atol=1e-3,
+        )
 
 
 def _recover(labels):
@@ -87,7 +98,7 @@ def test_cutmix_pastes_a_box_and_weights_labels_by_its_area():
             np.testing.assert_allclose(1 - w[i], pasted.mean(), atol=1e-6)  # label share = pasted area
             rows, cols = np.nonzero(pasted)
             if rows.size:
-                assert pasted[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()  # a box
+                assert pasted[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()  # a box
 
 
 def test_policies_compose_the_single_layers():
@@ -136,10 +147,20 @@ def _compile_counter():
 
 
 def test_new_layers_in_fit_compile_once_and_are_off_in_predict():
-    model = jnet.Sequential([
-        jnet.Input((7, 9, 3)), layers.Solarization(0.1, 0.5), layers.RandomShear(0.1, 0.1),
-        layers.RandomGaussianBlur(0.5), layers.RandomErasing(0.5), layers.MixUp(), layers.CutMix(),
-        layers.Rescaling(1 / 255.0), layers.Flatten(), layers.Dense(2)])
+    model = jnet.Sequential(
+        [
+            jnet.Input((7, 9, 3)),
+            layers.Solarization(0.1, 0.5),
+            layers.RandomShear(0.1, 0.1),
+            layers.RandomGaussianBlur(0.5),
+            layers.RandomErasing(0.5),
+            layers.MixUp(),
+            layers.CutMix(),
+            layers.Rescaling(1 / 255.0),
+            layers.Flatten(),
+            layers.Dense(2),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
     counts = _compile_counter()
     marks = []
@@ -149,11 +170,22 @@ def test_new_layers_in_fit_compile_once_and_are_off_in_predict():
     np.testing.assert_array_equal(model.predict(X, verbose=0), model.predict(X, verbose=0))
 
 
-@pytest.mark.parametrize("name,kw", [
-    ("Solarization", {"addition_factor": 0.2, "threshold_factor": 0.5}), ("Equalization", {"bins": 64}),
-    ("RandomGaussianBlur", {"factor": 0.5, "sigma": 0.5}), ("RandomErasing", {}), ("RandomShear", {"x_factor": 0.2}),
-    ("RandomPerspective", {"scale": 0.3}), ("RandomElasticTransform", {"scale": 0.5}), ("MixUp", {"alpha": 0.4}),
-    ("CutMix", {"factor": 0.5}), ("RandAugment", {"num_ops": 3}), ("AugMix", {"all_ops": False})])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("Solarization", {"addition_factor": 0.2, "threshold_factor": 0.5}),
+        ("Equalization", {"bins": 64}),
+        ("RandomGaussianBlur", {"factor": 0.5, "sigma": 0.5}),
+        ("RandomErasing", {}),
+        ("RandomShear", {"x_factor": 0.2}),
+        ("RandomPerspective", {"scale": 0.3}),
+        ("RandomElasticTransform", {"scale": 0.5}),
+        ("MixUp", {"alpha": 0.4}),
+        ("CutMix", {"factor": 0.5}),
+        ("RandAugment", {"num_ops": 3}),
+        ("AugMix", {"all_ops": False}),
+    ],
+)
 def test_keras_configs_load(name, kw):
     import keras
 

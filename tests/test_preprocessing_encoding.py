@@ -31,8 +31,12 @@ def test_category_encoding_matches_keras(mode):
         b = _np(keras.layers.CategoryEncoding(4, output_mode=mode)(x))
         assert a.shape == b.shape and a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
-    check_layer(layers.CategoryEncoding(4, output_mode=mode), IDS, grad=False,
-                reference=lambda v, x: _np(keras.layers.CategoryEncoding(4, output_mode=mode)(np.asarray(x))))
+    check_layer(
+        layers.CategoryEncoding(4, output_mode=mode),
+        IDS,
+        grad=False,
+        reference=lambda v, x: _np(keras.layers.CategoryEncoding(4, output_mode=mode)(np.asarray(x))),
+    )
 
 
 def test_category_encoding_count_weights_and_errors():
@@ -98,8 +102,7 @@ def test_integer_lookup_mask_oov_invert_and_encodings():
     inv = layers.IntegerLookup(vocabulary=vocab, invert=True)
     np.testing.assert_array_equal(_np(inv(np.array([0, 1, 2, 3, 4, 9]))), [-1, 12, 36, 1138, 42, -1])
     mh = layers.IntegerLookup(vocabulary=vocab, output_mode="multi_hot")
-    np.testing.assert_array_equal(_np(mh(np.array([[12, 36, 7], [42, 42, 42]]))),
-                                  [[1, 1, 1, 0, 0], [0, 0, 0, 0, 1]])
+    np.testing.assert_array_equal(_np(mh(np.array([[12, 36, 7], [42, 42, 42]]))), [[1, 1, 1, 0, 0], [0, 0, 0, 0, 1]])
     cnt = layers.IntegerLookup(vocabulary=vocab, output_mode="count", pad_to_max_tokens=True, max_tokens=8)
     np.testing.assert_array_equal(_np(cnt(np.array([[42, 42, 7]]))), [[1, 0, 0, 0, 2, 0, 0, 0]])
     tfidf = layers.IntegerLookup(output_mode="tf_idf")
@@ -107,8 +110,9 @@ def test_integer_lookup_mask_oov_invert_and_encodings():
     assert tfidf.get_vocabulary() == [-1, 1, 3, 2, 4]
     idf = np.log(1 + 3 / (1 + np.array([3.0, 1, 1, 1])))  # log(1 + docs / (1 + docs with term))
     np.testing.assert_allclose(tfidf.idf_weights, idf)
-    np.testing.assert_allclose(_np(tfidf(np.array([[1, 2, 9, 9]]))), [[2 * idf.mean(), idf[0], 0, idf[2], 0]],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        _np(tfidf(np.array([[1, 2, 9, 9]]))), [[2 * idf.mean(), idf[0], 0, idf[2], 0]], rtol=1e-6
+    )
     check_layer(mh, np.array([[12, 36, 7], [42, 42, 42]]), grad=False)
 
 

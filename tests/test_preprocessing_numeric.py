@@ -134,9 +134,18 @@ def test_discretization_bad_input():
         layers.Discretization(num_bins=3).adapt(np.zeros((0,), "float32"))
 
 
-@pytest.mark.parametrize("kw", [{}, {"interpolation": "nearest"}, {"interpolation": "bicubic"},
-                                {"interpolation": "lanczos3"}, {"crop_to_aspect_ratio": True},
-                                {"pad_to_aspect_ratio": True, "fill_value": 3.0}, {"antialias": True}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"interpolation": "nearest"},
+        {"interpolation": "bicubic"},
+        {"interpolation": "lanczos3"},
+        {"crop_to_aspect_ratio": True},
+        {"pad_to_aspect_ratio": True, "fill_value": 3.0},
+        {"antialias": True},
+    ],
+)
 @pytest.mark.parametrize("size", [(5, 5), (9, 4), (14, 20)])
 def test_resizing_matches_keras(kw, size):
     a = _np(layers.Resizing(*size, **kw)(IMG))
@@ -154,8 +163,9 @@ def test_resizing_dtypes_formats_and_harness():
     b = _np(keras.layers.Resizing(4, 5, data_format="channels_first")(chw))
     assert a.shape == (2, 3, 4, 5)
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
-    check_layer(layers.Resizing(4, 6), IMG, reference=lambda v, x: _np(keras.layers.Resizing(4, 6)(np.asarray(x))),
-                atol=1e-3)
+    check_layer(
+        layers.Resizing(4, 6), IMG, reference=lambda v, x: _np(keras.layers.Resizing(4, 6)(np.asarray(x))), atol=1e-3
+    )
     with pytest.raises(ValueError, match="Resizing.*interpolation"):
         layers.Resizing(2, 2, interpolation="cubic-ish")
     with pytest.raises(ValueError, match="Resizing.*only one"):

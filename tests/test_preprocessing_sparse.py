@@ -18,9 +18,11 @@ import jnet
 IDS = np.array([[0, 1, 1], [2, 3, 9]], np.int32)  # 9 is out of range: an all-zero contribution
 
 
-@pytest.mark.parametrize("mode,ids", [("one_hot", IDS), ("multi_hot", IDS), ("count", IDS), ("multi_hot", IDS[0]),
-                                      ("one_hot", IDS[:, :1])],
-                         ids=["one_hot", "multi_hot", "count", "multi_hot-rank1", "one_hot-trailing1"])
+@pytest.mark.parametrize(
+    "mode,ids",
+    [("one_hot", IDS), ("multi_hot", IDS), ("count", IDS), ("multi_hot", IDS[0]), ("one_hot", IDS[:, :1])],
+    ids=["one_hot", "multi_hot", "count", "multi_hot-rank1", "one_hot-trailing1"],
+)
 def test_category_encoding_sparse_matches_dense(mode, ids):
     dense = jnet.layers.CategoryEncoding(num_tokens=4, output_mode=mode)(ids)
     out = jnet.layers.CategoryEncoding(num_tokens=4, output_mode=mode, sparse=True)(ids)
@@ -37,7 +39,9 @@ def test_category_encoding_sparse_count_weights_and_jit():
     variables = layer.init(jax.random.key(0), jax.ShapeDtypeStruct(IDS.shape, jnp.int32))
     jitted = jax.jit(lambda x: layer.apply(variables, x)[0])(IDS)
     assert isinstance(jitted, jsparse.BCOO)
-    np.testing.assert_array_equal(jitted.todense(), jnet.layers.CategoryEncoding(num_tokens=4, output_mode="count")(IDS))
+    np.testing.assert_array_equal(
+        jitted.todense(), jnet.layers.CategoryEncoding(num_tokens=4, output_mode="count")(IDS)
+    )
 
 
 @pytest.mark.parametrize("mode", ["one_hot", "count"])
@@ -54,19 +58,28 @@ def test_discretization_and_hashing_sparse_match_dense(mode):
         np.testing.assert_array_equal(out.todense(), dense)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: jnet.layers.IntegerLookup(sparse=True),
-    lambda: jnet.layers.StringLookup(sparse=True),
-    lambda: jnet.layers.TextVectorization(sparse=True),
-    lambda: jnet.layers.HashedCrossing(num_bins=3, sparse=True),
-], ids=["IntegerLookup", "StringLookup", "TextVectorization", "HashedCrossing"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: jnet.layers.IntegerLookup(sparse=True),
+        lambda: jnet.layers.StringLookup(sparse=True),
+        lambda: jnet.layers.TextVectorization(sparse=True),
+        lambda: jnet.layers.HashedCrossing(num_bins=3, sparse=True),
+    ],
+    ids=["IntegerLookup", "StringLookup", "TextVectorization", "HashedCrossing"],
+)
 def test_layers_keras_refuses_sparse_on_jax(make):
     with pytest.raises(ValueError, match=r"sparse=True is not supported.*TensorFlow"):
         make()
 
 
-@pytest.mark.parametrize("make", [lambda: jnet.layers.Hashing(num_bins=3, sparse=True),
-                                  lambda: jnet.layers.Discretization(bin_boundaries=[0.0], sparse=True)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: jnet.layers.Hashing(num_bins=3, sparse=True),
+        lambda: jnet.layers.Discretization(bin_boundaries=[0.0], sparse=True),
+    ],
+)
 def test_sparse_int_mode_refused(make):
     with pytest.raises(ValueError, match=r"sparse=True needs output_mode .* got output_mode='int'"):
         make()
@@ -141,8 +154,12 @@ def test_subclassed_model_carries_bcoo_through_fit():
 
 def test_sparse_hashing_on_string_model_input():
     inp = jnet.Input((), dtype="string")
-    model = jnet.Model(inp, jnet.layers.Dense(1, kernel_initializer="ones")(
-        jnet.layers.Hashing(num_bins=4, output_mode="one_hot", sparse=True)(inp)))
+    model = jnet.Model(
+        inp,
+        jnet.layers.Dense(1, kernel_initializer="ones")(
+            jnet.layers.Hashing(num_bins=4, output_mode="one_hot", sparse=True)(inp)
+        ),
+    )
     np.testing.assert_allclose(model.predict(np.array(["a", "b", "c"]), verbose=0), np.ones((3, 1)))
 
 

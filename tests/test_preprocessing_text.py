@@ -76,8 +76,9 @@ def test_text_vectorization_int_mode():
     np.testing.assert_array_equal(out, [[2, 3, 5, 1, 0, 0], [6, 0, 0, 0, 0, 0]])
     np.testing.assert_array_equal(_np(v(["a b c d e f g the"])), [[1, 1, 1, 1, 1, 1]])  # truncated
     ragged = layers.TextVectorization(vocabulary=["x", "y"])
-    np.testing.assert_array_equal(_np(ragged(np.array([["x y x"], ["y"], [""]]))),
-                                  [[2, 3, 2], [3, 0, 0], [0, 0, 0]])  # padded to the longest
+    np.testing.assert_array_equal(
+        _np(ragged(np.array([["x y x"], ["y"], [""]]))), [[2, 3, 2], [3, 0, 0], [0, 0, 0]]
+    )  # padded to the longest
     small = layers.TextVectorization(max_tokens=4)
     small.adapt(["b b b a a c"])
     assert small.get_vocabulary() == ["", "[UNK]", "b", "a"]
@@ -88,13 +89,26 @@ def test_text_vectorization_standardize_split_ngrams():
     np.testing.assert_array_equal(_np(raw(["Ab,"])), [[2, 3, 1]])
     lower = layers.TextVectorization(standardize="lower", vocabulary=["hi,", "there"])
     np.testing.assert_array_equal(_np(lower(["HI, There"])), [[2, 3]])
-    custom = layers.TextVectorization(standardize=lambda texts: [t.replace("-", " ") for t in texts],
-                                      split=lambda t: t.split(" "), vocabulary=["a", "b"])
+    custom = layers.TextVectorization(
+        standardize=lambda texts: [t.replace("-", " ") for t in texts],
+        split=lambda t: t.split(" "),
+        vocabulary=["a", "b"],
+    )
     np.testing.assert_array_equal(_np(custom(["a-b"])), [[2, 3]])
     bi = layers.TextVectorization(ngrams=2, output_mode="multi_hot")
     bi.adapt(["the cat sat", "the dog ran"])
-    assert bi.get_vocabulary() == ["[UNK]", "the", "the dog", "the cat", "sat", "ran", "dog ran", "dog",
-                                   "cat sat", "cat"]
+    assert bi.get_vocabulary() == [
+        "[UNK]",
+        "the",
+        "the dog",
+        "the cat",
+        "sat",
+        "ran",
+        "dog ran",
+        "dog",
+        "cat sat",
+        "cat",
+    ]
     np.testing.assert_array_equal(_np(bi(["the cat ran"])), [[1, 1, 0, 1, 0, 1, 0, 0, 0, 1]])
     only2 = layers.TextVectorization(ngrams=(2,), vocabulary=["a b", "b c"])
     np.testing.assert_array_equal(_np(only2(["a b c"])), [[2, 3]])
@@ -108,8 +122,9 @@ def test_text_vectorization_count_and_tf_idf():
     assert tfidf.get_vocabulary() == ["[UNK]", "the", "sat", "ran", "dog", "cat"]
     idf = np.log(1 + 2 / (1 + np.array([2.0, 1, 1, 1, 1])))  # log(1 + docs / (1 + docs with term))
     np.testing.assert_allclose(tfidf.idf_weights, idf)
-    np.testing.assert_allclose(_np(tfidf(["the the cat zebra"])), [[idf.mean(), 2 * idf[0], 0, 0, 0, idf[4]]],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        _np(tfidf(["the the cat zebra"])), [[idf.mean(), 2 * idf[0], 0, 0, 0, idf[4]]], rtol=1e-6
+    )
     clone = _roundtrip(tfidf)  # vocabulary and idf weights travel in the config
     np.testing.assert_allclose(_np(clone(["the cat"])), _np(tfidf(["the cat"])))
 
@@ -118,8 +133,9 @@ def test_text_vectorization_feeds_a_model():
     v = layers.TextVectorization(max_tokens=20, output_sequence_length=5)
     texts = np.array(["crash on startup", "add dark mode", "crash when saving", "please add export"])
     v.adapt(texts)
-    model = jnet.Sequential([jnet.Input((5,), dtype="int32"), layers.Embedding(20, 4),
-                             layers.GlobalAveragePooling1D(), layers.Dense(2)])
+    model = jnet.Sequential(
+        [jnet.Input((5,), dtype="int32"), layers.Embedding(20, 4), layers.GlobalAveragePooling1D(), layers.Dense(2)]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(v(texts), np.array([0, 1, 0, 1]), epochs=2, verbose=0)
     assert model.predict(v(["crash again"]), verbose=0).shape == (1, 2)
@@ -153,8 +169,9 @@ LABELS = np.array([0, 1, 0, 1])
 def _text_model():
     v = layers.TextVectorization(max_tokens=20, output_sequence_length=5)
     v.adapt(TEXTS)
-    model = jnet.Sequential([v, layers.Embedding(20, 4), layers.GlobalAveragePooling1D(),
-                             layers.Dense(2, activation="softmax")])
+    model = jnet.Sequential(
+        [v, layers.Embedding(20, 4), layers.GlobalAveragePooling1D(), layers.Dense(2, activation="softmax")]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model, v
 
@@ -185,8 +202,10 @@ def test_saved_text_model_predicts_raw_strings_in_a_fresh_process(tmp_path):
     expected = model.predict(["Crash on startup", "add a mode"], verbose=0)
     path = str(tmp_path / "triage.keras")
     model.save(path)
-    code = ("import jnet, numpy as np; m = jnet.saving.load_model({!r}); "
-            "np.save({!r}, m.predict(['Crash on startup', 'add a mode'], verbose=0))".format(path, str(tmp_path / "p.npy")))
+    code = (
+        "import jnet, numpy as np; m = jnet.saving.load_model({!r}); "
+        "np.save({!r}, m.predict(['Crash on startup', 'add a mode'], verbose=0))".format(path, str(tmp_path / "p.npy"))
+    )
     root = os.path.dirname(os.path.dirname(os.path.abspath(jnet.__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True, timeout=120)

@@ -34,14 +34,13 @@ def _model():
     body_vec = layers.TextVectorization(max_tokens=20, output_mode="multi_hot", name="body_vec")
     body_vec.adapt(x["body"][:, 0])
     title = jnet.Input(shape=(), dtype="string", name="title")
-    body = jnet.Input(shape=(1,), dtype="string", name="body")      # Keras's (1,) form works too
+    body = jnet.Input(shape=(1,), dtype="string", name="body")  # Keras's (1,) form works too
     tags = jnet.Input(shape=(3,), name="tags")
     t = layers.GlobalAveragePooling1D()(layers.Embedding(20, 4, mask_zero=True)(title_vec(title)))
     b = layers.Dense(4, activation="relu")(body_vec(body))  # multi-hot: (None, vocabulary size)
     out = layers.Dense(2, activation="softmax", name="dept")(layers.concatenate([t, b, tags]))
     model = jnet.Model({"title": title, "body": body, "tags": tags}, out)
-    model.compile(optimizer=jnet.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=jnet.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model, title_vec, body_vec
 
 
@@ -52,8 +51,10 @@ def test_string_input_specs_and_summary():
     assert title_vec.output.shape == (None, 4) and body_vec.output.shape == (None, body_vec.vocabulary_size())
     lines = []
     model.summary(print_fn=lines.append)
-    assert any("title_vec (TextVectorization)" in line and "(None, 4)" in line and "unbuilt" not in line
-               for line in "\n".join(lines).splitlines())
+    assert any(
+        "title_vec (TextVectorization)" in line and "(None, 4)" in line and "unbuilt" not in line
+        for line in "\n".join(lines).splitlines()
+    )
 
 
 def test_multi_input_model_trains_and_predicts_on_raw_strings():
@@ -84,8 +85,11 @@ def test_saved_string_model_predicts_raw_strings_in_a_fresh_process(tmp_path):
     model, _, _ = _model()
     x, y = _data(64, seed=1)
     model.fit(x, y, epochs=3, batch_size=16, verbose=0)
-    new = {"title": ["crash fail bug", "add feature please"], "body": np.array([["broken"], ["nice"]], dtype=object),
-           "tags": np.zeros((2, 3), "float32")}
+    new = {
+        "title": ["crash fail bug", "add feature please"],
+        "body": np.array([["broken"], ["nice"]], dtype=object),
+        "tags": np.zeros((2, 3), "float32"),
+    }
     expected = model.predict(new, verbose=0)
     keras_path, jnet_path = str(tmp_path / "m.keras"), str(tmp_path / "m.jnet")
     model.save(keras_path)
@@ -100,11 +104,17 @@ def test_saved_string_model_predicts_raw_strings_in_a_fresh_process(tmp_path):
         "new = {'title': ['crash fail bug', 'add feature please'],\n"
         "       'body': np.array([['broken'], ['nice']], dtype=object), 'tags': np.zeros((2, 3), 'float32')}\n"
         "for i, path in enumerate(sys.argv[1:3]):\n"
-        "    np.save(sys.argv[3] + f'/p{i}.npy', jnet.models.load_model(path).predict(new, verbose=0))\n")
+        "    np.save(sys.argv[3] + f'/p{i}.npy', jnet.models.load_model(path).predict(new, verbose=0))\n"
+    )
     root = os.path.dirname(os.path.dirname(os.path.abspath(jnet.__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-c", code, keras_path, jnet_path, str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, keras_path, jnet_path, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for i in range(2):
         np.testing.assert_allclose(np.load(tmp_path / f"p{i}.npy"), expected, rtol=1e-5, atol=1e-7)
@@ -124,14 +134,19 @@ def test_hashing_and_string_lookup_on_string_inputs():
     np.testing.assert_array_equal(out[:, 5:], [[0, 1, 0], [1, 0, 0], [0, 0, 1]])  # column 0: OOV
     fields = jnet.Input(shape=(3,), dtype="string")  # several strings per sample: multi-hot over them
     multi = jnet.Model(fields, layers.StringLookup(vocabulary=["a", "b"], output_mode="multi_hot")(fields))
-    np.testing.assert_array_equal(multi.predict(np.array([["a", "a", "z"], ["b", "a", "b"]]), verbose=0),
-                                  [[1, 1, 0], [0, 1, 1]])
+    np.testing.assert_array_equal(
+        multi.predict(np.array([["a", "a", "z"], ["b", "a", "b"]]), verbose=0), [[1, 1, 0], [0, 1, 1]]
+    )
 
 
 def test_sequential_with_a_string_input():
-    model = jnet.Sequential([jnet.Input(shape=(1,), dtype="string"),
-                             layers.TextVectorization(vocabulary=["a", "b"], output_mode="count"),
-                             layers.Dense(1, kernel_initializer="ones", use_bias=False)])
+    model = jnet.Sequential(
+        [
+            jnet.Input(shape=(1,), dtype="string"),
+            layers.TextVectorization(vocabulary=["a", "b"], output_mode="count"),
+            layers.Dense(1, kernel_initializer="ones", use_bias=False),
+        ]
+    )
     # counts per row: [UNK], a, b -> the all-ones kernel sums them
     np.testing.assert_allclose(model.predict(np.array([["a a b"], ["c"]]), verbose=0), [[3.0], [1.0]])
 

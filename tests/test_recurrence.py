@@ -47,8 +47,12 @@ def run_both(layer, fn):
 
 
 def loss_and_grads(layer, variables, mask, initial_state):
-    weights = jnp.asarray(np.random.RandomState(3).randn(*jax.eval_shape(
-        lambda: jax.tree_util.tree_leaves(layer.apply(variables, X, mask=mask))[0]).shape), jnp.float32)
+    weights = jnp.asarray(
+        np.random.RandomState(3).randn(
+            *jax.eval_shape(lambda: jax.tree_util.tree_leaves(layer.apply(variables, X, mask=mask))[0]).shape
+        ),
+        jnp.float32,
+    )
 
     def loss(params, x, h0):
         out, _ = layer.apply({"params": params, "state": {}}, x, mask=mask, initial_state=h0)
@@ -89,7 +93,7 @@ def test_recurrent_dropout_falls_back_and_still_trains():
 
     def loss(params):
         out, _ = layer.apply({"params": params, "state": {}}, X, training=True, rng=jax.random.key(2))
-        return jnp.sum(out ** 2)
+        return jnp.sum(out**2)
 
     jaxpr = str(jax.make_jaxpr(loss)(variables["params"]))
     assert "custom_vjp_call" not in jaxpr  # ... but recurrent dropout takes the plain scan
@@ -127,11 +131,15 @@ def test_all_padding_steps_are_skipped_not_run():
         return fn(z, states)
 
     from jnet.layers.recurrence import linear_recurrence
+
     xp = jnp.swapaxes(cell.project(variables["params"], X), 0, 1)
     tmask = jnp.swapaxes(PADDED, 0, 1)[:, :, None]
-    hs, final = jax.jit(lambda xp: linear_recurrence(counting, additive, 1, xp, variables["params"]["recurrent_kernel"],
-                                                     None, [jnp.zeros((B, U))], tmask))(xp)
+    hs, final = jax.jit(
+        lambda xp: linear_recurrence(
+            counting, additive, 1, xp, variables["params"]["recurrent_kernel"], None, [jnp.zeros((B, U))], tmask
+        )
+    )(xp)
     jax.block_until_ready(hs)
     assert len(calls) == 3
-    np.testing.assert_array_equal(hs[0], 0.0)          # before the first used step: the initial state
-    np.testing.assert_array_equal(hs[5], final[0])     # after the last: the final state
+    np.testing.assert_array_equal(hs[0], 0.0)  # before the first used step: the initial state
+    np.testing.assert_array_equal(hs[5], final[0])  # after the last: the final state

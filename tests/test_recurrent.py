@@ -53,12 +53,7 @@ def close(a, b, tol=1e-5):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=tol, atol=tol)
 
 
-CASES = [
-    ("SimpleRNN", {}),
-    ("LSTM", {}),
-    ("GRU", {}),
-    ("GRU", {"reset_after": False}),
-]
+CASES = [("SimpleRNN", {}), ("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
 
 
 def built_pair(name, **kw):
@@ -113,8 +108,8 @@ def test_masked_lstm_equals_trimmed_sequences():
     padded = np.where(MASK[..., None], X, 0.0).astype(np.float32)
     out, h, c = jl.apply(v, padded, mask=jnp.asarray(MASK))[0]
     for i, n in enumerate(LENGTHS):
-        o_i, h_i, c_i = jl.apply(v, X[i:i + 1, :n])[0]
-        close((out[i:i + 1], h[i:i + 1], c[i:i + 1]), (o_i, h_i, c_i), tol=1e-6)
+        o_i, h_i, c_i = jl.apply(v, X[i : i + 1, :n])[0]
+        close((out[i : i + 1], h[i : i + 1], c[i : i + 1]), (o_i, h_i, c_i), tol=1e-6)
 
 
 def test_masked_sequences_output_previous_step():
@@ -134,8 +129,13 @@ def test_bidirectional_parity_merge_modes():
         randomize(kl)
         w = kl.get_weights()
         jl = layers.Bidirectional(layers.LSTM(U, return_sequences=True), merge_mode=mode)
-        v = {"params": {"forward_lstm": dict(zip(RNN_NAMES, map(jnp.asarray, w[:3]))),
-                        "backward_lstm": dict(zip(RNN_NAMES, map(jnp.asarray, w[3:])))}, "state": {}}
+        v = {
+            "params": {
+                "forward_lstm": dict(zip(RNN_NAMES, map(jnp.asarray, w[:3]))),
+                "backward_lstm": dict(zip(RNN_NAMES, map(jnp.asarray, w[3:]))),
+            },
+            "state": {},
+        }
         if mode == "concat":
             check_layer(jl, X, variables=v, reference=lambda v, x: keras_out(kl, np.asarray(x)))
         close(jl.apply(v, X, mask=jnp.asarray(MASK))[0], keras_out(kl, X, mask=MASK))
@@ -148,8 +148,13 @@ def test_bidirectional_return_state_and_initial_state_parity():
     randomize(kl)
     w = kl.get_weights()
     jl = layers.Bidirectional(layers.GRU(U, return_state=True))
-    v = {"params": {"forward_gru": dict(zip(RNN_NAMES, map(jnp.asarray, w[:3]))),
-                    "backward_gru": dict(zip(RNN_NAMES, map(jnp.asarray, w[3:])))}, "state": {}}
+    v = {
+        "params": {
+            "forward_gru": dict(zip(RNN_NAMES, map(jnp.asarray, w[:3]))),
+            "backward_gru": dict(zip(RNN_NAMES, map(jnp.asarray, w[3:]))),
+        },
+        "state": {},
+    }
     init = [RNG.randn(B, U).astype(np.float32) for _ in range(2)]
     ours = jl.apply(v, X, initial_state=[jnp.asarray(s) for s in init])[0]
     assert len(ours) == 3 and ours[0].shape == (B, 2 * U)
@@ -183,8 +188,13 @@ def test_cells_parity(name):
     n_states = 2 if name == "LSTMCell" else 1
     x = X[:, 0]
     states = [RNG.randn(B, U).astype(np.float32) for _ in range(n_states)]
-    v, (h, new) = check_layer(jc, x, states, variables=copied(kc),
-                              reference=lambda v, x, s: keras_out(kc, np.asarray(x), [np.asarray(a) for a in s]))
+    v, (h, new) = check_layer(
+        jc,
+        x,
+        states,
+        variables=copied(kc),
+        reference=lambda v, x, s: keras_out(kc, np.asarray(x), [np.asarray(a) for a in s]),
+    )
     assert isinstance(new, list) and len(new) == n_states
 
 
@@ -296,9 +306,9 @@ def test_lstm_in_model_is_padding_invariant():
     ids = np.array([[3, 1, 4, 1, 5], [2, 7, 0, 0, 0]], np.int32)
     (last, per_step), _ = jax.jit(model.apply)(v, ids)
     for i, n in enumerate([5, 2]):
-        (last_i, steps_i), _ = model.apply(v, ids[i:i + 1, :n])
-        close(last[i:i + 1], last_i, tol=1e-6)
-        close(per_step[i:i + 1, :n], steps_i, tol=1e-6)
+        (last_i, steps_i), _ = model.apply(v, ids[i : i + 1, :n])
+        close(last[i : i + 1], last_i, tol=1e-6)
+        close(per_step[i : i + 1, :n], steps_i, tol=1e-6)
     # The sequence output keeps the mask; a padded step repeats the last valid one.
     close(per_step[1, 2:], jnp.broadcast_to(per_step[1, 1], (3, 2)), tol=1e-6)
 

@@ -132,8 +132,12 @@ def test_bad_files_give_clear_errors_and_leave_model_alone(tmp_path, damage):
     src.set_weights([np.full((1, 1), 1.0, np.float32), np.full((1,), 1.0, np.float32)])
     src.save(path)
     data = path.read_bytes()
-    expected = {"missing": "does not exist", "truncated": "truncated or corrupted|not a complete zip",
-                "corrupted": "corrupted", "not_ours": "not a jnet checkpoint"}[damage]
+    expected = {
+        "missing": "does not exist",
+        "truncated": "truncated or corrupted|not a complete zip",
+        "corrupted": "corrupted",
+        "not_ours": "not a jnet checkpoint",
+    }[damage]
     if damage == "missing":
         path.unlink()
     elif damage == "truncated":
@@ -210,8 +214,12 @@ def test_killed_save_leaves_previous_checkpoint_loadable(tmp_path, stage):
     model.set_weights([np.full((64, 64), 1.0, np.float32), np.full((64,), 1.0, np.float32)])
     model.save_weights(path)
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "JAX_PLATFORMS": "cpu"}
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), str(marker), stage], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path), str(marker), stage],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():

@@ -59,10 +59,7 @@ def _triage_model():
     # Stick a department classifier on top of the features
     department_pred = layers.Dense(num_departments, name="department")(x)
     # Instantiate an end-to-end model predicting both priority and department
-    model = keras.Model(
-        inputs=[title_input, body_input, tags_input],
-        outputs=[priority_pred, department_pred],
-    )
+    model = keras.Model(inputs=[title_input, body_input, tags_input], outputs=[priority_pred, department_pred])
     return model
 
 
@@ -70,9 +67,18 @@ def test_functional_triage_model_builds_and_summarises(capsys):
     model = _triage_model()
     model.summary()
     out = capsys.readouterr().out
-    for name in ("title (InputLayer)", "body (InputLayer)", "tags (InputLayer)", "embedding (Embedding)",
-                 "embedding_1 (Embedding)", "lstm (LSTM)", "lstm_1 (LSTM)", "concatenate (Concatenate)",
-                 "priority (Dense)", "department (Dense)"):
+    for name in (
+        "title (InputLayer)",
+        "body (InputLayer)",
+        "tags (InputLayer)",
+        "embedding (Embedding)",
+        "embedding_1 (Embedding)",
+        "lstm (LSTM)",
+        "lstm_1 (LSTM)",
+        "concatenate (Concatenate)",
+        "priority (Dense)",
+        "department (Dense)",
+    ):
         assert name in out, name
     # 2 embeddings, LSTM(128) on 64, LSTM(32) on 64, heads on 128+32+12=172
     expected = 2 * 10000 * 64 + 4 * (64 * 128 + 128 * 128 + 128) + 4 * (64 * 32 + 32 * 32 + 32) + 173 + 173 * 4
@@ -81,14 +87,15 @@ def test_functional_triage_model_builds_and_summarises(capsys):
     rng = np.random.RandomState(0)
     priority, department = model.predict(
         [rng.randint(1, 10000, (3, 7)), rng.randint(1, 10000, (3, 11)), rng.randint(0, 2, (3, 12)).astype("float32")],
-        verbose=0)
+        verbose=0,
+    )
     assert priority.shape == (3, 1) and department.shape == (3, 4)
 
 
 def _data(n=256, seed=0):
     rng = np.random.RandomState(seed)
     x = rng.rand(n, 784).astype("float32")
-    labels = (x[:, :10].argmax(1))
+    labels = x[:, :10].argmax(1)
     return x, np.eye(10, dtype="float32")[labels]
 
 

@@ -65,9 +65,16 @@ def cube(x):
 
 def test_names_exist_where_keras_has_them():
     for mod in (jnet.saving, jnet.utils):
-        for name in ("custom_object_scope", "CustomObjectScope", "get_custom_objects", "register_keras_serializable",
-                     "serialize_keras_object", "deserialize_keras_object", "get_registered_name",
-                     "get_registered_object"):
+        for name in (
+            "custom_object_scope",
+            "CustomObjectScope",
+            "get_custom_objects",
+            "register_keras_serializable",
+            "serialize_keras_object",
+            "deserialize_keras_object",
+            "get_registered_name",
+            "get_registered_object",
+        ):
             assert callable(getattr(mod, name)), (mod.__name__, name)
     for family in (activations, constraints, initializers, layers, losses, metrics, optimizers, regularizers):
         assert callable(family.serialize) and callable(family.deserialize), family.__name__
@@ -79,13 +86,26 @@ def test_names_exist_where_keras_has_them():
 
 
 BUILTINS = [
-    initializers.GlorotUniform(seed=3), initializers.RandomNormal(0.5, 2.0), initializers.Constant(1.5),
-    initializers.Identity(2.0), initializers.VarianceScaling(2.0, "fan_out", "uniform"), initializers.Orthogonal(),
-    regularizers.L1L2(0.1, 0.2), regularizers.L2(0.3), constraints.MaxNorm(3.0, axis=1), constraints.NonNeg(),
-    losses.Huber(delta=0.5), losses.CategoricalCrossentropy(from_logits=True),
-    metrics.AUC(num_thresholds=50), metrics.MeanSquaredError(), optimizers.Adam(0.01, beta_1=0.8),
-    optimizers.SGD(0.1, momentum=0.9), layers.Dense(3, activation="relu", kernel_regularizer=regularizers.L2(0.1)),
-    layers.Conv2D(4, 3, padding="same"), layers.LSTM(2, return_sequences=True), layers.Dropout(0.25),
+    initializers.GlorotUniform(seed=3),
+    initializers.RandomNormal(0.5, 2.0),
+    initializers.Constant(1.5),
+    initializers.Identity(2.0),
+    initializers.VarianceScaling(2.0, "fan_out", "uniform"),
+    initializers.Orthogonal(),
+    regularizers.L1L2(0.1, 0.2),
+    regularizers.L2(0.3),
+    constraints.MaxNorm(3.0, axis=1),
+    constraints.NonNeg(),
+    losses.Huber(delta=0.5),
+    losses.CategoricalCrossentropy(from_logits=True),
+    metrics.AUC(num_thresholds=50),
+    metrics.MeanSquaredError(),
+    optimizers.Adam(0.01, beta_1=0.8),
+    optimizers.SGD(0.1, momentum=0.9),
+    layers.Dense(3, activation="relu", kernel_regularizer=regularizers.L2(0.1)),
+    layers.Conv2D(4, 3, padding="same"),
+    layers.LSTM(2, return_sequences=True),
+    layers.Dropout(0.25),
 ]
 
 
@@ -100,8 +120,12 @@ def test_builtin_round_trip(obj):
 
 
 def test_family_serialize_deserialize_pairs():
-    for family, obj in ((initializers, initializers.HeNormal(seed=1)), (regularizers, regularizers.L1(0.2)),
-                        (constraints, constraints.UnitNorm(axis=1)), (layers, layers.Dense(2, use_bias=False))):
+    for family, obj in (
+        (initializers, initializers.HeNormal(seed=1)),
+        (regularizers, regularizers.L1(0.2)),
+        (constraints, constraints.UnitNorm(axis=1)),
+        (layers, layers.Dense(2, use_bias=False)),
+    ):
         config = json_round_trip(family.serialize(obj))
         again = family.deserialize(config)
         assert type(again) is type(obj) and again.get_config() == obj.get_config()
@@ -141,8 +165,10 @@ KERAS_PAIRS = [  # (Keras object, the jnet object it must become)
     (lambda: keras.initializers.RandomNormal(0.5, 2.0, seed=1), initializers.RandomNormal(0.5, 2.0, seed=1)),
     (lambda: keras.initializers.RandomUniform(-1.0, 1.0), initializers.RandomUniform(-1.0, 1.0)),
     (lambda: keras.initializers.TruncatedNormal(stddev=0.2), initializers.TruncatedNormal(stddev=0.2)),
-    (lambda: keras.initializers.VarianceScaling(2.0, "fan_out", "uniform"),
-     initializers.VarianceScaling(2.0, "fan_out", "uniform")),
+    (
+        lambda: keras.initializers.VarianceScaling(2.0, "fan_out", "uniform"),
+        initializers.VarianceScaling(2.0, "fan_out", "uniform"),
+    ),
     (lambda: keras.initializers.Orthogonal(gain=0.5), initializers.Orthogonal(gain=0.5)),
     (lambda: keras.regularizers.L1L2(0.1, 0.2), regularizers.L1L2(0.1, 0.2)),
     (lambda: keras.regularizers.L1(0.3), regularizers.L1(0.3)),
@@ -152,22 +178,30 @@ KERAS_PAIRS = [  # (Keras object, the jnet object it must become)
     (lambda: keras.constraints.NonNeg(), constraints.NonNeg()),
     (lambda: keras.constraints.UnitNorm(axis=1), constraints.UnitNorm(axis=1)),
     (lambda: keras.losses.BinaryCrossentropy(label_smoothing=0.2), losses.BinaryCrossentropy(label_smoothing=0.2)),
-    (lambda: keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
-     losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)),
+    (
+        lambda: keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+        losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+    ),
     (lambda: keras.losses.MeanSquaredError(), losses.MeanSquaredError()),
     (lambda: keras.metrics.MeanSquaredError(), metrics.MeanSquaredError()),
-    (lambda: keras.metrics.AUC(num_thresholds=50, name="auc"), metrics.AUC(num_thresholds=50)),  # Keras numbers unnamed metrics per process
+    (
+        lambda: keras.metrics.AUC(num_thresholds=50, name="auc"),
+        metrics.AUC(num_thresholds=50),
+    ),  # Keras numbers unnamed metrics per process
     (lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True), optimizers.SGD(0.1, momentum=0.9, nesterov=True)),
     (lambda: keras.optimizers.Adam(0.01, beta_1=0.8, amsgrad=True), optimizers.Adam(0.01, beta_1=0.8, amsgrad=True)),
     (lambda: keras.optimizers.RMSprop(0.002, rho=0.8), optimizers.RMSprop(0.002, rho=0.8)),
-    (lambda: keras.layers.Dense(3, activation="relu", kernel_regularizer="l2", name="d"),
-     layers.Dense(3, activation="relu", kernel_regularizer=regularizers.L2(0.01), name="d")),
+    (
+        lambda: keras.layers.Dense(3, activation="relu", kernel_regularizer="l2", name="d"),
+        layers.Dense(3, activation="relu", kernel_regularizer=regularizers.L2(0.01), name="d"),
+    ),
     (lambda: keras.layers.Dropout(0.25, name="drop"), layers.Dropout(0.25, name="drop")),
 ]
 
 
 def _comparable(config):
     """A jnet config with nested configs and floats normalised, for equality."""
+
     def norm(v):
         if isinstance(v, dict) and "class_name" in v:
             obj = deserialize_keras_object(v)
@@ -177,6 +211,7 @@ def _comparable(config):
         if isinstance(v, float):
             return round(v, 6)
         return v
+
     return norm(config)
 
 
@@ -209,15 +244,19 @@ def test_keras_configs_through_family_deserializers_compute_as_keras():
     np.testing.assert_allclose(con(jnp.asarray(w)), np.asarray(kcon(w)), rtol=1e-6)
     config = json_round_trip(keras.initializers.serialize(keras.initializers.Identity(gain=3.0)))
     init = initializers.deserialize(config)  # Keras's config drops the gain: Keras reloads gain 1 too
-    np.testing.assert_allclose(init(jax.random.key(0), (2, 3)), np.asarray(keras.initializers.deserialize(config)((2, 3))))
+    np.testing.assert_allclose(
+        init(jax.random.key(0), (2, 3)), np.asarray(keras.initializers.deserialize(config)((2, 3)))
+    )
     kconst = keras.initializers.get(json_round_trip(keras.initializers.serialize(keras.initializers.Constant(0.7))))
     np.testing.assert_allclose(initializers.get(keras.initializers.serialize(kconst))(None, (2,)), [0.7, 0.7])
     y_true, y_pred = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), np.array([[0.2, 0.9], [0.6, 0.1]], np.float32)
     kloss = keras.losses.BinaryCrossentropy(label_smoothing=0.2)
     loss = losses.deserialize(json_round_trip(keras.losses.serialize(kloss)))
     np.testing.assert_allclose(loss(y_true, y_pred), np.asarray(kloss(y_true, y_pred)), rtol=1e-6)
-    assert losses.deserialize(json_round_trip(keras.losses.serialize(keras.losses.mean_absolute_error))) \
+    assert (
+        losses.deserialize(json_round_trip(keras.losses.serialize(keras.losses.mean_absolute_error)))
         is losses.mean_absolute_error
+    )
     for name in ("relu", "gelu", "swish", "softmax", "hard_sigmoid"):
         config = json_round_trip(keras.saving.serialize_keras_object(keras.activations.get(name)))
         fn = activations.deserialize(config)
@@ -225,15 +264,20 @@ def test_keras_configs_through_family_deserializers_compute_as_keras():
         assert activations.get(config) is fn
     kopt = keras.optimizers.Adam(0.01, beta_2=0.99)
     opt = optimizers.deserialize(json_round_trip(keras.optimizers.serialize(kopt)))
-    assert isinstance(opt, optimizers.Adam) and opt.learning_rate == pytest.approx(0.01) and opt.beta_2 == pytest.approx(0.99)
+    assert (
+        isinstance(opt, optimizers.Adam)
+        and opt.learning_rate == pytest.approx(0.01)
+        and opt.beta_2 == pytest.approx(0.99)
+    )
     ksched = keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
     sched_opt = optimizers.deserialize(json_round_trip(keras.optimizers.serialize(ksched)))
     assert float(sched_opt.get_config()["learning_rate"]["config"]["decay_rate"]) == 0.5
 
 
 def test_keras_layer_config_builds_the_same_layer():
-    klayer = keras.layers.Dense(2, activation="tanh", kernel_initializer=keras.initializers.Constant(0.5),
-                                bias_initializer="ones")
+    klayer = keras.layers.Dense(
+        2, activation="tanh", kernel_initializer=keras.initializers.Constant(0.5), bias_initializer="ones"
+    )
     layer = layers.deserialize(json_round_trip(keras.layers.serialize(klayer)))
     variables = layer.init(jax.random.key(0), jax.ShapeDtypeStruct((1, 3), jnp.float32))
     y, _ = layer.apply(variables, jnp.asarray(W))
@@ -322,9 +366,13 @@ def test_get_custom_objects_is_live():
 
 
 def _model():
-    model = jnet.Sequential([jnet.Input((3,)), layers.Dense(2, kernel_initializer=ScaledOnes(0.5),
-                                                            kernel_regularizer=SumSquares(0.01)),
-                             layers.Dense(1)])
+    model = jnet.Sequential(
+        [
+            jnet.Input((3,)),
+            layers.Dense(2, kernel_initializer=ScaledOnes(0.5), kernel_regularizer=SumSquares(0.01)),
+            layers.Dense(1),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
     return model
 
@@ -334,15 +382,18 @@ def test_unknown_class_error_names_it_and_how_to_register():
     with pytest.raises(ValueError, match=r"Unknown class 'ScaledOnes'.*register_keras_serializable.*custom_objects"):
         layers.deserialize(config)
     with pytest.raises(ValueError, match=r"Unknown class 'NoSuchThing'.*register_keras_serializable"):
-        deserialize_keras_object({"module": "my_module", "class_name": "NoSuchThing", "config": {},
-                                  "registered_name": "NoSuchThing"})
+        deserialize_keras_object(
+            {"module": "my_module", "class_name": "NoSuchThing", "config": {}, "registered_name": "NoSuchThing"}
+        )
     # A class saved from the user's own module is never swapped for the same-named built-in.
     with pytest.raises(ValueError, match=r"Unknown class 'Dense'"):
-        deserialize_keras_object({"module": "my_project.layers", "class_name": "Dense", "config": {"units": 2},
-                                  "registered_name": "Dense"})
+        deserialize_keras_object(
+            {"module": "my_project.layers", "class_name": "Dense", "config": {"units": 2}, "registered_name": "Dense"}
+        )
     with pytest.raises(ValueError, match=r"Unknown function 'no_such_fn'"):
-        deserialize_keras_object({"module": "builtins", "class_name": "function", "config": "no_such_fn",
-                                  "registered_name": "function"})
+        deserialize_keras_object(
+            {"module": "builtins", "class_name": "function", "config": "no_such_fn", "registered_name": "function"}
+        )
     with pytest.raises(ValueError, match="lambda"):
         deserialize_keras_object({"class_name": "__lambda__", "config": {"value": "..."}})
     layer = layers.deserialize(config, custom_objects={"ScaledOnes": ScaledOnes})

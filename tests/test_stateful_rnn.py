@@ -31,7 +31,7 @@ def _whole(cls, weights, **kw):
 
 def _chunks(x):
     """The two halves of each sequence, stacked: batch 0 = first halves, batch 1 = second."""
-    return np.concatenate([x[:, : T // 2], x[:, T // 2:]], axis=0)
+    return np.concatenate([x[:, : T // 2], x[:, T // 2 :]], axis=0)
 
 
 @pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN])
@@ -40,7 +40,7 @@ def test_chunks_in_direct_calls_match_whole_sequence_and_keras(cls):
     model, layer = _stateful_model(cls)
     ref = np.asarray(_whole(cls, model.get_weights())(x))
     model(x[:, : T // 2])
-    ours = np.asarray(model(x[:, T // 2:]))
+    ours = np.asarray(model(x[:, T // 2 :]))
     np.testing.assert_allclose(ours, ref, atol=1e-5)
     # Keras 3, same weights, same chunks through direct calls
     with jax.numpy_rank_promotion("allow"):
@@ -49,7 +49,7 @@ def test_chunks_in_direct_calls_match_whole_sequence_and_keras(cls):
         km = keras.Model(kinp, kl(kinp))
         km.set_weights(model.get_weights())
         km(x[:, : T // 2])
-        theirs = np.asarray(km(x[:, T // 2:]))
+        theirs = np.asarray(km(x[:, T // 2 :]))
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
     for ours_s, theirs_s in zip(layer.states, kl.states):
         np.testing.assert_allclose(np.asarray(ours_s.value), np.asarray(theirs_s), atol=1e-5)
@@ -61,7 +61,7 @@ def test_return_sequences_and_return_state_continue_across_chunks():
     whole = _whole(layers.LSTM, model.get_weights(), return_sequences=True, return_state=True)
     seq, h, c = (np.asarray(a) for a in whole(x))
     first = model(x[:, : T // 2])
-    second = model(x[:, T // 2:])
+    second = model(x[:, T // 2 :])
     np.testing.assert_allclose(np.concatenate([first[0], second[0]], axis=1), seq, atol=1e-5)
     np.testing.assert_allclose(second[1], h, atol=1e-5)
     np.testing.assert_allclose(np.asarray(layer.states[1].value), c, atol=1e-5)
@@ -78,7 +78,7 @@ def test_bidirectional_stateful_matches_keras_on_chunks():
         kbi = keras.layers.Bidirectional(keras.layers.GRU(U, stateful=True))
         km = keras.Model(kinp, kbi(kinp))
         km.set_weights(model.get_weights())
-        for chunk in (x[:, : T // 2], x[:, T // 2:]):
+        for chunk in (x[:, : T // 2], x[:, T // 2 :]):
             np.testing.assert_allclose(np.asarray(model(chunk)), np.asarray(km(chunk)), atol=1e-5)
         bi.reset_states()
         kbi.reset_states()
@@ -108,7 +108,7 @@ def test_fixed_batch_size_is_required_and_checked():
     with pytest.raises(ValueError, match="stateful=True needs a fixed batch size"):
         layers.LSTM(U, stateful=True)(jnet.Input((T, F)))
     layer = layers.LSTM(U, stateful=True)
-    layer(_data())          # a direct call fixes the batch size (B)
+    layer(_data())  # a direct call fixes the batch size (B)
     with pytest.raises(ValueError, match=f"batch_size={B}"):
         layer(np.ones((B + 1, T, F), "float32"))
     model = jnet.Model(inp := jnet.Input((T, F), batch_size=B), layers.LSTM(U, stateful=True)(inp))
@@ -135,13 +135,13 @@ def test_predict_carries_the_states_across_batches():
     whole = _whole(layers.LSTM, model.get_weights(), return_state=True)
     out, h, c = (np.asarray(a) for a in whole(x))
     preds = model.predict(_chunks(x), batch_size=B, verbose=0)
-    np.testing.assert_allclose(preds[B:], out, atol=1e-5)     # Keras 3 on JAX gives zero-state outputs here
+    np.testing.assert_allclose(preds[B:], out, atol=1e-5)  # Keras 3 on JAX gives zero-state outputs here
     np.testing.assert_allclose(np.asarray(layer.states[0].value), h, atol=1e-5)
     np.testing.assert_allclose(np.asarray(layer.states[1].value), c, atol=1e-5)
     # predict continues from the states a direct call left
     layer.reset_states()
     model(x[:, : T // 2])
-    np.testing.assert_allclose(model.predict(x[:, T // 2:], batch_size=B, verbose=0), out, atol=1e-5)
+    np.testing.assert_allclose(model.predict(x[:, T // 2 :], batch_size=B, verbose=0), out, atol=1e-5)
     with pytest.raises(ValueError):
         model.predict(_chunks(x), batch_size=B + 1, verbose=0)
 
@@ -151,7 +151,7 @@ def test_evaluate_carries_the_states_across_batches():
     model, layer = _stateful_model()
     model.compile("sgd", "mse")
     first = np.asarray(model(x[:, : T // 2]))
-    second = np.asarray(model(x[:, T // 2:]))
+    second = np.asarray(model(x[:, T // 2 :]))
     expected_state = np.asarray(layer.states[0].value)
     layer.reset_states()
     y = np.ones((2 * B, U), "float32")
@@ -165,7 +165,7 @@ def test_fit_carries_the_states_and_warns_on_shuffle():
     model, layer = _stateful_model()
     model.compile(jnet.optimizers.SGD(learning_rate=0.0), "mse")
     first = np.asarray(model(x[:, : T // 2]))
-    second = np.asarray(model(x[:, T // 2:]))
+    second = np.asarray(model(x[:, T // 2 :]))
     final = [np.asarray(s.value) for s in layer.states]
     layer.reset_states()
     y = np.zeros((2 * B, U), "float32")
@@ -183,7 +183,7 @@ def test_reset_from_a_callback_reaches_the_live_training_state():
     model.compile(jnet.optimizers.SGD(learning_rate=0.0), "mse")
     first = np.asarray(model(x[:, : T // 2]))
     layer.reset_states()
-    from_zero_second = np.asarray(model(x[:, T // 2:]))
+    from_zero_second = np.asarray(model(x[:, T // 2 :]))
     layer.reset_states()
 
     class Reset(jnet.callbacks.Callback):

@@ -19,13 +19,13 @@ def _residual_graph(lib):
     L, O = lib.layers, lib.ops
     x = lib.Input((6,))
     h = L.Dense(6, activation="relu")(x)
-    h = h + x                       # residual
+    h = h + x  # residual
     h = h * 0.5 - 1.0
     h = O.reshape(h, (-1, 2, 3))
-    h = O.transpose(h, (0, 2, 1))   # (batch, 3, 2)
-    first = h[:, 0]                 # (batch, 2)
+    h = O.transpose(h, (0, 2, 1))  # (batch, 3, 2)
+    first = h[:, 0]  # (batch, 2)
     rest = O.sum(h[:, 1:], axis=1)  # (batch, 2)
-    y = L.Dense(2)(O.concatenate([first, rest ** 2], axis=-1))
+    y = L.Dense(2)(O.concatenate([first, rest**2], axis=-1))
     return lib.Model(x, y)
 
 
@@ -48,13 +48,43 @@ def test_residual_graph_matches_keras_and_round_trips(tmp_path):
 
 def test_operators_cover_keras_forms():
     x = jnet.Input((3,))
-    outs = [x + 1, 1 + x, x - 2, 2 - x, x * x, 3 * x, x / 2, 2 / (x + 10), -x, abs(x), x ** 2, x @ np.eye(3, dtype=np.float32),
-            ops.maximum(x, 0.0), ops.expand_dims(x, 1)[:, :, ::-1], x[..., 1:]]
+    outs = [
+        x + 1,
+        1 + x,
+        x - 2,
+        2 - x,
+        x * x,
+        3 * x,
+        x / 2,
+        2 / (x + 10),
+        -x,
+        abs(x),
+        x**2,
+        x @ np.eye(3, dtype=np.float32),
+        ops.maximum(x, 0.0),
+        ops.expand_dims(x, 1)[:, :, ::-1],
+        x[..., 1:],
+    ]
     model = jnet.Model(x, outs)
     data = RS.randn(4, 3).astype(np.float32)
     got = model.predict(data, verbose=0)
-    want = [data + 1, 1 + data, data - 2, 2 - data, data * data, 3 * data, data / 2, 2 / (data + 10), -data,
-            np.abs(data), data ** 2, data, np.maximum(data, 0), data[:, None, ::-1], data[..., 1:]]
+    want = [
+        data + 1,
+        1 + data,
+        data - 2,
+        2 - data,
+        data * data,
+        3 * data,
+        data / 2,
+        2 / (data + 10),
+        -data,
+        np.abs(data),
+        data**2,
+        data,
+        np.maximum(data, 0),
+        data[:, None, ::-1],
+        data[..., 1:],
+    ]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
     assert ops.shape(x) == (None, 3)
@@ -100,6 +130,6 @@ def _noise_after(steps):
 
 def test_seed_generator_in_fit_differs_per_step_and_repeats_across_runs():
     one, two = _noise_after(1), _noise_after(2)
-    assert np.abs(one).sum() > 0 and not np.allclose(one, two)   # each step draws new noise
-    np.testing.assert_array_equal(_noise_after(2), two)          # the same run repeats exactly
-    np.testing.assert_array_equal(_Noisy()(np.ones((4, 2))), np.ones((4, 2)))   # inference: identity
+    assert np.abs(one).sum() > 0 and not np.allclose(one, two)  # each step draws new noise
+    np.testing.assert_array_equal(_noise_after(2), two)  # the same run repeats exactly
+    np.testing.assert_array_equal(_Noisy()(np.ones((4, 2))), np.ones((4, 2)))  # inference: identity

@@ -42,4 +42,4 @@ def test_stateless_scope_binds_values_and_records_assignments():
         np.testing.assert_array_equal(dense(x), np.zeros((1, 2)))
         dense.kernel.assign(np.ones((3, 2), np.float32))
         np.testing.assert_array_equal(scope.get_current_value(dense.kernel), np.ones((3, 2)))
-    np.testing.assert_array_equal(dense.kernel.numpy(), kernel)   # the variable itself never changed
+    np.testing.assert_array_equal(dense.kernel.numpy(), kernel)  # the variable itself never changed

@@ -20,14 +20,22 @@ from jnet import layers
 
 
 def _conv_bn_model():
-    model = jnet.Sequential([
-        jnet.Input((6, 6, 2)),
-        layers.Conv2D(3, 3, padding="same"), layers.BatchNormalization(), layers.ReLU(),
-        layers.Conv2D(3, 3), layers.BatchNormalization(), layers.ReLU(),
-        layers.GlobalAveragePooling2D(), layers.Dense(3),
-    ])
-    model.compile(optimizer=jnet.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = jnet.Sequential(
+        [
+            jnet.Input((6, 6, 2)),
+            layers.Conv2D(3, 3, padding="same"),
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.Conv2D(3, 3),
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(3),
+        ]
+    )
+    model.compile(
+        optimizer=jnet.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
@@ -102,12 +110,12 @@ def test_guarded_step_has_no_convolution_under_control_flow():
     source = model._source(model._arrays(model._host_inputs(x), y, None, None, "train_on_batch", False), 4, 1)
     hlo = fns.train_one.lower(trainer.ts, source.arrays, source.index(), source.n, 0).compile().as_text()
     comps = _computations(hlo)
-    assert sum(c.count(" convolution(") for c in comps.values()) == 5   # 2 forward, 3 backward (no input gradient)
+    assert sum(c.count(" convolution(") for c in comps.values()) == 5  # 2 forward, 3 backward (no input gradient)
     controlled = set()
     for text in comps.values():
         for line in re.findall(r"= .*\b(?:conditional|while)\(.*", text):
             controlled |= _called(line)
-    assert any("conditional(" in c for c in comps.values())   # the exact-stop guard is there
+    assert any("conditional(" in c for c in comps.values())  # the exact-stop guard is there
     inside = _reachable(comps, controlled)
     assert not [name for name in inside if " convolution(" in comps[name]]
 
@@ -122,7 +130,7 @@ def test_streamed_convolution_steps_run_loop_free():
 
     def batches():
         for i in range(0, 12, 4):
-            yield x[i:i + 4], y[i:i + 4]
+            yield x[i : i + 4], y[i : i + 4]
 
     jnet.utils.set_random_seed(1)
     streamed = _conv_bn_model()

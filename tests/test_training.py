@@ -40,8 +40,9 @@ class CountCompiles(jnet.callbacks.Callback):
 
 
 def mlp(n_in=8, hidden=16, n_out=3, activation="softmax"):
-    return jnet.Sequential([layers.Dense(hidden, activation="relu", input_shape=(n_in,)),
-                            layers.Dense(n_out, activation=activation)])
+    return jnet.Sequential(
+        [layers.Dense(hidden, activation="relu", input_shape=(n_in,)), layers.Dense(n_out, activation=activation)]
+    )
 
 
 def linear(n_in=3):
@@ -63,15 +64,15 @@ def test_seed_document_workflow():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 784)).astype("float32")
     labels = rng.integers(0, 10, 300)
-    x[np.arange(300), labels] += 3.0            # learnable
+    x[np.arange(300), labels] += 3.0  # learnable
     y = np.eye(10, dtype="float32")[labels]
     model = jnet.Sequential()
     model.add(layers.Dense(32, activation="relu", input_shape=(784,)))
     model.add(layers.Dense(10, activation="softmax"))
     model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
     h1 = model.fit(x, y, batch_size=128, epochs=3, verbose=0)
-    h2 = model.fit(x, y, batch_size=128, epochs=2, verbose=0)        # fit again: continues
-    assert set(h1.history) == {"loss", "accuracy"}   # as Keras: no learning_rate unless a callback logs it
+    h2 = model.fit(x, y, batch_size=128, epochs=2, verbose=0)  # fit again: continues
+    assert set(h1.history) == {"loss", "accuracy"}  # as Keras: no learning_rate unless a callback logs it
     assert h2.history["loss"][-1] < h1.history["loss"][0]
     loss, acc = model.evaluate(x, y, verbose=0)
     assert 0 <= acc <= 1 and acc > 0.5 and np.isfinite(loss)
@@ -104,7 +105,7 @@ def test_steps_per_execution_gives_identical_weights(cls_data):
         jnet.utils.set_random_seed(3)
         model = mlp()
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=spe)
-        model.fit(x, labels, batch_size=16, epochs=2, verbose=0)        # 90/16: a partial last batch
+        model.fit(x, labels, batch_size=16, epochs=2, verbose=0)  # 90/16: a partial last batch
         results.append(model.get_weights())
     for other in results[1:]:
         for a, b in zip(results[0], other):
@@ -122,7 +123,7 @@ def test_partial_last_batch_is_masked_exactly():
     model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
     w, b = w0.astype(np.float64), b0.astype(np.float64)
     for s in (slice(0, 4), slice(4, 8), slice(8, 10)):
-        err = x[s] @ w + b - y[s]                         # (n, 1)
+        err = x[s] @ w + b - y[s]  # (n, 1)
         n = len(err)
         w = w - 0.1 * (2.0 / n) * x[s].T @ err
         b = b - 0.1 * (2.0 / n) * err.sum(axis=0)
@@ -168,14 +169,28 @@ def two_heads():
 def test_multi_output_losses_weights_and_log_names(two_heads):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(40, 6)).astype("float32")
-    y = {"priority": rng.normal(size=(40, 1)).astype("float32"),
-         "department": np.eye(4, dtype="float32")[rng.integers(0, 4, 40)]}
+    y = {
+        "priority": rng.normal(size=(40, 1)).astype("float32"),
+        "department": np.eye(4, dtype="float32")[rng.integers(0, 4, 40)],
+    }
     model = two_heads
-    model.compile(optimizer="adam", loss={"priority": "mse", "department": "categorical_crossentropy"},
-                  loss_weights={"priority": 1.0, "department": 0.2}, metrics={"department": ["accuracy"]})
+    model.compile(
+        optimizer="adam",
+        loss={"priority": "mse", "department": "categorical_crossentropy"},
+        loss_weights={"priority": 1.0, "department": 0.2},
+        metrics={"department": ["accuracy"]},
+    )
     h = model.fit(x, y, batch_size=8, epochs=2, validation_split=0.25, verbose=0)
-    assert set(h.history) == {"loss", "priority_loss", "department_loss", "department_accuracy", "val_loss",
-                              "val_priority_loss", "val_department_loss", "val_department_accuracy"}
+    assert set(h.history) == {
+        "loss",
+        "priority_loss",
+        "department_loss",
+        "department_accuracy",
+        "val_loss",
+        "val_priority_loss",
+        "val_department_loss",
+        "val_department_accuracy",
+    }
     logs = model.evaluate(x, y, return_dict=True, verbose=0)
     np.testing.assert_allclose(logs["loss"], logs["priority_loss"] + 0.2 * logs["department_loss"], rtol=1e-5)
     out = model.predict(x, verbose=0)
@@ -203,17 +218,19 @@ def test_generator_input_matches_arrays(cls_data):
 
     def batches():
         for i in range(0, 90, 16):
-            yield x[i:i + 16], labels[i:i + 16]
+            yield x[i : i + 16], labels[i : i + 16]
 
     weights = []
     for source in ("arrays", "generator"):
         jnet.utils.set_random_seed(7)
         model = mlp()
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                      steps_per_execution=4)
+        model.compile(
+            optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=4
+        )
         if source == "arrays":
             h = model.fit(x, labels, batch_size=16, epochs=2, shuffle=False, verbose=0)
         else:
+
             class Reiterable:
                 def __iter__(self):
                     return batches()
@@ -247,11 +264,11 @@ def test_keyboard_interrupt_leaves_usable_weights(cls_data):
     with pytest.raises(KeyboardInterrupt):
         model.fit(x, labels, batch_size=16, epochs=2, verbose=0, callbacks=[cb])
     after = model.get_weights()
-    for a, b in zip(after, cb.seen):         # the model is at its last completed step (3 steps)
+    for a, b in zip(after, cb.seen):  # the model is at its last completed step (3 steps)
         np.testing.assert_array_equal(a, b)
     assert not np.allclose(after[0], w0[0])
     assert np.isfinite(model.predict(x, verbose=0)).all()
-    model.fit(x, labels, batch_size=16, epochs=1, verbose=0)       # and training goes on
+    model.fit(x, labels, batch_size=16, epochs=1, verbose=0)  # and training goes on
 
 
 def test_seed_makes_runs_reproducible(cls_data):
@@ -277,26 +294,32 @@ def test_resume_from_train_state_is_bit_identical(cls_data):
 
     class Stop(jnet.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            if self.params and batch >= 1 and self.model._trainer.ts is not None and int(self.model._trainer.ts.step) == 8:
+            if (
+                self.params
+                and batch >= 1
+                and self.model._trainer.ts is not None
+                and int(self.model._trainer.ts.step) == 8
+            ):
                 self.model.stop_training = True
 
     jnet.utils.set_random_seed(4)
     run = mlp()
     run.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=2)
     run.set_weights(w0)
-    run.fit(x, labels, batch_size=16, epochs=3, verbose=0, callbacks=[Stop()])   # stops in epoch 1, batch 1
+    run.fit(x, labels, batch_size=16, epochs=3, verbose=0, callbacks=[Stop()])  # stops in epoch 1, batch 1
     saved = jax.device_get(run.get_train_state())
     assert int(saved.step) == 8
 
     class Restore(jnet.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.model.set_train_state(saved)
-            self.model.resume_at(1, 2)     # epoch 1, after its batches 0 and 1
+            self.model.resume_at(1, 2)  # epoch 1, after its batches 0 and 1
 
-    saved.opt_state.hyperparams["learning_rate"] = np.float32(0.001)   # as restored from disk
+    saved.opt_state.hyperparams["learning_rate"] = np.float32(0.001)  # as restored from disk
     fresh = mlp()
-    fresh.compile(optimizer=jnet.optimizers.Adam(0.5), loss="sparse_categorical_crossentropy",
-                  steps_per_execution=2)                 # the restored state's rate wins
+    fresh.compile(
+        optimizer=jnet.optimizers.Adam(0.5), loss="sparse_categorical_crossentropy", steps_per_execution=2
+    )  # the restored state's rate wins
     fresh.fit(x, labels, batch_size=16, epochs=3, verbose=0, callbacks=[Restore()])
     for a, b in zip(ref.get_weights(), fresh.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -318,7 +341,7 @@ def test_live_variables_learning_rate_and_set_weights_during_fit(cls_data):
                 self.model.optimizer.learning_rate = 0.5
                 self.saved = self.model.get_weights()
             if epoch == 1:
-                self.model.set_weights(self.saved)   # EarlyStopping-style restore
+                self.model.set_weights(self.saved)  # EarlyStopping-style restore
 
     model = mlp()
     model.compile(optimizer=jnet.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
@@ -327,7 +350,7 @@ def test_live_variables_learning_rate_and_set_weights_during_fit(cls_data):
     model.fit(x, labels, batch_size=16, epochs=2, verbose=0, callbacks=[probe, counter])
     assert probe.live_ok
     assert probe.rates == (0.01, 0.5)
-    assert counter.count == 0                          # a new learning rate is not a new program
+    assert counter.count == 0  # a new learning rate is not a new program
     for a, b in zip(model.get_weights(), probe.saved):
         np.testing.assert_array_equal(a, b)
 
@@ -360,7 +383,7 @@ def test_bad_inputs_are_named_before_compiling(cls_data):
     with pytest.raises(ValueError, match=r"sample_weight has 10"):
         model.fit(x, onehot, sample_weight=np.ones(10), verbose=0)
     with pytest.raises(ValueError, match=r"(?s)\(90,\).*categorical_crossentropy.*\(90, 3\).*Sparse"):
-        model.fit(x, labels, verbose=0)           # integer labels with a one-hot loss
+        model.fit(x, labels, verbose=0)  # integer labels with a one-hot loss
     bad = x.copy()
     bad[17, 2] = np.nan
     with pytest.raises(ValueError, match="NaN.*index 17"):
@@ -420,22 +443,28 @@ def test_training_mode_state_and_penalty():
     rng = np.random.default_rng(6)
     x = rng.normal(size=(24, 4)).astype("float32")
     y = rng.normal(size=(24, 1)).astype("float32")
-    model = jnet.Sequential([layers.Dense(8, input_shape=(4,), kernel_regularizer=jnet.regularizers.L2(0.1)),
-                             _Noise(), _CountTrainingCalls(), layers.Dense(1)])
+    model = jnet.Sequential(
+        [
+            layers.Dense(8, input_shape=(4,), kernel_regularizer=jnet.regularizers.L2(0.1)),
+            _Noise(),
+            _CountTrainingCalls(),
+            layers.Dense(1),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     counter = model.layers[2].name
-    assert float(model.current_variables()["state"][counter]["n"]) == 3            # 3 training steps
+    assert float(model.current_variables()["state"][counter]["n"]) == 3  # 3 training steps
     np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))  # no noise
     loss = model.evaluate(x, y, verbose=0)
-    assert float(model.current_variables()["state"][counter]["n"]) == 3            # evaluation leaves state alone
+    assert float(model.current_variables()["state"][counter]["n"]) == 3  # evaluation leaves state alone
     kernel = model.get_weights()[0]
-    ref = np.mean((model.predict(x, verbose=0) - y) ** 2) + 0.1 * np.sum(kernel ** 2)
+    ref = np.mean((model.predict(x, verbose=0) - y) ** 2) + 0.1 * np.sum(kernel**2)
     np.testing.assert_allclose(loss, ref, rtol=1e-5)
     # training mode really is random: two train_on_batch losses at equal weights differ
     state = model.get_train_state()
     a = model.train_on_batch(x, y)
-    model.set_train_state(state)          # back to the same weights: inference has no noise
+    model.set_train_state(state)  # back to the same weights: inference has no noise
     b = model.test_on_batch(x, y)
     assert a != b
 
@@ -449,10 +478,14 @@ def test_multi_input_dict_and_list_outputs():
     rng = np.random.default_rng(8)
     xa, xb = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
     ya, yb = rng.normal(size=(16, 1)).astype("float32"), rng.integers(0, 2, 16)
-    preds = model.predict({"a": xa, "b": xb}, verbose=0)                  # uncompiled predict works
+    preds = model.predict({"a": xa, "b": xb}, verbose=0)  # uncompiled predict works
     assert isinstance(preds, list) and preds[1].shape == (16, 2)
-    model.compile(optimizer="adam", loss=["mse", "sparse_categorical_crossentropy"], loss_weights=[0.5, 1.0],
-                  metrics=[[], ["accuracy"]])
+    model.compile(
+        optimizer="adam",
+        loss=["mse", "sparse_categorical_crossentropy"],
+        loss_weights=[0.5, 1.0],
+        metrics=[[], ["accuracy"]],
+    )
     h = model.fit({"a": xa, "b": xb}, [ya, yb], batch_size=4, epochs=1, verbose=0)
     assert set(h.history) == {"loss", "out_a_loss", "out_b_loss", "out_b_accuracy"}
     logs = model.evaluate([xa, xb], {"out_a": ya, "out_b": yb}, return_dict=True, verbose=0)
@@ -481,10 +514,13 @@ def test_compile_config_round_trip(two_heads):
 
     model = two_heads
     sched = jnet.optimizers.schedules.ExponentialDecay(0.01, decay_steps=10, decay_rate=0.9)
-    model.compile(optimizer=jnet.optimizers.Adam(learning_rate=sched, clipnorm=1.0),
-                  loss={"priority": "mse", "department": jnet.losses.CategoricalCrossentropy(label_smoothing=0.1)},
-                  loss_weights={"priority": 2.0, "department": 1.0}, metrics={"department": ["accuracy"]},
-                  steps_per_execution=3)
+    model.compile(
+        optimizer=jnet.optimizers.Adam(learning_rate=sched, clipnorm=1.0),
+        loss={"priority": "mse", "department": jnet.losses.CategoricalCrossentropy(label_smoothing=0.1)},
+        loss_weights={"priority": 2.0, "department": 1.0},
+        metrics={"department": ["accuracy"]},
+        steps_per_execution=3,
+    )
     config = json.loads(json.dumps(model.get_compile_config()))
     other = jnet.Model.from_config(model.get_config())
     other.compile_from_config(config)
@@ -497,8 +533,8 @@ def test_generator_builds_a_deferred_model_and_resolves_accuracy(cls_data):
     x, labels, _ = cls_data
     model = jnet.Sequential([layers.Dense(16, activation="relu"), layers.Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    batches = ((x[i:i + 30], labels[i:i + 30]) for i in range(0, 90, 30))
-    model.fit(batches, epochs=1, verbose=0)                       # builds from the first batch
+    batches = ((x[i : i + 30], labels[i : i + 30]) for i in range(0, 90, 30))
+    model.fit(batches, epochs=1, verbose=0)  # builds from the first batch
     loss, acc = model.evaluate(iter([(x, labels)]), verbose=0)
     np.testing.assert_allclose(acc, np.mean(model.predict(x, verbose=0).argmax(1) == labels), atol=1e-6)
 
@@ -511,12 +547,13 @@ def test_fit_matches_keras_end_to_end(cls_data):
     sw = np.linspace(0.5, 1.5, len(x)).astype("float32")
     model = mlp()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    k = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
-                          keras.layers.Dense(3, activation="softmax")])
+    k = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3, activation="softmax")]
+    )
     k.set_weights(model.get_weights())
     k.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     ours = model.fit(x, labels, sample_weight=sw, batch_size=16, epochs=2, shuffle=False, verbose=0).history
-    with jax.numpy_rank_promotion("allow"):          # Keras's own layers broadcast implicitly
+    with jax.numpy_rank_promotion("allow"):  # Keras's own layers broadcast implicitly
         theirs = k.fit(x, labels, sample_weight=sw, batch_size=16, epochs=2, shuffle=False, verbose=0).history
         k_eval = k.evaluate(x, labels, verbose=0)
     for a, b in zip(model.get_weights(), k.get_weights()):

@@ -24,8 +24,17 @@ U = jnet.utils
 
 # ----------------------------------------------------------------------------- arrays
 
-@pytest.mark.parametrize("x,n", [([0, 2, 1, 3], None), ([[1], [0], [2]], 4), (np.array([[0, 1], [2, 0]]), None),
-                                 (np.array([1, 0, 1], np.uint8), 2), ([0.0, 2.0], None)])
+
+@pytest.mark.parametrize(
+    "x,n",
+    [
+        ([0, 2, 1, 3], None),
+        ([[1], [0], [2]], 4),
+        (np.array([[0, 1], [2, 0]]), None),
+        (np.array([1, 0, 1], np.uint8), 2),
+        ([0.0, 2.0], None),
+    ],
+)
 def test_to_categorical_matches_keras(x, n):
     ours, theirs = U.to_categorical(x, n), keras.utils.to_categorical(x, n)
     assert isinstance(ours, np.ndarray) and ours.dtype == theirs.dtype
@@ -86,8 +95,9 @@ def test_pad_sequences_matches_keras(kw):
 
 def test_pad_sequences_vectors_and_strings_match_keras():
     seqs = [np.ones((2, 3)), np.arange(9.0).reshape(3, 3)]
-    np.testing.assert_array_equal(U.pad_sequences(seqs, maxlen=4, dtype="float32"),
-                                  keras.utils.pad_sequences(seqs, maxlen=4, dtype="float32"))
+    np.testing.assert_array_equal(
+        U.pad_sequences(seqs, maxlen=4, dtype="float32"), keras.utils.pad_sequences(seqs, maxlen=4, dtype="float32")
+    )
     words = [["a", "bb"], ["ccc"]]
     ours = U.pad_sequences(words, dtype=object, value="<pad>")
     np.testing.assert_array_equal(ours, keras.utils.pad_sequences(words, dtype=object, value="<pad>"))
@@ -129,6 +139,7 @@ def test_set_random_seed_exported():
 
 
 # ----------------------------------------------------------------------------- get_file
+
 
 def _src(tmp_path, name="data.bin", content=b"hello jnet"):
     p = tmp_path / "src" / name
@@ -232,6 +243,7 @@ def test_get_file_zip_untar_and_unsafe_archives(tmp_path):
 
 # ----------------------------------------------------------------------------- images
 
+
 def _rgb(h=5, w=7, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3)).astype(np.uint8)
 
@@ -243,8 +255,13 @@ def test_save_load_img_roundtrip_and_keras_parity(tmp_path):
     img = U.load_img(p)
     assert img.size == (7, 5) and img.mode == "RGB"
     np.testing.assert_array_equal(U.img_to_array(img), arr.astype("float32"))
-    for kw in [dict(), dict(color_mode="grayscale"), dict(color_mode="rgba"), dict(target_size=(3, 4)),
-               dict(target_size=(4, 4), keep_aspect_ratio=True, interpolation="bilinear")]:
+    for kw in [
+        dict(),
+        dict(color_mode="grayscale"),
+        dict(color_mode="rgba"),
+        dict(target_size=(3, 4)),
+        dict(target_size=(4, 4), keep_aspect_ratio=True, interpolation="bilinear"),
+    ]:
         ours, theirs = U.load_img(p, **kw), keras.utils.load_img(p, **kw)
         assert ours.mode == theirs.mode
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
@@ -300,13 +317,20 @@ def test_host_resize_matches_half_pixel_linear(shape, size):
 
 # ----------------------------------------------------------------------------- timeseries
 
+
 def _windows(data, starts, length, rate):
-    return np.stack([data[p: p + length * rate: rate] for p in starts])
+    return np.stack([data[p : p + length * rate : rate] for p in starts])
 
 
-@pytest.mark.parametrize("kw", [dict(sequence_length=3), dict(sequence_length=4, sequence_stride=3),
-                                dict(sequence_length=2, sampling_rate=3), dict(sequence_length=3, start_index=2,
-                                                                                end_index=15)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(sequence_length=3),
+        dict(sequence_length=4, sequence_stride=3),
+        dict(sequence_length=2, sampling_rate=3),
+        dict(sequence_length=3, start_index=2, end_index=15),
+    ],
+)
 def test_timeseries_windows_match_hand_computed(kw):
     data = np.arange(40).reshape(20, 2)
     targets = np.arange(100, 120)
@@ -330,9 +354,13 @@ def test_timeseries_shuffle_unbatched_and_errors():
     ds = U.timeseries_dataset_from_array(data, data[3:], 3, batch_size=100)
     x, y = next(iter(ds))
     np.testing.assert_array_equal(y, x[:, -1] + 1)
-    for kw, msg in [(dict(sampling_rate=0), "sampling_rate must be > 0"), (dict(sequence_stride=12), "sequence_stride"),
-                    (dict(start_index=20), "start_index"), (dict(end_index=12), "end_index"),
-                    (dict(sequence_length=13), "no window")]:
+    for kw, msg in [
+        (dict(sampling_rate=0), "sampling_rate must be > 0"),
+        (dict(sequence_stride=12), "sequence_stride"),
+        (dict(start_index=20), "start_index"),
+        (dict(end_index=12), "end_index"),
+        (dict(sequence_length=13), "no window"),
+    ]:
         args = dict(sequence_length=3, **kw) if "sequence_length" not in kw else kw
         with pytest.raises(ValueError, match="timeseries_dataset_from_array: .*" + msg):
             U.timeseries_dataset_from_array(data, None, **args)
@@ -351,6 +379,7 @@ def test_timeseries_dataset_trains_with_fit():
 
 
 # ----------------------------------------------------------------------------- directory datasets
+
 
 def _image_tree(root, sizes=None):
     """root/cat/{0,1,2}.png and root/dog/{0,1}.png; pixel (0,0,0) encodes class*100 + index."""
@@ -376,13 +405,24 @@ def test_image_dataset_from_directory_labels_and_shapes(tmp_path):
     np.testing.assert_array_equal(y, [0, 0, 0, 1, 1])
     np.testing.assert_array_equal(x[:, 0, 0, 0], [0, 1, 2, 100, 101])  # alphanumeric order, unresized
     assert [os.path.basename(p) for p in ds.file_paths] == ["0.png", "1.png", "2.png", "0.png", "1.png"]
-    cat = U.image_dataset_from_directory(str(root), label_mode="categorical", image_size=3, shuffle=False,
-                                         color_mode="grayscale", verbose=False)
+    cat = U.image_dataset_from_directory(
+        str(root), label_mode="categorical", image_size=3, shuffle=False, color_mode="grayscale", verbose=False
+    )
     x, y = next(iter(cat))
     assert x.shape == (5, 3, 3, 1) and y.dtype == np.float32
     np.testing.assert_array_equal(y, np.eye(2)[[0, 0, 0, 1, 1]])
-    x, y = next(iter(U.image_dataset_from_directory(str(root), label_mode="binary", image_size=(2, 2),
-                                                    shuffle=False, data_format="channels_first", verbose=False)))
+    x, y = next(
+        iter(
+            U.image_dataset_from_directory(
+                str(root),
+                label_mode="binary",
+                image_size=(2, 2),
+                shuffle=False,
+                data_format="channels_first",
+                verbose=False,
+            )
+        )
+    )
     assert x.shape == (5, 3, 2, 2) and y.shape == (5, 1)
     only = next(iter(U.image_dataset_from_directory(str(root), labels=None, image_size=(2, 2), verbose=False)))
     assert isinstance(only, np.ndarray) and only.shape == (5, 2, 2, 3)
@@ -397,11 +437,13 @@ def test_image_dataset_shuffle_and_validation_split(tmp_path):
     tr = U.image_dataset_from_directory(str(root), subset="training", **kw)
     assert tr.file_paths == train.file_paths and len(train.file_paths) == 3 and len(val.file_paths) == 2
     assert sorted(train.file_paths + val.file_paths) == sorted(
-        U.image_dataset_from_directory(str(root), image_size=(6, 8), verbose=False).file_paths)
+        U.image_dataset_from_directory(str(root), image_size=(6, 8), verbose=False).file_paths
+    )
     codes = {int(x[0, 0, 0]): int(y) for x, y in train}  # labels stay with their images after shuffling
     assert all(code // 100 == label for code, label in codes.items())
-    with pytest.raises(ValueError, match="image_dataset_from_directory: with validation_split and shuffle=True "
-                                         "give a seed"):
+    with pytest.raises(
+        ValueError, match="image_dataset_from_directory: with validation_split and shuffle=True give a seed"
+    ):
         U.image_dataset_from_directory(str(root), validation_split=0.2, subset="training")
     with pytest.raises(ValueError, match="validation_split and subset must be given together"):
         U.image_dataset_from_directory(str(root), validation_split=0.2, seed=1)
@@ -409,17 +451,24 @@ def test_image_dataset_shuffle_and_validation_split(tmp_path):
 
 def test_image_dataset_sizes_and_errors(tmp_path):
     root = _image_tree(tmp_path / "mixed", sizes={("dog", 1): (4, 4)})
-    with pytest.raises(ValueError, match=r"image_dataset_from_directory: with image_size=None all images must have "
-                                         r"the same size.*6x8.*4x4.*give image_size"):
+    with pytest.raises(
+        ValueError,
+        match=r"image_dataset_from_directory: with image_size=None all images must have "
+        r"the same size.*6x8.*4x4.*give image_size",
+    ):
         U.image_dataset_from_directory(str(root), image_size=None, verbose=False)
     same = _image_tree(tmp_path / "same")
     x, _ = next(iter(U.image_dataset_from_directory(str(same), image_size=None, verbose=False)))
     assert x.shape == (5, 6, 8, 3)
-    for kw, msg in [(dict(label_mode="sparse"), "label_mode"), (dict(color_mode="cmyk"), "color_mode"),
-                    (dict(interpolation="area"), "interpolation"), (dict(image_size=(1, 2, 3)), "image_size"),
-                    (dict(labels=[0, 1]), "labels has 2 entries but 5 files"),
-                    (dict(class_names=["bird"]), "class_names"),
-                    (dict(crop_to_aspect_ratio=True, pad_to_aspect_ratio=True), "only one of")]:
+    for kw, msg in [
+        (dict(label_mode="sparse"), "label_mode"),
+        (dict(color_mode="cmyk"), "color_mode"),
+        (dict(interpolation="area"), "interpolation"),
+        (dict(image_size=(1, 2, 3)), "image_size"),
+        (dict(labels=[0, 1]), "labels has 2 entries but 5 files"),
+        (dict(class_names=["bird"]), "class_names"),
+        (dict(crop_to_aspect_ratio=True, pad_to_aspect_ratio=True), "only one of"),
+    ]:
         with pytest.raises(ValueError, match="image_dataset_from_directory: .*" + msg):
             U.image_dataset_from_directory(str(same), verbose=False, **kw)
     with pytest.raises(ValueError, match="does not exist"):
@@ -431,11 +480,21 @@ def test_image_dataset_crop_and_pad_to_aspect_ratio(tmp_path):
     a = np.zeros((4, 8, 3), np.uint8)
     a[:, 2:6] = 200  # a bright centre square
     Image.fromarray(a).save(tmp_path / "d" / "a" / "x.png")
-    x, _ = next(iter(U.image_dataset_from_directory(str(tmp_path / "d"), image_size=(4, 4), crop_to_aspect_ratio=True,
-                                                    verbose=False)))
+    x, _ = next(
+        iter(
+            U.image_dataset_from_directory(
+                str(tmp_path / "d"), image_size=(4, 4), crop_to_aspect_ratio=True, verbose=False
+            )
+        )
+    )
     np.testing.assert_array_equal(x[0], np.full((4, 4, 3), 200.0))  # the centre 4x4 crop
-    x, _ = next(iter(U.image_dataset_from_directory(str(tmp_path / "d"), image_size=(8, 8), pad_to_aspect_ratio=True,
-                                                    interpolation="nearest", verbose=False)))
+    x, _ = next(
+        iter(
+            U.image_dataset_from_directory(
+                str(tmp_path / "d"), image_size=(8, 8), pad_to_aspect_ratio=True, interpolation="nearest", verbose=False
+            )
+        )
+    )
     assert (x[0, :2] == 0).all() and (x[0, -2:] == 0).all() and (x[0, 2:6, 2:6] == 200).all()
 
 
@@ -468,6 +527,7 @@ def test_text_dataset_from_directory(tmp_path):
 
 # ----------------------------------------------------------------------------- split_dataset, Dataset
 
+
 def test_split_dataset_sizes_follow_keras_rules():
     x, y = np.arange(10), np.arange(10) * 10
     left, right = U.split_dataset((x, y), left_size=0.8)
@@ -494,8 +554,13 @@ def test_split_dataset_shuffle_and_datasets():
     a, b = U.split_dataset(ts, left_size=6)
     assert a.batch_size == 4 and [len(batch) for batch in a] == [4, 2]
     np.testing.assert_array_equal(next(iter(b))[0], [6, 7, 8])
-    for kw, err in [(dict(), ValueError), (dict(left_size=10), ValueError), (dict(left_size=1.5), ValueError),
-                    (dict(left_size=0.7, right_size=0.5), ValueError), (dict(left_size="a"), TypeError)]:
+    for kw, err in [
+        (dict(), ValueError),
+        (dict(left_size=10), ValueError),
+        (dict(left_size=1.5), ValueError),
+        (dict(left_size=0.7, right_size=0.5), ValueError),
+        (dict(left_size="a"), TypeError),
+    ]:
         with pytest.raises(err, match="split_dataset"):
             U.split_dataset(np.arange(10), **kw)
     with pytest.raises(ValueError, match="different numbers of rows"):
@@ -515,6 +580,7 @@ def test_dataset_from_arrays_reshuffles_each_epoch():
 
 
 # ----------------------------------------------------------------------------- PyDataset in fit
+
 
 class Batches(U.PyDataset):
     def __init__(self, x, y, batch_size, as_list=False, **kwargs):
@@ -558,7 +624,7 @@ def test_pydataset_fit_hooks_order_and_equivalence_with_arrays():
     random.seed(1)
     hist = model.fit(ds, epochs=3, verbose=0)
     assert ds.events == ["begin", "end"] * 3
-    epochs = [ds.seen[1:][i * 3:(i + 1) * 3] for i in range(3)]  # seen[0]: batch 0 read to build the model
+    epochs = [ds.seen[1:][i * 3 : (i + 1) * 3] for i in range(3)]  # seen[0]: batch 0 read to build the model
     assert all(sorted(e) == [0, 1, 2] for e in epochs) and any(e != [0, 1, 2] for e in epochs)
     random.seed(1)
     expected = []
@@ -577,8 +643,11 @@ def test_pydataset_fit_hooks_order_and_equivalence_with_arrays():
 def test_pydataset_workers_lists_evaluate_predict():
     x, y = _data()
     plain = _model().fit(Batches(x, y, 8), epochs=2, shuffle=False, verbose=0).history["loss"]
-    pooled = _model().fit(Batches(x, y, 8, as_list=True, workers=3, max_queue_size=2), epochs=2, shuffle=False,
-                          verbose=0).history["loss"]
+    pooled = (
+        _model()
+        .fit(Batches(x, y, 8, as_list=True, workers=3, max_queue_size=2), epochs=2, shuffle=False, verbose=0)
+        .history["loss"]
+    )
     np.testing.assert_allclose(pooled, plain, rtol=1e-6)
     m = _model()
     m.fit(x, y, epochs=1, verbose=0)
@@ -611,6 +680,7 @@ def test_pydataset_steps_per_epoch_and_endless():
 
 # ----------------------------------------------------------------------------- Progbar
 
+
 def test_progbar_averages_and_formats():
     out = io.StringIO()
     bar = U.Progbar(4, verbose=1, interval=0, stateful_metrics=["acc"], file=out)
@@ -636,6 +706,7 @@ def test_progbar_averages_and_formats():
 
 # ----------------------------------------------------------------------------- small helpers
 
+
 def test_config_behaves_like_keras():
     for cls in (U.Config, keras.utils.Config):
         c = cls(lr=0.1, b=2)
@@ -655,8 +726,9 @@ def test_config_behaves_like_keras():
             c.momentun  # noqa: B018
 
 
-@pytest.mark.parametrize("dtype", [None, "float32", np.float64, np.dtype("int8"), jnp.bfloat16, int, float, bool,
-                                   "int", jnp.uint16, complex])
+@pytest.mark.parametrize(
+    "dtype", [None, "float32", np.float64, np.dtype("int8"), jnp.bfloat16, int, float, bool, "int", jnp.uint16, complex]
+)
 def test_standardize_dtype_matches_keras(dtype):
     assert U.standardize_dtype(dtype) == keras.utils.standardize_dtype(dtype)
 

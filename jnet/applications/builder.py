@@ -21,8 +21,10 @@ def image_input(input_tensor, input_shape, where):
     if input_tensor is None:
         return Input(shape=input_shape)
     if not backend.is_keras_tensor(input_tensor):
-        raise ValueError(f"{where}: `input_tensor` must be a symbolic tensor (from jnet.Input or a layer call on one); "
-                         f"got {type(input_tensor).__name__}")
+        raise ValueError(
+            f"{where}: `input_tensor` must be a symbolic tensor (from jnet.Input or a layer call on one); "
+            f"got {type(input_tensor).__name__}"
+        )
     return input_tensor
 
 

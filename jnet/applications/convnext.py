@@ -19,23 +19,42 @@ from jnet.applications.builder import check_pooling, finish, image_input, pool
 from jnet.applications.weights import WeightsFile, check_weights
 from jnet.models.sequential import Sequential
 
-__all__ = ["ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtSmall", "ConvNeXtTiny", "ConvNeXtXLarge", "LayerScale",
-           "StochasticDepth", "decode_predictions", "preprocess_input"]
+__all__ = [
+    "ConvNeXtBase",
+    "ConvNeXtLarge",
+    "ConvNeXtSmall",
+    "ConvNeXtTiny",
+    "ConvNeXtXLarge",
+    "LayerScale",
+    "StochasticDepth",
+    "decode_predictions",
+    "preprocess_input",
+]
 
 BASE_WEIGHTS_PATH = "https://storage.googleapis.com/tensorflow/keras-applications/convnext/"
 
 # Keras's published files' sha256 (with top, without top).
 WEIGHTS_HASHES = {
-    "convnext_tiny": ("8ae6e78ce2933352b1ef4008e6dd2f17bc40771563877d156bc6426c7cf503ff",
-                      "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1"),
-    "convnext_small": ("ce1277d8f1ee5a0ef0e171469089c18f5233860ceaf9b168049cb9263fd7483c",
-                       "6fc8009faa2f00c1c1dfce59feea9b0745eb260a7dd11bee65c8e20843da6eab"),
-    "convnext_base": ("52cbb006d3dadd03f6e095a8ca1aca47aecdd75acb4bc74bce1f5c695d0086e6",
-                      "40a20c5548a5e9202f69735ecc06c990e6b7c9d2de39f0361e27baeb24cb7c45"),
-    "convnext_large": ("070c5ed9ed289581e477741d3b34beffa920db8cf590899d6d2c67fba2a198a6",
-                       "96f02b6f0753d4f543261bc9d09bed650f24dd6bc02ddde3066135b63d23a1cd"),
-    "convnext_xlarge": ("c1f5ccab661354fc3a79a10fa99af82f0fbf10ec65cb894a3ae0815f17a889ee",
-                        "de3f8a54174130e0cecdc71583354753d557fcf1f4487331558e2a16ba0cfe05"),
+    "convnext_tiny": (
+        "8ae6e78ce2933352b1ef4008e6dd2f17bc40771563877d156bc6426c7cf503ff",
+        "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1",
+    ),
+    "convnext_small": (
+        "ce1277d8f1ee5a0ef0e171469089c18f5233860ceaf9b168049cb9263fd7483c",
+        "6fc8009faa2f00c1c1dfce59feea9b0745eb260a7dd11bee65c8e20843da6eab",
+    ),
+    "convnext_base": (
+        "52cbb006d3dadd03f6e095a8ca1aca47aecdd75acb4bc74bce1f5c695d0086e6",
+        "40a20c5548a5e9202f69735ecc06c990e6b7c9d2de39f0361e27baeb24cb7c45",
+    ),
+    "convnext_large": (
+        "070c5ed9ed289581e477741d3b34beffa920db8cf590899d6d2c67fba2a198a6",
+        "96f02b6f0753d4f543261bc9d09bed650f24dd6bc02ddde3066135b63d23a1cd",
+    ),
+    "convnext_xlarge": (
+        "c1f5ccab661354fc3a79a10fa99af82f0fbf10ec65cb894a3ae0815f17a889ee",
+        "de3f8a54174130e0cecdc71583354753d557fcf1f4487331558e2a16ba0cfe05",
+    ),
 }
 
 MODEL_CONFIGS = {
@@ -46,8 +65,13 @@ MODEL_CONFIGS = {
     "xlarge": {"depths": [3, 3, 27, 3], "projection_dims": [256, 512, 1024, 2048], "default_size": 224},
 }
 
-_TITLES = {"convnext_tiny": "ConvNeXtTiny", "convnext_small": "ConvNeXtSmall", "convnext_base": "ConvNeXtBase",
-           "convnext_large": "ConvNeXtLarge", "convnext_xlarge": "ConvNeXtXLarge"}
+_TITLES = {
+    "convnext_tiny": "ConvNeXtTiny",
+    "convnext_small": "ConvNeXtSmall",
+    "convnext_base": "ConvNeXtBase",
+    "convnext_large": "ConvNeXtLarge",
+    "convnext_xlarge": "ConvNeXtXLarge",
+}
 
 
 class StochasticDepth(layers.Layer):
@@ -98,8 +122,9 @@ class LayerScale(layers.Layer):
         self.projection_dim = projection_dim
 
     def build(self, input_shape):
-        self.gamma = self.add_weight(shape=(self.projection_dim,), initializer=_constant(self.init_values),
-                                     trainable=True, name="gamma")
+        self.gamma = self.add_weight(
+            shape=(self.projection_dim,), initializer=_constant(self.init_values), trainable=True, name="gamma"
+        )
 
     def call(self, x):
         return x * jnp.reshape(self.gamma.value, (1,) * (x.ndim - 1) + (-1,))
@@ -119,8 +144,9 @@ def ConvNeXtBlock(projection_dim, drop_path_rate=0.0, layer_scale_init_value=1e-
     between, optional layer scale, plus the residual. Returns a function of the input tensor."""
 
     def apply(inputs):
-        x = layers.Conv2D(filters=projection_dim, kernel_size=7, padding="same", groups=projection_dim,
-                          name=f"{name}_depthwise_conv")(inputs)
+        x = layers.Conv2D(
+            filters=projection_dim, kernel_size=7, padding="same", groups=projection_dim, name=f"{name}_depthwise_conv"
+        )(inputs)
         x = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_layernorm")(x)
         x = layers.Dense(4 * projection_dim, name=f"{name}_pointwise_conv_1")(x)
         x = layers.Activation("gelu", name=f"{name}_gelu")(x)
@@ -160,9 +186,23 @@ def Head(num_classes=1000, classifier_activation=None, name=None):
     return apply
 
 
-def ConvNeXt(depths, projection_dims, drop_path_rate=0.0, layer_scale_init_value=1e-6, default_size=224,
-             name="convnext", include_preprocessing=True, include_top=True, weights=None, input_tensor=None,
-             input_shape=None, pooling=None, classes=1000, classifier_activation="softmax", weights_name=None):
+def ConvNeXt(
+    depths,
+    projection_dims,
+    drop_path_rate=0.0,
+    layer_scale_init_value=1e-6,
+    default_size=224,
+    name="convnext",
+    include_preprocessing=True,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    weights_name=None,
+):
     """Instantiates a ConvNeXt architecture from its stage depths and widths (Keras's
     `keras.src.applications.convnext.ConvNeXt`).
 
@@ -182,22 +222,33 @@ def ConvNeXt(depths, projection_dims, drop_path_rate=0.0, layer_scale_init_value
     """
     where = _TITLES.get(weights_name, "ConvNeXt")
     if backend.image_data_format() == "channels_first":
-        raise ValueError("ConvNeXt does not support the `channels_first` image data format; switch to "
-                         "`channels_last` (jnet.config.set_image_data_format)")
+        raise ValueError(
+            "ConvNeXt does not support the `channels_first` image data format; switch to "
+            "`channels_last` (jnet.config.set_image_data_format)"
+        )
     if weights == "imagenet":
         expected = MODEL_CONFIGS[weights_name.split("convnext_")[-1]]
         if list(depths) != expected["depths"] or list(projection_dims) != expected["projection_dims"]:
-            raise ValueError(f"ConvNeXt: the architecture does not match the {weights_name} weights: expected "
-                             f"depths={expected['depths']} and projection_dims={expected['projection_dims']}, "
-                             f"got {list(depths)} and {list(projection_dims)}")
+            raise ValueError(
+                f"ConvNeXt: the architecture does not match the {weights_name} weights: expected "
+                f"depths={expected['depths']} and projection_dims={expected['projection_dims']}, "
+                f"got {list(depths)} and {list(projection_dims)}"
+            )
         if weights_name not in name:
-            raise ValueError(f"ConvNeXt: with weights='imagenet' the model name must contain the variant "
-                             f"{weights_name!r}; got name={name!r}")
+            raise ValueError(
+                f"ConvNeXt: with weights='imagenet' the model name must contain the variant "
+                f"{weights_name!r}; got name={name!r}"
+            )
     check_weights(weights, include_top, classes, where)
     check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=default_size, min_size=32,
-                                                    data_format=backend.image_data_format(),
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=default_size,
+        min_size=32,
+        data_format=backend.image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
     img_input = image_input(input_tensor, input_shape, where)
 
     def body():
@@ -206,15 +257,23 @@ def ConvNeXt(depths, projection_dims, drop_path_rate=0.0, layer_scale_init_value
         if include_preprocessing and input_shape[-1] == 3:
             x = PreStem(name=name)(x)
 
-        stem = Sequential([
-            layers.Conv2D(projection_dims[0], kernel_size=4, strides=4, name=f"{name}_stem_conv"),
-            layers.LayerNormalization(epsilon=1e-6, name=f"{name}_stem_layernorm"),
-        ], name=f"{name}_stem")
+        stem = Sequential(
+            [
+                layers.Conv2D(projection_dims[0], kernel_size=4, strides=4, name=f"{name}_stem_conv"),
+                layers.LayerNormalization(epsilon=1e-6, name=f"{name}_stem_layernorm"),
+            ],
+            name=f"{name}_stem",
+        )
         downsample = [stem] + [
-            Sequential([
-                layers.LayerNormalization(epsilon=1e-6, name=f"{name}_downsampling_layernorm_{i}"),
-                layers.Conv2D(projection_dims[i + 1], kernel_size=2, strides=2, name=f"{name}_downsampling_conv_{i}"),
-            ], name=f"{name}_downsampling_block_{i}")
+            Sequential(
+                [
+                    layers.LayerNormalization(epsilon=1e-6, name=f"{name}_downsampling_layernorm_{i}"),
+                    layers.Conv2D(
+                        projection_dims[i + 1], kernel_size=2, strides=2, name=f"{name}_downsampling_conv_{i}"
+                    ),
+                ],
+                name=f"{name}_downsampling_block_{i}",
+            )
             for i in range(3)
         ]
 
@@ -223,9 +282,12 @@ def ConvNeXt(depths, projection_dims, drop_path_rate=0.0, layer_scale_init_value
         for i in range(4):
             x = downsample[i](x)
             for j in range(depths[i]):
-                x = ConvNeXtBlock(projection_dim=projection_dims[i], drop_path_rate=rates[cur + j],
-                                  layer_scale_init_value=layer_scale_init_value,
-                                  name=f"{name}_stage_{i}_block_{j}")(x)
+                x = ConvNeXtBlock(
+                    projection_dim=projection_dims[i],
+                    drop_path_rate=rates[cur + j],
+                    layer_scale_init_value=layer_scale_init_value,
+                    name=f"{name}_stage_{i}_block_{j}",
+                )(x)
             cur += depths[i]
 
         if include_top:
@@ -274,14 +336,34 @@ _DOC = """Instantiates the {title} architecture (`keras.applications.{title}`).
 def _variant(key, title):
     cfg = MODEL_CONFIGS[key]
 
-    def constructor(include_top=True, include_preprocessing=True, weights="imagenet", input_tensor=None,
-                    input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
-                    name=f"convnext_{key}"):
-        return ConvNeXt(weights_name=f"convnext_{key}", depths=cfg["depths"], projection_dims=cfg["projection_dims"],
-                        drop_path_rate=0.0, layer_scale_init_value=1e-6, default_size=cfg["default_size"], name=name,
-                        include_top=include_top, include_preprocessing=include_preprocessing, weights=weights,
-                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
-                        classifier_activation=classifier_activation)
+    def constructor(
+        include_top=True,
+        include_preprocessing=True,
+        weights="imagenet",
+        input_tensor=None,
+        input_shape=None,
+        pooling=None,
+        classes=1000,
+        classifier_activation="softmax",
+        name=f"convnext_{key}",
+    ):
+        return ConvNeXt(
+            weights_name=f"convnext_{key}",
+            depths=cfg["depths"],
+            projection_dims=cfg["projection_dims"],
+            drop_path_rate=0.0,
+            layer_scale_init_value=1e-6,
+            default_size=cfg["default_size"],
+            name=name,
+            include_top=include_top,
+            include_preprocessing=include_preprocessing,
+            weights=weights,
+            input_tensor=input_tensor,
+            input_shape=input_shape,
+            pooling=pooling,
+            classes=classes,
+            classifier_activation=classifier_activation,
+        )
 
     constructor.__name__ = constructor.__qualname__ = title
     constructor.__doc__ = _DOC.format(title=title)

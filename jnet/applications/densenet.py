@@ -54,19 +54,26 @@ def conv_block(x, growth_rate, name):
     return layers.Concatenate(axis=3, name=f"{name}_concat")([x, x1])
 
 
-def build_densenet(depth, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
-                   name):
+def build_densenet(
+    depth, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name
+):
     from jnet import backend, layers
 
     where = f"DenseNet{depth}"
     if backend.image_data_format() == "channels_first":
-        raise ValueError(f"{where} does not support the `channels_first` image data format (as in Keras); "
-                         "use `channels_last`")
+        raise ValueError(
+            f"{where} does not support the `channels_first` image data format (as in Keras); use `channels_last`"
+        )
     check_weights(weights, include_top, classes, where)
     check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=224, min_size=32,
-                                                    data_format=backend.image_data_format(),
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=224,
+        min_size=32,
+        data_format=backend.image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
     img_input = image_input(input_tensor, input_shape, where)
     blocks = _BLOCKS[depth]
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)))(img_input)
@@ -116,22 +123,49 @@ _DOC = """Instantiates the {name} architecture, as `keras.applications.{name}`.
     """
 
 
-def DenseNet121(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-                classes=1000, classifier_activation="softmax", name="densenet121"):
-    return build_densenet(121, include_top, weights, input_tensor, input_shape, pooling, classes,
-                          classifier_activation, name)
+def DenseNet121(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,  # noqa: N802
+    classes=1000,
+    classifier_activation="softmax",
+    name="densenet121",
+):
+    return build_densenet(
+        121, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name
+    )
 
 
-def DenseNet169(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-                classes=1000, classifier_activation="softmax", name="densenet169"):
-    return build_densenet(169, include_top, weights, input_tensor, input_shape, pooling, classes,
-                          classifier_activation, name)
+def DenseNet169(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,  # noqa: N802
+    classes=1000,
+    classifier_activation="softmax",
+    name="densenet169",
+):
+    return build_densenet(
+        169, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name
+    )
 
 
-def DenseNet201(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-                classes=1000, classifier_activation="softmax", name="densenet201"):
-    return build_densenet(201, include_top, weights, input_tensor, input_shape, pooling, classes,
-                          classifier_activation, name)
+def DenseNet201(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,  # noqa: N802
+    classes=1000,
+    classifier_activation="softmax",
+    name="densenet201",
+):
+    return build_densenet(
+        201, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name
+    )
 
 
 for _fn in (DenseNet121, DenseNet169, DenseNet201):

@@ -17,8 +17,18 @@ from jnet.applications import imagenet_utils
 from jnet.applications.builder import check_pooling, finish, image_input, pool
 from jnet.applications.weights import WeightsFile, check_weights
 
-__all__ = ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3", "EfficientNetB4",
-           "EfficientNetB5", "EfficientNetB6", "EfficientNetB7", "decode_predictions", "preprocess_input"]
+__all__ = [
+    "EfficientNetB0",
+    "EfficientNetB1",
+    "EfficientNetB2",
+    "EfficientNetB3",
+    "EfficientNetB4",
+    "EfficientNetB5",
+    "EfficientNetB6",
+    "EfficientNetB7",
+    "decode_predictions",
+    "preprocess_input",
+]
 
 BASE_WEIGHTS_PATH = "https://storage.googleapis.com/keras-applications/"
 
@@ -46,31 +56,62 @@ _STAGES = (
     (3, 1, 192, 320, 6, 1),
 )
 DEFAULT_BLOCKS_ARGS = [
-    {"kernel_size": k, "repeats": r, "filters_in": fi, "filters_out": fo, "expand_ratio": e,
-     "id_skip": True, "strides": s, "se_ratio": 0.25}
+    {
+        "kernel_size": k,
+        "repeats": r,
+        "filters_in": fi,
+        "filters_out": fo,
+        "expand_ratio": e,
+        "id_skip": True,
+        "strides": s,
+        "se_ratio": 0.25,
+    }
     for k, r, fi, fo, e, s in _STAGES
 ]
 
-CONV_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
-                           "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"}}
-DENSE_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
-                            "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
+CONV_KERNEL_INITIALIZER = {
+    "class_name": "VarianceScaling",
+    "config": {"scale": 2.0, "mode": "fan_out", "distribution": "truncated_normal"},
+}
+DENSE_KERNEL_INITIALIZER = {
+    "class_name": "VarianceScaling",
+    "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"},
+}
 
 IMAGENET_STDDEV_RGB = [0.229, 0.224, 0.225]
 
 # (width_coefficient, depth_coefficient, default_size, dropout_rate) per variant.
 _VARIANTS = {
-    "b0": (1.0, 1.0, 224, 0.2), "b1": (1.0, 1.1, 240, 0.2), "b2": (1.1, 1.2, 260, 0.3),
-    "b3": (1.2, 1.4, 300, 0.3), "b4": (1.4, 1.8, 380, 0.4), "b5": (1.6, 2.2, 456, 0.4),
-    "b6": (1.8, 2.6, 528, 0.5), "b7": (2.0, 3.1, 600, 0.5),
+    "b0": (1.0, 1.0, 224, 0.2),
+    "b1": (1.0, 1.1, 240, 0.2),
+    "b2": (1.1, 1.2, 260, 0.3),
+    "b3": (1.2, 1.4, 300, 0.3),
+    "b4": (1.4, 1.8, 380, 0.4),
+    "b5": (1.6, 2.2, 456, 0.4),
+    "b6": (1.8, 2.6, 528, 0.5),
+    "b7": (2.0, 3.1, 600, 0.5),
 }
 
 
-def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rate=0.2,
-                 drop_connect_rate=0.2, depth_divisor=8, activation="swish", blocks_args="default",
-                 name="efficientnet", include_top=True, weights="imagenet", input_tensor=None,
-                 input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
-                 weights_name=None):
+def EfficientNet(
+    width_coefficient,
+    depth_coefficient,
+    default_size,
+    dropout_rate=0.2,
+    drop_connect_rate=0.2,
+    depth_divisor=8,
+    activation="swish",
+    blocks_args="default",
+    name="efficientnet",
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    weights_name=None,
+):
     """Instantiates the EfficientNet architecture from its scaling coefficients (Keras's
     `keras.src.applications.efficientnet.EfficientNet`; the public names are the B0-B7
     functions).
@@ -98,9 +139,14 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
     blocks_args = copy.deepcopy(blocks_args)
     check_weights(weights, include_top, classes, where)
     check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=default_size, min_size=32,
-                                                    data_format=backend.image_data_format(),
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=default_size,
+        min_size=32,
+        data_format=backend.image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
     img_input = image_input(input_tensor, input_shape, where)
     bn_axis = 3 if backend.image_data_format() == "channels_last" else 1
 
@@ -122,8 +168,15 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
             # scale turns its division by sqrt(std) into the original division by std.
             x = layers.Rescaling([1.0 / math.sqrt(s) for s in IMAGENET_STDDEV_RGB])(x)
         x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, 3), name="stem_conv_pad")(x)
-        x = layers.Conv2D(round_filters(32), 3, strides=2, padding="valid", use_bias=False,
-                          kernel_initializer=CONV_KERNEL_INITIALIZER, name="stem_conv")(x)
+        x = layers.Conv2D(
+            round_filters(32),
+            3,
+            strides=2,
+            padding="valid",
+            use_bias=False,
+            kernel_initializer=CONV_KERNEL_INITIALIZER,
+            name="stem_conv",
+        )(x)
         x = layers.BatchNormalization(axis=bn_axis, name="stem_bn")(x)
         x = layers.Activation(activation, name="stem_activation")(x)
 
@@ -131,20 +184,34 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
         total = float(sum(round_repeats(a["repeats"]) for a in blocks_args))
         for i, args in enumerate(blocks_args):
             if args["repeats"] <= 0:
-                raise ValueError(f"EfficientNet: the number of repeats must be > 0; received "
-                                 f"repeats={args['repeats']} in blocks_args[{i}]")
+                raise ValueError(
+                    f"EfficientNet: the number of repeats must be > 0; received "
+                    f"repeats={args['repeats']} in blocks_args[{i}]"
+                )
             args["filters_in"] = round_filters(args["filters_in"])
             args["filters_out"] = round_filters(args["filters_out"])
             for j in range(round_repeats(args.pop("repeats"))):
                 if j > 0:  # only a stage's first block changes stride and width
                     args["strides"] = 1
                     args["filters_in"] = args["filters_out"]
-                x = block(x, activation, drop_connect_rate * b / total, name=f"block{i + 1}{chr(j + 97)}_",
-                          bn_axis=bn_axis, **args)
+                x = block(
+                    x,
+                    activation,
+                    drop_connect_rate * b / total,
+                    name=f"block{i + 1}{chr(j + 97)}_",
+                    bn_axis=bn_axis,
+                    **args,
+                )
                 b += 1
 
-        x = layers.Conv2D(round_filters(1280), 1, padding="same", use_bias=False,
-                          kernel_initializer=CONV_KERNEL_INITIALIZER, name="top_conv")(x)
+        x = layers.Conv2D(
+            round_filters(1280),
+            1,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=CONV_KERNEL_INITIALIZER,
+            name="top_conv",
+        )(x)
         x = layers.BatchNormalization(axis=bn_axis, name="top_bn")(x)
         x = layers.Activation(activation, name="top_activation")(x)
         if include_top:
@@ -152,8 +219,12 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
             if dropout_rate > 0:
                 x = layers.Dropout(dropout_rate, name="top_dropout")(x)
             imagenet_utils.validate_activation(classifier_activation, weights)
-            return layers.Dense(classes, activation=classifier_activation,
-                                kernel_initializer=DENSE_KERNEL_INITIALIZER, name="predictions")(x)
+            return layers.Dense(
+                classes,
+                activation=classifier_activation,
+                kernel_initializer=DENSE_KERNEL_INITIALIZER,
+                name="predictions",
+            )(x)
         return pool(x, pooling, name=f"{pooling}_pool" if pooling else None)
 
     file = None
@@ -163,13 +234,31 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
     return finish(img_input, input_tensor, body(), name, weights, file, where)
 
 
-def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, filters_out=16, kernel_size=3,
-          strides=1, expand_ratio=1, se_ratio=0.0, id_skip=True, bn_axis=3):
+def block(
+    inputs,
+    activation="swish",
+    drop_rate=0.0,
+    name="",
+    filters_in=32,
+    filters_out=16,
+    kernel_size=3,
+    strides=1,
+    expand_ratio=1,
+    se_ratio=0.0,
+    id_skip=True,
+    bn_axis=3,
+):
     """An inverted residual block (expand, depthwise conv, squeeze-and-excite, project)."""
     filters = filters_in * expand_ratio
     if expand_ratio != 1:
-        x = layers.Conv2D(filters, 1, padding="same", use_bias=False, kernel_initializer=CONV_KERNEL_INITIALIZER,
-                          name=f"{name}expand_conv")(inputs)
+        x = layers.Conv2D(
+            filters,
+            1,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=CONV_KERNEL_INITIALIZER,
+            name=f"{name}expand_conv",
+        )(inputs)
         x = layers.BatchNormalization(axis=bn_axis, name=f"{name}expand_bn")(x)
         x = layers.Activation(activation, name=f"{name}expand_activation")(x)
     else:
@@ -180,8 +269,14 @@ def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, fil
         conv_pad = "valid"
     else:
         conv_pad = "same"
-    x = layers.DepthwiseConv2D(kernel_size, strides=strides, padding=conv_pad, use_bias=False,
-                               depthwise_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}dwconv")(x)
+    x = layers.DepthwiseConv2D(
+        kernel_size,
+        strides=strides,
+        padding=conv_pad,
+        use_bias=False,
+        depthwise_initializer=CONV_KERNEL_INITIALIZER,
+        name=f"{name}dwconv",
+    )(x)
     x = layers.BatchNormalization(axis=bn_axis, name=f"{name}bn")(x)
     x = layers.Activation(activation, name=f"{name}activation")(x)
 
@@ -190,14 +285,32 @@ def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, fil
         se = layers.GlobalAveragePooling2D(name=f"{name}se_squeeze")(x)
         se_shape = (filters, 1, 1) if bn_axis == 1 else (1, 1, filters)
         se = layers.Reshape(se_shape, name=f"{name}se_reshape")(se)
-        se = layers.Conv2D(filters_se, 1, padding="same", activation=activation,
-                           kernel_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}se_reduce")(se)
-        se = layers.Conv2D(filters, 1, padding="same", activation="sigmoid",
-                           kernel_initializer=CONV_KERNEL_INITIALIZER, name=f"{name}se_expand")(se)
+        se = layers.Conv2D(
+            filters_se,
+            1,
+            padding="same",
+            activation=activation,
+            kernel_initializer=CONV_KERNEL_INITIALIZER,
+            name=f"{name}se_reduce",
+        )(se)
+        se = layers.Conv2D(
+            filters,
+            1,
+            padding="same",
+            activation="sigmoid",
+            kernel_initializer=CONV_KERNEL_INITIALIZER,
+            name=f"{name}se_expand",
+        )(se)
         x = layers.multiply([x, se], name=f"{name}se_excite")
 
-    x = layers.Conv2D(filters_out, 1, padding="same", use_bias=False, kernel_initializer=CONV_KERNEL_INITIALIZER,
-                      name=f"{name}project_conv")(x)
+    x = layers.Conv2D(
+        filters_out,
+        1,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=CONV_KERNEL_INITIALIZER,
+        name=f"{name}project_conv",
+    )(x)
     x = layers.BatchNormalization(axis=bn_axis, name=f"{name}project_bn")(x)
     if id_skip and strides == 1 and filters_in == filters_out:
         if drop_rate > 0:
@@ -242,11 +355,31 @@ def _variant(key):
     title = f"EfficientNet{key.upper()}"
     width, depth, size, dropout = _VARIANTS[key]
 
-    def constructor(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                    classes=1000, classifier_activation="softmax", name=f"efficientnet{key}"):
-        return EfficientNet(width, depth, size, dropout, name=name, include_top=include_top, weights=weights,
-                            input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                            classes=classes, classifier_activation=classifier_activation, weights_name=key)
+    def constructor(
+        include_top=True,
+        weights="imagenet",
+        input_tensor=None,
+        input_shape=None,
+        pooling=None,
+        classes=1000,
+        classifier_activation="softmax",
+        name=f"efficientnet{key}",
+    ):
+        return EfficientNet(
+            width,
+            depth,
+            size,
+            dropout,
+            name=name,
+            include_top=include_top,
+            weights=weights,
+            input_tensor=input_tensor,
+            input_shape=input_shape,
+            pooling=pooling,
+            classes=classes,
+            classifier_activation=classifier_activation,
+            weights_name=key,
+        )
 
     constructor.__name__ = constructor.__qualname__ = title
     constructor.__doc__ = _DOC.format(title=title, size=size)

@@ -29,8 +29,10 @@ def _data_format(data_format, where):
     if data_format is None:
         return backend.image_data_format()
     if data_format not in ("channels_first", "channels_last"):
-        raise ValueError(f"{where}: expected data_format to be one of `channels_first` or `channels_last`. "
-                         f"Received: data_format={data_format!r}")
+        raise ValueError(
+            f"{where}: expected data_format to be one of `channels_first` or `channels_last`. "
+            f"Received: data_format={data_format!r}"
+        )
     return data_format
 
 
@@ -59,7 +61,9 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     ```
     """
     if mode not in ("caffe", "tf", "torch"):
-        raise ValueError(f"preprocess_input: expected mode to be one of `caffe`, `tf` or `torch`. Received: mode={mode!r}")
+        raise ValueError(
+            f"preprocess_input: expected mode to be one of `caffe`, `tf` or `torch`. Received: mode={mode!r}"
+        )
     data_format = _data_format(data_format, "preprocess_input")
     if isinstance(x, np.ndarray):
         return _preprocess_numpy(x, data_format, mode)
@@ -152,8 +156,10 @@ def decode_predictions(preds, top=5):
     """
     shape = np.shape(preds)
     if len(shape) != 2 or shape[1] != 1000:
-        raise ValueError("decode_predictions expects a batch of predictions (a 2D array of shape (samples, 1000)). "
-                         f"Received array with shape: {tuple(shape)}")
+        raise ValueError(
+            "decode_predictions expects a batch of predictions (a 2D array of shape (samples, 1000)). "
+            f"Received array with shape: {tuple(shape)}"
+        )
     index = _class_index()
     results = []
     for pred in np.asarray(preds):
@@ -186,15 +192,22 @@ def obtain_input_shape(input_shape, default_size, min_size, data_format, require
     if weights != "imagenet" and input_shape and len(input_shape) == 3:
         channels = input_shape[0] if channels_first else input_shape[-1]
         if channels not in (1, 3):
-            warnings.warn(f"This model usually expects 1 or 3 input channels. However, it was passed an input_shape "
-                          f"with {channels} input channels.", stacklevel=3)
-        default_shape = (channels, default_size, default_size) if channels_first else (default_size, default_size, channels)
+            warnings.warn(
+                f"This model usually expects 1 or 3 input channels. However, it was passed an input_shape "
+                f"with {channels} input channels.",
+                stacklevel=3,
+            )
+        default_shape = (
+            (channels, default_size, default_size) if channels_first else (default_size, default_size, channels)
+        )
     else:
         default_shape = (3, default_size, default_size) if channels_first else (default_size, default_size, 3)
     if weights == "imagenet" and require_flatten:
         if input_shape is not None and tuple(input_shape) != default_shape:
-            raise ValueError(f"When setting `include_top=True` and loading `imagenet` weights, `input_shape` should be "
-                             f"{default_shape}. Received: input_shape={input_shape}")
+            raise ValueError(
+                f"When setting `include_top=True` and loading `imagenet` weights, `input_shape` should be "
+                f"{default_shape}. Received: input_shape={input_shape}"
+            )
         return default_shape
     if input_shape:
         input_shape = tuple(input_shape)
@@ -211,8 +224,9 @@ def obtain_input_shape(input_shape, default_size, min_size, data_format, require
     else:
         input_shape = (3, None, None) if channels_first else (None, None, 3)
     if require_flatten and None in input_shape:
-        raise ValueError(f"If `include_top` is True, you should specify a static `input_shape`. "
-                         f"Received: input_shape={input_shape}")
+        raise ValueError(
+            f"If `include_top` is True, you should specify a static `input_shape`. Received: input_shape={input_shape}"
+        )
     return input_shape
 
 
@@ -222,7 +236,7 @@ def correct_pad(inputs, kernel_size):
     from jnet import backend
 
     axis = 2 if backend.image_data_format() == "channels_first" else 1
-    size = tuple(inputs.shape[axis:axis + 2])
+    size = tuple(inputs.shape[axis : axis + 2])
     if isinstance(kernel_size, int):
         kernel_size = (kernel_size, kernel_size)
     adjust = (1, 1) if size[0] is None else (1 - size[0] % 2, 1 - size[1] % 2)
@@ -242,6 +256,8 @@ def validate_activation(classifier_activation, weights):
 
     fn = activations.get(classifier_activation)
     if fn not in (activations.get("softmax"), activations.get(None)):
-        raise ValueError("Only `None` and `softmax` activations are allowed for the `classifier_activation` argument "
-                         "when using pretrained weights, with `include_top=True`; Received: "
-                         f"classifier_activation={classifier_activation!r}")
+        raise ValueError(
+            "Only `None` and `softmax` activations are allowed for the `classifier_activation` argument "
+            "when using pretrained weights, with `include_top=True`; Received: "
+            f"classifier_activation={classifier_activation!r}"
+        )

@@ -60,18 +60,19 @@ def inception_resnet_block(x, scale, block_type, block_idx, activation="relu"):
     (`block_type` `"block35"`, `"block17"` or `"block8"`), its layers named
     `{block_type}_{block_idx}_...`."""
     if block_type == "block35":
-        branches = [conv2d_bn(x, 32, 1),
-                    conv2d_bn(conv2d_bn(x, 32, 1), 32, 3),
-                    conv2d_bn(conv2d_bn(conv2d_bn(x, 32, 1), 48, 3), 64, 3)]
+        branches = [
+            conv2d_bn(x, 32, 1),
+            conv2d_bn(conv2d_bn(x, 32, 1), 32, 3),
+            conv2d_bn(conv2d_bn(conv2d_bn(x, 32, 1), 48, 3), 64, 3),
+        ]
     elif block_type == "block17":
-        branches = [conv2d_bn(x, 192, 1),
-                    conv2d_bn(conv2d_bn(conv2d_bn(x, 128, 1), 160, [1, 7]), 192, [7, 1])]
+        branches = [conv2d_bn(x, 192, 1), conv2d_bn(conv2d_bn(conv2d_bn(x, 128, 1), 160, [1, 7]), 192, [7, 1])]
     elif block_type == "block8":
-        branches = [conv2d_bn(x, 192, 1),
-                    conv2d_bn(conv2d_bn(conv2d_bn(x, 192, 1), 224, [1, 3]), 256, [3, 1])]
+        branches = [conv2d_bn(x, 192, 1), conv2d_bn(conv2d_bn(conv2d_bn(x, 192, 1), 224, [1, 3]), 256, [3, 1])]
     else:
-        raise ValueError(f"inception_resnet_block: unknown block_type {block_type!r}; expected 'block35', 'block17' "
-                         "or 'block8'")
+        raise ValueError(
+            f"inception_resnet_block: unknown block_type {block_type!r}; expected 'block35', 'block17' or 'block8'"
+        )
     block_name = f"{block_type}_{block_idx}"
     channel_axis = 1 if backend.image_data_format() == "channels_first" else 3
     mixed = layers.Concatenate(axis=channel_axis, name=f"{block_name}_mixed")(branches)
@@ -82,8 +83,16 @@ def inception_resnet_block(x, scale, block_type, block_idx, activation="relu"):
     return x
 
 
-def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                      classes=1000, classifier_activation="softmax", name="inception_resnet_v2"):
+def InceptionResNetV2(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="inception_resnet_v2",
+):
     """Instantiates the Inception-ResNet v2 architecture (`keras.applications.InceptionResNetV2`).
 
     Args:
@@ -113,9 +122,14 @@ def InceptionResNetV2(include_top=True, weights="imagenet", input_tensor=None, i
     where = "InceptionResNetV2"
     check_weights(weights, include_top, classes, where)
     check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=299, min_size=75,
-                                                    data_format=backend.image_data_format(),
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=299,
+        min_size=75,
+        data_format=backend.image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
     img_input = image_input(input_tensor, input_shape, where)
     channel_axis = 1 if backend.image_data_format() == "channels_first" else 3
 

@@ -15,22 +15,37 @@ from jnet.applications.weights import WeightsFile, check_weights
 
 __all__ = ["InceptionV3", "decode_predictions", "preprocess_input"]
 
-WEIGHTS_PATH = ("https://storage.googleapis.com/tensorflow/keras-applications/"
-                "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5")
-WEIGHTS_PATH_NO_TOP = ("https://storage.googleapis.com/tensorflow/keras-applications/"
-                       "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_PATH = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/"
+    "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
+)
+WEIGHTS_PATH_NO_TOP = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/"
+    "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+)
 _FILES = {
-    True: WeightsFile("inception_v3_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH, "9a0d58056eeedaa3f26cb7ebd46da564"),
-    False: WeightsFile("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", WEIGHTS_PATH_NO_TOP,
-            "bcbd6486424b2319ff4ef7d526e38f63"),
+    True: WeightsFile(
+        "inception_v3_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH, "9a0d58056eeedaa3f26cb7ebd46da564"
+    ),
+    False: WeightsFile(
+        "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        WEIGHTS_PATH_NO_TOP,
+        "bcbd6486424b2319ff4ef7d526e38f63",
+    ),
 }
 
 
 def conv2d_bn(x, filters, num_row, num_col, padding="same", strides=(1, 1), name=None, bn_axis=3):
     """Conv2D (no bias) + BatchNormalization (no scale) + ReLU; with `name`, the layers are
     `{name}_conv`, `{name}_bn` and `{name}`, else auto-named as in Keras."""
-    x = layers.Conv2D(filters, (num_row, num_col), strides=strides, padding=padding, use_bias=False,
-                      name=None if name is None else f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters,
+        (num_row, num_col),
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        name=None if name is None else f"{name}_conv",
+    )(x)
     x = layers.BatchNormalization(axis=bn_axis, scale=False, name=None if name is None else f"{name}_bn")(x)
     return layers.Activation("relu", name=name)(x)
 
@@ -40,8 +55,16 @@ def _avg_branch(x, filters, bn_axis):
     return conv2d_bn(pool, filters, 1, 1, bn_axis=bn_axis)
 
 
-def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,
-                classes=1000, classifier_activation="softmax", name="inception_v3"):
+def InceptionV3(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="inception_v3",
+):
     """Instantiates the Inception v3 architecture (`keras.applications.InceptionV3`).
 
     Args:
@@ -71,9 +94,14 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
     where = "InceptionV3"
     check_weights(weights, include_top, classes, where)
     check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=299, min_size=75,
-                                                    data_format=backend.image_data_format(),
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=299,
+        min_size=75,
+        data_format=backend.image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
     img_input = image_input(input_tensor, input_shape, where)
     bn_axis = 3 if backend.image_data_format() == "channels_last" else 1
 

@@ -29,9 +29,19 @@ def _rows_cols(input_shape):
     return input_shape[0], input_shape[1]
 
 
-def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, include_top=True,  # noqa: N802
-              weights="imagenet", input_tensor=None, pooling=None, classes=1000, classifier_activation="softmax",
-              name=None):
+def MobileNet(
+    input_shape=None,
+    alpha=1.0,
+    depth_multiplier=1,
+    dropout=1e-3,
+    include_top=True,  # noqa: N802
+    weights="imagenet",
+    input_tensor=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+):
     """Instantiates the MobileNet architecture, as `keras.applications.MobileNet`.
 
     Args:
@@ -70,21 +80,33 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
         rows, cols = _rows_cols(input_shape)
         if rows == cols and rows in (128, 160, 192, 224):
             default_size = rows
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=default_size, min_size=32,
-                                                    data_format=backend.image_data_format(),
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=default_size,
+        min_size=32,
+        data_format=backend.image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
     rows, cols = _rows_cols(input_shape)
     if weights == "imagenet":
         if depth_multiplier != 1:
-            raise ValueError("MobileNet: if imagenet weights are being loaded, depth multiplier must be 1. "
-                             f"Received depth_multiplier={depth_multiplier}")
+            raise ValueError(
+                "MobileNet: if imagenet weights are being loaded, depth multiplier must be 1. "
+                f"Received depth_multiplier={depth_multiplier}"
+            )
         if alpha not in _ALPHA_TEXT:
-            raise ValueError("MobileNet: if imagenet weights are being loaded, alpha can be one of `0.25`, `0.50`, "
-                             f"`0.75` or `1.0` only. Received alpha={alpha}")
+            raise ValueError(
+                "MobileNet: if imagenet weights are being loaded, alpha can be one of `0.25`, `0.50`, "
+                f"`0.75` or `1.0` only. Received alpha={alpha}"
+            )
         if rows != cols or rows not in (128, 160, 192, 224):
             rows = 224
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in [128, 160, 192, 224]. "
-                          "Weights for input shape (224, 224) will be loaded as the default.", stacklevel=2)
+            warnings.warn(
+                "`input_shape` is undefined or non-square, or `rows` is not in [128, 160, 192, 224]. "
+                "Weights for input shape (224, 224) will be loaded as the default.",
+                stacklevel=2,
+            )
     img_input = image_input(input_tensor, input_shape, where)
 
     x = _conv_block(img_input, 32, alpha, strides=(2, 2))
@@ -115,8 +137,9 @@ def _channel_axis():
 def _conv_block(inputs, filters, alpha, kernel=(3, 3), strides=(1, 1)):
     from jnet import layers
 
-    x = layers.Conv2D(int(filters * alpha), kernel, padding="same", use_bias=False, strides=strides,
-                      name="conv1")(inputs)
+    x = layers.Conv2D(int(filters * alpha), kernel, padding="same", use_bias=False, strides=strides, name="conv1")(
+        inputs
+    )
     x = layers.BatchNormalization(axis=_channel_axis(), name="conv1_bn")(x)
     return layers.ReLU(6.0, name="conv1_relu")(x)
 
@@ -128,13 +151,24 @@ def _depthwise_conv_block(inputs, pointwise_conv_filters, alpha, depth_multiplie
     x = inputs
     if strides != (1, 1):
         x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{block_id}")(x)
-    x = layers.DepthwiseConv2D((3, 3), padding="same" if strides == (1, 1) else "valid",
-                               depth_multiplier=depth_multiplier, strides=strides, use_bias=False,
-                               name=f"conv_dw_{block_id}")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3),
+        padding="same" if strides == (1, 1) else "valid",
+        depth_multiplier=depth_multiplier,
+        strides=strides,
+        use_bias=False,
+        name=f"conv_dw_{block_id}",
+    )(x)
     x = layers.BatchNormalization(axis=_channel_axis(), name=f"conv_dw_{block_id}_bn")(x)
     x = layers.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
-    x = layers.Conv2D(int(pointwise_conv_filters * alpha), (1, 1), padding="same", use_bias=False, strides=(1, 1),
-                      name=f"conv_pw_{block_id}")(x)
+    x = layers.Conv2D(
+        int(pointwise_conv_filters * alpha),
+        (1, 1),
+        padding="same",
+        use_bias=False,
+        strides=(1, 1),
+        name=f"conv_pw_{block_id}",
+    )(x)
     x = layers.BatchNormalization(axis=_channel_axis(), name=f"conv_pw_{block_id}_bn")(x)
     return layers.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
 

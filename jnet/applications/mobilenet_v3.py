@@ -59,8 +59,24 @@ def _hard_swish(x):
     return layers.Activation("hard_swish")(x)
 
 
-def _build(stack_fn, last_point_ch, input_shape, alpha, model_type, minimalistic, include_top, weights,
-           input_tensor, classes, pooling, dropout_rate, classifier_activation, include_preprocessing, name, where):
+def _build(
+    stack_fn,
+    last_point_ch,
+    input_shape,
+    alpha,
+    model_type,
+    minimalistic,
+    include_top,
+    weights,
+    input_tensor,
+    classes,
+    pooling,
+    dropout_rate,
+    classifier_activation,
+    include_preprocessing,
+    name,
+    where,
+):
     from jnet import backend, layers
     from jnet.applications.mobilenet_v2 import _spatial
 
@@ -69,8 +85,10 @@ def _build(stack_fn, last_point_ch, input_shape, alpha, model_type, minimalistic
     if input_tensor is not None:
         image_input(input_tensor, input_shape, where)  # a concrete array: the clear error
         if input_shape is not None and _spatial(input_tensor.shape, True) != _spatial(input_shape, False):
-            raise ValueError(f"{where}: `input_shape` and `input_tensor` disagree on the image size; Received "
-                             f"input_shape={input_shape}, input_tensor.shape={tuple(input_tensor.shape)}")
+            raise ValueError(
+                f"{where}: `input_shape` and `input_tensor` disagree on the image size; Received "
+                f"input_shape={input_shape}, input_tensor.shape={tuple(input_tensor.shape)}"
+            )
         if input_shape is None:
             rows, cols = _spatial(input_tensor.shape, True)
             input_shape = (3, cols, rows) if backend.image_data_format() == "channels_first" else (cols, rows, 3)
@@ -81,11 +99,16 @@ def _build(stack_fn, last_point_ch, input_shape, alpha, model_type, minimalistic
         raise ValueError(f"{where}: input size must be at least 32x32; Received `input_shape={input_shape}`")
     if weights == "imagenet":
         if (not minimalistic and alpha not in (0.75, 1.0)) or (minimalistic and alpha != 1.0):
-            raise ValueError(f"{where}: if imagenet weights are being loaded, alpha can be one of `0.75`, `1.0` for "
-                             f"non minimalistic or `1.0` for minimalistic only. Received alpha={alpha}")
+            raise ValueError(
+                f"{where}: if imagenet weights are being loaded, alpha can be one of `0.75`, `1.0` for "
+                f"non minimalistic or `1.0` for minimalistic only. Received alpha={alpha}"
+            )
         if rows != cols or rows != 224:
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not 224. Weights for input shape "
-                          "(224, 224) will be loaded as the default.", stacklevel=3)
+            warnings.warn(
+                "`input_shape` is undefined or non-square, or `rows` is not 224. Weights for input shape "
+                "(224, 224) will be loaded as the default.",
+                stacklevel=3,
+            )
     img_input = image_input(input_tensor, input_shape, where)
     kernel, activation, se_ratio = (3, _relu, None) if minimalistic else (5, _hard_swish, 0.25)
 
@@ -140,14 +163,20 @@ def _inverted_res_block(x, expansion, filters, kernel_size, stride, se_ratio, ac
     infilters = x.shape[channel_axis]
     if block_id:
         prefix = f"expanded_conv_{block_id}_"
-        x = layers.Conv2D(_depth(infilters * expansion), kernel_size=1, padding="same", use_bias=False,
-                          name=f"{prefix}expand")(x)
+        x = layers.Conv2D(
+            _depth(infilters * expansion), kernel_size=1, padding="same", use_bias=False, name=f"{prefix}expand"
+        )(x)
         x = layers.BatchNormalization(axis=channel_axis, epsilon=1e-3, momentum=0.999, name=f"{prefix}expand_bn")(x)
         x = activation(x)
     if stride == 2:
         x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, kernel_size), name=f"{prefix}depthwise_pad")(x)
-    x = layers.DepthwiseConv2D(kernel_size, strides=stride, padding="same" if stride == 1 else "valid", use_bias=False,
-                               name=f"{prefix}depthwise")(x)
+    x = layers.DepthwiseConv2D(
+        kernel_size,
+        strides=stride,
+        padding="same" if stride == 1 else "valid",
+        use_bias=False,
+        name=f"{prefix}depthwise",
+    )(x)
     x = layers.BatchNormalization(axis=channel_axis, epsilon=1e-3, momentum=0.999, name=f"{prefix}depthwise_bn")(x)
     x = activation(x)
     if se_ratio:
@@ -188,9 +217,20 @@ _DOC = """Instantiates the {name} architecture, as `keras.applications.{name}`.
     """
 
 
-def MobileNetV3Small(input_shape=None, alpha=1.0, minimalistic=False, include_top=True,  # noqa: N802
-                     weights="imagenet", input_tensor=None, classes=1000, pooling=None, dropout_rate=0.2,
-                     classifier_activation="softmax", include_preprocessing=True, name="MobileNetV3Small"):
+def MobileNetV3Small(
+    input_shape=None,
+    alpha=1.0,
+    minimalistic=False,
+    include_top=True,  # noqa: N802
+    weights="imagenet",
+    input_tensor=None,
+    classes=1000,
+    pooling=None,
+    dropout_rate=0.2,
+    classifier_activation="softmax",
+    include_preprocessing=True,
+    name="MobileNetV3Small",
+):
     def stack_fn(x, kernel, activation, se_ratio):
         def depth(d):
             return _depth(d * alpha)
@@ -203,33 +243,84 @@ def MobileNetV3Small(input_shape=None, alpha=1.0, minimalistic=False, include_to
             x = _inverted_res_block(x, expansion, depth(filters), kernel, stride, se_ratio, activation, block_id)
         return x
 
-    return _build(stack_fn, 1024, input_shape, alpha, "small", minimalistic, include_top, weights, input_tensor,
-                  classes, pooling, dropout_rate, classifier_activation, include_preprocessing, name,
-                  "MobileNetV3Small")
+    return _build(
+        stack_fn,
+        1024,
+        input_shape,
+        alpha,
+        "small",
+        minimalistic,
+        include_top,
+        weights,
+        input_tensor,
+        classes,
+        pooling,
+        dropout_rate,
+        classifier_activation,
+        include_preprocessing,
+        name,
+        "MobileNetV3Small",
+    )
 
 
-def MobileNetV3Large(input_shape=None, alpha=1.0, minimalistic=False, include_top=True,  # noqa: N802
-                     weights="imagenet", input_tensor=None, classes=1000, pooling=None, dropout_rate=0.2,
-                     classifier_activation="softmax", include_preprocessing=True, name="MobileNetV3Large"):
+def MobileNetV3Large(
+    input_shape=None,
+    alpha=1.0,
+    minimalistic=False,
+    include_top=True,  # noqa: N802
+    weights="imagenet",
+    input_tensor=None,
+    classes=1000,
+    pooling=None,
+    dropout_rate=0.2,
+    classifier_activation="softmax",
+    include_preprocessing=True,
+    name="MobileNetV3Large",
+):
     def stack_fn(x, kernel, activation, se_ratio):
         def depth(d):
             return _depth(d * alpha)
 
         # (expansion, filters, kernel, stride, se_ratio, activation) of blocks 0..14.
-        plan = [(1, 16, 3, 1, None, _relu), (4, 24, 3, 2, None, _relu), (3, 24, 3, 1, None, _relu),
-                (3, 40, kernel, 2, se_ratio, _relu), (3, 40, kernel, 1, se_ratio, _relu),
-                (3, 40, kernel, 1, se_ratio, _relu), (6, 80, 3, 2, None, activation),
-                (2.5, 80, 3, 1, None, activation), (2.3, 80, 3, 1, None, activation),
-                (2.3, 80, 3, 1, None, activation), (6, 112, 3, 1, se_ratio, activation),
-                (6, 112, 3, 1, se_ratio, activation), (6, 160, kernel, 2, se_ratio, activation),
-                (6, 160, kernel, 1, se_ratio, activation), (6, 160, kernel, 1, se_ratio, activation)]
+        plan = [
+            (1, 16, 3, 1, None, _relu),
+            (4, 24, 3, 2, None, _relu),
+            (3, 24, 3, 1, None, _relu),
+            (3, 40, kernel, 2, se_ratio, _relu),
+            (3, 40, kernel, 1, se_ratio, _relu),
+            (3, 40, kernel, 1, se_ratio, _relu),
+            (6, 80, 3, 2, None, activation),
+            (2.5, 80, 3, 1, None, activation),
+            (2.3, 80, 3, 1, None, activation),
+            (2.3, 80, 3, 1, None, activation),
+            (6, 112, 3, 1, se_ratio, activation),
+            (6, 112, 3, 1, se_ratio, activation),
+            (6, 160, kernel, 2, se_ratio, activation),
+            (6, 160, kernel, 1, se_ratio, activation),
+            (6, 160, kernel, 1, se_ratio, activation),
+        ]
         for block_id, (expansion, filters, k, stride, se, act) in enumerate(plan):
             x = _inverted_res_block(x, expansion, depth(filters), k, stride, se, act, block_id)
         return x
 
-    return _build(stack_fn, 1280, input_shape, alpha, "large", minimalistic, include_top, weights, input_tensor,
-                  classes, pooling, dropout_rate, classifier_activation, include_preprocessing, name,
-                  "MobileNetV3Large")
+    return _build(
+        stack_fn,
+        1280,
+        input_shape,
+        alpha,
+        "large",
+        minimalistic,
+        include_top,
+        weights,
+        input_tensor,
+        classes,
+        pooling,
+        dropout_rate,
+        classifier_activation,
+        include_preprocessing,
+        name,
+        "MobileNetV3Large",
+    )
 
 
 MobileNetV3Small.__doc__ = _DOC.format(name="MobileNetV3Small")

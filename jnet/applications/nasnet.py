@@ -22,12 +22,18 @@ NASNET_LARGE_WEIGHT_PATH = f"{BASE_WEIGHTS_PATH}NASNet-large.h5"
 NASNET_LARGE_WEIGHT_PATH_NO_TOP = f"{BASE_WEIGHTS_PATH}NASNet-large-no-top.h5"
 # default_size -> {include_top: published file}
 _FILES = {
-    224: {True: WeightsFile("nasnet_mobile.h5", NASNET_MOBILE_WEIGHT_PATH, "020fb642bf7360b370c678b08e0adf61"),
-          False: WeightsFile("nasnet_mobile_no_top.h5", NASNET_MOBILE_WEIGHT_PATH_NO_TOP,
-                             "1ed92395b5b598bdda52abe5c0dbfd63")},
-    331: {True: WeightsFile("nasnet_large.h5", NASNET_LARGE_WEIGHT_PATH, "11577c9a518f0070763c2b964a382f17"),
-          False: WeightsFile("nasnet_large_no_top.h5", NASNET_LARGE_WEIGHT_PATH_NO_TOP,
-                             "d81d89dc07e6e56530c4e77faddd61b5")},
+    224: {
+        True: WeightsFile("nasnet_mobile.h5", NASNET_MOBILE_WEIGHT_PATH, "020fb642bf7360b370c678b08e0adf61"),
+        False: WeightsFile(
+            "nasnet_mobile_no_top.h5", NASNET_MOBILE_WEIGHT_PATH_NO_TOP, "1ed92395b5b598bdda52abe5c0dbfd63"
+        ),
+    },
+    331: {
+        True: WeightsFile("nasnet_large.h5", NASNET_LARGE_WEIGHT_PATH, "11577c9a518f0070763c2b964a382f17"),
+        False: WeightsFile(
+            "nasnet_large_no_top.h5", NASNET_LARGE_WEIGHT_PATH_NO_TOP, "d81d89dc07e6e56530c4e77faddd61b5"
+        ),
+    },
 }
 
 _CHANNEL = -1  # NASNet is channels-last only
@@ -38,25 +44,29 @@ def _bn(name=None):
 
 
 def _conv1x1(filters, name):
-    return layers.Conv2D(filters, (1, 1), strides=(1, 1), padding="same", use_bias=False, name=name,
-                         kernel_initializer="he_normal")
+    return layers.Conv2D(
+        filters, (1, 1), strides=(1, 1), padding="same", use_bias=False, name=name, kernel_initializer="he_normal"
+    )
 
 
 def _separable_conv_block(ip, filters, kernel_size=(3, 3), strides=(1, 1), block_id=None):
     """Two [ReLU, separable conv, BatchNorm] steps, the first one strided."""
     x = layers.Activation("relu")(ip)
     if strides == (2, 2):
-        x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, kernel_size),
-                                 name=f"separable_conv_1_pad_{block_id}")(x)
+        x = layers.ZeroPadding2D(
+            padding=imagenet_utils.correct_pad(x, kernel_size), name=f"separable_conv_1_pad_{block_id}"
+        )(x)
         conv_pad = "valid"
     else:
         conv_pad = "same"
-    x = layers.SeparableConv2D(filters, kernel_size, strides=strides, name=f"separable_conv_1_{block_id}",
-                               padding=conv_pad, use_bias=False)(x)
+    x = layers.SeparableConv2D(
+        filters, kernel_size, strides=strides, name=f"separable_conv_1_{block_id}", padding=conv_pad, use_bias=False
+    )(x)
     x = _bn(f"separable_conv_1_bn_{block_id}")(x)
     x = layers.Activation("relu")(x)
-    x = layers.SeparableConv2D(filters, kernel_size, name=f"separable_conv_2_{block_id}", padding="same",
-                               use_bias=False)(x)
+    x = layers.SeparableConv2D(
+        filters, kernel_size, name=f"separable_conv_2_{block_id}", padding="same", use_bias=False
+    )(x)
     return _bn(f"separable_conv_2_bn_{block_id}")(x)
 
 
@@ -68,14 +78,26 @@ def _adjust_block(p, ip, filters, block_id=None):
     if p.shape[-2] != ip.shape[-2]:
         p = layers.Activation("relu", name=f"adjust_relu_1_{block_id}")(p)
         p1 = layers.AveragePooling2D((1, 1), strides=(2, 2), padding="valid", name=f"adjust_avg_pool_1_{block_id}")(p)
-        p1 = layers.Conv2D(filters // 2, (1, 1), padding="same", use_bias=False, name=f"adjust_conv_1_{block_id}",
-                           kernel_initializer="he_normal")(p1)
+        p1 = layers.Conv2D(
+            filters // 2,
+            (1, 1),
+            padding="same",
+            use_bias=False,
+            name=f"adjust_conv_1_{block_id}",
+            kernel_initializer="he_normal",
+        )(p1)
         # The second path looks at the pixels one step down and right.
         p2 = layers.ZeroPadding2D(padding=((0, 1), (0, 1)))(p)
         p2 = layers.Cropping2D(cropping=((1, 0), (1, 0)))(p2)
         p2 = layers.AveragePooling2D((1, 1), strides=(2, 2), padding="valid", name=f"adjust_avg_pool_2_{block_id}")(p2)
-        p2 = layers.Conv2D(filters // 2, (1, 1), padding="same", use_bias=False, name=f"adjust_conv_2_{block_id}",
-                           kernel_initializer="he_normal")(p2)
+        p2 = layers.Conv2D(
+            filters // 2,
+            (1, 1),
+            padding="same",
+            use_bias=False,
+            name=f"adjust_conv_2_{block_id}",
+            kernel_initializer="he_normal",
+        )(p2)
         p = layers.concatenate([p1, p2], axis=_CHANNEL)
         return _bn(f"adjust_bn_{block_id}")(p)
     if p.shape[_CHANNEL] != filters:
@@ -152,9 +174,22 @@ def _reduction_a_cell(ip, p, filters, block_id=None):
     return x, ip
 
 
-def NASNet(input_shape=None, penultimate_filters=4032, num_blocks=6, stem_block_filters=96, skip_reduction=True,
-           filter_multiplier=2, include_top=True, weights="imagenet", input_tensor=None, pooling=None, classes=1000,
-           default_size=None, classifier_activation="softmax", name="NASNet"):
+def NASNet(
+    input_shape=None,
+    penultimate_filters=4032,
+    num_blocks=6,
+    stem_block_filters=96,
+    skip_reduction=True,
+    filter_multiplier=2,
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    pooling=None,
+    classes=1000,
+    default_size=None,
+    classifier_activation="softmax",
+    name="NASNet",
+):
     """Instantiates a NASNet-A model (Keras's `keras.src.applications.nasnet.NASNet`; the public
     names are `NASNetMobile` and `NASNetLarge`).
 
@@ -176,27 +211,45 @@ def NASNet(input_shape=None, penultimate_filters=4032, num_blocks=6, stem_block_
     """
     where = {224: "NASNetMobile", 331: "NASNetLarge"}.get(default_size, "NASNet")
     if backend.image_data_format() == "channels_first":
-        raise ValueError(f"{where}: NASNet does not support the `channels_first` image data format; switch to "
-                         "`channels_last` (jnet.config.set_image_data_format)")
+        raise ValueError(
+            f"{where}: NASNet does not support the `channels_first` image data format; switch to "
+            "`channels_last` (jnet.config.set_image_data_format)"
+        )
     check_weights(weights, include_top, classes, where)
     check_pooling(pooling, include_top, where)
     if isinstance(input_shape, tuple) and None in input_shape and weights == "imagenet":
-        raise ValueError(f"{where}: with `imagenet` weights the input_shape must be static (no None entries). "
-                         f"Received: input_shape={input_shape}")
+        raise ValueError(
+            f"{where}: with `imagenet` weights the input_shape must be static (no None entries). "
+            f"Received: input_shape={input_shape}"
+        )
     if weights == "imagenet" and default_size not in _FILES:
         raise ValueError(f"{where}: ImageNet weights can only be loaded with NASNetLarge or NASNetMobile")
     if penultimate_filters % (24 * (filter_multiplier**2)) != 0:
-        raise ValueError(f"{where}: the `penultimate_filters` of NASNet-A models must be a multiple of "
-                         f"24 * filter_multiplier ** 2; received penultimate_filters={penultimate_filters}")
+        raise ValueError(
+            f"{where}: the `penultimate_filters` of NASNet-A models must be a multiple of "
+            f"24 * filter_multiplier ** 2; received penultimate_filters={penultimate_filters}"
+        )
     default_size = 331 if default_size is None else default_size
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=default_size, min_size=32,
-                                                    data_format=backend.image_data_format(),
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=default_size,
+        min_size=32,
+        data_format=backend.image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
     img_input = image_input(input_tensor, input_shape, where)
 
     filters = penultimate_filters // 24
-    x = layers.Conv2D(stem_block_filters, (3, 3), strides=(2, 2), padding="valid", use_bias=False, name="stem_conv1",
-                      kernel_initializer="he_normal")(img_input)
+    x = layers.Conv2D(
+        stem_block_filters,
+        (3, 3),
+        strides=(2, 2),
+        padding="valid",
+        use_bias=False,
+        name="stem_conv1",
+        kernel_initializer="he_normal",
+    )(img_input)
     x = _bn("stem_bn1")(x)
 
     p = None
@@ -254,26 +307,67 @@ _DOC = """Instantiates the {title} architecture (`keras.applications.{title}`).
     """
 
 
-def NASNetMobile(input_shape=None, include_top=True, weights="imagenet", input_tensor=None, pooling=None,
-                 classes=1000, classifier_activation="softmax", name="nasnet_mobile"):
+def NASNetMobile(
+    input_shape=None,
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="nasnet_mobile",
+):
     if not include_top and input_shape is None:
         input_shape = (224, 224, 3)
-    return NASNet(input_shape, penultimate_filters=1056, num_blocks=4, stem_block_filters=32, skip_reduction=False,
-                  filter_multiplier=2, include_top=include_top, weights=weights, input_tensor=input_tensor,
-                  pooling=pooling, classes=classes, default_size=224, classifier_activation=classifier_activation,
-                  name=name)
+    return NASNet(
+        input_shape,
+        penultimate_filters=1056,
+        num_blocks=4,
+        stem_block_filters=32,
+        skip_reduction=False,
+        filter_multiplier=2,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        default_size=224,
+        classifier_activation=classifier_activation,
+        name=name,
+    )
 
 
-def NASNetLarge(input_shape=None, include_top=True, weights="imagenet", input_tensor=None, pooling=None,
-                classes=1000, classifier_activation="softmax", name="nasnet_large"):
-    return NASNet(input_shape, penultimate_filters=4032, num_blocks=6, stem_block_filters=96, skip_reduction=True,
-                  filter_multiplier=2, include_top=include_top, weights=weights, input_tensor=input_tensor,
-                  pooling=pooling, classes=classes, default_size=331, classifier_activation=classifier_activation,
-                  name=name)
+def NASNetLarge(
+    input_shape=None,
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="nasnet_large",
+):
+    return NASNet(
+        input_shape,
+        penultimate_filters=4032,
+        num_blocks=6,
+        stem_block_filters=96,
+        skip_reduction=True,
+        filter_multiplier=2,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        default_size=331,
+        classifier_activation=classifier_activation,
+        name=name,
+    )
 
 
-NASNetMobile.__doc__ = _DOC.format(title="NASNetMobile", size=224,
-                                   notop=" Without the top it defaults to (224, 224, 3).")
+NASNetMobile.__doc__ = _DOC.format(
+    title="NASNetMobile", size=224, notop=" Without the top it defaults to (224, 224, 3)."
+)
 NASNetLarge.__doc__ = _DOC.format(title="NASNetLarge", size=331, notop="")
 
 

@@ -34,16 +34,34 @@ def _bn_axis():
     return 3 if backend.image_data_format() == "channels_last" else 1
 
 
-def build_resnet(stack_fn, preact, use_bias, weights_name, where, name, include_top, weights, input_tensor,
-                 input_shape, pooling, classes, classifier_activation):
+def build_resnet(
+    stack_fn,
+    preact,
+    use_bias,
+    weights_name,
+    where,
+    name,
+    include_top,
+    weights,
+    input_tensor,
+    input_shape,
+    pooling,
+    classes,
+    classifier_activation,
+):
     """A ResNet (`preact=False`) or ResNetV2 (`preact=True`) around `stack_fn`'s residual stages."""
     from jnet import backend, layers
 
     check_weights(weights, include_top, classes, where)
     check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=224, min_size=32,
-                                                    data_format=backend.image_data_format(),
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=224,
+        min_size=32,
+        data_format=backend.image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
     img_input = image_input(input_tensor, input_shape, where)
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
     x = layers.Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1_conv")(x)
@@ -162,22 +180,85 @@ _DOC = """Instantiates the {name} architecture, as `keras.applications.{name}`.
     """
 
 
-def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-             classes=1000, classifier_activation="softmax", name="resnet50"):
-    return build_resnet(_v1((3, 4, 6, 3)), False, True, "resnet50", "ResNet50", name, include_top, weights,
-                        input_tensor, input_shape, pooling, classes, classifier_activation)
+def ResNet50(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,  # noqa: N802
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet50",
+):
+    return build_resnet(
+        _v1((3, 4, 6, 3)),
+        False,
+        True,
+        "resnet50",
+        "ResNet50",
+        name,
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+    )
 
 
-def ResNet101(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-              classes=1000, classifier_activation="softmax", name="resnet101"):
-    return build_resnet(_v1((3, 4, 23, 3)), False, True, "resnet101", "ResNet101", name, include_top, weights,
-                        input_tensor, input_shape, pooling, classes, classifier_activation)
+def ResNet101(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,  # noqa: N802
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet101",
+):
+    return build_resnet(
+        _v1((3, 4, 23, 3)),
+        False,
+        True,
+        "resnet101",
+        "ResNet101",
+        name,
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+    )
 
 
-def ResNet152(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-              classes=1000, classifier_activation="softmax", name="resnet152"):
-    return build_resnet(_v1((3, 8, 36, 3)), False, True, "resnet152", "ResNet152", name, include_top, weights,
-                        input_tensor, input_shape, pooling, classes, classifier_activation)
+def ResNet152(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,  # noqa: N802
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet152",
+):
+    return build_resnet(
+        _v1((3, 8, 36, 3)),
+        False,
+        True,
+        "resnet152",
+        "ResNet152",
+        name,
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+    )
 
 
 for _fn in (ResNet50, ResNet101, ResNet152):

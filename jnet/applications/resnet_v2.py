@@ -19,22 +19,85 @@ def _v2(depths):
     return stack_fn
 
 
-def ResNet50V2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-               classes=1000, classifier_activation="softmax", name="resnet50v2"):
-    return build_resnet(_v2((3, 4, 6, 3)), True, True, "resnet50v2", "ResNet50V2", name, include_top, weights,
-                        input_tensor, input_shape, pooling, classes, classifier_activation)
+def ResNet50V2(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,  # noqa: N802
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet50v2",
+):
+    return build_resnet(
+        _v2((3, 4, 6, 3)),
+        True,
+        True,
+        "resnet50v2",
+        "ResNet50V2",
+        name,
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+    )
 
 
-def ResNet101V2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-                classes=1000, classifier_activation="softmax", name="resnet101v2"):
-    return build_resnet(_v2((3, 4, 23, 3)), True, True, "resnet101v2", "ResNet101V2", name, include_top, weights,
-                        input_tensor, input_shape, pooling, classes, classifier_activation)
+def ResNet101V2(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,  # noqa: N802
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet101v2",
+):
+    return build_resnet(
+        _v2((3, 4, 23, 3)),
+        True,
+        True,
+        "resnet101v2",
+        "ResNet101V2",
+        name,
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+    )
 
 
-def ResNet152V2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-                classes=1000, classifier_activation="softmax", name="resnet152v2"):
-    return build_resnet(_v2((3, 8, 36, 3)), True, True, "resnet152v2", "ResNet152V2", name, include_top, weights,
-                        input_tensor, input_shape, pooling, classes, classifier_activation)
+def ResNet152V2(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,  # noqa: N802
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet152v2",
+):
+    return build_resnet(
+        _v2((3, 8, 36, 3)),
+        True,
+        True,
+        "resnet152v2",
+        "ResNet152V2",
+        name,
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+    )
 
 
 for _fn in (ResNet50V2, ResNet101V2, ResNet152V2):

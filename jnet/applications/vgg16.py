@@ -4,35 +4,50 @@ Recognition", ICLR 2015), as `keras.applications.vgg16`; VGG19 shares the builde
 from __future__ import annotations
 
 from jnet.applications import imagenet_utils
-from jnet.applications.builder import (
-    check_pooling,
-    classifier,
-    finish,
-    image_input,
-    pool,
-)
+from jnet.applications.builder import check_pooling, classifier, finish, image_input, pool
 from jnet.applications.weights import WeightsFile, check_weights
 
 __all__ = ["VGG16", "decode_predictions", "preprocess_input"]
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
-WEIGHTS = WeightsFile("vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-                      _BASE + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5", "64373286793e3c8b2b4e3219cbf3544b")
-WEIGHTS_NO_TOP = WeightsFile("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                             _BASE + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                             "6d6bbae143d832006294945121d1f1fc")
+WEIGHTS = WeightsFile(
+    "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+    _BASE + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+    "64373286793e3c8b2b4e3219cbf3544b",
+)
+WEIGHTS_NO_TOP = WeightsFile(
+    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    _BASE + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "6d6bbae143d832006294945121d1f1fc",
+)
 
 
-def build_vgg(convs_per_block, where, include_top, weights, input_tensor, input_shape, pooling, classes,
-              classifier_activation, name, files):
+def build_vgg(
+    convs_per_block,
+    where,
+    include_top,
+    weights,
+    input_tensor,
+    input_shape,
+    pooling,
+    classes,
+    classifier_activation,
+    name,
+    files,
+):
     """A VGG network with `convs_per_block[i]` 3x3 convolutions in block i+1 (VGG16: 2, 2, 3, 3, 3)."""
     from jnet import backend, layers
 
     check_weights(weights, include_top, classes, where)
     check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=224, min_size=32,
-                                                    data_format=backend.image_data_format(),
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=224,
+        min_size=32,
+        data_format=backend.image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
     img_input = image_input(input_tensor, input_shape, where)
     x = img_input
     for block, (n, filters) in enumerate(zip(convs_per_block, (64, 128, 256, 512, 512)), start=1):
@@ -49,8 +64,16 @@ def build_vgg(convs_per_block, where, include_top, weights, input_tensor, input_
     return finish(img_input, input_tensor, x, name, weights, files[0] if include_top else files[1], where)
 
 
-def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,  # noqa: N802
-          classes=1000, classifier_activation="softmax", name="vgg16"):
+def VGG16(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,  # noqa: N802
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg16",
+):
     """Instantiates the VGG16 model, as `keras.applications.VGG16`.
 
     Args:
@@ -75,8 +98,19 @@ def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
     base = jnet.applications.VGG16(include_top=False, weights="imagenet", input_shape=(150, 150, 3))
     ```
     """
-    return build_vgg((2, 2, 3, 3, 3), "VGG16", include_top, weights, input_tensor, input_shape, pooling, classes,
-                     classifier_activation, name, (WEIGHTS, WEIGHTS_NO_TOP))
+    return build_vgg(
+        (2, 2, 3, 3, 3),
+        "VGG16",
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        (WEIGHTS, WEIGHTS_NO_TOP),
+    )
 
 
 def preprocess_input(x, data_format=None):

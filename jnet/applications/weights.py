@@ -30,14 +30,21 @@ def check_weights(weights, include_top, classes, where):
         ValueError: `weights` is neither `None`, `"imagenet"` nor an existing file, or
             `"imagenet"` with `include_top=True` and `classes != 1000`.
     """
-    if not (weights is None or weights == "imagenet" or (isinstance(weights, (str, os.PathLike))
-                                                          and os.path.exists(weights))):
-        raise ValueError(f"{where}: the `weights` argument should be either `None` (random initialization), "
-                         "'imagenet' (pre-training on ImageNet), or the path to the weights file to be loaded. "
-                         f"Received: weights={weights!r}")
+    if not (
+        weights is None
+        or weights == "imagenet"
+        or (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))
+    ):
+        raise ValueError(
+            f"{where}: the `weights` argument should be either `None` (random initialization), "
+            "'imagenet' (pre-training on ImageNet), or the path to the weights file to be loaded. "
+            f"Received: weights={weights!r}"
+        )
     if weights == "imagenet" and include_top and classes != 1000:
-        raise ValueError(f"{where}: if using `weights='imagenet'` with `include_top=True`, `classes` should be 1000. "
-                         f"Received: classes={classes}")
+        raise ValueError(
+            f"{where}: if using `weights='imagenet'` with `include_top=True`, `classes` should be 1000. "
+            f"Received: classes={classes}"
+        )
 
 
 def fetch(file: WeightsFile, where: str) -> str:
@@ -53,9 +60,11 @@ def fetch(file: WeightsFile, where: str) -> str:
         return get_file(file.fname, file.origin, cache_subdir="models", file_hash=file.file_hash)
     except OSError as err:
         place = os.path.join(os.path.expanduser(keras_home()), "models", file.fname)
-        raise OSError(f"{where}(weights='imagenet') needs Keras's weights file {file.fname!r}, which is not cached "
-                      f"and could not be downloaded from {file.origin} ({err}). Download it elsewhere and place it "
-                      f"at {place}, or pass its path as weights=...") from err
+        raise OSError(
+            f"{where}(weights='imagenet') needs Keras's weights file {file.fname!r}, which is not cached "
+            f"and could not be downloaded from {file.origin} ({err}). Download it elsewhere and place it "
+            f"at {place}, or pass its path as weights=..."
+        ) from err
 
 
 def load_weights(model, weights, file: WeightsFile | None, where: str):
@@ -64,8 +73,9 @@ def load_weights(model, weights, file: WeightsFile | None, where: str):
         return model
     if weights == "imagenet":
         if file is None:
-            raise ValueError(f"{where}: no ImageNet weights are published for this configuration; "
-                             "use weights=None or a path")
+            raise ValueError(
+                f"{where}: no ImageNet weights are published for this configuration; use weights=None or a path"
+            )
         path = fetch(file, where)
     else:
         path = os.fspath(weights)

@@ -15,14 +15,21 @@ from jnet.applications.weights import WeightsFile, check_weights
 
 __all__ = ["Xception", "decode_predictions", "preprocess_input"]
 
-WEIGHTS_PATH = ("https://storage.googleapis.com/tensorflow/keras-applications/"
-                "xception/xception_weights_tf_dim_ordering_tf_kernels.h5")
-WEIGHTS_PATH_NO_TOP = ("https://storage.googleapis.com/tensorflow/keras-applications/"
-                       "xception/xception_weights_tf_dim_ordering_tf_kernels_notop.h5")
+WEIGHTS_PATH = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/"
+    "xception/xception_weights_tf_dim_ordering_tf_kernels.h5"
+)
+WEIGHTS_PATH_NO_TOP = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/"
+    "xception/xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
+)
 _FILES = {
-    True: WeightsFile("xception_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH, "0a58e3b7378bc2990ea3b43d5981f1f6"),
-    False: WeightsFile("xception_weights_tf_dim_ordering_tf_kernels_notop.h5", WEIGHTS_PATH_NO_TOP,
-            "b0042744bf5b25fce3cb969f33bebb97"),
+    True: WeightsFile(
+        "xception_weights_tf_dim_ordering_tf_kernels.h5", WEIGHTS_PATH, "0a58e3b7378bc2990ea3b43d5981f1f6"
+    ),
+    False: WeightsFile(
+        "xception_weights_tf_dim_ordering_tf_kernels_notop.h5", WEIGHTS_PATH_NO_TOP, "b0042744bf5b25fce3cb969f33bebb97"
+    ),
 }
 
 
@@ -37,8 +44,16 @@ def _shortcut(x, filters, channel_axis):
     return layers.BatchNormalization(axis=channel_axis)(r)
 
 
-def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="xception"):
+def Xception(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="xception",
+):
     """Instantiates the Xception architecture (`keras.applications.Xception`).
 
     Args:
@@ -68,9 +83,14 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     where = "Xception"
     check_weights(weights, include_top, classes, where)
     check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=299, min_size=71,
-                                                    data_format=backend.image_data_format(),
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=299,
+        min_size=71,
+        data_format=backend.image_data_format(),
+        require_flatten=include_top,
+        weights=weights,
+    )
     img_input = image_input(input_tensor, input_shape, where)
     bn_axis = 3 if backend.image_data_format() == "channels_last" else 1
 

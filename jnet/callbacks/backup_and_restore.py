@@ -38,7 +38,9 @@ class BackupAndRestore(Callback):
         if not backup_dir:
             raise ValueError("BackupAndRestore: backup_dir is required")
         if save_freq != "epoch" and save_freq is not False and not (isinstance(save_freq, int) and save_freq > 0):
-            raise ValueError(f"BackupAndRestore: invalid save_freq {save_freq!r}; expected 'epoch', False or a positive integer")
+            raise ValueError(
+                f"BackupAndRestore: invalid save_freq {save_freq!r}; expected 'epoch', False or a positive integer"
+            )
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.double_checkpoint = double_checkpoint
@@ -69,8 +71,14 @@ class BackupAndRestore(Callback):
         for path in candidates:
             try:
                 meta, entries, arrays = read_checkpoint(path)
-                state = fill_tree(self.model.get_train_state(), entries, arrays, prefix="train_state/",
-                                  what="model's train state", source=f"backup {path!r}")
+                state = fill_tree(
+                    self.model.get_train_state(),
+                    entries,
+                    arrays,
+                    prefix="train_state/",
+                    what="model's train state",
+                    source=f"backup {path!r}",
+                )
             except CheckpointError as err:
                 errors.append(str(err))
                 continue
@@ -81,8 +89,7 @@ class BackupAndRestore(Callback):
             self._current_epoch = int(meta["epoch"])
             return
         if errors:
-            raise CheckpointError("BackupAndRestore: no usable backup in "
-                                  f"{self.backup_dir!r}:\n" + "\n".join(errors))
+            raise CheckpointError(f"BackupAndRestore: no usable backup in {self.backup_dir!r}:\n" + "\n".join(errors))
 
     # ------------------------------------------------------------------ backup
 

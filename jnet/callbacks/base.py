@@ -24,8 +24,7 @@ BATCH_HOOKS = {
     "test": ("on_test_batch_begin", "on_test_batch_end"),
     "predict": ("on_predict_batch_begin", "on_predict_batch_end"),
 }
-_PLAIN_HOOKS = ("on_train_begin", "on_train_end", "on_test_begin", "on_test_end", "on_predict_begin",
-                "on_predict_end")
+_PLAIN_HOOKS = ("on_train_begin", "on_train_end", "on_test_begin", "on_test_end", "on_predict_begin", "on_predict_end")
 _INDEXED_HOOKS = ("on_epoch_begin", "on_epoch_end") + tuple(h for hs in BATCH_HOOKS.values() for h in hs)
 
 

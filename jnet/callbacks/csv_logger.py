@@ -61,8 +61,9 @@ class CSVLogger(Callback):
         if self.keys is None:
             self.keys = sorted(logs)
         if self.writer is None:
-            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys, delimiter=self.sep,
-                                         extrasaction="ignore")
+            self.writer = csv.DictWriter(
+                self.csv_file, fieldnames=["epoch"] + self.keys, delimiter=self.sep, extrasaction="ignore"
+            )
             if self._append_header:
                 self.writer.writeheader()
         row = {"epoch": epoch, **{k: fmt(logs[k]) if k in logs else "NA" for k in self.keys}}

@@ -27,11 +27,22 @@ class EarlyStopping(MonitorCallback):
     ```
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
-                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__(monitor, mode, min_delta=min_delta)
         if patience < 0 or start_from_epoch < 0:
-            raise ValueError(f"EarlyStopping: patience and start_from_epoch must be >= 0, got {patience}, {start_from_epoch}")
+            raise ValueError(
+                f"EarlyStopping: patience and start_from_epoch must be >= 0, got {patience}, {start_from_epoch}"
+            )
         self.patience = patience
         self.verbose = verbose
         self.baseline = baseline

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from jnet.callbacks.base import Callback
 
-_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
-          "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin",
-          "on_test_batch_end", "on_predict_begin", "on_predict_end", "on_predict_batch_begin",
-          "on_predict_batch_end")
+_HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+)
 _BATCH_HOOKS = tuple(h for h in _HOOKS if "batch" in h)
 
 
@@ -34,12 +46,25 @@ class LambdaCallback(Callback):
     ```
     """
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
-                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
         super().__init__()
-        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_train_begin=on_train_begin,
-                     on_train_end=on_train_end, on_train_batch_begin=on_train_batch_begin,
-                     on_train_batch_end=on_train_batch_end)
+        hooks = dict(
+            on_epoch_begin=on_epoch_begin,
+            on_epoch_end=on_epoch_end,
+            on_train_begin=on_train_begin,
+            on_train_end=on_train_end,
+            on_train_batch_begin=on_train_batch_begin,
+            on_train_batch_end=on_train_batch_end,
+        )
         for alias, name in (("on_batch_begin", "on_train_batch_begin"), ("on_batch_end", "on_train_batch_end")):
             if alias in kwargs:
                 hooks[name] = kwargs.pop(alias)

@@ -38,15 +38,27 @@ class ModelCheckpoint(MonitorCallback):
     ```
     """
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
-                 mode="auto", save_freq="epoch", initial_value_threshold=None, max_to_keep=None):
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+        max_to_keep=None,
+    ):
         super().__init__(monitor, mode, initial_value_threshold)
         self.filepath = os.fspath(filepath)
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
         if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
-            raise ValueError(f"ModelCheckpoint: unrecognized save_freq {save_freq!r}; expected 'epoch' or a positive integer")
+            raise ValueError(
+                f"ModelCheckpoint: unrecognized save_freq {save_freq!r}; expected 'epoch' or a positive integer"
+            )
         if max_to_keep is not None and max_to_keep < 1:
             raise ValueError(f"ModelCheckpoint: max_to_keep must be >= 1 or None, got {max_to_keep}")
         self.save_freq = save_freq
@@ -112,7 +124,9 @@ class ModelCheckpoint(MonitorCallback):
         best = "None" if self.best is None else f"{self.best:.5f}"
         if self._is_improvement(current, self.best):
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, saving model to {filepath}")
+                print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, saving model to {filepath}"
+                )
             self.best = current
             return True
         if self.verbose > 0:
@@ -124,7 +138,9 @@ class ModelCheckpoint(MonitorCallback):
         if not self._should_save(epoch, logs, filepath):
             return
         if os.path.isdir(filepath):
-            raise IsADirectoryError(f"ModelCheckpoint: filepath {filepath!r} is an existing directory; give a file path")
+            raise IsADirectoryError(
+                f"ModelCheckpoint: filepath {filepath!r} is an existing directory; give a file path"
+            )
         if self.save_weights_only:
             self.model.save_weights(filepath, overwrite=True)
         else:

@@ -9,10 +9,37 @@ import warnings
 from jnet.callbacks.base import Callback
 
 # Names whose value should go down; anything else recognised below goes up.
-_DOWN_WORDS = ("loss", "error", "crossentropy", "hinge", "divergence", "poisson", "logcosh",
-               "mse", "mae", "mape", "msle", "squared", "absolute", "kl")
-_UP_WORDS = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2", "true_positives",
-             "true_negatives", "cosine", "specificity", "sensitivity")
+_DOWN_WORDS = (
+    "loss",
+    "error",
+    "crossentropy",
+    "hinge",
+    "divergence",
+    "poisson",
+    "logcosh",
+    "mse",
+    "mae",
+    "mape",
+    "msle",
+    "squared",
+    "absolute",
+    "kl",
+)
+_UP_WORDS = (
+    "acc",
+    "auc",
+    "precision",
+    "recall",
+    "f1",
+    "fbeta",
+    "iou",
+    "r2",
+    "true_positives",
+    "true_negatives",
+    "cosine",
+    "specificity",
+    "sensitivity",
+)
 
 
 def metric_direction(name: str, model=None) -> str | None:

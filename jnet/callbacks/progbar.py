@@ -55,8 +55,9 @@ class ProgbarLogger(Callback):
         from tqdm.auto import tqdm
 
         self._close()
-        self._bar = tqdm(total=total, desc=desc, unit="step", file=self.file or sys.stderr,
-                         leave=True, dynamic_ncols=True)
+        self._bar = tqdm(
+            total=total, desc=desc, unit="step", file=self.file or sys.stderr, leave=True, dynamic_ncols=True
+        )
 
     def _close(self):
         if self._bar is not None:
@@ -93,8 +94,11 @@ class ProgbarLogger(Callback):
             self._close()
         elif self.verbose == 2:
             seconds = time.perf_counter() - self._t0
-            print(f"Epoch {epoch + 1}/{self._epochs} - {seconds:.1f}s - {_fmt(logs)}", file=self.file or sys.stdout,
-                  flush=True)
+            print(
+                f"Epoch {epoch + 1}/{self._epochs} - {seconds:.1f}s - {_fmt(logs)}",
+                file=self.file or sys.stdout,
+                flush=True,
+            )
 
     def on_train_end(self, logs=None):
         self._close()
@@ -120,8 +124,11 @@ class ProgbarLogger(Callback):
                 self._bar.set_postfix_str(_fmt(logs), refresh=True)
             self._close()
         else:
-            print(f"Evaluate - {time.perf_counter() - self._t0:.1f}s - {_fmt(logs)}", file=self.file or sys.stdout,
-                  flush=True)
+            print(
+                f"Evaluate - {time.perf_counter() - self._t0:.1f}s - {_fmt(logs)}",
+                file=self.file or sys.stdout,
+                flush=True,
+            )
 
     def on_predict_begin(self, logs=None):
         if self.verbose == 1:

@@ -26,8 +26,18 @@ class ReduceLROnPlateau(Callback):
     The new rate is written into the optimizer state: no recompilation.
     """
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
-                 min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+        **kwargs,
+    ):
         super().__init__()
         if "epsilon" in kwargs:  # Keras's old name
             min_delta = kwargs.pop("epsilon")
@@ -63,7 +73,9 @@ class ReduceLROnPlateau(Callback):
         if current is None:
             warnings.warn(
                 f"ReduceLROnPlateau monitors {self.monitor!r}, which is not in the logs. "
-                f"Available: {', '.join(sorted(logs))}", stacklevel=2)
+                f"Available: {', '.join(sorted(logs))}",
+                stacklevel=2,
+            )
             return
         current = float(current)
         if self.cooldown_counter > 0:

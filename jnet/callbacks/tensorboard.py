@@ -39,18 +39,33 @@ class TensorBoard(Callback):
     ```
     """
 
-    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
-                 write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
-                 embeddings_metadata=None):
+    def __init__(
+        self,
+        log_dir="logs",
+        histogram_freq=0,
+        write_graph=True,
+        write_images=False,
+        write_steps_per_second=False,
+        update_freq="epoch",
+        profile_batch=0,
+        embeddings_freq=0,
+        embeddings_metadata=None,
+    ):
         super().__init__()
         if profile_batch:
-            raise ValueError("TensorBoard: profile_batch is not supported by jnet; use jax.profiler.trace(log_dir) around fit")
+            raise ValueError(
+                "TensorBoard: profile_batch is not supported by jnet; use jax.profiler.trace(log_dir) around fit"
+            )
         if embeddings_freq or embeddings_metadata:
-            raise ValueError("TensorBoard: embeddings_freq / embeddings_metadata (the projector) are not supported by jnet")
+            raise ValueError(
+                "TensorBoard: embeddings_freq / embeddings_metadata (the projector) are not supported by jnet"
+            )
         if update_freq == "batch":
             update_freq = 1
         if update_freq != "epoch" and not (isinstance(update_freq, int) and update_freq > 0):
-            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive integer, got {update_freq!r}")
+            raise ValueError(
+                f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive integer, got {update_freq!r}"
+            )
         if histogram_freq < 0:
             raise ValueError(f"TensorBoard: histogram_freq must be >= 0, got {histogram_freq}")
         self.log_dir = os.fspath(log_dir)

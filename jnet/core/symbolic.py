@@ -16,8 +16,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["SymbolicTensor", "Node", "is_symbolic", "has_symbolic", "spec_of", "call_symbolic", "call_signature",
-           "symbolic_op", "STRING", "as_dtype", "dtype_name", "is_string_dtype"]
+__all__ = [
+    "SymbolicTensor",
+    "Node",
+    "is_symbolic",
+    "has_symbolic",
+    "spec_of",
+    "call_symbolic",
+    "call_signature",
+    "symbolic_op",
+    "STRING",
+    "as_dtype",
+    "dtype_name",
+    "is_string_dtype",
+]
 
 # The dtype of a string input (`jnet.Input(shape=(), dtype="string")`): numpy's object dtype,
 # named "string" in configs, as Keras names it. Strings never enter a compiled step: a string
@@ -77,31 +89,80 @@ class SymbolicTensor:
         )
 
     # Python operators build graph nodes, as on Keras's symbolic tensors (`x + y`, `x[:, 0]`).
-    def __add__(self, other): return symbolic_op("add", (self, other))
-    def __radd__(self, other): return symbolic_op("add", (other, self))
-    def __sub__(self, other): return symbolic_op("subtract", (self, other))
-    def __rsub__(self, other): return symbolic_op("subtract", (other, self))
-    def __mul__(self, other): return symbolic_op("multiply", (self, other))
-    def __rmul__(self, other): return symbolic_op("multiply", (other, self))
-    def __truediv__(self, other): return symbolic_op("true_divide", (self, other))
-    def __rtruediv__(self, other): return symbolic_op("true_divide", (other, self))
-    def __floordiv__(self, other): return symbolic_op("floor_divide", (self, other))
-    def __rfloordiv__(self, other): return symbolic_op("floor_divide", (other, self))
-    def __mod__(self, other): return symbolic_op("mod", (self, other))
-    def __pow__(self, other): return symbolic_op("power", (self, other))
-    def __rpow__(self, other): return symbolic_op("power", (other, self))
-    def __matmul__(self, other): return symbolic_op("matmul", (self, other))
-    def __rmatmul__(self, other): return symbolic_op("matmul", (other, self))
-    def __neg__(self): return symbolic_op("negative", (self,))
-    def __pos__(self): return self
-    def __abs__(self): return symbolic_op("absolute", (self,))
-    def __invert__(self): return symbolic_op("logical_not", (self,))
-    def __lt__(self, other): return symbolic_op("less", (self, other))
-    def __le__(self, other): return symbolic_op("less_equal", (self, other))
-    def __gt__(self, other): return symbolic_op("greater", (self, other))
-    def __ge__(self, other): return symbolic_op("greater_equal", (self, other))
-    def __and__(self, other): return symbolic_op("logical_and", (self, other))
-    def __or__(self, other): return symbolic_op("logical_or", (self, other))
+    def __add__(self, other):
+        return symbolic_op("add", (self, other))
+
+    def __radd__(self, other):
+        return symbolic_op("add", (other, self))
+
+    def __sub__(self, other):
+        return symbolic_op("subtract", (self, other))
+
+    def __rsub__(self, other):
+        return symbolic_op("subtract", (other, self))
+
+    def __mul__(self, other):
+        return symbolic_op("multiply", (self, other))
+
+    def __rmul__(self, other):
+        return symbolic_op("multiply", (other, self))
+
+    def __truediv__(self, other):
+        return symbolic_op("true_divide", (self, other))
+
+    def __rtruediv__(self, other):
+        return symbolic_op("true_divide", (other, self))
+
+    def __floordiv__(self, other):
+        return symbolic_op("floor_divide", (self, other))
+
+    def __rfloordiv__(self, other):
+        return symbolic_op("floor_divide", (other, self))
+
+    def __mod__(self, other):
+        return symbolic_op("mod", (self, other))
+
+    def __pow__(self, other):
+        return symbolic_op("power", (self, other))
+
+    def __rpow__(self, other):
+        return symbolic_op("power", (other, self))
+
+    def __matmul__(self, other):
+        return symbolic_op("matmul", (self, other))
+
+    def __rmatmul__(self, other):
+        return symbolic_op("matmul", (other, self))
+
+    def __neg__(self):
+        return symbolic_op("negative", (self,))
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return symbolic_op("absolute", (self,))
+
+    def __invert__(self):
+        return symbolic_op("logical_not", (self,))
+
+    def __lt__(self, other):
+        return symbolic_op("less", (self, other))
+
+    def __le__(self, other):
+        return symbolic_op("less_equal", (self, other))
+
+    def __gt__(self, other):
+        return symbolic_op("greater", (self, other))
+
+    def __ge__(self, other):
+        return symbolic_op("greater_equal", (self, other))
+
+    def __and__(self, other):
+        return symbolic_op("logical_and", (self, other))
+
+    def __or__(self, other):
+        return symbolic_op("logical_or", (self, other))
 
     def __getitem__(self, index):
         return symbolic_op("getitem", (self,), {"index": index})
@@ -185,11 +246,17 @@ def call_symbolic(layer, args: tuple, kwargs: dict):
     # Keras passes the mask the first argument carries (or an explicit `mask=`) to `call`
     # while the model is built, as it does when the model runs.
     mask = kwargs.get("mask")
-    mask_spec = (jax.tree_util.tree_map(spec_of, mask, is_leaf=is_symbolic) if mask is not None
-                 else input_mask(args[0]) if args else None)
+    mask_spec = (
+        jax.tree_util.tree_map(spec_of, mask, is_leaf=is_symbolic)
+        if mask is not None
+        else input_mask(args[0])
+        if args
+        else None
+    )
     mask_kw = {} if mask_spec is None else {"mask": mask_spec}
-    if _STRING_HANDLER and any(is_symbolic(t) and t.dtype == STRING
-                               for t in jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)):
+    if _STRING_HANDLER and any(
+        is_symbolic(t) and t.dtype == STRING for t in jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)
+    ):
         out_specs = _STRING_HANDLER[0](layer, args, kwargs)
     else:
         out_specs = layer.output_spec(*arg_specs, **kw_specs, **mask_kw)

@@ -46,7 +46,9 @@ def bind_pairs(tree, variables, label) -> list:
     `variables` keep their current value; unknown entries and wrong shapes are errors."""
     pairs = []
     if not isinstance(variables, dict):
-        raise TypeError(f"{label}: variables must be a dict {{'params': ..., 'state': ...}}, got {type(variables).__name__}")
+        raise TypeError(
+            f"{label}: variables must be a dict {{'params': ..., 'state': ...}}, got {type(variables).__name__}"
+        )
 
     def walk(t, v, where):
         if isinstance(t, Variable):
@@ -59,8 +61,10 @@ def bind_pairs(tree, variables, label) -> list:
             raise ValueError(f"{label}: expected a dict at {where or 'the top'}, got {type(v).__name__}")
         extra = [k for k in v if k not in t]
         if extra:
-            raise ValueError(f"{label}: variables at {where or 'the top'} have unknown entries {sorted(map(str, extra))}; "
-                             f"expected {sorted(map(str, t))}")
+            raise ValueError(
+                f"{label}: variables at {where or 'the top'} have unknown entries {sorted(map(str, extra))}; "
+                f"expected {sorted(map(str, t))}"
+            )
         for k, sub in t.items():
             if k in v:
                 walk(sub, v[k], f"{where}/{k}" if where else k)

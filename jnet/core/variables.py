@@ -48,8 +48,17 @@ class Variable:
     first read); inside `layer.apply` it gives the array bound there.
     """
 
-    def __init__(self, initializer, shape=None, dtype=None, trainable=True, name=None,
-                 regularizer=None, constraint=None, owner=None):
+    def __init__(
+        self,
+        initializer,
+        shape=None,
+        dtype=None,
+        trainable=True,
+        name=None,
+        regularizer=None,
+        constraint=None,
+        owner=None,
+    ):
         from jnet import constraints, initializers, regularizers
 
         self._value = None
@@ -120,7 +129,7 @@ class Variable:
         if self._value is None:
             scope = current_scope()
             if scope is not None and scope.abstract:
-                return jnp.zeros(self.shape, self.dtype)   # shape tracing only: no values exist yet
+                return jnp.zeros(self.shape, self.dtype)  # shape tracing only: no values exist yet
             from jnet.utils import rng as jrng
 
             self._value = concrete(lambda: jax.jit(self.initial_value)(path_key(jrng.next_key(), self.path)))
@@ -131,13 +140,16 @@ class Variable:
         value = _unwrap(value)
         value = value if _is_key(value) else jnp.asarray(value)
         if tuple(value.shape) != self.shape:
-            raise ValueError(f"Variable {self.path!r}: cannot assign a value of shape {tuple(value.shape)} "
-                             f"to a variable of shape {self.shape}")
+            raise ValueError(
+                f"Variable {self.path!r}: cannot assign a value of shape {tuple(value.shape)} "
+                f"to a variable of shape {self.shape}"
+            )
         if not _is_key(value):
             value = value.astype(self.dtype)
         scope = current_scope()
-        if scope is not None and (scope.binds(self) or scope.abstract or scope.stateless
-                                  or isinstance(value, jax.core.Tracer)):
+        if scope is not None and (
+            scope.binds(self) or scope.abstract or scope.stateless or isinstance(value, jax.core.Tracer)
+        ):
             scope.record(self, value)
         else:
             self._value = value
@@ -160,30 +172,77 @@ class Variable:
         return self.value
 
     # Arithmetic reads the value, as Keras variables do (`inputs @ self.w + self.b`).
-    def __add__(self, o): return self.value + _unwrap(o)
-    def __radd__(self, o): return _unwrap(o) + self.value
-    def __sub__(self, o): return self.value - _unwrap(o)
-    def __rsub__(self, o): return _unwrap(o) - self.value
-    def __mul__(self, o): return self.value * _unwrap(o)
-    def __rmul__(self, o): return _unwrap(o) * self.value
-    def __truediv__(self, o): return self.value / _unwrap(o)
-    def __rtruediv__(self, o): return _unwrap(o) / self.value
-    def __floordiv__(self, o): return self.value // _unwrap(o)
-    def __rfloordiv__(self, o): return _unwrap(o) // self.value
-    def __mod__(self, o): return self.value % _unwrap(o)
-    def __pow__(self, o): return self.value ** _unwrap(o)
-    def __rpow__(self, o): return _unwrap(o) ** self.value
-    def __matmul__(self, o): return self.value @ _unwrap(o)
-    def __rmatmul__(self, o): return _unwrap(o) @ self.value
-    def __neg__(self): return -self.value
-    def __pos__(self): return self.value
-    def __abs__(self): return abs(self.value)
-    def __getitem__(self, idx): return self.value[idx]
-    def __lt__(self, o): return self.value < _unwrap(o)
-    def __le__(self, o): return self.value <= _unwrap(o)
-    def __gt__(self, o): return self.value > _unwrap(o)
-    def __ge__(self, o): return self.value >= _unwrap(o)
-    def __len__(self): return self.shape[0]
+    def __add__(self, o):
+        return self.value + _unwrap(o)
+
+    def __radd__(self, o):
+        return _unwrap(o) + self.value
+
+    def __sub__(self, o):
+        return self.value - _unwrap(o)
+
+    def __rsub__(self, o):
+        return _unwrap(o) - self.value
+
+    def __mul__(self, o):
+        return self.value * _unwrap(o)
+
+    def __rmul__(self, o):
+        return _unwrap(o) * self.value
+
+    def __truediv__(self, o):
+        return self.value / _unwrap(o)
+
+    def __rtruediv__(self, o):
+        return _unwrap(o) / self.value
+
+    def __floordiv__(self, o):
+        return self.value // _unwrap(o)
+
+    def __rfloordiv__(self, o):
+        return _unwrap(o) // self.value
+
+    def __mod__(self, o):
+        return self.value % _unwrap(o)
+
+    def __pow__(self, o):
+        return self.value ** _unwrap(o)
+
+    def __rpow__(self, o):
+        return _unwrap(o) ** self.value
+
+    def __matmul__(self, o):
+        return self.value @ _unwrap(o)
+
+    def __rmatmul__(self, o):
+        return _unwrap(o) @ self.value
+
+    def __neg__(self):
+        return -self.value
+
+    def __pos__(self):
+        return self.value
+
+    def __abs__(self):
+        return abs(self.value)
+
+    def __getitem__(self, idx):
+        return self.value[idx]
+
+    def __lt__(self, o):
+        return self.value < _unwrap(o)
+
+    def __le__(self, o):
+        return self.value <= _unwrap(o)
+
+    def __gt__(self, o):
+        return self.value > _unwrap(o)
+
+    def __ge__(self, o):
+        return self.value >= _unwrap(o)
+
+    def __len__(self):
+        return self.shape[0]
 
     @property
     def T(self):  # noqa: N802 - numpy's name

@@ -12,22 +12,38 @@ from jnet.datasets import cifar10, fashion_mnist, issues
 """
 
 from jnet.datasets import (
-                           boston_housing,
-                           california_housing,
-                           cifar10,
-                           cifar100,
-                           digits,
-                           fashion_mnist,
-                           github_issues,
-                           imdb,
-                           issue_files,
-                           issue_model,
-                           issues,
-                           mnist,
-                           reuters,
+    boston_housing,
+    california_housing,
+    cifar10,
+    cifar100,
+    digits,
+    fashion_mnist,
+    github_issues,
+    imdb,
+    issue_files,
+    issue_model,
+    issues,
+    mnist,
+    reuters,
 )
 from jnet.datasets.idx import read_idx
 from jnet.datasets.text import Tokenizer, pad_sequences
 
-__all__ = ["boston_housing", "california_housing", "cifar10", "cifar100", "digits", "fashion_mnist", "github_issues",
-           "imdb", "issue_files", "issue_model", "issues", "mnist", "read_idx", "reuters", "Tokenizer", "pad_sequences"]
+__all__ = [
+    "boston_housing",
+    "california_housing",
+    "cifar10",
+    "cifar100",
+    "digits",
+    "fashion_mnist",
+    "github_issues",
+    "imdb",
+    "issue_files",
+    "issue_model",
+    "issues",
+    "mnist",
+    "read_idx",
+    "reuters",
+    "Tokenizer",
+    "pad_sequences",
+]

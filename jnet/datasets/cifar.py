@@ -17,7 +17,8 @@ def load_batch(fpath, label_key="labels"):
         d = ArrayUnpickler(f, encoding="bytes").load()
     d = {k.decode("utf8") if isinstance(k, bytes) else k: v for k, v in d.items()}
     if "data" not in d or label_key not in d:
-        raise ValueError(f"cifar: {fpath!r} is not a CIFAR batch file (keys {sorted(d)}, expected 'data' and "
-                         f"{label_key!r})")
+        raise ValueError(
+            f"cifar: {fpath!r} is not a CIFAR batch file (keys {sorted(d)}, expected 'data' and {label_key!r})"
+        )
     data = np.asarray(d["data"])
     return data.reshape(data.shape[0], 3, 32, 32), d[label_key]

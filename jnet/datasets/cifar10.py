@@ -34,8 +34,14 @@ def load_data():
     (x_train, y_train), (x_test, y_test) = jnet.datasets.cifar10.load_data()
     ```
     """
-    root = fetch("cifar10", DIRNAME + "-target", ORIGIN, FILE_HASH, extract=True,
-                 existing=(os.path.join(DIRNAME + "-target", DIRNAME), DIRNAME))
+    root = fetch(
+        "cifar10",
+        DIRNAME + "-target",
+        ORIGIN,
+        FILE_HASH,
+        extract=True,
+        existing=(os.path.join(DIRNAME + "-target", DIRNAME), DIRNAME),
+    )
     path = root if os.path.basename(root) == DIRNAME else os.path.join(root, DIRNAME)
     xs, ys = [], []
     for i in range(1, 6):

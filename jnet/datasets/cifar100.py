@@ -32,8 +32,14 @@ def load_data(label_mode="fine"):
     """
     if label_mode not in ("fine", "coarse"):
         raise ValueError(f"cifar100.load_data: label_mode must be 'fine' or 'coarse', got {label_mode!r}")
-    root = fetch("cifar100", DIRNAME + "-target", ORIGIN, FILE_HASH, extract=True,
-                 existing=(os.path.join(DIRNAME + "-target", DIRNAME), DIRNAME))
+    root = fetch(
+        "cifar100",
+        DIRNAME + "-target",
+        ORIGIN,
+        FILE_HASH,
+        extract=True,
+        existing=(os.path.join(DIRNAME + "-target", DIRNAME), DIRNAME),
+    )
     path = root if os.path.basename(root) == DIRNAME else os.path.join(root, DIRNAME)
     key = f"{label_mode}_labels"
     x_train, y_train = load_batch(os.path.join(path, "train"), label_key=key)

@@ -6,10 +6,7 @@ from jnet.datasets.idx import load_idx_dataset
 
 DEFAULT_PATH = "/usr/share/datasets/fashion-mnist"
 
-CLASS_NAMES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]
+CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 HOW_TO_GET = (
     "On Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist` (installs them in "

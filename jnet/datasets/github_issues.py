@@ -50,8 +50,10 @@ def parse_mapping(spec, what, values=str):
             except ValueError:
                 value = None
             if value is None or not 0.0 <= value <= 1.0:
-                raise ValueError(f"--{what}: the value for label {label!r} must be a number in [0, 1], "
-                                 f"got {part.split('=', 1)[1].strip()!r}")
+                raise ValueError(
+                    f"--{what}: the value for label {label!r} must be a number in [0, 1], "
+                    f"got {part.split('=', 1)[1].strip()!r}"
+                )
         if label.lower() in out:
             raise ValueError(f"--{what}: label {label!r} is given twice")
         out[label.lower()] = value
@@ -76,16 +78,18 @@ def is_pull_request(obj) -> bool:
 def parse_time(value, where, field):
     """ISO 8601 (`2024-05-01T12:00:00Z`) to POSIX seconds; a naive time is taken as UTC."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{where} field {field!r}: expected an ISO 8601 time such as 2024-05-01T12:00:00Z, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{where} field {field!r}: expected an ISO 8601 time such as 2024-05-01T12:00:00Z, got {value!r}"
+        )
     text = value.strip()
     if text.endswith(("Z", "z")):  # Python < 3.11 does not read the Z suffix
         text = text[:-1] + "+00:00"
     try:
         t = datetime.datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{where} field {field!r}: expected an ISO 8601 time such as 2024-05-01T12:00:00Z, "
-                         f"got {value!r}") from None
+        raise ValueError(
+            f"{where} field {field!r}: expected an ISO 8601 time such as 2024-05-01T12:00:00Z, got {value!r}"
+        ) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=datetime.timezone.utc)
     return t.timestamp()
@@ -152,8 +156,12 @@ def convert(obj, where, departments, priorities=None):
     created = parse_time(obj[time_field], where, time_field) if time_field and obj[time_field] is not None else None
     reactions = ("reactions", obj["reactions"]) if "reactions" in obj else ("reactionGroups", obj.get("reactionGroups"))
     return {
-        "title": title.strip(), "body": body or "", "tags": tags,
-        "priority": max(prios) if prios else None, "department": depts.pop(), "created_at": created,
+        "title": title.strip(),
+        "body": body or "",
+        "tags": tags,
+        "priority": max(prios) if prios else None,
+        "department": depts.pop(),
+        "created_at": created,
         "comments": _count(obj.get("comments"), where, "comments"),
         "reactions": _count(reactions[1], where, reactions[0]),
         "number": obj.get("number"),

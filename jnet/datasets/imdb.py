@@ -15,8 +15,9 @@ WORD_INDEX_ORIGIN = KERAS_ORIGIN + "imdb_word_index.json"
 WORD_INDEX_HASH = "bfafd718b763782e994055a2d397834f"
 
 
-def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2,
-              index_from=3, **kwargs):
+def load_data(
+    path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2, index_from=3, **kwargs
+):
     """Loads the IMDB dataset, as `keras.datasets.imdb.load_data`.
 
     Reviews are lists of word ids (id `i + index_from` is the `i`-th most frequent word). Reads

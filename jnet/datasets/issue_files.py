@@ -48,8 +48,10 @@ def _check_text(value, where, field):
         bad = _BAD_BYTE.search(value)
         if bad:
             byte = ord(bad.group()) - 0xDC00
-            raise ValueError(f"{where} field {field!r}: byte 0x{byte:02x} at character {bad.start() + 1} is not "
-                             f"UTF-8; save the file as UTF-8")
+            raise ValueError(
+                f"{where} field {field!r}: byte 0x{byte:02x} at character {bad.start() + 1} is not "
+                f"UTF-8; save the file as UTF-8"
+            )
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _check_text(v, where, f"{field}[{i}]")
@@ -80,8 +82,10 @@ def _parse_tags(value, where):
         raise ValueError(f"{where} field 'tags': expected tag names separated by ';' or a list, got {value!r}")
     if value and all(isinstance(v, (int, bool)) for v in value):  # the generator's 0/1 vector
         if len(value) != len(TAGS) or any(v not in (0, 1) for v in value):
-            raise ValueError(f"{where} field 'tags': 0/1 values are read as the generator's {len(TAGS)} tags "
-                             f"{TAGS}; got {len(value)} values {list(value)!r} (give tag names instead)")
+            raise ValueError(
+                f"{where} field 'tags': 0/1 values are read as the generator's {len(TAGS)} tags "
+                f"{TAGS}; got {len(value)} values {list(value)!r} (give tag names instead)"
+            )
         return [TAGS[i] for i, v in enumerate(value) if v]
     for i, v in enumerate(value):
         if not isinstance(v, str) or not v.strip():
@@ -93,8 +97,9 @@ def _parse_row(row, where):
     """One JSONL object or CSV row with the jnet fields -> a record."""
     for field in ("title", "body", "department"):
         if row.get(field) is None:
-            raise ValueError(f"{where} missing field {field!r} (need title, body, department; "
-                             f"optional tags, priority, created_at)")
+            raise ValueError(
+                f"{where} missing field {field!r} (need title, body, department; optional tags, priority, created_at)"
+            )
     for field in FIELDS:
         _check_text(row.get(field), where, field)
     title, body, dept = row["title"], row["body"], row["department"]
@@ -120,23 +125,30 @@ def _parse_row(row, where):
         created = None
     if created is not None:
         created = github_issues.parse_time(created, where, "created_at")
-    return {"title": title.strip(), "body": body, "tags": _parse_tags(row.get("tags"), where),
-            "priority": priority, "department": str(dept).strip(), "created_at": created}
+    return {
+        "title": title.strip(),
+        "body": body,
+        "tags": _parse_tags(row.get("tags"), where),
+        "priority": priority,
+        "department": str(dept).strip(),
+        "created_at": created,
+    }
 
 
 def _json_values(text, path):
     """Parse a whole-file JSON document; yield `(line, object)` for each issue in it."""
     decoder = json.JSONDecoder()
     start = len(text) - len(text.lstrip())
-    if text[start:start + 1] != "[":
+    if text[start : start + 1] != "[":
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg}, column {e.colno})") from None
         items = doc.get("items") if isinstance(doc, dict) else None
         if not isinstance(items, list):
-            raise ValueError(f"{path}:1: expected a JSON list of issues (or {{\"items\": [...]}}), "
-                             f"got {type(doc).__name__}")
+            raise ValueError(
+                f"{path}:1: expected a JSON list of issues (or {{\"items\": [...]}}), got {type(doc).__name__}"
+            )
         line = text.count("\n", 0, text.find('"items"')) + 1
         return [(line, obj) for obj in items]
     # Walk the array element by element, so that each issue knows the line it starts on.
@@ -177,8 +189,9 @@ def _rows(text, path, ext):
             for values in reader:
                 if any(v.strip() for v in values):  # blank lines between records are fine
                     if len(values) > len(header):
-                        raise ValueError(f"{path}:{line}: {len(values)} columns, more than the header's "
-                                         f"{len(header)} {header}")
+                        raise ValueError(
+                            f"{path}:{line}: {len(values)} columns, more than the header's {len(header)} {header}"
+                        )
                     yield line, dict(zip(header, values))
                 line = reader.line_num + 1
         except csv.Error as e:
@@ -229,8 +242,9 @@ def read_issues(path, departments=None, priorities=None) -> IssueFile:
         if github_issues.looks_like_github(row):
             kinds.add("github")
             if departments is None:
-                raise ValueError(f"{where} GitHub issues need --departments LABEL=DEPARTMENT,... to say which "
-                                 f"labels are departments")
+                raise ValueError(
+                    f"{where} GitHub issues need --departments LABEL=DEPARTMENT,... to say which labels are departments"
+                )
             for field in ("title", "body", "labels", "created_at", "createdAt"):
                 _check_text(row.get(field), where, field)
             record, reason = github_issues.convert(row, where, departments, priorities)

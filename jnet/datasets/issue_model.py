@@ -68,8 +68,9 @@ def text_layers(records, num_words, title_len, body_len, tags=None):
     texts = [r["title"] for r in records] + [r["body"] for r in records]
     title_vec = TextVectorization(max_tokens=num_words, output_sequence_length=title_len, name="title_words")
     title_vec.adapt(np.asarray(texts, dtype=object))
-    body_vec = TextVectorization(max_tokens=num_words, output_sequence_length=body_len,
-                                 vocabulary=title_vec.get_vocabulary(), name="body_words")
+    body_vec = TextVectorization(
+        max_tokens=num_words, output_sequence_length=body_len, vocabulary=title_vec.get_vocabulary(), name="body_words"
+    )
     tag_lookup = None
     if tags:
         tag_lookup = StringLookup(vocabulary=list(tags), mask_token="", output_mode="multi_hot", name="tag_bits")
@@ -79,8 +80,10 @@ def text_layers(records, num_words, title_len, body_len, tags=None):
 def raw_inputs(records, with_tags=True) -> dict:
     """Issue records -> the raw inputs of a triage model: `{"title": (n,) str, "body": (n,) str,
     "tags": (n, k) str}`, each issue's tag names padded with "" to the longest list."""
-    x = {"title": np.asarray([r["title"] for r in records], dtype=object),
-         "body": np.asarray([r["body"] for r in records], dtype=object)}
+    x = {
+        "title": np.asarray([r["title"] for r in records], dtype=object),
+        "body": np.asarray([r["body"] for r in records], dtype=object),
+    }
     if with_tags:
         width = max([len(r.get("tags") or ()) for r in records] + [1])
         tags = np.full((len(records), width), "", dtype=object)
@@ -98,6 +101,8 @@ def department_names(model, layer="department") -> list:
     except ValueError:
         found = None
     if not isinstance(found, LabelNames):
-        raise ValueError(f"{model.name}: no LabelNames layer {layer!r}; this model does not carry its department "
-                         "names (was it saved by examples/issue_triage.py?)")
+        raise ValueError(
+            f"{model.name}: no LabelNames layer {layer!r}; this model does not carry its department "
+            "names (was it saved by examples/issue_triage.py?)"
+        )
     return list(found.names)

@@ -24,8 +24,18 @@ from jnet.datasets.text import Tokenizer, pad_sequences
 
 DEPARTMENTS = ["frontend", "backend", "infrastructure", "mobile"]
 TAGS = [
-    "bug", "enhancement", "question", "documentation", "security", "performance",
-    "regression", "ui", "api", "ci", "mobile", "good first issue",
+    "bug",
+    "enhancement",
+    "question",
+    "documentation",
+    "security",
+    "performance",
+    "regression",
+    "ui",
+    "api",
+    "ci",
+    "mobile",
+    "good first issue",
 ]
 _TAG = {t: i for i, t in enumerate(TAGS)}
 # The tag each department's issues usually carry.
@@ -33,90 +43,265 @@ _DEPT_TAG = {0: "ui", 1: "api", 2: "ci", 3: "mobile"}
 
 # Things each department owns: the words that identify it.
 _COMPONENTS = [
-    ["dropdown menu", "modal dialog", "navbar", "css grid", "sidebar", "tooltip", "dark mode theme",
-     "login form", "date picker", "react component", "page layout", "font rendering", "scrollbar",
-     "settings page", "search box", "button styles", "svg icons", "table view"],
-    ["rest api", "graphql endpoint", "database query", "schema migration", "auth token", "user session",
-     "redis cache", "json serializer", "webhook handler", "orm model", "pagination", "rate limiter",
-     "job scheduler", "payment service", "search index", "email worker", "sql transaction"],
-    ["kubernetes cluster", "docker image", "ci pipeline", "deployment script", "terraform module",
-     "helm chart", "load balancer", "dns record", "tls certificate", "nginx config", "prometheus alert",
-     "build runner", "backup job", "disk volume", "autoscaler", "vpn gateway", "artifact registry"],
-    ["ios app", "android app", "push notification", "offline mode", "swipe gesture", "camera upload",
-     "gps tracking", "splash screen", "deep link", "tablet layout", "app store build", "home screen widget",
-     "background sync", "biometric login", "in app purchase", "apk signing", "keyboard overlay"],
+    [
+        "dropdown menu",
+        "modal dialog",
+        "navbar",
+        "css grid",
+        "sidebar",
+        "tooltip",
+        "dark mode theme",
+        "login form",
+        "date picker",
+        "react component",
+        "page layout",
+        "font rendering",
+        "scrollbar",
+        "settings page",
+        "search box",
+        "button styles",
+        "svg icons",
+        "table view",
+    ],
+    [
+        "rest api",
+        "graphql endpoint",
+        "database query",
+        "schema migration",
+        "auth token",
+        "user session",
+        "redis cache",
+        "json serializer",
+        "webhook handler",
+        "orm model",
+        "pagination",
+        "rate limiter",
+        "job scheduler",
+        "payment service",
+        "search index",
+        "email worker",
+        "sql transaction",
+    ],
+    [
+        "kubernetes cluster",
+        "docker image",
+        "ci pipeline",
+        "deployment script",
+        "terraform module",
+        "helm chart",
+        "load balancer",
+        "dns record",
+        "tls certificate",
+        "nginx config",
+        "prometheus alert",
+        "build runner",
+        "backup job",
+        "disk volume",
+        "autoscaler",
+        "vpn gateway",
+        "artifact registry",
+    ],
+    [
+        "ios app",
+        "android app",
+        "push notification",
+        "offline mode",
+        "swipe gesture",
+        "camera upload",
+        "gps tracking",
+        "splash screen",
+        "deep link",
+        "tablet layout",
+        "app store build",
+        "home screen widget",
+        "background sync",
+        "biometric login",
+        "in app purchase",
+        "apk signing",
+        "keyboard overlay",
+    ],
 ]
 # Verbs/contexts per department ("when ...").
 _CONTEXTS = [
-    ["resizing the window", "switching tabs", "hovering over it", "using safari", "zooming in",
-     "toggling the theme", "clicking twice", "typing quickly", "on a small screen"],
-    ["under load", "the request body is large", "two users save at once", "the token expires",
-     "calling it with an empty list", "the cache is cold", "retrying a request", "paginating past 100"],
-    ["rolling out a new version", "a node restarts", "the runner is busy", "scaling down",
-     "renewing certificates", "the cluster upgrades", "running the nightly job", "pulling the image"],
-    ["rotating the phone", "the app is in background", "on android 14", "on older iphones",
-     "the network drops", "battery saver is on", "opening from a notification", "after an app update"],
+    [
+        "resizing the window",
+        "switching tabs",
+        "hovering over it",
+        "using safari",
+        "zooming in",
+        "toggling the theme",
+        "clicking twice",
+        "typing quickly",
+        "on a small screen",
+    ],
+    [
+        "under load",
+        "the request body is large",
+        "two users save at once",
+        "the token expires",
+        "calling it with an empty list",
+        "the cache is cold",
+        "retrying a request",
+        "paginating past 100",
+    ],
+    [
+        "rolling out a new version",
+        "a node restarts",
+        "the runner is busy",
+        "scaling down",
+        "renewing certificates",
+        "the cluster upgrades",
+        "running the nightly job",
+        "pulling the image",
+    ],
+    [
+        "rotating the phone",
+        "the app is in background",
+        "on android 14",
+        "on older iphones",
+        "the network drops",
+        "battery saver is on",
+        "opening from a notification",
+        "after an app update",
+    ],
 ]
 
 # Issue kinds: (title templates, body cue sentences, priority logit, tag names, weight).
 # `{c}` is a component, `{x}` a context. Priority cues live in these words.
 _KINDS = {
-    "crash": (["{c} crashes when {x}", "crash in {c} when {x}", "app crashes on {c}",
-               "fatal error: {c} crashes"],
-              ["the whole thing crashes with a stack trace", "it crashes every time and users are blocked",
-               "we get a segfault and the process exits"], 2.2, ["bug"], 0.12),
-    "data_loss": (["data loss in {c} when {x}", "{c} deletes user data", "saving via {c} loses data"],
-                  ["this causes data loss for customers", "records are silently dropped and lost",
-                   "users lost their work, data loss confirmed"], 2.8, ["bug"], 0.06),
-    "security": (["security: {c} leaks tokens", "xss vulnerability in {c}", "{c} exposes secrets",
-                  "security issue with {c}"],
-                 ["this is a security vulnerability, please treat as confidential",
-                  "an attacker can read other users data", "credentials leak into the logs"], 2.6,
-                 ["security", "bug"], 0.07),
-    "outage": (["{c} is down in production", "outage: {c} not responding", "{c} returns 500 in production"],
-               ["production is down for all users", "this is an outage, urgent",
-                "every request fails since this morning"], 2.4, ["bug"], 0.05),
-    "regression": (["regression: {c} broken after update", "{c} stopped working when {x}",
-                    "{c} broke in the latest release"],
-                   ["this worked in the previous release, it is a regression",
-                    "after the last update this behaviour changed"], 1.0, ["bug", "regression"], 0.10),
-    "performance": (["{c} is slow when {x}", "performance of {c} degraded", "{c} takes seconds when {x}"],
-                    ["it is noticeably slow, profiling shows most time spent here",
-                     "latency went up and it times out sometimes"], 0.3, ["performance"], 0.10),
-    "bug": (["{c} shows wrong value when {x}", "{c} does not work when {x}", "unexpected behaviour in {c}",
-             "{c} error when {x}"],
-            ["expected it to work but got an error", "the result is wrong", "an exception is raised"],
-            0.0, ["bug"], 0.18),
-    "feature": (["feature request: {c} should support export", "add option to {c}", "support for {c} when {x}",
-                 "it would be nice if {c} could be configured"],
-                ["it would be nice to have this, low priority", "this is a feature request for later"],
-                -1.2, ["enhancement"], 0.12),
-    "question": (["question about {c}", "how do i configure {c}", "is {c} supposed to do this when {x}"],
-                 ["just a question, not sure if this is expected", "how should this be used"],
-                 -1.4, ["question"], 0.07),
-    "cosmetic": (["{c} is misaligned", "cosmetic: {c} colour slightly off", "{c} has wrong padding"],
-                 ["purely cosmetic, the spacing looks off", "minor visual glitch"], -1.8,
-                 ["ui", "good first issue"], 0.06),
-    "typo": (["typo in {c} docs", "fix typo in {c} message", "docs for {c} have a typo"],
-             ["small typo in the documentation", "the wording in the docs is wrong"], -2.4,
-             ["documentation", "good first issue"], 0.07),
+    "crash": (
+        ["{c} crashes when {x}", "crash in {c} when {x}", "app crashes on {c}", "fatal error: {c} crashes"],
+        [
+            "the whole thing crashes with a stack trace",
+            "it crashes every time and users are blocked",
+            "we get a segfault and the process exits",
+        ],
+        2.2,
+        ["bug"],
+        0.12,
+    ),
+    "data_loss": (
+        ["data loss in {c} when {x}", "{c} deletes user data", "saving via {c} loses data"],
+        [
+            "this causes data loss for customers",
+            "records are silently dropped and lost",
+            "users lost their work, data loss confirmed",
+        ],
+        2.8,
+        ["bug"],
+        0.06,
+    ),
+    "security": (
+        ["security: {c} leaks tokens", "xss vulnerability in {c}", "{c} exposes secrets", "security issue with {c}"],
+        [
+            "this is a security vulnerability, please treat as confidential",
+            "an attacker can read other users data",
+            "credentials leak into the logs",
+        ],
+        2.6,
+        ["security", "bug"],
+        0.07,
+    ),
+    "outage": (
+        ["{c} is down in production", "outage: {c} not responding", "{c} returns 500 in production"],
+        ["production is down for all users", "this is an outage, urgent", "every request fails since this morning"],
+        2.4,
+        ["bug"],
+        0.05,
+    ),
+    "regression": (
+        ["regression: {c} broken after update", "{c} stopped working when {x}", "{c} broke in the latest release"],
+        ["this worked in the previous release, it is a regression", "after the last update this behaviour changed"],
+        1.0,
+        ["bug", "regression"],
+        0.10,
+    ),
+    "performance": (
+        ["{c} is slow when {x}", "performance of {c} degraded", "{c} takes seconds when {x}"],
+        ["it is noticeably slow, profiling shows most time spent here", "latency went up and it times out sometimes"],
+        0.3,
+        ["performance"],
+        0.10,
+    ),
+    "bug": (
+        [
+            "{c} shows wrong value when {x}",
+            "{c} does not work when {x}",
+            "unexpected behaviour in {c}",
+            "{c} error when {x}",
+        ],
+        ["expected it to work but got an error", "the result is wrong", "an exception is raised"],
+        0.0,
+        ["bug"],
+        0.18,
+    ),
+    "feature": (
+        [
+            "feature request: {c} should support export",
+            "add option to {c}",
+            "support for {c} when {x}",
+            "it would be nice if {c} could be configured",
+        ],
+        ["it would be nice to have this, low priority", "this is a feature request for later"],
+        -1.2,
+        ["enhancement"],
+        0.12,
+    ),
+    "question": (
+        ["question about {c}", "how do i configure {c}", "is {c} supposed to do this when {x}"],
+        ["just a question, not sure if this is expected", "how should this be used"],
+        -1.4,
+        ["question"],
+        0.07,
+    ),
+    "cosmetic": (
+        ["{c} is misaligned", "cosmetic: {c} colour slightly off", "{c} has wrong padding"],
+        ["purely cosmetic, the spacing looks off", "minor visual glitch"],
+        -1.8,
+        ["ui", "good first issue"],
+        0.06,
+    ),
+    "typo": (
+        ["typo in {c} docs", "fix typo in {c} message", "docs for {c} have a typo"],
+        ["small typo in the documentation", "the wording in the docs is wrong"],
+        -2.4,
+        ["documentation", "good first issue"],
+        0.07,
+    ),
 }
 _KIND_NAMES = list(_KINDS)
 _KIND_P = np.array([_KINDS[k][4] for k in _KIND_NAMES]) / sum(_KINDS[k][4] for k in _KIND_NAMES)
 
 # Boilerplate everyone writes; carries no signal.
 _FILLER = [
-    "steps to reproduce", "expected behaviour", "actual behaviour", "see screenshot attached",
-    "thanks for looking into this", "happens on version 2.3.1", "also seen on staging",
-    "not sure if related to the other issue", "can reproduce consistently", "logs below",
-    "tried clearing the cache", "any ideas", "this started last week", "our team noticed it today",
-    "please advise", "let me know if you need more details", "workaround is to reload",
+    "steps to reproduce",
+    "expected behaviour",
+    "actual behaviour",
+    "see screenshot attached",
+    "thanks for looking into this",
+    "happens on version 2.3.1",
+    "also seen on staging",
+    "not sure if related to the other issue",
+    "can reproduce consistently",
+    "logs below",
+    "tried clearing the cache",
+    "any ideas",
+    "this started last week",
+    "our team noticed it today",
+    "please advise",
+    "let me know if you need more details",
+    "workaround is to reload",
 ]
 # Sentences that name the department's components in the body.
 _DETAIL = [
-    "the {c} fails when {x}", "seen in the {c} while {x}", "reproduced with the {c} when {x}",
-    "it only happens in the {c}", "we use the {c} heavily", "the {c} logs a warning when {x}",
-    "i think the {c} is the culprit", "only when {x}",
+    "the {c} fails when {x}",
+    "seen in the {c} while {x}",
+    "reproduced with the {c} when {x}",
+    "it only happens in the {c}",
+    "we use the {c} heavily",
+    "the {c} logs a warning when {x}",
+    "i think the {c} is the culprit",
+    "only when {x}",
 ]
 _DEPT_P = np.array([0.3, 0.3, 0.2, 0.2])
 
@@ -168,8 +353,13 @@ def _one_issue(rng: np.random.Generator) -> dict:
     tags = np.where(flips, 1 - tags, tags)
     if rng.random() < 0.05:  # and sometimes file issues with the wrong team
         dept = int(rng.integers(4))
-    return {"title": title, "body": body, "tags": [int(t) for t in tags],
-            "priority": round(priority, 4), "department": dept}
+    return {
+        "title": title,
+        "body": body,
+        "tags": [int(t) for t in tags],
+        "priority": round(priority, 4),
+        "department": dept,
+    }
 
 
 def generate(num_samples: int, seed: int = 0) -> list[dict]:
@@ -182,9 +372,17 @@ def generate(num_samples: int, seed: int = 0) -> list[dict]:
 
 def to_named(records) -> list[dict]:
     """Generated issues with names instead of ids, as `read_issues` returns a file's issues."""
-    return [{"title": r["title"], "body": r["body"], "tags": [t for t, bit in zip(TAGS, r["tags"]) if bit],
-             "priority": r["priority"], "department": DEPARTMENTS[r["department"]], "created_at": None}
-            for r in records]
+    return [
+        {
+            "title": r["title"],
+            "body": r["body"],
+            "tags": [t for t, bit in zip(TAGS, r["tags"]) if bit],
+            "priority": r["priority"],
+            "department": DEPARTMENTS[r["department"]],
+            "created_at": None,
+        }
+        for r in records
+    ]
 
 
 class IssueLabels:
@@ -224,8 +422,10 @@ class IssueLabels:
         """
         depts = sorted({r["department"] for r in records} | set(departments or ()))
         if len(depts) < 2:
-            raise ValueError(f"IssueLabels.fit: the issues name {len(depts)} department {depts}; "
-                             f"at least 2 are needed to learn to tell them apart")
+            raise ValueError(
+                f"IssueLabels.fit: the issues name {len(depts)} department {depts}; "
+                f"at least 2 are needed to learn to tell them apart"
+            )
         counts = collections.Counter(t for r in records for t in dict.fromkeys(r["tags"]))
         tags = sorted((t for t, c in counts.items() if c >= min_tag_count), key=lambda t: (-counts[t], t))
         return cls(depts, tags[:max_tags])
@@ -282,8 +482,9 @@ def vectorize(records, tokenizer: Tokenizer, title_maxlen: int = 16, body_maxlen
     return x, y
 
 
-def load_data(num_samples=5000, test_split=0.2, num_words=10000, title_maxlen=16, body_maxlen=96,
-              seed=0, return_tokenizer=False):
+def load_data(
+    num_samples=5000, test_split=0.2, num_words=10000, title_maxlen=16, body_maxlen=96, seed=0, return_tokenizer=False
+):
     """Generated issues, tokenized and split, in Keras's `load_data()` shape.
 
     Args:

@@ -19,12 +19,14 @@ from jnet.utils.file_utils import get_file, keras_home
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
-_ALLOWED_GLOBALS = frozenset({
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-})
+_ALLOWED_GLOBALS = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
+)
 
 
 class ArrayUnpickler(pickle.Unpickler):
@@ -33,8 +35,10 @@ class ArrayUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset file (only NumPy arrays "
-                                     "are allowed); the file may be corrupted or malicious")
+        raise pickle.UnpicklingError(
+            f"refusing to load {module}.{name} from a dataset file (only NumPy arrays "
+            "are allowed); the file may be corrupted or malicious"
+        )
 
 
 def _read_npy(buffer):

@@ -40,7 +40,9 @@ class Tokenizer:
 
     def __init__(self, num_words=None, min_count=1):
         if num_words is not None and (not isinstance(num_words, int) or num_words < 3):
-            raise ValueError(f"Tokenizer: num_words must be an int >= 3 (padding, OOV and a word) or None, got {num_words!r}")
+            raise ValueError(
+                f"Tokenizer: num_words must be an int >= 3 (padding, OOV and a word) or None, got {num_words!r}"
+            )
         if min_count < 1:
             raise ValueError(f"Tokenizer: min_count must be >= 1, got {min_count!r}")
         self.num_words = num_words

@@ -9,13 +9,7 @@ model.fit(x, y, batch_size=256)
 Multi-host: call `distribution.initialize(...)` first on every process (see `docs/distributed.md`).
 """
 
-from jnet.distribution.mesh import (
-    DeviceMesh,
-    LayoutMap,
-    TensorLayout,
-    get_device_count,
-    list_devices,
-)
+from jnet.distribution.mesh import DeviceMesh, LayoutMap, TensorLayout, get_device_count, list_devices
 from jnet.distribution.strategies import (
     DataParallel,
     MeshDistribution,
@@ -28,7 +22,17 @@ from jnet.distribution.strategies import (
 from jnet.engine.distribute import Distribution
 
 __all__ = [
-    "DataParallel", "DeviceMesh", "Distribution", "LayoutMap", "MeshDistribution", "ModelParallel",
-    "TensorLayout", "distribute_tensor", "distribution", "get_device_count", "initialize",
-    "list_devices", "set_distribution",
+    "DataParallel",
+    "DeviceMesh",
+    "Distribution",
+    "LayoutMap",
+    "MeshDistribution",
+    "ModelParallel",
+    "TensorLayout",
+    "distribute_tensor",
+    "distribution",
+    "get_device_count",
+    "initialize",
+    "list_devices",
+    "set_distribution",
 ]

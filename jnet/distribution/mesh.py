@@ -71,7 +71,9 @@ class DeviceMesh:
 
     def __init__(self, shape, axis_names, devices=None):
         if not shape or not axis_names:
-            raise ValueError(f"DeviceMesh: shape and axis_names must be non-empty, got shape={shape!r}, axis_names={axis_names!r}")
+            raise ValueError(
+                f"DeviceMesh: shape and axis_names must be non-empty, got shape={shape!r}, axis_names={axis_names!r}"
+            )
         shape = tuple(int(s) for s in shape)
         axis_names = tuple(axis_names)
         if len(shape) != len(axis_names):
@@ -151,7 +153,9 @@ class TensorLayout:
             raise ValueError(f"TensorLayout {self._axes}: its device mesh is already set to {self._device_mesh}")
         unknown = {a for entry in self._axes for a in _spec_axes(entry)} - set(mesh.axis_names)
         if unknown:
-            raise ValueError(f"TensorLayout {self._axes}: unknown mesh axes {sorted(unknown)}; the mesh has {mesh.axis_names}")
+            raise ValueError(
+                f"TensorLayout {self._axes}: unknown mesh axes {sorted(unknown)}; the mesh has {mesh.axis_names}"
+            )
         self._device_mesh = mesh
 
     @property
@@ -214,7 +218,9 @@ class LayoutMap(collections.abc.MutableMapping):
         if isinstance(layout, (tuple, list, PartitionSpec)):
             layout = TensorLayout(tuple(layout))
         if not isinstance(layout, TensorLayout):
-            raise ValueError(f"LayoutMap[{key!r}]: expected a tuple of axis names, a PartitionSpec or a TensorLayout, got {layout!r}")
+            raise ValueError(
+                f"LayoutMap[{key!r}]: expected a tuple of axis names, a PartitionSpec or a TensorLayout, got {layout!r}"
+            )
         if layout.device_mesh is None:
             layout.device_mesh = self._device_mesh
         self._layouts[key] = layout
@@ -225,7 +231,9 @@ class LayoutMap(collections.abc.MutableMapping):
             return self._layouts[path]
         matches = [k for k in self._layouts if re.fullmatch(k, path)]
         if len(matches) > 1:
-            raise ValueError(f"LayoutMap: path {path!r} matches several keys {matches}; make each path match at most one")
+            raise ValueError(
+                f"LayoutMap: path {path!r} matches several keys {matches}; make each path match at most one"
+            )
         return self._layouts[matches[0]] if matches else None
 
     def __delitem__(self, key):
@@ -238,4 +246,4 @@ class LayoutMap(collections.abc.MutableMapping):
         return len(self._layouts)
 
     def __repr__(self):
-        return f"<LayoutMap {({k: v.axes for k, v in self._layouts.items()})}>"
+        return f"<LayoutMap { ({k: v.axes for k, v in self._layouts.items()}) }>"

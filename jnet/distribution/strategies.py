@@ -64,7 +64,9 @@ class MeshDistribution(_hook.Distribution):
 
     def __init__(self, device_mesh, batch_dim_name=None, auto_shard_dataset=True):
         if not isinstance(device_mesh, DeviceMesh):
-            raise ValueError(f"{type(self).__name__}: device_mesh must be a DeviceMesh, got {type(device_mesh).__name__}")
+            raise ValueError(
+                f"{type(self).__name__}: device_mesh must be a DeviceMesh, got {type(device_mesh).__name__}"
+            )
         batch_dim_name = batch_dim_name or device_mesh.axis_names[0]
         device_mesh.axis_size(batch_dim_name)  # raises a clear error for an unknown axis
         if not auto_shard_dataset:
@@ -145,6 +147,7 @@ class MeshDistribution(_hook.Distribution):
     def place_local_batch(self, tree):
         """For your own loop with a per-process input pipeline: each process passes *its own*
         rows and gets the global batch (their concatenation in process order) back."""
+
         def place(x):
             if not _is_array(x) or np.ndim(x) == 0:
                 return x
@@ -286,7 +289,9 @@ def set_distribution(value) -> None:
     """Make `value` (a DataParallel / ModelParallel, or `None` for one device) current for
     `fit`, `evaluate` and `predict`."""
     if value is not None and not isinstance(value, _hook.Distribution):
-        raise ValueError(f"set_distribution expects a jnet.distribution Distribution or None, got {type(value).__name__}")
+        raise ValueError(
+            f"set_distribution expects a jnet.distribution Distribution or None, got {type(value).__name__}"
+        )
     _hook.set_current(value)
 
 
@@ -341,4 +346,6 @@ def initialize(job_addresses=None, num_processes=None, process_id=None, **kwargs
         coordinator = addresses[0]
     if num_processes is not None and process_id is not None and not 0 <= process_id < num_processes:
         raise ValueError(f"initialize: process_id must be in [0, {num_processes}), got {process_id}")
-    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id, **kwargs)
+    jax.distributed.initialize(
+        coordinator_address=coordinator, num_processes=num_processes, process_id=process_id, **kwargs
+    )

@@ -68,8 +68,9 @@ def check_class_weight(where, class_weight):
     if class_weight is None:
         return
     if not isinstance(class_weight, dict):
-        raise TypeError(f"{where}: class_weight must be a dict {{class index: weight}}, got "
-                        f"{type(class_weight).__name__}")
+        raise TypeError(
+            f"{where}: class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}"
+        )
     if class_weight and all(isinstance(v, dict) for v in class_weight.values()):
         for output, table in class_weight.items():
             _check_class_table(where, f"class_weight[{output!r}]", table)
@@ -85,22 +86,41 @@ def _check_class_table(where, label, table):
             raise ValueError(f"{where}: {label}[{k!r}] must be a number (the class's weight), got {v!r}")
 
 
-def check_fit_args(x, y, sample_weight, *, batch_size, epochs, initial_epoch, steps_per_epoch, validation_steps,
-                   validation_batch_size, validation_freq, validation_split, validation_data, class_weight):
+def check_fit_args(
+    x,
+    y,
+    sample_weight,
+    *,
+    batch_size,
+    epochs,
+    initial_epoch,
+    steps_per_epoch,
+    validation_steps,
+    validation_batch_size,
+    validation_freq,
+    validation_split,
+    validation_data,
+    class_weight,
+):
     """All of `fit`'s arguments that can be checked before the data is read."""
     where = "fit"
     check_count(where, "batch_size", batch_size)
     check_count(where, "epochs", epochs, minimum=0, optional=False)
     check_count(where, "initial_epoch", initial_epoch, minimum=0, optional=False)
     if initial_epoch > epochs:
-        raise ValueError(f"{where}: initial_epoch ({initial_epoch}) is after the last epoch: epochs={epochs} "
-                         "counts from 0, so it must be >= initial_epoch")
+        raise ValueError(
+            f"{where}: initial_epoch ({initial_epoch}) is after the last epoch: epochs={epochs} "
+            "counts from 0, so it must be >= initial_epoch"
+        )
     check_count(where, "steps_per_epoch", steps_per_epoch)
     check_count(where, "validation_steps", validation_steps)
     check_count(where, "validation_batch_size", validation_batch_size)
     check_count(where, "validation_freq", validation_freq, optional=False)
-    if (not isinstance(validation_split, numbers.Real) or isinstance(validation_split, bool)
-            or not 0.0 <= validation_split < 1.0):
+    if (
+        not isinstance(validation_split, numbers.Real)
+        or isinstance(validation_split, bool)
+        or not 0.0 <= validation_split < 1.0
+    ):
         raise ValueError(f"{where}: validation_split must be a float in [0, 1), got {validation_split!r}")
     check_class_weight(where, class_weight)
     check_data(where, x, y, sample_weight)

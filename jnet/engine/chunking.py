@@ -37,15 +37,18 @@ class ChunkSizer:
         if steps_per_execution in ("auto", None):
             self.fixed = None
         else:
-            if (not isinstance(steps_per_execution, int) or isinstance(steps_per_execution, bool)
-                    or steps_per_execution < 1):
+            if (
+                not isinstance(steps_per_execution, int)
+                or isinstance(steps_per_execution, bool)
+                or steps_per_execution < 1
+            ):
                 raise ValueError(f"steps_per_execution must be 'auto' or an int >= 1, got {steps_per_execution!r}")
             self.fixed = steps_per_execution
         self.per_step = None
         self.last = 1
         self.calls = 0
         self.single = False
-        self.decided = False   # whether the loop-free decision was made (before the first call)
+        self.decided = False  # whether the loop-free decision was made (before the first call)
 
     def next(self, remaining: int) -> int:
         """The size of the next call, at most `remaining` steps."""
@@ -81,14 +84,14 @@ def primitives(jaxpr) -> set:
     names, todo, seen = set(), [jaxpr], set()
     while todo:
         j = todo.pop()
-        j = getattr(j, "jaxpr", j)      # ClosedJaxpr -> Jaxpr
+        j = getattr(j, "jaxpr", j)  # ClosedJaxpr -> Jaxpr
         if id(j) in seen:
             continue
         seen.add(id(j))
         for eqn in j.eqns:
             names.add(eqn.primitive.name)
             for value in eqn.params.values():
-                for sub in (value if isinstance(value, (tuple, list)) else (value,)):
+                for sub in value if isinstance(value, (tuple, list)) else (value,):
                     if hasattr(sub, "eqns") or hasattr(getattr(sub, "jaxpr", None), "eqns"):
                         todo.append(sub)
     return names

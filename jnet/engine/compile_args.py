@@ -13,16 +13,19 @@ def per_output(value, names, what, *, is_leaf):
     if isinstance(value, dict) and not (what == "loss" and "class_name" in value):
         bad = [k for k in value if k not in names]
         if bad:
-            raise ValueError(f"compile: {what} has key(s) {bad} that are not outputs of the model; "
-                             f"expected keys from {names}")
+            raise ValueError(
+                f"compile: {what} has key(s) {bad} that are not outputs of the model; expected keys from {names}"
+            )
         return [value.get(k) for k in names]
     if isinstance(value, (list, tuple)):
         if what in ("loss", "loss_weights") or n > 1 and all(not is_leaf(v) for v in value):
             if len(value) != n:
-                raise ValueError(f"compile: {what} is a list of {len(value)} entries but the model has {n} "
-                                 f"output(s) {names}; give one per output or a dict keyed by output name")
+                raise ValueError(
+                    f"compile: {what} is a list of {len(value)} entries but the model has {n} "
+                    f"output(s) {names}; give one per output or a dict keyed by output name"
+                )
             return list(value)
-        return [list(value)] * n     # a flat list of metrics applies to every output
+        return [list(value)] * n  # a flat list of metrics applies to every output
     return [value] * n
 
 
@@ -69,8 +72,17 @@ def deserialize_tree(value, kind):
     return value
 
 
-_COMPILE_FIELDS = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
-                   "steps_per_execution", "jit_compile", "gradient_accumulation_steps")
+_COMPILE_FIELDS = (
+    "optimizer",
+    "loss",
+    "loss_weights",
+    "metrics",
+    "weighted_metrics",
+    "run_eagerly",
+    "steps_per_execution",
+    "jit_compile",
+    "gradient_accumulation_steps",
+)
 
 
 def compile_args_from_config(config, check) -> dict:
@@ -92,9 +104,12 @@ def compile_args_from_config(config, check) -> dict:
             raise ValueError(f"expected an optimizer name or a serialized optimizer dict, got {type(value).__name__}")
         return O.deserialize(value)
 
-    readers = {"optimizer": optimizer, "loss": lambda v: deserialize_tree(v, "loss"),
-               "metrics": lambda v: deserialize_tree(v, "metric"),
-               "weighted_metrics": lambda v: deserialize_tree(v, "metric")}
+    readers = {
+        "optimizer": optimizer,
+        "loss": lambda v: deserialize_tree(v, "loss"),
+        "metrics": lambda v: deserialize_tree(v, "metric"),
+        "weighted_metrics": lambda v: deserialize_tree(v, "metric"),
+    }
     args = {}
     for name, value in config.items():
         try:

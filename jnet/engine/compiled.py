@@ -54,6 +54,7 @@ def _train_chunk(plan, batch_size, dist, ts, data, index, n_rows, start, n):
     """Steps `start .. start + n`, leaving the loop at the first non-finite loss. Returns
     `(ts, logs, steps run, finite)`: when `finite` is False the last step run was the bad one
     and was not applied (`steps.guarded_train_step`)."""
+
     def cond(carry):
         i, _, finite = carry
         return (i < n) & finite
@@ -98,8 +99,9 @@ def _train_one(plan, batch_size, dist, ts, data, index, n_rows, start):
 
 
 def _eval_one(plan, batch_size, dist, metrics, params, state, data, index, n_rows, start, draws):
-    metrics = S.eval_step(plan, params, state, metrics, gather(data, index, n_rows, start, batch_size, dist),
-                          inference_key(draws, start))
+    metrics = S.eval_step(
+        plan, params, state, metrics, gather(data, index, n_rows, start, batch_size, dist), inference_key(draws, start)
+    )
     return metrics, S.metric_results(plan, metrics)
 
 
@@ -113,8 +115,10 @@ def _predict_chunk(plan, batch_size, capacity, dist, params, state, data, index,
 
     def body(i, buffers):
         preds = one(start + i)
-        return [jax.lax.dynamic_update_slice_in_dim(b, p.astype(b.dtype), i * batch_size, axis=0)
-                for b, p in zip(buffers, preds)]
+        return [
+            jax.lax.dynamic_update_slice_in_dim(b, p.astype(b.dtype), i * batch_size, axis=0)
+            for b, p in zip(buffers, preds)
+        ]
 
     return jax.lax.fori_loop(0, n, body, buffers)
 
@@ -130,8 +134,10 @@ def _predict_chunk_stateful(plan, batch_size, capacity, dist, params, state, dat
     def body(i, carry):
         buffers, state = carry
         preds, state = one(start + i, state)
-        return [jax.lax.dynamic_update_slice_in_dim(b, p.astype(b.dtype), i * batch_size, axis=0)
-                for b, p in zip(buffers, preds)], state
+        return [
+            jax.lax.dynamic_update_slice_in_dim(b, p.astype(b.dtype), i * batch_size, axis=0)
+            for b, p in zip(buffers, preds)
+        ], state
 
     return tuple(jax.lax.fori_loop(0, n, body, (buffers, state)))
 

@@ -113,7 +113,7 @@ class CustomSteps:
         leaves, pos = list(metrics_variables), 0
         for m in self.model.metrics:
             k = len(jax.eval_shape(m.stateless_reset_state))
-            m.assign_variables(leaves[pos:pos + k])
+            m.assign_variables(leaves[pos : pos + k])
             pos += k
 
     def data(self, batch):
@@ -174,8 +174,9 @@ def _label(model) -> str:
 
 
 def _split(out, n, where):
-    if not (isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[1], (tuple, list))
-            and len(out[1]) == n):
+    if not (
+        isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[1], (tuple, list)) and len(out[1]) == n
+    ):
         raise ValueError(f"{where} must return (logs, state) with state a tuple of {n} lists; got {type(out).__name__}")
     if not isinstance(out[0], dict):
         raise ValueError(f"{where} must return logs as a dict, got {type(out[0]).__name__}")
@@ -192,8 +193,9 @@ def _rows(data, index, row_start, size, dist):
     def take(a):
         return None if a is None else jnp.take(a, idx, axis=0, mode="clip")
 
-    xb, yb, swb, _ = dist.constrain_batch(([take(a) for a in x], [take(a) for a in y], [take(a) for a in sw],
-                                            jnp.ones((size,), bool)))
+    xb, yb, swb, _ = dist.constrain_batch(
+        ([take(a) for a in x], [take(a) for a in y], [take(a) for a in sw], jnp.ones((size,), bool))
+    )
     return xb, yb, swb
 
 
@@ -211,29 +213,32 @@ def _train_single(custom, bs, size, dist, ts, data, index, step):
 
 def _eval_chunk(custom, bs, dist, metrics, params, state, draws, data, index, start, n):
     def one(metrics, step):
-        return custom.test_one(metrics, params, state, _rows(data, index, step * bs, bs, dist),
-                               inference_key(draws, step))
+        return custom.test_one(
+            metrics, params, state, _rows(data, index, step * bs, bs, dist), inference_key(draws, step)
+        )
 
     logs0 = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(one, metrics, start)[1])
     return jax.lax.fori_loop(0, n, lambda i, c: one(c[0], start + i), (metrics, logs0))
 
 
 def _eval_single(custom, bs, size, dist, metrics, params, state, draws, data, index, step):
-    return custom.test_one(metrics, params, state, _rows(data, index, step * bs, size, dist),
-                           inference_key(draws, step))
+    return custom.test_one(
+        metrics, params, state, _rows(data, index, step * bs, size, dist), inference_key(draws, step)
+    )
 
 
 def _predict_chunk(custom, bs, capacity, dist, params, state, data, index, n_rows, start, n, draws):
     def one(step):
-        return custom.predict_one(params, state, _rows(data, index, step * bs, bs, dist)[0],
-                                  inference_key(draws, step))
+        return custom.predict_one(params, state, _rows(data, index, step * bs, bs, dist)[0], inference_key(draws, step))
 
     specs = jax.eval_shape(one, start)
     buffers = [jnp.zeros((capacity * bs,) + tuple(s.shape[1:]), s.dtype) for s in specs]
 
     def body(i, buffers):
-        return [jax.lax.dynamic_update_slice_in_dim(b, p.astype(b.dtype), i * bs, axis=0)
-                for b, p in zip(buffers, one(start + i))]
+        return [
+            jax.lax.dynamic_update_slice_in_dim(b, p.astype(b.dtype), i * bs, axis=0)
+            for b, p in zip(buffers, one(start + i))
+        ]
 
     return jax.lax.fori_loop(0, n, body, buffers)
 
@@ -247,7 +252,7 @@ def _batch_rows(data, n_rows, bs, start, n) -> list:
         if row_valid is None:
             counts.append(max(0, min(bs, n_rows - lo)))
             continue
-        v = np.asarray(row_valid[lo:lo + bs])
+        v = np.asarray(row_valid[lo : lo + bs])
         k = int(v.sum())
         if not v[:k].all():
             raise ValueError("custom train_step/test_step: a streamed batch has padding rows before real ones")
@@ -259,7 +264,7 @@ class _Runner:
     """Host side of one loop: fused calls over full batches, one-step calls for smaller ones."""
 
     def __init__(self, chunk, single, bs):
-        self.chunk, self.single, self.bs = chunk, single, bs   # single: size -> jitted one-step fn
+        self.chunk, self.single, self.bs = chunk, single, bs  # single: size -> jitted one-step fn
         self._single = {}
 
     def one(self, size):
@@ -303,16 +308,20 @@ class CustomFns:
         self.custom, self.default, self.batch_size = custom, default, batch_size
         bs = batch_size
         if custom.train:
-            self._train = _Runner(jax.jit(partial(_train_chunk, custom, bs, dist), donate_argnums=0),
-                                  lambda size: jax.jit(partial(_train_single, custom, bs, size, dist),
-                                                       donate_argnums=0), bs)
+            self._train = _Runner(
+                jax.jit(partial(_train_chunk, custom, bs, dist), donate_argnums=0),
+                lambda size: jax.jit(partial(_train_single, custom, bs, size, dist), donate_argnums=0),
+                bs,
+            )
             self.train_one = _AllRan(_Single(self._train))
         else:
             self.train, self.train_one = default.train, default.train_one
         if custom.test:
-            self._eval = _Runner(jax.jit(partial(_eval_chunk, custom, bs, dist), donate_argnums=0),
-                                 lambda size: jax.jit(partial(_eval_single, custom, bs, size, dist),
-                                                      donate_argnums=0), bs)
+            self._eval = _Runner(
+                jax.jit(partial(_eval_chunk, custom, bs, dist), donate_argnums=0),
+                lambda size: jax.jit(partial(_eval_single, custom, bs, size, dist), donate_argnums=0),
+                bs,
+            )
             self.eval_one = self._eval_one
         else:
             self.eval, self.eval_one = default.eval, default.eval_one
@@ -343,8 +352,9 @@ class CustomFns:
         if not self.custom.predict:
             return self.default.predict(capacity)
         if capacity not in self._predict:
-            self._predict[capacity] = jax.jit(partial(_predict_chunk, self.custom, self.batch_size, capacity,
-                                                      self.default.dist))
+            self._predict[capacity] = jax.jit(
+                partial(_predict_chunk, self.custom, self.batch_size, capacity, self.default.dist)
+            )
         return self._predict[capacity]
 
 

@@ -80,8 +80,10 @@ def flatten_inputs(model, x, what="x") -> list:
         flat = [x]
         names = model.input_names if model.built else ["input"]
         if model.built and len(model.input_names) != 1:
-            raise ValueError(f"{type(model).__name__} '{model.name}' has {len(model.input_names)} inputs {model.input_names}; "
-                             f"give {what} as a list or a dict keyed by those names")
+            raise ValueError(
+                f"{type(model).__name__} '{model.name}' has {len(model.input_names)} inputs {model.input_names}; "
+                f"give {what} as a list or a dict keyed by those names"
+            )
     return [_as_numpy(a, f"{what} '{n}'" if len(flat) > 1 else what) for a, n in zip(flat, names)]
 
 
@@ -97,21 +99,24 @@ def flatten_outputs(output_names, value, what) -> list:
     if isinstance(value, dict):
         bad = [k for k in value if k not in output_names]
         if bad:
-            raise ValueError(f"{what} has key(s) {bad} that are not outputs of the model; "
-                             f"expected keys from {output_names}")
+            raise ValueError(
+                f"{what} has key(s) {bad} that are not outputs of the model; expected keys from {output_names}"
+            )
         return [value.get(k) for k in output_names]
     if isinstance(value, (list, tuple)) and n > 1:
         if len(value) != n:
-            raise ValueError(f"{what}: the model has {n} outputs {output_names} but {len(value)} "
-                             f"{what} entries were given")
+            raise ValueError(
+                f"{what}: the model has {n} outputs {output_names} but {len(value)} {what} entries were given"
+            )
         return list(value)
     if n == 1 and isinstance(value, (list, tuple)) and len(value) == 1 and is_array(value[0]):
-        return [value[0]]           # `[y]` for a single-output model, as Keras accepts
+        return [value[0]]  # `[y]` for a single-output model, as Keras accepts
     if n > 1 and what.startswith("sample_weight"):
-        return [value] * n          # one sample weight array applies to every output
+        return [value] * n  # one sample weight array applies to every output
     if n > 1:
-        raise ValueError(f"{what}: the model has {n} outputs {output_names}; give a list or a dict "
-                         f"keyed by output name")
+        raise ValueError(
+            f"{what}: the model has {n} outputs {output_names}; give a list or a dict keyed by output name"
+        )
     return [value]
 
 
@@ -136,22 +141,28 @@ class ArrayData:
         return sum(a.nbytes for part in (self.x, self.y or [], self.sw or []) for a in part if a is not None)
 
 
-def from_arrays(model, output_names, x, y=None, sample_weight=None, class_weight=None, where="fit",
-                check_nan=False) -> ArrayData:
+def from_arrays(
+    model, output_names, x, y=None, sample_weight=None, class_weight=None, where="fit", check_nan=False
+) -> ArrayData:
     xs = flatten_inputs(model, x, "x")
     in_names = model.input_names if model.built else ["input"]
     ys = sws = None
     if y is not None:
-        ys = [_as_numpy(a, f"y '{n}'" if len(output_names) > 1 else "y")
-              for a, n in zip(flatten_outputs(output_names, y, "y"), output_names)]
+        ys = [
+            _as_numpy(a, f"y '{n}'" if len(output_names) > 1 else "y")
+            for a, n in zip(flatten_outputs(output_names, y, "y"), output_names)
+        ]
     if sample_weight is not None:
         sws = [_as_numpy(a, "sample_weight") for a in flatten_outputs(output_names, sample_weight, "sample_weight")]
     counts = [(f"x '{n}'" if len(xs) > 1 else "x", len(a)) for n, a in zip(in_names, xs)]
     if ys is not None:
         counts += [(f"y '{n}'" if len(ys) > 1 else "y", len(a)) for n, a in zip(output_names, ys) if a is not None]
     if sws is not None:
-        counts += [(f"sample_weight '{n}'" if len(sws) > 1 else "sample_weight", len(a))
-                   for n, a in zip(output_names, sws) if a is not None]
+        counts += [
+            (f"sample_weight '{n}'" if len(sws) > 1 else "sample_weight", len(a))
+            for n, a in zip(output_names, sws)
+            if a is not None
+        ]
     if len({c for _, c in counts}) > 1:
         detail = ", ".join(f"{name} has {c}" for name, c in counts)
         raise ValueError(f"{where}: all arrays need the same number of samples (first axis); {detail}")
@@ -176,12 +187,15 @@ def apply_class_weight(class_weight, ys, sws, output_names, n):
     if per_output:
         bad = [k for k in class_weight if k not in output_names]
         if bad:
-            raise ValueError(f"class_weight has key(s) {bad} that are not outputs of the model; "
-                             f"expected keys from {output_names}")
+            raise ValueError(
+                f"class_weight has key(s) {bad} that are not outputs of the model; expected keys from {output_names}"
+            )
         tables = [class_weight.get(k) for k in output_names]
     elif len(output_names) > 1:
-        raise ValueError(f"class_weight: the model has {len(output_names)} outputs {output_names}; give a dict "
-                         "of {class: weight} dicts keyed by output name")
+        raise ValueError(
+            f"class_weight: the model has {len(output_names)} outputs {output_names}; give a dict "
+            "of {class: weight} dicts keyed by output name"
+        )
     else:
         tables = [class_weight]
     sws = list(sws) if sws is not None else [None] * len(output_names)
@@ -214,7 +228,11 @@ def apply_class_weight(class_weight, ys, sws, output_names, n):
 
 def check_finite(data: ArrayData, in_names, output_names, where):
     """`check_nan=True`: raise on the first NaN/inf in x, y or sample_weight, naming it."""
-    groups = [("x", in_names, data.x), ("y", output_names, data.y or []), ("sample_weight", output_names, data.sw or [])]
+    groups = [
+        ("x", in_names, data.x),
+        ("y", output_names, data.y or []),
+        ("sample_weight", output_names, data.sw or []),
+    ]
     for what, names, arrays in groups:
         for name, a in zip(names, arrays):
             if a is None or not np.issubdtype(a.dtype, np.floating):
@@ -223,8 +241,9 @@ def check_finite(data: ArrayData, in_names, output_names, where):
             if bad.any():
                 row = int(np.argmax(bad))
                 label = f"{what} '{name}'" if len(arrays) > 1 else what
-                raise ValueError(f"{where}: {label} has NaN or inf values ({int(bad.sum())} samples, first at "
-                                 f"index {row})")
+                raise ValueError(
+                    f"{where}: {label} has NaN or inf values ({int(bad.sum())} samples, first at index {row})"
+                )
 
 
 def split_validation(data: ArrayData, validation_split: float):
@@ -233,8 +252,9 @@ def split_validation(data: ArrayData, validation_split: float):
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
     split_at = int(math.floor(data.n * (1.0 - validation_split)))
     if split_at == 0 or split_at == data.n:
-        raise ValueError(f"validation_split={validation_split} leaves an empty training or validation set "
-                         f"for {data.n} samples")
+        raise ValueError(
+            f"validation_split={validation_split} leaves an empty training or validation set for {data.n} samples"
+        )
     return data.take(slice(0, split_at)), data.take(slice(split_at, None))
 
 

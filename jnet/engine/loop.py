@@ -70,7 +70,7 @@ def to_python(logs: dict, order=None) -> dict:
     """Device logs -> Python floats (arrays for per-class results), in Keras's order."""
     out = {}
     logs = jax.device_get(logs)
-    for k in (order or logs):
+    for k in order or logs:
         v = logs[k]
         v = np.asarray(v)
         out[k] = float(v) if v.ndim == 0 else v
@@ -82,11 +82,11 @@ class Trainer:
 
     def __init__(self, model, plan_factory, optimizer, steps_per_execution="auto"):
         self.model = model
-        self.plan_factory = plan_factory      # trainable mask -> StepPlan
+        self.plan_factory = plan_factory  # trainable mask -> StepPlan
         self.optimizer = optimizer
         self.steps_per_execution = steps_per_execution
         self.plan = None
-        self.custom = None     # CustomSteps when the model writes its own train/test/predict step
+        self.custom = None  # CustomSteps when the model writes its own train/test/predict step
         self._mask_key = None
         self._fns = {}
         # The one owner of the training state: the compiled calls swap `state.ts`; the model,
@@ -97,7 +97,7 @@ class Trainer:
         # The compiled metrics' states after the last training epoch or evaluation (Keras's
         # metric objects hold them: `compile` users read them from their own objects).
         self.last_metric_states = None
-        self.stateful = []           # the model's stateful layers, with the resets already seen
+        self.stateful = []  # the model's stateful layers, with the resets already seen
         self._resets_seen = {}
         self.train_sizer = ChunkSizer(steps_per_execution)
         self.eval_sizer = ChunkSizer(steps_per_execution)
@@ -137,10 +137,12 @@ class Trainer:
         return S.loss_log_names(plan) + [log for o in plan.outputs for log, _, _ in o.metrics]
 
     def fns(self, batch_size) -> CompiledFns:
-        dist = distribute.current()   # part of the key: set_distribution between fits recompiles
+        dist = distribute.current()  # part of the key: set_distribution between fits recompiles
         if (batch_size, dist) not in self._fns:
             fns = CompiledFns(self.plan, batch_size, dist)
-            self._fns[(batch_size, dist)] = fns if self.custom is None else CustomFns(self.custom, fns, batch_size, dist)
+            self._fns[(batch_size, dist)] = (
+                fns if self.custom is None else CustomFns(self.custom, fns, batch_size, dist)
+            )
         return self._fns[(batch_size, dist)]
 
     def init_state(self):
@@ -157,8 +159,9 @@ class Trainer:
             else:
                 opt_state = _init_opt_state(self.plan.tx, params)
             opt_state = distinct_buffers(strong_types(opt_state))
-            ts = TrainState(params, state, opt_state, self._fresh_metrics(plan), key_data(jrng.next_key()),
-                            jnp.zeros([], jnp.int32))
+            ts = TrainState(
+                params, state, opt_state, self._fresh_metrics(plan), key_data(jrng.next_key()), jnp.zeros([], jnp.int32)
+            )
             self._lr_written = None
         else:
             ts = self.ts._replace(params=params, state=state, metrics=self._fresh_metrics(plan))
@@ -179,8 +182,9 @@ class Trainer:
         for layer in reset:
             self._resets_seen[id(layer)] = layer.state_resets
         tree = self.model.variable_tree()["state"]
-        state = jax.tree_util.tree_map(lambda v, a: jnp.asarray(v.value, a.dtype) if id(v) in ids else a,
-                                       tree, self.ts.state)
+        state = jax.tree_util.tree_map(
+            lambda v, a: jnp.asarray(v.value, a.dtype) if id(v) in ids else a, tree, self.ts.state
+        )
         self.ts = distribute.current().place_variables(self.ts._replace(state=state))
 
     def _fresh_metrics(self, plan, test=False):
@@ -220,8 +224,12 @@ class Trainer:
         if sizer.decided or sizer.calls > 0:
             return
         sizer.decided = True
-        if (not sizer.single and sizer.fixed is None and jax.default_backend() == "cpu"
-                and loop_slows_down(trace_step())):
+        if (
+            not sizer.single
+            and sizer.fixed is None
+            and jax.default_backend() == "cpu"
+            and loop_slows_down(trace_step())
+        ):
             for s in sizers:
                 s.start_single()
 
@@ -249,9 +257,13 @@ class Trainer:
         (steps_run, finite), logs = jax.device_get((self.last_run, logs))
         logs = to_python(logs, self.log_names())
         if not finite:
-            warnings.warn(f"fit: the loss became {logs.get('loss')} at epoch {epoch + 1}, batch {batch + int(steps_run) - 1}; "
-                          "training stopped there, and the weights are those before that "
-                          "batch", RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                f"fit: the loss became {logs.get('loss')} at epoch {epoch + 1}, batch {batch + int(steps_run) - 1}; "
+                "training stopped there, and the weights are those before that "
+                "batch",
+                RuntimeWarning,
+                stacklevel=4,
+            )
             self.model.stop_training = True
         return logs, int(steps_run)
 
@@ -265,19 +277,24 @@ class Trainer:
         logs = None
         per_batch = self.train_sizer.fixed is None and callbacks.wants_batches("train")
         sizer = self.train_sizer
-        b = start_batch          # the batch number callbacks see
-        for chunk in source.chunks(self.ts.rng, epoch, int(self.ts.step), start_batch, steps_per_epoch, shuffle,
-                                   resume=True):
+        b = start_batch  # the batch number callbacks see
+        for chunk in source.chunks(
+            self.ts.rng, epoch, int(self.ts.step), start_batch, steps_per_epoch, shuffle, resume=True
+        ):
             fns = self.fns(chunk.batch_size)
-            self._choose_single_steps(sizer, (sizer, self.eval_sizer), partial(
-                fns.train_jaxpr, self.ts, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1))
+            self._choose_single_steps(
+                sizer,
+                (sizer, self.eval_sizer),
+                partial(fns.train_jaxpr, self.ts, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1),
+            )
             i = chunk.start
             while i < chunk.stop:
                 n = _call_size(chunk, i, sizer, per_batch)
                 callbacks.on_train_batch_begin(b)
                 t0 = time.perf_counter()
-                logs, ran = self._train_call(fns, chunk.arrays, chunk.index, chunk.n_rows, i, n, epoch, b,
-                                             single=sizer.single)
+                logs, ran = self._train_call(
+                    fns, chunk.arrays, chunk.index, chunk.n_rows, i, n, epoch, b, single=sizer.single
+                )
                 if chunk.sized:
                     sizer.observe(ran, time.perf_counter() - t0)
                 i, b = i + ran, b + ran
@@ -288,9 +305,13 @@ class Trainer:
                 break
         if steps_per_epoch is not None and logs is not None and b < steps_per_epoch and not self.model.stop_training:
             # Keras's warning, word for word: the epoch ended before `steps_per_epoch` steps.
-            warnings.warn("Your input ran out of data; interrupting training. Make sure that your dataset or "
-                          "generator can generate at least `steps_per_epoch * epochs` batches. You may need to "
-                          "use the `.repeat()` function when building your dataset.", UserWarning, stacklevel=3)
+            warnings.warn(
+                "Your input ran out of data; interrupting training. Make sure that your dataset or "
+                "generator can generate at least `steps_per_epoch * epochs` batches. You may need to "
+                "use the `.repeat()` function when building your dataset.",
+                UserWarning,
+                stacklevel=3,
+            )
             self.warned_ran_out = True
         self._store_metrics(self.ts.metrics)
         return logs
@@ -308,20 +329,34 @@ class Trainer:
         sizer = self.eval_sizer
         logs = None
         b = 0
-        call = next_inference_call(self.model)   # fresh keys for layers that draw in inference
+        call = next_inference_call(self.model)  # fresh keys for layers that draw in inference
         for chunk in source.chunks(limit=steps):
             fns = self.fns(chunk.batch_size)
-            self._choose_single_steps(sizer, (sizer,), partial(
-                fns.eval_jaxpr, metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, chunk.start, 1,
-                (call, b - chunk.start)))
+            self._choose_single_steps(
+                sizer,
+                (sizer,),
+                partial(
+                    fns.eval_jaxpr,
+                    metrics,
+                    params,
+                    state,
+                    chunk.arrays,
+                    chunk.index,
+                    chunk.n_rows,
+                    chunk.start,
+                    1,
+                    (call, b - chunk.start),
+                ),
+            )
             i = chunk.start
             while i < chunk.stop:
                 n = _call_size(chunk, i, sizer, per_batch)
                 callbacks.on_test_batch_begin(b)
                 t0 = time.perf_counter()
                 if sizer.single:
-                    out = fns.eval_one(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i,
-                                       (call, b - i))
+                    out = fns.eval_one(
+                        metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i, (call, b - i)
+                    )
                 else:
                     out = fns.eval(metrics, params, state, chunk.arrays, chunk.index, chunk.n_rows, i, n, (call, b - i))
                 metrics, logs, state = _eval_out(out, state)
@@ -341,7 +376,7 @@ class Trainer:
         self.pick_up_resets()
         variables = {"params": self.ts.params, "state": self.ts.state}
         logs = self.evaluate(source, variables, callbacks, steps=steps) or {}
-        if self.carried_state is not None:   # a stateful model: validation continues its states
+        if self.carried_state is not None:  # a stateful model: validation continues its states
             self.ts = self.ts._replace(state=self.carried_state)
             self.carried_state = None
         callbacks.on_test_end(logs)
@@ -359,19 +394,20 @@ class Trainer:
         per_batch = self.eval_sizer.fixed is None and callbacks.wants_batches("predict")
         pieces = []
         b = 0
-        call = next_inference_call(self.model)   # fresh keys for layers that draw in inference
+        call = next_inference_call(self.model)  # fresh keys for layers that draw in inference
         for chunk in source.chunks(limit=steps):
-            if chunk.sized:   # output buffers of `capacity` batches per call
+            if chunk.sized:  # output buffers of `capacity` batches per call
                 capacity = 1 if per_batch else min(chunk.stop - chunk.start, self.eval_sizer.fixed or 64)
             else:
-                capacity = (chunk.n_rows // chunk.batch_size)
+                capacity = chunk.n_rows // chunk.batch_size
             fn = self.fns(chunk.batch_size).predict(capacity)
             i = chunk.start
             while i < chunk.stop:
                 n = 1 if per_batch else min(capacity, chunk.stop - i)
                 callbacks.on_predict_batch_begin(b)
-                bufs, state = _predict_out(fn(params, state, chunk.arrays, chunk.index, chunk.n_rows, i, n,
-                                                (call, b - i)), state)
+                bufs, state = _predict_out(
+                    fn(params, state, chunk.arrays, chunk.index, chunk.n_rows, i, n, (call, b - i)), state
+                )
                 pieces.append(chunk.kept_rows(i, n, jax.device_get(bufs)))
                 i, b = i + n, b + n
                 callbacks.on_predict_batch_end(b - 1, {"outputs": structure(pieces[-1])})

@@ -32,6 +32,7 @@ class Chunk(NamedTuple):
     `sized`: the engine picks how many steps each call runs (device-resident data); otherwise
     the chunk runs in one call. `row_valid`: for streamed chunks, the host mask of real rows
     (None when every row below `n_rows` is real)."""
+
     arrays: Any
     index: Any
     n_rows: int
@@ -47,8 +48,8 @@ class Chunk(NamedTuple):
         if self.row_valid is None:
             rows = min(count * bs, self.n_rows - first * bs)
             return [np.asarray(x[:rows]) for x in outputs]
-        keep = np.asarray(self.row_valid)[first * bs:(first + count) * bs]
-        return [np.asarray(x[:count * bs])[keep] for x in outputs]
+        keep = np.asarray(self.row_valid)[first * bs : (first + count) * bs]
+        return [np.asarray(x[: count * bs])[keep] for x in outputs]
 
 
 class PassCursor:
@@ -56,7 +57,7 @@ class PassCursor:
     `(epoch, step)` at which it began and the next batch position in it."""
 
     def __init__(self):
-        self.position = None     # (pass epoch, pass start step, next batch), or None
+        self.position = None  # (pass epoch, pass start step, next batch), or None
 
     def plan(self, total, epoch, step, start_batch, limit, resume):
         """`(pass epoch, pass start step, first batch, stop batch)` of the epoch about to run,

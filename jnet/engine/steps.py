@@ -26,17 +26,17 @@ class OutputPlan:
     """What `compile` asked for, for one model output."""
 
     name: str
-    loss: object = None              # a jnet.losses.Loss or None
-    weight: float = 1.0              # loss_weights entry
-    metrics: list = field(default_factory=list)   # [(log name, Metric, weighted)]
+    loss: object = None  # a jnet.losses.Loss or None
+    weight: float = 1.0  # loss_weights entry
+    metrics: list = field(default_factory=list)  # [(log name, Metric, weighted)]
 
 
 @dataclass
 class StepPlan:
     model: object
-    outputs: list                    # [OutputPlan], in model output order
+    outputs: list  # [OutputPlan], in model output order
     tx: optax.GradientTransformation
-    trainable: object                # pytree of Python bools over params
+    trainable: object  # pytree of Python bools over params
     needs_value_fn: bool = False
 
     @property
@@ -97,8 +97,9 @@ def _float32(p):
 def forward(plan: StepPlan, params, state, x, training, rng):
     """`(predictions per output, new state, added losses)`: the added losses are what layers
     gave `add_loss` or their `activity_regularizer` during the call (Keras's `model.losses`)."""
-    outputs, new_state, losses = plan.model.apply_with_losses({"params": params, "state": state}, *x,
-                                                             training=training, rng=rng)
+    outputs, new_state, losses = plan.model.apply_with_losses(
+        {"params": params, "state": state}, *x, training=training, rng=rng
+    )
     added = sum((jnp.asarray(l, jnp.float32) for l in losses), jnp.zeros((), jnp.float32))
     return [_float32(p) for p in flat_outputs(plan.model, outputs)], new_state, added
 
@@ -190,8 +191,9 @@ def _train_step(plan: StepPlan, ts: TrainState, batch, guard):
 
     def update(params, opt_state, state, step):
         if plan.needs_value_fn:
-            updates, opt_state_ = plan.tx.update(grads, opt_state, params, value=loss, grad=grads,
-                                                 value_fn=lambda p: loss_fn(p)[0])
+            updates, opt_state_ = plan.tx.update(
+                grads, opt_state, params, value=loss, grad=grads, value_fn=lambda p: loss_fn(p)[0]
+            )
         else:
             updates, opt_state_ = plan.tx.update(grads, opt_state, params)
         updates = jax.tree_util.tree_map(lambda u, m: u if m else jnp.zeros_like(u), updates, plan.trainable)

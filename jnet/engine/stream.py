@@ -99,9 +99,11 @@ class ChunkBuilder:
             self._check(batch)
             rows = len(batch[0][0])
             if rows > B:
-                raise ValueError(f"A streamed batch has {rows} rows, more than the first batch's {B}; "
-                                 "batches may only shrink (the last one)")
-            valid[i * B: i * B + rows] = True
+                raise ValueError(
+                    f"A streamed batch has {rows} rows, more than the first batch's {B}; "
+                    "batches may only shrink (the last one)"
+                )
+            valid[i * B : i * B + rows] = True
             for k in range(3):
                 parts[k].append([_pad_rows(a, B) for a in batch[k]])
         # Unused slots repeat the first batch (masked invalid, and never stepped on: n < capacity).
@@ -146,6 +148,7 @@ class StreamSource:
     def host_chunks(self, limit=None, skip=0, order=None):
         """Yields `(device chunk, n batches, batch size)`; at most `limit` batches after `skip`.
         `order`: the epoch's row order (array sources only)."""
+
         def produce():
             builder = None
             pending = []
@@ -177,9 +180,10 @@ class StreamSource:
 def array_stream(data, batch_size, capacity, dist, with_targets, n_outputs):
     """Host arrays too large for the device, streamed in batches of rows in `order` (the
     epoch's shuffled order from `fit`, the same one the device path would use) or in order."""
+
     def batches(order=None):
         for start in range(0, data.n, batch_size):
-            rows = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
+            rows = slice(start, start + batch_size) if order is None else order[start : start + batch_size]
             x = [a[rows] for a in data.x]
             if not with_targets:
                 yield x, [], []

@@ -18,12 +18,12 @@ from jnet.utils import rng as jrng
 
 
 class TrainState(NamedTuple):
-    params: Any          # trainable and frozen parameters, keyed by layer name
-    state: Any           # non-trained carried arrays (BatchNorm moving statistics)
-    opt_state: Any       # the optax state (the learning rate lives inside it)
-    metrics: Any         # {log name: metric state}, accumulated on device, reset each epoch
-    rng: jax.Array       # uint32 key data; dropout uses fold_in(rng, step), shuffling (rng, epoch)
-    step: jax.Array      # int32 count of optimizer steps taken
+    params: Any  # trainable and frozen parameters, keyed by layer name
+    state: Any  # non-trained carried arrays (BatchNorm moving statistics)
+    opt_state: Any  # the optax state (the learning rate lives inside it)
+    metrics: Any  # {log name: metric state}, accumulated on device, reset each epoch
+    rng: jax.Array  # uint32 key data; dropout uses fold_in(rng, step), shuffling (rng, epoch)
+    step: jax.Array  # int32 count of optimizer steps taken
 
 
 def key_data(key) -> jax.Array:
@@ -94,7 +94,11 @@ def find_hyperparams(opt_state):
 
 def with_learning_rate(opt_state, value):
     """`opt_state` with its injected learning rate replaced (same dtype: no recompile)."""
-    if hasattr(opt_state, "hyperparams") and isinstance(opt_state.hyperparams, dict) and "learning_rate" in opt_state.hyperparams:
+    if (
+        hasattr(opt_state, "hyperparams")
+        and isinstance(opt_state.hyperparams, dict)
+        and "learning_rate" in opt_state.hyperparams
+    ):
         old = opt_state.hyperparams["learning_rate"]
         hp = dict(opt_state.hyperparams)
         hp["learning_rate"] = jnp.asarray(value, dtype=old.dtype)

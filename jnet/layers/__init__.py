@@ -6,6 +6,7 @@ from jnet.layers.activation import *  # noqa: F401,F403,E402
 from jnet.layers.attention import *  # noqa: F401,F403,E402
 from jnet.layers.base import Layer
 from jnet.layers.convolution import *  # noqa: F401,F403,E402
+from jnet.layers.convolution_depthwise import *  # noqa: F401,F403,E402
 from jnet.layers.core import *  # noqa: F401,F403,E402
 from jnet.layers.flax_layer import *  # noqa: F401,F403,E402
 from jnet.layers.input_layer import Input, InputLayer
@@ -21,8 +22,21 @@ from jnet.layers.rnn_wrappers import *  # noqa: F401,F403,E402
 from jnet.serialization_lib import deserialize_layer as deserialize
 from jnet.serialization_lib import serialize_layer as serialize
 
-_FAMILIES = ("activation", "core", "merge", "normalization", "regularization", "reshaping",
-             "convolution", "pooling", "recurrent", "rnn_wrappers", "attention", "flax_layer", "preprocessing")
+_FAMILIES = (
+    "activation",
+    "core",
+    "merge",
+    "normalization",
+    "regularization",
+    "reshaping",
+    "convolution",
+    "pooling",
+    "recurrent",
+    "rnn_wrappers",
+    "attention",
+    "flax_layer",
+    "preprocessing",
+)
 __all__ = ["Layer", "Input", "InputLayer", "OpLayer", "deserialize", "serialize"]
 for _family in _FAMILIES:
     __all__ += _importlib.import_module(f"jnet.layers.{_family}").__all__
@@ -39,8 +53,14 @@ from jnet.layers.reshaping_3d import *  # noqa: F401,F403,E402
 from jnet.layers.wrapper import *  # noqa: F401,F403,E402
 
 __all__ += ["InputSpec", "Convolution1DTranspose", "Convolution3DTranspose"]
-for _family in ("normalization_extra", "einsum_dense", "reshaping_3d", "regularization_extra", "pooling_adaptive",
-                "wrapper"):
+for _family in (
+    "normalization_extra",
+    "einsum_dense",
+    "reshaping_3d",
+    "regularization_extra",
+    "pooling_adaptive",
+    "wrapper",
+):
     __all__ += _importlib.import_module(f"jnet.layers.{_family}").__all__
 from jnet.layers.grouped_query_attention import *  # noqa: F401,F403,E402
 from jnet.layers.jax_layer import *  # noqa: F401,F403,E402

@@ -50,7 +50,7 @@ def normalize_data_format(value, label: str) -> str:
 
 
 def spatial_letters(rank: int) -> str:
-    return _SPATIAL_LETTERS[len(_SPATIAL_LETTERS) - rank:]
+    return _SPATIAL_LETTERS[len(_SPATIAL_LETTERS) - rank :]
 
 
 def conv_dimension_numbers(rank: int, data_format: str) -> tuple:

@@ -52,7 +52,9 @@ class ReLU(Layer):
 
     def call(self, x):
         x = cast_floats(x, self.compute_dtype)
-        return activations.relu(x, negative_slope=self.negative_slope, max_value=self.max_value, threshold=self.threshold)
+        return activations.relu(
+            x, negative_slope=self.negative_slope, max_value=self.max_value, threshold=self.threshold
+        )
 
 
 class LeakyReLU(Layer):
@@ -168,7 +170,9 @@ class PReLU(Layer):
         if self.shared_axes is not None:
             axes = list(self.shared_axes) if isinstance(self.shared_axes, (list, tuple)) else [self.shared_axes]
             if not all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in axes):
-                raise ValueError(f"{self._label}: shared_axes must be ints >= 1 (axis 0 is the batch), got {self.shared_axes!r}")
+                raise ValueError(
+                    f"{self._label}: shared_axes must be ints >= 1 (axis 0 is the batch), got {self.shared_axes!r}"
+                )
             self.shared_axes = axes
 
     def _param_shape(self, shape):
@@ -184,11 +188,18 @@ class PReLU(Layer):
             raise ValueError(f"{self._label}: expected an input with a batch axis and features, got shape {spec.shape}")
         for i, d in enumerate(self._param_shape(spec.shape), start=1):
             if d is None:
-                raise ValueError(f"{self._label}: axis {i} of input shape {spec.shape} is unknown; add it to shared_axes")
+                raise ValueError(
+                    f"{self._label}: axis {i} of input shape {spec.shape} is unknown; add it to shared_axes"
+                )
 
     def build(self, input_shape):
-        self.alpha = self.add_weight(self._param_shape(input_shape), self.alpha_initializer, name="alpha",
-                                     regularizer=self.alpha_regularizer, constraint=self.alpha_constraint)
+        self.alpha = self.add_weight(
+            self._param_shape(input_shape),
+            self.alpha_initializer,
+            name="alpha",
+            regularizer=self.alpha_regularizer,
+            constraint=self.alpha_constraint,
+        )
 
     def call(self, x):
         x = cast_floats(x, self.compute_dtype)

@@ -141,9 +141,13 @@ class MultiHeadAttention(Layer):
                     f"last axis, got {s.shape}"
                 )
         if tuple(value.shape[1:-1]) != tuple(key.shape[1:-1]):
-            raise ValueError(f"{self._label}: value and key must agree on all but the last axis, got {value.shape} and {key.shape}")
+            raise ValueError(
+                f"{self._label}: value and key must agree on all but the last axis, got {value.shape} and {key.shape}"
+            )
         if len(query.shape) != len(value.shape):
-            raise ValueError(f"{self._label}: query and value must have the same rank, got {query.shape} and {value.shape}")
+            raise ValueError(
+                f"{self._label}: query and value must have the same rank, got {query.shape} and {value.shape}"
+            )
         _, other = self._axes(len(query.shape))
         if any(query.shape[a] != value.shape[a] for a in other):
             raise ValueError(
@@ -164,24 +168,34 @@ class MultiHeadAttention(Layer):
     def _projection(self, name, kernel_shape, bias_shape):
         proj = _Projection(name=name, dtype=self.dtype)
         proj._name_fixed = True
-        proj.kernel = proj.add_weight(kernel_shape, self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        proj.kernel = proj.add_weight(
+            kernel_shape,
+            self.kernel_initializer,
+            name="kernel",
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         if self.use_bias:
-            proj.bias = proj.add_weight(bias_shape, self.bias_initializer, name="bias",
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            proj.bias = proj.add_weight(
+                bias_shape,
+                self.bias_initializer,
+                name="bias",
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
         proj.built = True
         return proj
 
     def _params(self):
-        return {p.name: p._own_values() for p in (self._query_dense, self._key_dense, self._value_dense,
-                                                   self._output_dense)}
+        return {
+            p.name: p._own_values() for p in (self._query_dense, self._key_dense, self._value_dense, self._output_dense)
+        }
 
     def _project(self, p, x, name):
         """(batch, T, dim) @ (dim, N, H) -> (batch, T, N, H)."""
         if x.shape[-1] != p["kernel"].shape[0]:
             raise ValueError(
-                f"{self._label}: {name} has last axis {x.shape[-1]} but the layer was built for "
-                f"{p['kernel'].shape[0]}"
+                f"{self._label}: {name} has last axis {x.shape[-1]} but the layer was built for {p['kernel'].shape[0]}"
             )
         dtype = self.compute_dtype
         y = jnp.einsum("btd,dnh->btnh", x.astype(dtype), p["kernel"].astype(dtype))
@@ -189,22 +203,75 @@ class MultiHeadAttention(Layer):
             y = y + expand_to(p["bias"].astype(dtype), 4)
         return y
 
-    def call(self, query, value, key=None, attention_mask=None, return_attention_scores=False,
-             use_causal_mask=False, query_mask=None, value_mask=None, key_mask=None, training=False, rng=None, mask=None):
+    def call(
+        self,
+        query,
+        value,
+        key=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        use_causal_mask=False,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        training=False,
+        rng=None,
+        mask=None,
+    ):
         key = value if key is None else key
         if query_mask is None:
             query_mask = mask
         params = self._params()
         axes, other = self._axes(query.ndim)
         if other:
-            return self._call_over_axes(axes, other, params, query, value, key, attention_mask,
-                                        return_attention_scores, use_causal_mask, query_mask, value_mask, key_mask,
-                                        training, rng)
-        return self._attend(params, query, value, key, attention_mask, return_attention_scores, use_causal_mask,
-                            query_mask, value_mask, key_mask, training, rng)
+            return self._call_over_axes(
+                axes,
+                other,
+                params,
+                query,
+                value,
+                key,
+                attention_mask,
+                return_attention_scores,
+                use_causal_mask,
+                query_mask,
+                value_mask,
+                key_mask,
+                training,
+                rng,
+            )
+        return self._attend(
+            params,
+            query,
+            value,
+            key,
+            attention_mask,
+            return_attention_scores,
+            use_causal_mask,
+            query_mask,
+            value_mask,
+            key_mask,
+            training,
+            rng,
+        )
 
-    def _call_over_axes(self, axes, other, params, query, value, key, attention_mask, return_attention_scores,
-                        use_causal_mask, query_mask, value_mask, key_mask, training, rng):
+    def _call_over_axes(
+        self,
+        axes,
+        other,
+        params,
+        query,
+        value,
+        key,
+        attention_mask,
+        return_attention_scores,
+        use_causal_mask,
+        query_mask,
+        value_mask,
+        key_mask,
+        training,
+        rng,
+    ):
         """Non-default `attention_axes`: the other axes join the batch, attention runs over the
         rest, and the result goes back to the input's axis order."""
         batch, rank = query.shape[0], query.ndim
@@ -217,23 +284,38 @@ class MultiHeadAttention(Layer):
             if x is None:
                 return None
             if mask_like and x.ndim != rank - 1:
-                raise ValueError(f"{self._label}: a mask must have shape {query.shape[:-1]}-like (batch and the "
-                                 f"axes between batch and features), got {tuple(x.shape)}")
+                raise ValueError(
+                    f"{self._label}: a mask must have shape {query.shape[:-1]}-like (batch and the "
+                    f"axes between batch and features), got {tuple(x.shape)}"
+                )
             x = jnp.transpose(x, perm + (() if mask_like else (rank - 1,)))
-            return jnp.reshape(x, (-1,) + tuple(x.shape[len(outer):]))
+            return jnp.reshape(x, (-1,) + tuple(x.shape[len(outer) :]))
 
         if attention_mask is not None:
             full = outer + q_attn + v_attn
             try:
                 attention_mask = jnp.broadcast_to(attention_mask, full)
             except ValueError:
-                raise ValueError(f"{self._label}: attention_mask must have shape {full} (batch, the axes outside "
-                                 f"attention_axes, query then key attention axes), got {tuple(attention_mask.shape)}") from None
+                raise ValueError(
+                    f"{self._label}: attention_mask must have shape {full} (batch, the axes outside "
+                    f"attention_axes, query then key attention axes), got {tuple(attention_mask.shape)}"
+                ) from None
             attention_mask = jnp.reshape(attention_mask, (-1,) + q_attn + v_attn)
-        out = self._attend(params, fold(query), fold(value), fold(key), attention_mask, return_attention_scores,
-                           use_causal_mask, fold(query_mask, True), fold(value_mask, True), fold(key_mask, True),
-                           training, rng)
-        y, scores = (out if return_attention_scores else (out, None))
+        out = self._attend(
+            params,
+            fold(query),
+            fold(value),
+            fold(key),
+            attention_mask,
+            return_attention_scores,
+            use_causal_mask,
+            fold(query_mask, True),
+            fold(value_mask, True),
+            fold(key_mask, True),
+            training,
+            rng,
+        )
+        y, scores = out if return_attention_scores else (out, None)
         n_out = y.ndim - 1 - len(axes)
         y = jnp.reshape(y, outer + tuple(y.shape[1:]))
         inverse = tuple(perm.index(a) for a in range(rank - 1))
@@ -242,8 +324,21 @@ class MultiHeadAttention(Layer):
             return y
         return y, jnp.reshape(scores, outer + tuple(scores.shape[1:]))
 
-    def _attend(self, params, query, value, key, attention_mask, return_attention_scores, use_causal_mask,
-                query_mask, value_mask, key_mask, training, rng):
+    def _attend(
+        self,
+        params,
+        query,
+        value,
+        key,
+        attention_mask,
+        return_attention_scores,
+        use_causal_mask,
+        query_mask,
+        value_mask,
+        key_mask,
+        training,
+        rng,
+    ):
         """Attention over every axis between batch and features."""
         batch = query.shape[0]
         q_axes, v_axes = tuple(query.shape[1:-1]), tuple(value.shape[1:-1])
@@ -279,7 +374,9 @@ class MultiHeadAttention(Layer):
         if attention_mask is not None:
             am = attention_mask.astype(bool)
             if am.ndim == 3 and len(q_axes) == 1 and am.shape[1:] != (tq, tv):
-                raise ValueError(f"{self._label}: attention_mask must have shape (batch, {tq}, {tv}), got {tuple(am.shape)}")
+                raise ValueError(
+                    f"{self._label}: attention_mask must have shape (batch, {tq}, {tv}), got {tuple(am.shape)}"
+                )
             am = jnp.reshape(am, (am.shape[0], tq, tv))
             full = am if full is None else full & am
 
@@ -344,8 +441,7 @@ class _DenseAttention(Layer):
             return None
         return mask[0]
 
-    def call(self, inputs, training=False, rng=None, mask=None, return_attention_scores=False,
-             use_causal_mask=False):
+    def call(self, inputs, training=False, rng=None, mask=None, return_attention_scores=False, use_causal_mask=False):
         q, v, k, q_mask, v_mask = _split_inputs(self, inputs, mask)
         dtype = self.compute_dtype
         q, v, k = q.astype(dtype), v.astype(dtype), k.astype(dtype)
@@ -392,7 +488,6 @@ class Attention(_DenseAttention):
     use_scale: bool = False
     score_mode: str = "dot"
     dropout: float = 0.0
-
 
     def check_config(self):
         super().check_config()

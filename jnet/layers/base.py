@@ -245,8 +245,9 @@ class Layer(WeightsMixin, BuildingMixin):
         """`(outputs, new_state)`. Pure: usable under `jax.jit`, `jax.grad`, `jax.vmap`."""
         if not self.built:
             self._maybe_build(specs_of(inputs), kwargs)
-        outputs, state, _ = self._bound_run(variables, lambda: self._invoke(inputs, kwargs, training, mask, rng),
-                                            training, rng)
+        outputs, state, _ = self._bound_run(
+            variables, lambda: self._invoke(inputs, kwargs, training, mask, rng), training, rng
+        )
         return outputs, state
 
     def _bound_run(self, variables, run, training, rng):
@@ -265,8 +266,10 @@ class Layer(WeightsMixin, BuildingMixin):
         """Keras's `stateless_call`: `(outputs, non_trainable_variables)` with the given arrays
         (lists in `trainable_variables` / `non_trainable_variables` order) bound."""
         bindings = {}
-        for group, arrays in ((self.trainable_variables, trainable_variables),
-                              (self.non_trainable_variables, non_trainable_variables)):
+        for group, arrays in (
+            (self.trainable_variables, trainable_variables),
+            (self.non_trainable_variables, non_trainable_variables),
+        ):
             if len(group) != len(arrays):
                 raise ValueError(f"{self._label}.stateless_call: expected {len(group)} arrays, got {len(arrays)}")
             bindings.update({id(v): a for v, a in zip(group, arrays)})
@@ -346,8 +349,7 @@ class Layer(WeightsMixin, BuildingMixin):
         training = kwargs.pop("training", None)
         mask = kwargs.pop("mask", None)
         rng = kwargs.pop("rng", None)
-        self._maybe_build(specs_of(args),
-                          {k: v for k, v in kwargs.items() if is_spec_leaf(v)})
+        self._maybe_build(specs_of(args), {k: v for k, v in kwargs.items() if is_spec_leaf(v)})
         outer = current_scope()
         if outer is None:
             self._materialize()
@@ -398,6 +400,7 @@ class Layer(WeightsMixin, BuildingMixin):
             config["input_shape"] = tuple(config["input_shape"])
         return cls(**config)
 
+
 dataclasses.dataclass(eq=False)(Layer)
 Layer.__init__.__jnet_dataclass_init__ = True
 
@@ -446,8 +449,11 @@ def _is_keras_style(cls) -> bool:
     for klass in cls.__mro__:
         if klass is Layer:
             return False
-        if "__init__" in klass.__dict__ and not getattr(klass.__init__, "__jnet_dataclass_init__", False) \
-                and not klass.__module__.startswith("jnet."):
+        if (
+            "__init__" in klass.__dict__
+            and not getattr(klass.__init__, "__jnet_dataclass_init__", False)
+            and not klass.__module__.startswith("jnet.")
+        ):
             return True
     return False
 
@@ -458,8 +464,9 @@ def _init_takes_more(cls) -> bool:
     except (TypeError, ValueError):
         return False
     own = [p for p in list(params.values())[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    return any(p.name not in ("name", "trainable", "dtype", "input_shape", "input_dim", "activity_regularizer")
-               for p in own)
+    return any(
+        p.name not in ("name", "trainable", "dtype", "input_shape", "input_dim", "activity_regularizer") for p in own
+    )
 
 
 def _to_array(x):
@@ -468,5 +475,3 @@ def _to_array(x):
     if isinstance(x, Variable):
         return x.value
     return x
-
-

@@ -96,8 +96,9 @@ class BuildingMixin:
         if mask is None and not self._makes_masks():
             return None
         tree = (tuple(arg_specs), dict(kw_specs), mask)
-        unknown = any(d is None for s in jax.tree_util.tree_leaves(tree, is_leaf=is_spec_leaf)
-                      if is_spec_leaf(s) for d in s.shape)
+        unknown = any(
+            d is None for s in jax.tree_util.tree_leaves(tree, is_leaf=is_spec_leaf) if is_spec_leaf(s) for d in s.shape
+        )
         # Both fillers in one `eval_shape`: the wrapper is traced once.
         fills = (1021, 2039) if unknown else (1021,)
         flat = []
@@ -125,7 +126,9 @@ class BuildingMixin:
             return first
         return jax.tree_util.tree_map(
             lambda a, b: jax.ShapeDtypeStruct(tuple(x if x == y else None for x, y in zip(a.shape, b.shape)), a.dtype),
-            first, found[1])
+            first,
+            found[1],
+        )
 
     input_spec = None  # an InputSpec (or a list, one per input) set by the layer: checked on every call
 
@@ -161,8 +164,10 @@ class BuildingMixin:
         if not self._inbound_nodes:
             raise AttributeError(f"{self._label} has never been called on symbolic tensors, so it has no {which}")
         if len(self._inbound_nodes) > 1:
-            raise AttributeError(f"{self._label} has been called {len(self._inbound_nodes)} times; its {which} is "
-                                 f"ambiguous (use get_{which}_at(node_index))")
+            raise AttributeError(
+                f"{self._label} has been called {len(self._inbound_nodes)} times; its {which} is "
+                f"ambiguous (use get_{which}_at(node_index))"
+            )
         node = self._inbound_nodes[0]
         if which == "output":
             return node.outputs
@@ -198,8 +203,6 @@ class BuildingMixin:
             else:
                 specs = [jax.ShapeDtypeStruct(tuple(shape), jnp.float32)]
             self._maybe_build(specs, {})
-
-
 
 
 def _default_compute_mask():

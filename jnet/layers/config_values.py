@@ -13,7 +13,6 @@ from jnet.serialization import deserialize, serialize
 __all__ = ["deserialize_value", "serialize_value"]
 
 
-
 def serialize_value(value, where: str = "value"):
     """JSON-friendly form of a config value: config objects become `{"class_name", "config"}`."""
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -37,10 +36,15 @@ def serialize_value(value, where: str = "value"):
         if isinstance(value, types.FunctionType) and value.__name__ != "<lambda>":
             # Keras's form for an unregistered function: saved by its name, found again at load
             # time in `custom_objects` or a `custom_object_scope` (no code is saved).
-            return {"module": "builtins", "class_name": "function", "config": value.__name__,
-                    "registered_name": "function"}
-    raise TypeError(f"{where}: {value!r} cannot be saved as config (use a named function, a registered name or "
-                    "a class)")
+            return {
+                "module": "builtins",
+                "class_name": "function",
+                "config": value.__name__,
+                "registered_name": "function",
+            }
+    raise TypeError(
+        f"{where}: {value!r} cannot be saved as config (use a named function, a registered name or a class)"
+    )
 
 
 def deserialize_value(value, custom_objects=None, safe_mode=True):

@@ -77,8 +77,10 @@ class _ConvLSTM(Layer):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
                 raise ValueError(f"{label}: {name} must be a float in [0, 1), got {v!r}")
         if self.stateful:
-            raise ValueError(f"{label}: stateful=True is not available for jnet's ConvLSTM layers; carry the "
-                             "states yourself with return_state=True and initial_state=")
+            raise ValueError(
+                f"{label}: stateful=True is not available for jnet's ConvLSTM layers; carry the "
+                "states yourself with return_state=True and initial_state="
+            )
         activations.get(self.activation)
         activations.get(self.recurrent_activation)
         for name in ("kernel_initializer", "recurrent_initializer", "bias_initializer"):
@@ -93,52 +95,91 @@ class _ConvLSTM(Layer):
     def check_inputs(self, spec, initial_state=None):
         shape = tuple(spec.shape)
         if len(shape) != self.rank + 3:
-            raise ValueError(f"{self._label}: expected input of rank {self.rank + 3} (batch, time, "
-                             f"{sp.layout(self.rank, self.data_format)[8:]}, got shape {shape}")
+            raise ValueError(
+                f"{self._label}: expected input of rank {self.rank + 3} (batch, time, "
+                f"{sp.layout(self.rank, self.data_format)[8:]}, got shape {shape}"
+            )
         step = self._step_spec(shape)
-        sp.check_spatial_input(self._label, jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in step),
-                                                                 spec.dtype), self.rank, self.data_format)
+        sp.check_spatial_input(
+            self._label,
+            jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in step), spec.dtype),
+            self.rank,
+            self.data_format,
+        )
         if any(step[a] is None for a in sp.spatial_axes(self.rank, self.data_format)):
             raise ValueError(f"{self._label}: the spatial axes must be known, got shape {shape}")
         if self.padding == "valid":
-            sp.check_windows_fit(self._label, jax.ShapeDtypeStruct(step, spec.dtype), self.rank, self.data_format,
-                                 [sp.effective_size(k, d) for k, d in zip(self.kernel_size, self.dilation_rate)],
-                                 "kernel")
+            sp.check_windows_fit(
+                self._label,
+                jax.ShapeDtypeStruct(step, spec.dtype),
+                self.rank,
+                self.data_format,
+                [sp.effective_size(k, d) for k, d in zip(self.kernel_size, self.dilation_rate)],
+                "kernel",
+            )
 
     def build(self, sequences_shape, initial_state_shape=None):
         channels = self._step_spec(sequences_shape)[sp.channel_axis(self.data_format)]
         f = self.filters
-        self.kernel = self.add_weight(self.kernel_size + (channels, 4 * f), self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight(self.kernel_size + (f, 4 * f), self.recurrent_initializer,
-                                                name="recurrent_kernel", regularizer=self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint)
+        self.kernel = self.add_weight(
+            self.kernel_size + (channels, 4 * f),
+            self.kernel_initializer,
+            name="kernel",
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            self.kernel_size + (f, 4 * f),
+            self.recurrent_initializer,
+            name="recurrent_kernel",
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
         self.bias = None
         if self.use_bias:
             init = initializers.get(self.bias_initializer)
             if self.unit_forget_bias:
+
                 def forget_bias_one(key, shape, dtype, init=init):  # Keras: ones for the forget gate
-                    return jnp.concatenate([init(key, (f,), dtype), jnp.ones((f,), dtype),
-                                            init(key, (2 * f,), dtype)])
+                    return jnp.concatenate([init(key, (f,), dtype), jnp.ones((f,), dtype), init(key, (2 * f,), dtype)])
+
                 init = forget_bias_one
-            self.bias = self.add_weight((4 * f,), init, name="bias", regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint)
+            self.bias = self.add_weight(
+                (4 * f,), init, name="bias", regularizer=self.bias_regularizer, constraint=self.bias_constraint
+            )
 
     # ------------------------------------------------------------------ compute
     def _conv(self, x, kernel, strides, padding, dilation):
-        return jax.lax.conv_general_dilated(x, kernel, window_strides=strides, padding=padding.upper(),
-                                            rhs_dilation=dilation,
-                                            dimension_numbers=sp.conv_dimension_numbers(self.rank, self.data_format))
+        return jax.lax.conv_general_dilated(
+            x,
+            kernel,
+            window_strides=strides,
+            padding=padding.upper(),
+            rhs_dilation=dilation,
+            dimension_numbers=sp.conv_dimension_numbers(self.rank, self.data_format),
+        )
 
     def _bias_shape(self):
         n = self.rank + 2
-        return (1,) * (n - 1) + (4 * self.filters,) if self.data_format == "channels_last" else \
-            (1, 4 * self.filters) + (1,) * self.rank
+        return (
+            (1,) * (n - 1) + (4 * self.filters,)
+            if self.data_format == "channels_last"
+            else (1, 4 * self.filters) + (1,) * self.rank
+        )
 
     def _state_shape(self, batch, step_shape):
-        spec = jax.eval_shape(lambda x: self._conv(x, jnp.zeros(self.kernel_size + (step_shape[
-            sp.channel_axis(self.data_format)], self.filters), jnp.float32), self.strides, self.padding,
-            self.dilation_rate), jax.ShapeDtypeStruct((batch,) + tuple(step_shape[1:]), jnp.float32))
+        spec = jax.eval_shape(
+            lambda x: self._conv(
+                x,
+                jnp.zeros(
+                    self.kernel_size + (step_shape[sp.channel_axis(self.data_format)], self.filters), jnp.float32
+                ),
+                self.strides,
+                self.padding,
+                self.dilation_rate,
+            ),
+            jax.ShapeDtypeStruct((batch,) + tuple(step_shape[1:]), jnp.float32),
+        )
         return tuple(spec.shape)
 
     def call(self, sequences, initial_state=None, training=False, rng=None, mask=None):
@@ -152,14 +193,18 @@ class _ConvLSTM(Layer):
         else:
             states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
             if len(states) != 2 or any(tuple(s.shape) != state_shape for s in states):
-                raise ValueError(f"{self._label}: initial_state must be [h, c], each of shape {state_shape}, got "
-                                 f"{[tuple(jnp.shape(s)) for s in states]}")
+                raise ValueError(
+                    f"{self._label}: initial_state must be [h, c], each of shape {state_shape}, got "
+                    f"{[tuple(jnp.shape(s)) for s in states]}"
+                )
             h0, c0 = (jnp.asarray(s).astype(dtype) for s in states)
         kernel, rec_kernel = self.kernel.value.astype(dtype), self.recurrent_kernel.value.astype(dtype)
         in_mask = rec_mask = None
         if training and (self.dropout > 0 or self.recurrent_dropout > 0):
             if rng is None:
-                raise ValueError(f"{self._label}: dropout in training needs an rng (apply(..., training=True, rng=key))")
+                raise ValueError(
+                    f"{self._label}: dropout in training needs an rng (apply(..., training=True, rng=key))"
+                )
             if self.seed is not None:
                 rng = jax.random.fold_in(rng, self.seed)
             k_in, k_rec = jax.random.split(rng)
@@ -179,8 +224,10 @@ class _ConvLSTM(Layer):
         if mask is not None:
             mask = mask[0] if isinstance(mask, (list, tuple)) else mask
             if tuple(mask.shape) != (batch, steps):
-                raise ValueError(f"{self._label}: the mask must have shape (batch, timesteps) = {(batch, steps)}, "
-                                 f"got {tuple(mask.shape)}")
+                raise ValueError(
+                    f"{self._label}: the mask must have shape (batch, timesteps) = {(batch, steps)}, "
+                    f"got {tuple(mask.shape)}"
+                )
             tmask = jnp.swapaxes(mask.astype(bool), 0, 1)
         if self.go_backwards:
             xp = jnp.flip(xp, 0)
@@ -245,11 +292,13 @@ _DOC = """Convolutional LSTM over sequences of {what}.
 
 
 def _make(name, rank):
-    layouts = {1: ("steps, channels", "new_steps, filters"), 2: ("rows, cols, channels", "new_rows, new_cols, filters"),
-               3: ("d1, d2, d3, channels", "new_d1, new_d2, new_d3, filters")}
+    layouts = {
+        1: ("steps, channels", "new_steps, filters"),
+        2: ("rows, cols, channels", "new_rows, new_cols, filters"),
+        3: ("d1, d2, d3, channels", "new_d1, new_d2, new_d3, filters"),
+    }
     what = {1: "1D signals", 2: "images", 3: "volumes"}[rank]
-    doc = _DOC.format(what=what, rank=rank, layout=layouts[rank][0], out_layout=layouts[rank][1], name=name,
-                      example=3)
+    doc = _DOC.format(what=what, rank=rank, layout=layouts[rank][0], out_layout=layouts[rank][1], name=name, example=3)
     return type(name, (_ConvLSTM,), {"__doc__": doc, "__module__": __name__, "rank": rank, "__annotations__": {}})
 
 

@@ -74,17 +74,29 @@ class Dense(Layer):
             raise ValueError(f"{self._label}: the last input axis must be known, got shape {spec.shape}")
 
     def build(self, input_shape):
-        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.kernel = self.add_weight(
+            (input_shape[-1], self.units),
+            self.kernel_initializer,
+            name="kernel",
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            self.bias = self.add_weight(
+                (self.units,),
+                self.bias_initializer,
+                name="bias",
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
 
     def call(self, x):
         kernel = self.kernel.value
         if x.shape[-1] != kernel.shape[0]:
-            raise ValueError(f"{self._label}: expected last axis {kernel.shape[0]}, got {x.shape[-1]} (input shape {x.shape})")
+            raise ValueError(
+                f"{self._label}: expected last axis {kernel.shape[0]}, got {x.shape[-1]} (input shape {x.shape})"
+            )
         dtype = self.compute_dtype
         if isinstance(x, jsparse.JAXSparse):
             y = _sparse_matmul(x, kernel.astype(dtype), dtype)
@@ -101,8 +113,12 @@ def _sparse_matmul(x, kernel, dtype):
     are made dense first."""
     if not isinstance(x, jsparse.BCOO):
         return jnp.matmul(x.todense().astype(dtype), kernel)
-    x = jsparse.BCOO((x.data.astype(dtype), x.indices), shape=x.shape, indices_sorted=x.indices_sorted,
-                     unique_indices=x.unique_indices)
+    x = jsparse.BCOO(
+        (x.data.astype(dtype), x.indices),
+        shape=x.shape,
+        indices_sorted=x.indices_sorted,
+        unique_indices=x.unique_indices,
+    )
     return jsparse.bcoo_dot_general(x, kernel, dimension_numbers=(([x.ndim - 1], [0]), ([], [])))
 
 
@@ -279,8 +295,12 @@ class Lambda(Layer):
         return self.mask(inputs, mask) if self.mask is not None else None
 
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
-                  "input_shape": None if self.input_shape is None else list(self.input_shape)}
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": self.dtype,
+            "input_shape": None if self.input_shape is None else list(self.input_shape),
+        }
         config["function"] = _function_ref(self.function, f"{self._label}.function")
         if callable(self.output_shape):
             config["output_shape"] = _function_ref(self.output_shape, f"{self._label}.output_shape")
@@ -297,7 +317,9 @@ class Lambda(Layer):
         for key in ("function", "mask"):
             config[key] = _resolve_function(config.get(key), f"{where}.{key}", custom_objects, safe_mode)
         if isinstance(config.get("output_shape"), dict):
-            config["output_shape"] = _resolve_function(config["output_shape"], f"{where}.output_shape", custom_objects, safe_mode)
+            config["output_shape"] = _resolve_function(
+                config["output_shape"], f"{where}.output_shape", custom_objects, safe_mode
+            )
         if config.get("input_shape") is not None:
             config["input_shape"] = tuple(config["input_shape"])
         return cls(**config)
@@ -347,9 +369,20 @@ class Embedding(Layer):
     ```
     """
 
-    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, *, name=None, trainable=True, dtype=None,
-                 input_shape=None):
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        embeddings_constraint=None,
+        mask_zero=False,
+        *,
+        name=None,
+        trainable=True,
+        dtype=None,
+        input_shape=None,
+    ):
         # Own __init__: Keras's `input_dim` here is the vocabulary size, not the base
         # Layer's `input_shape=(input_dim,)` shorthand.
         self.input_dim = input_dim
@@ -389,9 +422,13 @@ class Embedding(Layer):
             raise ValueError(f"{self._label}: expected integer token ids, got dtype {dtype.name} (shape {spec.shape})")
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer,
-                                          name="embeddings", regularizer=self.embeddings_regularizer,
-                                          constraint=self.embeddings_constraint)
+        self.embeddings = self.add_weight(
+            (self.input_dim, self.output_dim),
+            self.embeddings_initializer,
+            name="embeddings",
+            regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
+        )
 
     def call(self, ids):
         self.check_inputs(ids)
@@ -408,9 +445,20 @@ class Embedding(Layer):
         return jnp.not_equal(inputs, 0)
 
     def get_config(self):
-        config = {k: getattr(self, k) for k in ("name", "trainable", "dtype", "input_dim", "output_dim",
-                                                "embeddings_initializer", "embeddings_regularizer", "embeddings_constraint",
-                                                "mask_zero")}
+        config = {
+            k: getattr(self, k)
+            for k in (
+                "name",
+                "trainable",
+                "dtype",
+                "input_dim",
+                "output_dim",
+                "embeddings_initializer",
+                "embeddings_regularizer",
+                "embeddings_constraint",
+                "mask_zero",
+            )
+        }
         config["input_shape"] = self.input_shape
         return {k: serialize_value(v, f"{self._label}.{k}") for k, v in config.items()}
 
@@ -441,7 +489,9 @@ class Masking(Layer):
 
     def check_inputs(self, spec):
         if len(spec.shape) < 2:
-            raise ValueError(f"{self._label}: expected an input of rank >= 2 (batch, ..., features), got shape {spec.shape}")
+            raise ValueError(
+                f"{self._label}: expected an input of rank >= 2 (batch, ..., features), got shape {spec.shape}"
+            )
 
     def call(self, x):
         x = cast_floats(x, self.compute_dtype)

@@ -27,8 +27,10 @@ def parse_equation(label, equation):
     if m is None:
         m = re.fullmatch(r"([a-zA-Z]{2,})0,([a-zA-Z]+)->([a-zA-Z]+)0", eq)
     if m is None:
-        raise ValueError(f"{label}: invalid equation {equation!r}; expected the form 'ab,bc->ac', "
-                         "'...b,bc->...c' or 'ab...,bc->ac...'")
+        raise ValueError(
+            f"{label}: invalid equation {equation!r}; expected the form 'ab,bc->ac', "
+            "'...b,bc->...c' or 'ab...,bc->ac...'"
+        )
     return (*m.groups(), left)
 
 
@@ -46,7 +48,7 @@ def analyze_equation(label, equation, bias_axes, input_shape, output_shape):
         for i in range(1, elided):
             out_shape.insert(1, input_shape[i])
     elif elided:
-        out_shape.extend(input_shape[len(input_shape) - elided:])
+        out_shape.extend(input_shape[len(input_shape) - elided :])
     if left:
         in_map = {d: i + elided - len(input_shape) for i, d in enumerate(ins)}
         out_map = {d: i + elided for i, d in enumerate(outs)}
@@ -54,8 +56,10 @@ def analyze_equation(label, equation, bias_axes, input_shape, output_shape):
         in_map = {d: i for i, d in enumerate(ins)}
         out_map = {d: i for i, d in enumerate(outs)}
     if len(out_shape) != len(outs) + elided:
-        raise ValueError(f"{label}: output_shape {tuple(output_shape)} does not fit the output spec '{outs}' "
-                         f"(it lists the output's axes after the batch axis, {len(outs) - 1} of them here)")
+        raise ValueError(
+            f"{label}: output_shape {tuple(output_shape)} does not fit the output spec '{outs}' "
+            f"(it lists the output's axes after the batch axis, {len(outs) - 1} of them here)"
+        )
     for d in ins:
         if d in out_map:
             o, i = out_shape[out_map[d]], input_shape[in_map[d]]
@@ -63,7 +67,9 @@ def analyze_equation(label, equation, bias_axes, input_shape, output_shape):
                 raise ValueError(f"{label}: the input and output_shape disagree on axis '{d}': {i} != {o}")
     for d in outs:
         if d not in ins and d not in ws:
-            raise ValueError(f"{label}: output axis '{d}' is in neither the input spec '{ins}' nor the weight spec '{ws}'")
+            raise ValueError(
+                f"{label}: output axis '{d}' is in neither the input spec '{ins}' nor the weight spec '{ws}'"
+            )
     kernel_shape, in_axes, out_axes = [], [], []
     for i, d in enumerate(ws):
         if d in out_map:
@@ -73,10 +79,14 @@ def analyze_equation(label, equation, bias_axes, input_shape, output_shape):
             kernel_shape.append(input_shape[in_map[d]])
             in_axes.append(i)
         else:
-            raise ValueError(f"{label}: weight axis '{d}' is in neither the input spec '{ins}' nor the output spec '{outs}'")
+            raise ValueError(
+                f"{label}: weight axis '{d}' is in neither the input spec '{ins}' nor the output spec '{outs}'"
+            )
     if any(d is None for d in kernel_shape):
-        raise ValueError(f"{label}: the kernel's shape {tuple(kernel_shape)} needs known sizes; give output_shape "
-                         f"in full and an input with known sizes on the contracted axes (input shape {input_shape})")
+        raise ValueError(
+            f"{label}: the kernel's shape {tuple(kernel_shape)} needs known sizes; give output_shape "
+            f"in full and an input with known sizes on the contracted axes (input shape {input_shape})"
+        )
     bias_shape = None
     if bias_axes is not None:
         for c in bias_axes:
@@ -134,12 +144,17 @@ class EinsumDense(Layer):
         if isinstance(self.output_shape, int) and not isinstance(self.output_shape, bool):
             self.output_shape = (self.output_shape,)
         if not isinstance(self.output_shape, (list, tuple)) or not all(
-                d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in self.output_shape):
-            raise ValueError(f"{self._label}: output_shape must be an int or a tuple of positive ints/None, "
-                             f"got {self.output_shape!r}")
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in self.output_shape
+        ):
+            raise ValueError(
+                f"{self._label}: output_shape must be an int or a tuple of positive ints/None, "
+                f"got {self.output_shape!r}"
+            )
         self.output_shape = tuple(self.output_shape)
         if self.bias_axes is not None and not isinstance(self.bias_axes, str):
-            raise ValueError(f"{self._label}: bias_axes must be a string of output letters or None, got {self.bias_axes!r}")
+            raise ValueError(
+                f"{self._label}: bias_axes must be a string of output letters or None, got {self.bias_axes!r}"
+            )
         if self.lora_rank is not None or self.lora_alpha is not None:
             raise ValueError(f"{self._label}: lora_rank/lora_alpha are not supported by jnet's EinsumDense; pass None")
         activations.get(self.activation)
@@ -156,13 +171,22 @@ class EinsumDense(Layer):
 
     def build(self, input_shape):
         kernel_shape, bias_shape, _, in_axes, out_axes = self._analyze(input_shape)
-        self.kernel = self.add_weight(tuple(kernel_shape), _fan_aware(self.kernel_initializer, in_axes, out_axes),
-                                      name="kernel", regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
+        self.kernel = self.add_weight(
+            tuple(kernel_shape),
+            _fan_aware(self.kernel_initializer, in_axes, out_axes),
+            name="kernel",
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         self.bias = None
         if bias_shape is not None:
-            self.bias = self.add_weight(tuple(bias_shape), self.bias_initializer, name="bias",
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            self.bias = self.add_weight(
+                tuple(bias_shape),
+                self.bias_initializer,
+                name="bias",
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
 
     def call(self, x):
         dtype = self.compute_dtype
@@ -180,8 +204,9 @@ def _fan_aware(identifier, in_axes, out_axes):
     if not isinstance(init, initializers.VarianceScaling) or not in_axes or not out_axes:
         return identifier
     dist = "untruncated_normal" if init.distribution == "normal" else init.distribution
-    fn = jax.nn.initializers.variance_scaling(init.scale, init.mode, dist, in_axis=tuple(in_axes),
-                                              out_axis=tuple(out_axes), batch_axis=())
+    fn = jax.nn.initializers.variance_scaling(
+        init.scale, init.mode, dist, in_axis=tuple(in_axes), out_axis=tuple(out_axes), batch_axis=()
+    )
 
     def kernel_init(key, shape, dtype=jnp.float32):
         return fn(initializers._key(key, init.seed), shape, dtype)

@@ -76,7 +76,9 @@ class FlaxLayer(Layer):
 
     def check_config(self):
         if not (_is_linen(self.module) or _is_nnx(self.module)):
-            raise ValueError(f"{self._label}: module must be a flax.linen.Module or flax.nnx.Module, got {self.module!r}")
+            raise ValueError(
+                f"{self._label}: module must be a flax.linen.Module or flax.nnx.Module, got {self.module!r}"
+            )
         if self.method is not None and _is_nnx(self.module):
             raise ValueError(f"{self._label}: method= is supported for Linen modules only")
 
@@ -122,8 +124,13 @@ class FlaxLayer(Layer):
                 def init(key, shape, dtype, full=full):
                     return _lookup(linen_init(key), full).astype(dtype)
 
-                self.add_weight(leaf.shape, init, dtype=leaf.dtype, trainable=collection == "params",
-                                name=path if collection == "params" else full)
+                self.add_weight(
+                    leaf.shape,
+                    init,
+                    dtype=leaf.dtype,
+                    trainable=collection == "params",
+                    name=path if collection == "params" else full,
+                )
 
     def _variable_tree(self):
         # Nested like the module's own collections (`{"Dense_0": {"kernel": ...}}`).
@@ -148,8 +155,14 @@ class FlaxLayer(Layer):
         else:
             rngs = {"dropout": rng} if rng is not None else {}
             mutable = list(state) if (training and state) else False
-            result = self.module.apply({"params": params, **state}, *inputs, rngs=rngs, mutable=mutable,
-                                       method=self.method, **self._train_kwargs(training))
+            result = self.module.apply(
+                {"params": params, **state},
+                *inputs,
+                rngs=rngs,
+                mutable=mutable,
+                method=self.method,
+                **self._train_kwargs(training),
+            )
             out, new_state = result if mutable else (result, state)
             new_state = {**state, **dict(new_state)}
         if new_state is not state:
@@ -185,10 +198,16 @@ class FlaxLayer(Layer):
             )
         fields = {
             f.name: serialize_value(getattr(module, f.name), f"{self._label}.module.{f.name}")
-            for f in dataclasses.fields(module) if f.name not in ("parent", "name") and f.init
+            for f in dataclasses.fields(module)
+            if f.name not in ("parent", "name") and f.init
         }
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype, "method": self.method,
-                "module": {"flax_module": name, "fields": fields}}
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": self.dtype,
+            "method": self.method,
+            "module": {"flax_module": name, "fields": fields},
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):

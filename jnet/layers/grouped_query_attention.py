@@ -87,40 +87,64 @@ class GroupedQueryAttention(Layer):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{self._label}: {name} must be a positive int, got {v!r}")
         if self.num_query_heads % self.num_key_value_heads:
-            raise ValueError(f"{self._label}: num_query_heads ({self.num_query_heads}) must be divisible by "
-                             f"num_key_value_heads ({self.num_key_value_heads})")
+            raise ValueError(
+                f"{self._label}: num_query_heads ({self.num_query_heads}) must be divisible by "
+                f"num_key_value_heads ({self.num_key_value_heads})"
+            )
         if not 0 <= float(self.dropout) < 1:
             raise ValueError(f"{self._label}: dropout must be in [0, 1), got {self.dropout!r}")
-        if self.sliding_window is not None and (isinstance(self.sliding_window, bool)
-                                                or not isinstance(self.sliding_window, int) or self.sliding_window <= 0):
-            raise ValueError(f"{self._label}: sliding_window must be a positive int or None, got {self.sliding_window!r}")
+        if self.sliding_window is not None and (
+            isinstance(self.sliding_window, bool)
+            or not isinstance(self.sliding_window, int)
+            or self.sliding_window <= 0
+        ):
+            raise ValueError(
+                f"{self._label}: sliding_window must be a positive int or None, got {self.sliding_window!r}"
+            )
         if self.flash_attention:
-            raise ValueError(f"{self._label}: flash_attention is not available in jnet (XLA picks the attention "
-                             "kernel); pass None or False")
+            raise ValueError(
+                f"{self._label}: flash_attention is not available in jnet (XLA picks the attention "
+                "kernel); pass None or False"
+            )
         initializers.get(self.kernel_initializer)
         initializers.get(self.bias_initializer)
         regularizers.get(self.kernel_regularizer)
         regularizers.get(self.bias_regularizer)
 
     def _dense(self, equation, heads, bias_axes, name, activation=None):
-        return EinsumDense(equation, output_shape=(None, heads, self.head_dim),
-                           bias_axes=bias_axes if self.use_bias else None, activation=activation, name=name,
-                           **self._common())
+        return EinsumDense(
+            equation,
+            output_shape=(None, heads, self.head_dim),
+            bias_axes=bias_axes if self.use_bias else None,
+            activation=activation,
+            name=name,
+            **self._common(),
+        )
 
     def _common(self):
-        return dict(kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer,
-                    kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
-                    kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint, dtype=self.dtype)
+        return dict(
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            bias_regularizer=self.bias_regularizer,
+            kernel_constraint=self.kernel_constraint,
+            bias_constraint=self.bias_constraint,
+            dtype=self.dtype,
+        )
 
     def check_inputs(self, query, value, key=None, *rest):
         key = value if key is None else key
         for name, spec in (("query", query), ("value", value), ("key", key)):
             if len(spec.shape) != 3 or spec.shape[-1] is None:
-                raise ValueError(f"{self._label}: {name} must be (batch, steps, features) with known features, "
-                                 f"got shape {tuple(spec.shape)}")
+                raise ValueError(
+                    f"{self._label}: {name} must be (batch, steps, features) with known features, "
+                    f"got shape {tuple(spec.shape)}"
+                )
         if tuple(value.shape[1:-1]) != tuple(key.shape[1:-1]):
-            raise ValueError(f"{self._label}: key and value must have the same steps, got {tuple(key.shape)} "
-                             f"and {tuple(value.shape)}")
+            raise ValueError(
+                f"{self._label}: key and value must have the same steps, got {tuple(key.shape)} "
+                f"and {tuple(value.shape)}"
+            )
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape
@@ -135,9 +159,13 @@ class GroupedQueryAttention(Layer):
             self.gate_dense.build(tuple(query_shape))
         self.value_dense = self._dense("bkm,mvh->bkvh", self.num_key_value_heads, "vh", "value")
         self.value_dense.build(tuple(value_shape))
-        self.output_dense = EinsumDense("bquh,uhm->bqm", output_shape=(None, self.feature_dim),
-                                        bias_axes="m" if self.use_bias else None, name="attention_output",
-                                        **self._common())
+        self.output_dense = EinsumDense(
+            "bquh,uhm->bqm",
+            output_shape=(None, self.feature_dim),
+            bias_axes="m" if self.use_bias else None,
+            name="attention_output",
+            **self._common(),
+        )
         self.output_dense.build((None, None, self.num_query_heads, self.head_dim))
 
     def _attention_mask(self, tq, tv, query_mask, value_mask, key_mask, attention_mask, use_causal_mask):
@@ -160,13 +188,27 @@ class GroupedQueryAttention(Layer):
             full = am if full is None else full & am
         return full
 
-    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None, attention_mask=None,
-             return_attention_scores=False, use_causal_mask=False, training=False, rng=None, mask=None):
+    def call(
+        self,
+        query,
+        value,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        use_causal_mask=False,
+        training=False,
+        rng=None,
+        mask=None,
+    ):
         key = value if key is None else key
         if query_mask is None:
             query_mask = mask
-        full = self._attention_mask(query.shape[1], value.shape[1], query_mask, value_mask, key_mask,
-                                    attention_mask, use_causal_mask)
+        full = self._attention_mask(
+            query.shape[1], value.shape[1], query_mask, value_mask, key_mask, attention_mask, use_causal_mask
+        )
         gate = self.gate_dense(query) if self.gate_dense is not None else None
         q = self.query_dense(query)
         k = jnp.repeat(self.key_dense(key), self.num_query_heads // self.num_key_value_heads, axis=2)

@@ -48,8 +48,9 @@ def make_input_tensor(layer: InputLayer) -> SymbolicTensor:
     return node.outputs
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, sparse=None, tensor=None,
-          optional=False):  # noqa: N802 - Keras name
+def Input(
+    shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, sparse=None, tensor=None, optional=False
+):  # noqa: N802 - Keras name
     """A symbolic input for a graph model.
 
     Args:
@@ -75,6 +76,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
         raise ValueError("Input: pass shape= (one sample, without the batch axis)")
     if isinstance(shape, int):
         shape = (shape,)
-    layer = InputLayer(shape=tuple(shape), batch_size=batch_size, input_dtype=dtype_name(as_dtype(dtype or "float32")),
-                       name=name)
+    layer = InputLayer(
+        shape=tuple(shape), batch_size=batch_size, input_dtype=dtype_name(as_dtype(dtype or "float32")), name=name
+    )
     return make_input_tensor(layer)

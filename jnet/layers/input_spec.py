@@ -27,8 +27,18 @@ class InputSpec:
     ```
     """
 
-    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None, axes=None,
-                 allow_last_axis_squeeze=False, name=None, optional=False):
+    def __init__(
+        self,
+        dtype=None,
+        shape=None,
+        ndim=None,
+        max_ndim=None,
+        min_ndim=None,
+        axes=None,
+        allow_last_axis_squeeze=False,
+        name=None,
+        optional=False,
+    ):
         self.dtype = None if dtype is None else jnp.dtype(dtype).name
         self.shape = None if shape is None else tuple(shape)
         self.ndim = len(self.shape) if shape is not None else ndim
@@ -39,14 +49,29 @@ class InputSpec:
         self.optional = optional
 
     def __repr__(self):
-        parts = [f"{k}={v!r}" for k, v in (("dtype", self.dtype), ("shape", self.shape), ("ndim", self.ndim),
-                                           ("max_ndim", self.max_ndim), ("min_ndim", self.min_ndim),
-                                           ("axes", self.axes or None)) if v is not None]
+        parts = [
+            f"{k}={v!r}"
+            for k, v in (
+                ("dtype", self.dtype),
+                ("shape", self.shape),
+                ("ndim", self.ndim),
+                ("max_ndim", self.max_ndim),
+                ("min_ndim", self.min_ndim),
+                ("axes", self.axes or None),
+            )
+            if v is not None
+        ]
         return f"InputSpec({', '.join(parts)})"
 
     def get_config(self):
-        return {"dtype": self.dtype, "shape": self.shape, "ndim": self.ndim, "max_ndim": self.max_ndim,
-                "min_ndim": self.min_ndim, "axes": self.axes}
+        return {
+            "dtype": self.dtype,
+            "shape": self.shape,
+            "ndim": self.ndim,
+            "max_ndim": self.max_ndim,
+            "min_ndim": self.min_ndim,
+            "axes": self.axes,
+        }
 
     @classmethod
     def from_config(cls, config):

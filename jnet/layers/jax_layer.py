@@ -29,13 +29,16 @@ def _signature(label, fn, fn_name, allowed):
         raise ValueError(f"{label}: {fn_name} must take an argument named 'inputs'")
     for n in names:
         if n not in allowed:
-            raise ValueError(f"{label}: {fn_name} has an unsupported argument {n!r}; its arguments must be named "
-                             f"from {', '.join(allowed)}")
+            raise ValueError(
+                f"{label}: {fn_name} has an unsupported argument {n!r}; its arguments must be named "
+                f"from {', '.join(allowed)}"
+            )
     return names
 
 
 def _constant(value):
     """An initializer returning `value` (a leaf of the `params`/`state` given at construction)."""
+
     def init(key, shape, dtype):
         return jnp.asarray(value, dtype)
 
@@ -105,8 +108,9 @@ class JaxLayer(Layer):
             if name == "rng":
                 args.append(self._key(key))
             elif name == "inputs":
-                args.append(jax.tree_util.tree_map(lambda s: jnp.ones(s.shape, jnp.float32), specs,
-                                                   is_leaf=is_spec_leaf))
+                args.append(
+                    jax.tree_util.tree_map(lambda s: jnp.ones(s.shape, jnp.float32), specs, is_leaf=is_spec_leaf)
+                )
             else:
                 args.append(True)
         result = self.init_fn(*args)
@@ -131,9 +135,11 @@ class JaxLayer(Layer):
                 if given:
                     init = _constant(jax.tree_util.tree_leaves((self.params, self.state)[part == "state"])[i])
                 else:
+
                     def init(key, shape, dtype, part=part, i=i, specs=specs):
                         tree = self._init_trees(key, specs)[part == "state"]
                         return jnp.asarray(jax.tree_util.tree_leaves(tree)[i], dtype)
+
                 dtype = leaf.dtype if not jnp.issubdtype(leaf.dtype, jnp.floating) else None
                 self.add_weight(tuple(leaf.shape), init, dtype=dtype, trainable=part == "params", name=f"{part}_{i}")
 
@@ -141,13 +147,20 @@ class JaxLayer(Layer):
         own = self._own_variables()
         params = [v.value for v in own if v.trainable]
         state = [v.value for v in own if not v.trainable]
-        return (jax.tree_util.tree_unflatten(self._treedefs[0], params),
-                jax.tree_util.tree_unflatten(self._treedefs[1], state))
+        return (
+            jax.tree_util.tree_unflatten(self._treedefs[0], params),
+            jax.tree_util.tree_unflatten(self._treedefs[1], state),
+        )
 
     def call(self, inputs, training=False, rng=None):
         params, state = self._trees()
-        values = {"params": params, "state": state, "inputs": inputs, "training": bool(training),
-                  "rng": self._key(rng) if (training and rng is not None) else None}
+        values = {
+            "params": params,
+            "state": state,
+            "inputs": inputs,
+            "training": bool(training),
+            "rng": self._key(rng) if (training and rng is not None) else None,
+        }
         out = self.call_fn(*(values[name] for name in self._call_args))
         if "state" not in self._call_args:
             return out
@@ -161,10 +174,18 @@ class JaxLayer(Layer):
 
     def get_config(self):
         if self.params is not None or self.state is not None:
-            raise TypeError(f"{self._label}: a JaxLayer made from params/state arrays cannot be saved as config; "
-                            "give an init_fn, or save the weights and rebuild it in code")
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype, "seed": self.seed,
-                "call_fn": _function_config(self.call_fn), "init_fn": _function_config(self.init_fn)}
+            raise TypeError(
+                f"{self._label}: a JaxLayer made from params/state arrays cannot be saved as config; "
+                "give an init_fn, or save the weights and rebuild it in code"
+            )
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "call_fn": _function_config(self.call_fn),
+            "init_fn": _function_config(self.init_fn),
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):

@@ -12,8 +12,22 @@ from jnet.layers.base import Layer
 from jnet.layers.core import cast_floats
 
 __all__ = [
-    "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot",
-    "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot",
+    "Concatenate",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Dot",
+    "concatenate",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "maximum",
+    "minimum",
+    "dot",
 ]
 
 
@@ -31,8 +45,7 @@ class _Merge(Layer):
     def _check_list(self, inputs):
         if not isinstance(inputs, (list, tuple)):
             raise ValueError(
-                f"{self._label}: a merge layer takes a list of inputs, e.g. layer([a, b]), got "
-                f"{type(inputs).__name__}"
+                f"{self._label}: a merge layer takes a list of inputs, e.g. layer([a, b]), got {type(inputs).__name__}"
             )
         n = len(inputs)
         if n < self.min_inputs or (self.max_inputs is not None and n > self.max_inputs):
@@ -370,7 +383,7 @@ class Dot(_Merge):
         if self.normalize:
             x, y = _l2_normalize(x, a0), _l2_normalize(y, a1)
         x = jnp.moveaxis(x, a0, -1)  # (batch, *xs, k)
-        y = jnp.moveaxis(y, a1, 1)   # (batch, k, *ys)
+        y = jnp.moveaxis(y, a1, 1)  # (batch, k, *ys)
         xs, ys = x.shape[1:-1], y.shape[2:]
         b, k = x.shape[0], x.shape[-1]
         flat = jnp.matmul(jnp.reshape(x, (b, -1, k)), jnp.reshape(y, (b, k, -1)))

@@ -94,14 +94,25 @@ class BatchNormalization(Layer):
         n = input_shape[self._feature_axis(input_shape)]
         self.gamma = self.beta = None
         if self.scale:
-            self.gamma = self.add_weight((n,), self.gamma_initializer, name="gamma",
-                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+            self.gamma = self.add_weight(
+                (n,),
+                self.gamma_initializer,
+                name="gamma",
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+            )
         if self.center:
-            self.beta = self.add_weight((n,), self.beta_initializer, name="beta",
-                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+            self.beta = self.add_weight(
+                (n,),
+                self.beta_initializer,
+                name="beta",
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+            )
         self.moving_mean = self.add_weight((n,), self.moving_mean_initializer, name="moving_mean", trainable=False)
-        self.moving_variance = self.add_weight((n,), self.moving_variance_initializer, name="moving_variance",
-                                               trainable=False)
+        self.moving_variance = self.add_weight(
+            (n,), self.moving_variance_initializer, name="moving_variance", trainable=False
+        )
 
     def call(self, x, training=False, mask=None):
         axis = self._feature_axis(x.shape)
@@ -143,7 +154,9 @@ class BatchNormalization(Layer):
         if mask is not None:
             mask = jnp.asarray(mask)
             if mask.ndim != x.ndim - 1:
-                raise ValueError(f"{self._label}: the mask must have one axis less than the input, got mask shape {mask.shape} for input shape {x.shape}")
+                raise ValueError(
+                    f"{self._label}: the mask must have one axis less than the input, got mask shape {mask.shape} for input shape {x.shape}"
+                )
             w = mask.astype(x.dtype)
             eps = 1e-7  # Keras adds backend.epsilon() to the count
         if rows is not None:  # padding rows of the engine's last partial batch count for nothing
@@ -154,6 +167,7 @@ class BatchNormalization(Layer):
         centred = x - jnp.reshape(mean, _keep_shape(x.shape, reduce_axes))
         var = jnp.sum(w * jnp.square(centred), axis=reduce_axes) / (count + eps)
         return mean, var
+
 
 def _keep_shape(shape, reduce_axes):
     return tuple(1 if a in reduce_axes else d for a, d in enumerate(shape))
@@ -224,11 +238,21 @@ class LayerNormalization(Layer):
         shape = tuple(input_shape[a] for a in self._axes(input_shape))
         self.gamma = self.beta = None
         if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight(shape, self.gamma_initializer, name="gamma",
-                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+            self.gamma = self.add_weight(
+                shape,
+                self.gamma_initializer,
+                name="gamma",
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+            )
         if self.center and not self.rms_scaling:
-            self.beta = self.add_weight(shape, self.beta_initializer, name="beta",
-                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+            self.beta = self.add_weight(
+                shape,
+                self.beta_initializer,
+                name="beta",
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+            )
 
     def call(self, x):
         axes = self._axes(x.shape)

@@ -101,16 +101,26 @@ class GroupNormalization(Layer):
             self.groups = groups  # Keras stores the resolved count
         self.gamma = self.beta = None
         if self.scale:
-            self.gamma = self.add_weight((channels,), self.gamma_initializer, name="gamma",
-                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+            self.gamma = self.add_weight(
+                (channels,),
+                self.gamma_initializer,
+                name="gamma",
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+            )
         if self.center:
-            self.beta = self.add_weight((channels,), self.beta_initializer, name="beta",
-                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+            self.beta = self.add_weight(
+                (channels,),
+                self.beta_initializer,
+                name="beta",
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+            )
 
     def call(self, x):
         axis, channels, groups = self._channels(x.shape)
         stat_dtype = jnp.promote_types(x.dtype, jnp.float32)
-        grouped_shape = x.shape[:axis] + (groups, channels // groups) + x.shape[axis + 1:]
+        grouped_shape = x.shape[:axis] + (groups, channels // groups) + x.shape[axis + 1 :]
         g = jnp.reshape(x.astype(stat_dtype), grouped_shape)
         reduce = tuple(a for a in range(1, g.ndim) if a != axis)
         mean = jnp.mean(g, axis=reduce, keepdims=True)

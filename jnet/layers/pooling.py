@@ -22,14 +22,31 @@ from jnet.layers import _spatial as sp
 from jnet.layers.base import Layer
 
 __all__ = [
-    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
-    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
-    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "MaxPooling3D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     # Keras's aliases
-    "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
-    "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
-    "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D",
+    "MaxPool1D",
+    "MaxPool2D",
+    "MaxPool3D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "AvgPool3D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
 ]
 
 
@@ -56,7 +73,9 @@ class _Pooling(Layer):
         label = self._label
         self.pool_size = sp.normalize_tuple(self.pool_size, self.rank, "pool_size", label)
         # Keras: strides default to the pool size (non-overlapping windows).
-        self.strides = self.pool_size if self.strides is None else sp.normalize_tuple(self.strides, self.rank, "strides", label)
+        self.strides = (
+            self.pool_size if self.strides is None else sp.normalize_tuple(self.strides, self.rank, "strides", label)
+        )
         self.padding = sp.normalize_padding(self.padding, label)
         self.data_format = sp.normalize_data_format(self.data_format, label)
         super().__post_init__()
@@ -118,11 +137,17 @@ _POOL_DOC = """{kind} pooling over {what}: the {op} of each `pool_size` window.
 def _pool_doc(name, rank, mode):
     default = "" if mode == "average" else f" (default {(2,) * rank if rank > 1 else 2})"
     return _POOL_DOC.format(
-        kind="Max" if mode == "max" else "Average", what={1: "steps", 2: "images", 3: "volumes"}[rank],
-        op="maximum" if mode == "max" else "mean", rank=rank, default=default,
-        pad_note="padded positions never win the max" if mode == "max"
+        kind="Max" if mode == "max" else "Average",
+        what={1: "steps", 2: "images", 3: "volumes"}[rank],
+        op="maximum" if mode == "max" else "mean",
+        rank=rank,
+        default=default,
+        pad_note="padded positions never win the max"
+        if mode == "max"
         else "padded positions are left out of the mean, as in Keras",
-        layout=sp.layout(rank, "channels_last"), name=name, example="2" if mode == "average" else "",
+        layout=sp.layout(rank, "channels_last"),
+        name=name,
+        example="2" if mode == "average" else "",
     )
 
 
@@ -238,13 +263,19 @@ _GLOBAL_DOC = """Global {kind} pooling: the {op} over all {what}.
 def _global_doc(rank, mode):
     mask_note = ""
     if rank == 1:
-        mask_note = ("\n    Masking:\n        a `(batch, steps)` mask leaves masked steps out of the "
-                     + ("mean (as Keras)" if mode == "average" else "max (Keras ignores the mask here)")
-                     + ";\n        a sample with every step masked pools to 0.\n")
+        mask_note = (
+            "\n    Masking:\n        a `(batch, steps)` mask leaves masked steps out of the "
+            + ("mean (as Keras)" if mode == "average" else "max (Keras ignores the mask here)")
+            + ";\n        a sample with every step masked pools to 0.\n"
+        )
     kept = "(batch, " + ", ".join(["1"] * rank) + ", channels)"
     return _GLOBAL_DOC.format(
-        kind=mode, op="maximum" if mode == "max" else "mean", what={1: "steps", 2: "pixels", 3: "voxels"}[rank],
-        mask_note=mask_note, layout=sp.layout(rank, "channels_last"), kept=kept,
+        kind=mode,
+        op="maximum" if mode == "max" else "mean",
+        what={1: "steps", 2: "pixels", 3: "voxels"}[rank],
+        mask_note=mask_note,
+        layout=sp.layout(rank, "channels_last"),
+        kept=kept,
     )
 
 
@@ -282,5 +313,9 @@ class GlobalAveragePooling3D(_GlobalPooling):
 # Keras's short aliases.
 MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
 AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
-GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+)
 GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D

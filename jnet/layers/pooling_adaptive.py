@@ -18,8 +18,12 @@ from jnet.layers import _spatial as sp
 from jnet.layers.base import Layer
 
 __all__ = [
-    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
-    "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D",
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
 ]
 
 
@@ -90,12 +94,23 @@ _DOC = """Adaptive {kind} pooling over {what}: {op} over `output_size` bins that
 
 def _make(name, rank, mode):
     what = {1: "steps", 2: "height and width", 3: "the three spatial axes"}[rank]
-    layout = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
-              3: "(batch, d1, d2, d3, channels)"}[rank]
-    doc = _DOC.format(kind=mode, what=what, op="the mean" if mode == "average" else "the max",
-                      rank=rank, layout=layout, name=name, example=2 if rank == 1 else (2,) * rank)
-    cls = type(name, (_AdaptivePooling,), {"__doc__": doc, "__module__": __name__, "rank": rank, "_mode": mode,
-                                           "__annotations__": {}})
+    layout = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)", 3: "(batch, d1, d2, d3, channels)"}[
+        rank
+    ]
+    doc = _DOC.format(
+        kind=mode,
+        what=what,
+        op="the mean" if mode == "average" else "the max",
+        rank=rank,
+        layout=layout,
+        name=name,
+        example=2 if rank == 1 else (2,) * rank,
+    )
+    cls = type(
+        name,
+        (_AdaptivePooling,),
+        {"__doc__": doc, "__module__": __name__, "rank": rank, "_mode": mode, "__annotations__": {}},
+    )
     return cls
 
 

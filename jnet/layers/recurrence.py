@@ -83,7 +83,9 @@ def _forward(cell_fn, additive, unroll, xp, kernel, bias, states, mask, save):
             rs = jax.lax.dynamic_update_index_in_dim(rs, (xp_t + r_t) if additive else r_t, t, 0)
         return new, seqs, rs
 
-    final, seqs, rs = jax.lax.fori_loop(start, end, body, (list(states), seqs, rs), unroll=unroll if unroll > 1 else None)
+    final, seqs, rs = jax.lax.fori_loop(
+        start, end, body, (list(states), seqs, rs), unroll=unroll if unroll > 1 else None
+    )
     if not isinstance(end, int):
         after = (jnp.arange(steps) >= end)[:, None, None]
         seqs = [jnp.where(after, f[None], q) for q, f in zip(seqs, final)]
@@ -156,8 +158,9 @@ def _bwd(cell_fn, additive, unroll, saved, cotangents):
         d_prev[0] = d_prev[0] + jnp.matmul(d_r, kernel_t)  # the one sequential matmul
         return d_prev, jax.lax.dynamic_update_index_in_dim(d_rs, d_r, t, 0), d_xps
 
-    d_states0, d_rs, d_xps = jax.lax.fori_loop(0, end - start, body, (d_states, d_rs, d_xps),
-                                               unroll=unroll if unroll > 1 else None)
+    d_states0, d_rs, d_xps = jax.lax.fori_loop(
+        0, end - start, body, (d_states, d_rs, d_xps), unroll=unroll if unroll > 1 else None
+    )
     if not isinstance(end, int):
         d_states0 = [d_states0[0] + d_head] + list(d_states0[1:])
     # The recurrent kernel's gradient for all timesteps at once: sum_t h_{t-1}^T dr_t.

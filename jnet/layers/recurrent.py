@@ -95,8 +95,18 @@ def _where(m_t, new, old):
     return jnp.where(jnp.reshape(m_t, m_t.shape[:1] + (1,) * (new.ndim - 1)), new, old)
 
 
-def scan_rnn(step, xs, states, mask, *, go_backwards=False, return_sequences=False,
-             zero_output_for_mask=False, unroll=1, output_is_state=False):
+def scan_rnn(
+    step,
+    xs,
+    states,
+    mask,
+    *,
+    go_backwards=False,
+    return_sequences=False,
+    zero_output_for_mask=False,
+    unroll=1,
+    output_is_state=False,
+):
     """Run `step(x_t, states) -> (out, new_states)` over time-major `xs` (T, batch, ...).
 
     `xs`, the states and the step's output may be trees (a custom cell with nested inputs).
@@ -110,10 +120,11 @@ def scan_rnn(step, xs, states, mask, *, go_backwards=False, return_sequences=Fal
         mask = None if mask is None else jnp.flip(mask, 0)
     steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
     if output_is_state and not zero_output_for_mask:
+
         def state_body(prev_states, inp):
             x_t, m_t = inp
             new_states = list(step(x_t, prev_states)[1])
-            if m_t is not None:   # masked steps keep the previous state (and so the output)
+            if m_t is not None:  # masked steps keep the previous state (and so the output)
                 new_states = [_where(m_t, n, s) for n, s in zip(new_states, prev_states)]
             return new_states, (new_states[0] if return_sequences else None)
 
@@ -145,8 +156,11 @@ def scan_rnn(step, xs, states, mask, *, go_backwards=False, return_sequences=Fal
 
 
 def _same_spec(a, b) -> bool:
-    return (not isinstance(a, (list, tuple, dict)) and jnp.shape(a) == jnp.shape(b)
-            and jnp.result_type(a) == jnp.result_type(b))
+    return (
+        not isinstance(a, (list, tuple, dict))
+        and jnp.shape(a) == jnp.shape(b)
+        and jnp.result_type(a) == jnp.result_type(b)
+    )
 
 
 class RNNBase(StatefulRNNMixin, Layer):
@@ -171,14 +185,18 @@ class RNNBase(StatefulRNNMixin, Layer):
         return cell_state_sizes(self.cell)
 
     def check_inputs(self, spec, initial_state=None):
-        if not is_spec_leaf(spec):   # nested inputs of a custom cell: (batch, timesteps, ...) each
+        if not is_spec_leaf(spec):  # nested inputs of a custom cell: (batch, timesteps, ...) each
             leaves = jax.tree_util.tree_leaves(spec, is_leaf=is_spec_leaf)
             if not leaves or any(len(s.shape) < 3 for s in leaves):
-                raise ValueError(f"{self._label}: each nested input must have shape (batch, timesteps, ...), got "
-                                 f"{[tuple(s.shape) for s in leaves]}")
+                raise ValueError(
+                    f"{self._label}: each nested input must have shape (batch, timesteps, ...), got "
+                    f"{[tuple(s.shape) for s in leaves]}"
+                )
             if len({tuple(s.shape[:2]) for s in leaves if None not in s.shape[:2]}) > 1:
-                raise ValueError(f"{self._label}: nested inputs must agree on (batch, timesteps), got "
-                                 f"{[tuple(s.shape) for s in leaves]}")
+                raise ValueError(
+                    f"{self._label}: nested inputs must agree on (batch, timesteps), got "
+                    f"{[tuple(s.shape) for s in leaves]}"
+                )
             return
         if len(spec.shape) != 3:
             raise ValueError(
@@ -226,11 +244,15 @@ class RNNBase(StatefulRNNMixin, Layer):
             return [jnp.zeros((batch,) + state_shape(s), dtype) for s in sizes]
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
         if len(states) != len(sizes):
-            raise ValueError(f"{self._label}: initial_state needs {len(sizes)} array(s) (sizes {sizes}), got {len(states)}")
+            raise ValueError(
+                f"{self._label}: initial_state needs {len(sizes)} array(s) (sizes {sizes}), got {len(states)}"
+            )
         for i, (s, size) in enumerate(zip(states, sizes)):
             if tuple(s.shape) != (batch,) + state_shape(size):
-                raise ValueError(f"{self._label}: initial_state[{i}] must have shape {(batch,) + state_shape(size)}, "
-                                 f"got {tuple(s.shape)}")
+                raise ValueError(
+                    f"{self._label}: initial_state[{i}] must have shape {(batch,) + state_shape(size)}, "
+                    f"got {tuple(s.shape)}"
+                )
         return [jnp.asarray(s).astype(dtype) for s in states]
 
     # ------------------------------------------------------------------ call
@@ -264,16 +286,24 @@ class RNNBase(StatefulRNNMixin, Layer):
                 def step(xp_t, s):
                     return cell.step(params, xp_t, s, rec_mask)
             else:
+
                 def step(x_t, s):
                     return cell.step(params, cell.project(params, x_t), s, rec_mask)
         else:
+
             def step(x_t, s):
                 out, new = cell._invoke((x_t, s), {}, training, None, rng)
                 return out, list(new) if isinstance(new, (list, tuple)) else [new]
 
         last, ys, final = scan_rnn(
-            step, xs, states, tmask, go_backwards=self.go_backwards, return_sequences=self.return_sequences,
-            zero_output_for_mask=self.zero_output_for_mask, unroll=self.unroll,
+            step,
+            xs,
+            states,
+            tmask,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask,
+            unroll=self.unroll,
             output_is_state=isinstance(cell, RNNCellBase),
         )
         output = jax.tree_util.tree_map(lambda y: jnp.swapaxes(y, 0, 1), ys) if self.return_sequences else last
@@ -289,8 +319,9 @@ class RNNBase(StatefulRNNMixin, Layer):
             xp = jnp.flip(xp, 0)
             tmask = None if tmask is None else jnp.flip(tmask, 0)
         kernel = params["recurrent_kernel"].astype(xp.dtype)
-        hs, final = linear_recurrence(cell_fn, additive, _resolve_unroll(self.unroll, xp.shape[0]), xp, kernel,
-                                      rec_bias, states, tmask)
+        hs, final = linear_recurrence(
+            cell_fn, additive, _resolve_unroll(self.unroll, xp.shape[0]), xp, kernel, rec_bias, states, tmask
+        )
         if self.zero_output_for_mask and tmask is not None:
             hs = jnp.where(tmask, hs, jnp.zeros((), hs.dtype))
         if self.return_sequences:
@@ -345,6 +376,7 @@ class RNN(RNNBase):
 
 # ---------------------------------------------------------------------- the named layers
 
+
 class _NamedRNN(RNNBase):
     """SimpleRNN, LSTM, GRU: `RNN` over a built-in cell. A subclass sets `_cell_class`; its
     fields are made from the cell's arguments and `RNN`'s loop arguments, so the layer takes
@@ -359,8 +391,12 @@ class _NamedRNN(RNNBase):
             loop = [f for f in dataclasses.fields(RNN) if not f.kw_only and f.name != "cell"]
             # Keras's order: cell arguments, loop arguments, late cell arguments; then
             # zero_output_for_mask (jnet's own) last.
-            fields = ([f for f in cell if f.name not in cls._late_args] + loop[:-1]
-                      + [f for f in cell if f.name in cls._late_args] + loop[-1:])
+            fields = (
+                [f for f in cell if f.name not in cls._late_args]
+                + loop[:-1]
+                + [f for f in cell if f.name in cls._late_args]
+                + loop[-1:]
+            )
             cls.__annotations__ = {f.name: f.type for f in fields}
             for f in fields:
                 if f.default is not dataclasses.MISSING:

@@ -79,21 +79,29 @@ class Dropout(Layer):
         _check_seed(self)
         if self.noise_shape is not None:
             if isinstance(self.noise_shape, str) or not isinstance(self.noise_shape, (list, tuple)):
-                raise ValueError(f"{self._label}: noise_shape must be a tuple of ints or None, got {self.noise_shape!r}")
+                raise ValueError(
+                    f"{self._label}: noise_shape must be a tuple of ints or None, got {self.noise_shape!r}"
+                )
             for d in self.noise_shape:
                 if d is not None and (not isinstance(d, int) or isinstance(d, bool) or d <= 0):
-                    raise ValueError(f"{self._label}: noise_shape entries must be positive ints or None, got {self.noise_shape!r}")
+                    raise ValueError(
+                        f"{self._label}: noise_shape entries must be positive ints or None, got {self.noise_shape!r}"
+                    )
             self.noise_shape = tuple(self.noise_shape)
 
     def _noise_shape(self, shape):
         if self.noise_shape is None:
             return tuple(shape)
         if len(self.noise_shape) != len(shape):
-            raise ValueError(f"{self._label}: noise_shape {self.noise_shape} has rank {len(self.noise_shape)}, the input {tuple(shape)} has rank {len(shape)}")
+            raise ValueError(
+                f"{self._label}: noise_shape {self.noise_shape} has rank {len(self.noise_shape)}, the input {tuple(shape)} has rank {len(shape)}"
+            )
         out = tuple(s if n is None else n for n, s in zip(self.noise_shape, shape))
         for n, s in zip(out, shape):
             if n != 1 and n != s:
-                raise ValueError(f"{self._label}: noise_shape {self.noise_shape} does not broadcast to input shape {tuple(shape)}")
+                raise ValueError(
+                    f"{self._label}: noise_shape {self.noise_shape} does not broadcast to input shape {tuple(shape)}"
+                )
         return out
 
     def check_inputs(self, spec):
@@ -154,7 +162,9 @@ class SpatialDropout2D(Dropout):
         if self.data_format is None:
             self.data_format = "channels_last"
         if self.data_format not in ("channels_last", "channels_first"):
-            raise ValueError(f"{self._label}: data_format must be 'channels_last' or 'channels_first', got {self.data_format!r}")
+            raise ValueError(
+                f"{self._label}: data_format must be 'channels_last' or 'channels_first', got {self.data_format!r}"
+            )
 
     def check_inputs(self, spec):
         if len(spec.shape) != 4:
@@ -208,7 +218,9 @@ class GaussianDropout(Layer):
     def check_config(self):
         _check_rate(self, "rate", self.rate)
         if self.rate == 1:
-            raise ValueError(f"{self._label}: rate must be < 1 (the noise's stddev sqrt(rate / (1 - rate)) is infinite at 1)")
+            raise ValueError(
+                f"{self._label}: rate must be < 1 (the noise's stddev sqrt(rate / (1 - rate)) is infinite at 1)"
+            )
         _check_seed(self)
 
     def call(self, x, training=False, rng=None):

@@ -37,7 +37,9 @@ class SpatialDropout3D(Dropout):
         if self.data_format is None:
             self.data_format = "channels_last"
         if self.data_format not in ("channels_last", "channels_first"):
-            raise ValueError(f"{self._label}: data_format must be 'channels_last' or 'channels_first', got {self.data_format!r}")
+            raise ValueError(
+                f"{self._label}: data_format must be 'channels_last' or 'channels_first', got {self.data_format!r}"
+            )
 
     def check_inputs(self, spec):
         if len(spec.shape) != 5:
@@ -75,19 +77,24 @@ class AlphaDropout(Layer):
         _check_seed(self)
         if self.noise_shape is not None:
             if not isinstance(self.noise_shape, (list, tuple)):
-                raise ValueError(f"{self._label}: noise_shape must be a tuple of ints or None, got {self.noise_shape!r}")
+                raise ValueError(
+                    f"{self._label}: noise_shape must be a tuple of ints or None, got {self.noise_shape!r}"
+                )
             self.noise_shape = tuple(self.noise_shape)
 
     def call(self, x, training=False, rng=None):
         x = cast_floats(x, self.compute_dtype)
         if not training or self.rate == 0:
             return x
-        shape = x.shape if self.noise_shape is None else tuple(
-            s if n is None else n for n, s in zip(self.noise_shape, x.shape))
+        shape = (
+            x.shape
+            if self.noise_shape is None
+            else tuple(s if n is None else n for n, s in zip(self.noise_shape, x.shape))
+        )
         alpha_p = -_SELU_ALPHA * _SELU_SCALE
         keep = jax.random.uniform(_layer_key(self, rng), shape) >= self.rate
         keep = jnp.broadcast_to(keep, x.shape)
-        a = ((1 - self.rate) * (1 + self.rate * alpha_p ** 2)) ** -0.5
+        a = ((1 - self.rate) * (1 + self.rate * alpha_p**2)) ** -0.5
         b = -a * alpha_p * self.rate
         dropped = jnp.where(keep, x, jnp.asarray(alpha_p, x.dtype))
         return (a * dropped + b).astype(x.dtype)

@@ -13,8 +13,16 @@ import jax.numpy as jnp
 from jnet.layers.base import Layer
 
 __all__ = [
-    "Flatten", "Reshape", "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D",
-    "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D",
+    "Flatten",
+    "Reshape",
+    "Permute",
+    "RepeatVector",
+    "UpSampling1D",
+    "UpSampling2D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "Cropping1D",
+    "Cropping2D",
 ]
 
 _FORMATS = ("channels_last", "channels_first")
@@ -24,7 +32,9 @@ def _data_format(layer):
     if layer.data_format is None:
         layer.data_format = "channels_last"
     if layer.data_format not in _FORMATS:
-        raise ValueError(f"{layer._label}: data_format must be 'channels_last' or 'channels_first', got {layer.data_format!r}")
+        raise ValueError(
+            f"{layer._label}: data_format must be 'channels_last' or 'channels_first', got {layer.data_format!r}"
+        )
 
 
 def _is_int(v) -> bool:
@@ -106,7 +116,9 @@ class Reshape(Layer):
             raise ValueError(f"{self._label}: target_shape must be a tuple of ints, got {self.target_shape!r}")
         self.target_shape = tuple(self.target_shape)
         if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
-            raise ValueError(f"{self._label}: target_shape may hold positive ints and at most one -1, got {self.target_shape}")
+            raise ValueError(
+                f"{self._label}: target_shape may hold positive ints and at most one -1, got {self.target_shape}"
+            )
 
     def _resolve(self, sample_shape):
         size = math.prod(sample_shape)
@@ -153,7 +165,9 @@ class Permute(Layer):
             raise ValueError(f"{self._label}: dims must be a tuple of ints, got {self.dims!r}")
         self.dims = tuple(self.dims)
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
-            raise ValueError(f"{self._label}: dims must be a permutation of 1..{len(self.dims)} (axis 0 is the batch), got {self.dims}")
+            raise ValueError(
+                f"{self._label}: dims must be a permutation of 1..{len(self.dims)} (axis 0 is the batch), got {self.dims}"
+            )
 
     def check_inputs(self, spec):
         _check_rank(self, spec, len(self.dims) + 1, f"(batch + {len(self.dims)} axes for dims={self.dims})")
@@ -230,11 +244,18 @@ class UpSampling2D(Layer):
         self.size = _pair(self, "size", self.size, allow_zero=False)
         _data_format(self)
         if not isinstance(self.interpolation, str) or self.interpolation.lower() not in _RESIZE_METHODS:
-            raise ValueError(f"{self._label}: interpolation must be one of {_RESIZE_METHODS}, got {self.interpolation!r}")
+            raise ValueError(
+                f"{self._label}: interpolation must be one of {_RESIZE_METHODS}, got {self.interpolation!r}"
+            )
         self.interpolation = self.interpolation.lower()
 
     def check_inputs(self, spec):
-        _check_rank(self, spec, 4, "(batch, h, w, channels)" if self.data_format == "channels_last" else "(batch, channels, h, w)")
+        _check_rank(
+            self,
+            spec,
+            4,
+            "(batch, h, w, channels)" if self.data_format == "channels_last" else "(batch, channels, h, w)",
+        )
 
     def call(self, x):
         self.check_inputs(x)
@@ -294,11 +315,18 @@ class ZeroPadding2D(Layer):
         _data_format(self)
 
     def check_inputs(self, spec):
-        _check_rank(self, spec, 4, "(batch, h, w, channels)" if self.data_format == "channels_last" else "(batch, channels, h, w)")
+        _check_rank(
+            self,
+            spec,
+            4,
+            "(batch, h, w, channels)" if self.data_format == "channels_last" else "(batch, channels, h, w)",
+        )
 
     def call(self, x):
         self.check_inputs(x)
-        pads = [(0, 0), *self.padding, (0, 0)] if self.data_format == "channels_last" else [(0, 0), (0, 0), *self.padding]
+        pads = (
+            [(0, 0), *self.padding, (0, 0)] if self.data_format == "channels_last" else [(0, 0), (0, 0), *self.padding]
+        )
         return jnp.pad(x, pads)
 
 
@@ -360,7 +388,12 @@ class Cropping2D(Layer):
         return (1, 2) if self.data_format == "channels_last" else (2, 3)
 
     def check_inputs(self, spec):
-        _check_rank(self, spec, 4, "(batch, h, w, channels)" if self.data_format == "channels_last" else "(batch, channels, h, w)")
+        _check_rank(
+            self,
+            spec,
+            4,
+            "(batch, h, w, channels)" if self.data_format == "channels_last" else "(batch, channels, h, w)",
+        )
         _crop_check(self, spec, self._axes(), self.cropping)
 
     def call(self, x):

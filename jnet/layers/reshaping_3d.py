@@ -27,8 +27,12 @@ def _spatial(layer):
 
 
 def _check_5d(layer, spec):
-    _check_rank(layer, spec, 5, "(batch, d1, d2, d3, channels)" if layer.data_format == "channels_last"
-                else "(batch, channels, d1, d2, d3)")
+    _check_rank(
+        layer,
+        spec,
+        5,
+        "(batch, d1, d2, d3, channels)" if layer.data_format == "channels_last" else "(batch, channels, d1, d2, d3)",
+    )
 
 
 class ZeroPadding3D(Layer):

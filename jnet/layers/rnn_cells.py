@@ -82,15 +82,29 @@ class RNNCellBase(Layer):
 
     def build(self, input_shape):
         dim, width = input_shape[-1], self.n_gates * self.units
-        self.kernel = self.add_weight((dim, width), self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight((self.units, width), self.recurrent_initializer,
-                                                name="recurrent_kernel", regularizer=self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint)
+        self.kernel = self.add_weight(
+            (dim, width),
+            self.kernel_initializer,
+            name="kernel",
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            (self.units, width),
+            self.recurrent_initializer,
+            name="recurrent_kernel",
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(self._bias_shape(), self._bias_initializer(), name="bias",
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            self.bias = self.add_weight(
+                self._bias_shape(),
+                self._bias_initializer(),
+                name="bias",
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
 
     def _bias_shape(self):
         return (self.n_gates * self.units,)
@@ -328,8 +342,11 @@ class GRUCell(RNNCellBase):
     def fused(self, params):
         if not self.reset_after:
             return None
-        return (lambda xp, inner, states: self._update(xp, inner, states[0])), False, \
-            self._recurrent_bias(params, self.compute_dtype)
+        return (
+            (lambda xp, inner, states: self._update(xp, inner, states[0])),
+            False,
+            self._recurrent_bias(params, self.compute_dtype),
+        )
 
     def step(self, params, xp, states, rec_mask=None):
         h = states[0]
@@ -349,6 +366,6 @@ class GRUCell(RNNCellBase):
         inner = jnp.matmul(hm, rec[:, : 2 * u])
         iz, ir = jnp.split(inner, 2, axis=-1)
         z, r = rec_act(xz + iz), rec_act(xr + ir)
-        hh = act(xh + jnp.matmul(r * hm, rec[:, 2 * u:]))
+        hh = act(xh + jnp.matmul(r * hm, rec[:, 2 * u :]))
         h = z * h + (1 - z) * hh
         return h, [h]

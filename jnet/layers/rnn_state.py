@@ -40,8 +40,13 @@ class StatefulRNNMixin:
                 "Give it with Input(batch_shape=(batch, timesteps, features)) or Input(shape, batch_size=batch)."
             )
         self.__dict__["_state_vars"] = [
-            self.add_weight(shape=(int(batch),) + state_shape(size), initializer="zeros", dtype=self.compute_dtype,
-                            trainable=False, name="rnn_state")   # Keras's name
+            self.add_weight(
+                shape=(int(batch),) + state_shape(size),
+                initializer="zeros",
+                dtype=self.compute_dtype,
+                trainable=False,
+                name="rnn_state",
+            )  # Keras's name
             for size in sizes
         ]
 
@@ -81,15 +86,21 @@ class StatefulRNNMixin:
         if not self.stateful:
             raise AttributeError(f"{self._label}: reset_state() needs a stateful layer (stateful=True)")
         if self.states is None:
-            return   # not built yet: the states start at zero anyway
-        values = [None] * len(self.states) if states is None else list(
-            states if isinstance(states, (list, tuple)) else [states])
+            return  # not built yet: the states start at zero anyway
+        values = (
+            [None] * len(self.states)
+            if states is None
+            else list(states if isinstance(states, (list, tuple)) else [states])
+        )
         if len(values) != len(self.states):
-            raise ValueError(f"{self._label}.reset_state: expected {len(self.states)} state array(s), got {len(values)}")
+            raise ValueError(
+                f"{self._label}.reset_state: expected {len(self.states)} state array(s), got {len(values)}"
+            )
         for var, value in zip(self.states, values):
             if value is not None and tuple(value.shape) != var.shape:
-                raise ValueError(f"{self._label}.reset_state: a state must have shape {var.shape}, got "
-                                 f"{tuple(value.shape)}")
+                raise ValueError(
+                    f"{self._label}.reset_state: a state must have shape {var.shape}, got {tuple(value.shape)}"
+                )
             var.assign(jnp.zeros(var.shape, var.dtype) if value is None else jnp.asarray(value, var.dtype))
         self.__dict__["state_resets"] = self.state_resets + 1
 

@@ -53,7 +53,9 @@ class Bidirectional(Layer):
 
     def check_config(self):
         if not isinstance(self.layer, RNNBase):
-            raise ValueError(f"{self._label}: layer must be a recurrent layer (RNN, LSTM, GRU, SimpleRNN), got {self.layer!r}")
+            raise ValueError(
+                f"{self._label}: layer must be a recurrent layer (RNN, LSTM, GRU, SimpleRNN), got {self.layer!r}"
+            )
         if self.backward_layer is not None and not isinstance(self.backward_layer, RNNBase):
             raise ValueError(f"{self._label}: backward_layer must be a recurrent layer, got {self.backward_layer!r}")
         if self.merge_mode not in _MERGE_MODES:
@@ -64,8 +66,9 @@ class Bidirectional(Layer):
         # directions line up on padded positions.
         self._forward = _copy_layer(self.layer, zero_output_for_mask=seq, name=f"forward_{base}")
         if self.backward_layer is None:
-            self._backward = _copy_layer(self.layer, go_backwards=not self.layer.go_backwards, zero_output_for_mask=seq,
-                                         name=f"backward_{base}")
+            self._backward = _copy_layer(
+                self.layer, go_backwards=not self.layer.go_backwards, zero_output_for_mask=seq, name=f"backward_{base}"
+            )
         else:
             self._backward = _copy_layer(self.backward_layer, zero_output_for_mask=seq)
         if self._forward.go_backwards == self._backward.go_backwards:
@@ -180,19 +183,24 @@ class TimeDistributed(Layer):
             raise ValueError(f"{self._label}: layer must be a jnet layer, got {self.layer!r}")
 
     def _step_spec(self, spec):
-        return jax.ShapeDtypeStruct((None if spec.shape[0] is None else spec.shape[0] * (spec.shape[1] or 1),)
-                                    + tuple(spec.shape[2:]), spec.dtype)
+        return jax.ShapeDtypeStruct(
+            (None if spec.shape[0] is None else spec.shape[0] * (spec.shape[1] or 1),) + tuple(spec.shape[2:]),
+            spec.dtype,
+        )
 
     def check_inputs(self, spec):
         if len(spec.shape) < 3:
-            raise ValueError(f"{self._label}: expected input of rank >= 3 (batch, timesteps, ...), got shape {spec.shape}")
+            raise ValueError(
+                f"{self._label}: expected input of rank >= 3 (batch, timesteps, ...), got shape {spec.shape}"
+            )
         self.layer.check_inputs(self._step_spec(spec))
 
     def build(self, input_shape):
         step = self._step_spec(jax.ShapeDtypeStruct(tuple(input_shape), jnp.float32))
         if hasattr(self.layer, "_ensure_graph") and not self.layer.built:
-            self.layer._ensure_graph((jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in step.shape),
-                                                           step.dtype),))
+            self.layer._ensure_graph(
+                (jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in step.shape), step.dtype),)
+            )
         else:
             self.layer._maybe_build((step,), {})
 
@@ -204,7 +212,9 @@ class TimeDistributed(Layer):
         mask = _first_mask(mask)
         if mask is not None:
             if tuple(mask.shape[:2]) != (b, t):
-                raise ValueError(f"{self._label}: the mask must start with (batch, timesteps) = {(b, t)}, got {tuple(mask.shape)}")
+                raise ValueError(
+                    f"{self._label}: the mask must start with (batch, timesteps) = {(b, t)}, got {tuple(mask.shape)}"
+                )
             inner_mask = jnp.reshape(mask, (b * t,) + tuple(mask.shape[2:]))
         flat = jnp.reshape(x, (b * t,) + tuple(x.shape[2:]))
         rows = batch_rows.current()

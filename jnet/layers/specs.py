@@ -11,7 +11,6 @@ from jnet.core.variables import Variable
 __all__ = ["as_spec", "concrete_spec", "fill_specs", "infer_output_spec", "is_spec_leaf", "shape_tree", "specs_of"]
 
 
-
 def as_spec(x) -> jax.ShapeDtypeStruct:
     """A `ShapeDtypeStruct` from an array, a spec, or a symbolic tensor (None axes kept)."""
     if isinstance(x, jax.ShapeDtypeStruct):
@@ -46,8 +45,6 @@ def shape_tree(x):
     return x
 
 
-
-
 def fill_specs(specs, fill):
     def one(s):
         return concrete_spec(s.shape, s.dtype, fill) if is_spec_leaf(s) else s
@@ -68,7 +65,9 @@ def _eval(layer, specs, kwargs, fills):
         leaves, treedef = jax.tree_util.tree_flatten(fill_specs((specs, kwargs), fill), is_leaf=is_spec_leaf)
         where = [i for i, leaf in enumerate(leaves) if is_spec_leaf(leaf)]
         flat.append((leaves, treedef, where))
-    var_specs = jax.tree_util.tree_map(lambda v: v.spec, layer._variable_tree(), is_leaf=lambda v: isinstance(v, Variable))
+    var_specs = jax.tree_util.tree_map(
+        lambda v: v.spec, layer._variable_tree(), is_leaf=lambda v: isinstance(v, Variable)
+    )
 
     def run(variables, arrays_per_fill):
         outs = []

@@ -73,12 +73,13 @@ class StackedRNNCells(Layer):
     def call(self, inputs, states, training=False, rng=None):
         states = list(states) if isinstance(states, (list, tuple)) else [states]
         if len(states) != len(self.state_size):
-            raise ValueError(f"{self._label}: expected {len(self.state_size)} states (sizes {self.state_size}), "
-                             f"got {len(states)}")
+            raise ValueError(
+                f"{self._label}: expected {len(self.state_size)} states (sizes {self.state_size}), got {len(states)}"
+            )
         new_states, start = [], 0
         for cell in self.cells:
             n = len(_sizes(cell))
-            inputs, cell_states = cell(inputs, states[start:start + n], training=training)
+            inputs, cell_states = cell(inputs, states[start : start + n], training=training)
             cell_states = list(cell_states) if isinstance(cell_states, (list, tuple)) else [cell_states]
             new_states.extend(cell_states)
             start += n

@@ -17,9 +17,19 @@ __all__ = ["WeightsMixin"]
 class WeightsMixin:
     """The weight half of `Layer` (see `jnet.layers.base`)."""
 
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
-                   regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
-                   name=None):
+    def add_weight(
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable=True,
+        autocast=True,
+        regularizer=None,
+        constraint=None,
+        aggregation="none",
+        overwrite_with_gradient=False,
+        name=None,
+    ):
         """Declare a weight (Keras's signature) and return its `Variable`.
 
         Its init key (from its path), penalty, constraint, place in `weights` (creation order),
@@ -103,7 +113,9 @@ class WeightsMixin:
                 if id(sub) in inline:  # its weights read as this layer's own (an RNN's cell)
                     clash = set(part) & set(sub_part)
                     if clash:
-                        raise ValueError(f"{self._label}: its weights and {sub._label}'s share the names {sorted(clash)}")
+                        raise ValueError(
+                            f"{self._label}: its weights and {sub._label}'s share the names {sorted(clash)}"
+                        )
                     part.update(sub_part)
                 else:
                     part[sub.name] = sub_part
@@ -219,8 +231,9 @@ class WeightsMixin:
     def initial_variables(self, key) -> dict:
         """Initial values of every weight, each from `key` folded with its path."""
         tree = self._variable_tree()
-        return {part: map_paths(lambda p, v: v.initial_value(path_key(key, p)), tree[part])
-                for part in ("params", "state")}
+        return {
+            part: map_paths(lambda p, v: v.initial_value(path_key(key, p)), tree[part]) for part in ("params", "state")
+        }
 
     def current_variables(self) -> dict:
         """The weights' current values as `{"params", "state"}` (initialising any that have none)."""
@@ -252,6 +265,8 @@ def _name_sublayers(owner, subs, taken):
             if sub._auto_named and not sub._name_fixed:
                 sub.name = _unique_key(sub.name, names)
             else:
-                raise ValueError(f"{owner._label}: two of its sublayers (or a sublayer and a weight) are named "
-                                 f"{sub.name!r}; give them distinct names")
+                raise ValueError(
+                    f"{owner._label}: two of its sublayers (or a sublayer and a weight) are named "
+                    f"{sub.name!r}; give them distinct names"
+                )
         names.add(sub.name)

@@ -70,8 +70,11 @@ class SpectralNormalization(Wrapper):
 
     def check_config(self):
         super().check_config()
-        if isinstance(self.power_iterations, bool) or not isinstance(self.power_iterations, int) \
-                or self.power_iterations <= 0:
+        if (
+            isinstance(self.power_iterations, bool)
+            or not isinstance(self.power_iterations, int)
+            or self.power_iterations <= 0
+        ):
             raise ValueError(f"{self._label}: power_iterations must be a positive int, got {self.power_iterations!r}")
 
     def _keras_own_variables(self):
@@ -84,13 +87,16 @@ class SpectralNormalization(Wrapper):
             v = getattr(self.layer, attr, None)
             if v is not None:
                 return v
-        raise ValueError(f"{self._label}: the wrapped {type(self.layer).__name__} has no 'kernel' or 'embeddings' weight")
+        raise ValueError(
+            f"{self._label}: the wrapped {type(self.layer).__name__} has no 'kernel' or 'embeddings' weight"
+        )
 
     def build(self, input_shape):
         super().build(input_shape)
         kernel = self._kernel()
-        self.vector_u = self.add_weight((1, kernel.shape[-1]), initializers.TruncatedNormal(stddev=0.02),
-                                        trainable=False, name="vector_u")
+        self.vector_u = self.add_weight(
+            (1, kernel.shape[-1]), initializers.TruncatedNormal(stddev=0.02), trainable=False, name="vector_u"
+        )
 
     def normalized_weights(self):
         """`(new_vector_u, kernel / sigma)` from `power_iterations` power-iteration steps."""

@@ -74,34 +74,63 @@ from jnet.serialization import serialize as serialize_object
 FUNCTIONS = {
     f.__name__: f
     for f in (
-        binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
-        categorical_focal_crossentropy, categorical_hinge, cosine_similarity, ctc, hinge, huber,
-        kl_divergence, log_cosh, mean_absolute_error, mean_absolute_percentage_error,
-        mean_squared_error, mean_squared_logarithmic_error, poisson,
-        sparse_categorical_crossentropy, squared_hinge,
-        dice, tversky, circle, categorical_generalized_cross_entropy,
+        binary_crossentropy,
+        binary_focal_crossentropy,
+        categorical_crossentropy,
+        categorical_focal_crossentropy,
+        categorical_hinge,
+        cosine_similarity,
+        ctc,
+        hinge,
+        huber,
+        kl_divergence,
+        log_cosh,
+        mean_absolute_error,
+        mean_absolute_percentage_error,
+        mean_squared_error,
+        mean_squared_logarithmic_error,
+        poisson,
+        sparse_categorical_crossentropy,
+        squared_hinge,
+        dice,
+        tversky,
+        circle,
+        categorical_generalized_cross_entropy,
     )
 }
 LOSS_CLASSES.update({cls.__name__: cls for cls in (Dice, Tversky, Circle, CategoricalGeneralizedCrossEntropy)})
 # Keras's short names, and the function names, resolve to the loss classes.
 _NAME_TO_CLASS = {
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mae": MeanAbsoluteError,
     "mean_absolute_percentage_error": MeanAbsolutePercentageError,
     "mape": MeanAbsolutePercentageError,
     "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
     "msle": MeanSquaredLogarithmicError,
-    "kl_divergence": KLDivergence, "kld": KLDivergence,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
     "kullback_leibler_divergence": KLDivergence,
-    "poisson": Poisson, "log_cosh": LogCosh, "logcosh": LogCosh,
-    "cosine_similarity": CosineSimilarity, "huber": Huber, "huber_loss": Huber, "ctc": CTC,
-    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
+    "poisson": Poisson,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+    "cosine_similarity": CosineSimilarity,
+    "huber": Huber,
+    "huber_loss": Huber,
+    "ctc": CTC,
+    "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,
     "binary_focal_crossentropy": BinaryFocalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "hinge": Hinge, "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge,
-    "dice": Dice, "tversky": Tversky, "circle": Circle,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "dice": Dice,
+    "tversky": Tversky,
+    "circle": Circle,
     "categorical_generalized_cross_entropy": CategoricalGeneralizedCrossEntropy,
 }
 
@@ -114,9 +143,11 @@ __all__ = sorted(
 
 def valid_names():
     """Every string `get` accepts (besides `"crossentropy"`/`"ce"`)."""
-    return sorted(set(_NAME_TO_CLASS) | {k.upper() for k in ("mse", "mae", "mape", "msle",
-                                                              "kld", "bce")}
-                  | (set(LOSS_CLASSES) - {"Loss", "LossFunctionWrapper"}))
+    return sorted(
+        set(_NAME_TO_CLASS)
+        | {k.upper() for k in ("mse", "mae", "mape", "msle", "kld", "bce")}
+        | (set(LOSS_CLASSES) - {"Loss", "LossFunctionWrapper"})
+    )
 
 
 def _function_name(fn):
@@ -127,7 +158,8 @@ def _function_name(fn):
         return registered_name(fn)
     raise ValueError(
         f"Cannot serialize the loss function {fn!r}: register it with "
-        "@jnet.register_serializable() or use a Loss subclass.")
+        "@jnet.register_serializable() or use a Loss subclass."
+    )
 
 
 def _function_by_name(name, custom_objects=None):
@@ -139,7 +171,8 @@ def _resolve_crossentropy(y_true_shape, y_pred_shape):
         raise ValueError(
             "The loss 'crossentropy' is resolved from the target shapes; pass "
             "y_true_shape and y_pred_shape, or name the loss (binary_crossentropy, "
-            "categorical_crossentropy, sparse_categorical_crossentropy).")
+            "categorical_crossentropy, sparse_categorical_crossentropy)."
+        )
     if y_pred_shape[-1] == 1:
         return BinaryCrossentropy
     if len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1:
@@ -179,7 +212,8 @@ def get(identifier, *, y_true_shape=None, y_pred_shape=None):
             found = _registry.find_custom(identifier)
             if found is None:
                 raise _registry.unknown_name_error(
-                    "loss", identifier, f" Valid names: {', '.join(valid_names())}, or 'crossentropy'.")
+                    "loss", identifier, f" Valid names: {', '.join(valid_names())}, or 'crossentropy'."
+                )
             return get(found)
         return cls()
     if callable(identifier):

@@ -81,8 +81,7 @@ class LossFunctionWrapper(Loss):
     """A `Loss` around a function `fn(y_true, y_pred, **kwargs) -> per-sample values`."""
 
     def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
-        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction,
-                         dtype=dtype)
+        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype)
         self.fn = fn
         self._fn_kwargs = kwargs
 
@@ -121,34 +120,53 @@ def _simple(cls_name, fn, default_name, doc):
     def __init__(self, reduction="sum_over_batch_size", name=default_name, dtype=None):
         Loss.__init__(self, name=name, reduction=reduction, dtype=dtype)
 
-    return type(cls_name, (_Builtin,), {"__init__": __init__, "_fn": staticmethod(fn),
-                                        "__doc__": doc, "__module__": __name__})
+    return type(
+        cls_name, (_Builtin,), {"__init__": __init__, "_fn": staticmethod(fn), "__doc__": doc, "__module__": __name__}
+    )
 
 
-MeanSquaredError = _simple("MeanSquaredError", F.mean_squared_error, "mean_squared_error",
-                           "`mean((y_true - y_pred) ** 2)` over the last axis.")
-MeanAbsoluteError = _simple("MeanAbsoluteError", F.mean_absolute_error, "mean_absolute_error",
-                            "`mean(abs(y_true - y_pred))` over the last axis.")
+MeanSquaredError = _simple(
+    "MeanSquaredError", F.mean_squared_error, "mean_squared_error", "`mean((y_true - y_pred) ** 2)` over the last axis."
+)
+MeanAbsoluteError = _simple(
+    "MeanAbsoluteError",
+    F.mean_absolute_error,
+    "mean_absolute_error",
+    "`mean(abs(y_true - y_pred))` over the last axis.",
+)
 MeanAbsolutePercentageError = _simple(
-    "MeanAbsolutePercentageError", F.mean_absolute_percentage_error,
+    "MeanAbsolutePercentageError",
+    F.mean_absolute_percentage_error,
     "mean_absolute_percentage_error",
-    "`100 * mean(abs((y_true - y_pred) / max(abs(y_true), 1e-7)))` over the last axis.")
+    "`100 * mean(abs((y_true - y_pred) / max(abs(y_true), 1e-7)))` over the last axis.",
+)
 MeanSquaredLogarithmicError = _simple(
-    "MeanSquaredLogarithmicError", F.mean_squared_logarithmic_error,
+    "MeanSquaredLogarithmicError",
+    F.mean_squared_logarithmic_error,
     "mean_squared_logarithmic_error",
-    "`mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2)` over the last axis.")
-KLDivergence = _simple("KLDivergence", F.kl_divergence, "kl_divergence",
-                       "`sum(y_true * log(y_true / y_pred))`, both clipped to `[1e-7, 1]`.")
-Poisson = _simple("Poisson", F.poisson, "poisson",
-                  "`mean(y_pred - y_true * log(y_pred + 1e-7))` over the last axis.")
-LogCosh = _simple("LogCosh", F.log_cosh, "log_cosh",
-                  "`mean(log(cosh(y_pred - y_true)))` over the last axis.")
-Hinge = _simple("Hinge", F.hinge, "hinge",
-                "`mean(max(1 - y_true * y_pred, 0))`; {0, 1} labels become {-1, 1}.")
-SquaredHinge = _simple("SquaredHinge", F.squared_hinge, "squared_hinge",
-                       "`mean(max(1 - y_true * y_pred, 0) ** 2)`; {0, 1} labels become {-1, 1}.")
-CategoricalHinge = _simple("CategoricalHinge", F.categorical_hinge, "categorical_hinge",
-                           "`max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`.")
+    "`mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2)` over the last axis.",
+)
+KLDivergence = _simple(
+    "KLDivergence",
+    F.kl_divergence,
+    "kl_divergence",
+    "`sum(y_true * log(y_true / y_pred))`, both clipped to `[1e-7, 1]`.",
+)
+Poisson = _simple("Poisson", F.poisson, "poisson", "`mean(y_pred - y_true * log(y_pred + 1e-7))` over the last axis.")
+LogCosh = _simple("LogCosh", F.log_cosh, "log_cosh", "`mean(log(cosh(y_pred - y_true)))` over the last axis.")
+Hinge = _simple("Hinge", F.hinge, "hinge", "`mean(max(1 - y_true * y_pred, 0))`; {0, 1} labels become {-1, 1}.")
+SquaredHinge = _simple(
+    "SquaredHinge",
+    F.squared_hinge,
+    "squared_hinge",
+    "`mean(max(1 - y_true * y_pred, 0) ** 2)`; {0, 1} labels become {-1, 1}.",
+)
+CategoricalHinge = _simple(
+    "CategoricalHinge",
+    F.categorical_hinge,
+    "categorical_hinge",
+    "`max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`.",
+)
 
 
 class CTC(_Builtin):
@@ -175,8 +193,7 @@ class CosineSimilarity(_Builtin):
     _fn = staticmethod(F.cosine_similarity)
     _fields = ("axis",)
 
-    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity",
-                 dtype=None):
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.axis = axis
 
@@ -191,8 +208,7 @@ class Huber(_Builtin):
     _fn = staticmethod(F.huber)
     _fields = ("delta",)
 
-    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss",
-                 dtype=None):
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.delta = delta
 
@@ -217,8 +233,15 @@ class BinaryCrossentropy(_Builtin):
     _fn = staticmethod(F.binary_crossentropy)
     _fields = ("from_logits", "label_smoothing", "axis")
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
+    def __init__(
+        self,
+        from_logits=False,
+        label_smoothing=0.0,
+        axis=-1,
+        reduction="sum_over_batch_size",
+        name="binary_crossentropy",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         _check_smoothing("BinaryCrossentropy", label_smoothing)
         self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
@@ -235,12 +258,20 @@ class BinaryFocalCrossentropy(_Builtin):
     """
 
     _fn = staticmethod(F.binary_focal_crossentropy)
-    _fields = ("apply_class_balancing", "alpha", "gamma", "from_logits", "label_smoothing",
-               "axis")
+    _fields = ("apply_class_balancing", "alpha", "gamma", "from_logits", "label_smoothing", "axis")
 
-    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
-                 label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
-                 name="binary_focal_crossentropy", dtype=None):
+    def __init__(
+        self,
+        apply_class_balancing=False,
+        alpha=0.25,
+        gamma=2.0,
+        from_logits=False,
+        label_smoothing=0.0,
+        axis=-1,
+        reduction="sum_over_batch_size",
+        name="binary_focal_crossentropy",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         _check_smoothing("BinaryFocalCrossentropy", label_smoothing)
         self.apply_class_balancing, self.alpha, self.gamma = apply_class_balancing, alpha, gamma
@@ -263,8 +294,15 @@ class CategoricalCrossentropy(_Builtin):
     _fn = staticmethod(F.categorical_crossentropy)
     _fields = ("from_logits", "label_smoothing", "axis")
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="categorical_crossentropy", dtype=None):
+    def __init__(
+        self,
+        from_logits=False,
+        label_smoothing=0.0,
+        axis=-1,
+        reduction="sum_over_batch_size",
+        name="categorical_crossentropy",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         _check_smoothing("CategoricalCrossentropy", label_smoothing)
         self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
@@ -282,9 +320,17 @@ class CategoricalFocalCrossentropy(_Builtin):
     _fn = staticmethod(F.categorical_focal_crossentropy)
     _fields = ("alpha", "gamma", "from_logits", "label_smoothing", "axis")
 
-    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy",
-                 dtype=None):
+    def __init__(
+        self,
+        alpha=0.25,
+        gamma=2.0,
+        from_logits=False,
+        label_smoothing=0.0,
+        axis=-1,
+        reduction="sum_over_batch_size",
+        name="categorical_focal_crossentropy",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         _check_smoothing("CategoricalFocalCrossentropy", label_smoothing)
         self.alpha, self.gamma = alpha, gamma
@@ -307,14 +353,22 @@ class SparseCategoricalCrossentropy(_Builtin):
     _fields = ("from_logits", "ignore_class", "axis")
     _integer_targets = True
 
-    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
-                 axis=-1, name="sparse_categorical_crossentropy", dtype=None):
+    def __init__(
+        self,
+        from_logits=False,
+        ignore_class=None,
+        reduction="sum_over_batch_size",
+        axis=-1,
+        name="sparse_categorical_crossentropy",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.from_logits, self.ignore_class, self.axis = from_logits, ignore_class, axis
 
     def call_with_mask(self, y_true, y_pred):
         return F.sparse_categorical_crossentropy_with_mask(
-            y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
+            y_true, y_pred, self.from_logits, self.ignore_class, self.axis
+        )
 
     def call(self, y_true, y_pred):
         return self.call_with_mask(y_true, y_pred)[0]
@@ -323,10 +377,25 @@ class SparseCategoricalCrossentropy(_Builtin):
 LOSS_CLASSES = {
     cls.__name__: cls
     for cls in (
-        Loss, LossFunctionWrapper, MeanSquaredError, MeanAbsoluteError,
-        MeanAbsolutePercentageError, MeanSquaredLogarithmicError, KLDivergence, Poisson,
-        LogCosh, CosineSimilarity, Huber, CTC, BinaryCrossentropy, BinaryFocalCrossentropy,
-        CategoricalCrossentropy, CategoricalFocalCrossentropy, SparseCategoricalCrossentropy,
-        Hinge, SquaredHinge, CategoricalHinge,
+        Loss,
+        LossFunctionWrapper,
+        MeanSquaredError,
+        MeanAbsoluteError,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        KLDivergence,
+        Poisson,
+        LogCosh,
+        CosineSimilarity,
+        Huber,
+        CTC,
+        BinaryCrossentropy,
+        BinaryFocalCrossentropy,
+        CategoricalCrossentropy,
+        CategoricalFocalCrossentropy,
+        SparseCategoricalCrossentropy,
+        Hinge,
+        SquaredHinge,
+        CategoricalHinge,
     )
 }

@@ -44,9 +44,10 @@ def check_one_hot(name, y_true, y_pred):
     """Raise if y_true cannot be a one-hot (or probability) target for y_pred."""
     if tuple(y_true.shape) == tuple(y_pred.shape):
         return
-    looks_sparse = y_pred.ndim >= 1 and y_pred.shape[-1] > 1 and (
-        tuple(y_true.shape) == tuple(y_pred.shape[:-1])
-        or tuple(y_true.shape) == tuple(y_pred.shape[:-1]) + (1,)
+    looks_sparse = (
+        y_pred.ndim >= 1
+        and y_pred.shape[-1] > 1
+        and (tuple(y_true.shape) == tuple(y_pred.shape[:-1]) or tuple(y_true.shape) == tuple(y_pred.shape[:-1]) + (1,))
     )
     if looks_sparse:
         raise ValueError(_sparse_hint(name, y_true, y_pred))
@@ -67,8 +68,7 @@ def check_sparse(name, y_true, y_pred, axis=-1):
         y_true = jnp.squeeze(y_true, axis)
     if tuple(y_true.shape) != expected:
         if tuple(y_true.shape) == tuple(y_pred.shape):
-            one_hot = "CategoricalAccuracy" if name.endswith("Accuracy") else (
-                "CategoricalCrossentropy")
+            one_hot = "CategoricalAccuracy" if name.endswith("Accuracy") else ("CategoricalCrossentropy")
             raise ValueError(
                 f"{name} expects integer labels y_true of shape {expected} (y_pred "
                 f"{tuple(y_pred.shape)} without its class axis); got y_true of shape "
@@ -94,13 +94,13 @@ def _elementwise(name, y_true, y_pred):
         np.broadcast_shapes(y_true.shape, y_pred.shape)
     except ValueError:
         raise ValueError(
-            f"{name}: y_true of shape {tuple(y_true.shape)} does not match y_pred of shape "
-            f"{tuple(y_pred.shape)}."
+            f"{name}: y_true of shape {tuple(y_true.shape)} does not match y_pred of shape {tuple(y_pred.shape)}."
         ) from None
     return y_true, y_pred
 
 
 # ---- regression ---------------------------------------------------------------------------
+
 
 def mean_squared_error(y_true, y_pred):
     y_true, y_pred = _elementwise("mean_squared_error", y_true, y_pred)
@@ -154,6 +154,7 @@ def log_cosh(y_true, y_pred):
 
 # ---- probabilistic -------------------------------------------------------------------------
 
+
 def kl_divergence(y_true, y_pred):
     y_true, y_pred = _elementwise("kl_divergence", y_true, y_pred)
     y_true = jnp.clip(y_true, EPSILON, 1.0)
@@ -178,8 +179,10 @@ def _binary_inputs(name, y_true, y_pred):
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     if tuple(y_true.shape) != tuple(y_pred.shape):
         hint = ""
-        if y_pred.ndim >= 1 and y_pred.shape[-1] > 1 and tuple(y_true.shape) in (
-            tuple(y_pred.shape[:-1]), tuple(y_pred.shape[:-1]) + (1,)
+        if (
+            y_pred.ndim >= 1
+            and y_pred.shape[-1] > 1
+            and tuple(y_true.shape) in (tuple(y_pred.shape[:-1]), tuple(y_pred.shape[:-1]) + (1,))
         ):
             hint = " For integer class labels use SparseCategoricalCrossentropy."
         raise ValueError(
@@ -197,8 +200,9 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     return jnp.mean(_bce_elementwise(y_true, y_pred, from_logits), axis=axis)
 
 
-def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25,
-                              gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1):
+def binary_focal_crossentropy(
+    y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1
+):
     y_true, y_pred = _binary_inputs("BinaryFocalCrossentropy", y_true, y_pred)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
@@ -233,8 +237,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     return -jnp.sum(y_true * _log_probs(y_pred, from_logits, axis), axis=axis)
 
 
-def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
-                                   label_smoothing=0.0, axis=-1):
+def categorical_focal_crossentropy(
+    y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1
+):
     _check_axis(axis)
     y_true, y_pred = _as_float(y_true, y_pred)
     check_one_hot("CategoricalFocalCrossentropy", y_true, y_pred)
@@ -247,8 +252,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     return jnp.sum(focal, axis=axis)
 
 
-def sparse_categorical_crossentropy_with_mask(y_true, y_pred, from_logits=False,
-                                              ignore_class=None, axis=-1):
+def sparse_categorical_crossentropy_with_mask(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """`(values, valid_mask)`: the mask is None unless `ignore_class` is set."""
     _check_axis(axis)
     y_pred = jnp.asarray(y_pred)
@@ -269,13 +273,12 @@ def sparse_categorical_crossentropy_with_mask(y_true, y_pred, from_logits=False,
     return values, valid
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
-                                    axis=-1):
-    return sparse_categorical_crossentropy_with_mask(
-        y_true, y_pred, from_logits, ignore_class, axis)[0]
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    return sparse_categorical_crossentropy_with_mask(y_true, y_pred, from_logits, ignore_class, axis)[0]
 
 
 # ---- hinge ---------------------------------------------------------------------------------
+
 
 def _hinge_labels(y_true):
     # Keras converts {0, 1} labels to {-1, 1}, but only when every label is 0 or 1.
@@ -303,6 +306,7 @@ def categorical_hinge(y_true, y_pred):
 
 # ---- sequences -----------------------------------------------------------------------------
 
+
 def ctc(y_true, y_pred):
     """CTC loss per sequence. `y_true`: `(batch, max_label_length)` integer labels, 0-padded
     (0 is the blank); `y_pred`: `(batch, T, num_classes)` logits. As Keras, the label length
@@ -312,14 +316,15 @@ def ctc(y_true, y_pred):
     if y_true.ndim != 2:
         raise ValueError(
             "CTC expects y_true of shape (batch_size, max_length) with integer labels; "
-            f"got y_true of shape {tuple(y_true.shape)}")
+            f"got y_true of shape {tuple(y_true.shape)}"
+        )
     if y_pred.ndim != 3:
         raise ValueError(
             "CTC expects y_pred (logits) of shape (batch_size, max_length, num_classes); "
-            f"got y_pred of shape {tuple(y_pred.shape)}")
+            f"got y_pred of shape {tuple(y_pred.shape)}"
+        )
     if y_true.shape[0] != y_pred.shape[0]:
-        raise ValueError(
-            f"CTC: y_true batch {y_true.shape[0]} does not match y_pred batch {y_pred.shape[0]}")
+        raise ValueError(f"CTC: y_true batch {y_true.shape[0]} does not match y_pred batch {y_pred.shape[0]}")
     logits = y_pred.astype(jnp.promote_types(y_pred.dtype, jnp.float32))
     labels = y_true.astype(jnp.int32)
     label_length = jnp.sum(labels != 0, axis=-1)

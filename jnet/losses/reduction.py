@@ -46,8 +46,7 @@ def broadcast_left(w, shape, what="sample_weight"):
     w = jnp.asarray(w)
     if w.ndim > len(shape):
         raise ValueError(
-            f"{what} of shape {tuple(w.shape)} has more axes than the values it weights, "
-            f"of shape {tuple(shape)}"
+            f"{what} of shape {tuple(w.shape)} has more axes than the values it weights, of shape {tuple(shape)}"
         )
     w = w.reshape(tuple(w.shape) + (1,) * (len(shape) - w.ndim))
     try:

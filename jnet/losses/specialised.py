@@ -26,20 +26,21 @@ def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     y_pred = jnp.asarray(y_pred)
     y_true = jnp.asarray(y_true).astype(y_pred.dtype)
     tp = jnp.sum(y_true * y_pred, axis=axis)
-    fp = jnp.sum((1 - y_pred) * y_true, axis=axis)   # Keras's naming, kept for parity
+    fp = jnp.sum((1 - y_pred) * y_true, axis=axis)  # Keras's naming, kept for parity
     fn = jnp.sum(y_pred * (1 - y_true), axis=axis)
     return 1 - tp / (tp + fp * alpha + fn * beta + EPSILON)
 
 
-def _circle_with_mask(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80,
-                      margin=0.4):
+def _circle_with_mask(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
     y_pred = jnp.asarray(y_pred)
     labels = jnp.reshape(jnp.asarray(y_true).astype(jnp.int32), (-1,))
     ref = y_pred if ref_embeddings is None else jnp.asarray(ref_embeddings)
     ref_labels = labels if ref_labels is None else jnp.reshape(jnp.asarray(ref_labels).astype(jnp.int32), (-1,))
     if y_pred.ndim != 2 or labels.shape[0] != y_pred.shape[0]:
-        raise ValueError(f"circle: expected y_pred (batch, dim) embeddings and y_true (batch,) integer labels, "
-                         f"got shapes {tuple(y_pred.shape)} and {tuple(jnp.shape(y_true))}")
+        raise ValueError(
+            f"circle: expected y_pred (batch, dim) embeddings and y_true (batch,) integer labels, "
+            f"got shapes {tuple(y_pred.shape)} and {tuple(jnp.shape(y_true))}"
+        )
     distances = jnp.maximum(1 - y_pred @ ref.T, 0.0)
     positive = labels[:, None] == ref_labels[None, :]
     negative = ~positive
@@ -70,8 +71,10 @@ def categorical_generalized_cross_entropy(y_true, y_pred, q):
     labels = jnp.asarray(y_true).astype(jnp.int32)
     one_hot = jax.nn.one_hot(labels, y_pred.shape[-1], dtype=y_pred.dtype)
     if one_hot.shape != y_pred.shape:
-        raise ValueError(f"categorical_generalized_cross_entropy: y_true must hold integer labels shaped like "
-                         f"y_pred without its class axis, got {tuple(labels.shape)} for y_pred {tuple(y_pred.shape)}")
+        raise ValueError(
+            f"categorical_generalized_cross_entropy: y_true must hold integer labels shaped like "
+            f"y_pred without its class axis, got {tuple(labels.shape)} for y_pred {tuple(y_pred.shape)}"
+        )
     p = jnp.sum(y_pred * one_hot, axis=-1)
     return (1 - jnp.power(p, q)) / q
 
@@ -128,14 +131,16 @@ class Circle(_Builtin):
     _integer_targets = True
     _fields = ("gamma", "margin", "remove_diagonal")
 
-    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size", name="circle",
-                 dtype=None):
+    def __init__(
+        self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size", name="circle", dtype=None
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.gamma, self.margin, self.remove_diagonal = gamma, margin, remove_diagonal
 
     def call_with_mask(self, y_true, y_pred):
-        return _circle_with_mask(y_true, y_pred, remove_diagonal=self.remove_diagonal, gamma=self.gamma,
-                                 margin=self.margin)
+        return _circle_with_mask(
+            y_true, y_pred, remove_diagonal=self.remove_diagonal, gamma=self.gamma, margin=self.margin
+        )
 
     def call(self, y_true, y_pred):
         return self.call_with_mask(y_true, y_pred)[0]
@@ -154,8 +159,9 @@ class CategoricalGeneralizedCrossEntropy(_Builtin):
     _fields = ("q",)
     _integer_targets = True
 
-    def __init__(self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy",
-                 dtype=None):
+    def __init__(
+        self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy", dtype=None
+    ):
         if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
             raise ValueError(f"CategoricalGeneralizedCrossEntropy: q must be in the interval (0, 1), got {q!r}")
         super().__init__(name=name, reduction=reduction, dtype=dtype)

@@ -16,15 +16,7 @@ import inspect
 from jnet import losses as _losses
 from jnet import serialization as _registry
 from jnet.metrics.base import Mean, MeanMetricWrapper, Metric, Sum
-from jnet.metrics.confusion import (
-    AUC,
-    FalseNegatives,
-    FalsePositives,
-    Precision,
-    Recall,
-    TrueNegatives,
-    TruePositives,
-)
+from jnet.metrics.confusion import AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives
 from jnet.metrics.f_score import F1Score, FBetaScore
 from jnet.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from jnet.metrics.operating_point import (
@@ -75,15 +67,51 @@ from jnet.serialization import serialize as serialize_object
 METRIC_CLASSES = {
     cls.__name__: cls
     for cls in (
-        Metric, Mean, Sum, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy,
-        SparseCategoricalAccuracy, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy,
-        MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
-        MeanSquaredLogarithmicError, RootMeanSquaredError, CosineSimilarity, LogCoshError,
-        KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge, BinaryCrossentropy,
-        CategoricalCrossentropy, SparseCategoricalCrossentropy, AUC, Precision, Recall,
-        TruePositives, TrueNegatives, FalsePositives, FalseNegatives, F1Score, FBetaScore,
-        R2Score, PearsonCorrelation, ConcordanceCorrelation, IoU, MeanIoU, BinaryIoU, OneHotIoU,
-        OneHotMeanIoU, PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
+        Metric,
+        Mean,
+        Sum,
+        MeanMetricWrapper,
+        Accuracy,
+        BinaryAccuracy,
+        CategoricalAccuracy,
+        SparseCategoricalAccuracy,
+        TopKCategoricalAccuracy,
+        SparseTopKCategoricalAccuracy,
+        MeanSquaredError,
+        MeanAbsoluteError,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        RootMeanSquaredError,
+        CosineSimilarity,
+        LogCoshError,
+        KLDivergence,
+        Poisson,
+        Hinge,
+        SquaredHinge,
+        CategoricalHinge,
+        BinaryCrossentropy,
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
+        AUC,
+        Precision,
+        Recall,
+        TruePositives,
+        TrueNegatives,
+        FalsePositives,
+        FalseNegatives,
+        F1Score,
+        FBetaScore,
+        R2Score,
+        PearsonCorrelation,
+        ConcordanceCorrelation,
+        IoU,
+        MeanIoU,
+        BinaryIoU,
+        OneHotIoU,
+        OneHotMeanIoU,
+        PrecisionAtRecall,
+        RecallAtPrecision,
+        SensitivityAtSpecificity,
         SpecificityAtSensitivity,
     )
 }
@@ -91,18 +119,37 @@ _ABSTRACT = {"Metric", "Mean", "Sum", "MeanMetricWrapper"}
 
 _FUNCTIONS = {
     f.__name__: f
-    for f in (accuracy, binary_accuracy, categorical_accuracy, cosine_similarity,
-              sparse_categorical_accuracy,
-              top_k_categorical_accuracy, sparse_top_k_categorical_accuracy,
-              pearson_correlation, concordance_correlation)
+    for f in (
+        accuracy,
+        binary_accuracy,
+        categorical_accuracy,
+        cosine_similarity,
+        sparse_categorical_accuracy,
+        top_k_categorical_accuracy,
+        sparse_top_k_categorical_accuracy,
+        pearson_correlation,
+        concordance_correlation,
+    )
 }
 
 # Keras exports the per-sample loss functions under `keras.metrics` too.
 _LOSS_FUNCTIONS = (
-    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
-    "categorical_focal_crossentropy", "categorical_hinge", "hinge", "huber", "kl_divergence", "log_cosh",
-    "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
-    "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy", "squared_hinge",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "poisson",
+    "sparse_categorical_crossentropy",
+    "squared_hinge",
 )
 globals().update({_n: getattr(_losses, _n) for _n in _LOSS_FUNCTIONS})
 
@@ -115,17 +162,30 @@ def _snake(name):
 
 _NAMES = {_snake(n): c for n, c in METRIC_CLASSES.items() if n not in _ABSTRACT}
 _NAMES.update({n: c for n, c in METRIC_CLASSES.items() if n not in _ABSTRACT})
-_NAMES.update({
-    "mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
-    "MAE": MeanAbsoluteError, "mape": MeanAbsolutePercentageError,
-    "MAPE": MeanAbsolutePercentageError, "msle": MeanSquaredLogarithmicError,
-    "MSLE": MeanSquaredLogarithmicError, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
-    "kld": KLDivergence, "KLD": KLDivergence, "rmse": RootMeanSquaredError,
-    "logcosh": LogCoshError, "log_cosh": LogCoshError, "auc": AUC,
-    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-    "f1_score": F1Score, "fbeta_score": FBetaScore,
-})
+_NAMES.update(
+    {
+        "mse": MeanSquaredError,
+        "MSE": MeanSquaredError,
+        "mae": MeanAbsoluteError,
+        "MAE": MeanAbsoluteError,
+        "mape": MeanAbsolutePercentageError,
+        "MAPE": MeanAbsolutePercentageError,
+        "msle": MeanSquaredLogarithmicError,
+        "MSLE": MeanSquaredLogarithmicError,
+        "bce": BinaryCrossentropy,
+        "BCE": BinaryCrossentropy,
+        "kld": KLDivergence,
+        "KLD": KLDivergence,
+        "rmse": RootMeanSquaredError,
+        "logcosh": LogCoshError,
+        "log_cosh": LogCoshError,
+        "auc": AUC,
+        "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+        "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+        "f1_score": F1Score,
+        "fbeta_score": FBetaScore,
+    }
+)
 
 __all__ = sorted(["get", "serialize", "deserialize", *METRIC_CLASSES, *_FUNCTIONS, *_LOSS_FUNCTIONS])
 
@@ -145,19 +205,16 @@ def _kind(y_true_shape, y_pred_shape, loss):
             loss_obj = _losses.get(loss, y_true_shape=y_true_shape, y_pred_shape=y_pred_shape)
         except ValueError:
             loss_obj = None
-    binary_loss = isinstance(loss_obj, (_losses.BinaryCrossentropy,
-                                        _losses.BinaryFocalCrossentropy))
+    binary_loss = isinstance(loss_obj, (_losses.BinaryCrossentropy, _losses.BinaryFocalCrossentropy))
     sparse_loss = isinstance(loss_obj, _losses.SparseCategoricalCrossentropy)
-    categorical_loss = isinstance(loss_obj, (_losses.CategoricalCrossentropy,
-                                             _losses.CategoricalFocalCrossentropy))
+    categorical_loss = isinstance(loss_obj, (_losses.CategoricalCrossentropy, _losses.CategoricalFocalCrossentropy))
     have_shapes = y_true_shape is not None and y_pred_shape is not None
     if binary_loss or (have_shapes and y_pred_shape[-1] == 1):
         return "binary"
     if sparse_loss:
         return "sparse"
     if have_shapes:
-        if len(y_true_shape) < len(y_pred_shape) or (
-                y_true_shape[-1] == 1 and y_pred_shape[-1] != 1):
+        if len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1] == 1 and y_pred_shape[-1] != 1):
             return "sparse"
         return "categorical"
     if categorical_loss:
@@ -171,13 +228,16 @@ def _resolve(identifier, y_true_shape, y_pred_shape, loss):
         raise ValueError(
             f"The metric {identifier!r} is resolved from the target shapes or the loss; pass "
             "y_true_shape and y_pred_shape (or a cross-entropy loss) to jnet.metrics.get, "
-            "or name the metric (e.g. 'sparse_categorical_accuracy').")
+            "or name the metric (e.g. 'sparse_categorical_accuracy')."
+        )
     if identifier.lower() in ("accuracy", "acc"):
-        cls = {"binary": BinaryAccuracy, "sparse": SparseCategoricalAccuracy,
-               "categorical": CategoricalAccuracy}[kind]
+        cls = {"binary": BinaryAccuracy, "sparse": SparseCategoricalAccuracy, "categorical": CategoricalAccuracy}[kind]
     else:
-        cls = {"binary": BinaryCrossentropy, "sparse": SparseCategoricalCrossentropy,
-               "categorical": CategoricalCrossentropy}[kind]
+        cls = {
+            "binary": BinaryCrossentropy,
+            "sparse": SparseCategoricalCrossentropy,
+            "categorical": CategoricalCrossentropy,
+        }[kind]
     return cls(name=identifier)
 
 
@@ -218,8 +278,7 @@ def get(identifier, *, y_true_shape=None, y_pred_shape=None, loss=None):
             if cls is not None:
                 metric = cls(name=identifier)
             elif found is None:
-                raise _registry.unknown_name_error(
-                    "metric", identifier, f" Valid names: {', '.join(valid_names())}.")
+                raise _registry.unknown_name_error("metric", identifier, f" Valid names: {', '.join(valid_names())}.")
             elif inspect.isclass(found):
                 metric = found()
             elif isinstance(found, Metric):
@@ -254,8 +313,9 @@ def deserialize(config, custom_objects=None):
         from jnet.losses import _function_by_name
 
         fn = cfg["fn"]
-        cfg["fn"] = _FUNCTIONS.get(fn) if isinstance(fn, str) and fn in _FUNCTIONS else (
-            _function_by_name(fn, custom_objects))
+        cfg["fn"] = (
+            _FUNCTIONS.get(fn) if isinstance(fn, str) and fn in _FUNCTIONS else (_function_by_name(fn, custom_objects))
+        )
     with _registry.CustomObjectScope(custom_objects):
         return cls.from_config(cfg)
 

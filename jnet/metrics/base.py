@@ -105,7 +105,8 @@ class Metric(StatelessMetricMixin):
         return ValueError(
             f"{type(self).__name__} '{self.name}' needs {what} before init(): call "
             "metric.build(y_true_shape, y_pred_shape), or resolve it with "
-            "jnet.metrics.get(metric, y_true_shape=..., y_pred_shape=...).")
+            "jnet.metrics.get(metric, y_true_shape=..., y_pred_shape=...)."
+        )
 
     # ---- the Keras-style stateful facade ------------------------------------------------
     def _held_state(self):
@@ -178,7 +179,7 @@ def _adapt_keras_style(cls):
         if state is _HELD or state is None:
             return _array(keras_result(self))
         with StatelessScope(state_mapping=list(zip(variables_of(self), state))):
-            return _array(keras_result(self))   # read while the state is bound
+            return _array(keras_result(self))  # read while the state is bound
 
     def held_state(self):
         return [v.value for v in variables_of(self)]
@@ -269,14 +270,12 @@ class Mean(Metric):
         return {"total": jnp.zeros((), self.dtype), "count": jnp.zeros((), self.dtype)}
 
     def update(self, state, values, sample_weight=None):
-        values, sample_weight = reduce_to_samplewise_values(
-            values, sample_weight, jnp.mean, self.dtype)
+        values, sample_weight = reduce_to_samplewise_values(values, sample_weight, jnp.mean, self.dtype)
         if sample_weight is not None:
             count = jnp.sum(sample_weight)
         else:
             count = values.shape[0] if values.ndim >= 1 else 1
-        return {"total": state["total"] + jnp.sum(values),
-                "count": state["count"] + jnp.asarray(count, self.dtype)}
+        return {"total": state["total"] + jnp.sum(values), "count": state["count"] + jnp.asarray(count, self.dtype)}
 
     def result(self, state):
         count = state["count"]
@@ -322,8 +321,11 @@ class MeanMetricWrapper(Mean):
         from jnet.losses import _function_name
         from jnet.metrics import _FUNCTIONS
 
-        fn = self._fn.__name__ if _FUNCTIONS.get(getattr(self._fn, "__name__", None)) is (
-            self._fn) else _function_name(self._fn)
+        fn = (
+            self._fn.__name__
+            if _FUNCTIONS.get(getattr(self._fn, "__name__", None)) is (self._fn)
+            else _function_name(self._fn)
+        )
         return {**super().get_config(), "fn": fn, **self._fn_kwargs}
 
     @classmethod
@@ -333,6 +335,5 @@ class MeanMetricWrapper(Mean):
 
         config = dict(config)
         fn = config["fn"]
-        config["fn"] = _FUNCTIONS[fn] if isinstance(fn, str) and fn in _FUNCTIONS else (
-            _function_by_name(fn))
+        config["fn"] = _FUNCTIONS[fn] if isinstance(fn, str) and fn in _FUNCTIONS else (_function_by_name(fn))
         return cls(**config)

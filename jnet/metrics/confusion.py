@@ -40,8 +40,19 @@ def _filter_top_k(x, k):
     return x * keep + NEG_INF * (1.0 - keep)
 
 
-def confusion_counts(y_true, y_pred, thresholds, *, evenly=False, top_k=None, class_id=None,
-                     sample_weight=None, multi_label=False, label_weights=None, owner="metric"):
+def confusion_counts(
+    y_true,
+    y_pred,
+    thresholds,
+    *,
+    evenly=False,
+    top_k=None,
+    class_id=None,
+    sample_weight=None,
+    multi_label=False,
+    label_weights=None,
+    owner="metric",
+):
     """`(tp, fp, tn, fn)`, each `(num_thresholds,)` (or `(num_thresholds, labels)` for
     `multi_label`), counting `y_pred > threshold` against `y_true != 0`."""
     y_pred = jnp.asarray(y_pred).astype(jnp.float32)
@@ -49,31 +60,29 @@ def confusion_counts(y_true, y_pred, thresholds, *, evenly=False, top_k=None, cl
     y_pred, y_true = squeeze_or_expand_to_same_rank(y_pred, y_true)
     if sample_weight is not None:
         sample_weight = jnp.expand_dims(jnp.asarray(sample_weight, jnp.float32), -1)
-        _, sample_weight = squeeze_or_expand_to_same_rank(y_true, sample_weight,
-                                                          expand_rank_1=False)
+        _, sample_weight = squeeze_or_expand_to_same_rank(y_true, sample_weight, expand_rank_1=False)
     if top_k is not None:
         y_pred = _filter_top_k(y_pred, top_k)
     if class_id is not None:
         if y_pred.ndim < 2:
-            raise ValueError(f"{owner}: class_id needs y_pred of shape (batch, num_classes); "
-                             f"got {tuple(y_pred.shape)}")
-        y_true = y_true[..., class_id:class_id + 1]
-        y_pred = y_pred[..., class_id:class_id + 1]
+            raise ValueError(f"{owner}: class_id needs y_pred of shape (batch, num_classes); got {tuple(y_pred.shape)}")
+        y_true = y_true[..., class_id : class_id + 1]
+        y_pred = y_pred[..., class_id : class_id + 1]
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"{owner} expects y_true and y_pred of the same shape; got y_true "
-                         f"{tuple(y_true.shape)} and y_pred {tuple(y_pred.shape)}")
+        raise ValueError(
+            f"{owner} expects y_true and y_pred of the same shape; got y_true "
+            f"{tuple(y_true.shape)} and y_pred {tuple(y_pred.shape)}"
+        )
     if sample_weight is None:
         weights = jnp.ones(y_pred.shape, jnp.float32)
     else:
         weights = broadcast_left(sample_weight, y_pred.shape)
     if label_weights is not None and not multi_label:
         lw = jnp.asarray(label_weights, jnp.float32)
-        weights = weights * jnp.broadcast_to(lw.reshape((1,) * (y_pred.ndim - 1) + (-1,)),
-                                             y_pred.shape)
+        weights = weights * jnp.broadcast_to(lw.reshape((1,) * (y_pred.ndim - 1) + (-1,)), y_pred.shape)
     if multi_label:
         if y_pred.ndim != 2:
-            raise ValueError(f"{owner}: multi_label needs y_pred of rank 2; got "
-                             f"{tuple(y_pred.shape)}")
+            raise ValueError(f"{owner}: multi_label needs y_pred of rank 2; got {tuple(y_pred.shape)}")
     else:
         y_pred, y_true, weights = y_pred.reshape(-1), y_true.reshape(-1), weights.reshape(-1)
     is_pos = y_true != 0
@@ -130,9 +139,21 @@ class _ThresholdMetric(Metric):
         return {k: jnp.zeros((len(self.thresholds),), self.dtype) for k in self._keys}
 
     def update(self, state, y_true, y_pred, sample_weight=None):
-        counts = dict(zip(("tp", "fp", "tn", "fn"), confusion_counts(
-            y_true, y_pred, self.thresholds, evenly=self._evenly, top_k=self.top_k,
-            class_id=self.class_id, sample_weight=sample_weight, owner=type(self).__name__)))
+        counts = dict(
+            zip(
+                ("tp", "fp", "tn", "fn"),
+                confusion_counts(
+                    y_true,
+                    y_pred,
+                    self.thresholds,
+                    evenly=self._evenly,
+                    top_k=self.top_k,
+                    class_id=self.class_id,
+                    sample_weight=sample_weight,
+                    owner=type(self).__name__,
+                ),
+            )
+        )
         return {k: state[k] + counts[k].astype(self.dtype) for k in self._keys}
 
     def _squeeze(self, value):
@@ -150,17 +171,24 @@ def _count_metric(cls_name, key, doc):
     def get_config(self):
         return {**Metric.get_config(self), "thresholds": self.init_thresholds}
 
-    return type(cls_name, (_ThresholdMetric,), {
-        "__init__": __init__, "result": result, "get_config": get_config, "_keys": (key,),
-        "__doc__": doc, "__module__": __name__})
+    return type(
+        cls_name,
+        (_ThresholdMetric,),
+        {
+            "__init__": __init__,
+            "result": result,
+            "get_config": get_config,
+            "_keys": (key,),
+            "__doc__": doc,
+            "__module__": __name__,
+        },
+    )
 
 
 TruePositives = _count_metric("TruePositives", "tp", "The (weighted) count of true positives.")
-FalsePositives = _count_metric("FalsePositives", "fp",
-                               "The (weighted) count of false positives.")
+FalsePositives = _count_metric("FalsePositives", "fp", "The (weighted) count of false positives.")
 TrueNegatives = _count_metric("TrueNegatives", "tn", "The (weighted) count of true negatives.")
-FalseNegatives = _count_metric("FalseNegatives", "fn",
-                               "The (weighted) count of false negatives.")
+FalseNegatives = _count_metric("FalseNegatives", "fn", "The (weighted) count of false negatives.")
 
 
 class Precision(_ThresholdMetric):
@@ -190,8 +218,12 @@ class Precision(_ThresholdMetric):
         return self._squeeze(_divide_no_nan(state["tp"], state["tp"] + state["fp"]))
 
     def get_config(self):
-        return {**super().get_config(), "thresholds": self.init_thresholds,
-                "top_k": self.top_k, "class_id": self.class_id}
+        return {
+            **super().get_config(),
+            "thresholds": self.init_thresholds,
+            "top_k": self.top_k,
+            "class_id": self.class_id,
+        }
 
 
 class Recall(Precision):
@@ -223,16 +255,24 @@ class AUC(Metric):
         from_logits: whether `y_pred` holds logits (a sigmoid is applied).
     """
 
-    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
-                 name=None, dtype=None, thresholds=None, multi_label=False, num_labels=None,
-                 label_weights=None, from_logits=False):
+    def __init__(
+        self,
+        num_thresholds=200,
+        curve="ROC",
+        summation_method="interpolation",
+        name=None,
+        dtype=None,
+        thresholds=None,
+        multi_label=False,
+        num_labels=None,
+        label_weights=None,
+        from_logits=False,
+    ):
         super().__init__(name=name, dtype=dtype)
         if str(curve).lower() not in _CURVES:
-            raise ValueError(f'AUC: invalid curve "{curve}"; expected one of "ROC", "PR", '
-                             '"PRGAIN"')
+            raise ValueError(f'AUC: invalid curve "{curve}"; expected one of "ROC", "PR", "PRGAIN"')
         if str(summation_method).lower() not in _SUMMATIONS:
-            raise ValueError(f'AUC: invalid summation_method "{summation_method}"; expected '
-                             f"one of {list(_SUMMATIONS)}")
+            raise ValueError(f'AUC: invalid summation_method "{summation_method}"; expected one of {list(_SUMMATIONS)}')
         self.curve = _CURVES[str(curve).lower()]
         self.summation_method = str(summation_method).lower()
         self._init_from_thresholds = thresholds is not None
@@ -242,8 +282,7 @@ class AUC(Metric):
             self._evenly = evenly_distributed([0.0] + inner + [1.0])
         else:
             if num_thresholds <= 1:
-                raise ValueError(f"AUC: num_thresholds must be an integer > 1; got "
-                                 f"{num_thresholds}")
+                raise ValueError(f"AUC: num_thresholds must be an integer > 1; got {num_thresholds}")
             self.num_thresholds = num_thresholds
             inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
             self._evenly = True
@@ -251,8 +290,7 @@ class AUC(Metric):
         # land inside the curve.
         self._thresholds = [0.0 - EPSILON] + inner + [1.0 + EPSILON]
         self.multi_label, self.num_labels = multi_label, num_labels
-        self.label_weights = None if label_weights is None else [
-            float(w) for w in np.ravel(label_weights)]
+        self.label_weights = None if label_weights is None else [float(w) for w in np.ravel(label_weights)]
         self.from_logits = from_logits
         if num_labels and not multi_label:
             raise ValueError("AUC: num_labels is needed only when multi_label is True.")
@@ -283,11 +321,16 @@ class AUC(Metric):
         if self.from_logits:
             y_pred = jax.nn.sigmoid(y_pred)
         counts = confusion_counts(
-            y_true, y_pred, self._thresholds, evenly=self._evenly, sample_weight=sample_weight,
+            y_true,
+            y_pred,
+            self._thresholds,
+            evenly=self._evenly,
+            sample_weight=sample_weight,
             multi_label=self.multi_label,
-            label_weights=None if self.multi_label else self.label_weights, owner="AUC")
-        return {k: state[k] + c.astype(self.dtype)
-                for k, c in zip(("tp", "fp", "tn", "fn"), counts)}
+            label_weights=None if self.multi_label else self.label_weights,
+            owner="AUC",
+        )
+        return {k: state[k] + c.astype(self.dtype) for k, c in zip(("tp", "fp", "tn", "fn"), counts)}
 
     def _average(self, per_threshold):
         if not self.multi_label:
@@ -305,10 +348,10 @@ class AUC(Metric):
         dp = p[:-1] - p[1:]
         slope = _divide_no_nan(dtp, jnp.maximum(dp, 0))
         intercept = tp[1:] - slope * p[1:]
-        ratio = jnp.where((p[:-1] > 0) & (p[1:] > 0),
-                          _divide_no_nan(p[:-1], jnp.maximum(p[1:], 0)), jnp.ones_like(p[1:]))
-        increment = _divide_no_nan(slope * (dtp + intercept * jnp.log(ratio)),
-                                   jnp.maximum(tp[1:] + fn[1:], 0))
+        ratio = jnp.where(
+            (p[:-1] > 0) & (p[1:] > 0), _divide_no_nan(p[:-1], jnp.maximum(p[1:], 0)), jnp.ones_like(p[1:])
+        )
+        increment = _divide_no_nan(slope * (dtp + intercept * jnp.log(ratio)), jnp.maximum(tp[1:] + fn[1:], 0))
         return self._average(increment)
 
     def result(self, state):
@@ -335,10 +378,16 @@ class AUC(Metric):
         return self._average((x[:-1] - x[1:]) * heights)
 
     def get_config(self):
-        config = {**super().get_config(), "num_thresholds": self.num_thresholds,
-                  "curve": self.curve, "summation_method": self.summation_method,
-                  "multi_label": self.multi_label, "num_labels": self.num_labels,
-                  "label_weights": self.label_weights, "from_logits": self.from_logits}
+        config = {
+            **super().get_config(),
+            "num_thresholds": self.num_thresholds,
+            "curve": self.curve,
+            "summation_method": self.summation_method,
+            "multi_label": self.multi_label,
+            "num_labels": self.num_labels,
+            "label_weights": self.label_weights,
+            "from_logits": self.from_logits,
+        }
         if self._init_from_thresholds:
             config["thresholds"] = self._thresholds[1:-1]
         return config

@@ -25,14 +25,13 @@ class FBetaScore(Metric):
         super().__init__(name=name, dtype=dtype)
         owner = type(self).__name__
         if average not in (None, "micro", "macro", "weighted"):
-            raise ValueError(f"{owner}: invalid average {average!r}; expected one of None, "
-                             "'micro', 'macro', 'weighted'")
+            raise ValueError(
+                f"{owner}: invalid average {average!r}; expected one of None, 'micro', 'macro', 'weighted'"
+            )
         if not isinstance(beta, float) or beta <= 0.0:
             raise ValueError(f"{owner}: beta must be a Python float > 0; got {beta!r}")
-        if threshold is not None and (not isinstance(threshold, float)
-                                      or not 0.0 < threshold <= 1.0):
-            raise ValueError(f"{owner}: threshold must be a Python float in (0, 1]; got "
-                             f"{threshold!r}")
+        if threshold is not None and (not isinstance(threshold, float) or not 0.0 < threshold <= 1.0):
+            raise ValueError(f"{owner}: threshold must be a Python float in (0, 1]; got {threshold!r}")
         self.average, self.beta, self.threshold = average, beta, threshold
         self._num_classes = None
 
@@ -44,11 +43,13 @@ class FBetaScore(Metric):
         if len(y_pred_shape) != 2 or len(y_true_shape) != 2:
             raise ValueError(
                 f"{type(self).__name__} expects 2D inputs of shape (batch_size, num_classes); "
-                f"got y_true {tuple(y_true_shape)} and y_pred {tuple(y_pred_shape)}")
+                f"got y_true {tuple(y_true_shape)} and y_pred {tuple(y_pred_shape)}"
+            )
         if self._num_classes is not None and y_pred_shape[-1] != self._num_classes:
             raise ValueError(
                 f"{type(self).__name__} was built for {self._num_classes} classes; got y_pred "
-                f"of shape {tuple(y_pred_shape)}")
+                f"of shape {tuple(y_pred_shape)}"
+            )
 
     def build(self, y_true_shape, y_pred_shape):
         self._check_shapes(y_true_shape, y_pred_shape)
@@ -74,15 +75,16 @@ class FBetaScore(Metric):
 
         def weighted_sum(v):
             if sample_weight is not None:
-                w = jnp.broadcast_to(jnp.asarray(sample_weight, self.dtype).reshape(-1, 1),
-                                     v.shape)
+                w = jnp.broadcast_to(jnp.asarray(sample_weight, self.dtype).reshape(-1, 1), v.shape)
                 v = jnp.where(w != 0, v * w, jnp.zeros((), v.dtype))
             return jnp.sum(v, axis=axis)
 
-        return {"tp": state["tp"] + weighted_sum(pred * y_true),
-                "fp": state["fp"] + weighted_sum(pred * (1.0 - y_true)),
-                "fn": state["fn"] + weighted_sum((1.0 - pred) * y_true),
-                "support": state["support"] + weighted_sum(y_true)}
+        return {
+            "tp": state["tp"] + weighted_sum(pred * y_true),
+            "fp": state["fp"] + weighted_sum(pred * (1.0 - y_true)),
+            "fn": state["fn"] + weighted_sum((1.0 - pred) * y_true),
+            "support": state["support"] + weighted_sum(y_true),
+        }
 
     def result(self, state):
         tp, fp, fn = state["tp"], state["fp"], state["fn"]
@@ -98,8 +100,7 @@ class FBetaScore(Metric):
         return score
 
     def get_config(self):
-        return {**super().get_config(), "average": self.average, "beta": self.beta,
-                "threshold": self.threshold}
+        return {**super().get_config(), "average": self.average, "beta": self.beta, "threshold": self.threshold}
 
 
 class F1Score(FBetaScore):
@@ -115,8 +116,7 @@ class F1Score(FBetaScore):
     """
 
     def __init__(self, average=None, threshold=None, name="f1_score", dtype=None):
-        super().__init__(average=average, beta=1.0, threshold=threshold, name=name,
-                         dtype=dtype)
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
 
     def get_config(self):
         config = super().get_config()

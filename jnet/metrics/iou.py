@@ -37,14 +37,25 @@ class IoU(Metric):
     ```
     """
 
-    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
-                 sparse_y_pred=True, axis=-1):
+    def __init__(
+        self,
+        num_classes,
+        target_class_ids,
+        name=None,
+        dtype=None,
+        ignore_class=None,
+        sparse_y_true=True,
+        sparse_y_pred=True,
+        axis=-1,
+    ):
         super().__init__(name=name, dtype=dtype)
         owner = type(self).__name__
         _check_int(owner, "num_classes", num_classes, 1)
         ids = list(target_class_ids)
         if not ids or any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < num_classes for i in ids):
-            raise ValueError(f"{owner}: target_class_ids must be class ids in [0, {num_classes}), got {target_class_ids!r}")
+            raise ValueError(
+                f"{owner}: target_class_ids must be class ids in [0, {num_classes}), got {target_class_ids!r}"
+            )
         self.num_classes, self.target_class_ids = num_classes, ids
         self.ignore_class, self.axis = ignore_class, axis
         self.sparse_y_true, self.sparse_y_pred = sparse_y_true, sparse_y_pred
@@ -65,8 +76,10 @@ class IoU(Metric):
         y_true = jnp.reshape(y_true, (-1,)).astype(jnp.int32)
         y_pred = jnp.reshape(y_pred, (-1,)).astype(jnp.int32)
         if y_true.shape != y_pred.shape:
-            raise ValueError(f"{type(self).__name__}: y_true and y_pred hold {y_true.shape[0]} and {y_pred.shape[0]} "
-                             "labels; they must match")
+            raise ValueError(
+                f"{type(self).__name__}: y_true and y_pred hold {y_true.shape[0]} and {y_pred.shape[0]} "
+                "labels; they must match"
+            )
         if sample_weight is None:
             w = jnp.ones(y_true.shape, self.dtype)
         else:
@@ -74,8 +87,9 @@ class IoU(Metric):
             count = y_true.shape[0]
             if w.shape[0] not in (1, count):
                 if w.shape[0] == 0 or count % w.shape[0]:
-                    raise ValueError(f"{type(self).__name__}: sample_weight of {w.shape[0]} values does not fit "
-                                     f"{count} labels")
+                    raise ValueError(
+                        f"{type(self).__name__}: sample_weight of {w.shape[0]} values does not fit {count} labels"
+                    )
                 # one weight per sample of a (batch, ...) label map weighs all its entries
                 w = jnp.repeat(w, count // w.shape[0])
             w = jnp.broadcast_to(w, y_true.shape)
@@ -98,9 +112,15 @@ class IoU(Metric):
         return jnp.sum(iou) / (jnp.sum(valid.astype(cm.dtype)) + EPSILON)
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "target_class_ids": self.target_class_ids,
-                "ignore_class": self.ignore_class, "sparse_y_true": self.sparse_y_true,
-                "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "target_class_ids": self.target_class_ids,
+            "ignore_class": self.ignore_class,
+            "sparse_y_true": self.sparse_y_true,
+            "sparse_y_pred": self.sparse_y_pred,
+            "axis": self.axis,
+        }
 
 
 class BinaryIoU(IoU):
@@ -120,19 +140,32 @@ class BinaryIoU(IoU):
         return jnp.asarray(y_true), (jnp.asarray(y_pred, jnp.float32) >= self.threshold).astype(jnp.int32)
 
     def get_config(self):
-        return {"target_class_ids": self.target_class_ids, "threshold": self.threshold, "name": self.name,
-                "dtype": self.dtype}
+        return {
+            "target_class_ids": self.target_class_ids,
+            "threshold": self.threshold,
+            "name": self.name,
+            "dtype": self.dtype,
+        }
 
 
 class MeanIoU(IoU):
     """The mean IoU over all `num_classes` classes (present ones). Args as `IoU` without
     `target_class_ids`."""
 
-    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True, sparse_y_pred=True,
-                 axis=-1):
+    def __init__(
+        self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True, sparse_y_pred=True, axis=-1
+    ):
         _check_int("MeanIoU", "num_classes", num_classes, 1)
-        super().__init__(num_classes, list(range(num_classes)), name=name, dtype=dtype, ignore_class=ignore_class,
-                         sparse_y_true=sparse_y_true, sparse_y_pred=sparse_y_pred, axis=axis)
+        super().__init__(
+            num_classes,
+            list(range(num_classes)),
+            name=name,
+            dtype=dtype,
+            ignore_class=ignore_class,
+            sparse_y_true=sparse_y_true,
+            sparse_y_pred=sparse_y_pred,
+            axis=axis,
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -144,10 +177,19 @@ class OneHotIoU(IoU):
     """IoU for one-hot labels (and, by default, score predictions): both argmax-ed over
     `axis` first. Args as `IoU`; `sparse_y_pred` defaults to False."""
 
-    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_pred=False,
-                 axis=-1):
-        super().__init__(num_classes, target_class_ids, name=name, dtype=dtype, ignore_class=ignore_class,
-                         sparse_y_true=False, sparse_y_pred=sparse_y_pred, axis=axis)
+    def __init__(
+        self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_pred=False, axis=-1
+    ):
+        super().__init__(
+            num_classes,
+            target_class_ids,
+            name=name,
+            dtype=dtype,
+            ignore_class=ignore_class,
+            sparse_y_true=False,
+            sparse_y_pred=sparse_y_pred,
+            axis=axis,
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -159,8 +201,15 @@ class OneHotMeanIoU(MeanIoU):
     """Mean IoU for one-hot labels (and score predictions by default). Args as `MeanIoU`."""
 
     def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_pred=False, axis=-1):
-        super().__init__(num_classes, name=name, dtype=dtype, ignore_class=ignore_class, sparse_y_true=False,
-                         sparse_y_pred=sparse_y_pred, axis=axis)
+        super().__init__(
+            num_classes,
+            name=name,
+            dtype=dtype,
+            ignore_class=ignore_class,
+            sparse_y_true=False,
+            sparse_y_pred=sparse_y_pred,
+            axis=axis,
+        )
 
     def get_config(self):
         config = super().get_config()

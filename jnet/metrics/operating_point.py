@@ -34,15 +34,26 @@ class _AtOperatingPoint(Metric):
         return {k: jnp.zeros((len(self.thresholds),), self.dtype) for k in ("tp", "fp", "tn", "fn")}
 
     def update(self, state, y_true, y_pred, sample_weight=None):
-        counts = confusion_counts(y_true, y_pred, self.thresholds, evenly=self._evenly, class_id=self.class_id,
-                                  sample_weight=sample_weight, owner=type(self).__name__)
+        counts = confusion_counts(
+            y_true,
+            y_pred,
+            self.thresholds,
+            evenly=self._evenly,
+            class_id=self.class_id,
+            sample_weight=sample_weight,
+            owner=type(self).__name__,
+        )
         return {k: state[k] + c.astype(self.dtype) for k, c in zip(("tp", "fp", "tn", "fn"), counts)}
 
     @staticmethod
     def _rates(state):
         tp, fp, tn, fn = state["tp"], state["fp"], state["tn"], state["fn"]
-        return {"sensitivity": _divide_no_nan(tp, tp + fn), "recall": _divide_no_nan(tp, tp + fn),
-                "specificity": _divide_no_nan(tn, tn + fp), "precision": _divide_no_nan(tp, tp + fp)}
+        return {
+            "sensitivity": _divide_no_nan(tp, tp + fn),
+            "recall": _divide_no_nan(tp, tp + fn),
+            "specificity": _divide_no_nan(tn, tn + fp),
+            "precision": _divide_no_nan(tp, tp + fp),
+        }
 
     def result(self, state):
         rates = self._rates(state)
@@ -50,8 +61,12 @@ class _AtOperatingPoint(Metric):
         return jnp.max(jnp.where(feasible, rates[self._dependent], 0.0), initial=0.0)
 
     def get_config(self):
-        return {**super().get_config(), "class_id": self.class_id, "num_thresholds": self.num_thresholds,
-                self._value_name: self.value}
+        return {
+            **super().get_config(),
+            "class_id": self.class_id,
+            "num_thresholds": self.num_thresholds,
+            self._value_name: self.value,
+        }
 
 
 def _make(cls_name, dependent, constrained, doc):
@@ -64,10 +79,19 @@ def _make(cls_name, dependent, constrained, doc):
             raise TypeError(f"{cls_name}: expected the argument {constrained!r}, got {sorted(kwargs)}")
         _AtOperatingPoint.__init__(self, kwargs[constrained], num_thresholds, class_id, name, dtype)
 
-    cls = type(cls_name, (_AtOperatingPoint,), {
-        "__init__": __init__, "__doc__": doc, "__module__": __name__, "_dependent": dependent,
-        "_constrained": constrained, "_value_name": constrained,
-        constrained: property(lambda self: self.value)})
+    cls = type(
+        cls_name,
+        (_AtOperatingPoint,),
+        {
+            "__init__": __init__,
+            "__doc__": doc,
+            "__module__": __name__,
+            "_dependent": dependent,
+            "_constrained": constrained,
+            "_value_name": constrained,
+            constrained: property(lambda self: self.value),
+        },
+    )
     return cls
 
 
@@ -93,9 +117,17 @@ def _doc(name, dependent, constrained):
     return _DOC.format(name=name, dependent=dependent, constrained=constrained, example=0.5)
 
 
-SensitivityAtSpecificity = _make("SensitivityAtSpecificity", "sensitivity", "specificity",
-                                 _doc("SensitivityAtSpecificity", "sensitivity", "specificity"))
-SpecificityAtSensitivity = _make("SpecificityAtSensitivity", "specificity", "sensitivity",
-                                 _doc("SpecificityAtSensitivity", "specificity", "sensitivity"))
+SensitivityAtSpecificity = _make(
+    "SensitivityAtSpecificity",
+    "sensitivity",
+    "specificity",
+    _doc("SensitivityAtSpecificity", "sensitivity", "specificity"),
+)
+SpecificityAtSensitivity = _make(
+    "SpecificityAtSensitivity",
+    "specificity",
+    "sensitivity",
+    _doc("SpecificityAtSensitivity", "specificity", "sensitivity"),
+)
 PrecisionAtRecall = _make("PrecisionAtRecall", "precision", "recall", _doc("PrecisionAtRecall", "precision", "recall"))
 RecallAtPrecision = _make("RecallAtPrecision", "recall", "precision", _doc("RecallAtPrecision", "recall", "precision"))

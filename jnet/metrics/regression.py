@@ -111,8 +111,10 @@ class R2Score(Metric):
 
     def build(self, y_true_shape, y_pred_shape):
         if len(y_pred_shape) != 2 or len(y_true_shape) != 2 or y_pred_shape[-1] is None:
-            raise ValueError(f"R2Score expects 2D inputs (batch, outputs) with known outputs; got y_true "
-                             f"{tuple(y_true_shape)} and y_pred {tuple(y_pred_shape)}")
+            raise ValueError(
+                f"R2Score expects 2D inputs (batch, outputs) with known outputs; got y_true "
+                f"{tuple(y_true_shape)} and y_pred {tuple(y_pred_shape)}"
+            )
         self._outputs = int(y_pred_shape[-1])
 
     def init(self):
@@ -126,19 +128,25 @@ class R2Score(Metric):
         y_pred = jnp.asarray(y_pred).astype(self.dtype)
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         if y_true.ndim != 2 or y_pred.shape != y_true.shape or y_true.shape[-1] != self._outputs:
-            raise ValueError(f"R2Score: expected y_true and y_pred of shape (batch, {self._outputs}); got "
-                             f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}")
-        w = jnp.ones_like(y_true) if sample_weight is None else broadcast_left(
-            jnp.asarray(sample_weight, self.dtype), y_true.shape)
+            raise ValueError(
+                f"R2Score: expected y_true and y_pred of shape (batch, {self._outputs}); got "
+                f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}"
+            )
+        w = (
+            jnp.ones_like(y_true)
+            if sample_weight is None
+            else broadcast_left(jnp.asarray(sample_weight, self.dtype), y_true.shape)
+        )
         zero = jnp.zeros((), self.dtype)
         # `where`: a zero weight (the engine's padded rows) hides whatever the row holds.
         weighted = jnp.where(w != 0, y_true * w, zero)
-        return {"sum": state["sum"] + jnp.sum(weighted, axis=0),
-                "squared_sum": state["squared_sum"] + jnp.sum(jnp.where(w != 0, y_true * weighted, zero), axis=0),
-                "residual": state["residual"] + jnp.sum(jnp.where(w != 0, jnp.square(y_true - y_pred) * w, zero),
-                                                        axis=0),
-                "count": state["count"] + jnp.sum(w, axis=0),
-                "num_samples": state["num_samples"] + jnp.sum(jnp.where(w != 0, 1.0, 0.0)).astype(self.dtype)}
+        return {
+            "sum": state["sum"] + jnp.sum(weighted, axis=0),
+            "squared_sum": state["squared_sum"] + jnp.sum(jnp.where(w != 0, y_true * weighted, zero), axis=0),
+            "residual": state["residual"] + jnp.sum(jnp.where(w != 0, jnp.square(y_true - y_pred) * w, zero), axis=0),
+            "count": state["count"] + jnp.sum(w, axis=0),
+            "num_samples": state["num_samples"] + jnp.sum(jnp.where(w != 0, 1.0, 0.0)).astype(self.dtype),
+        }
 
     def result(self, state):
         mean = state["sum"] / state["count"]
@@ -154,9 +162,13 @@ class R2Score(Metric):
         if self.num_regressors:
             n, p = state["num_samples"], float(self.num_regressors)
             adjusted = 1.0 - (1.0 - score) * (n - 1.0) / (n - p - 1.0)
-            score = jnp.where(n - 1.0 > p, adjusted, score)   # too few samples: plain R2, as Keras
+            score = jnp.where(n - 1.0 > p, adjusted, score)  # too few samples: plain R2, as Keras
         return score
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "class_aggregation": self.class_aggregation,
-                "num_regressors": self.num_regressors}
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "class_aggregation": self.class_aggregation,
+            "num_regressors": self.num_regressors,
+        }

@@ -28,8 +28,10 @@ class StatelessMetricMixin:
         treedef = self._state_def()
         leaves = list(metric_variables)
         if len(leaves) != treedef.num_leaves:
-            raise ValueError(f"{type(self).__name__} '{self.name}'.{where}: expected {treedef.num_leaves} "
-                             f"metric variables (len(metric.variables)), got {len(leaves)}")
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}'.{where}: expected {treedef.num_leaves} "
+                f"metric variables (len(metric.variables)), got {len(leaves)}"
+            )
         return jax.tree_util.tree_unflatten(treedef, leaves)
 
     @property
@@ -63,11 +65,12 @@ def bound_states(metrics, metrics_variables):
     try:
         for m in metrics:
             k = m._state_def().num_leaves
-            m._state = m._unflatten(leaves[pos:pos + k], "stateless scope")
+            m._state = m._unflatten(leaves[pos : pos + k], "stateless scope")
             pos += k
         if pos != len(leaves):
-            raise ValueError(f"metrics_variables has {len(leaves)} arrays but the metrics {[m.name for m in metrics]} "
-                             f"hold {pos}")
+            raise ValueError(
+                f"metrics_variables has {len(leaves)} arrays but the metrics {[m.name for m in metrics]} hold {pos}"
+            )
         yield lambda: [leaf for m in metrics for leaf in jax.tree_util.tree_leaves(m._held_state())]
     finally:
         for m, s in zip(metrics, saved):

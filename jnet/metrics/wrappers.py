@@ -27,7 +27,8 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     if y_true.ndim != y_pred.ndim:
         raise ValueError(
             f"BinaryAccuracy expects y_true and y_pred of the same shape; got y_true "
-            f"{tuple(y_true.shape)} and y_pred {tuple(y_pred.shape)}.")
+            f"{tuple(y_true.shape)} and y_pred {tuple(y_pred.shape)}."
+        )
     predicted = (y_pred > threshold).astype(y_true.dtype)
     return (y_true == predicted).astype(jnp.float32)
 
@@ -88,8 +89,7 @@ class _Wrapped(MeanMetricWrapper):
             setattr(self, k, v)
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype,
-                **{k: getattr(self, k) for k in self._fields}}
+        return {"name": self.name, "dtype": self.dtype, **{k: getattr(self, k) for k in self._fields}}
 
     @classmethod
     def from_config(cls, config):
@@ -100,38 +100,56 @@ def _simple(cls_name, fn, default_name, doc):
     def __init__(self, name=default_name, dtype=None):
         _Wrapped.__init__(self, name=name, dtype=dtype)
 
-    return type(cls_name, (_Wrapped,), {"__init__": __init__, "_fn_": staticmethod(fn),
-                                        "__doc__": doc, "__module__": __name__})
+    return type(
+        cls_name, (_Wrapped,), {"__init__": __init__, "_fn_": staticmethod(fn), "__doc__": doc, "__module__": __name__}
+    )
 
 
-Accuracy = _simple("Accuracy", accuracy, "accuracy",
-                   "How often predictions equal labels exactly.")
+Accuracy = _simple("Accuracy", accuracy, "accuracy", "How often predictions equal labels exactly.")
 CategoricalAccuracy = _simple(
-    "CategoricalAccuracy", categorical_accuracy, "categorical_accuracy",
-    "How often `argmax(y_pred)` equals `argmax(y_true)` (one-hot labels `(batch, C)`).")
+    "CategoricalAccuracy",
+    categorical_accuracy,
+    "categorical_accuracy",
+    "How often `argmax(y_pred)` equals `argmax(y_true)` (one-hot labels `(batch, C)`).",
+)
 SparseCategoricalAccuracy = _simple(
-    "SparseCategoricalAccuracy", sparse_categorical_accuracy, "sparse_categorical_accuracy",
-    "How often `argmax(y_pred)` equals the integer label (labels `(batch,)` or `(batch, 1)`).")
-MeanSquaredError = _simple("MeanSquaredError", L.mean_squared_error, "mean_squared_error",
-                           "The mean of `mean((y_true - y_pred) ** 2, axis=-1)`.")
-MeanAbsoluteError = _simple("MeanAbsoluteError", L.mean_absolute_error, "mean_absolute_error",
-                            "The mean of `mean(abs(y_true - y_pred), axis=-1)`.")
+    "SparseCategoricalAccuracy",
+    sparse_categorical_accuracy,
+    "sparse_categorical_accuracy",
+    "How often `argmax(y_pred)` equals the integer label (labels `(batch,)` or `(batch, 1)`).",
+)
+MeanSquaredError = _simple(
+    "MeanSquaredError",
+    L.mean_squared_error,
+    "mean_squared_error",
+    "The mean of `mean((y_true - y_pred) ** 2, axis=-1)`.",
+)
+MeanAbsoluteError = _simple(
+    "MeanAbsoluteError",
+    L.mean_absolute_error,
+    "mean_absolute_error",
+    "The mean of `mean(abs(y_true - y_pred), axis=-1)`.",
+)
 MeanAbsolutePercentageError = _simple(
-    "MeanAbsolutePercentageError", L.mean_absolute_percentage_error,
-    "mean_absolute_percentage_error", "The mean absolute percentage error.")
+    "MeanAbsolutePercentageError",
+    L.mean_absolute_percentage_error,
+    "mean_absolute_percentage_error",
+    "The mean absolute percentage error.",
+)
 MeanSquaredLogarithmicError = _simple(
-    "MeanSquaredLogarithmicError", L.mean_squared_logarithmic_error,
-    "mean_squared_logarithmic_error", "The mean squared logarithmic error.")
-LogCoshError = _simple("LogCoshError", L.log_cosh, "logcosh",
-                       "The mean of `log(cosh(y_pred - y_true))`.")
-KLDivergence = _simple("KLDivergence", L.kl_divergence, "kl_divergence",
-                       "The mean Kullback-Leibler divergence.")
+    "MeanSquaredLogarithmicError",
+    L.mean_squared_logarithmic_error,
+    "mean_squared_logarithmic_error",
+    "The mean squared logarithmic error.",
+)
+LogCoshError = _simple("LogCoshError", L.log_cosh, "logcosh", "The mean of `log(cosh(y_pred - y_true))`.")
+KLDivergence = _simple("KLDivergence", L.kl_divergence, "kl_divergence", "The mean Kullback-Leibler divergence.")
 Poisson = _simple("Poisson", L.poisson, "poisson", "The mean Poisson loss.")
 Hinge = _simple("Hinge", L.hinge, "hinge", "The mean hinge loss.")
-SquaredHinge = _simple("SquaredHinge", L.squared_hinge, "squared_hinge",
-                       "The mean squared hinge loss.")
-CategoricalHinge = _simple("CategoricalHinge", L.categorical_hinge, "categorical_hinge",
-                           "The mean categorical hinge loss.")
+SquaredHinge = _simple("SquaredHinge", L.squared_hinge, "squared_hinge", "The mean squared hinge loss.")
+CategoricalHinge = _simple(
+    "CategoricalHinge", L.categorical_hinge, "categorical_hinge", "The mean categorical hinge loss."
+)
 
 
 class BinaryAccuracy(_Wrapped):
@@ -202,10 +220,8 @@ class BinaryCrossentropy(_Wrapped):
     _fn_ = staticmethod(L.binary_crossentropy)
     _fields = ("from_logits", "label_smoothing")
 
-    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
-                 label_smoothing=0):
-        super().__init__(name=name, dtype=dtype, from_logits=from_logits,
-                         label_smoothing=label_smoothing)
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0):
+        super().__init__(name=name, dtype=dtype, from_logits=from_logits, label_smoothing=label_smoothing)
 
 
 class CategoricalCrossentropy(_Wrapped):
@@ -215,10 +231,8 @@ class CategoricalCrossentropy(_Wrapped):
     _fn_ = staticmethod(L.categorical_crossentropy)
     _fields = ("from_logits", "label_smoothing", "axis")
 
-    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
-                 label_smoothing=0, axis=-1):
-        super().__init__(name=name, dtype=dtype, from_logits=from_logits,
-                         label_smoothing=label_smoothing, axis=axis)
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0, axis=-1):
+        super().__init__(name=name, dtype=dtype, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
 
 
 class SparseCategoricalCrossentropy(_Wrapped):
@@ -228,16 +242,15 @@ class SparseCategoricalCrossentropy(_Wrapped):
     _fn_ = staticmethod(L.sparse_categorical_crossentropy)
     _fields = ("from_logits", "ignore_class", "axis")
 
-    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
-                 ignore_class=None, axis=-1):
-        super().__init__(name=name, dtype=dtype, from_logits=from_logits,
-                         ignore_class=ignore_class, axis=axis)
+    def __init__(
+        self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False, ignore_class=None, axis=-1
+    ):
+        super().__init__(name=name, dtype=dtype, from_logits=from_logits, ignore_class=ignore_class, axis=axis)
 
     def values_and_mask(self, y_true, y_pred):
         from jnet.losses.functions import sparse_categorical_crossentropy_with_mask
 
-        return sparse_categorical_crossentropy_with_mask(
-            y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
+        return sparse_categorical_crossentropy_with_mask(y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
 
 
 class RootMeanSquaredError(Mean):

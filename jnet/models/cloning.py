@@ -48,16 +48,20 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     clone = _cloner(clone_function, call_function, recursive, {} if cache is None else cache)
     if isinstance(model, Sequential):
         if call_function is not None:
-            raise ValueError("clone_model: call_function is for functional models only; a Sequential model's "
-                             "layers are listed, not called, when it is made")
+            raise ValueError(
+                "clone_model: call_function is for functional models only; a Sequential model's "
+                "layers are listed, not called, when it is made"
+            )
         return _clone_sequential(model, clone, input_tensors)
     if isinstance(model, Model) and model._graph is not None and not model._is_subclassed():
         return _clone_functional(model, clone, call_function, input_tensors)
     if not isinstance(model, Model):
         raise ValueError(f"clone_model: model must be a jnet Model, got {type(model).__name__}")
     if clone_function is not None or input_tensors is not None or call_function is not None:
-        raise ValueError(f"clone_model: clone_function, input_tensors and call_function need a Sequential or "
-                         f"functional model; {type(model).__name__} is subclassed (it is rebuilt from its config)")
+        raise ValueError(
+            f"clone_model: clone_function, input_tensors and call_function need a Sequential or "
+            f"functional model; {type(model).__name__} is subclassed (it is rebuilt from its config)"
+        )
     return type(model).from_config(model.get_config())
 
 
@@ -73,8 +77,9 @@ def _cloner(clone_function, call_function, recursive, cache):
         if id(layer) not in cache:
             if recursive and isinstance(layer, Model) and layer._graph is not None and not layer._is_subclassed():
                 calls = None if isinstance(layer, Sequential) else call_function
-                cache[id(layer)] = clone_model(layer, clone_function=clone_function, call_function=calls,
-                                               recursive=True, cache=cache)
+                cache[id(layer)] = clone_model(
+                    layer, clone_function=clone_function, call_function=calls, recursive=True, cache=cache
+                )
             else:
                 cache[id(layer)] = fn(layer)
         return cache[id(layer)]
@@ -104,32 +109,42 @@ def _clone_functional(model, clone, call_function, input_tensors):
         if isinstance(input_tensors, dict):
             missing = [k for k in graph.input_keys or () if k not in input_tensors]
             if graph.input_keys is None or missing:
-                raise ValueError(f"clone_model: input_tensors must have the model's input keys "
-                                 f"{graph.input_keys}, got {sorted(input_tensors)}")
+                raise ValueError(
+                    f"clone_model: input_tensors must have the model's input keys "
+                    f"{graph.input_keys}, got {sorted(input_tensors)}"
+                )
             new_inputs = [input_tensors[k] for k in graph.input_keys]
         else:
             new_inputs = list(input_tensors) if isinstance(input_tensors, (list, tuple)) else [input_tensors]
         if len(new_inputs) != len(graph.inputs) or not all(is_symbolic(t) for t in new_inputs):
-            raise ValueError(f"clone_model: input_tensors must be {len(graph.inputs)} symbolic tensor(s) "
-                             f"(jnet.Input), got {input_tensors!r}")
+            raise ValueError(
+                f"clone_model: input_tensors must be {len(graph.inputs)} symbolic tensor(s) "
+                f"(jnet.Input), got {input_tensors!r}"
+            )
     new = {id(old): t for old, t in zip(graph.inputs, new_inputs)}
     for node in graph.nodes:
         if isinstance(node.layer, InputLayer):
             continue
         layer = clone(node.layer)
-        args, kw = jax.tree_util.tree_map(lambda t: new[id(t)] if is_symbolic(t) else t, (node.args, node.kwargs),
-                                          is_leaf=is_symbolic)
+        args, kw = jax.tree_util.tree_map(
+            lambda t: new[id(t)] if is_symbolic(t) else t, (node.args, node.kwargs), is_leaf=is_symbolic
+        )
         out = call_function(layer, *args, **kw) if call_function is not None else layer(*args, **kw)
         old_leaves = jax.tree_util.tree_leaves(node.outputs, is_leaf=is_symbolic)
         new_leaves = jax.tree_util.tree_leaves(out, is_leaf=is_symbolic)
         if len(old_leaves) != len(new_leaves):
-            raise ValueError(f"clone_model: the clone of {node.layer._label} returns {len(new_leaves)} output(s) "
-                             f"where the original returns {len(old_leaves)}")
+            raise ValueError(
+                f"clone_model: the clone of {node.layer._label} returns {len(new_leaves)} output(s) "
+                f"where the original returns {len(old_leaves)}"
+            )
         new.update({id(o): n for o, n in zip(old_leaves, new_leaves)})
     outputs = [new[id(t)] for t in graph.outputs]
-    return Model(_structured(new_inputs, graph.input_kind, graph.input_keys),
-                 _structured(outputs, graph.output_kind, graph.output_keys), name=model.name,
-                 trainable=model.trainable)
+    return Model(
+        _structured(new_inputs, graph.input_kind, graph.input_keys),
+        _structured(outputs, graph.output_kind, graph.output_keys),
+        name=model.name,
+        trainable=model.trainable,
+    )
 
 
 def _structured(tensors, kind, keys):

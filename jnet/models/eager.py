@@ -24,7 +24,7 @@ from jnet.utils import rng as jrng
 
 __all__ = ["compiled_call"]
 
-_EAGER = object()   # a signature whose call runs eagerly
+_EAGER = object()  # a signature whose call runs eagerly
 
 
 class _UnboundReads:
@@ -64,8 +64,12 @@ def compiled_call(model, args, kwargs, training, mask, rng):
     or `(False, None)` when the call must run eagerly."""
     variables = model.weights
     layers = _nested_layers(model, [], {id(model)})
-    key = (bool(training), _signature((args, kwargs, mask, rng)),
-           tuple(layer.trainable for layer in layers), tuple(id(v) for v in variables))
+    key = (
+        bool(training),
+        _signature((args, kwargs, mask, rng)),
+        tuple(layer.trainable for layer in layers),
+        tuple(id(v) for v in variables),
+    )
     cache = model.__dict__.setdefault("_eager_cache", {})
     entry = cache.get(key)
     if entry is _EAGER:
@@ -93,7 +97,7 @@ def _make(model, variables, training):
 
     def run(values, args, kwargs, mask, rng):
         reads = _UnboundReads(bound_ids)
-        sentinel = {"key": jax.random.key(0), "counts": {}}   # catches eager SeedGenerator draws
+        sentinel = {"key": jax.random.key(0), "counts": {}}  # catches eager SeedGenerator draws
         count = jrng._state["count"]
         stack = _stack()
         stack.insert(0, reads)
@@ -106,8 +110,12 @@ def _make(model, variables, training):
         finally:
             stack.remove(reads)
             jrandom._scopes().remove(sentinel)
-        if reads.seen or sentinel["counts"] or jrng._state["count"] != count \
-                or any(vid not in bound_ids for vid in assigned):
+        if (
+            reads.seen
+            or sentinel["counts"]
+            or jrng._state["count"] != count
+            or any(vid not in bound_ids for vid in assigned)
+        ):
             raise _NotCompilable
         return outputs, {bound_ids[vid]: value for vid, value in assigned.items()}, losses
 

@@ -26,12 +26,16 @@ def _flatten_io(structure, what: str):
     if isinstance(structure, dict):
         for k, v in structure.items():
             if not is_symbolic(v):
-                raise TypeError(f"Model {what}['{k}'] must be a symbolic tensor (from jnet.Input or a layer call), got {type(v).__name__}")
+                raise TypeError(
+                    f"Model {what}['{k}'] must be a symbolic tensor (from jnet.Input or a layer call), got {type(v).__name__}"
+                )
         return list(structure.values()), list(structure.keys()), "dict"
     if isinstance(structure, (list, tuple)):
         for i, v in enumerate(structure):
             if not is_symbolic(v):
-                raise TypeError(f"Model {what}[{i}] must be a symbolic tensor (from jnet.Input or a layer call), got {type(v).__name__}")
+                raise TypeError(
+                    f"Model {what}[{i}] must be a symbolic tensor (from jnet.Input or a layer call), got {type(v).__name__}"
+                )
         return list(structure), None, "list"
     raise TypeError(f"Model {what} must be a symbolic tensor, a list or a dict of them, got {type(structure).__name__}")
 
@@ -57,8 +61,11 @@ def assign_names(layers, owner_label="Model"):
             )
         taken[layer.name] = layer
     for layer in fresh:
-        base = "input_layer" if isinstance(layer, InputLayer) else (
-            layer.__dict__.get("_default_name") or to_snake_case(type(layer).__name__))
+        base = (
+            "input_layer"
+            if isinstance(layer, InputLayer)
+            else (layer.__dict__.get("_default_name") or to_snake_case(type(layer).__name__))
+        )
         if layer._name_fixed:
             base = layer.name
         name = next(n for n in itertools.chain([base], (f"{base}_{i}" for i in itertools.count(1))) if n not in taken)
@@ -104,7 +111,9 @@ class Graph:
         self.outputs, self.output_keys, self.output_kind = _flatten_io(outputs, "outputs")
         for i, t in enumerate(self.inputs):
             if not isinstance(t.node.layer, InputLayer):
-                raise ValueError(f"{owner_label}: inputs[{i}] must come from jnet.Input, got the output of {t.node.layer._label}")
+                raise ValueError(
+                    f"{owner_label}: inputs[{i}] must come from jnet.Input, got the output of {t.node.layer._label}"
+                )
         self.nodes = self._sort()
         self.layers = self._unique_layers()
         self._assign_names()
@@ -173,7 +182,10 @@ class Graph:
     def input_specs(self, fill=None):
         """Specs of what the compiled graph is fed per input (a string input: its string
         layer's output); `fill` replaces unknown axes (None keeps them)."""
-        return [jax.ShapeDtypeStruct(tuple(fill if (d is None and fill is not None) else d for d in t.shape), t.dtype) for t in self.feeds]
+        return [
+            jax.ShapeDtypeStruct(tuple(fill if (d is None and fill is not None) else d for d in t.shape), t.dtype)
+            for t in self.feeds
+        ]
 
     # ------------------------------------------------------------------ running
 
@@ -217,7 +229,9 @@ class Graph:
         """The mask tree matching the node's first argument (None when nothing is masked)."""
         if not node.args:
             return None
-        tree = jax.tree_util.tree_map(lambda x: masks.get(id(x)) if is_symbolic(x) else None, node.args[0], is_leaf=is_symbolic)
+        tree = jax.tree_util.tree_map(
+            lambda x: masks.get(id(x)) if is_symbolic(x) else None, node.args[0], is_leaf=is_symbolic
+        )
         if all(m is None for m in jax.tree_util.tree_leaves(tree, is_leaf=lambda m: m is None)):
             return None
         return tree
@@ -272,9 +286,12 @@ class Graph:
         layers = []
         for layer in self.layers:
             calls = [
-                {"args": jax.tree_util.tree_map(ref, list(n.args), is_leaf=is_symbolic),
-                 "kwargs": jax.tree_util.tree_map(ref, n.kwargs, is_leaf=is_symbolic)}
-                for n in self.nodes if n.layer is layer and not isinstance(layer, InputLayer)
+                {
+                    "args": jax.tree_util.tree_map(ref, list(n.args), is_leaf=is_symbolic),
+                    "kwargs": jax.tree_util.tree_map(ref, n.kwargs, is_leaf=is_symbolic),
+                }
+                for n in self.nodes
+                if n.layer is layer and not isinstance(layer, InputLayer)
             ]
             layers.append({**serialize(layer), "name": layer.name, "inbound_nodes": calls})
 
@@ -284,8 +301,12 @@ class Graph:
 
         return {
             "layers": layers,
-            "input_layers": io(self.inputs, self.input_keys) if self.input_kind != "single" else io(self.inputs, None)[0],
-            "output_layers": io(self.outputs, self.output_keys) if self.output_kind != "single" else io(self.outputs, None)[0],
+            "input_layers": io(self.inputs, self.input_keys)
+            if self.input_kind != "single"
+            else io(self.inputs, None)[0],
+            "output_layers": io(self.outputs, self.output_keys)
+            if self.output_kind != "single"
+            else io(self.outputs, None)[0],
             "input_kind": self.input_kind,
             "output_kind": self.output_kind,
         }
@@ -297,7 +318,9 @@ class Graph:
 
         created = {}  # layer name -> (layer, list of node outputs)
         for entry in config["layers"]:
-            layer = deserialize({"class_name": entry["class_name"], "config": entry["config"]}, custom_objects, safe_mode)
+            layer = deserialize(
+                {"class_name": entry["class_name"], "config": entry["config"]}, custom_objects, safe_mode
+            )
             layer.name = entry["name"]
             layer._name_fixed = True
             created[entry["name"]] = (layer, [], entry)

@@ -113,26 +113,35 @@ def read_weights_group(group, model, label, skip_mismatch=False) -> list:
     if len(saved) != len(layers):
         raise CheckpointError(
             f"{label!r} holds weights for {len(saved)} layer(s) ({', '.join(n for n, _, _ in saved)}); "
-            f"{model._label} has {len(layers)} layer(s) with weights ({', '.join(layer.name for layer in layers)}).")
+            f"{model._label} has {len(layers)} layer(s) with weights ({', '.join(layer.name for layer in layers)})."
+        )
     pairs, problems = [], []
     for layer, (name, arrays, weight_names) in zip(layers, saved):
         targets = _legacy_weights(layer)
         if len(targets) != len(arrays):
-            problems.append(f"  layer {layer.name!r} (file: {name!r}) expects {len(targets)} weight(s), "
-                            f"the file has {len(arrays)}")
+            problems.append(
+                f"  layer {layer.name!r} (file: {name!r}) expects {len(targets)} weight(s), the file has {len(arrays)}"
+            )
             continue
         for v, arr, wname in zip(targets, arrays, weight_names):
             if tuple(arr.shape) != tuple(v.shape):
-                problems.append(f"  {layer.name}/{v.path} (file: {name}/{wname}): the model expects shape "
-                                f"{tuple(v.shape)}, the file has {arr.shape}")
+                problems.append(
+                    f"  {layer.name}/{v.path} (file: {name}/{wname}): the model expects shape "
+                    f"{tuple(v.shape)}, the file has {arr.shape}"
+                )
             else:
                 pairs.append((v, arr))
     if problems and not skip_mismatch:
-        raise CheckpointError(f"The HDF5 file {label!r} does not match {model._label} ({len(problems)} problem(s)):\n"
-                              + "\n".join(problems[:50]) + "\nPass skip_mismatch=True to load only the matching weights.")
+        raise CheckpointError(
+            f"The HDF5 file {label!r} does not match {model._label} ({len(problems)} problem(s)):\n"
+            + "\n".join(problems[:50])
+            + "\nPass skip_mismatch=True to load only the matching weights."
+        )
     if problems:
-        warnings.warn(f"Skipped {len(problems)} mismatched weight(s) while loading {label!r}:\n" + "\n".join(problems[:50]),
-                      stacklevel=3)
+        warnings.warn(
+            f"Skipped {len(problems)} mismatched weight(s) while loading {label!r}:\n" + "\n".join(problems[:50]),
+            stacklevel=3,
+        )
     return pairs
 
 
@@ -219,8 +228,16 @@ def read_train_state(group, model, label):
     entries = json.loads(_text(sub.attrs["manifest"]))
     arrays = [np.asarray(sub[str(n)]) for n in range(len(entries))]
     e_vars, a_vars = encode_tree(model.current_variables(), prefix="train_state/")
-    model.set_train_state(fill_tree(model.get_train_state(), entries + e_vars, arrays + a_vars, prefix="train_state/",
-                                    what="compiled model's train state", source=f"file {label!r}"))
+    model.set_train_state(
+        fill_tree(
+            model.get_train_state(),
+            entries + e_vars,
+            arrays + a_vars,
+            prefix="train_state/",
+            what="compiled model's train state",
+            source=f"file {label!r}",
+        )
+    )
 
 
 def _weights_root(f):
@@ -252,8 +269,10 @@ def load_legacy_h5_model(filepath, custom_objects=None, compile=True, safe_mode=
     label = os.fspath(filepath)
     with open_h5(filepath) as f:
         if f.attrs.get("model_config") is None:
-            raise CheckpointError(f"{label!r} holds weights only (no model_config): build the model with code and "
-                                  "call model.load_weights(path).")
+            raise CheckpointError(
+                f"{label!r} holds weights only (no model_config): build the model with code and "
+                "call model.load_weights(path)."
+            )
         version = str(_text(f.attrs.get("keras_version", "2")))
         if version.split(".")[0].isdigit() and int(version.split(".")[0]) > 3:
             raise CheckpointError(f"{label!r} was written by Keras {version}, newer than the formats jnet reads.")

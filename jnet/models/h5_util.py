@@ -42,8 +42,10 @@ def open_h5(filepath):
         if not os.path.exists(path):
             raise CheckpointError(f"No weights file at {path!r}: the file does not exist.")
         if not h5py.is_hdf5(path):
-            raise CheckpointError(f"{path!r} is not an HDF5 file (truncated, or written in another format), "
-                                  "though its name promises Keras's HDF5 format.")
+            raise CheckpointError(
+                f"{path!r} is not an HDF5 file (truncated, or written in another format), "
+                "though its name promises Keras's HDF5 format."
+            )
     try:
         f = h5py.File(path, "r")
     except OSError as err:

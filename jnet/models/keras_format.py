@@ -52,11 +52,20 @@ def _kerasify(value):
     if "class_name" in out and "config" in out and "module" not in out:
         family = _builtin_family(out["class_name"])
         if family is not None:  # jnet's short form (a wrapper's `layer`, an optimizer)
-            out = {"module": f"jnet.{family}", "class_name": out["class_name"], "config": out["config"],
-                   "registered_name": None}
+            out = {
+                "module": f"jnet.{family}",
+                "class_name": out["class_name"],
+                "config": out["config"],
+                "registered_name": None,
+            }
     module = out.get("module")
-    if "class_name" in out and isinstance(module, str) and module.startswith("jnet") and out.get("registered_name") is None:
-        out["module"] = "keras" + module[len("jnet"):]
+    if (
+        "class_name" in out
+        and isinstance(module, str)
+        and module.startswith("jnet")
+        and out.get("registered_name") is None
+    ):
+        out["module"] = "keras" + module[len("jnet") :]
         inner = out.get("config")
         if isinstance(inner, dict):
             for key in ("input_shape", "input_dim"):
@@ -80,10 +89,20 @@ def _builtin_family(name) -> str | None:
 
 
 def _input_entry(tensor, name):
-    return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "name": name,
-            "config": {"batch_shape": list(tensor.shape), "dtype": dtype_name(tensor.dtype),
-                       "sparse": False, "ragged": False, "name": name},
-            "inbound_nodes": []}
+    return {
+        "module": "keras.layers",
+        "class_name": "InputLayer",
+        "registered_name": None,
+        "name": name,
+        "config": {
+            "batch_shape": list(tensor.shape),
+            "dtype": dtype_name(tensor.dtype),
+            "sparse": False,
+            "ragged": False,
+            "name": name,
+        },
+        "inbound_nodes": [],
+    }
 
 
 def _layer_entry(layer):
@@ -115,9 +134,14 @@ def _model_class():
 def _tensor_ref(t, node_index):
     # A Keras functional model owns a node of its own (index 0) before any call of it.
     offset = 1 if type(t.node.layer) is _model_class() and _is_graph_model(t.node.layer) else 0
-    return {"class_name": "__keras_tensor__",
-            "config": {"shape": list(t.shape), "dtype": dtype_name(t.dtype),
-                       "keras_history": [t.node.layer.name, node_index[id(t.node)] + offset, t.index]}}
+    return {
+        "class_name": "__keras_tensor__",
+        "config": {
+            "shape": list(t.shape),
+            "dtype": dtype_name(t.dtype),
+            "keras_history": [t.node.layer.name, node_index[id(t.node)] + offset, t.index],
+        },
+    }
 
 
 def _functional_config(model) -> dict:
@@ -139,9 +163,14 @@ def _functional_config(model) -> dict:
             node = next(n for n in graph.nodes if n.layer is layer)
             layers.append(_input_entry(node.outputs, layer.name))
             continue
-        calls = [{"args": jax.tree_util.tree_map(ref, list(n.args), is_leaf=is_symbolic),
-                  "kwargs": jax.tree_util.tree_map(ref, dict(n.kwargs), is_leaf=is_symbolic)}
-                 for n in graph.nodes if n.layer is layer]
+        calls = [
+            {
+                "args": jax.tree_util.tree_map(ref, list(n.args), is_leaf=is_symbolic),
+                "kwargs": jax.tree_util.tree_map(ref, dict(n.kwargs), is_leaf=is_symbolic),
+            }
+            for n in graph.nodes
+            if n.layer is layer
+        ]
         layers.append({**_layer_entry(layer), "name": layer.name, "inbound_nodes": calls})
 
     def io(tensors, keys, kind):
@@ -150,9 +179,13 @@ def _functional_config(model) -> dict:
             return refs[0]
         return dict(zip(keys, refs)) if keys else refs
 
-    return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": io(graph.inputs, graph.input_keys, graph.input_kind),
-            "output_layers": io(graph.outputs, graph.output_keys, graph.output_kind)}
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "layers": layers,
+        "input_layers": io(graph.inputs, graph.input_keys, graph.input_kind),
+        "output_layers": io(graph.outputs, graph.output_keys, graph.output_kind),
+    }
 
 
 def model_to_keras_config(model, compile_config=True) -> dict:
@@ -163,13 +196,26 @@ def model_to_keras_config(model, compile_config=True) -> dict:
     if isinstance(model, Sequential) and model._graph is not None:
         inp = model._graph.inputs[0]
         layers = [_input_entry(inp, model._graph.layers[0].name)] + [_layer_entry(layer) for layer in model.layers]
-        config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
-                  "config": {"name": model.name, "trainable": model.trainable, "layers": layers,
-                             "build_input_shape": list(inp.shape)},
-                  "build_config": {"input_shape": list(inp.shape)}}
+        config = {
+            "module": "keras",
+            "class_name": "Sequential",
+            "registered_name": None,
+            "config": {
+                "name": model.name,
+                "trainable": model.trainable,
+                "layers": layers,
+                "build_input_shape": list(inp.shape),
+            },
+            "build_config": {"input_shape": list(inp.shape)},
+        }
     elif _is_graph_model(model) and type(model) is _model_class():
-        config = {"module": "keras.src.models.functional", "class_name": "Functional", "registered_name": None,
-                  "config": _functional_config(model), "build_config": None}
+        config = {
+            "module": "keras.src.models.functional",
+            "class_name": "Functional",
+            "registered_name": None,
+            "config": _functional_config(model),
+            "build_config": None,
+        }
     else:  # a subclassed model: its own get_config, rebuilt from build_config
         config = _kerasify(serialize_keras_object(model))
         config.pop("compile_config", None)
@@ -179,8 +225,16 @@ def model_to_keras_config(model, compile_config=True) -> dict:
 
 
 # Keras's `Model.compile` arguments; jnet's other compile settings are left out when unset.
-_KERAS_COMPILE_KEYS = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
-                       "steps_per_execution", "jit_compile")
+_KERAS_COMPILE_KEYS = (
+    "optimizer",
+    "loss",
+    "loss_weights",
+    "metrics",
+    "weighted_metrics",
+    "run_eagerly",
+    "steps_per_execution",
+    "jit_compile",
+)
 
 
 def _keras_compile_config(model) -> dict:
@@ -201,8 +255,11 @@ def save_keras_archive(model, filepath):
     from jnet.models.h5_util import atomic_file
 
     config = model_to_keras_config(model)
-    metadata = {"keras_version": KERAS_VERSION, "jnet_version": jnet_version,
-                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    metadata = {
+        "keras_version": KERAS_VERSION,
+        "jnet_version": jnet_version,
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+    }
     import h5py
 
     from jnet.models.h5_format import write_train_state
@@ -257,7 +314,7 @@ def _build_functional(config, custom_objects, safe_mode):
     import jnet
     from jnet.core.symbolic import is_symbolic
 
-    made = {}      # layer name -> (layer, [outputs of each call])
+    made = {}  # layer name -> (layer, [outputs of each call])
     pending, functional, legacy = {}, set(), False
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
@@ -318,8 +375,12 @@ def _build_functional(config, custom_objects, safe_mode):
         # tf.keras listed a single input or output as a list of one
         return out[0] if legacy and len(out) == 1 else out
 
-    return jnet.Model(io(config["input_layers"]), io(config["output_layers"]), name=config.get("name"),
-                      trainable=config.get("trainable", True))
+    return jnet.Model(
+        io(config["input_layers"]),
+        io(config["output_layers"]),
+        name=config.get("name"),
+        trainable=config.get("trainable", True),
+    )
 
 
 def _legacy_ref(ref):
@@ -327,7 +388,9 @@ def _legacy_ref(ref):
 
 
 def _is_legacy_ref(x) -> bool:
-    return isinstance(x, list) and len(x) in (3, 4) and isinstance(x[0], str) and all(isinstance(i, int) for i in x[1:3])
+    return (
+        isinstance(x, list) and len(x) in (3, 4) and isinstance(x[0], str) and all(isinstance(i, int) for i in x[1:3])
+    )
 
 
 def _modern_node(node):
@@ -356,8 +419,16 @@ def _build_sequential(config, custom_objects, safe_mode):
             shape = inner.get("batch_input_shape") or inner.get("batch_shape")
             if shape is not None and not model.layers and getattr(model, "_input", None) is None:
                 # tf.keras put the input shape on the first layer's config
-                model.add(jnet.Input(batch_shape=tuple(shape), dtype=inner.get("dtype") if isinstance(inner.get("dtype"), str) else None))
-            entry = {**entry, "config": {k: v for k, v in inner.items() if k not in ("batch_input_shape", "batch_shape")}}
+                model.add(
+                    jnet.Input(
+                        batch_shape=tuple(shape),
+                        dtype=inner.get("dtype") if isinstance(inner.get("dtype"), str) else None,
+                    )
+                )
+            entry = {
+                **entry,
+                "config": {k: v for k, v in inner.items() if k not in ("batch_input_shape", "batch_shape")},
+            }
             model.add(build_object(entry, custom_objects, safe_mode))
     if not model.built and config.get("build_input_shape") is not None:
         model.build(tuple(config["build_input_shape"]))
@@ -378,20 +449,29 @@ def build_object(config, custom_objects=None, safe_mode=True):
         from jnet.layers.op_layer import OpLayer
 
         return OpLayer(op=to_snake_case(name), name=own.get("name"))
-    if name in _MODEL_CLASSES and (module is None or is_keras_module(module) or module.startswith("jnet")) \
-            and config.get("registered_name") in (None, name):
+    if (
+        name in _MODEL_CLASSES
+        and (module is None or is_keras_module(module) or module.startswith("jnet"))
+        and config.get("registered_name") in (None, name)
+    ):
         if name == "Sequential":
             return _build_sequential(own, custom_objects, safe_mode)
         if "layers" in own:
             return _build_functional(own, custom_objects, safe_mode)
-    obj = deserialize_keras_object({k: v for k, v in config.items() if k not in ("build_config", "compile_config",
-                                                                                  "name", "inbound_nodes")},
-                                   custom_objects=custom_objects, safe_mode=safe_mode)
+    obj = deserialize_keras_object(
+        {k: v for k, v in config.items() if k not in ("build_config", "compile_config", "name", "inbound_nodes")},
+        custom_objects=custom_objects,
+        safe_mode=safe_mode,
+    )
     if isinstance(name, str) and name != type(obj).__name__ and hasattr(obj, "__dict__"):
         obj.__dict__["_keras_class_name"] = name  # its weights-file path follows Keras's class name
     build_config = config.get("build_config")
-    if build_config and hasattr(obj, "build_from_config") and not getattr(obj, "built", False) and \
-            hasattr(obj, "_graph"):
+    if (
+        build_config
+        and hasattr(obj, "build_from_config")
+        and not getattr(obj, "built", False)
+        and hasattr(obj, "_graph")
+    ):
         obj.build_from_config(build_config)
     return obj
 
@@ -404,16 +484,19 @@ def _open_archive(filepath):
     if not os.path.exists(label):
         raise CheckpointError(f"No Keras archive at {label!r}: the file does not exist.")
     if not zipfile.is_zipfile(label):
-        raise CheckpointError(f"{label!r} is not a Keras archive (not a zip file: truncated, or another format "
-                              "under the .keras suffix).")
+        raise CheckpointError(
+            f"{label!r} is not a Keras archive (not a zip file: truncated, or another format under the .keras suffix)."
+        )
     try:
         with zipfile.ZipFile(label) as zf:
             infos = {i.filename: i for i in zf.infolist()}
             check_member_sizes(zf, label, MAX_MEMBER_BYTES)
             if CONFIG_NAME not in infos:
                 if "jnet.json" in infos:
-                    raise CheckpointError(f"{label!r} is a jnet checkpoint of an older jnet, not a Keras archive: "
-                                          "rename it without the .keras suffix to load it.")
+                    raise CheckpointError(
+                        f"{label!r} is a jnet checkpoint of an older jnet, not a Keras archive: "
+                        "rename it without the .keras suffix to load it."
+                    )
                 raise CheckpointError(f"{label!r} is not a Keras archive: it has no {CONFIG_NAME}.")
 
             def read(name, limit):

@@ -25,8 +25,12 @@ from jnet.layers.base import Layer, to_snake_case
 
 # jnet built-ins' attribute names -> the attribute Keras holds the same sublayer under.
 _KERAS_ATTR = {
-    "_cell": "cell", "_forward": "forward_layer", "_backward": "backward_layer",
-    "_query_dense": "query_dense", "_key_dense": "key_dense", "_value_dense": "value_dense",
+    "_cell": "cell",
+    "_forward": "forward_layer",
+    "_backward": "backward_layer",
+    "_query_dense": "query_dense",
+    "_key_dense": "key_dense",
+    "_value_dense": "value_dense",
     "_output_dense": "output_dense",
 }
 _SKIP = ("_inbound_nodes", "_graph", "_layers", "_own_vars")
@@ -130,8 +134,9 @@ def current_values(model) -> dict:
 
     model._materialize()
     tree, values = model._variable_tree(), model.current_variables()
-    pairs = jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda v, a: (v, a), tree, values),
-                                      is_leaf=lambda x: isinstance(x, tuple))
+    pairs = jax.tree_util.tree_leaves(
+        jax.tree_util.tree_map(lambda v, a: (v, a), tree, values), is_leaf=lambda x: isinstance(x, tuple)
+    )
     return {id(v): a for v, a in pairs}
 
 
@@ -170,11 +175,16 @@ def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> list:
     if problems and not skip_mismatch:
         raise CheckpointError(
             f"The Keras weights file {label!r} does not match {model._label} ({len(problems)} mismatched "
-            "path(s)):\n" + "\n".join(problems[:50]) + ("\n  ..." if len(problems) > 50 else "")
-            + "\nPass skip_mismatch=True to load only the matching weights.")
+            "path(s)):\n"
+            + "\n".join(problems[:50])
+            + ("\n  ..." if len(problems) > 50 else "")
+            + "\nPass skip_mismatch=True to load only the matching weights."
+        )
     if problems:
-        warnings.warn(f"Skipped {len(problems)} mismatched weight(s) while loading {label!r}:\n"
-                      + "\n".join(problems[:50]), stacklevel=3)
+        warnings.warn(
+            f"Skipped {len(problems)} mismatched weight(s) while loading {label!r}:\n" + "\n".join(problems[:50]),
+            stacklevel=3,
+        )
     return pairs
 
 

@@ -49,8 +49,11 @@ def _is_slot_tree(x, params_def) -> bool:
 
 def _slot_trees(opt_state, params_def) -> list:
     found = []
-    jax.tree_util.tree_map(lambda x: found.append(x) if _is_slot_tree(x, params_def) else None, opt_state,
-                           is_leaf=lambda x: _is_slot_tree(x, params_def))
+    jax.tree_util.tree_map(
+        lambda x: found.append(x) if _is_slot_tree(x, params_def) else None,
+        opt_state,
+        is_leaf=lambda x: _is_slot_tree(x, params_def),
+    )
     return found
 
 
@@ -71,8 +74,12 @@ def keras_optimizer_arrays(model) -> list | None:
     return out
 
 
-_SLOT_NAMES = {"Adam": ("momentum", "velocity"), "AdamW": ("momentum", "velocity"), "SGD": ("momentum",),
-               "RMSprop": ("velocity",)}
+_SLOT_NAMES = {
+    "Adam": ("momentum", "velocity"),
+    "AdamW": ("momentum", "velocity"),
+    "SGD": ("momentum",),
+    "RMSprop": ("velocity",),
+}
 
 
 def keras_optimizer_names(model) -> list:
@@ -81,7 +88,7 @@ def keras_optimizer_names(model) -> list:
     the values by position, the names only keep the datasets apart."""
     optimizer = model.optimizer
     prefix = getattr(optimizer, "name", None) or to_snake_case(type(optimizer).__name__)
-    slots = _SLOT_NAMES.get(type(optimizer).__name__, ())[:_slot_count(optimizer) or 0]
+    slots = _SLOT_NAMES.get(type(optimizer).__name__, ())[: _slot_count(optimizer) or 0]
     names = [f"{prefix}/iteration", f"{prefix}/learning_rate"]
     for v in model.trainable_weights:
         names.extend(f"{prefix}/{v.path.replace('/', '_')}_{slot}" for slot in slots)
@@ -120,8 +127,10 @@ def restore_keras_optimizer(model, arrays: list, label: str) -> bool:
             if problem:
                 break
     if problem is not None:
-        warnings.warn(f"{label}: the optimizer state was not restored ({problem}); training resumes with fresh "
-                      "optimizer slots.", stacklevel=3)
+        warnings.warn(
+            f"{label}: the optimizer state was not restored ({problem}); training resumes with fresh optimizer slots.",
+            stacklevel=3,
+        )
         return False
     steps = int(np.asarray(arrays[0]))
     new_trees = iter([jax.tree_util.tree_unflatten(params_def, f) for f in new_flats])

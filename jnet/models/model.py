@@ -83,9 +83,13 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         self.__dict__.setdefault("_out_structure", None)
         self._init_tracking()
         self._auto_named = name is None
-        self.name = name or ("sequential" if type(self).__name__ == "Sequential" else
-                             "model" if type(self) is Model or not self._is_subclassed() and type(self).__module__.startswith("jnet.")
-                             else _snake(type(self).__name__))
+        self.name = name or (
+            "sequential"
+            if type(self).__name__ == "Sequential"
+            else "model"
+            if type(self) is Model or not self._is_subclassed() and type(self).__module__.startswith("jnet.")
+            else _snake(type(self).__name__)
+        )
         self.trainable = trainable
         self.dtype = dtype
         self.input_shape = None
@@ -101,7 +105,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
 
     def call(self, *inputs, training=False, mask=None):
         """Run the graph (graph models); subclasses write their own."""
-        scope = current_scope()   # inside stateless_call: dropout keys come from the call's rng
+        scope = current_scope()  # inside stateless_call: dropout keys come from the call's rng
         return self._run(inputs, training, scope.next_rng() if scope is not None else None, mask)[0]
 
     # ------------------------------------------------------------------ structure
@@ -242,9 +246,12 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         if len(specs) == 1 and isinstance(specs[0], (list, tuple)) and not is_spec_leaf(specs[0]):
             specs = (list(specs[0]),)
         unknown_batch = jax.tree_util.tree_map(
-            lambda s: jax.ShapeDtypeStruct((None,) + tuple(s.shape[1:]), s.dtype), specs, is_leaf=is_spec_leaf)
+            lambda s: jax.ShapeDtypeStruct((None,) + tuple(s.shape[1:]), s.dtype), specs, is_leaf=is_spec_leaf
+        )
         if type(self).build is not Model.build:
-            self._build_shapes = [tuple(s.shape) for s in jax.tree_util.tree_leaves(unknown_batch, is_leaf=is_spec_leaf)]
+            self._build_shapes = [
+                tuple(s.shape) for s in jax.tree_util.tree_leaves(unknown_batch, is_leaf=is_spec_leaf)
+            ]
             type(self).build(self, *self._build_arguments(unknown_batch, {}))
         self.built = True
         out = self.output_spec(*unknown_batch)
@@ -274,6 +281,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     def apply_with_losses(self, variables, *inputs, training=False, rng=None):
         """`(outputs, new_state, losses)`: like `apply`, plus the scalars layers added with
         `add_loss` or their `activity_regularizer` during the call."""
+
         def run():
             if self._graph is None:
                 self._ensure_graph(inputs)
@@ -322,7 +330,8 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
             if missing or extra:
                 raise ValueError(
                     f"{self._label}: input dict keys {sorted(given)} do not match the model's inputs {names}"
-                    + (f"; missing {missing}" if missing else "") + (f"; unexpected {extra}" if extra else "")
+                    + (f"; missing {missing}" if missing else "")
+                    + (f"; unexpected {extra}" if extra else "")
                 )
             return [given[k] for k in names]
         if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) and n > 1:
@@ -379,19 +388,23 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         """Build the model for inputs of `input_shape` (batch axis included; Keras `build`)."""
         if input_shape is not None and not self.built:
             shapes = input_shape if isinstance(input_shape, list) else [input_shape]
-            self._ensure_graph(tuple(jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in s), jnp.float32)
-                                     for s in shapes))
+            self._ensure_graph(
+                tuple(jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in s), jnp.float32) for s in shapes)
+            )
         elif input_shape is not None and self._graph is not None:
             # Keras refuses to rebuild a Sequential for another shape; jnet checks every graph model.
             shapes = input_shape if isinstance(input_shape, list) else [input_shape]
             known = [tuple(t.shape) for t in self._graph.inputs]
             ok = len(shapes) == len(known) and all(
                 len(s) == len(k) and all(a is None or b is None or a == b for a, b in zip(s, k))
-                for s, k in zip(shapes, known))
+                for s, k in zip(shapes, known)
+            )
             if not ok:
                 known = known[0] if len(known) == 1 else known
-                raise ValueError(f"{self._label} is already built for input shape(s) {known}; it cannot be built "
-                                 f"with input_shape {input_shape}")
+                raise ValueError(
+                    f"{self._label} is already built for input shape(s) {known}; it cannot be built "
+                    f"with input_shape {input_shape}"
+                )
         self._require_built()
         self._materialize()
 
@@ -476,7 +489,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         if not all(isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) for a in leaves):
             return False, None
         if not all(v.initialized for v in self.weights):
-            self._materialize()   # before the call's key is drawn, as the layer-by-layer call does
+            self._materialize()  # before the call's key is drawn, as the layer-by-layer call does
         training = bool(kwargs.get("training") or False)
         rng = kwargs.get("rng")
         count = jrng._state["count"]
@@ -484,7 +497,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
             rng = jrng.next_key()
         done, out = compiled_call(self, args, {}, training, mask, rng)
         if not done:
-            jrng._state["count"] = count   # the eager call draws the same key
+            jrng._state["count"] = count  # the eager call draws the same key
         return done, out
 
     # ------------------------------------------------------------------ config
@@ -492,9 +505,11 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     def get_config(self) -> dict:
         if self._graph is None or (self._is_subclassed() and type(self).get_config is not Model.get_config):
             if type(self).get_config is Model.get_config and self._is_subclassed():
-                raise TypeError(f"{type(self).__name__} is a subclassed model: define get_config() (and, if "
-                                "__init__ takes arguments, from_config) to save its architecture, or use "
-                                "save_weights / load_weights")
+                raise TypeError(
+                    f"{type(self).__name__} is a subclassed model: define get_config() (and, if "
+                    "__init__ takes arguments, from_config) to save its architecture, or use "
+                    "save_weights / load_weights"
+                )
             return {"name": self.name, "trainable": self.trainable}
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype, **self._graph.get_config()}
 
@@ -502,8 +517,13 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     def from_config(cls, config, custom_objects=None, safe_mode=True):
         if "layers" in config and "input_layers" in config:
             inputs, outputs = Graph.from_config(config, custom_objects, safe_mode)
-            return cls(inputs=inputs, outputs=outputs, name=config.get("name"),
-                       trainable=config.get("trainable", True), dtype=config.get("dtype"))
+            return cls(
+                inputs=inputs,
+                outputs=outputs,
+                name=config.get("name"),
+                trainable=config.get("trainable", True),
+                dtype=config.get("dtype"),
+            )
         return cls(**config)
 
     def __repr__(self):

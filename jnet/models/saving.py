@@ -78,8 +78,10 @@ class SavingMixin:
         _check_overwrite(filepath, overwrite)
         kind = file_kind(filepath)
         if kind == "keras":
-            raise ValueError(f"Model.save_weights: {os.fspath(filepath)!r} names a whole-model .keras archive; "
-                             "save weights to a .weights.h5 file (Keras's), or use model.save for .keras.")
+            raise ValueError(
+                f"Model.save_weights: {os.fspath(filepath)!r} names a whole-model .keras archive; "
+                "save weights to a .weights.h5 file (Keras's), or use model.save for .keras."
+            )
         if kind == "weights.h5":
             from jnet.models.keras_h5 import save_weights_h5
 
@@ -115,8 +117,15 @@ class SavingMixin:
 
             return load_weights_from_archive(self, filepath, skip_mismatch=skip_mismatch)
         meta, entries, arrays = read_checkpoint(filepath)
-        new = fill_tree(self.current_variables(), entries, arrays, prefix="variables/", what=self._label,
-                        skip_mismatch=skip_mismatch, source=f"checkpoint {os.fspath(filepath)!r}")
+        new = fill_tree(
+            self.current_variables(),
+            entries,
+            arrays,
+            prefix="variables/",
+            what=self._label,
+            skip_mismatch=skip_mismatch,
+            source=f"checkpoint {os.fspath(filepath)!r}",
+        )
         self.assign_variables(new)
 
     def to_json(self, **kwargs):
@@ -160,12 +169,14 @@ class SavingMixin:
 
             return save_legacy_h5(self, filepath, include_optimizer=include_optimizer)
         if kind == "weights.h5":
-            raise ValueError(f"Model.save: {os.fspath(filepath)!r} names a weights file (.weights.h5); "
-                             "use save_weights, or save to a .keras file for the whole model.")
+            raise ValueError(
+                f"Model.save: {os.fspath(filepath)!r} names a weights file (.weights.h5); "
+                "use save_weights, or save to a .keras file for the whole model."
+            )
         meta = {"kind": "model", "architecture": serialize(self)}
         build_config = self.get_build_config() if self._graph is None else None
         if build_config is not None:
-            meta["build_config"] = build_config   # a subclassed model is rebuilt from its input shapes
+            meta["build_config"] = build_config  # a subclassed model is rebuilt from its input shapes
         entries, arrays = encode_tree(self.current_variables(), prefix="variables/")
         if getattr(self, "compiled", False) and hasattr(self, "get_compile_config"):
             meta["compile_config"] = self.get_compile_config()
@@ -173,7 +184,11 @@ class SavingMixin:
             if state is not None:
                 e2, a2 = encode_tree(state, prefix="train_state/")
                 # The train state's params/state are the variables stored above: keep one copy.
-                keep = [i for i, e in enumerate(e2) if not e["path"].startswith(("train_state/params/", "train_state/state/"))]
+                keep = [
+                    i
+                    for i, e in enumerate(e2)
+                    if not e["path"].startswith(("train_state/params/", "train_state/state/"))
+                ]
                 entries, arrays = entries + [e2[i] for i in keep], arrays + [a2[i] for i in keep]
         meta["arrays"] = entries
         json.dumps(meta)  # fail before writing anything if the config is not JSON-able
@@ -244,7 +259,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         raise CheckpointError(f"Cannot rebuild the model saved in {label!r}: {err}") from err
     if meta.get("build_config") is not None and not model.built:
         model.build_from_config(meta["build_config"])
-    variables = fill_tree(model.current_variables(), entries, arrays, prefix="variables/", what="rebuilt model", source=f"checkpoint {label!r}")
+    variables = fill_tree(
+        model.current_variables(),
+        entries,
+        arrays,
+        prefix="variables/",
+        what="rebuilt model",
+        source=f"checkpoint {label!r}",
+    )
     model.assign_variables(variables)
     if compile and meta.get("compile_config") is not None and hasattr(model, "compile_from_config"):
         try:
@@ -255,11 +277,19 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
             target = model.get_train_state()
             have = {e["path"] for e in entries}
             for e, a in list(zip(entries, arrays)):  # params/state live under variables/ only
-                alias = "train_state/" + e["path"][len("variables/"):]
+                alias = "train_state/" + e["path"][len("variables/") :]
                 if e["path"].startswith("variables/") and alias not in have:
                     entries, arrays = entries + [{**e, "path": alias}], arrays + [a]
-            model.set_train_state(fill_tree(target, entries, arrays, prefix="train_state/",
-                                            what="compiled model's train state", source=f"checkpoint {label!r}"))
+            model.set_train_state(
+                fill_tree(
+                    target,
+                    entries,
+                    arrays,
+                    prefix="train_state/",
+                    what="compiled model's train state",
+                    source=f"checkpoint {label!r}",
+                )
+            )
     return model
 
 
@@ -287,7 +317,7 @@ def model_from_json(json_string, custom_objects=None):
         raise ValueError(f"model_from_json: expected the JSON of a model config, got {json_string[:200]!r}")
     from jnet.keras_configs import is_keras_module
 
-    if not is_keras_module(config.get("module")):   # jnet's own config form
+    if not is_keras_module(config.get("module")):  # jnet's own config form
         return deserialize_keras_object(config, custom_objects=custom_objects, default_module="jnet.models")
     from jnet.models.keras_format import build_object
 

@@ -114,11 +114,16 @@ class Sequential(Model):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         from jnet.serialization import serialize
 
-        if self._input is not None and self._input.node.layer.input_shape is None and not (
-            self._layers and self._layers[0].input_shape is not None
+        if (
+            self._input is not None
+            and self._input.node.layer.input_shape is None
+            and not (self._layers and self._layers[0].input_shape is not None)
         ):
-            config["input"] = {"batch_shape": list(self._input.shape), "dtype": self._input.dtype.name,
-                               "name": self._input.node.layer.name}
+            config["input"] = {
+                "batch_shape": list(self._input.shape),
+                "dtype": self._input.dtype.name,
+                "name": self._input.node.layer.name,
+            }
         config["layers"] = [serialize(layer) for layer in self._layers]
         return config
 

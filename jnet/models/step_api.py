@@ -200,8 +200,9 @@ class KerasStepsMixin:
             sws = per_output(self, sample_weight, "sample_weight")
             for o, t, p, w in zip(outputs, ys, ps, sws):
                 if o.loss is not None:
-                    value = o.loss(t, p.astype(jnp.float32) if p.dtype in (jnp.bfloat16, jnp.float16) else p,
-                                   sample_weight=w)
+                    value = o.loss(
+                        t, p.astype(jnp.float32) if p.dtype in (jnp.bfloat16, jnp.float16) else p, sample_weight=w
+                    )
                     total = total + o.weight * value
         for loss in self._model_losses():
             total = total + jnp.sum(jnp.asarray(loss, jnp.float32))
@@ -213,8 +214,17 @@ class KerasStepsMixin:
         forward = list(self._forward_losses or [])
         return forward + [v.regularizer(v.value) for v in self.trainable_weights if v.regularizer is not None]
 
-    def stateless_compute_loss(self, trainable_variables, non_trainable_variables, metrics_variables, x=None,
-                               y=None, y_pred=None, sample_weight=None, training=True):
+    def stateless_compute_loss(
+        self,
+        trainable_variables,
+        non_trainable_variables,
+        metrics_variables,
+        x=None,
+        y=None,
+        y_pred=None,
+        sample_weight=None,
+        training=True,
+    ):
         """`compute_loss` with the given arrays bound: `(loss, (trainable_variables,
         non_trainable_variables, metrics_variables))` (the latter updated if `compute_loss`
         updates metrics, as an override may)."""
@@ -246,18 +256,35 @@ class KerasStepsMixin:
 
     # ------------------------------------------------------------------ the default steps
 
-    def compute_loss_and_updates(self, trainable_variables, non_trainable_variables, metrics_variables, x, y,
-                                 sample_weight, training=False, optimizer_variables=None):
+    def compute_loss_and_updates(
+        self,
+        trainable_variables,
+        non_trainable_variables,
+        metrics_variables,
+        x,
+        y,
+        sample_weight,
+        training=False,
+        optimizer_variables=None,
+    ):
         """Forward pass and loss, purely (for `jax.value_and_grad`): `(loss, (loss, y_pred,
         non_trainable_variables, metrics_variables))`."""
         del optimizer_variables
-        y_pred, nt, losses = self.stateless_call(trainable_variables, non_trainable_variables, x,
-                                                 training=training, return_losses=True)
+        y_pred, nt, losses = self.stateless_call(
+            trainable_variables, non_trainable_variables, x, training=training, return_losses=True
+        )
         self._forward_losses = losses
         try:
-            loss, (_, nt, mv) = self.stateless_compute_loss(trainable_variables, nt, metrics_variables, x=x, y=y,
-                                                            y_pred=y_pred, sample_weight=sample_weight,
-                                                            training=training)
+            loss, (_, nt, mv) = self.stateless_compute_loss(
+                trainable_variables,
+                nt,
+                metrics_variables,
+                x=x,
+                y=y,
+                y_pred=y_pred,
+                sample_weight=sample_weight,
+                training=training,
+            )
         finally:
             self._forward_losses = None
         return loss, (loss, y_pred, nt, mv)
@@ -279,8 +306,9 @@ class KerasStepsMixin:
         tv, ntv, opt_vars, mv = state
         x, y, sw = unpack_x_y_sample_weight(data)
         grad_fn = jax.value_and_grad(self.compute_loss_and_updates, has_aux=True)
-        (_, (loss, y_pred, ntv, mv)), grads = grad_fn(tv, ntv, mv, x, y, sw, training=True,
-                                                       optimizer_variables=opt_vars)
+        (_, (loss, y_pred, ntv, mv)), grads = grad_fn(
+            tv, ntv, mv, x, y, sw, training=True, optimizer_variables=opt_vars
+        )
         tv, opt_vars = self.optimizer.stateless_apply(opt_vars, grads, tv)
         logs, mv = self._update_metrics_variables(mv, loss, x, y, y_pred, sw)
         return logs, (tv, ntv, opt_vars, mv)
@@ -309,8 +337,10 @@ class KerasStepsMixin:
 
 def _bindings(model, trainable_variables, non_trainable_variables, where) -> dict:
     bindings = {}
-    for group, arrays, what in ((model.trainable_variables, trainable_variables, "trainable_variables"),
-                                (model.non_trainable_variables, non_trainable_variables, "non_trainable_variables")):
+    for group, arrays, what in (
+        (model.trainable_variables, trainable_variables, "trainable_variables"),
+        (model.non_trainable_variables, non_trainable_variables, "non_trainable_variables"),
+    ):
         arrays = list(arrays)
         if len(arrays) != len(group):
             raise ValueError(f"{model._label}.{where}: expected {len(group)} {what}, got {len(arrays)}")

@@ -15,7 +15,6 @@ class TrainStateMixin:
     """`metrics_names`, `get_train_state`, `set_train_state`, `resume_at` and the live
     variables, over the trainer's `StateOwner`."""
 
-
     @property
     def metrics_names(self) -> list:
         if self._trainer is None or self._trainer.plan is None:
@@ -76,9 +75,13 @@ class TrainStateMixin:
         if jax.tree_util.tree_structure(tree.params) != jax.tree_util.tree_structure(current.params):
             raise ValueError(f"{self._label}.set_train_state: params structure does not match the model's")
         if jax.tree_util.tree_structure(tree.opt_state) != jax.tree_util.tree_structure(current.opt_state):
-            raise ValueError(f"{self._label}.set_train_state: optimizer state structure does not match "
-                             f"(was it saved with a different optimizer?)")
-        if tree.metrics is None or jax.tree_util.tree_structure(tree.metrics) != jax.tree_util.tree_structure(current.metrics):
+            raise ValueError(
+                f"{self._label}.set_train_state: optimizer state structure does not match "
+                f"(was it saved with a different optimizer?)"
+            )
+        if tree.metrics is None or jax.tree_util.tree_structure(tree.metrics) != jax.tree_util.tree_structure(
+            current.metrics
+        ):
             tree = tree._replace(metrics=current.metrics)
         new = copy_tree(tree)
         new = distribute.current().place_variables(new)

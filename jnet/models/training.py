@@ -51,8 +51,18 @@ class TrainingMixin(TrainStateMixin, DataMixin):
 
     # ------------------------------------------------------------------ compile
 
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, steps_per_execution="auto", jit_compile=True, gradient_accumulation_steps=None):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution="auto",
+        jit_compile=True,
+        gradient_accumulation_steps=None,
+    ):
         """Configure training (Keras's `compile`).
 
         Args:
@@ -76,15 +86,19 @@ class TrainingMixin(TrainStateMixin, DataMixin):
         from jnet import optimizers as O
 
         opt = O.get(optimizer)
-        if gradient_accumulation_steps is not None and (not isinstance(gradient_accumulation_steps, int)
-                                                        or gradient_accumulation_steps < 1):
-            raise ValueError(f"compile: gradient_accumulation_steps must be an int >= 1, got "
-                             f"{gradient_accumulation_steps!r}")
+        if gradient_accumulation_steps is not None and (
+            not isinstance(gradient_accumulation_steps, int) or gradient_accumulation_steps < 1
+        ):
+            raise ValueError(
+                f"compile: gradient_accumulation_steps must be an int >= 1, got {gradient_accumulation_steps!r}"
+            )
         for w in jax.tree_util.tree_leaves(loss_weights):
             if not isinstance(w, (int, float)) or isinstance(w, bool):
-                raise ValueError(f"compile: loss_weights must be numbers (a list or dict per output), got "
-                                 f"{loss_weights!r}. (The third positional argument is loss_weights, as in "
-                                 "Keras 3; pass metrics=... by keyword.)")
+                raise ValueError(
+                    f"compile: loss_weights must be numbers (a list or dict per output), got "
+                    f"{loss_weights!r}. (The third positional argument is loss_weights, as in "
+                    "Keras 3; pass metrics=... by keyword.)"
+                )
         # Validate names now (before any data): unknown losses/metrics fail here.
         for entry in jax.tree_util.tree_leaves(loss, is_leaf=lambda v: v is None or is_metric_leaf(v)):
             if entry is not None and not (isinstance(entry, str) and entry.lower() in ("crossentropy", "ce")):
@@ -101,11 +115,18 @@ class TrainingMixin(TrainStateMixin, DataMixin):
             per_output(weighted_metrics, names, "weighted_metrics", is_leaf=is_metric_leaf)
         from jnet.engine.loop import ChunkSizer
 
-        ChunkSizer(steps_per_execution)   # validates
-        self._compile_args = dict(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
-                                  weighted_metrics=weighted_metrics, run_eagerly=run_eagerly,
-                                  steps_per_execution=steps_per_execution, jit_compile=jit_compile,
-                                  gradient_accumulation_steps=gradient_accumulation_steps)
+        ChunkSizer(steps_per_execution)  # validates
+        self._compile_args = dict(
+            optimizer=optimizer,
+            loss=loss,
+            loss_weights=loss_weights,
+            metrics=metrics,
+            weighted_metrics=weighted_metrics,
+            run_eagerly=run_eagerly,
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
         self.optimizer = opt
         self._trainer = None
         self._y_shapes = None
@@ -133,12 +154,17 @@ class TrainingMixin(TrainStateMixin, DataMixin):
         weights = per_output(args["loss_weights"], names, "loss_weights", is_leaf=lambda v: True)
         mets = per_output(args["metrics"], names, "metrics", is_leaf=is_metric_leaf)
         wmets = per_output(args["weighted_metrics"], names, "weighted_metrics", is_leaf=is_metric_leaf)
-        if (all(l is None for l in losses) and (custom_steps(self) is None or not custom_steps(self).train)
-                and not has_own_losses(self)):
-            raise ValueError(f"{self._label}: compile() was called without a loss, and no layer adds one "
-                             "(add_loss, activity or weight regularizers); pass loss=... to train or evaluate")
+        if (
+            all(l is None for l in losses)
+            and (custom_steps(self) is None or not custom_steps(self).train)
+            and not has_own_losses(self)
+        ):
+            raise ValueError(
+                f"{self._label}: compile() was called without a loss, and no layer adds one "
+                "(add_loss, activity or weight regularizers); pass loss=... to train or evaluate"
+            )
         outputs = []
-        self._user_metrics = {}   # log name -> (the metric object given to compile, y shapes)
+        self._user_metrics = {}  # log name -> (the metric object given to compile, y shapes)
         used = set(loss_log_names(StepPlan(self, [OutputPlan(n, l) for n, l in zip(names, losses)], None, None)))
         for i, name in enumerate(names):
             y_shape = y_shapes[i] if y_shapes is not None and y_shapes[i] is not None else None
@@ -150,11 +176,15 @@ class TrainingMixin(TrainStateMixin, DataMixin):
             for group, weighted in ((mets[i], False), (wmets[i], True)):
                 if group is None:
                     continue
-                for ident in (group if isinstance(group, (list, tuple)) else [group]):
+                for ident in group if isinstance(group, (list, tuple)) else [group]:
                     if ident is None:
                         continue
-                    metric = M.get(copy.deepcopy(ident) if not isinstance(ident, str) else ident,
-                                   y_true_shape=true_shape, y_pred_shape=pred_shape, loss=loss)
+                    metric = M.get(
+                        copy.deepcopy(ident) if not isinstance(ident, str) else ident,
+                        y_true_shape=true_shape,
+                        y_pred_shape=pred_shape,
+                        loss=loss,
+                    )
                     log = metric.name if len(names) == 1 else f"{name}_{metric.name}"
                     base, k = log, 1
                     while log in used:
@@ -179,10 +209,13 @@ class TrainingMixin(TrainStateMixin, DataMixin):
     def _get_trainer(self, y_shapes=None) -> Trainer:
         """The trainer; (re)resolves losses/metrics when target shapes become known or change."""
         if self._trainer is None:
-            self._trainer = Trainer(self, self._make_plan_factory(y_shapes), self.optimizer,
-                                    self._compile_args["steps_per_execution"])
+            self._trainer = Trainer(
+                self, self._make_plan_factory(y_shapes), self.optimizer, self._compile_args["steps_per_execution"]
+            )
             self._y_shapes = y_shapes
-        elif y_shapes is not None and (self._y_shapes is None or list(map(_tail, y_shapes)) != list(map(_tail, self._y_shapes))):
+        elif y_shapes is not None and (
+            self._y_shapes is None or list(map(_tail, y_shapes)) != list(map(_tail, self._y_shapes))
+        ):
             self._trainer.plan_factory = self._make_plan_factory(y_shapes)
             self._trainer.plan = None
             self._y_shapes = y_shapes
@@ -190,10 +223,26 @@ class TrainingMixin(TrainStateMixin, DataMixin):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
-            check_nan=False):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+        check_nan=False,
+    ):
         """Train the model (Keras's `fit`); returns a `History`.
 
         x/y may be arrays, lists, dicts keyed by input/output name, or `x` may be a generator or
@@ -212,11 +261,21 @@ class TrainingMixin(TrainStateMixin, DataMixin):
         x = self._host_inputs(x)
         if isinstance(validation_data, (tuple, list)) and validation_data:
             validation_data = (self._host_inputs(validation_data[0]),) + tuple(validation_data[1:])
-        A.check_fit_args(x, y, sample_weight, batch_size=batch_size, epochs=epochs, initial_epoch=initial_epoch,
-                         steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-                         validation_batch_size=validation_batch_size, validation_freq=validation_freq,
-                         validation_split=validation_split, validation_data=validation_data,
-                         class_weight=class_weight)
+        A.check_fit_args(
+            x,
+            y,
+            sample_weight,
+            batch_size=batch_size,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            validation_batch_size=validation_batch_size,
+            validation_freq=validation_freq,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            class_weight=class_weight,
+        )
         full_batch = self.optimizer.full_batch
         val_source = None
         if D.is_stream(x):
@@ -252,9 +311,13 @@ class TrainingMixin(TrainStateMixin, DataMixin):
         self.stop_training = False
         trainer.init_state()
         if shuffle and trainer.stateful and not D.is_stream(x) and not full_batch:
-            warnings.warn("fit: the model has stateful layers, whose states carry sample i of a batch over to "
-                          "sample i of the next batch, but shuffle=True mixes the samples across batches; "
-                          "pass shuffle=False (as Keras requires for stateful RNNs)", UserWarning, stacklevel=2)
+            warnings.warn(
+                "fit: the model has stateful layers, whose states carry sample i of a batch over to "
+                "sample i of the next batch, but shuffle=True mixes the samples across batches; "
+                "pass shuffle=False (as Keras requires for stateful RNNs)",
+                UserWarning,
+                stacklevel=2,
+            )
         run = jax.disable_jit if self._compile_args["run_eagerly"] else _nullcontext
         logs = {}
         try:
@@ -266,15 +329,19 @@ class TrainingMixin(TrainStateMixin, DataMixin):
                     initial_epoch, start_batch = resume
                 for epoch in range(initial_epoch, epochs):
                     cbs.on_epoch_begin(epoch)
-                    epoch_logs = trainer.train_epoch(source, epoch, cbs, shuffle and not full_batch,
-                                                     steps_per_epoch, start_batch)
+                    epoch_logs = trainer.train_epoch(
+                        source, epoch, cbs, shuffle and not full_batch, steps_per_epoch, start_batch
+                    )
                     start_batch = 0
                     if epoch == initial_epoch:
                         warn_padded_add_loss(self, source)
                     if epoch_logs is None:
-                        if not trainer.warned_ran_out:   # else the short epoch before said so
-                            warnings.warn("fit: the training data ran out; stopping (give steps_per_epoch, or a "
-                                          "re-iterable data source, for more epochs)", stacklevel=2)
+                        if not trainer.warned_ran_out:  # else the short epoch before said so
+                            warnings.warn(
+                                "fit: the training data ran out; stopping (give steps_per_epoch, or a "
+                                "re-iterable data source, for more epochs)",
+                                stacklevel=2,
+                            )
                         break
                     logs = dict(epoch_logs)
                     if val_source is not None and (epoch + 1) % validation_freq == 0:
@@ -291,8 +358,18 @@ class TrainingMixin(TrainStateMixin, DataMixin):
 
     # ------------------------------------------------------------------ evaluate / predict
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False, check_nan=False):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+        check_nan=False,
+    ):
         """Loss and metrics on the data (inference mode). Returns the loss, `[loss, *metrics]`,
         or a dict with `return_dict=True`."""
         from jnet.callbacks.base import CallbackList
@@ -371,7 +448,7 @@ class TrainingMixin(TrainStateMixin, DataMixin):
             if log in states:
                 if not metric.built:
                     metric.build(true_shape, pred_shape)
-                metric._state = jax.tree_util.tree_map(jnp.array, states[log])   # a copy: the engine's are donated
+                metric._state = jax.tree_util.tree_map(jnp.array, states[log])  # a copy: the engine's are donated
 
     def _keep_carried_state(self, trainer, variables):
         """Keep the layer state a stateful model's `evaluate` / `predict` carried (jnet carries
@@ -431,8 +508,11 @@ class TrainingMixin(TrainStateMixin, DataMixin):
 
     def predict_on_batch(self, x):
         x = self._host_inputs(x)
-        n = len(x[0]) if isinstance(x, (list, tuple)) and not D.is_array(x) else (
-            len(next(iter(x.values()))) if isinstance(x, dict) else len(x))
+        n = (
+            len(x[0])
+            if isinstance(x, (list, tuple)) and not D.is_array(x)
+            else (len(next(iter(x.values()))) if isinstance(x, dict) else len(x))
+        )
         return self.predict(x, batch_size=n, verbose=0)
 
     # ------------------------------------------------------------------ compile config

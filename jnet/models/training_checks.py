@@ -21,9 +21,12 @@ def warn_padded_add_loss(model, source):
             continue
         seen.add(id(layer))
         if layer.__dict__.get("_adds_losses"):
-            warnings.warn(f"fit: {layer._label} adds a loss in call() (add_loss), and the last batch of each epoch "
-                          f"({n % bs} of {bs} rows) is padded with copies of real rows, which that loss sees; use a "
-                          f"batch_size that divides the {n} samples for exact values", stacklevel=3)
+            warnings.warn(
+                f"fit: {layer._label} adds a loss in call() (add_loss), and the last batch of each epoch "
+                f"({n % bs} of {bs} rows) is padded with copies of real rows, which that loss sees; use a "
+                f"batch_size that divides the {n} samples for exact values",
+                stacklevel=3,
+            )
             return
         todo.extend(layer._sublayers())
 
@@ -40,6 +43,7 @@ def has_own_losses(model) -> bool:
 
     specs = [jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in t.shape), t.dtype) for t in model._graph.feeds]
     tree = jax.tree_util.tree_map(lambda v: v.spec, model._variable_tree(), is_leaf=lambda v: isinstance(v, Variable))
-    losses = jax.eval_shape(lambda v, xs: model.apply_with_losses(v, *xs, training=True, rng=jax.random.key(0))[2],
-                            tree, specs)
+    losses = jax.eval_shape(
+        lambda v, xs: model.apply_with_losses(v, *xs, training=True, rng=jax.random.key(0))[2], tree, specs
+    )
     return len(losses) > 0

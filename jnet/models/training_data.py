@@ -61,8 +61,11 @@ class DataMixin:
                 continue
             if y is None:
                 raise ValueError(f"{where}: output '{o.name}' has a loss ({o.loss.name}) but no y was given for it")
-            pred = jax.ShapeDtypeStruct((len(y),) + tuple(y.shape[1 + i] if d is None and 1 + i < y.ndim else (d or 1)
-                                                     for i, d in enumerate(shape[1:])), dtype)
+            pred = jax.ShapeDtypeStruct(
+                (len(y),)
+                + tuple(y.shape[1 + i] if d is None and 1 + i < y.ndim else (d or 1) for i, d in enumerate(shape[1:])),
+                dtype,
+            )
             true = jax.ShapeDtypeStruct(y.shape, y.dtype)
             try:
                 jax.eval_shape(o.loss, true, pred)
@@ -75,8 +78,10 @@ class DataMixin:
     def _source(self, data, batch_size, n_outputs, with_targets=True):
         dist = distribute.current()
         if batch_size % dist.batch_multiple:
-            raise ValueError(f"batch_size {batch_size} must be a multiple of {dist.batch_multiple} "
-                             "(the number of data-parallel devices)")
+            raise ValueError(
+                f"batch_size {batch_size} must be a multiple of {dist.batch_multiple} "
+                "(the number of data-parallel devices)"
+            )
         if data.nbytes <= DEVICE_DATA_BYTES:
             return DeviceSource(data, n_outputs, batch_size, dist, with_targets)
         # Too big for the device: stream host slices, in the same order the device path uses.
@@ -125,23 +130,40 @@ class DataMixin:
                 x = self._host_inputs(x)
                 self._ensure_built_from(x)
                 out_names = self.output_names
-                d = D.from_arrays(self, out_names, x, y if with_targets else None,
-                                  sw if with_targets else None, class_weight if with_targets else None, "batch")
+                d = D.from_arrays(
+                    self,
+                    out_names,
+                    x,
+                    y if with_targets else None,
+                    sw if with_targets else None,
+                    class_weight if with_targets else None,
+                    "batch",
+                )
                 if with_targets:
-                    yield d.x, d.y if d.y is not None else [None] * len(out_names), \
-                        d.sw if d.sw is not None else [None] * len(out_names)
+                    yield (
+                        d.x,
+                        d.y if d.y is not None else [None] * len(out_names),
+                        d.sw if d.sw is not None else [None] * len(out_names),
+                    )
                 else:
                     yield d.x, [], []
 
-        return StreamSource(batches, self._stream_capacity(), distribute.current(),
-                            steps=getattr(iterable, "num_batches", None), batch_rows=first_rows)
+        return StreamSource(
+            batches,
+            self._stream_capacity(),
+            distribute.current(),
+            steps=getattr(iterable, "num_batches", None),
+            batch_rows=first_rows,
+        )
 
     def _validation_source(self, validation_data, batch_size, check_nan):
         if D.is_stream(validation_data):
             return self._stream(validation_data, where="fit (validation_data)")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("fit: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) or a "
-                             f"generator; got {type(validation_data).__name__}")
+            raise ValueError(
+                "fit: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) or a "
+                f"generator; got {type(validation_data).__name__}"
+            )
         vx, vy, vsw = (list(validation_data) + [None])[:3]
         data = self._arrays(vx, vy, vsw, None, "fit (validation_data)", check_nan)
         self._check_targets(data, "fit (validation_data)")

@@ -31,8 +31,20 @@ from jnet.ops import (  # noqa: F401
 from jnet.ops.numpy import _public
 
 # the flat namespace holds every op (as keras.ops does), image ops excepted
-for _m in (_numpy_create, _numpy_elementwise, _numpy_reduce, _numpy_shape, _nn_activations, _nn_conv, _nn_ctc, _nn_misc,
-           math, linalg, core, _einops):
+for _m in (
+    _numpy_create,
+    _numpy_elementwise,
+    _numpy_reduce,
+    _numpy_shape,
+    _nn_activations,
+    _nn_conv,
+    _nn_ctc,
+    _nn_misc,
+    math,
+    linalg,
+    core,
+    _einops,
+):
     globals().update(_public(_m))
 del _m
 
@@ -55,8 +67,10 @@ def _symbolic_dispatch():
         def op(*args, **kwargs):
             if has_symbolic(args, kwargs):
                 if takes_sparse and inspect.signature(fn).bind_partial(*args, **kwargs).arguments.get("sparse"):
-                    raise ValueError(f"{qualified}: `sparse=True` on a symbolic tensor: jnet's graph models carry "
-                                     "dense tensors; call the op on arrays for a sparse BCOO, or pass sparse=False")
+                    raise ValueError(
+                        f"{qualified}: `sparse=True` on a symbolic tensor: jnet's graph models carry "
+                        "dense tensors; call the op on arrays for a sparse BCOO, or pass sparse=False"
+                    )
                 return symbolic_op(qualified, args, kwargs)
             return fn(*args, **kwargs)
 
@@ -64,12 +78,27 @@ def _symbolic_dispatch():
         return op
 
     namespaces = {"": globals()}
-    namespaces.update({name: vars(mod) for name, mod in (("numpy", numpy), ("nn", nn), ("math", math),
-                                                          ("linalg", linalg), ("core", core), ("image", image))})
+    namespaces.update(
+        {
+            name: vars(mod)
+            for name, mod in (
+                ("numpy", numpy),
+                ("nn", nn),
+                ("math", math),
+                ("linalg", linalg),
+                ("core", core),
+                ("image", image),
+            )
+        }
+    )
     for prefix, space in namespaces.items():
         for name, fn in list(space.items()):
-            if (name.startswith("_") or name in static or not isinstance(fn, types.FunctionType)
-                    or getattr(fn, "__jnet_op__", None)):
+            if (
+                name.startswith("_")
+                or name in static
+                or not isinstance(fn, types.FunctionType)
+                or getattr(fn, "__jnet_op__", None)
+            ):
                 continue
             space[name] = wrap(fn, f"{prefix}.{name}" if prefix else name)
 

@@ -58,7 +58,9 @@ def rearrange(tensor, pattern, **axes_lengths):
     if sorted(lnames) != sorted(rnames) or len(set(lnames)) != len(lnames):
         raise ValueError(f"rearrange: both sides must name the same distinct axes; received {pattern!r}")
     if len(lg) != x.ndim:
-        raise ValueError(f"rearrange: the input side of {pattern!r} has {len(lg)} axes but the tensor has rank {x.ndim}")
+        raise ValueError(
+            f"rearrange: the input side of {pattern!r} has {len(lg)} axes but the tensor has rank {x.ndim}"
+        )
     sizes = dict(axes_lengths)
     for group, dim in zip(lg, x.shape):
         unknown = [n for n in group if n not in sizes]

@@ -48,8 +48,11 @@ def hsv_to_rgb(images, data_format=None):
     axis = _channel_axis(data_format)
     h, s, v = (jnp.take(x, i, axis=axis) for i in range(3))
     dh = jnp.mod(h, 1.0) * 6.0
-    parts = [jnp.clip(jnp.abs(dh - 3.0) - 1.0, 0.0, 1.0), jnp.clip(2.0 - jnp.abs(dh - 2.0), 0.0, 1.0),
-             jnp.clip(2.0 - jnp.abs(dh - 4.0), 0.0, 1.0)]
+    parts = [
+        jnp.clip(jnp.abs(dh - 3.0) - 1.0, 0.0, 1.0),
+        jnp.clip(2.0 - jnp.abs(dh - 2.0), 0.0, 1.0),
+        jnp.clip(2.0 - jnp.abs(dh - 4.0), 0.0, 1.0),
+    ]
     return jnp.stack([v * (1.0 - s + s * d) for d in parts], axis=axis).astype(x.dtype)
 
 
@@ -63,8 +66,9 @@ def _per_channel(images, kernel, padding):
     """Convolve each channel of NHWC `images` with the 2-D `kernel`."""
     c = images.shape[-1]
     k = jnp.tile(kernel[:, :, None, None], (1, 1, 1, c))
-    return jax.lax.conv_general_dilated(images, k, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                        feature_group_count=c)
+    return jax.lax.conv_general_dilated(
+        images, k, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c
+    )
 
 
 def _nhwc(name, images, data_format):

@@ -21,8 +21,7 @@ def _homography(start, end):
     return jnp.linalg.solve(a, b)
 
 
-def perspective_transform(images, start_points, end_points, interpolation="bilinear", fill_value=0,
-                          data_format=None):
+def perspective_transform(images, start_points, end_points, interpolation="bilinear", fill_value=0, data_format=None):
     """Warp `images` so that the four `start_points` `(x, y)` move to `end_points`.
 
     Args:
@@ -50,8 +49,16 @@ def perspective_transform(images, start_points, end_points, interpolation="bilin
     return affine_transform(images, transforms, interpolation, "constant", fill_value, data_format)
 
 
-def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
-                      seed=None, data_format=None):
+def elastic_transform(
+    images,
+    alpha=20.0,
+    sigma=5.0,
+    interpolation="bilinear",
+    fill_mode="reflect",
+    fill_value=0.0,
+    seed=None,
+    data_format=None,
+):
     """Elastic deformation: each pixel samples the input at an offset drawn from normal noise
     (scaled by `sigma`), smoothed by a Gaussian of `sigma` and scaled by `alpha`; one field per
     image, independent for x and y. `seed` follows `jnet.random` (int, SeedGenerator or None)."""
@@ -61,7 +68,9 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
 
     orders = {"nearest": 0, "bilinear": 1}
     if interpolation not in orders:
-        raise ValueError(f"elastic_transform: `interpolation` must be 'nearest' or 'bilinear'; received {interpolation!r}")
+        raise ValueError(
+            f"elastic_transform: `interpolation` must be 'nearest' or 'bilinear'; received {interpolation!r}"
+        )
     x = to_float(images)
     if x.ndim not in (3, 4):
         raise ValueError(f"elastic_transform: `images` must have rank 3 or 4; received shape {x.shape}")
@@ -79,11 +88,13 @@ def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear", f
 
     def one(img, f):
         coords = [yy + f[..., 1], xx + f[..., 0]]
-        return jax.vmap(lambda c: map_coordinates(c, coords, orders[interpolation], fill_mode, fill_value),
-                        in_axes=-1, out_axes=-1)(img)
+        return jax.vmap(
+            lambda c: map_coordinates(c, coords, orders[interpolation], fill_mode, fill_value), in_axes=-1, out_axes=-1
+        )(img)
 
-    out = jax.vmap(one)(x, field).astype(tensor(images).dtype if jnp.issubdtype(tensor(images).dtype, jnp.floating)
-                                         else x.dtype)
+    out = jax.vmap(one)(x, field).astype(
+        tensor(images).dtype if jnp.issubdtype(tensor(images).dtype, jnp.floating) else x.dtype
+    )
     if first:
         out = jnp.moveaxis(out, -1, 1)
     return out[0] if squeeze else out

@@ -22,7 +22,9 @@ def _check(name, inputs, padding, data_format):
     if padding not in ("valid", "same"):
         raise ValueError(f"{name}: `padding` must be 'valid' or 'same'; received {padding!r}")
     if inputs.ndim < 3:
-        raise ValueError(f"{name}: `inputs` must have rank >= 3 (batch, spatial..., channels); received shape {inputs.shape}")
+        raise ValueError(
+            f"{name}: `inputs` must have rank >= 3 (batch, spatial..., channels); received shape {inputs.shape}"
+        )
     return data_format, inputs.ndim - 2
 
 
@@ -94,6 +96,7 @@ def _adaptive(name, inputs, output_size, data_format, reduce):
 
 def adaptive_average_pool(inputs, output_size, data_format=None):
     """Average pooling to a fixed spatial `output_size` (an int or tuple), whatever the input size."""
+
     def mean(xm, member):
         count = jnp.sum(member, -1).astype(xm.dtype)
         return jnp.sum(jnp.where(member, xm, 0), -1) / count.reshape((1,) * (xm.ndim - 2) + count.shape)
@@ -103,6 +106,7 @@ def adaptive_average_pool(inputs, output_size, data_format=None):
 
 def adaptive_max_pool(inputs, output_size, data_format=None):
     """Max pooling to a fixed spatial `output_size` (an int or tuple)."""
+
     def mx(xm, member):
         return jnp.max(jnp.where(member, xm, -jnp.inf), -1).astype(xm.dtype)
 
@@ -132,9 +136,13 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
             f"({data_format}); expected (*{n} spatial, in_channels, out_channels)"
         )
     return jax.lax.conv_general_dilated(
-        inputs, kernel, _tuple(strides, n, "conv", "strides"), padding.upper(),
+        inputs,
+        kernel,
+        _tuple(strides, n, "conv", "strides"),
+        padding.upper(),
         rhs_dilation=_tuple(dilation_rate, n, "conv", "dilation_rate"),
-        dimension_numbers=_dims(n, data_format), feature_group_count=channels // kernel.shape[-2],
+        dimension_numbers=_dims(n, data_format),
+        feature_group_count=channels // kernel.shape[-2],
     )
 
 
@@ -147,8 +155,9 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     return conv(inputs, k, strides, padding, data_format, dilation_rate)
 
 
-def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
-                   dilation_rate=1):
+def separable_conv(
+    inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None, dilation_rate=1
+):
     """A depthwise convolution followed by a 1x1 (pointwise) convolution."""
     x = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
     return conv(x, pointwise_kernel, 1, "valid", data_format, 1)
@@ -164,8 +173,7 @@ def _transpose_pads(k, s, d, padding, output_padding):
     return left, total - left
 
 
-def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
-                   dilation_rate=1):
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None, dilation_rate=1):
     """Transposed convolution (the gradient of `conv`), with Keras's output-size rule.
 
     Args:
@@ -184,8 +192,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     outp = (None,) * n if output_padding is None else _tuple(output_padding, n, "conv_transpose", "output_padding")
     pads = [_transpose_pads(kernel.shape[i], strides[i], dil[i], padding, outp[i]) for i in range(n)]
     return jax.lax.conv_transpose(
-        inputs, kernel, strides, pads, rhs_dilation=dil, dimension_numbers=_dims(n, data_format),
-        transpose_kernel=True,
+        inputs, kernel, strides, pads, rhs_dilation=dil, dimension_numbers=_dims(n, data_format), transpose_kernel=True
     )
 
 
@@ -221,8 +228,12 @@ def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
     x = tensor(x)
     k = _tuple(kernel_size, 2, "unfold", "kernel_size")
     patches = jax.lax.conv_general_dilated_patches(
-        x, k, _tuple(stride, 2, "unfold", "stride"), [(p, p) for p in _tuple(padding, 2, "unfold", "padding")],
-        rhs_dilation=_tuple(dilation, 2, "unfold", "dilation"), dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        x,
+        k,
+        _tuple(stride, 2, "unfold", "stride"),
+        [(p, p) for p in _tuple(padding, 2, "unfold", "padding")],
+        rhs_dilation=_tuple(dilation, 2, "unfold", "dilation"),
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
     )
     return patches.reshape(x.shape[0], patches.shape[1], -1)
 

@@ -32,17 +32,20 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
     output = output.astype(jnp.promote_types(output.dtype, "float32"))
     if output.ndim != 3 or target.ndim != 2:
         raise ValueError(
-            f"ctc_loss: expected `output` of rank 3 and `target` of rank 2; received "
-            f"{output.shape} and {target.shape}"
+            f"ctc_loss: expected `output` of rank 3 and `target` of rank 2; received {output.shape} and {target.shape}"
         )
     return optax.ctc_loss(
-        output, _paddings(output_length, output.shape[1], output.dtype), target,
-        _paddings(target_length, target.shape[1], output.dtype), blank_id=mask_index,
+        output,
+        _paddings(output_length, output.shape[1], output.dtype),
+        target,
+        _paddings(target_length, target.shape[1], output.dtype),
+        blank_id=mask_index,
     )
 
 
-def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
-               merge_repeated=True, mask_index=0):
+def ctc_decode(
+    inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True, mask_index=0
+):
     """Decode CTC outputs: greedily (best class per step, repeats merged, blanks dropped) or by
     prefix beam search.
 
@@ -86,8 +89,9 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
         if not isinstance(beam_width, int) or beam_width < 1:
             raise ValueError(f"ctc_decode: `beam_width` must be a positive int; received {beam_width!r}")
         if not isinstance(top_paths, int) or not 1 <= top_paths <= beam_width:
-            raise ValueError(f"ctc_decode: `top_paths` must be an int in [1, beam_width={beam_width}]; "
-                             f"received {top_paths!r}")
+            raise ValueError(
+                f"ctc_decode: `top_paths` must be an int in [1, beam_width={beam_width}]; received {top_paths!r}"
+            )
         return _beam_search_decode(x, lengths, beam_width, top_paths, blank)
     raise ValueError(f"ctc_decode: `strategy` must be 'greedy' or 'beam_search'; received {strategy!r}")
 
@@ -127,9 +131,9 @@ def _beam_search_decode(x, lengths, beam_width, top_paths, blank):
     labels = jnp.arange(classes)
 
     def step(state, inputs):
-        prefixes, emit, rest = state                    # (k, steps), (k,), (k,)
-        lp, active = inputs                              # (classes,), ()
-        size = jnp.sum(prefixes != pad, axis=1)          # the prefixes' lengths
+        prefixes, emit, rest = state  # (k, steps), (k,), (k,)
+        lp, active = inputs  # (classes,), ()
+        size = jnp.sum(prefixes != pad, axis=1)  # the prefixes' lengths
         tail = jnp.where(size > 0, jnp.take_along_axis(prefixes, jnp.maximum(size - 1, 0)[:, None], 1)[:, 0], pad)
         either = jnp.logaddexp(emit, rest)
         # the prefix itself: a blank after anything, or its last label repeated after a label
@@ -153,8 +157,11 @@ def _beam_search_decode(x, lengths, beam_width, top_paths, blank):
         return jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, state), None
 
     def decode(lp, length):
-        start = (jnp.full((k, steps), pad, jnp.int32), jnp.full((k,), ninf, lp.dtype),
-                 jnp.full((k,), ninf, lp.dtype).at[0].set(0.0))  # the empty prefix, probability 1
+        start = (
+            jnp.full((k, steps), pad, jnp.int32),
+            jnp.full((k,), ninf, lp.dtype),
+            jnp.full((k,), ninf, lp.dtype).at[0].set(0.0),
+        )  # the empty prefix, probability 1
         active = (jnp.arange(steps) < length) | (jnp.arange(steps) == 0)  # the first step always counts
         (prefixes, emit, rest), _ = jax.lax.scan(step, start, (lp, active))
         scores, best = jax.lax.top_k(jnp.logaddexp(emit, rest), top_paths)

@@ -59,9 +59,12 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
 
     counts = jsparse.bcoo_reduce_sum(_sparse_one_hot(x, num_classes, axis, "int32"), axes=(reduce_axis,))
     counts = jsparse.bcoo_sum_duplicates(counts, nse=x.size)  # a static bound keeps it jittable
-    return jsparse.BCOO(((counts.data > 0).astype(dtype_of(dtype) or "float32"), counts.indices),
-                        shape=counts.shape, indices_sorted=counts.indices_sorted,
-                        unique_indices=counts.unique_indices)
+    return jsparse.BCOO(
+        ((counts.data > 0).astype(dtype_of(dtype) or "float32"), counts.indices),
+        shape=counts.shape,
+        indices_sorted=counts.indices_sorted,
+        unique_indices=counts.unique_indices,
+    )
 
 
 def _same_shape(name, target, output):
@@ -235,8 +238,17 @@ def polar(abs_, angle):
     return jax.lax.complex(abs_ * jnp.cos(angle), abs_ * jnp.sin(angle))
 
 
-def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
-                          flash_attention=None, attn_logits_soft_cap=None):
+def dot_product_attention(
+    query,
+    key,
+    value,
+    bias=None,
+    mask=None,
+    scale=None,
+    is_causal=False,
+    flash_attention=None,
+    attn_logits_soft_cap=None,
+):
     """Scaled dot-product attention (`jax.nn.dot_product_attention`) on
     `(batch, length, heads, head_dim)` tensors; key/value may have fewer (grouped) heads.
 
@@ -262,15 +274,20 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     mask = None if mask is None else tensor(mask)
     if attn_logits_soft_cap is not None:
         if flash_attention:
-            raise ValueError("dot_product_attention: `attn_logits_soft_cap` needs flash_attention=False or None "
-                             "off TPU (no fused kernel caps the logits)")
+            raise ValueError(
+                "dot_product_attention: `attn_logits_soft_cap` needs flash_attention=False or None "
+                "off TPU (no fused kernel caps the logits)"
+            )
         cap = float(attn_logits_soft_cap)
         if not cap > 0:
-            raise ValueError(f"dot_product_attention: `attn_logits_soft_cap` must be > 0; received {attn_logits_soft_cap!r}")
+            raise ValueError(
+                f"dot_product_attention: `attn_logits_soft_cap` must be > 0; received {attn_logits_soft_cap!r}"
+            )
         return _capped_attention(q, k, v, bias, mask, scale, is_causal, cap)
     implementation = "cudnn" if flash_attention else ("xla" if flash_attention is False else None)
-    return jnn.dot_product_attention(q, k, v, bias=bias, mask=mask, scale=scale, is_causal=is_causal,
-                                     implementation=implementation)
+    return jnn.dot_product_attention(
+        q, k, v, bias=bias, mask=mask, scale=scale, is_causal=is_causal, implementation=implementation
+    )
 
 
 def _capped_attention(q, k, v, bias, mask, scale, is_causal, cap):

@@ -96,20 +96,40 @@ def tri(N, M=None, k=0, dtype=None):  # noqa: N803
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """`num` evenly spaced values from `start` to `stop` (with the step when `retstep`)."""
-    return jnp.linspace(tensor(start), tensor(stop), num=num, endpoint=endpoint, retstep=retstep,
-                        dtype=None if dtype is None else dtype_of(dtype), axis=axis)
+    return jnp.linspace(
+        tensor(start),
+        tensor(stop),
+        num=num,
+        endpoint=endpoint,
+        retstep=retstep,
+        dtype=None if dtype is None else dtype_of(dtype),
+        axis=axis,
+    )
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
     """`num` values spaced evenly on a log scale, from `base**start` to `base**stop`."""
-    return jnp.logspace(tensor(start), tensor(stop), num=num, endpoint=endpoint, base=base,
-                        dtype=None if dtype is None else dtype_of(dtype), axis=axis)
+    return jnp.logspace(
+        tensor(start),
+        tensor(stop),
+        num=num,
+        endpoint=endpoint,
+        base=base,
+        dtype=None if dtype is None else dtype_of(dtype),
+        axis=axis,
+    )
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     """`num` values in geometric progression from `start` to `stop`."""
-    return jnp.geomspace(tensor(start), tensor(stop), num=num, endpoint=endpoint,
-                         dtype=None if dtype is None else dtype_of(dtype), axis=axis)
+    return jnp.geomspace(
+        tensor(start),
+        tensor(stop),
+        num=num,
+        endpoint=endpoint,
+        dtype=None if dtype is None else dtype_of(dtype),
+        axis=axis,
+    )
 
 
 def _window(name, jfn):

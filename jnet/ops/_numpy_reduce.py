@@ -45,11 +45,18 @@ def _reduction(name, jfn, doc):
 
 
 for _name, _fn, _doc in [
-    ("sum", jnp.sum, "Sum"), ("all", jnp.all, "Logical AND"), ("any", jnp.any, "Logical OR"),
-    ("amax", jnp.amax, "Maximum"), ("amin", jnp.amin, "Minimum"), ("ptp", jnp.ptp, "Range (max - min)"),
-    ("nanmax", jnp.nanmax, "Maximum, ignoring NaNs,"), ("nanmin", jnp.nanmin, "Minimum, ignoring NaNs,"),
-    ("nansum", jnp.nansum, "Sum, ignoring NaNs,"), ("nanprod", jnp.nanprod, "Product, ignoring NaNs,"),
-    ("nanmean", jnp.nanmean, "Mean, ignoring NaNs,"), ("nanvar", jnp.nanvar, "Variance, ignoring NaNs,"),
+    ("sum", jnp.sum, "Sum"),
+    ("all", jnp.all, "Logical AND"),
+    ("any", jnp.any, "Logical OR"),
+    ("amax", jnp.amax, "Maximum"),
+    ("amin", jnp.amin, "Minimum"),
+    ("ptp", jnp.ptp, "Range (max - min)"),
+    ("nanmax", jnp.nanmax, "Maximum, ignoring NaNs,"),
+    ("nanmin", jnp.nanmin, "Minimum, ignoring NaNs,"),
+    ("nansum", jnp.nansum, "Sum, ignoring NaNs,"),
+    ("nanprod", jnp.nanprod, "Product, ignoring NaNs,"),
+    ("nanmean", jnp.nanmean, "Mean, ignoring NaNs,"),
+    ("nanvar", jnp.nanvar, "Variance, ignoring NaNs,"),
     ("nanstd", jnp.nanstd, "Standard deviation, ignoring NaNs,"),
     ("nanmedian", jnp.nanmedian, "Median, ignoring NaNs,"),
     ("nanargmax", jnp.nanargmax, "Index of the maximum, ignoring NaNs,"),
@@ -248,13 +255,28 @@ def histogram(x, bins=10, range=None):  # noqa: A002  (Keras's name)
     return jnp.histogram(tensor(x), bins=bins, range=range)
 
 
-def unique(x, sorted=True, return_index=False, return_inverse=False, return_counts=False,  # noqa: A002
-           axis=None, size=None, fill_value=None):
+def unique(
+    x,
+    sorted=True,
+    return_index=False,
+    return_inverse=False,
+    return_counts=False,  # noqa: A002
+    axis=None,
+    size=None,
+    fill_value=None,
+):
     """The unique values of `x`, with optional indices, inverse and counts (`jnp.unique`).
     Give `size` (and `fill_value`) to use it under `jit`."""
-    return jnp.unique(tensor(x), return_index=return_index, return_inverse=return_inverse,
-                      return_counts=return_counts, axis=axis, size=size, fill_value=fill_value,
-                      sorted=sorted)
+    return jnp.unique(
+        tensor(x),
+        return_index=return_index,
+        return_inverse=return_inverse,
+        return_counts=return_counts,
+        axis=axis,
+        size=size,
+        fill_value=fill_value,
+        sorted=sorted,
+    )
 
 
 def allclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False):

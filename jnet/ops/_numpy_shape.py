@@ -46,7 +46,7 @@ def squeeze(x, axis=None):
     """
     x = tensor(x)
     if axis is not None:
-        for a in (axis if isinstance(axis, (tuple, list)) else (axis,)):
+        for a in axis if isinstance(axis, (tuple, list)) else (axis,):
             if x.shape[a] != 1:
                 raise ValueError(f"squeeze: axis {a} of a tensor of shape {x.shape} does not have length 1")
     return jnp.squeeze(x, axis=_ax(axis))

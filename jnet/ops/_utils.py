@@ -61,4 +61,3 @@ def to_float(x):
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         x = x.astype(config.floatx())
     return x
-

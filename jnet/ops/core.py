@@ -138,6 +138,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
     if maximum_iterations is None:
         out = jax.lax.while_loop(lambda s: cond(*s), lambda s: wrap(body(*s)), state)
     else:
+
         def c(s):
             return jnp.logical_and(cond(*s[0]), s[1] < maximum_iterations)
 
@@ -205,7 +206,9 @@ def scatter_update(inputs, indices, updates, reduction=None):
     at = inputs.at[tuple(jnp.moveaxis(indices, -1, 0))]
     ops = {None: at.set, "add": at.add, "max": at.max, "min": at.min, "mul": at.multiply}
     if reduction not in ops:
-        raise ValueError(f"scatter_update: unknown `reduction` {reduction!r}; expected None, 'add', 'max', 'min' or 'mul'")
+        raise ValueError(
+            f"scatter_update: unknown `reduction` {reduction!r}; expected None, 'add', 'max', 'min' or 'mul'"
+        )
     return ops[reduction](updates)
 
 

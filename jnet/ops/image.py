@@ -7,19 +7,17 @@ import jax
 import jax.numpy as jnp
 
 from jnet import config
-from jnet.ops._image_filters import (  # noqa: F401  (part of this namespace)
-    extract_patches_3d,
-    gaussian_blur,
-    hsv_to_rgb,
-    rgb_to_hsv,
-    sobel_edges,
-    ssim,
-)
+from jnet.ops._image_filters import extract_patches_3d, gaussian_blur, hsv_to_rgb, rgb_to_hsv, sobel_edges, ssim  # noqa: F401  (part of this namespace)
 from jnet.ops._image_warp import elastic_transform, perspective_transform  # noqa: F401
 from jnet.ops._utils import tensor, to_float
 
-_RESIZE = {"nearest": "nearest", "bilinear": "linear", "bicubic": "cubic", "lanczos3": "lanczos3",
-           "lanczos5": "lanczos5"}
+_RESIZE = {
+    "nearest": "nearest",
+    "bilinear": "linear",
+    "bicubic": "cubic",
+    "lanczos3": "lanczos3",
+    "lanczos5": "lanczos5",
+}
 
 
 def _to_last(name, images, data_format):
@@ -36,8 +34,17 @@ def _back(images, first):
     return jnp.moveaxis(images, -1, -3) if first else images
 
 
-def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
-           pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
+def resize(
+    images,
+    size,
+    interpolation="bilinear",
+    antialias=False,
+    crop_to_aspect_ratio=False,
+    pad_to_aspect_ratio=False,
+    fill_mode="constant",
+    fill_value=0.0,
+    data_format=None,
+):
     """Resize `images` to `size = (height, width)`.
 
     Args:
@@ -70,7 +77,7 @@ def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspe
         ch = max(min(h, int(w * th / tw)), 1)
         cw = max(min(w, int(h * tw / th)), 1)
         top, left = (h - ch) // 2, (w - cw) // 2
-        x = x[..., top:top + ch, left:left + cw, :]
+        x = x[..., top : top + ch, left : left + cw, :]
     elif pad_to_aspect_ratio:
         # the same margin on both sides, as Keras does
         top = (max(h, int(w * th / tw)) - h) // 2
@@ -106,8 +113,9 @@ def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid"
     c = x.shape[-1]
     # identity kernel: each output channel copies one (row, col, channel) of the window
     kernel = jnp.eye(size[0] * size[1] * c, dtype=x.dtype).reshape(size[0], size[1], c, -1)
-    out = jax.lax.conv_general_dilated(x, kernel, strides, padding.upper(), rhs_dilation=dil,
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    out = jax.lax.conv_general_dilated(
+        x, kernel, strides, padding.upper(), rhs_dilation=dil, dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     if squeeze:
         out = out[0]
     return _back(out, first)
@@ -116,17 +124,14 @@ def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid"
 def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
     """Values of `inputs` at fractional `coordinates` (one array per axis) by spline interpolation
     of `order` 0 or 1 (`jax.scipy.ndimage.map_coordinates`)."""
-    modes = {"constant": "constant", "nearest": "nearest", "wrap": "wrap", "mirror": "mirror",
-             "reflect": "reflect"}
+    modes = {"constant": "constant", "nearest": "nearest", "wrap": "wrap", "mirror": "mirror", "reflect": "reflect"}
     if fill_mode not in modes:
         raise ValueError(f"map_coordinates: unknown `fill_mode` {fill_mode!r}; expected one of {sorted(modes)}")
     coords = [to_float(c) for c in coordinates]
-    return jax.scipy.ndimage.map_coordinates(to_float(inputs), coords, order, mode=modes[fill_mode],
-                                             cval=fill_value)
+    return jax.scipy.ndimage.map_coordinates(to_float(inputs), coords, order, mode=modes[fill_mode], cval=fill_value)
 
 
-def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0,
-                     data_format=None):
+def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0, data_format=None):
     """Apply projective transforms `[a0, a1, a2, b0, b1, b2, c0, c1]` (one per image): the output
     pixel `(x, y)` takes the input at `((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k)`,
     `k = c0 x + c1 y + 1`.
@@ -141,7 +146,9 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
     """
     orders = {"nearest": 0, "bilinear": 1}
     if interpolation not in orders:
-        raise ValueError(f"affine_transform: `interpolation` must be 'nearest' or 'bilinear'; received {interpolation!r}")
+        raise ValueError(
+            f"affine_transform: `interpolation` must be 'nearest' or 'bilinear'; received {interpolation!r}"
+        )
     x, first = _to_last("affine_transform", images, data_format)
     t = to_float(transform)
     squeeze = x.ndim == 3
@@ -173,23 +180,40 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
 
 def scale_and_translate(images, output_shape, scale, translation, spatial_dims, method, antialias=True):
     """Resample `images` with a scale and translation per spatial dim (`jax.image.scale_and_translate`)."""
-    return jax.image.scale_and_translate(to_float(images), output_shape, spatial_dims, to_float(scale),
-                                         to_float(translation), method, antialias)
+    return jax.image.scale_and_translate(
+        to_float(images), output_shape, spatial_dims, to_float(scale), to_float(translation), method, antialias
+    )
 
 
-def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=None, right_cropping=None,
-                target_height=None, target_width=None, data_format=None):
+def crop_images(
+    images,
+    top_cropping=None,
+    left_cropping=None,
+    bottom_cropping=None,
+    right_cropping=None,
+    target_height=None,
+    target_width=None,
+    data_format=None,
+):
     """Crop `images` by the given margins, or to `target_height`/`target_width` from the top-left
     margins (give at most two of the three per dimension)."""
     x, first = _to_last("crop_images", images, data_format)
     h, w = x.shape[-3], x.shape[-2]
     top, bottom, th = _margins("crop_images", h, top_cropping, bottom_cropping, target_height, "height")
     left, right, tw = _margins("crop_images", w, left_cropping, right_cropping, target_width, "width")
-    return _back(x[..., top:top + th, left:left + tw, :], first)
+    return _back(x[..., top : top + th, left : left + tw, :], first)
 
 
-def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None, right_padding=None,
-               target_height=None, target_width=None, data_format=None):
+def pad_images(
+    images,
+    top_padding=None,
+    left_padding=None,
+    bottom_padding=None,
+    right_padding=None,
+    target_height=None,
+    target_width=None,
+    data_format=None,
+):
     """Zero-pad `images` by the given margins, or to `target_height`/`target_width`."""
     x, first = _to_last("pad_images", images, data_format)
     h, w = x.shape[-3], x.shape[-2]

@@ -107,5 +107,3 @@ def jvp(fun, primals, tangents, has_aux=False):
     """Forward-mode Jacobian-vector product: `(fun(*primals), J @ tangents)` (plus the aux
     output with `has_aux`)."""
     return jax.jvp(fun, tuple(unwrap_tree(tuple(primals))), tuple(unwrap_tree(tuple(tangents))), has_aux=has_aux)
-
-

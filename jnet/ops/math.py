@@ -185,7 +185,7 @@ def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="
     frames = irfft(x, fft_length)
     dtype = frames.dtype
     left = (fft_length - sequence_length) // 2
-    frames = frames[..., left:left + sequence_length]
+    frames = frames[..., left : left + sequence_length]
     w = _window(window, sequence_length, dtype)
     if w is None:
         w = jnp.ones((sequence_length,), dtype)

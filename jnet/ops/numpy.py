@@ -9,7 +9,8 @@ from jnet.ops import _numpy_shape as _shape
 def _public(module):
     """The ops a module defines (not the helpers and modules it imports)."""
     return {
-        k: v for k, v in vars(module).items()
+        k: v
+        for k, v in vars(module).items()
         if not k.startswith("_") and callable(v) and getattr(v, "__module__", None) == module.__name__
     }
 

@@ -15,13 +15,33 @@ from jnet.optimizers.keras_optimizers_more import Adafactor, Ftrl, Lamb
 from jnet.optimizers.second_order import LBFGS, NewtonCG
 
 __all__ = [
-    "Optimizer", "OptaxOptimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax",
-    "Nadam", "Lion", "LBFGS", "NewtonCG", "schedules", "get", "serialize", "deserialize",
-    "Adafactor", "Ftrl", "Lamb", "LossScaleOptimizer",
+    "Optimizer",
+    "OptaxOptimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "Adamax",
+    "Nadam",
+    "Lion",
+    "LBFGS",
+    "NewtonCG",
+    "schedules",
+    "get",
+    "serialize",
+    "deserialize",
+    "Adafactor",
+    "Ftrl",
+    "Lamb",
+    "LossScaleOptimizer",
 ]
 
-_CLASSES = {c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion,
-                                    LBFGS, NewtonCG, Adafactor, Ftrl, Lamb)}
+_CLASSES = {
+    c.__name__: c
+    for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, LBFGS, NewtonCG, Adafactor, Ftrl, Lamb)
+}
 _ALIASES = {name.lower(): cls for name, cls in _CLASSES.items()}
 _ALIASES.update({"newton_cg": NewtonCG, "l-bfgs": LBFGS, "l_bfgs": LBFGS})
 

@@ -74,17 +74,28 @@ class Optimizer(StatelessOptimizerMixin):
     """
 
     _defaults: dict = {}
-    full_batch = False        # second-order optimizers train on the whole data set per step
-    needs_value_fn = False    # optax line searches need the loss as a function of params
+    full_batch = False  # second-order optimizers train on the whole data set per step
+    needs_value_fn = False  # optax line searches need the loss as a function of params
 
-    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
         label = type(self).__name__
         unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, 0)}
         if unsupported:
             raise ValueError(f"{label}: unsupported argument(s) {sorted(unsupported)}")
-        given = [n for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
-                                ("global_clipnorm", global_clipnorm)) if v is not None]
+        given = [
+            n
+            for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm))
+            if v is not None
+        ]
         if len(given) > 1:
             raise ValueError(f"{label}: only one of clipnorm, clipvalue, global_clipnorm can be set; got {given}")
         for n in given:
@@ -102,8 +113,8 @@ class Optimizer(StatelessOptimizerMixin):
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
         self.name = name or _snake(label)
-        self._lr_version = 0          # bumped by the setter; the engine writes the new value
-        self._state_owner = None      # the engine's state owner (`attach_state`)
+        self._lr_version = 0  # bumped by the setter; the engine writes the new value
+        self._state_owner = None  # the engine's state owner (`attach_state`)
         self._tx = None
 
     # ------------------------------------------------------------------ optax
@@ -181,8 +192,14 @@ class Optimizer(StatelessOptimizerMixin):
             lr = _schedules.serialize(lr)
         elif _is_schedule(lr):
             raise ValueError(f"{type(self).__name__}: a plain-function learning-rate schedule cannot be serialized")
-        config = {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
-                  "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+        config = {
+            "name": self.name,
+            "learning_rate": lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+        }
         config.update({k: getattr(self, k) for k in self._defaults})
         return config
 
@@ -217,7 +234,9 @@ class OptaxOptimizer(Optimizer):
         self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
         self._lr_version = 0
         self._state_owner = None
-        self.needs_value_fn = "value_fn" in getattr(tx.update, "__code__", type("c", (), {"co_varnames": ()})).co_varnames
+        self.needs_value_fn = (
+            "value_fn" in getattr(tx.update, "__code__", type("c", (), {"co_varnames": ()})).co_varnames
+        )
 
     @property
     def tx(self):

@@ -20,6 +20,7 @@ tmap = jax.tree_util.tree_map
 
 def _decay_first(rule, learning_rate, weight_decay):
     """Keras's order: `var -= lr * wd * var`, then the rule's step on the decayed `var`."""
+
     def update(g, state, params=None):
         decayed = tmap(lambda p: p - (learning_rate * weight_decay) * p, params)
         out, state = rule.update(g, state, decayed)
@@ -58,13 +59,17 @@ def adafactor(lr, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3, clip_thres
                 return jnp.zeros((), p.dtype)
             return jnp.zeros(p.shape[:-1] if which == "r" else p.shape[:-2] + p.shape[-1:], p.dtype)
 
-        return AdafactorState(jnp.zeros([], jnp.int32), tmap(lambda p: factored(p, "r"), params),
-                              tmap(lambda p: factored(p, "c"), params), tmap(jnp.zeros_like, params))
+        return AdafactorState(
+            jnp.zeros([], jnp.int32),
+            tmap(lambda p: factored(p, "r"), params),
+            tmap(lambda p: factored(p, "c"), params),
+            tmap(jnp.zeros_like, params),
+        )
 
     def update(grads, state, params=None):
         t = (state.count + 1).astype(jnp.float32)
         rho = jnp.minimum(lr, 1.0 / jnp.sqrt(t))
-        beta = 1.0 - t ** beta_2_decay
+        beta = 1.0 - t**beta_2_decay
 
         def one(g, p, r, c, v):
             alpha = jnp.maximum(epsilon_2, _rms(p)) * rho
@@ -108,12 +113,29 @@ class Adafactor(_VariableAwareOptimizer):
     ```
     """
 
-    _defaults = {"beta_2_decay": -0.8, "epsilon_1": 1e-30, "epsilon_2": 1e-3, "clip_threshold": 1.0,
-                 "relative_step": True}
+    _defaults = {
+        "beta_2_decay": -0.8,
+        "epsilon_1": 1e-30,
+        "epsilon_2": 1e-3,
+        "clip_threshold": 1.0,
+        "relative_step": True,
+    }
 
-    def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0,
-                 relative_step=True, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name="adafactor", **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_2_decay=-0.8,
+        epsilon_1=1e-30,
+        epsilon_2=1e-3,
+        clip_threshold=1.0,
+        relative_step=True,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="adafactor",
+        **kwargs,
+    ):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
         if clip_threshold <= 0:
             raise ValueError(f"Adafactor: clip_threshold must be > 0, got {clip_threshold}")
@@ -134,8 +156,9 @@ class FtrlState(NamedTuple):
 
 def ftrl(lr, learning_rate_power=-0.5, initial_accumulator_value=0.1, l1=0.0, l2=0.0, l2_shrinkage=0.0, beta=0.0):
     def init(params):
-        return FtrlState(tmap(lambda p: jnp.full_like(p, initial_accumulator_value), params),
-                         tmap(jnp.zeros_like, params))
+        return FtrlState(
+            tmap(lambda p: jnp.full_like(p, initial_accumulator_value), params), tmap(jnp.zeros_like, params)
+        )
 
     def update(grads, state, params=None):
         l2_reg = l2 + beta / (2.0 * lr)
@@ -170,21 +193,41 @@ class Ftrl(_VariableAwareOptimizer):
         beta: added to the L2 strength as `beta / (2 * learning_rate)` (default 0).
     """
 
-    _defaults = {"learning_rate_power": -0.5, "initial_accumulator_value": 0.1, "l1_regularization_strength": 0.0,
-                 "l2_regularization_strength": 0.0, "l2_shrinkage_regularization_strength": 0.0, "beta": 0.0}
+    _defaults = {
+        "learning_rate_power": -0.5,
+        "initial_accumulator_value": 0.1,
+        "l1_regularization_strength": 0.0,
+        "l2_regularization_strength": 0.0,
+        "l2_shrinkage_regularization_strength": 0.0,
+        "beta": 0.0,
+    }
 
-    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
-                 l1_regularization_strength=0.0, l2_regularization_strength=0.0,
-                 l2_shrinkage_regularization_strength=0.0, beta=0.0, weight_decay=None, clipnorm=None,
-                 clipvalue=None, global_clipnorm=None, name="ftrl", **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        learning_rate_power=-0.5,
+        initial_accumulator_value=0.1,
+        l1_regularization_strength=0.0,
+        l2_regularization_strength=0.0,
+        l2_shrinkage_regularization_strength=0.0,
+        beta=0.0,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="ftrl",
+        **kwargs,
+    ):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
         if initial_accumulator_value < 0:
             raise ValueError(f"Ftrl: initial_accumulator_value must be >= 0, got {initial_accumulator_value}")
         if learning_rate_power > 0:
             raise ValueError(f"Ftrl: learning_rate_power must be <= 0, got {learning_rate_power}")
-        for n, v in (("l1_regularization_strength", l1_regularization_strength),
-                     ("l2_regularization_strength", l2_regularization_strength),
-                     ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength)):
+        for n, v in (
+            ("l1_regularization_strength", l1_regularization_strength),
+            ("l2_regularization_strength", l2_regularization_strength),
+            ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength),
+        ):
             if v < 0:
                 raise ValueError(f"Ftrl: {n} must be >= 0, got {v}")
         self.learning_rate_power, self.initial_accumulator_value = learning_rate_power, initial_accumulator_value
@@ -194,8 +237,15 @@ class Ftrl(_VariableAwareOptimizer):
         self.beta = beta
 
     def _rule(self, lr):
-        return ftrl(lr, self.learning_rate_power, self.initial_accumulator_value, self.l1_regularization_strength,
-                    self.l2_regularization_strength, self.l2_shrinkage_regularization_strength, self.beta)
+        return ftrl(
+            lr,
+            self.learning_rate_power,
+            self.initial_accumulator_value,
+            self.l1_regularization_strength,
+            self.l2_regularization_strength,
+            self.l2_shrinkage_regularization_strength,
+            self.beta,
+        )
 
 
 # ----------------------------------------------------------------------------- Lamb
@@ -217,7 +267,7 @@ def lamb(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         v = tmap(lambda v, g: v + (jnp.square(g) - v) * (1 - beta_2), state.v, grads)
 
         def one(m, v, p):
-            step = (m / (1.0 - beta_1 ** t)) / (jnp.sqrt(v / (1.0 - beta_2 ** t)) + epsilon)
+            step = (m / (1.0 - beta_1**t)) / (jnp.sqrt(v / (1.0 - beta_2**t)) + epsilon)
             w_norm = jnp.sqrt(jnp.sum(jnp.square(p)))
             g_norm = jnp.sqrt(jnp.sum(jnp.square(step)))
             # the trust ratio ||w|| / ||step||, 1 when either norm is 0
@@ -241,8 +291,19 @@ class Lamb(_VariableAwareOptimizer):
 
     _defaults = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, clipnorm=None,
-                 clipvalue=None, global_clipnorm=None, name="lamb", **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name="lamb",
+        **kwargs,
+    ):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name, **kwargs)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 

@@ -54,12 +54,11 @@ class AdamState(NamedTuple):
 
 def adam(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False):
     def init(params):
-        return AdamState(jnp.zeros([], jnp.int32), _zeros(params), _zeros(params),
-                         _zeros(params) if amsgrad else None)
+        return AdamState(jnp.zeros([], jnp.int32), _zeros(params), _zeros(params), _zeros(params) if amsgrad else None)
 
     def update(g, state, params=None):
         t = (state.count + 1).astype(jnp.float32)
-        alpha = lr * jnp.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+        alpha = lr * jnp.sqrt(1 - beta_2**t) / (1 - beta_1**t)
         m = tmap(lambda m, g: m + (g - m) * (1 - beta_1), state.m, g)
         v = tmap(lambda v, g: v + (jnp.square(g) - v) * (1 - beta_2), state.v, g)
         v_hat = state.v_hat
@@ -80,8 +79,9 @@ class RMSpropState(NamedTuple):
 
 def rmsprop(lr, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
     def init(params):
-        return RMSpropState(_zeros(params), _zeros(params) if momentum > 0 else None,
-                            _zeros(params) if centered else None)
+        return RMSpropState(
+            _zeros(params), _zeros(params) if momentum > 0 else None, _zeros(params) if centered else None
+        )
 
     def update(g, state, params=None):
         vel = tmap(lambda v, g: rho * v + (1 - rho) * jnp.square(g), state.velocity, g)
@@ -149,7 +149,7 @@ def adamax(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
 
     def update(g, state, params=None):
         t = (state.count + 1).astype(jnp.float32)
-        b1p = beta_1 ** t
+        b1p = beta_1**t
         m = tmap(lambda m, g: m + (g - m) * (1 - beta_1), state.m, g)
         u = tmap(lambda u, g: jnp.maximum(beta_2 * u, jnp.abs(g)), state.u, g)
         out = tmap(lambda m, u: -(lr * m) / ((1 - b1p) * (u + epsilon)), m, u)
@@ -171,11 +171,11 @@ def nadam(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
 
     def update(g, state, params=None):
         t = (state.count + 1).astype(jnp.float32)
-        u_t = beta_1 * (1.0 - 0.5 * 0.96 ** t)
+        u_t = beta_1 * (1.0 - 0.5 * 0.96**t)
         u_t_1 = beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
-        u_prod = state.u_product * u_t           # Keras updates the product before the step
+        u_prod = state.u_product * u_t  # Keras updates the product before the step
         u_prod_1 = u_prod * u_t_1
-        b2p = beta_2 ** t
+        b2p = beta_2**t
         m = tmap(lambda m, g: m + (g - m) * (1 - beta_1), state.m, g)
         v = tmap(lambda v, g: v + (jnp.square(g) - v) * (1 - beta_2), state.v, g)
 

@@ -13,8 +13,15 @@ import jax.numpy as jnp
 from jnet import serialization as _registry
 
 __all__ = [
-    "LearningRateSchedule", "ExponentialDecay", "CosineDecay", "PiecewiseConstantDecay",
-    "InverseTimeDecay", "PolynomialDecay", "CosineDecayRestarts", "serialize", "deserialize",
+    "LearningRateSchedule",
+    "ExponentialDecay",
+    "CosineDecay",
+    "PiecewiseConstantDecay",
+    "InverseTimeDecay",
+    "PolynomialDecay",
+    "CosineDecayRestarts",
+    "serialize",
+    "deserialize",
 ]
 
 
@@ -53,8 +60,13 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
         _positive("ExponentialDecay", "decay_steps", decay_steps)
-        self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                            decay_rate=decay_rate, staircase=staircase, name=name)
+        self._config = dict(
+            initial_learning_rate=initial_learning_rate,
+            decay_steps=decay_steps,
+            decay_rate=decay_rate,
+            staircase=staircase,
+            name=name,
+        )
 
     def __call__(self, step):
         c = self._config
@@ -67,8 +79,13 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
         _positive("InverseTimeDecay", "decay_steps", decay_steps)
-        self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                            decay_rate=decay_rate, staircase=staircase, name=name)
+        self._config = dict(
+            initial_learning_rate=initial_learning_rate,
+            decay_steps=decay_steps,
+            decay_rate=decay_rate,
+            staircase=staircase,
+            name=name,
+        )
 
     def __call__(self, step):
         c = self._config
@@ -80,11 +97,24 @@ class PolynomialDecay(LearningRateSchedule):
     """Polynomial decay from `initial_learning_rate` to `end_learning_rate` over `decay_steps`
     (restarting with a longer period when `cycle`), as Keras."""
 
-    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
-                 name="PolynomialDecay"):
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        end_learning_rate=0.0001,
+        power=1.0,
+        cycle=False,
+        name="PolynomialDecay",
+    ):
         _positive("PolynomialDecay", "decay_steps", decay_steps)
-        self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                            end_learning_rate=end_learning_rate, power=power, cycle=cycle, name=name)
+        self._config = dict(
+            initial_learning_rate=initial_learning_rate,
+            decay_steps=decay_steps,
+            end_learning_rate=end_learning_rate,
+            power=power,
+            cycle=cycle,
+            name=name,
+        )
 
     def __call__(self, step):
         c = self._config
@@ -103,11 +133,18 @@ class CosineDecay(LearningRateSchedule):
     """Cosine decay to `alpha * initial` over `decay_steps`, after an optional linear warmup
     from `initial_learning_rate` to `warmup_target` over `warmup_steps` (Keras semantics)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
-                 warmup_steps=0):
+    def __init__(
+        self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None, warmup_steps=0
+    ):
         _positive("CosineDecay", "decay_steps", decay_steps)
-        self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps, alpha=alpha,
-                            name=name, warmup_target=warmup_target, warmup_steps=warmup_steps)
+        self._config = dict(
+            initial_learning_rate=initial_learning_rate,
+            decay_steps=decay_steps,
+            alpha=alpha,
+            name=name,
+            warmup_target=warmup_target,
+            warmup_steps=warmup_steps,
+        )
 
     def _decay(self, step, decay_from):
         c = self._config
@@ -160,8 +197,14 @@ class CosineDecayRestarts(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
         _positive("CosineDecayRestarts", "first_decay_steps", first_decay_steps)
-        self._config = dict(initial_learning_rate=initial_learning_rate, first_decay_steps=first_decay_steps,
-                            t_mul=t_mul, m_mul=m_mul, alpha=alpha, name=name)
+        self._config = dict(
+            initial_learning_rate=initial_learning_rate,
+            first_decay_steps=first_decay_steps,
+            t_mul=t_mul,
+            m_mul=m_mul,
+            alpha=alpha,
+            name=name,
+        )
 
     def __call__(self, step):
         c = self._config
@@ -172,14 +215,23 @@ class CosineDecayRestarts(LearningRateSchedule):
             fraction = fraction - restart
         else:  # periods grow geometrically: find the period `fraction` falls in
             restart = jnp.floor(jnp.log(1.0 - fraction * (1.0 - t_mul)) / math.log(t_mul))
-            done = (1.0 - t_mul ** restart) / (1.0 - t_mul)
-            fraction = (fraction - done) / t_mul ** restart
+            done = (1.0 - t_mul**restart) / (1.0 - t_mul)
+            fraction = (fraction - done) / t_mul**restart
         cosine = 0.5 * c["m_mul"] ** restart * (1.0 + jnp.cos(math.pi * fraction))
         return c["initial_learning_rate"] * ((1 - c["alpha"]) * cosine + c["alpha"])
 
 
-_SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, CosineDecay, PiecewiseConstantDecay,
-                                            InverseTimeDecay, PolynomialDecay, CosineDecayRestarts)}
+_SCHEDULES = {
+    cls.__name__: cls
+    for cls in (
+        ExponentialDecay,
+        CosineDecay,
+        PiecewiseConstantDecay,
+        InverseTimeDecay,
+        PolynomialDecay,
+        CosineDecayRestarts,
+    )
+}
 
 
 def serialize(schedule) -> dict:

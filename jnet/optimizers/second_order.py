@@ -46,8 +46,11 @@ class LBFGS(Optimizer):
     @property
     def tx(self):
         if self._tx is None:
-            self._tx = optax.lbfgs(learning_rate=self._learning_rate, memory_size=self.memory_size,
-                                   scale_init_precond=self.scale_init_precond)
+            self._tx = optax.lbfgs(
+                learning_rate=self._learning_rate,
+                memory_size=self.memory_size,
+                scale_init_precond=self.scale_init_precond,
+            )
         return self._tx
 
     @property
@@ -63,8 +66,12 @@ class LBFGS(Optimizer):
         return None
 
     def get_config(self):
-        return {"name": self.name, "learning_rate": self._learning_rate, "memory_size": self.memory_size,
-                "scale_init_precond": self.scale_init_precond}
+        return {
+            "name": self.name,
+            "learning_rate": self._learning_rate,
+            "memory_size": self.memory_size,
+            "scale_init_precond": self.scale_init_precond,
+        }
 
 
 class NewtonCGState(NamedTuple):
@@ -102,8 +109,9 @@ def newton_cg(learning_rate=1.0, cg_iterations=20, tol=1e-5, damping=1e-4, max_b
             return d_new, r_new, p_new, jnp.where(stop, rr, rr_new), done_new
 
         r0 = -g
-        d, *_ = jax.lax.fori_loop(0, cg_iterations, body,
-                                  (jnp.zeros_like(g), r0, r0, jnp.vdot(r0, r0), jnp.linalg.norm(g) == 0))
+        d, *_ = jax.lax.fori_loop(
+            0, cg_iterations, body, (jnp.zeros_like(g), r0, r0, jnp.vdot(r0, r0), jnp.linalg.norm(g) == 0)
+        )
         # No descent direction found (e.g. first CG step hit negative curvature): use -g.
         d = jnp.where(jnp.vdot(d, g) < 0, d, -g)
         slope = jnp.vdot(d, g)
@@ -149,5 +157,10 @@ class NewtonCG(Optimizer):
         return None
 
     def get_config(self):
-        return {"name": self.name, "learning_rate": self._learning_rate, "cg_iterations": self.cg_iterations,
-                "tol": self.tol, "damping": self.damping}
+        return {
+            "name": self.name,
+            "learning_rate": self._learning_rate,
+            "cg_iterations": self.cg_iterations,
+            "tol": self.tol,
+            "damping": self.damping,
+        }

@@ -19,9 +19,9 @@ import optax
 class StatelessOptimizerMixin:
     """`build(var_list)`, `variables` and `stateless_apply` (Keras names and semantics)."""
 
-    _built_variables = None     # the Variables this optimizer updates (constraints come from them)
+    _built_variables = None  # the Variables this optimizer updates (constraints come from them)
     _held_opt_state = None
-    _state_owner = None         # the engine's owner of the training state (`attach_state`)
+    _state_owner = None  # the engine's owner of the training state (`attach_state`)
 
     def attach_state(self, owner):
         """Read the optimizer state and step count from `owner` (the engine's
@@ -63,8 +63,10 @@ class StatelessOptimizerMixin:
         """
         label = f"{type(self).__name__}.stateless_apply"
         if getattr(self, "needs_value_fn", False):
-            raise ValueError(f"{label}: {type(self).__name__} needs the loss as a function of the weights "
-                             "(a line search); it cannot run from a custom train_step")
+            raise ValueError(
+                f"{label}: {type(self).__name__} needs the loss as a function of the weights "
+                "(a line search); it cannot run from a custom train_step"
+            )
         params = [getattr(v, "value", v) for v in trainable_variables]
         grads = list(grads)
         if len(grads) != len(params):
@@ -72,8 +74,10 @@ class StatelessOptimizerMixin:
         treedef = jax.tree_util.tree_structure(jax.eval_shape(self.tx.init, params))
         leaves = list(optimizer_variables)
         if len(leaves) != treedef.num_leaves:
-            raise ValueError(f"{label}: expected {treedef.num_leaves} optimizer variables for these trainable "
-                             f"variables, got {len(leaves)}")
+            raise ValueError(
+                f"{label}: expected {treedef.num_leaves} optimizer variables for these trainable "
+                f"variables, got {len(leaves)}"
+            )
         opt_state = jax.tree_util.tree_unflatten(treedef, leaves)
         updates, opt_state = self.tx.update(grads, opt_state, params)
         new = optax.apply_updates(params, updates)

@@ -49,6 +49,7 @@ def remove_stale_temps(path):
         except OSError:
             pass  # another save cleaned it first
 
+
 FORMAT = "jnet.checkpoint"
 VERSION = 1
 META_NAME = "jnet.json"
@@ -94,12 +95,19 @@ def decode_leaf(entry: dict, arr: np.ndarray, like):
     return jax.numpy.asarray(arr, dtype=dtype)
 
 
-def fill_tree(target, entries: list[dict], arrays: list, prefix: str = "", what="checkpoint",
-              skip_mismatch=False, source="checkpoint"):
+def fill_tree(
+    target,
+    entries: list[dict],
+    arrays: list,
+    prefix: str = "",
+    what="checkpoint",
+    skip_mismatch=False,
+    source="checkpoint",
+):
     """A new tree shaped like `target` with leaves from the saved `(entries, arrays)` matched by
     path. Mismatches raise one error listing every missing, unexpected and misshapen path,
     unless `skip_mismatch` (then those leaves keep the target's values, with a warning)."""
-    saved = {e["path"][len(prefix):]: (e, a) for e, a in zip(entries, arrays) if e["path"].startswith(prefix)}
+    saved = {e["path"][len(prefix) :]: (e, a) for e, a in zip(entries, arrays) if e["path"].startswith(prefix)}
     flat, treedef = jax.tree_util.tree_flatten_with_path(target)
     problems, leaves, used = [], [], set()
     for path, like in flat:
@@ -122,11 +130,14 @@ def fill_tree(target, entries: list[dict], arrays: list, prefix: str = "", what=
     if problems and not skip_mismatch:
         raise CheckpointError(
             f"The {source} does not match the {what} ({len(problems)} mismatched path(s)):\n"
-            + "\n".join(problems[:50]) + ("\n  ..." if len(problems) > 50 else "")
+            + "\n".join(problems[:50])
+            + ("\n  ..." if len(problems) > 50 else "")
             + "\nPass skip_mismatch=True to load only the matching weights."
         )
     if problems:
-        warnings.warn(f"Skipped {len(problems)} mismatched weight(s) while loading:\n" + "\n".join(problems[:50]), stacklevel=3)
+        warnings.warn(
+            f"Skipped {len(problems)} mismatched weight(s) while loading:\n" + "\n".join(problems[:50]), stacklevel=3
+        )
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
@@ -164,7 +175,9 @@ def write_checkpoint(path, meta: dict, arrays: list[np.ndarray]):
     """Atomically write a checkpoint file at `path` (see the module docstring)."""
     path = os.path.abspath(os.fspath(path))
     if os.path.isdir(path):
-        raise CheckpointError(f"Cannot save to {path}: it is a directory. jnet writes one checkpoint file; give a file path.")
+        raise CheckpointError(
+            f"Cannot save to {path}: it is a directory. jnet writes one checkpoint file; give a file path."
+        )
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
     meta = {"format": FORMAT, "version": VERSION, **meta}
@@ -218,7 +231,9 @@ def read_checkpoint(path) -> tuple[dict, list[dict], list[np.ndarray]]:
                 for member in zf.namelist():
                     target = os.path.realpath(os.path.join(workdir, member))
                     if not target.startswith(os.path.realpath(workdir) + os.sep):
-                        raise CheckpointError(f"{path!r} is not a jnet checkpoint: member {member!r} escapes the archive.")
+                        raise CheckpointError(
+                            f"{path!r} is not a jnet checkpoint: member {member!r} escapes the archive."
+                        )
                 zf.extractall(workdir)
         except (zipfile.BadZipFile, EOFError, OSError) as err:
             raise CheckpointError(f"{path!r} is truncated or corrupted: {err}") from err
@@ -239,7 +254,8 @@ def check_member_sizes(zf, label, max_bytes=16 << 30):
         if info.file_size > max(MAX_EXPANSION * info.compress_size, 1 << 20) or info.file_size > max_bytes:
             raise CheckpointError(
                 f"{os.fspath(label)!r}: member {info.filename!r} declares {info.file_size} bytes uncompressed "
-                f"from {info.compress_size} stored; refusing to extract it.")
+                f"from {info.compress_size} stored; refusing to extract it."
+            )
 
 
 def _read_dir(directory: str, label: str):
@@ -252,7 +268,9 @@ def _read_dir(directory: str, label: str):
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{label!r} is corrupted: {META_NAME} is not valid JSON ({err}).") from err
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{label!r} is not a jnet checkpoint (format tag {meta.get('format') if isinstance(meta, dict) else None!r}).")
+        raise CheckpointError(
+            f"{label!r} is not a jnet checkpoint (format tag {meta.get('format') if isinstance(meta, dict) else None!r})."
+        )
     if meta.get("version", 0) > VERSION:
         raise CheckpointError(f"{label!r} was written by a newer jnet (format version {meta['version']} > {VERSION}).")
     entries = meta.get("arrays", [])
@@ -270,7 +288,9 @@ def _read_dir(directory: str, label: str):
                 tree = checkpointer.restore(arrays_dir)
             checkpointer.close()
         except Exception as err:  # orbax/tensorstore raise many types for damaged data
-            raise CheckpointError(f"{label!r} is corrupted: its arrays cannot be read ({type(err).__name__}: {err}).") from err
+            raise CheckpointError(
+                f"{label!r} is corrupted: its arrays cannot be read ({type(err).__name__}: {err})."
+            ) from err
         for i, entry in enumerate(entries):
             arr = tree.get(f"a{i}") if isinstance(tree, dict) else None
             if arr is None:

@@ -49,5 +49,7 @@ def unpack_x_y_sample_weight(data):
         return (data[0], data[1], None)
     if len(data) == 3:
         return (data[0], data[1], data[2])
-    raise ValueError("unpack_x_y_sample_weight: data must be x, (x,), (x, y) or (x, y, sample_weight); "
-                     f"got a tuple of {len(data)} items")
+    raise ValueError(
+        "unpack_x_y_sample_weight: data must be x, (x,), (x, y) or (x, y, sample_weight); "
+        f"got a tuple of {len(data)} items"
+    )

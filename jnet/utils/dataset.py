@@ -66,8 +66,7 @@ class Dataset:
     """
 
     def __init__(self, take_rows, num_samples, batch_size=None, shuffle=False, seed=None):
-        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) != batch_size
-                                       or batch_size < 1):
+        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1):
             raise ValueError(f"Dataset: batch_size must be a positive int or None, got {batch_size!r}")
         self._take_rows = take_rows
         self.num_samples = int(num_samples)
@@ -110,7 +109,7 @@ class Dataset:
                 yield _rows(self._take_rows(np.asarray([i])), 0)
             return
         for start in range(0, self.num_samples, self.batch_size):
-            yield self._take_rows(order[start:start + self.batch_size])
+            yield self._take_rows(order[start : start + self.batch_size])
 
     def as_numpy_iterator(self):
         """An iterator over the batches (the `tf.data` spelling)."""
@@ -128,8 +127,13 @@ class Dataset:
         args = dict(batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed)
         args.update(changes)
         out = Dataset(self._take_rows, self.num_samples, **args)
-        out.__dict__.update({k: v for k, v in self.__dict__.items() if not k.startswith("_") and k not in
-                             ("num_samples", "batch_size", "shuffle", "seed")})
+        out.__dict__.update(
+            {
+                k: v
+                for k, v in self.__dict__.items()
+                if not k.startswith("_") and k not in ("num_samples", "batch_size", "shuffle", "seed")
+            }
+        )
         return out
 
     def take_samples(self, indices):
@@ -137,8 +141,7 @@ class Dataset:
         return self._take_rows(np.asarray(indices, dtype=np.int64))
 
     def __repr__(self):
-        return (f"<jnet Dataset: {self.num_samples} samples, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}>")
+        return f"<jnet Dataset: {self.num_samples} samples, batch_size={self.batch_size}, shuffle={self.shuffle}>"
 
 
 def _as_arrays(structure):

@@ -18,15 +18,19 @@ def check_validation_split(fn, validation_split, subset, shuffle, seed):
     if subset not in ("training", "validation", "both", None):
         raise ValueError(f"{fn}: subset must be 'training', 'validation' or 'both', got {subset!r}")
     if validation_split and shuffle and seed is None:
-        raise ValueError(f"{fn}: with validation_split and shuffle=True give a seed, so the training and "
-                         "validation subsets do not overlap")
+        raise ValueError(
+            f"{fn}: with validation_split and shuffle=True give a seed, so the training and "
+            "validation subsets do not overlap"
+        )
 
 
 def check_labels(fn, labels, label_mode, class_names):
     if labels not in ("inferred", None):
         if not isinstance(labels, (list, tuple)):
-            raise ValueError(f"{fn}: labels must be 'inferred', None, or a list/tuple of integer labels (one per "
-                             f"file, in alphanumeric file order); got {labels!r}")
+            raise ValueError(
+                f"{fn}: labels must be 'inferred', None, or a list/tuple of integer labels (one per "
+                f"file, in alphanumeric file order); got {labels!r}"
+            )
         if class_names:
             raise ValueError(f"{fn}: class_names can only be given with labels='inferred'")
     if label_mode not in ("int", "categorical", "binary", None):
@@ -40,8 +44,9 @@ def _walk(directory, follow_links, formats):
                 yield os.path.join(root, name)
 
 
-def index_directory(fn, directory, labels, formats, class_names=None, shuffle=True, seed=None, follow_links=False,
-                    verbose=True):
+def index_directory(
+    fn, directory, labels, formats, class_names=None, shuffle=True, seed=None, follow_links=False, verbose=True
+):
     """Files under `directory` with their labels, as Keras lists them.
 
     With `labels="inferred"` each sub-folder is a class (sorted by name, or `class_names`'s
@@ -54,12 +59,16 @@ def index_directory(fn, directory, labels, formats, class_names=None, shuffle=Tr
     if not os.path.isdir(directory):
         raise ValueError(f"{fn}: directory {directory!r} does not exist or is not a folder")
     if labels == "inferred":
-        subdirs = [d for d in sorted(os.listdir(directory))
-                   if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
+        subdirs = [
+            d
+            for d in sorted(os.listdir(directory))
+            if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")
+        ]
         if class_names is not None:
             if not set(class_names).issubset(subdirs):
-                raise ValueError(f"{fn}: class_names {list(class_names)} must be sub-folders of {directory!r}; "
-                                 f"found {subdirs}")
+                raise ValueError(
+                    f"{fn}: class_names {list(class_names)} must be sub-folders of {directory!r}; found {subdirs}"
+                )
             subdirs = list(class_names)
     else:
         if class_names is not None:
@@ -77,8 +86,9 @@ def index_directory(fn, directory, labels, formats, class_names=None, shuffle=Tr
         label_array, names = None, None
     else:
         if len(labels) != len(paths):
-            raise ValueError(f"{fn}: labels has {len(labels)} entries but {len(paths)} files were found in "
-                             f"{directory!r}")
+            raise ValueError(
+                f"{fn}: labels has {len(labels)} entries but {len(paths)} files were found in {directory!r}"
+            )
         label_array = np.asarray(labels)
         names = [str(v) for v in sorted(set(labels))]
     if verbose:
@@ -104,7 +114,7 @@ def train_validation_split(paths, labels, validation_split, subset):
         print_msg(f"Using {len(paths) - n_val} files for training.")
         return paths[: len(paths) - n_val], None if labels is None else labels[: len(paths) - n_val]
     print_msg(f"Using {n_val} files for validation.")
-    return paths[len(paths) - n_val:], None if labels is None else labels[len(paths) - n_val:]
+    return paths[len(paths) - n_val :], None if labels is None else labels[len(paths) - n_val :]
 
 
 def encode_labels(labels, label_mode, num_classes):

@@ -33,16 +33,40 @@ def _make(fn, paths, labels, label_mode, class_names, batch_size, shuffle, seed,
     return ds
 
 
-def _split_and_make(fn, directory, paths, labels, label_mode, class_names, batch_size, shuffle, seed,
-                    validation_split, subset, load, what):
+def _split_and_make(
+    fn,
+    directory,
+    paths,
+    labels,
+    label_mode,
+    class_names,
+    batch_size,
+    shuffle,
+    seed,
+    validation_split,
+    subset,
+    load,
+    what,
+):
     if subset == "both":
         out = []
         for part in ("training", "validation"):
             p, lab = D.train_validation_split(paths, labels, validation_split, part)
             if not p:
                 raise ValueError(f"{fn}: no {part} {what} found in {directory!r}")
-            out.append(_make(fn, p, lab, label_mode, class_names, batch_size,
-                             shuffle if part == "training" else False, seed, load))
+            out.append(
+                _make(
+                    fn,
+                    p,
+                    lab,
+                    label_mode,
+                    class_names,
+                    batch_size,
+                    shuffle if part == "training" else False,
+                    seed,
+                    load,
+                )
+            )
         return out
     p, lab = D.train_validation_split(paths, labels, validation_split, subset)
     if not p:
@@ -50,10 +74,25 @@ def _split_and_make(fn, directory, paths, labels, label_mode, class_names, batch
     return _make(fn, p, lab, label_mode, class_names, batch_size, shuffle, seed, load)
 
 
-def image_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None, color_mode="rgb",
-                                 batch_size=32, image_size=(256, 256), shuffle=True, seed=None, validation_split=None,
-                                 subset=None, interpolation="bilinear", follow_links=False, crop_to_aspect_ratio=False,
-                                 pad_to_aspect_ratio=False, data_format=None, verbose=True):
+def image_dataset_from_directory(
+    directory,
+    labels="inferred",
+    label_mode="int",
+    class_names=None,
+    color_mode="rgb",
+    batch_size=32,
+    image_size=(256, 256),
+    shuffle=True,
+    seed=None,
+    validation_split=None,
+    subset=None,
+    interpolation="bilinear",
+    follow_links=False,
+    crop_to_aspect_ratio=False,
+    pad_to_aspect_ratio=False,
+    data_format=None,
+    verbose=True,
+):
     """Generates a dataset from image files in a folder (one sub-folder per class).
 
     Args:
@@ -111,8 +150,9 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     D.check_validation_split(fn, validation_split, subset, shuffle, seed)
     if seed is None:
         seed = np.random.randint(1_000_000)
-    paths, labels, class_names = D.index_directory(fn, directory, labels, IMAGE_FORMATS, class_names, shuffle, seed,
-                                                   follow_links, verbose)
+    paths, labels, class_names = D.index_directory(
+        fn, directory, labels, IMAGE_FORMATS, class_names, shuffle, seed, follow_links, verbose
+    )
     if label_mode == "binary" and len(class_names) != 2:
         raise ValueError(f"{fn}: label_mode='binary' needs exactly 2 classes, got class_names={class_names}")
     if image_size is None and paths:
@@ -134,8 +174,21 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         x = np.stack(images)
         return x.transpose(0, 3, 1, 2) if data_format == "channels_first" else x
 
-    return _split_and_make(fn, directory, paths, labels, label_mode, class_names, batch_size, shuffle, seed,
-                           validation_split, subset, load, "images")
+    return _split_and_make(
+        fn,
+        directory,
+        paths,
+        labels,
+        label_mode,
+        class_names,
+        batch_size,
+        shuffle,
+        seed,
+        validation_split,
+        subset,
+        load,
+        "images",
+    )
 
 
 def _check_same_size(fn, paths):
@@ -148,13 +201,26 @@ def _check_same_size(fn, paths):
         if len(sizes) > 1:
             (w1, h1), (w2, h2) = list(sizes)
             a, b = list(sizes.values())
-            raise ValueError(f"{fn}: with image_size=None all images must have the same size, but {a!r} is "
-                             f"{h1}x{w1} and {b!r} is {h2}x{w2} (height x width); give image_size=(height, width)")
+            raise ValueError(
+                f"{fn}: with image_size=None all images must have the same size, but {a!r} is "
+                f"{h1}x{w1} and {b!r} is {h2}x{w2} (height x width); give image_size=(height, width)"
+            )
 
 
-def text_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None, batch_size=32,
-                                max_length=None, shuffle=True, seed=None, validation_split=None, subset=None,
-                                follow_links=False, verbose=True):
+def text_dataset_from_directory(
+    directory,
+    labels="inferred",
+    label_mode="int",
+    class_names=None,
+    batch_size=32,
+    max_length=None,
+    shuffle=True,
+    seed=None,
+    validation_split=None,
+    subset=None,
+    follow_links=False,
+    verbose=True,
+):
     """Generates a dataset from `.txt` files in a folder (one sub-folder per class).
 
     Args:
@@ -183,8 +249,9 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     D.check_validation_split(fn, validation_split, subset, shuffle, seed)
     if seed is None:
         seed = np.random.randint(1_000_000)
-    paths, labels, class_names = D.index_directory(fn, directory, labels, (".txt",), class_names, shuffle, seed,
-                                                   follow_links, verbose)
+    paths, labels, class_names = D.index_directory(
+        fn, directory, labels, (".txt",), class_names, shuffle, seed, follow_links, verbose
+    )
     if label_mode == "binary" and len(class_names) != 2:
         raise ValueError(f"{fn}: label_mode='binary' needs exactly 2 classes, got class_names={class_names}")
 
@@ -196,5 +263,18 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
             texts.append(t[:max_length] if max_length else t)
         return np.array(texts, dtype=object)
 
-    return _split_and_make(fn, directory, paths, labels, label_mode, class_names, batch_size, shuffle, seed,
-                           validation_split, subset, load, "text files")
+    return _split_and_make(
+        fn,
+        directory,
+        paths,
+        labels,
+        label_mode,
+        class_names,
+        batch_size,
+        shuffle,
+        seed,
+        validation_split,
+        subset,
+        load,
+        "text files",
+    )

@@ -69,16 +69,27 @@ def extract_archive(file_path, path=".", archive_format="auto"):
     """
     if archive_format is None:
         return False
-    formats = ["tar", "zip"] if archive_format == "auto" else (
-        [archive_format] if isinstance(archive_format, str) else list(archive_format))
+    formats = (
+        ["tar", "zip"]
+        if archive_format == "auto"
+        else ([archive_format] if isinstance(archive_format, str) else list(archive_format))
+    )
     for fmt in formats:
         if fmt not in ("tar", "zip"):
             raise ValueError(f"extract_archive: archive_format must be 'auto', 'tar', 'zip' or None, got {fmt!r}")
         if fmt == "tar" and tarfile.is_tarfile(file_path):
             with tarfile.open(file_path) as archive:
-                bad = [m.name for m in archive.getmembers() if not _inside(path, m.name)
-                       or ((m.issym() or m.islnk()) and not _inside(path, os.path.join(os.path.dirname(m.name), m.linkname)
-                                                                    if m.issym() else m.linkname))]
+                bad = [
+                    m.name
+                    for m in archive.getmembers()
+                    if not _inside(path, m.name)
+                    or (
+                        (m.issym() or m.islnk())
+                        and not _inside(
+                            path, os.path.join(os.path.dirname(m.name), m.linkname) if m.issym() else m.linkname
+                        )
+                    )
+                ]
                 if bad:
                     raise ValueError(f"extract_archive: {file_path!r} has members outside the target folder: {bad[:3]}")
                 os.makedirs(path, exist_ok=True)
@@ -116,8 +127,19 @@ def _download(origin, target):
         raise
 
 
-def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None, cache_subdir="datasets",
-             hash_algorithm="auto", extract=False, archive_format="auto", cache_dir=None, force_download=False):
+def get_file(
+    fname=None,
+    origin=None,
+    untar=False,
+    md5_hash=None,
+    file_hash=None,
+    cache_subdir="datasets",
+    hash_algorithm="auto",
+    extract=False,
+    archive_format="auto",
+    cache_dir=None,
+    force_download=False,
+):
     """Downloads a file from a URL if it is not already in the cache, as `keras.utils.get_file`.
 
     The file goes to `cache_dir/cache_subdir/fname` (default `~/.keras/datasets/fname`, Keras's
@@ -167,8 +189,10 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
     if not fname:
         raise ValueError(f"get_file: cannot take a file name from origin {origin!r}; give fname=")
     if os.sep in fname:
-        raise ValueError(f"get_file: fname must be a file name, not a path (got {fname!r}); "
-                         "choose the folder with cache_dir= / cache_subdir=")
+        raise ValueError(
+            f"get_file: fname must be a file name, not a path (got {fname!r}); "
+            "choose the folder with cache_dir= / cache_subdir="
+        )
 
     extracting = bool(extract or untar)
     if extracting:
@@ -189,8 +213,10 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
         print_msg(f"Downloading data from {origin}")
         _download(origin, target)
         if file_hash is not None and not validate_file(target, file_hash, hash_algorithm):
-            raise ValueError(f"get_file: the file downloaded from {origin} does not match the expected "
-                             f"{algorithm} hash {file_hash} (incomplete or corrupted download)")
+            raise ValueError(
+                f"get_file: the file downloaded from {origin} does not match the expected "
+                f"{algorithm} hash {file_hash} (incomplete or corrupted download)"
+            )
     if not extracting:
         return target
     # Unpack when new (or re-downloaded): a folder left by an earlier run (or by Keras) is reused.
@@ -198,6 +224,7 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
         if os.path.isdir(folder):
             shutil.rmtree(folder)
         if not extract_archive(target, folder, "tar" if untar else archive_format):
-            raise ValueError(f"get_file: {target!r} is not a {'tar' if untar else archive_format} archive; "
-                             "cannot extract it")
+            raise ValueError(
+                f"get_file: {target!r} is not a {'tar' if untar else archive_format} archive; cannot extract it"
+            )
     return folder

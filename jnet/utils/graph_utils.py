@@ -25,8 +25,10 @@ def get_source_inputs(tensor):
     from jnet.layers.input_layer import InputLayer
 
     if not is_symbolic(tensor):
-        raise ValueError(f"get_source_inputs: expected a symbolic tensor (from jnet.Input or a layer call), "
-                         f"got {type(tensor).__name__}")
+        raise ValueError(
+            f"get_source_inputs: expected a symbolic tensor (from jnet.Input or a layer call), "
+            f"got {type(tensor).__name__}"
+        )
     found, seen, todo = [], set(), [tensor]
     while todo:
         t = todo.pop()
@@ -37,6 +39,8 @@ def get_source_inputs(tensor):
         if isinstance(node.layer, InputLayer):
             found.append(node.outputs)
             continue
-        inbound = [a for a in jax.tree_util.tree_leaves((node.args, node.kwargs), is_leaf=is_symbolic) if is_symbolic(a)]
+        inbound = [
+            a for a in jax.tree_util.tree_leaves((node.args, node.kwargs), is_leaf=is_symbolic) if is_symbolic(a)
+        ]
         todo.extend(reversed(inbound))
     return found

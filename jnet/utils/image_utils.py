@@ -170,4 +170,3 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
         warnings.warn("save_img: JPEG cannot store an alpha channel; saving as RGB", stacklevel=2)
         img = img.convert("RGB")
     img.save(path, format=file_format, **kwargs)
-

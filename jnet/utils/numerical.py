@@ -31,8 +31,9 @@ def to_categorical(x, num_classes=None):
            [0., 1., 0.]])
     ```
     """
-    if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) != num_classes
-                                    or num_classes < 1):
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 1
+    ):
         raise ValueError(f"to_categorical: num_classes must be a positive int or None, got {num_classes!r}")
     on_device = _is_jax_array(x)
     arr = np.asarray(x)
@@ -53,8 +54,10 @@ def to_categorical(x, num_classes=None):
     num_classes = int(num_classes)
     # Keras's numpy path would wrap negative labels around silently; name them instead.
     if flat.size and (flat.min() < 0 or flat.max() >= num_classes):
-        raise ValueError(f"to_categorical: class indices must be in [0, {num_classes}) for "
-                         f"num_classes={num_classes}; got values from {flat.min()} to {flat.max()}")
+        raise ValueError(
+            f"to_categorical: class indices must be in [0, {num_classes}) for "
+            f"num_classes={num_classes}; got values from {flat.min()} to {flat.max()}"
+        )
     out = np.zeros((flat.size, num_classes))
     out[np.arange(flat.size), flat] = 1
     out = out.reshape(shape + (num_classes,))

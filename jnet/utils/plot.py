@@ -69,7 +69,9 @@ def _build(model, show_shapes, show_dtype, show_layer_names, expand_nested, show
         lines = [f"{layer.name} ({kind})" if show_layer_names else kind]
         if show_shapes and nodes:
             if not isinstance(layer, InputLayer):
-                lines.append("in: " + _shape_text([n.args for n in nodes][0] if len(nodes) == 1 else [n.args for n in nodes]))
+                lines.append(
+                    "in: " + _shape_text([n.args for n in nodes][0] if len(nodes) == 1 else [n.args for n in nodes])
+                )
             lines.append("out: " + _shape_text(nodes[0].outputs if len(nodes) == 1 else [n.outputs for n in nodes]))
         if show_dtype and nodes:
             lines.append("dtype: " + _dtype_text(nodes[0].outputs))
@@ -89,7 +91,11 @@ def _build(model, show_shapes, show_dtype, show_layer_names, expand_nested, show
                 entry, exit_ = add(layer, bid + "/", cluster + (layer.name,))
                 for node in nodes:
                     # The k-th tensor the nested model receives feeds its k-th input box.
-                    args = [t for t in jax.tree_util.tree_leaves((node.args, node.kwargs), is_leaf=is_symbolic) if is_symbolic(t)]
+                    args = [
+                        t
+                        for t in jax.tree_util.tree_leaves((node.args, node.kwargs), is_leaf=is_symbolic)
+                        if is_symbolic(t)
+                    ]
                     for k, t in enumerate(args):
                         if id(t) in producers and k < len(entry):
                             edges.append((producers[id(t)], entry[k]))
@@ -231,8 +237,18 @@ def _layout(boxes, edges, rankdir):
 # --------------------------------------------------------------------------- public API
 
 
-def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=True, rankdir="TB",
-                 expand_nested=False, dpi=200, subgraph=False, show_trainable=False, **kwargs):
+def model_to_dot(
+    model,
+    show_shapes=False,
+    show_dtype=False,
+    show_layer_names=True,
+    rankdir="TB",
+    expand_nested=False,
+    dpi=200,
+    subgraph=False,
+    show_trainable=False,
+    **kwargs,
+):
     """The model graph as DOT text (a `str`; render it with Graphviz's `dot -Tpng`).
 
     jnet does not depend on pydot: where Keras returns a `pydot.Dot`, this returns its text.
@@ -244,8 +260,11 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
     def q(s):
         return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    out = [f"digraph {q(model.name or 'model')} {{", f"  graph [rankdir={rankdir}, dpi={int(dpi)}];",
-           '  node [shape=box, style="rounded", fontname="Helvetica"];']
+    out = [
+        f"digraph {q(model.name or 'model')} {{",
+        f"  graph [rankdir={rankdir}, dpi={int(dpi)}];",
+        '  node [shape=box, style="rounded", fontname="Helvetica"];',
+    ]
     clusters: dict[tuple, list[str]] = {}
     for box in boxes.values():
         clusters.setdefault(box.cluster, []).append(box.id)
@@ -272,9 +291,19 @@ def _check_rankdir(rankdir):
         raise ValueError(f"plot_model: rankdir must be 'TB', 'LR', 'BT' or 'RL', got {rankdir!r}")
 
 
-def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, show_layer_names=True,
-               rankdir="TB", expand_nested=False, dpi=200, show_layer_activations=False,
-               show_trainable=False, **kwargs):
+def plot_model(
+    model,
+    to_file="model.png",
+    show_shapes=False,
+    show_dtype=False,
+    show_layer_names=True,
+    rankdir="TB",
+    expand_nested=False,
+    dpi=200,
+    show_layer_activations=False,
+    show_trainable=False,
+    **kwargs,
+):
     """Draw the model's layer graph to an image file, with matplotlib (no Graphviz needed).
 
     Args:
@@ -322,11 +351,19 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
             key = box.cluster[:depth]
             x0, y0, x1, y1 = box.x - box.w / 2, box.y - box.h / 2, box.x + box.w / 2, box.y + box.h / 2
             f = frames.get(key)
-            frames[key] = (x0, y0, x1, y1) if f is None else (min(f[0], x0), min(f[1], y0), max(f[2], x1), max(f[3], y1))
+            frames[key] = (
+                (x0, y0, x1, y1) if f is None else (min(f[0], x0), min(f[1], y0), max(f[2], x1), max(f[3], y1))
+            )
     margin = 10.0
-    frames = {k: (f[0] - margin * (4 - min(len(k), 3)), f[1] - margin * (4 - min(len(k), 3)),
-                  f[2] + margin * (4 - min(len(k), 3)), f[3] + margin * (4 - min(len(k), 3)) + _LINE_H)
-              for k, f in frames.items()}
+    frames = {
+        k: (
+            f[0] - margin * (4 - min(len(k), 3)),
+            f[1] - margin * (4 - min(len(k), 3)),
+            f[2] + margin * (4 - min(len(k), 3)),
+            f[3] + margin * (4 - min(len(k), 3)) + _LINE_H,
+        )
+        for k, f in frames.items()
+    }
     xs = [b.x - b.w / 2 for b in boxes.values()] + [f[0] for f in frames.values()]
     xe = [b.x + b.w / 2 for b in boxes.values()] + [f[2] for f in frames.values()]
     ys = [b.y - b.h / 2 for b in boxes.values()] + [f[1] for f in frames.values()]
@@ -340,7 +377,9 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
     ax.set_ylim(y0, y1)
     ax.set_axis_off()
     for key, (fx0, fy0, fx1, fy1) in sorted(frames.items(), key=lambda kv: len(kv[0])):
-        ax.add_patch(Rectangle((fx0, fy0), fx1 - fx0, fy1 - fy0, fill=False, linestyle="--", edgecolor="0.45", linewidth=0.8))
+        ax.add_patch(
+            Rectangle((fx0, fy0), fx1 - fx0, fy1 - fy0, fill=False, linestyle="--", edgecolor="0.45", linewidth=0.8)
+        )
         ax.text(fx0 + 4, fy1 - 3, key[-1], ha="left", va="top", fontsize=_FONT * 0.85, color="0.3", style="italic")
     vertical = rankdir in ("TB", "BT")
     sign = (-1 if rankdir == "TB" else 1) if vertical else (1 if rankdir == "LR" else -1)
@@ -353,17 +392,36 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
         points = [start] + [(boxes[d].x, boxes[d].y) for d in chain] + [end]
         if len(points) > 2:  # the bends of a long edge, then an arrow on its last leg
             ax.plot([p[0] for p in points[:-1]], [p[1] for p in points[:-1]], color="0.2", linewidth=0.9)
-        ax.add_patch(FancyArrowPatch(points[-2], end, arrowstyle="-|>", mutation_scale=10, linewidth=0.9,
-                                     color="0.2", shrinkA=0, shrinkB=1))
+        ax.add_patch(
+            FancyArrowPatch(
+                points[-2], end, arrowstyle="-|>", mutation_scale=10, linewidth=0.9, color="0.2", shrinkA=0, shrinkB=1
+            )
+        )
     for box in (b for b in boxes.values() if not b.dummy):
-        ax.add_patch(FancyBboxPatch((box.x - box.w / 2, box.y - box.h / 2), box.w, box.h,
-                                    boxstyle="round,pad=0,rounding_size=4", facecolor="#eef3fb",
-                                    edgecolor="#36588c", linewidth=1.0))
+        ax.add_patch(
+            FancyBboxPatch(
+                (box.x - box.w / 2, box.y - box.h / 2),
+                box.w,
+                box.h,
+                boxstyle="round,pad=0,rounding_size=4",
+                facecolor="#eef3fb",
+                edgecolor="#36588c",
+                linewidth=1.0,
+            )
+        )
         n = len(box.lines)
         for i, line in enumerate(box.lines):
             dy = ((n - 1) / 2 - i) * _LINE_H
-            ax.text(box.x, box.y + dy, line, ha="center", va="center", fontsize=_FONT if i == 0 else _FONT * 0.9,
-                    fontweight="bold" if i == 0 else "normal", family="DejaVu Sans")
+            ax.text(
+                box.x,
+                box.y + dy,
+                line,
+                ha="center",
+                va="center",
+                fontsize=_FONT if i == 0 else _FONT * 0.9,
+                fontweight="bold" if i == 0 else "normal",
+                family="DejaVu Sans",
+            )
     to_file = os.fspath(to_file)
     parent = os.path.dirname(to_file)
     if parent:
@@ -420,7 +478,11 @@ def plot_history(history, metrics=None, to_file=None, figsize=None, dpi=100):
         for key, label, style in ((name, "train", "-o"), (f"val_{name}", "validation", "--s")):
             if key in logs:
                 values = [float(v) for v in logs[key]]
-                xs = [e + 1 for e in epochs[: len(values)]] if len(epochs) >= len(values) else list(range(1, len(values) + 1))
+                xs = (
+                    [e + 1 for e in epochs[: len(values)]]
+                    if len(epochs) >= len(values)
+                    else list(range(1, len(values) + 1))
+                )
                 ax.plot(xs, values, style, markersize=3, label=label)
         ax.set_title(name)
         ax.set_xlabel("epoch")

@@ -32,8 +32,17 @@ class Progbar:
     ```
     """
 
-    def __init__(self, target, width=20, verbose=1, interval=0.05, stateful_metrics=None, stateless_metrics=None,
-                 unit_name="step", file=None):
+    def __init__(
+        self,
+        target,
+        width=20,
+        verbose=1,
+        interval=0.05,
+        stateful_metrics=None,
+        stateless_metrics=None,
+        unit_name="step",
+        file=None,
+    ):
         if stateful_metrics is not None and stateless_metrics is not None:
             raise ValueError("Progbar: give stateful_metrics or stateless_metrics, not both")
         if verbose not in (0, 1, 2):
@@ -99,8 +108,11 @@ class Progbar:
             print_msg(line)
             return
         pad = " " * max(self._prev_width - len(line), 0)
-        print_msg(("\r" if self._dynamic else "\n" if self._prev_width else "") + line + pad
-                  + ("\n" if finalize else ""), line_break=False, file=self.file)
+        print_msg(
+            ("\r" if self._dynamic else "\n" if self._prev_width else "") + line + pad + ("\n" if finalize else ""),
+            line_break=False,
+            file=self.file,
+        )
         self._prev_width = 0 if finalize else len(line)
 
     def _line(self, current, now, finalize, bar=True):

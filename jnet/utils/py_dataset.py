@@ -56,8 +56,11 @@ class PyDataset:
 
     def _settings(self):
         # Subclasses that forget `super().__init__()` still work, as in Keras.
-        return (getattr(self, "_workers", 1), getattr(self, "_use_multiprocessing", False),
-                getattr(self, "_max_queue_size", 10))
+        return (
+            getattr(self, "_workers", 1),
+            getattr(self, "_use_multiprocessing", False),
+            getattr(self, "_max_queue_size", 10),
+        )
 
     @property
     def workers(self):
@@ -116,8 +119,9 @@ def standardize_batch(batch):
     if isinstance(batch, list):
         batch = tuple(batch)
     if isinstance(batch, tuple) and len(batch) not in (1, 2, 3):
-        raise ValueError("PyDataset.__getitem__ must return x, (x,), (x, y) or (x, y, sample_weight); got a "
-                         f"tuple of {len(batch)}")
+        raise ValueError(
+            f"PyDataset.__getitem__ must return x, (x,), (x, y) or (x, y, sample_weight); got a tuple of {len(batch)}"
+        )
     return batch
 
 
@@ -130,12 +134,16 @@ class PyDatasetEpochs:
         self.num_batches = dataset.num_batches
         self.shuffle = bool(shuffle) and self.num_batches is not None
         if shuffle and self.num_batches is None:
-            warnings.warn("shuffle=True is ignored for an endless PyDataset (num_batches is None); it should "
-                          "shuffle itself", stacklevel=3)
+            warnings.warn(
+                "shuffle=True is ignored for an endless PyDataset (num_batches is None); it should shuffle itself",
+                stacklevel=3,
+            )
         workers, multi, _ = dataset._settings()
         if multi and workers > 0:
-            warnings.warn("PyDataset: use_multiprocessing=True runs the workers as threads in jnet (same "
-                          "batches, same order)", stacklevel=3)
+            warnings.warn(
+                "PyDataset: use_multiprocessing=True runs the workers as threads in jnet (same batches, same order)",
+                stacklevel=3,
+            )
 
     def first(self):
         """The first batch, for building the model; no epoch hooks run."""

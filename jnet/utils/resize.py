@@ -11,8 +11,9 @@ INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
 
 def _cubic(x, a=-0.5):
     x = np.abs(x)
-    return np.where(x <= 1, ((a + 2) * x - (a + 3)) * x * x + 1,
-                    np.where(x < 2, ((a * x - 5 * a) * x + 8 * a) * x - 4 * a, 0.0))
+    return np.where(
+        x <= 1, ((a + 2) * x - (a + 3)) * x * x + 1, np.where(x < 2, ((a * x - 5 * a) * x + 8 * a) * x - 4 * a, 0.0)
+    )
 
 
 def _weights(n_in, n_out, interpolation):
@@ -51,7 +52,7 @@ def crop_to_aspect(img, size):
     ch = max(min(h, int(float(w * th) / tw)), 1)
     cw = max(min(w, int(float(h * tw) / th)), 1)
     top, left = int(float(h - ch) / 2), int(float(w - cw) / 2)
-    return img[top:top + ch, left:left + cw]
+    return img[top : top + ch, left : left + cw]
 
 
 def pad_to_aspect(img, size):
@@ -62,5 +63,5 @@ def pad_to_aspect(img, size):
     pw = max(w, int(round(h * tw / th)))
     out = np.zeros((ph, pw) + img.shape[2:], img.dtype)
     top, left = (ph - h) // 2, (pw - w) // 2
-    out[top:top + h, left:left + w] = img
+    out[top : top + h, left : left + w] = img
     return out

@@ -49,8 +49,10 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     maxlen = int(maxlen)
     is_str_dtype = np.issubdtype(np.dtype(dtype), np.str_) or np.issubdtype(np.dtype(dtype), np.bytes_)
     if isinstance(value, str) and np.dtype(dtype) != np.dtype(object) and not is_str_dtype:
-        raise ValueError(f"pad_sequences: dtype {dtype} cannot hold the string value {value!r}; "
-                         "use dtype=object for variable-length strings")
+        raise ValueError(
+            f"pad_sequences: dtype {dtype} cannot hold the string value {value!r}; "
+            "use dtype=object for variable-length strings"
+        )
     out = np.full((len(sequences), maxlen) + sample_shape, value, dtype=dtype)
     if maxlen == 0:
         return out
@@ -59,10 +61,12 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
             continue
         kept = np.asarray(s[-maxlen:] if truncating == "pre" else s[:maxlen], dtype=dtype)
         if kept.shape[1:] != sample_shape:
-            raise ValueError(f"pad_sequences: sequence {i} has elements of shape {kept.shape[1:]}, "
-                             f"expected {sample_shape} (the shape of the first non-empty sequence's elements)")
+            raise ValueError(
+                f"pad_sequences: sequence {i} has elements of shape {kept.shape[1:]}, "
+                f"expected {sample_shape} (the shape of the first non-empty sequence's elements)"
+            )
         if padding == "post":
             out[i, : len(kept)] = kept
         else:
-            out[i, maxlen - len(kept):] = kept
+            out[i, maxlen - len(kept) :] = kept
     return out

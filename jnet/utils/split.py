@@ -15,11 +15,14 @@ def _sizes(left_size, right_size, total):
         if v is not None and type(v) not in (int, float):
             raise TypeError(f"split_dataset: {name} must be an int, a float or None, got {type(v).__name__}")
         if isinstance(v, int) and not 0 < v < total:
-            raise ValueError(f"split_dataset: {name} must be a positive int smaller than {total} (the dataset "
-                             f"size) or a float in (0, 1); got {v}")
+            raise ValueError(
+                f"split_dataset: {name} must be a positive int smaller than {total} (the dataset "
+                f"size) or a float in (0, 1); got {v}"
+            )
         if isinstance(v, float) and not 0 < v < 1:
-            raise ValueError(f"split_dataset: {name} must be a positive int smaller than {total} or a float "
-                             f"in (0, 1); got {v}")
+            raise ValueError(
+                f"split_dataset: {name} must be a positive int smaller than {total} or a float in (0, 1); got {v}"
+            )
     if left_size is None and right_size is None:
         raise ValueError("split_dataset: give left_size or right_size (or both)")
     if isinstance(left_size, float) and isinstance(right_size, float) and left_size + right_size > 1:
@@ -31,11 +34,15 @@ def _sizes(left_size, right_size, total):
     elif right is None:
         right = total - left
     if left + right > total:
-        raise ValueError(f"split_dataset: left ({left}) + right ({right}) samples is more than the {total} in the dataset")
+        raise ValueError(
+            f"split_dataset: left ({left}) + right ({right}) samples is more than the {total} in the dataset"
+        )
     for side, n in (("left", left), ("right", right)):
         if n == 0:
-            raise ValueError(f"split_dataset: with {total} samples, left_size={left_size} and right_size="
-                             f"{right_size} leave the {side} split empty")
+            raise ValueError(
+                f"split_dataset: with {total} samples, left_size={left_size} and right_size="
+                f"{right_size} leave the {side} split empty"
+            )
     return int(left), int(right)
 
 
@@ -78,8 +85,10 @@ def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=
         whole = Dataset.from_arrays(parts[0] if isinstance(dataset, np.ndarray) else parts)
         take = whole.take_samples
     else:
-        raise TypeError("split_dataset: dataset must be a NumPy array, a tuple/list of arrays or a "
-                        f"jnet.utils.Dataset, got {type(dataset).__name__}")
+        raise TypeError(
+            "split_dataset: dataset must be a NumPy array, a tuple/list of arrays or a "
+            f"jnet.utils.Dataset, got {type(dataset).__name__}"
+        )
     if total == 0:
         raise ValueError("split_dataset: dataset is empty")
     left, right = _sizes(left_size, right_size, total)
@@ -89,6 +98,8 @@ def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=
         random.seed(seed if seed is not None else random.randint(0, 1_000_000))
         random.shuffle(order)
     order = np.asarray(order)
-    left_idx, right_idx = order[:left], order[total - right:]
-    return (Dataset(lambda idx: take(left_idx[idx]), left, batch_size),
-            Dataset(lambda idx: take(right_idx[idx]), right, batch_size))
+    left_idx, right_idx = order[:left], order[total - right :]
+    return (
+        Dataset(lambda idx: take(left_idx[idx]), left, batch_size),
+        Dataset(lambda idx: take(right_idx[idx]), right, batch_size),
+    )

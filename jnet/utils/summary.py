@@ -44,8 +44,15 @@ def summary_rows(model, expand_nested=False, prefix=""):
                 if is_symbolic(t):
                     k = [n for n in graph.nodes if n.layer is t.node.layer].index(t.node)
                     connected.append(f"{t.node.layer.name}[{k}][{t.index}]")
-        rows.append((f"{prefix}{layer.name} ({type(layer).__name__})", out, _n_params(layer), ", ".join(connected) or "-",
-                     layer.built))
+        rows.append(
+            (
+                f"{prefix}{layer.name} ({type(layer).__name__})",
+                out,
+                _n_params(layer),
+                ", ".join(connected) or "-",
+                layer.built,
+            )
+        )
         if expand_nested and hasattr(layer, "_graph") and hasattr(layer, "layers"):
             rows.extend(summary_rows(layer, True, prefix + "  "))
     return rows

@@ -12,8 +12,18 @@ def _positive_int(name, v):
         raise ValueError(f"timeseries_dataset_from_array: {name} must be an int, got {v!r}")
 
 
-def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1, sampling_rate=1,
-                                  batch_size=128, shuffle=False, seed=None, start_index=None, end_index=None):
+def timeseries_dataset_from_array(
+    data,
+    targets,
+    sequence_length,
+    sequence_stride=1,
+    sampling_rate=1,
+    batch_size=128,
+    shuffle=False,
+    seed=None,
+    start_index=None,
+    end_index=None,
+):
     """Creates a dataset of sliding windows over a time series, as Keras's function of that name.
 
     Window `i` starts at row `start_index + i * sequence_stride` and holds `sequence_length`
@@ -44,8 +54,11 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
     """
     data = np.asarray(data)
     n = len(data)
-    for name, v in (("sequence_length", sequence_length), ("sequence_stride", sequence_stride),
-                    ("sampling_rate", sampling_rate)):
+    for name, v in (
+        ("sequence_length", sequence_length),
+        ("sequence_stride", sequence_stride),
+        ("sampling_rate", sampling_rate),
+    ):
         _positive_int(name, v)
     if sequence_length <= 0:
         raise ValueError(f"timeseries_dataset_from_array: sequence_length must be > 0, got {sequence_length}")
@@ -53,23 +66,28 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
         if start_index < 0:
             raise ValueError(f"timeseries_dataset_from_array: start_index must be >= 0, got {start_index}")
         if start_index >= n:
-            raise ValueError(f"timeseries_dataset_from_array: start_index={start_index} must be lower than the "
-                             f"length of the data ({n})")
+            raise ValueError(
+                f"timeseries_dataset_from_array: start_index={start_index} must be lower than the "
+                f"length of the data ({n})"
+            )
     if end_index:
         if start_index and end_index <= start_index:
-            raise ValueError(f"timeseries_dataset_from_array: end_index={end_index} must be higher than "
-                             f"start_index={start_index}")
+            raise ValueError(
+                f"timeseries_dataset_from_array: end_index={end_index} must be higher than start_index={start_index}"
+            )
         if end_index >= n:
-            raise ValueError(f"timeseries_dataset_from_array: end_index={end_index} must be lower than the "
-                             f"length of the data ({n})")
+            raise ValueError(
+                f"timeseries_dataset_from_array: end_index={end_index} must be lower than the length of the data ({n})"
+            )
         if end_index <= 0:
             raise ValueError(f"timeseries_dataset_from_array: end_index must be > 0, got {end_index}")
     for name, v in (("sampling_rate", sampling_rate), ("sequence_stride", sequence_stride)):
         if v <= 0:
             raise ValueError(f"timeseries_dataset_from_array: {name} must be > 0, got {v}")
         if v >= n:
-            raise ValueError(f"timeseries_dataset_from_array: {name}={v} must be lower than the length of the "
-                             f"data ({n})")
+            raise ValueError(
+                f"timeseries_dataset_from_array: {name}={v} must be lower than the length of the data ({n})"
+            )
     start = start_index or 0
     end = end_index or n
     num_seqs = end - start - (sequence_length - 1) * sampling_rate
@@ -78,8 +96,10 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
         num_seqs = min(num_seqs, len(targets))
     starts = np.arange(0, max(num_seqs, 0), sequence_stride) + start
     if len(starts) == 0:
-        raise ValueError(f"timeseries_dataset_from_array: no window of sequence_length={sequence_length} and "
-                         f"sampling_rate={sampling_rate} fits in the {end - start} rows given")
+        raise ValueError(
+            f"timeseries_dataset_from_array: no window of sequence_length={sequence_length} and "
+            f"sampling_rate={sampling_rate} fits in the {end - start} rows given"
+        )
     offsets = np.arange(sequence_length) * sampling_rate
 
     def take_rows(idx):

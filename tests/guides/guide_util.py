@@ -69,8 +69,7 @@ def guide_broadcasting():
         yield
 
 
-def fit_both(make_model, compile_kwargs, x, y, fit_kwargs, rtol=1e-4, atol=1e-5,
-             weights_atol=None):
+def fit_both(make_model, compile_kwargs, x, y, fit_kwargs, rtol=1e-4, atol=1e-5, weights_atol=None):
     """Build the guide's model with jnet and with Keras, copy jnet's initial weights into Keras,
     compile both the same way, fit without shuffling, and compare loss history and final weights.
     `make_model(keras, layers, ops)` builds one model; `compile_kwargs(keras)` gives compile()'s

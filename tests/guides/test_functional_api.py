@@ -26,9 +26,15 @@ def test_mnist_model_training_matches_keras(tmp_path):
     y_train = rng.integers(0, 10, (40,))
     model, _, history, _ = fit_both(
         mnist_model,
-        lambda keras: dict(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                           optimizer=keras.optimizers.RMSprop(), metrics=["accuracy"]),
-        x_train, y_train, dict(batch_size=16, epochs=2, validation_split=0.2))
+        lambda keras: dict(
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            optimizer=keras.optimizers.RMSprop(),
+            metrics=["accuracy"],
+        ),
+        x_train,
+        y_train,
+        dict(batch_size=16, epochs=2, validation_split=0.2),
+    )
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert [l.name for l in model.layers][0] == model.layers[0].name and len(model.layers) == 4
     test_scores = model.evaluate(x_train[:8], y_train[:8], verbose=0)
@@ -91,7 +97,7 @@ def test_ensembling():
 
 def ticket_model(keras, layers, ops):
     num_tags = 12
-    num_words = 100   # 10000 in the guide
+    num_words = 100  # 10000 in the guide
     num_departments = 4
 
     title_input = keras.Input(shape=(None,), name="title")
@@ -104,8 +110,9 @@ def ticket_model(keras, layers, ops):
     x = layers.concatenate([title_features, body_features, tags_input])
     priority_pred = layers.Dense(1, name="priority")(x)
     department_pred = layers.Dense(num_departments, name="department")(x)
-    return keras.Model(inputs=[title_input, body_input, tags_input],
-                       outputs={"priority": priority_pred, "department": department_pred})
+    return keras.Model(
+        inputs=[title_input, body_input, tags_input], outputs={"priority": priority_pred, "department": department_pred}
+    )
 
 
 def _ticket_data():
@@ -133,9 +140,11 @@ def test_multi_input_multi_output_list_losses_follow_the_written_order():
             model = ticket_model(*fw)
             bce = K.losses.BinaryCrossentropy(from_logits=True)
             cce = K.losses.CategoricalCrossentropy(from_logits=True)
-            model.compile(optimizer=K.optimizers.RMSprop(1e-3),
-                          loss=[bce, cce] if as_list else {"priority": bce, "department": cce},
-                          loss_weights=[1.0, 0.2] if as_list else {"priority": 1.0, "department": 0.2})
+            model.compile(
+                optimizer=K.optimizers.RMSprop(1e-3),
+                loss=[bce, cce] if as_list else {"priority": bce, "department": cce},
+                loss_weights=[1.0, 0.2] if as_list else {"priority": 1.0, "department": 0.2},
+            )
         models.append(model)
     jm, km = models
     with keras_ok():
@@ -149,13 +158,20 @@ def test_multi_input_multi_output_list_losses_follow_the_written_order():
 
 def test_multi_input_multi_output_dict_losses_matches_keras():
     x, y = _ticket_data()
-    fit_both(ticket_model,
-             lambda keras: dict(optimizer=keras.optimizers.RMSprop(1e-3),
-                                loss={"priority": keras.losses.BinaryCrossentropy(from_logits=True),
-                                      "department": keras.losses.CategoricalCrossentropy(from_logits=True)},
-                                loss_weights={"priority": 1.0, "department": 0.2}),
-             {"title": x[0], "body": x[1], "tags": x[2]}, {"priority": y[0], "department": y[1]},
-             dict(epochs=1, batch_size=8))
+    fit_both(
+        ticket_model,
+        lambda keras: dict(
+            optimizer=keras.optimizers.RMSprop(1e-3),
+            loss={
+                "priority": keras.losses.BinaryCrossentropy(from_logits=True),
+                "department": keras.losses.CategoricalCrossentropy(from_logits=True),
+            },
+            loss_weights={"priority": 1.0, "department": 0.2},
+        ),
+        {"title": x[0], "body": x[1], "tags": x[2]},
+        {"priority": y[0], "department": y[1]},
+        dict(epochs=1, batch_size=8),
+    )
 
 
 def toy_resnet(keras, layers, ops):
@@ -182,15 +198,18 @@ def toy_resnet(keras, layers, ops):
 
 def test_toy_resnet_forward_matches_keras_and_trains():
     jm = toy_resnet(*JNET)
-    assert jm.count_params() == 223242   # the guide's model.summary() total
+    assert jm.count_params() == 223242  # the guide's model.summary() total
     x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
     y = keras.utils.to_categorical(np.arange(2) % 10, 10)
     with keras_ok():
         km = toy_resnet(*KERAS)
         km.set_weights([np.asarray(w) for w in jm.get_weights()])
         np.testing.assert_allclose(np.asarray(jm(x)), np.asarray(km(x)), rtol=1e-4, atol=1e-5)
-    jm.compile(optimizer=keras.optimizers.RMSprop(1e-3),
-               loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=["acc"])
+    jm.compile(
+        optimizer=keras.optimizers.RMSprop(1e-3),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=["acc"],
+    )
     h = jm.fit(x, y, batch_size=1, epochs=1, validation_split=0.5, verbose=0).history
     assert set(h) == {"loss", "acc", "val_loss", "val_acc"}
 
@@ -226,8 +245,7 @@ def custom_dense_classes(keras, layers, ops):
             self.units = units
 
         def build(self, input_shape):
-            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal",
-                                     trainable=True)
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal", trainable=True)
             self.b = self.add_weight(shape=(self.units,), initializer="random_normal", trainable=True)
 
         def call(self, inputs):

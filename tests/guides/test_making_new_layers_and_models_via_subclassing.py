@@ -30,14 +30,13 @@ def guide(keras, layers, ops):
             self.total.assign_add(ops.sum(inputs, axis=0))
             return self.total
 
-    class LazyLinear(keras.layers.Layer):   # the guide's `Linear` with build() and get_config()
+    class LazyLinear(keras.layers.Layer):  # the guide's `Linear` with build() and get_config()
         def __init__(self, units=32, **kwargs):
             super().__init__(**kwargs)
             self.units = units
 
         def build(self, input_shape):
-            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal",
-                                     trainable=True)
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal", trainable=True)
             self.b = self.add_weight(shape=(self.units,), initializer="random_normal", trainable=True)
 
         def call(self, inputs):
@@ -205,7 +204,7 @@ def test_kernel_regularizer_loss_in_losses():
     _ = layer(np.zeros((1, 1), "float32"))
     assert len(layer.losses) == 1
     kernel = np.asarray(layer.dense.kernel.value)
-    np.testing.assert_allclose(float(layer.losses[0]), 1e-3 * np.sum(kernel ** 2), rtol=1e-5)
+    np.testing.assert_allclose(float(layer.losses[0]), 1e-3 * np.sum(kernel**2), rtol=1e-5)
 
 
 def _activity_model():
@@ -234,7 +233,7 @@ def test_add_loss_on_partial_batch_guide_default_batch_size():
     model = _activity_model()
     x, y = _xy()
     model.compile(optimizer="adam", loss="mse")
-    h = model.fit(x, y, verbose=0)   # the guide's call: default batch_size=32, 2 rows
+    h = model.fit(x, y, verbose=0)  # the guide's call: default batch_size=32, 2 rows
     np.testing.assert_allclose(h.history["loss"][0], np.mean((x - y) ** 2) + 1e-2 * np.mean(x), rtol=1e-5)
 
 

@@ -39,7 +39,7 @@ def test_mnist_convnet():
     y_train = keras.utils.to_categorical(y_train, num_classes)
 
     model = make_model(*JNET)
-    assert model.count_params() == 34826   # the example's model.summary()
+    assert model.count_params() == 34826  # the example's model.summary()
     # Inference (dropout off) matches Keras 3 on copied weights.
     with keras_ok():
         km = make_model(*KERAS)

@@ -100,8 +100,9 @@ def test_feature_extraction_with_sequential():
             layers.Conv2D(32, 3, activation="relu"),
         ]
     )
-    feature_extractor = keras.Model(inputs=initial_model.inputs,
-                                    outputs=[layer.output for layer in initial_model.layers])
+    feature_extractor = keras.Model(
+        inputs=initial_model.inputs, outputs=[layer.output for layer in initial_model.layers]
+    )
     x = ops.ones((1, 250, 250, 3))
     features = feature_extractor(x)
     assert [tuple(f.shape) for f in features] == [(1, 123, 123, 32), (1, 121, 121, 32), (1, 119, 119, 32)]
@@ -114,9 +115,11 @@ def test_feature_extraction_with_sequential():
             layers.Conv2D(32, 3, activation="relu"),
         ]
     )
-    feature_extractor = keras.Model(inputs=initial_model.inputs,
-                                    outputs=initial_model.get_layer(name="my_intermediate_layer").output)
+    feature_extractor = keras.Model(
+        inputs=initial_model.inputs, outputs=initial_model.get_layer(name="my_intermediate_layer").output
+    )
     features = feature_extractor(x)
     assert tuple(features.shape) == (1, 121, 121, 32)
-    np.testing.assert_allclose(np.asarray(features),
-                               np.asarray(initial_model.layers[1](initial_model.layers[0](x))), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(features), np.asarray(initial_model.layers[1](initial_model.layers[0](x))), rtol=1e-5
+    )

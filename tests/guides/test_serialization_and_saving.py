@@ -135,6 +135,7 @@ def test_custom_objects_via_argument_and_scope(tmp_path):
         np.testing.assert_allclose(np.asarray(m(x)), np.asarray(model(x)), rtol=1e-6)
     # The function is saved by name, as Keras saves it, and is not found without custom objects.
     import keras as real_keras
+
     with keras_ok():
         keras_form = real_keras.layers.Dense(3, activation=unregistered_fn).get_config()["activation"]
     dense_config = model.layers[-1].get_config()
@@ -168,6 +169,7 @@ def test_jnet_model_json_loads_in_keras():
     inputs = keras.Input((32,))
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     import keras as real_keras
+
     with keras_ok():
         k_model = real_keras.models.model_from_json(model.to_json())
     assert k_model.count_params() == 33

@@ -45,14 +45,19 @@ def _data():
 def test_training_with_batchnorm_matches_keras():
     x_train, y_train = _data()
     # Deterministic (no dropout): jnet and Keras follow the same path, moving statistics included.
-    fit_both(make_model,
-             lambda keras: dict(optimizer="adam", loss="sparse_categorical_crossentropy",
-                                metrics=["sparse_categorical_accuracy"]),
-             x_train, y_train, dict(batch_size=8, epochs=2, validation_split=0.25),
-             # A conv bias feeding BatchNormalization has a gradient that is rounding noise
-             # (BN removes the mean); Adam scales that noise to steps of ~lr, so those biases agree
-             # with Keras only to ~1e-4. Losses and metrics are compared at rtol 1e-4.
-             weights_atol=3e-4)
+    fit_both(
+        make_model,
+        lambda keras: dict(
+            optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"]
+        ),
+        x_train,
+        y_train,
+        dict(batch_size=8, epochs=2, validation_split=0.25),
+        # A conv bias feeding BatchNormalization has a gradient that is rounding noise
+        # (BN removes the mean); Adam scales that noise to steps of ~lr, so those biases agree
+        # with Keras only to ~1e-4. Losses and metrics are compared at rtol 1e-4.
+        weights_atol=3e-4,
+    )
 
 
 def test_callbacks_and_best_model(tmp_path):
@@ -66,8 +71,9 @@ def test_callbacks_and_best_model(tmp_path):
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=50, verbose=1),
     ]
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
-    history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, callbacks=callbacks,
-                        validation_split=0.2, verbose=0)
+    history = model.fit(
+        x_train, y_train, batch_size=batch_size, epochs=epochs, callbacks=callbacks, validation_split=0.2, verbose=0
+    )
     assert len(history.history["val_loss"]) == 2
     model = keras.models.load_model(str(tmp_path / "best_model.jnet"))
     test_loss, test_acc = model.evaluate(x_train, y_train, verbose=0)

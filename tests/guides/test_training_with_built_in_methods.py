@@ -21,9 +21,11 @@ def get_uncompiled_model(keras, layers, ops):
 
 
 def get_compile_args(keras):
-    return dict(optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
-                loss=keras.losses.SparseCategoricalCrossentropy(),
-                metrics=[keras.metrics.SparseCategoricalAccuracy()])
+    return dict(
+        optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    )
 
 
 def _mnist(n=32, seed=0):
@@ -34,8 +36,13 @@ def _mnist(n=32, seed=0):
 def test_api_overview_matches_keras():
     x_train, y_train = _mnist()
     x_val, y_val = _mnist(8, seed=1)
-    model, km, history, _ = fit_both(get_uncompiled_model, get_compile_args, x_train, y_train,
-                                     dict(batch_size=16, epochs=2, validation_data=(x_val, y_val)))
+    model, km, history, _ = fit_both(
+        get_uncompiled_model,
+        get_compile_args,
+        x_train,
+        y_train,
+        dict(batch_size=16, epochs=2, validation_data=(x_val, y_val)),
+    )
     assert set(history) == {"loss", "sparse_categorical_accuracy", "val_loss", "val_sparse_categorical_accuracy"}
     results = model.evaluate(x_val, y_val, batch_size=8, verbose=0)
     with keras_ok():
@@ -46,15 +53,26 @@ def test_api_overview_matches_keras():
 
 def test_validation_split_class_weight_and_sample_weight_match_keras():
     x_train, y_train = _mnist()
-    fit_both(get_uncompiled_model, get_compile_args, x_train, y_train,
-             dict(batch_size=16, validation_split=0.25, epochs=1))
+    fit_both(
+        get_uncompiled_model, get_compile_args, x_train, y_train, dict(batch_size=16, validation_split=0.25, epochs=1)
+    )
     class_weight = {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 2.0, 6: 1.0, 7: 1.0, 8: 1.0, 9: 1.0}
-    fit_both(get_uncompiled_model, get_compile_args, x_train, y_train,
-             dict(class_weight=class_weight, batch_size=16, epochs=1))
+    fit_both(
+        get_uncompiled_model,
+        get_compile_args,
+        x_train,
+        y_train,
+        dict(class_weight=class_weight, batch_size=16, epochs=1),
+    )
     sample_weight = np.ones(shape=(len(y_train),))
     sample_weight[y_train == 5] = 2.0
-    fit_both(get_uncompiled_model, get_compile_args, x_train, y_train,
-             dict(sample_weight=sample_weight, batch_size=16, epochs=1))
+    fit_both(
+        get_uncompiled_model,
+        get_compile_args,
+        x_train,
+        y_train,
+        dict(sample_weight=sample_weight, batch_size=16, epochs=1),
+    )
 
 
 def guide_losses_and_metrics(keras, layers, ops):
@@ -97,12 +115,24 @@ def guide_losses_and_metrics(keras, layers, ops):
 def test_custom_loss_function_and_loss_class_match_keras():
     x_train, y_train = _mnist()
     y_train_one_hot = np.asarray(ops.one_hot(y_train, num_classes=10))
-    fit_both(get_uncompiled_model,
-             lambda k: dict(optimizer=k.optimizers.Adam(), loss=guide_losses_and_metrics(*(JNET if k is JNET[0] else KERAS))[0]),
-             x_train, y_train_one_hot, dict(batch_size=16, epochs=1))
-    fit_both(get_uncompiled_model,
-             lambda k: dict(optimizer=k.optimizers.Adam(), loss=guide_losses_and_metrics(*(JNET if k is JNET[0] else KERAS))[1]()),
-             x_train, y_train_one_hot, dict(batch_size=16, epochs=1))
+    fit_both(
+        get_uncompiled_model,
+        lambda k: dict(
+            optimizer=k.optimizers.Adam(), loss=guide_losses_and_metrics(*(JNET if k is JNET[0] else KERAS))[0]
+        ),
+        x_train,
+        y_train_one_hot,
+        dict(batch_size=16, epochs=1),
+    )
+    fit_both(
+        get_uncompiled_model,
+        lambda k: dict(
+            optimizer=k.optimizers.Adam(), loss=guide_losses_and_metrics(*(JNET if k is JNET[0] else KERAS))[1]()
+        ),
+        x_train,
+        y_train_one_hot,
+        dict(batch_size=16, epochs=1),
+    )
 
 
 def test_custom_metric_counts_true_positives():
@@ -112,14 +142,17 @@ def test_custom_metric_counts_true_positives():
     x_train, y_train = _mnist()
     metric = guide_losses_and_metrics(*JNET)[2]()
     model = get_uncompiled_model(*JNET)
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=[metric])
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[metric],
+    )
     history = model.fit(x_train, y_train.reshape(-1, 1), batch_size=16, epochs=2, verbose=0)
     assert len(history.history["categorical_true_positives"]) == 2
     logs = model.evaluate(x_train, y_train.reshape(-1, 1), batch_size=16, verbose=0, return_dict=True)
     expected = np.sum(np.argmax(model.predict(x_train, verbose=0), axis=1) == y_train)
     assert logs["categorical_true_positives"] == pytest.approx(float(expected))
-    eager = guide_losses_and_metrics(*JNET)[2]()   # eagerly, as Keras: update_state / result / reset_state
+    eager = guide_losses_and_metrics(*JNET)[2]()  # eagerly, as Keras: update_state / result / reset_state
     eager.update_state(np.array([[1], [2]]), np.array([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1]]))
     assert float(eager.result()) == 1.0
     eager.reset_state()
@@ -135,8 +168,11 @@ def test_metric_objects_given_to_compile_hold_the_state_like_keras():
 
     def compile_args(k):
         given.append(k.metrics.SparseCategoricalAccuracy())
-        return dict(optimizer=k.optimizers.RMSprop(learning_rate=1e-3), loss=k.losses.SparseCategoricalCrossentropy(),
-                    metrics=[given[-1]])
+        return dict(
+            optimizer=k.optimizers.RMSprop(learning_rate=1e-3),
+            loss=k.losses.SparseCategoricalCrossentropy(),
+            metrics=[given[-1]],
+        )
 
     jm, km, jh, _ = fit_both(get_uncompiled_model, compile_args, x_train, y_train, dict(batch_size=16, epochs=2))
     jmetric, kmetric = given
@@ -164,8 +200,10 @@ def test_add_loss_layer_in_model():
     x = layers.Dense(64, activation="relu", name="dense_2")(x)
     outputs = layers.Dense(10, name="predictions")(x)
     model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     x_train, y_train = _mnist()
     # The activity loss is much larger than the cross-entropy: the reported loss shows it.
     loss = model.evaluate(x_train, y_train, batch_size=32, verbose=0)
@@ -176,7 +214,7 @@ def test_add_loss_layer_in_model():
 
 
 def multi_io_model(keras, layers, ops):
-    image_input = keras.Input(shape=(8, 8, 3), name="img_input")          # (32, 32, 3) in the guide
+    image_input = keras.Input(shape=(8, 8, 3), name="img_input")  # (32, 32, 3) in the guide
     timeseries_input = keras.Input(shape=(None, 10), name="ts_input")
     x1 = layers.Conv2D(3, 3)(image_input)
     x1 = layers.GlobalMaxPooling2D()(x1)
@@ -199,29 +237,41 @@ def _multi_io_data():
 
 def test_multi_input_output_losses_metrics_weights_match_keras():
     x, y = _multi_io_data()
-    fit_both(multi_io_model,
-             lambda k: dict(optimizer=k.optimizers.RMSprop(1e-3),
-                            loss={"score_output": k.losses.MeanSquaredError(),
-                                  "class_output": k.losses.CategoricalCrossentropy()},
-                            metrics={"score_output": [k.metrics.MeanAbsolutePercentageError(),
-                                                      k.metrics.MeanAbsoluteError()],
-                                     "class_output": [k.metrics.CategoricalAccuracy()]},
-                            loss_weights={"score_output": 2.0, "class_output": 1.0}),
-             x, y, dict(batch_size=8, epochs=1))
+    fit_both(
+        multi_io_model,
+        lambda k: dict(
+            optimizer=k.optimizers.RMSprop(1e-3),
+            loss={"score_output": k.losses.MeanSquaredError(), "class_output": k.losses.CategoricalCrossentropy()},
+            metrics={
+                "score_output": [k.metrics.MeanAbsolutePercentageError(), k.metrics.MeanAbsoluteError()],
+                "class_output": [k.metrics.CategoricalAccuracy()],
+            },
+            loss_weights={"score_output": 2.0, "class_output": 1.0},
+        ),
+        x,
+        y,
+        dict(batch_size=8, epochs=1),
+    )
 
 
 def test_multi_output_with_a_loss_list_and_none_loss_matches_keras():
     x, y = _multi_io_data()
     # List loss version, then "no loss for one output" (the guide's `[None, CCE]` and dict forms).
-    fit_both(multi_io_model,
-             lambda k: dict(optimizer=k.optimizers.RMSprop(1e-3),
-                            loss=[k.losses.MeanSquaredError(), k.losses.CategoricalCrossentropy()]),
-             x, y, dict(batch_size=8, epochs=1))
+    fit_both(
+        multi_io_model,
+        lambda k: dict(
+            optimizer=k.optimizers.RMSprop(1e-3), loss=[k.losses.MeanSquaredError(), k.losses.CategoricalCrossentropy()]
+        ),
+        x,
+        y,
+        dict(batch_size=8, epochs=1),
+    )
     # The installed Keras refuses a partial loss dict ("Expected keys ... in loss dict"), so this
     # part checks jnet alone: the loss is the class_output cross-entropy only.
     model = multi_io_model(*JNET)
-    model.compile(optimizer=keras.optimizers.RMSprop(1e-3),
-                  loss={"class_output": keras.losses.CategoricalCrossentropy()})
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(1e-3), loss={"class_output": keras.losses.CategoricalCrossentropy()}
+    )
     loss = model.evaluate(x, {"score_output": y[0], "class_output": y[1]}, batch_size=16, verbose=0)
     expected = keras.losses.CategoricalCrossentropy()(y[1], model.predict(x, verbose=0)[1])
     np.testing.assert_allclose(np.ravel(loss)[0], float(expected), rtol=1e-5)
@@ -232,18 +282,21 @@ def test_callbacks_early_stopping_checkpoint_and_schedule(tmp_path):
     model = get_uncompiled_model(*JNET)
     initial_learning_rate = 0.1
     lr_schedule = keras.optimizers.schedules.ExponentialDecay(
-        initial_learning_rate, decay_steps=100000, decay_rate=0.96, staircase=True)
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=lr_schedule),
-                  loss=keras.losses.SparseCategoricalCrossentropy(),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy()])
+        initial_learning_rate, decay_steps=100000, decay_rate=0.96, staircase=True
+    )
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=lr_schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    )
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=1e-2, patience=2, verbose=0),
-        keras.callbacks.ModelCheckpoint(filepath=str(tmp_path / "mymodel_{epoch}.jnet"),
-                                        save_best_only=True, monitor="val_loss", verbose=0),
+        keras.callbacks.ModelCheckpoint(
+            filepath=str(tmp_path / "mymodel_{epoch}.jnet"), save_best_only=True, monitor="val_loss", verbose=0
+        ),
     ]
     # lr 0.1 with RMSprop diverges from the first steps: val_loss stops improving and the run stops early.
-    h = model.fit(x_train, y_train, epochs=20, batch_size=16, callbacks=callbacks, validation_split=0.25,
-                  verbose=0)
+    h = model.fit(x_train, y_train, epochs=20, batch_size=16, callbacks=callbacks, validation_split=0.25, verbose=0)
     assert len(h.history["loss"]) < 20
     assert any(p.name.startswith("mymodel_") for p in tmp_path.iterdir())
 

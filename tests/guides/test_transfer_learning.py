@@ -41,8 +41,9 @@ def test_frozen_layer_does_not_train():
 
 
 def test_trainable_is_recursive():
-    inner_model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(3, activation="relu"),
-                                    keras.layers.Dense(3, activation="relu")])
+    inner_model = keras.Sequential(
+        [keras.Input(shape=(3,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(3, activation="relu")]
+    )
     model = keras.Sequential([keras.Input(shape=(3,)), inner_model, keras.layers.Dense(3, activation="sigmoid")])
     model.trainable = False
     assert inner_model.trainable is False
@@ -82,20 +83,24 @@ def test_end_to_end_freeze_then_fine_tune():
     x = (rng.random((8, 24, 24, 3)) * 2 - 1).astype("float32")
     y = rng.integers(0, 2, (8, 1)).astype("float32")
     assert len(model.trainable_weights) == 2
-    model.compile(optimizer=keras.optimizers.Adam(),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.BinaryAccuracy()])
+    model.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy()],
+    )
     before = base_model.get_weights()
     model.fit(x, y, epochs=1, batch_size=4, verbose=0)
     for a, b in zip(before, base_model.get_weights()):
-        np.testing.assert_array_equal(a, b)   # frozen base, moving stats included
+        np.testing.assert_array_equal(a, b)  # frozen base, moving stats included
 
     # Fine-tuning: unfreeze the base, recompile (the change only counts after compile()).
     base_model.trainable = True
     assert len(model.trainable_weights) == 2 + 6
-    model.compile(optimizer=keras.optimizers.Adam(1e-5),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.BinaryAccuracy()])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-5),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy()],
+    )
     model.fit(x, y, epochs=1, batch_size=4, verbose=0)
     after = base_model.get_weights()
     # The convolution kernel moved; BatchNorm ran with training=False, so its moving statistics

@@ -14,8 +14,9 @@ raw_inputs = [[711, 632, 71], [73, 8, 3215, 55, 927], [83, 91, 1, 645, 1253, 927
 
 def test_pad_sequences():
     padded_inputs = keras.utils.pad_sequences(raw_inputs, padding="post")
-    np.testing.assert_array_equal(padded_inputs, [[711, 632, 71, 0, 0, 0], [73, 8, 3215, 55, 927, 0],
-                                                  [83, 91, 1, 645, 1253, 927]])
+    np.testing.assert_array_equal(
+        padded_inputs, [[711, 632, 71, 0, 0, 0], [73, 8, 3215, 55, 927, 0], [83, 91, 1, 645, 1253, 927]]
+    )
 
 
 def test_mask_generating_layers():
@@ -35,7 +36,7 @@ def test_mask_generating_layers():
 
 def functional_model(keras, layers, ops):
     inputs = keras.Input(shape=(None,), dtype="int32")
-    x = layers.Embedding(input_dim=50, output_dim=16, mask_zero=True)(inputs)   # 5000 in the guide
+    x = layers.Embedding(input_dim=50, output_dim=16, mask_zero=True)(inputs)  # 5000 in the guide
     outputs = layers.LSTM(32)(x)
     return keras.Model(inputs, outputs)
 
@@ -45,8 +46,8 @@ def test_symbolic_tensors_carry_masks_as_keras():
         with keras_ok():
             inputs = keras_.Input(shape=(None,), dtype="int32")
             x = layers_.Embedding(input_dim=50, output_dim=16, mask_zero=True)(inputs)
-            y = layers_.Dense(4)(x)   # supports masking: passes the mask on
-            z = layers_.LSTM(3)(y)    # consumes it
+            y = layers_.Dense(4)(x)  # supports masking: passes the mask on
+            z = layers_.LSTM(3)(y)  # consumes it
             assert tuple(x._keras_mask.shape) == tuple(y._keras_mask.shape) == (None, None)
             assert getattr(z, "_keras_mask", None) is None and getattr(inputs, "_keras_mask", None) is None
 
@@ -109,8 +110,9 @@ def test_custom_mask_layers():
             self.mask_zero = mask_zero
 
         def build(self, input_shape):
-            self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim), initializer="random_normal",
-                                              dtype="float32")
+            self.embeddings = self.add_weight(
+                shape=(self.input_dim, self.output_dim), initializer="random_normal", dtype="float32"
+            )
 
         def call(self, inputs):
             inputs = ops.cast(inputs, "int32")
@@ -165,7 +167,6 @@ def test_supports_masking_and_mask_in_call():
     model = keras.Model(inputs, outputs)
     ids = np.array([[4, 2, 0, 0]])
     np.testing.assert_allclose(np.asarray(model(ids)), np.asarray(model(ids[:, :2])), rtol=1e-5, atol=1e-6)
-
 
 
 def temporal_softmax_model(keras, layers, ops):

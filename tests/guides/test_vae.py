@@ -73,9 +73,9 @@ class VAE(keras.Model):
 
     def compute_losses(self, trainable_variables, non_trainable_variables, data):
         (z_mean, z_log_var, reconstruction), non_trainable_variables = self.stateless_call(
-            trainable_variables, non_trainable_variables, data, training=True)
-        reconstruction_loss = ops.mean(
-            ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2)))
+            trainable_variables, non_trainable_variables, data, training=True
+        )
+        reconstruction_loss = ops.mean(ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2)))
         kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
         kl_loss = ops.mean(ops.sum(kl_loss, axis=1))
         total_loss = reconstruction_loss + kl_loss
@@ -85,12 +85,14 @@ class VAE(keras.Model):
         trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables = state
         grad_fn = jax.value_and_grad(self.compute_losses, has_aux=True)
         (total_loss, (reconstruction_loss, kl_loss, non_trainable_variables)), grads = grad_fn(
-            trainable_variables, non_trainable_variables, data)
+            trainable_variables, non_trainable_variables, data
+        )
         trainable_variables, optimizer_variables = self.optimizer.stateless_apply(
-            optimizer_variables, grads, trainable_variables)
+            optimizer_variables, grads, trainable_variables
+        )
         new_metrics_vars, logs = [], {}
         for metric, value in zip(self.metrics, (total_loss, reconstruction_loss, kl_loss)):
-            this = metrics_variables[len(new_metrics_vars):len(new_metrics_vars) + len(metric.variables)]
+            this = metrics_variables[len(new_metrics_vars) : len(new_metrics_vars) + len(metric.variables)]
             this = metric.stateless_update_state(this, value)
             logs[metric.name] = metric.stateless_result(this)
             new_metrics_vars += this
@@ -109,8 +111,9 @@ def test_vae_trains_and_reports_the_example_losses():
     before = [np.asarray(w) for w in vae.trainable_weights]
     history = vae.fit(mnist_digits, epochs=2, batch_size=8, verbose=0).history
     assert set(history) == {"total_loss", "reconstruction_loss", "kl_loss"}
-    np.testing.assert_allclose(np.add(history["reconstruction_loss"], history["kl_loss"]), history["total_loss"],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        np.add(history["reconstruction_loss"], history["kl_loss"]), history["total_loss"], rtol=1e-5
+    )
     assert all(np.isfinite(v).all() for v in history.values())
     assert any(not np.allclose(a, np.asarray(b)) for a, b in zip(before, vae.trainable_weights))
 

@@ -27,8 +27,8 @@ def test_built_in_rnn_layers_shapes():
 
 
 def encoder_decoder(keras, layers, ops):
-    encoder_vocab = 100    # 1000 in the guide
-    decoder_vocab = 200    # 2000 in the guide
+    encoder_vocab = 100  # 1000 in the guide
+    decoder_vocab = 200  # 2000 in the guide
     encoder_input = layers.Input(shape=(None,))
     encoder_embedded = layers.Embedding(input_dim=encoder_vocab, output_dim=64)(encoder_input)
     # Return states in addition to output
@@ -50,11 +50,16 @@ def test_encoder_decoder_with_states_matches_keras():
     with keras_ok():
         KERAS[0].backend.clear_session()
         km = encoder_decoder(*KERAS)
+
         # Per layer, by role: jnet names the two embeddings the other way round from Keras (it
         # names a model's layers in its own graph order), so names cannot pair them.
         def role(layer):
-            return (type(layer).__name__, layer.name if type(layer).__name__ == "LSTM" else None,
-                    getattr(layer, "input_dim", None))
+            return (
+                type(layer).__name__,
+                layer.name if type(layer).__name__ == "LSTM" else None,
+                getattr(layer, "input_dim", None),
+            )
+
         jroles = {role(l): l for l in jm.layers}
         for kl in km.layers:
             kl.set_weights([np.asarray(w) for w in jroles[role(kl)].get_weights()])
@@ -95,8 +100,7 @@ def build_model(keras, layers, ops, allow_cudnn_kernel=True):
         lstm_layer = keras.layers.LSTM(units, input_shape=(None, input_dim))
     else:
         lstm_layer = keras.layers.RNN(keras.layers.LSTMCell(units), input_shape=(None, input_dim))
-    model = keras.models.Sequential([lstm_layer, keras.layers.BatchNormalization(),
-                                     keras.layers.Dense(output_size)])
+    model = keras.models.Sequential([lstm_layer, keras.layers.BatchNormalization(), keras.layers.Dense(output_size)])
     return model
 
 
@@ -104,11 +108,17 @@ def test_lstm_and_rnn_of_lstmcell_train_like_keras():
     rng = np.random.default_rng(0)
     x_train = rng.random((16, 28, 28)).astype("float32")
     y_train = rng.integers(0, 10, (16,))
-    compile_args = lambda keras: dict(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                                      optimizer="sgd", metrics=["accuracy"])
+    compile_args = lambda keras: dict(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="sgd", metrics=["accuracy"]
+    )
     fit_both(build_model, compile_args, x_train, y_train, dict(batch_size=batch_size, epochs=1))
-    fit_both(lambda *fw: build_model(*fw, allow_cudnn_kernel=False), compile_args, x_train, y_train,
-             dict(batch_size=batch_size, epochs=1))
+    fit_both(
+        lambda *fw: build_model(*fw, allow_cudnn_kernel=False),
+        compile_args,
+        x_train,
+        y_train,
+        dict(batch_size=batch_size, epochs=1),
+    )
 
 
 def test_custom_cell_with_nested_input_and_state():
@@ -128,8 +138,9 @@ def test_custom_cell_with_nested_input_and_state():
             input_1 = input_shapes[0][1]
             i2, i3 = input_shapes[1][1], input_shapes[1][2]
             self.kernel_1 = self.add_weight(shape=(input_1, self.unit_1), initializer="uniform", name="kernel_1")
-            self.kernel_2_3 = self.add_weight(shape=(i2, i3, self.unit_2, self.unit_3), initializer="uniform",
-                                              name="kernel_2_3")
+            self.kernel_2_3 = self.add_weight(
+                shape=(i2, i3, self.unit_2, self.unit_3), initializer="uniform", name="kernel_2_3"
+            )
 
         def call(self, inputs, states):
             # inputs should be in [(batch, input_1), (batch, input_2, input_3)]
@@ -176,11 +187,14 @@ def test_custom_cell_with_nested_input_and_state():
     assert s23.shape == (batch_size * num_batches, unit_2, unit_3)
 
 
-@pytest.mark.xfail(strict=True, reason="jnet naming differs from Keras: default names are given per model in "
-                   "jnet's graph order, so the guide's encoder embedding is 'embedding_1' (Keras: 'embedding', "
-                   "named at creation). Kept: jnet's variable trees and .jnet checkpoints are keyed by layer "
-                   "name, so per-process names would stop a checkpoint loading into a second, identically "
-                   "built model in the same process (Keras's files are keyed by class, not name)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="jnet naming differs from Keras: default names are given per model in "
+    "jnet's graph order, so the guide's encoder embedding is 'embedding_1' (Keras: 'embedding', "
+    "named at creation). Kept: jnet's variable trees and .jnet checkpoints are keyed by layer "
+    "name, so per-process names would stop a checkpoint loading into a second, identically "
+    "built model in the same process (Keras's files are keyed by class, not name)",
+)
 def test_default_layer_names_follow_creation_order_like_keras():
     keras.backend.clear_session(free_memory=False)
     jm = encoder_decoder(*JNET)

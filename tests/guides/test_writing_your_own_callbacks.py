@@ -12,8 +12,11 @@ JNET, KERAS = frameworks()
 def get_model(keras):
     model = keras.Sequential()
     model.add(keras.layers.Dense(1))
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.1), loss="mean_squared_error",
-                  metrics=["mean_absolute_error"])
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=0.1),
+        loss="mean_squared_error",
+        metrics=["mean_absolute_error"],
+    )
     return model
 
 
@@ -69,8 +72,11 @@ def guide_callbacks(keras, out):
             out.append("Up to batch {}, the average loss is {:7.2f}.".format(batch, logs["loss"]))
 
         def on_epoch_end(self, epoch, logs=None):
-            out.append("The average loss for epoch {} is {:7.2f} and mean absolute error is {:7.2f}.".format(
-                epoch, logs["loss"], logs["mean_absolute_error"]))
+            out.append(
+                "The average loss for epoch {} is {:7.2f} and mean absolute error is {:7.2f}.".format(
+                    epoch, logs["loss"], logs["mean_absolute_error"]
+                )
+            )
 
     class EarlyStoppingAtMinLoss(keras.callbacks.Callback):
         """Stop training when the loss is at its min, i.e. the loss stops decreasing."""
@@ -186,8 +192,7 @@ def test_early_stopping_at_min_loss_matches_keras():
 
     def scenario(keras, model, out, cbs):
         # The guide's steps_per_epoch=5 on MNIST is left out (see the xfail below): whole epochs.
-        h = model.fit(x, y, batch_size=16, epochs=30, verbose=0, shuffle=False,
-                      callbacks=[cbs[1](), cbs[2]()])
+        h = model.fit(x, y, batch_size=16, epochs=30, verbose=0, shuffle=False, callbacks=[cbs[1](), cbs[2]()])
         out.append(len(h.history["loss"]))
         out.append(np.round(model.get_weights()[0], 4).tolist())
 
@@ -200,8 +205,9 @@ def test_custom_learning_rate_scheduler_matches_keras():
     x, y = _data()
 
     def scenario(keras, model, out, cbs):
-        h = model.fit(x, y, batch_size=16, epochs=15, verbose=0, shuffle=False,
-                      callbacks=[cbs[1](), cbs[3](lr_schedule)])
+        h = model.fit(
+            x, y, batch_size=16, epochs=15, verbose=0, shuffle=False, callbacks=[cbs[1](), cbs[3](lr_schedule)]
+        )
         out.append(np.round(h.history["loss"], 3).tolist())
 
     jnet_out, keras_out = run_both(scenario)

@@ -14,8 +14,19 @@ from jnet.layers.preprocessing.numeric import *  # noqa: F401,F403
 from jnet.layers.preprocessing.pipeline import *  # noqa: F401,F403
 from jnet.layers.preprocessing.text import *  # noqa: F401,F403
 
-_MODULES = ("numeric", "image", "encoding", "augment", "augment_color", "augment_pixel",
-            "augment_geometric", "augment_mixing", "augment_policies", "pipeline", "text")
+_MODULES = (
+    "numeric",
+    "image",
+    "encoding",
+    "augment",
+    "augment_color",
+    "augment_pixel",
+    "augment_geometric",
+    "augment_mixing",
+    "augment_policies",
+    "pipeline",
+    "text",
+)
 __all__ = []
 for _m in _MODULES:
     __all__ += _importlib.import_module(f"jnet.layers.preprocessing.{_m}").__all__

@@ -45,16 +45,17 @@ def adapt_batches(layer, data, steps=None, numeric=True):
     elif hasattr(data, "__iter__"):
         batches = (np.asarray(_first(b)) for b in data)
     else:
-        raise TypeError(f"{label}: data must be a numpy array or an iterable of batches, "
-                        f"got {type(data).__name__}")
+        raise TypeError(f"{label}: data must be a numpy array or an iterable of batches, got {type(data).__name__}")
     if steps is not None:
         batches = itertools.islice(batches, int(steps))
     out = []
     for b in batches:
         b = np.asarray(b)
         if numeric and b.dtype.kind in "USO":
-            raise ValueError(f"{label}: expects numeric data, got an array of dtype {b.dtype} "
-                             "(strings go to StringLookup or TextVectorization)")
+            raise ValueError(
+                f"{label}: expects numeric data, got an array of dtype {b.dtype} "
+                "(strings go to StringLookup or TextVectorization)"
+            )
         out.append(b)
     if not out or all(b.size == 0 for b in out):
         raise ValueError(f"{label}: data is empty; adapt needs at least one non-empty batch")
@@ -69,8 +70,10 @@ def check_numeric(layer, spec):
     """Refuse string (or object) inputs to a layer that computes on numbers."""
     dtype = np.dtype(spec.dtype) if not hasattr(spec.dtype, "kind") else spec.dtype
     if dtype.kind in "USO":
-        raise ValueError(f"{layer._label}: expects numeric inputs, got dtype {dtype} "
-                         "(strings go to StringLookup or TextVectorization)")
+        raise ValueError(
+            f"{layer._label}: expects numeric inputs, got dtype {dtype} "
+            "(strings go to StringLookup or TextVectorization)"
+        )
 
 
 def check_output_mode(layer, allowed=_OUTPUT_MODES):
@@ -128,8 +131,12 @@ def _sparse_reduced(ids, output_mode, depth, dtype, count_weights):
         dtype = count_weights.dtype
     summed = jsparse.bcoo_sum_duplicates(jsparse.bcoo_reduce_sum(hot, axes=(axis,)), nse=ids.size)
     data = summed.data > 0 if output_mode == "multi_hot" else summed.data
-    return jsparse.BCOO((data.astype(dtype), summed.indices), shape=summed.shape,
-                        indices_sorted=summed.indices_sorted, unique_indices=summed.unique_indices)
+    return jsparse.BCOO(
+        (data.astype(dtype), summed.indices),
+        shape=summed.shape,
+        indices_sorted=summed.indices_sorted,
+        unique_indices=summed.unique_indices,
+    )
 
 
 def is_sparse(x) -> bool:
@@ -168,8 +175,9 @@ class SparseOutput:
 
     def check_sparse_config(self):
         if self.sparse and self.output_mode == "int":
-            raise ValueError(f"{self._label}: sparse=True needs output_mode 'one_hot', 'multi_hot' or 'count', "
-                             f"got output_mode='int'")
+            raise ValueError(
+                f"{self._label}: sparse=True needs output_mode 'one_hot', 'multi_hot' or 'count', got output_mode='int'"
+            )
 
     @property
     def _sparse_now(self) -> bool:
@@ -188,8 +196,10 @@ def refuse_sparse(layer):
     """Keras allows `sparse=True` on these layers only on the TensorFlow backend; on JAX it
     refuses, and so does jnet."""
     if layer.sparse:
-        raise ValueError(f"{layer._label}: sparse=True is not supported: Keras allows it only on the TensorFlow "
-                         "backend (on JAX it refuses); pass sparse=False")
+        raise ValueError(
+            f"{layer._label}: sparse=True is not supported: Keras allows it only on the TensorFlow "
+            "backend (on JAX it refuses); pass sparse=False"
+        )
 
 
 def encoded_shape(shape, output_mode, depth):
@@ -220,8 +230,9 @@ class NumericLayer(Layer):
 
     def __call__(self, *args, **kwargs):
         if args and _is_strings(args[0]):
-            raise ValueError(f"{self._label}: expects numeric inputs, got strings "
-                             "(strings go to StringLookup or TextVectorization)")
+            raise ValueError(
+                f"{self._label}: expects numeric inputs, got strings (strings go to StringLookup or TextVectorization)"
+            )
         return super().__call__(*args, **kwargs)
 
     def check_inputs(self, spec, *rest):

@@ -95,29 +95,37 @@ class IndexLookup(Layer):
         if not tokens:
             raise ValueError(f"{self._label}: vocabulary is empty")
         special = [self.mask_token] * self._oov_start() + [self.oov_token] * self.num_oov_indices
-        if special and tokens[:len(special)] == special:
-            tokens = tokens[len(special):]
+        if special and tokens[: len(special)] == special:
+            tokens = tokens[len(special) :]
         repeated = sorted({t for t, n in collections.Counter(tokens).items() if n > 1}, key=str)
         if repeated:
             raise ValueError(f"{self._label}: vocabulary has repeated terms {repeated[:10]}")
         if self.mask_token is not None and self.mask_token in tokens:
-            raise ValueError(f"{self._label}: vocabulary holds the mask token {self.mask_token!r}; leave it out "
-                             f"or put the special tokens first, in this order: {special}")
+            raise ValueError(
+                f"{self._label}: vocabulary holds the mask token {self.mask_token!r}; leave it out "
+                f"or put the special tokens first, in this order: {special}"
+            )
         if self.invert and self.oov_token is not None and self.oov_token in tokens:
-            raise ValueError(f"{self._label}: vocabulary holds the OOV token {self.oov_token!r}; leave it out "
-                             f"or put the special tokens first, in this order: {special}")
+            raise ValueError(
+                f"{self._label}: vocabulary holds the OOV token {self.oov_token!r}; leave it out "
+                f"or put the special tokens first, in this order: {special}"
+            )
         if self.max_tokens is not None and self._token_start() + len(tokens) > self.max_tokens:
-            raise ValueError(f"{self._label}: a vocabulary of {self._token_start() + len(tokens)} indices is more "
-                             f"than max_tokens={self.max_tokens}")
+            raise ValueError(
+                f"{self._label}: a vocabulary of {self._token_start() + len(tokens)} indices is more "
+                f"than max_tokens={self.max_tokens}"
+            )
         idf = None
         if self.output_mode == "tf_idf":
             if idf_weights is None:
                 raise ValueError(f"{self._label}: output_mode='tf_idf' with a vocabulary needs idf_weights")
             idf = np.asarray(idf_weights, np.float64).reshape(-1)
             if len(idf) == len(tokens) + len(special) and len(idf) != len(tokens):
-                idf = idf[len(special):]
+                idf = idf[len(special) :]
             if len(idf) != len(tokens):
-                raise ValueError(f"{self._label}: idf_weights has {len(idf)} entries for {len(tokens)} vocabulary terms")
+                raise ValueError(
+                    f"{self._label}: idf_weights has {len(idf)} entries for {len(tokens)} vocabulary terms"
+                )
         self.__dict__["_vocab"] = tokens
         self.__dict__["_idf"] = idf
         # The learned vocabulary lives in the config, so a saved model carries it.
@@ -199,16 +207,19 @@ class IndexLookup(Layer):
             if self.mask_token is not None and self.output_mode != "int":
                 missing &= np.asarray(x) != self.mask_token
             if missing.any():
-                raise ValueError(f"{self._label}: with num_oov_indices=0 every input must be in the vocabulary; "
-                                 f"found {np.asarray(x)[missing][:5].tolist()}")
+                raise ValueError(
+                    f"{self._label}: with num_oov_indices=0 every input must be in the vocabulary; "
+                    f"found {np.asarray(x)[missing][:5].tolist()}"
+                )
         return out.astype(np.int32)
 
     def _encode(self, ids):
         """Indices (a jax array) -> the layer's `output_mode`."""
         if self.output_mode == "int":
             return ids
-        out = encode_categorical(ids, "count" if self.output_mode == "tf_idf" else self.output_mode,
-                                 self._depth(), jnp.float32)
+        out = encode_categorical(
+            ids, "count" if self.output_mode == "tf_idf" else self.output_mode, self._depth(), jnp.float32
+        )
         if self.output_mode == "tf_idf":
             idf = np.asarray(self._idf, np.float32)
             full = np.concatenate([np.full(self._token_start(), idf.mean(), np.float32), idf])

@@ -25,14 +25,22 @@ from jnet.layers.preprocessing.augment_base import (
 )
 from jnet.ops import image as image_ops
 
-__all__ = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomCrop", "RandomTranslation", "RandomContrast",
-           "RandomBrightness"]
+__all__ = [
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomCrop",
+    "RandomTranslation",
+    "RandomContrast",
+    "RandomBrightness",
+]
 
 
 def warp(layer, images, transforms):
     """Warp each image by its 8-entry projective transform (output pixel -> input pixel)."""
-    out = image_ops.affine_transform(images, transforms, interpolation=layer.interpolation,
-                                     fill_mode=layer.fill_mode, fill_value=layer.fill_value)
+    out = image_ops.affine_transform(
+        images, transforms, interpolation=layer.interpolation, fill_mode=layer.fill_mode, fill_value=layer.fill_value
+    )
     return out.astype(images.dtype)
 
 
@@ -123,8 +131,9 @@ class RandomZoom(BaseAugmentation):
 
     def check_config(self):
         self._h = symmetric_range(self, "height_factor", self.height_factor, bound=1.0)
-        self._w = None if self.width_factor is None else symmetric_range(self, "width_factor", self.width_factor,
-                                                                          bound=1.0)
+        self._w = (
+            None if self.width_factor is None else symmetric_range(self, "width_factor", self.width_factor, bound=1.0)
+        )
         check_warp(self)
 
     def augment(self, x, key):

@@ -51,6 +51,7 @@ def symmetric_range(layer, name, value, bound=None, low=None):
 def factor_range(layer, name, value, low=0.0, high=1.0):
     """Keras's `_set_factor` with bounds `[low, high]`: `f` means `(max(-f, low), f)`, a pair is
     sorted; every number must lie in the bounds."""
+
     def ok(v):
         return _is_number(v) and low <= v <= high
 
@@ -58,8 +59,9 @@ def factor_range(layer, name, value, low=0.0, high=1.0):
         return (max(-abs(float(value)), low), abs(float(value)))
     if isinstance(value, (list, tuple)) and len(value) == 2 and all(ok(v) for v in value):
         return tuple(sorted(float(v) for v in value))
-    raise ValueError(f"{layer._label}: {name} must be a number or a pair of numbers in "
-                     f"[{low:g}, {high:g}], got {value!r}")
+    raise ValueError(
+        f"{layer._label}: {name} must be a number or a pair of numbers in [{low:g}, {high:g}], got {value!r}"
+    )
 
 
 def check_choice(layer, name, allowed):
@@ -140,8 +142,10 @@ class BaseAugmentation(NumericLayer):
 
     def _key(self, rng):
         if rng is None:
-            raise ValueError(f"{self._label}: training=True needs a random key: "
-                             "apply(variables, x, training=True, rng=jax.random.key(...))")
+            raise ValueError(
+                f"{self._label}: training=True needs a random key: "
+                "apply(variables, x, training=True, rng=jax.random.key(...))"
+            )
         return rng if self.seed is None else jax.random.fold_in(rng, self.seed)
 
     def inference(self, images):

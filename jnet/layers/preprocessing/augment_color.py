@@ -24,8 +24,17 @@ from jnet.layers.preprocessing.augment_base import (
 from jnet.layers.preprocessing.image import check_image_layer, standardize_format
 from jnet.ops import image as image_ops
 
-__all__ = ["RandomGrayscale", "RandomInvert", "RandomColorDegeneration", "RandomPosterization", "AutoContrast",
-           "RandomSaturation", "RandomHue", "RandomSharpness", "RandomColorJitter"]
+__all__ = [
+    "RandomGrayscale",
+    "RandomInvert",
+    "RandomColorDegeneration",
+    "RandomPosterization",
+    "AutoContrast",
+    "RandomSaturation",
+    "RandomHue",
+    "RandomSharpness",
+    "RandomColorJitter",
+]
 
 _LUMA = (0.2989, 0.5870, 0.1140)  # Keras's rgb_to_grayscale weights
 
@@ -268,8 +277,13 @@ class RandomSharpness(ValueRangeAugmentation):
         kernel = jnp.asarray([[a, a, a], [a, b, a], [a, a, a]], x.dtype)
         c = x.shape[-1]
         smooth = jax.lax.conv_general_dilated(
-            x, jnp.tile(kernel[:, :, None, None], (1, 1, 1, c)), (1, 1), "SAME",
-            dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c)
+            x,
+            jnp.tile(kernel[:, :, None, None], (1, 1, 1, c)),
+            (1, 1),
+            "SAME",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            feature_group_count=c,
+        )
         return jnp.clip(x + (1.0 - f) * (smooth - x), *self.value_range)
 
 
@@ -301,8 +315,12 @@ class RandomColorJitter(BaseAugmentation):
         check_value_range(self)
         self._check_seed()
         steps = []
-        for cls, name in ((RandomBrightness, "brightness_factor"), (RandomContrast, "contrast_factor"),
-                          (RandomSaturation, "saturation_factor"), (RandomHue, "hue_factor")):
+        for cls, name in (
+            (RandomBrightness, "brightness_factor"),
+            (RandomContrast, "contrast_factor"),
+            (RandomSaturation, "saturation_factor"),
+            (RandomHue, "hue_factor"),
+        ):
             factor = getattr(self, name)
             if factor is not None:
                 try:

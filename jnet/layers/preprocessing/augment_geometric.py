@@ -94,8 +94,9 @@ def perspective_warp(images, start_points, end_points, interpolation="bilinear",
     """Warp `(n, h, w, c)` images so that each `start_points` corner lands on `end_points`
     (Keras's `perspective_transform`), filling outside with `fill_value`."""
     transforms = homography(start_points.astype(jnp.float32), end_points.astype(jnp.float32))
-    out = image_ops.affine_transform(images, transforms, interpolation=interpolation, fill_mode="constant",
-                                     fill_value=fill_value)
+    out = image_ops.affine_transform(
+        images, transforms, interpolation=interpolation, fill_mode="constant", fill_value=fill_value
+    )
     return out.astype(images.dtype)
 
 

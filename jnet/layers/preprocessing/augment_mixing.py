@@ -28,8 +28,9 @@ class _Mixing(BaseAugmentation):
         if isinstance(spec, dict):
             extra = set(spec) - {"images", "labels"}
             if "images" not in spec or extra:
-                raise ValueError(f"{self._label}: a dict input needs the key 'images' and may have 'labels', "
-                                 f"got keys {sorted(spec)}")
+                raise ValueError(
+                    f"{self._label}: a dict input needs the key 'images' and may have 'labels', got keys {sorted(spec)}"
+                )
             spec = spec["images"]
         check_image_layer(self, spec)
 
@@ -43,8 +44,9 @@ class _Mixing(BaseAugmentation):
             if "labels" in data:
                 y = jnp.asarray(data["labels"]).astype(self.compute_dtype)
                 if y.ndim == 0 or y.shape[0] != x.shape[0]:
-                    raise ValueError(f"{self._label}: labels must have one row per image ({x.shape[0]}), "
-                                     f"got shape {y.shape}")
+                    raise ValueError(
+                        f"{self._label}: labels must have one row per image ({x.shape[0]}), got shape {y.shape}"
+                    )
                 w = share.reshape((-1,) + (1,) * (y.ndim - 1)).astype(y.dtype)
                 out["labels"] = w * y + (1.0 - w) * y[perm]
         return out if isinstance(inputs, dict) else out["images"]

@@ -153,9 +153,9 @@ def gaussian_blur(x, kernel_size, sigma):
     def one(img, kxi, kyi):
         kernel = jnp.outer(kyi, kxi).astype(img.dtype)  # (height, width)
         kernel = jnp.broadcast_to(kernel[:, :, None, None], kernel.shape + (1, c))
-        return jax.lax.conv_general_dilated(img[None], kernel, (1, 1), "SAME",
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                            feature_group_count=c)[0]
+        return jax.lax.conv_general_dilated(
+            img[None], kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=c
+        )[0]
 
     return jax.vmap(one)(x, kx, ky)
 
@@ -196,8 +196,7 @@ class RandomGaussianBlur(BaseAugmentation):
         self._check_seed()
         ks = self.kernel_size
         pair = tuple(ks) if isinstance(ks, (list, tuple)) else (ks, ks)
-        if len(pair) != 2 or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 and k % 2
-                                     for k in pair):
+        if len(pair) != 2 or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 and k % 2 for k in pair):
             raise ValueError(f"{self._label}: kernel_size must be an odd positive int or a pair of them, got {ks!r}")
         self._ksize = pair
         self._sigma = factor_range(self, "sigma", self.sigma, high=float("inf"))
@@ -244,10 +243,12 @@ class RandomErasing(BaseAugmentation):
         self._check_seed()
         self._scale = factor_range(self, "scale", self.scale)
         fv = self.fill_value
-        if not (fv is None or _is_number(fv)
-                or isinstance(fv, (list, tuple)) and fv and all(_is_number(v) for v in fv)):
-            raise ValueError(f"{self._label}: fill_value must be None, a number or a list of numbers "
-                             f"(one per channel), got {fv!r}")
+        if not (
+            fv is None or _is_number(fv) or isinstance(fv, (list, tuple)) and fv and all(_is_number(v) for v in fv)
+        ):
+            raise ValueError(
+                f"{self._label}: fill_value must be None, a number or a list of numbers (one per channel), got {fv!r}"
+            )
         if isinstance(fv, tuple):
             self.fill_value = list(fv)
 

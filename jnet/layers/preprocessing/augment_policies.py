@@ -69,8 +69,10 @@ class _Policy(BaseAugmentation):
     def _candidates(self, x, key):
         """Every operation applied to the batch `x`: a list of `(n, h, w, c)` batches."""
         keys = jax.random.split(key, len(self._ops))
-        return [op.augment(x, k) if isinstance(op, BaseAugmentation) else op.call(x).astype(x.dtype)
-                for op, k in zip(self._ops, keys)]
+        return [
+            op.augment(x, k) if isinstance(op, BaseAugmentation) else op.call(x).astype(x.dtype)
+            for op, k in zip(self._ops, keys)
+        ]
 
     def _apply_one(self, x, key, skip=False):
         """Each image through one operation of its own draw (or none, with `skip`)."""

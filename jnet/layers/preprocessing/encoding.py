@@ -55,8 +55,12 @@ class CategoryEncoding(SparseOutput, NumericLayer):
 
     def check_config(self):
         check_output_mode(self, ("one_hot", "multi_hot", "count"))
-        if self.num_tokens is None or isinstance(self.num_tokens, bool) or not isinstance(self.num_tokens, int) \
-                or self.num_tokens < 1:
+        if (
+            self.num_tokens is None
+            or isinstance(self.num_tokens, bool)
+            or not isinstance(self.num_tokens, int)
+            or self.num_tokens < 1
+        ):
             raise ValueError(f"{self._label}: num_tokens must be a positive int, got {self.num_tokens!r}")
 
     def call(self, inputs, count_weights=None):
@@ -66,8 +70,7 @@ class CategoryEncoding(SparseOutput, NumericLayer):
         dtype = self.compute_dtype
         if count_weights is not None:
             count_weights = jnp.asarray(count_weights).astype(dtype)
-        return encode_categorical(ids, self.output_mode, self.num_tokens, dtype, count_weights,
-                                  sparse=self._sparse_now)
+        return encode_categorical(ids, self.output_mode, self.num_tokens, dtype, count_weights, sparse=self._sparse_now)
 
     def compute_output_shape(self, input_shape):
         return encoded_shape(input_shape, self.output_mode, self.num_tokens)
@@ -111,12 +114,20 @@ class Hashing(SparseOutput, NumericLayer):
 
     def check_config(self):
         check_output_mode(self)
-        if self.num_bins is None or isinstance(self.num_bins, bool) or not isinstance(self.num_bins, int) \
-                or self.num_bins < 1 or (self.mask_value is not None and self.num_bins < 2):
-            raise ValueError(f"{self._label}: num_bins must be a positive int (at least 2 with mask_value), "
-                             f"got {self.num_bins!r}")
+        if (
+            self.num_bins is None
+            or isinstance(self.num_bins, bool)
+            or not isinstance(self.num_bins, int)
+            or self.num_bins < 1
+            or (self.mask_value is not None and self.num_bins < 2)
+        ):
+            raise ValueError(
+                f"{self._label}: num_bins must be a positive int (at least 2 with mask_value), got {self.num_bins!r}"
+            )
         if self.salt is not None:
-            salt = [self.salt, self.salt] if isinstance(self.salt, int) and not isinstance(self.salt, bool) else self.salt
+            salt = (
+                [self.salt, self.salt] if isinstance(self.salt, int) and not isinstance(self.salt, bool) else self.salt
+            )
             if not (isinstance(salt, (list, tuple)) and len(salt) == 2 and all(isinstance(s, int) for s in salt)):
                 raise ValueError(f"{self._label}: salt must be an int or a pair of ints, got {self.salt!r}")
             self.salt = list(salt)
@@ -145,8 +156,9 @@ class Hashing(SparseOutput, NumericLayer):
             bins = self._bins(string_hash(x))
         if self.mask_value is not None:
             bins = np.where(x == str(self.mask_value), 0, bins)
-        return encode_categorical(jnp.asarray(bins), self.output_mode, self.num_bins, self._out_dtype(),
-                                  sparse=self._sparse_now)
+        return encode_categorical(
+            jnp.asarray(bins), self.output_mode, self.num_bins, self._out_dtype(), sparse=self._sparse_now
+        )
 
     def _out_dtype(self):
         return jnp.int32 if self.output_mode == "int" else self.compute_dtype
@@ -196,8 +208,12 @@ class HashedCrossing(NumericLayer):
 
     def check_config(self):
         check_output_mode(self, ("int", "one_hot"))
-        if self.num_bins is None or isinstance(self.num_bins, bool) or not isinstance(self.num_bins, int) \
-                or self.num_bins < 1:
+        if (
+            self.num_bins is None
+            or isinstance(self.num_bins, bool)
+            or not isinstance(self.num_bins, int)
+            or self.num_bins < 1
+        ):
             raise ValueError(f"{self._label}: num_bins must be a positive int, got {self.num_bins!r}")
         refuse_sparse(self)
 
@@ -211,8 +227,12 @@ class HashedCrossing(NumericLayer):
     def __call__(self, inputs, *args, **kwargs):
         self._check_parts(inputs)
         if any(_is_string_array(x) or (isinstance(x, np.ndarray) and x.dtype.kind in "USO") for x in inputs):
-            parts = [string_hash(np.asarray(x).astype(str)) if np.asarray(x).dtype.kind in "USO"
-                     else np.asarray(x).astype(np.int64).astype(np.uint32) for x in inputs]
+            parts = [
+                string_hash(np.asarray(x).astype(str))
+                if np.asarray(x).dtype.kind in "USO"
+                else np.asarray(x).astype(np.int64).astype(np.uint32)
+                for x in inputs
+            ]
             with np.errstate(over="ignore"):
                 bins = self._cross(parts)
             return encode_categorical(jnp.asarray(bins), self.output_mode, self.num_bins, self._out_dtype())

@@ -66,12 +66,16 @@ def _string_call_spec(layer, args, kwargs):
     strings = [t for t in leaves if is_symbolic(t) and t.dtype == STRING]
     name = _input_name(strings[0])
     if not takes_strings(layer):
-        raise ValueError(f"{layer._label}: input '{name}' holds strings (dtype string), which cannot enter the "
-                         f"compiled model; pass it through {_STRING_LAYERS} first: those run on the host")
+        raise ValueError(
+            f"{layer._label}: input '{name}' holds strings (dtype string), which cannot enter the "
+            f"compiled model; pass it through {_STRING_LAYERS} first: those run on the host"
+        )
     others = [t for t in leaves if is_symbolic(t) and t is not args[0]] if args else leaves
     if len(args) != 1 or not is_symbolic(args[0]) or others:
-        raise ValueError(f"{layer._label}: called on string input '{name}' with other tensors; a string layer "
-                         "inside a model takes exactly one string input")
+        raise ValueError(
+            f"{layer._label}: called on string input '{name}' with other tensors; a string layer "
+            "inside a model takes exactly one string input"
+        )
     spec = args[0]  # its shape per sample is the layer's to check (TextVectorization: () or (1,))
     own = getattr(layer, "_string_output_spec", None)
     out = own(tuple(spec.shape)) if own is not None else _probe_spec(layer, tuple(spec.shape))
@@ -82,8 +86,11 @@ def _string_call_spec(layer, args, kwargs):
 def _probe_spec(layer, shape):
     """The output spec of a string layer, found by running it on two small dummy batches (axes
     that differ between them are unknown)."""
+
     def run(n, fill):
-        return np.asarray(_host_call(layer, np.full((n,) + tuple(fill if d is None else d for d in shape[1:]), "a", dtype=object)))
+        return np.asarray(
+            _host_call(layer, np.full((n,) + tuple(fill if d is None else d for d in shape[1:]), "a", dtype=object))
+        )
 
     a, b = run(2, 1), run(3, 2)
     if a.ndim != b.ndim:
@@ -111,12 +118,15 @@ def string_feeds(inputs, nodes, owner_label="Model"):
         users = [n for n in nodes if any(u is t for u in n.inbound())]
         if len(users) != 1:
             what = "no layer" if not users else f"{len(users)} layers ({', '.join(n.layer._label for n in users)})"
-            raise ValueError(f"{owner_label}: string input '{_input_name(t)}' feeds {what}; it must feed "
-                             f"exactly one {_STRING_LAYERS[2:]} (use one Input per string layer)")
+            raise ValueError(
+                f"{owner_label}: string input '{_input_name(t)}' feeds {what}; it must feed "
+                f"exactly one {_STRING_LAYERS[2:]} (use one Input per string layer)"
+            )
         node = users[0]
         if not is_symbolic(node.outputs):
-            raise ValueError(f"{owner_label}: {node.layer._label} on string input '{_input_name(t)}' must return "
-                             "one tensor")
+            raise ValueError(
+                f"{owner_label}: {node.layer._label} on string input '{_input_name(t)}' must return one tensor"
+            )
         feeds.append(node.outputs)
         host.add(id(node))
     return feeds, host
@@ -162,13 +172,17 @@ def run_host_stage(model, x):
     if not is_raw_strings(x):
         if isinstance(x, dict) and any(is_raw_strings(v) for v in x.values()):
             bad = [k for k, v in x.items() if is_raw_strings(v)]
-            raise ValueError(f"{model._label}: inputs {bad} are strings, but the model has no string input "
-                             "(declare one with jnet.Input(shape=(), dtype='string', name=...))")
+            raise ValueError(
+                f"{model._label}: inputs {bad} are strings, but the model has no string input "
+                "(declare one with jnet.Input(shape=(), dtype='string', name=...))"
+            )
         return x
     stage = host_stage_layers(model)
     if not stage:
-        raise ValueError(f"{model._label}: got strings, but the model does not start with a string layer "
-                         "(TextVectorization or StringLookup) to turn them into numbers")
+        raise ValueError(
+            f"{model._label}: got strings, but the model does not start with a string layer "
+            "(TextVectorization or StringLookup) to turn them into numbers"
+        )
     for layer in stage:
         x = _host_call(layer, x)
     return np.asarray(x)
@@ -201,12 +215,14 @@ def _run_graph_stage(model, graph, nodes, x):
         name = _input_name(t)
         if node is None:
             if is_raw_strings(value):
-                raise ValueError(f"{model._label}: input '{name}' takes {t.dtype.name} values of shape "
-                                 f"{t.shape[1:]}, got strings")
+                raise ValueError(
+                    f"{model._label}: input '{name}' takes {t.dtype.name} values of shape {t.shape[1:]}, got strings"
+                )
             continue
         if isinstance(value, str):
-            raise ValueError(f"{model._label}: input '{name}' takes a batch of strings, got one string {value!r} "
-                             "(wrap it in a list)")
+            raise ValueError(
+                f"{model._label}: input '{name}' takes a batch of strings, got one string {value!r} (wrap it in a list)"
+            )
         if is_raw_strings(value):
             out[i] = np.asarray(_host_call(node.layer, value))
             continue
@@ -214,6 +230,8 @@ def _run_graph_stage(model, graph, nodes, x):
         feed = graph.feeds[i]
         fits = len(arr.shape) == len(feed.shape) and all(d is None or d == s for d, s in zip(feed.shape, arr.shape))
         if not fits or np.dtype(arr.dtype).kind != np.dtype(feed.dtype).kind:
-            raise ValueError(f"{model._label}: input '{name}' takes strings (dtype string), got an array of dtype "
-                             f"{arr.dtype} and shape {tuple(arr.shape)}")
+            raise ValueError(
+                f"{model._label}: input '{name}' takes strings (dtype string), got an array of dtype "
+                f"{arr.dtype} and shape {tuple(arr.shape)}"
+            )
     return rebuild(out)

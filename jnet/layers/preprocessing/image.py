@@ -21,8 +21,9 @@ def check_image_layer(layer, spec):
     """Images are numeric and of rank 3 or 4."""
     check_numeric(layer, spec)
     if len(spec.shape) not in (3, 4):
-        raise ValueError(f"{layer._label}: expects images of rank 3 (h, w, c) or 4 (batch, h, w, c), "
-                         f"got shape {tuple(spec.shape)}")
+        raise ValueError(
+            f"{layer._label}: expects images of rank 3 (h, w, c) or 4 (batch, h, w, c), got shape {tuple(spec.shape)}"
+        )
 
 
 def check_size(layer, *names):
@@ -85,8 +86,9 @@ class Resizing(NumericLayer):
     def check_config(self):
         check_size(self, "height", "width")
         if self.interpolation not in _INTERPOLATIONS:
-            raise ValueError(f"{self._label}: interpolation must be one of {list(_INTERPOLATIONS)}, "
-                             f"got {self.interpolation!r}")
+            raise ValueError(
+                f"{self._label}: interpolation must be one of {list(_INTERPOLATIONS)}, got {self.interpolation!r}"
+            )
         if self.crop_to_aspect_ratio and self.pad_to_aspect_ratio:
             raise ValueError(f"{self._label}: pass only one of crop_to_aspect_ratio and pad_to_aspect_ratio")
         if self.fill_mode != "constant":
@@ -97,10 +99,16 @@ class Resizing(NumericLayer):
         check_image_layer(self, spec)
 
     def call(self, images):
-        out = image_ops.resize(images, (self.height, self.width), interpolation=self.interpolation,
-                               antialias=self.antialias, crop_to_aspect_ratio=self.crop_to_aspect_ratio,
-                               pad_to_aspect_ratio=self.pad_to_aspect_ratio, fill_value=self.fill_value,
-                               data_format=self.data_format)
+        out = image_ops.resize(
+            images,
+            (self.height, self.width),
+            interpolation=self.interpolation,
+            antialias=self.antialias,
+            crop_to_aspect_ratio=self.crop_to_aspect_ratio,
+            pad_to_aspect_ratio=self.pad_to_aspect_ratio,
+            fill_value=self.fill_value,
+            data_format=self.data_format,
+        )
         return cast_like(out, images.dtype)
 
 
@@ -137,5 +145,4 @@ class CenterCrop(NumericLayer):
             index[ha] = slice(top, top + self.height)
             index[wa] = slice(left, left + self.width)
             return x[tuple(index)]
-        return image_ops.resize(x, (self.height, self.width), crop_to_aspect_ratio=True,
-                                data_format=self.data_format)
+        return image_ops.resize(x, (self.height, self.width), crop_to_aspect_ratio=True, data_format=self.data_format)

@@ -64,15 +64,21 @@ class Normalization(NumericLayer):
             self.axis = list(self.axis)
         self._axes = tuple(axes)
         if (self.mean is None) != (self.variance is None):
-            raise ValueError(f"{self._label}: pass both mean and variance, or neither "
-                             f"(got mean={self.mean!r}, variance={self.variance!r})")
+            raise ValueError(
+                f"{self._label}: pass both mean and variance, or neither "
+                f"(got mean={self.mean!r}, variance={self.variance!r})"
+            )
         if self.mean is not None:
             if np.shape(self.mean) != np.shape(self.variance):
-                raise ValueError(f"{self._label}: mean and variance must have the same shape, got "
-                                 f"{np.shape(self.mean)} and {np.shape(self.variance)}")
+                raise ValueError(
+                    f"{self._label}: mean and variance must have the same shape, got "
+                    f"{np.shape(self.mean)} and {np.shape(self.variance)}"
+                )
             if np.ndim(self.mean) > len(self._axes):
-                raise ValueError(f"{self._label}: mean has rank {np.ndim(self.mean)}, more than the "
-                                 f"{len(self._axes)} kept axes of axis={self.axis!r}")
+                raise ValueError(
+                    f"{self._label}: mean has rank {np.ndim(self.mean)}, more than the "
+                    f"{len(self._axes)} kept axes of axis={self.axis!r}"
+                )
             self.mean = np.asarray(self.mean, np.float64).tolist()  # JSON config
             self.variance = np.asarray(self.variance, np.float64).tolist()
 
@@ -105,7 +111,7 @@ class Normalization(NumericLayer):
         """A given mean/variance reshaped so its trailing axes line up with the kept axes."""
         if value.ndim:
             shape = [1] * len(self._broadcast)
-            for a, d in zip(self._keep[len(self._keep) - value.ndim:], value.shape):
+            for a, d in zip(self._keep[len(self._keep) - value.ndim :], value.shape):
                 shape[a] = d
             value = value.reshape(shape)
         return np.broadcast_to(value, self._broadcast)
@@ -128,8 +134,10 @@ class Normalization(NumericLayer):
         count, mean, m2 = 0, 0.0, 0.0
         for b in batches:
             if b.ndim != len(self._broadcast) or any(b.shape[a] != self._broadcast[a] for a in self._keep):
-                raise ValueError(f"{self._label}.adapt: a batch of shape {b.shape} does not fit the layer's kept "
-                                 f"axes {self._keep} (sizes {[self._broadcast[a] for a in self._keep]})")
+                raise ValueError(
+                    f"{self._label}.adapt: a batch of shape {b.shape} does not fit the layer's kept "
+                    f"axes {self._keep} (sizes {[self._broadcast[a] for a in self._keep]})"
+                )
             b = b.astype(np.float64)
             n = math.prod(b.shape[a] for a in self._reduce) if self._reduce else 1
             if n == 0:
@@ -140,7 +148,7 @@ class Normalization(NumericLayer):
             total = count + n
             delta = b_mean - mean
             mean = mean + delta * (n / total)
-            m2 = m2 + b_m2 + delta ** 2 * (count * n / total)
+            m2 = m2 + b_m2 + delta**2 * (count * n / total)
             count = total
         self.adapt_mean.assign(np.asarray(mean, np.float32))
         self.adapt_variance.assign(np.asarray(m2 / count, np.float32))
@@ -179,7 +187,9 @@ class Rescaling(NumericLayer):
             try:
                 arr = np.asarray(value, np.float64)
             except (TypeError, ValueError):
-                raise ValueError(f"{self._label}: {name} must be a number or a list of numbers, got {value!r}") from None
+                raise ValueError(
+                    f"{self._label}: {name} must be a number or a list of numbers, got {value!r}"
+                ) from None
             if arr.ndim > 1:
                 raise ValueError(f"{self._label}: {name} must be a number or a 1-D list, got shape {arr.shape}")
             if isinstance(value, (tuple, np.ndarray)):
@@ -231,7 +241,9 @@ class Discretization(SparseOutput, NumericLayer):
                 raise ValueError(f"{self._label}: pass bin_boundaries or num_bins, not both")
             b = np.asarray(self.bin_boundaries, np.float64)
             if b.ndim != 1 or np.any(np.diff(b) < 0):
-                raise ValueError(f"{self._label}: bin_boundaries must be a sorted 1-D list, got {self.bin_boundaries!r}")
+                raise ValueError(
+                    f"{self._label}: bin_boundaries must be a sorted 1-D list, got {self.bin_boundaries!r}"
+                )
             self.bin_boundaries = b.tolist()
         elif self.num_bins is None:
             raise ValueError(f"{self._label}: pass bin_boundaries, or num_bins and then call adapt()")
@@ -274,8 +286,9 @@ class Discretization(SparseOutput, NumericLayer):
             raise ValueError(f"{self._label}: no bin boundaries yet: pass bin_boundaries or call adapt() first")
         ids = jnp.searchsorted(jnp.asarray(self.bin_boundaries, jnp.float32), x.astype(jnp.float32), side="right")
         out_dtype = jnp.int32 if self.output_mode == "int" else self.compute_dtype
-        return encode_categorical(ids.astype(jnp.int32), self.output_mode, self._depth, out_dtype,
-                                  sparse=self._sparse_now)
+        return encode_categorical(
+            ids.astype(jnp.int32), self.output_mode, self._depth, out_dtype, sparse=self._sparse_now
+        )
 
     def compute_output_shape(self, input_shape):
         return encoded_shape(input_shape, self.output_mode, self._depth)
@@ -289,7 +302,7 @@ class Discretization(SparseOutput, NumericLayer):
 def _summarize(values, epsilon):
     values = np.sort(values.reshape(-1))
     step = max(values.size / (1.0 / epsilon), 1.0)
-    picked = values[int(step - 1)::int(step)]
+    picked = values[int(step - 1) :: int(step)]
     return np.stack([picked, np.full_like(picked, step)])
 
 

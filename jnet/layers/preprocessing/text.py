@@ -119,8 +119,10 @@ class StringLookup(IndexLookup):
 
     def __call__(self, inputs, *args, **kwargs):
         if self.invert and is_symbolic(inputs):
-            raise ValueError(f"{self._label}: invert=True maps indices to strings, which cannot come out of a "
-                             "compiled model; call it on the output of predict instead")
+            raise ValueError(
+                f"{self._label}: invert=True maps indices to strings, which cannot come out of a "
+                "compiled model; call it on the output of predict instead"
+            )
         if self.invert or _is_text(inputs):
             return self._host_call(inputs)
         return _inside_model(self, inputs, args, kwargs)
@@ -135,8 +137,10 @@ class StringLookup(IndexLookup):
         if self.output_mode == "int":
             return jax.ShapeDtypeStruct(shape, jnp.int32)
         if not self._vocab and not self.pad_to_max_tokens:
-            raise ValueError(f"{self._label}: output_mode={self.output_mode!r} needs the vocabulary (adapt or "
-                             "vocabulary=) before the layer is called on a model input: its size is the output width")
+            raise ValueError(
+                f"{self._label}: output_mode={self.output_mode!r} needs the vocabulary (adapt or "
+                "vocabulary=) before the layer is called on a model input: its size is the output width"
+            )
         return _probe_spec(self, shape)
 
     def _host_call(self, inputs):
@@ -212,24 +216,32 @@ class TextVectorization(IndexLookup):
     def check_config(self):
         check_output_mode(self, ("int", "multi_hot", "count", "tf_idf"))
         if not callable(self.standardize) and self.standardize not in _STANDARDIZE:
-            raise ValueError(f"{self._label}: standardize must be one of {list(_STANDARDIZE)} or a callable, "
-                             f"got {self.standardize!r}")
+            raise ValueError(
+                f"{self._label}: standardize must be one of {list(_STANDARDIZE)} or a callable, "
+                f"got {self.standardize!r}"
+            )
         if not callable(self.split) and self.split not in _SPLIT:
             raise ValueError(f"{self._label}: split must be one of {list(_SPLIT)} or a callable, got {self.split!r}")
         ngrams = self.ngrams
         if isinstance(ngrams, (list, tuple)):
             if not ngrams or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in ngrams):
-                raise ValueError(f"{self._label}: ngrams must be None, a positive int or a tuple of them, got {ngrams!r}")
+                raise ValueError(
+                    f"{self._label}: ngrams must be None, a positive int or a tuple of them, got {ngrams!r}"
+                )
             self.ngrams = list(ngrams)
         elif ngrams is not None and (isinstance(ngrams, bool) or not isinstance(ngrams, int) or ngrams < 1):
             raise ValueError(f"{self._label}: ngrams must be None, a positive int or a tuple of them, got {ngrams!r}")
         if self.output_sequence_length is not None:
             if self.output_mode != "int":
                 raise ValueError(f"{self._label}: output_sequence_length needs output_mode='int'")
-            if isinstance(self.output_sequence_length, bool) or not isinstance(self.output_sequence_length, int) \
-                    or self.output_sequence_length < 1:
-                raise ValueError(f"{self._label}: output_sequence_length must be a positive int, "
-                                 f"got {self.output_sequence_length!r}")
+            if (
+                isinstance(self.output_sequence_length, bool)
+                or not isinstance(self.output_sequence_length, int)
+                or self.output_sequence_length < 1
+            ):
+                raise ValueError(
+                    f"{self._label}: output_sequence_length must be a positive int, got {self.output_sequence_length!r}"
+                )
         if self.ragged:
             raise ValueError(f"{self._label}: ragged=True is not supported (jnet has no ragged tensors)")
         self._check_lookup_config()
@@ -269,7 +281,7 @@ class TextVectorization(IndexLookup):
         widths = range(1, self.ngrams + 1) if isinstance(self.ngrams, int) else self.ngrams
         out = []
         for n in widths:
-            out.extend(tokens if n == 1 else [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)])
+            out.extend(tokens if n == 1 else [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)])
         return out
 
     def _texts(self, inputs) -> list:
@@ -281,7 +293,9 @@ class TextVectorization(IndexLookup):
         if arr.ndim == 0:
             arr = arr[None]
         if arr.ndim != 1:
-            raise ValueError(f"{self._label}: expects a batch of texts of shape (batch,) or (batch, 1), got {arr.shape}")
+            raise ValueError(
+                f"{self._label}: expects a batch of texts of shape (batch,) or (batch, 1), got {arr.shape}"
+            )
         return arr.tolist()
 
     def _token_lists(self, inputs) -> list:
@@ -343,8 +357,10 @@ class TextVectorization(IndexLookup):
         if self.output_mode == "int":
             return jax.ShapeDtypeStruct((shape[0], self.output_sequence_length), jnp.int32)
         if not self._vocab and not self.pad_to_max_tokens:
-            raise ValueError(f"{self._label}: output_mode={self.output_mode!r} needs the vocabulary (adapt or "
-                             "vocabulary=) before the layer is called on a model input: its size is the output width")
+            raise ValueError(
+                f"{self._label}: output_mode={self.output_mode!r} needs the vocabulary (adapt or "
+                "vocabulary=) before the layer is called on a model input: its size is the output width"
+            )
         return jax.ShapeDtypeStruct((shape[0], self._depth()), jnp.float32)
 
     def _host_call(self, inputs):
@@ -356,8 +372,11 @@ class TextVectorization(IndexLookup):
         get, oov = cache[1].get, self._oov_start()
         lengths = np.asarray([len(r) for r in rows], np.int64)
         flat = np.asarray([get(t, oov) for r in rows for t in r], np.int32)
-        width = self.output_sequence_length if self.output_mode == "int" and self.output_sequence_length \
+        width = (
+            self.output_sequence_length
+            if self.output_mode == "int" and self.output_sequence_length
             else int(lengths.max(initial=0))
+        )
         if self.output_mode != "int":
             width = max(width, 1)
         ids = np.zeros((len(rows), width), np.int32)  # 0: padding ("" in int mode)
