@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import itertools
 import re
 import zlib
 from typing import Any
@@ -63,6 +64,8 @@ from jnet.layers.weights import WeightsMixin, _name_sublayers, _unique_key  # no
 from jnet.serialization import _REGISTRY, deserialize, serialize  # noqa: F401  (re-exported)
 
 # --------------------------------------------------------------------------- naming
+
+_CREATION_ORDER = itertools.count()
 
 
 def to_snake_case(name: str) -> str:
@@ -168,6 +171,10 @@ class Layer(WeightsMixin, BuildingMixin):
 
     def _init_tracking(self):
         d = self.__dict__
+        if "_creation_index" not in d:
+            # Default names are numbered in creation order within a model, as Keras numbers them
+            # in creation order within a process (DESIGN §2 keeps the numbering per model).
+            d["_creation_index"] = next(_CREATION_ORDER)
         d.setdefault("_own_vars", [])
         d.setdefault("built", False)
         d.setdefault("_name_fixed", False)

@@ -41,7 +41,8 @@ def _flatten_io(structure, what: str):
 
 
 def assign_names(layers, owner_label="Model"):
-    """Make layer names unique within `layers` (`dense`, `dense_1`, ...), in order. Explicit
+    """Make layer names unique within `layers` (`dense`, `dense_1`, ...), numbered in the order
+    the layers were created (Keras's order, counted per model rather than per process). Explicit
     names and names a layer already got in another model stay; a fresh auto-named layer takes
     the next free name; two layers with the same fixed name are an error."""
     taken = {}
@@ -60,6 +61,7 @@ def assign_names(layers, owner_label="Model"):
                 f"{type(layer).__name__}); layer names must be unique within a model"
             )
         taken[layer.name] = layer
+    fresh.sort(key=lambda layer: layer.__dict__.get("_creation_index", -1))
     for layer in fresh:
         base = (
             "input_layer"
