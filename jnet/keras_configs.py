@@ -110,6 +110,10 @@ def drop_unset_keras_args(cls, config: dict) -> dict:
     accepted = _accepted(parent)
     if accepted is None:
         return config
+    try:  # the class's own named arguments always stay
+        accepted = accepted | set(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):
+        return config
     return {
         k: v
         for k, v in config.items()
