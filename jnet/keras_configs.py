@@ -96,3 +96,26 @@ def adapt(cls, config: dict) -> dict:
             f"{cls.__name__} does not support."
         )
     return config
+
+
+def drop_unset_keras_args(cls, config: dict) -> dict:
+    """`config` of a user class deriving from a jnet built-in (`class L(keras.layers.Dense)`),
+    written by Keras, without the unset arguments Keras's built-in adds and jnet's lacks
+    (`quantization_config=None`); everything else is left for the class to take."""
+    if cls.__module__.startswith("jnet."):
+        return config
+    parent = next((k for k in cls.__mro__ if k.__module__.startswith("jnet.")), None)
+    if parent is None:
+        return config
+    accepted = _accepted(parent)
+    if accepted is None:
+        return config
+    try:  # the class's own named arguments always stay
+        accepted = accepted | set(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):
+        return config
+    return {
+        k: v
+        for k, v in config.items()
+        if k in accepted or not ((k in _HARMLESS and _HARMLESS[k](v, config)) or v is None or v is False)
+    }
