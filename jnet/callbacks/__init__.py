@@ -9,6 +9,7 @@ from jnet.callbacks.learning_rate_scheduler import LearningRateScheduler
 from jnet.callbacks.model_checkpoint import ModelCheckpoint
 from jnet.callbacks.progbar import ProgbarLogger
 from jnet.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from jnet.callbacks.swap_ema import SwapEMAWeights
 from jnet.callbacks.tensorboard import TensorBoard
 from jnet.callbacks.terminate_on_nan import TerminateOnNaN
 
@@ -24,6 +25,7 @@ __all__ = [
     "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "SwapEMAWeights",
     "TensorBoard",
     "TerminateOnNaN",
 ]

@@ -1,0 +1,153 @@
+"""`use_ema` / `ema_momentum` / `ema_overwrite_frequency` on every optimizer, the end-of-fit
+finalisation and `callbacks.SwapEMAWeights`, against Keras 3."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jnet
+from jnet import callbacks, optimizers
+
+keras = pytest.importorskip("keras")
+
+RS = np.random.RandomState(3)
+PARAMS = {"kernel": RS.randn(3, 2).astype(np.float32), "bias": RS.randn(2).astype(np.float32)}
+GRADS = [{k: RS.randn(*v.shape).astype(np.float32) for k, v in PARAMS.items()} for _ in range(5)]
+X = RS.randn(16, 3).astype(np.float32)
+Y = (X @ np.array([[1.0], [-2.0], [0.5]], np.float32)).astype(np.float32)
+
+
+def _steps(ours, theirs):
+    """Apply GRADS with both; return (our params, our average, Keras vars, Keras averages)."""
+    tx = ours.tx
+    params = {k: jnp.asarray(v) for k, v in PARAMS.items()}
+    state = tx.init(params)
+    kvars = [keras.Variable(PARAMS[k]) for k in ("kernel", "bias")]
+    step = jax.jit(tx.update)
+    for grads in GRADS:
+        updates, state = step({k: jnp.asarray(v) for k, v in grads.items()}, state, params)
+        params = optax.apply_updates(params, updates)
+        with jax.numpy_rank_promotion("allow"):
+            theirs.apply_gradients(zip([grads["kernel"], grads["bias"]], kvars))
+    average = optimizers.ema.find_ema(state)
+    return params, average, kvars, getattr(theirs, "_model_variables_moving_average", None)
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("SGD", {"learning_rate": 0.1, "momentum": 0.5, "use_ema": True, "ema_momentum": 0.8}),
+        ("Adam", {"learning_rate": 0.05, "use_ema": True, "ema_overwrite_frequency": 2}),
+        ("Lamb", {"learning_rate": 0.05, "use_ema": True, "ema_momentum": 0.5, "ema_overwrite_frequency": 3}),
+        ("RMSprop", {"learning_rate": 0.05, "use_ema": True, "weight_decay": 0.1, "clipnorm": 1.0}),
+    ],
+)
+def test_ema_steps_match_keras(name, kwargs):
+    ours = getattr(optimizers, name)(**kwargs)
+    params, average, kvars, kaverage = _steps(ours, getattr(keras.optimizers, name)(**kwargs))
+    for k, kv, ka in zip(("kernel", "bias"), kvars, kaverage):
+        np.testing.assert_allclose(np.asarray(params[k]), np.asarray(kv.value), rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(np.asarray(average[k]), np.asarray(ka.value), rtol=2e-5, atol=2e-6)
+    config = ours.get_config()
+    theirs = getattr(keras.optimizers, name)(**kwargs).get_config()
+    for key in ("use_ema", "ema_momentum", "ema_overwrite_frequency"):
+        assert config[key] == theirs[key]
+    clone = optimizers.deserialize(json.loads(json.dumps(optimizers.serialize(ours))))
+    assert clone.get_config() == config and clone.use_ema
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"use_ema": True, "ema_momentum": 1.5}, "ema_momentum"),
+        ({"use_ema": True, "ema_overwrite_frequency": -1}, "ema_overwrite_frequency"),
+        ({"use_ema": True, "ema_overwrite_frequency": 2.5}, "ema_overwrite_frequency"),
+    ],
+)
+def test_bad_ema_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        optimizers.Adam(**kwargs)
+
+
+def _models(make_opt, make_kopt):
+    ours = jnet.Sequential([jnet.Input((3,)), jnet.layers.Dense(4, activation="tanh"), jnet.layers.Dense(1)])
+    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)])
+    theirs.set_weights(ours.get_weights())
+    ours.compile(optimizer=make_opt(), loss="mse")
+    theirs.compile(optimizer=make_kopt(), loss="mse")
+    return ours, theirs
+
+
+def _fit_both(ours, theirs, cbs, kcbs, **kw):
+    h = ours.fit(X, Y, batch_size=4, shuffle=False, verbose=0, callbacks=cbs, **kw)
+    with jax.numpy_rank_promotion("allow"):
+        kh = theirs.fit(X, Y, batch_size=4, shuffle=False, verbose=0, callbacks=kcbs, **kw)
+    return h, kh
+
+
+def _close(ours, theirs):
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fit_ends_on_the_average_and_swap_evaluates_with_it():
+    ours, theirs = _models(
+        lambda: optimizers.SGD(0.1, use_ema=True, ema_momentum=0.7),
+        lambda: keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.7),
+    )
+    h, kh = _fit_both(
+        ours,
+        theirs,
+        [callbacks.SwapEMAWeights()],
+        [keras.callbacks.SwapEMAWeights()],
+        epochs=2,
+        validation_data=(X[:8], Y[:8]),
+    )
+    # val_loss comes from the swapped-in average; loss from the raw weights.
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(h.history[key], kh.history[key], rtol=1e-4)
+    _close(ours, theirs)  # finalize_variable_values: the weights are the average after fit
+    raw = ours.optimizer.moving_average()  # the average now holds itself too
+    np.testing.assert_allclose(np.asarray(raw["dense"]["kernel"]), ours.get_weights()[0], rtol=1e-6)
+    # evaluate outside fit with the callback: swapped in, then back.
+    with jax.numpy_rank_promotion("allow"):
+        kval = theirs.evaluate(X, Y, verbose=0, callbacks=[keras.callbacks.SwapEMAWeights()])
+    before = ours.get_weights()
+    assert ours.evaluate(X, Y, verbose=0, callbacks=[callbacks.SwapEMAWeights()]) == pytest.approx(kval, rel=1e-4)
+    for a, b in zip(before, ours.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_swap_on_epoch_and_overwrite_frequency_match_keras():
+    ours, theirs = _models(
+        lambda: optimizers.Adam(0.05, use_ema=True, ema_momentum=0.5, ema_overwrite_frequency=3),
+        lambda: keras.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.5, ema_overwrite_frequency=3),
+    )
+    seen, kseen = [], []
+    record = callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(ours.get_weights()[0]))
+    krecord = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: kseen.append(theirs.get_weights()[0]))
+    _fit_both(
+        ours,
+        theirs,
+        [callbacks.SwapEMAWeights(swap_on_epoch=True), record],
+        [keras.callbacks.SwapEMAWeights(swap_on_epoch=True), krecord],
+        epochs=3,
+    )
+    assert len(seen) == 3
+    for a, b in zip(seen, kseen):  # what ModelCheckpoint after the swap would save
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    _close(ours, theirs)
+
+
+def test_swap_needs_an_ema_optimizer():
+    model = jnet.Sequential([jnet.Input((3,)), jnet.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="use_ema=True"):
+        model.fit(X, Y, epochs=1, verbose=0, validation_data=(X, Y), callbacks=[callbacks.SwapEMAWeights()])
+    model.compile(optimizer=optimizers.SGD(use_ema=True), loss="mse")
+    with pytest.raises(ValueError, match="no moving average"):
+        model.evaluate(X, Y, verbose=0, callbacks=[callbacks.SwapEMAWeights()])
