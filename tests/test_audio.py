@@ -1,0 +1,149 @@
+"""`layers.STFTSpectrogram`, `layers.MelSpectrogram` and `initializers.STFT` against Keras 3:
+numerics on a random waveform, configs, and `.keras` files both ways."""
+
+import jax
+import numpy as np
+import pytest
+
+import jnet
+from jnet import initializers, layers
+
+keras = pytest.importorskip("keras")
+
+RS = np.random.RandomState(0)
+SIGNAL = RS.randn(2, 300, 2).astype(np.float32)
+WAVE = RS.randn(2, 2000).astype(np.float32)
+
+
+def _keras(make, x):
+    with jax.numpy_rank_promotion("allow"):
+        return np.asarray(make()(x))
+
+
+@pytest.mark.parametrize(
+    "args", [("real", "hann", "density", False), ("imag", "hamming", "spectrum", True), ("imag", None, None, False)]
+)
+def test_stft_initializer_matches_keras(args):
+    ours = initializers.STFT(*args)(None, (32, 1, 17))
+    theirs = keras.initializers.STFT(*args)(shape=(32, 1, 17))
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-6)
+    assert initializers.get("stft") == initializers.STFT() and initializers.STFTInitializer is initializers.STFT
+    config = initializers.serialize(initializers.STFT(*args))
+    assert config["class_name"] == "STFT" and initializers.deserialize(config) == initializers.STFT(*args)
+    assert keras.initializers.deserialize(config).get_config() == keras.initializers.STFT(*args).get_config()
+
+
+def test_stft_initializer_errors():
+    with pytest.raises(ValueError, match="side"):
+        initializers.STFT("complex")
+    with pytest.raises(ValueError, match="window"):
+        initializers.STFT("real", "no_such_window")
+    with pytest.raises(ValueError, match="window must have shape"):
+        initializers.STFT("real", [1.0, 2.0])(None, (4, 1, 3))
+
+
+STFT_CASES = [
+    {"mode": "log", "frame_length": 32, "frame_step": 10},
+    {"mode": "psd", "frame_length": 30, "fft_length": 64, "padding": "same", "expand_dims": True},
+    {"mode": "stft", "frame_length": 16, "data_format": "channels_first", "window": "hamming", "periodic": True},
+    {"mode": "angle", "frame_length": 16, "data_format": "channels_first", "expand_dims": True, "scaling": None},
+    {"mode": "magnitude", "frame_length": 20, "window": None},
+    {"mode": "real", "frame_length": 8, "window": list(np.linspace(0.1, 1.0, 8)), "scaling": "spectrum"},
+    {"mode": "imag", "frame_length": 8},
+]
+
+
+@pytest.mark.parametrize("kwargs", STFT_CASES, ids=[c["mode"] for c in STFT_CASES])
+def test_stft_spectrogram_matches_keras(kwargs):
+    x = SIGNAL.transpose(0, 2, 1) if kwargs.get("data_format") == "channels_first" else SIGNAL
+    layer = layers.STFTSpectrogram(**kwargs)
+    ours = np.asarray(layer(x))
+    theirs = _keras(lambda: keras.layers.STFTSpectrogram(**kwargs), x)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+    assert layer.compute_output_shape(x.shape) == ours.shape
+    assert [w.name for w in layer.weights] == [
+        n
+        for n in ("real_kernel", "imag_kernel")
+        if (n[:4] != "imag" or kwargs["mode"] != "real") and (n[:4] != "real" or kwargs["mode"] != "imag")
+    ]
+    config = layer.get_config()
+    reference = keras.layers.STFTSpectrogram(**kwargs).get_config()
+    assert {k: config[k] for k in reference if k not in ("name", "dtype")} == {
+        k: v for k, v in reference.items() if k not in ("name", "dtype")
+    }
+    np.testing.assert_allclose(np.asarray(layers.STFTSpectrogram.from_config(config)(x)), ours, atol=1e-6)
+
+
+MEL_CASES = [
+    {"fft_length": 256, "sequence_stride": 128, "num_mel_bins": 20, "top_db": 20.0, "ref_power": 4.0},
+    {
+        "fft_length": 256,
+        "sequence_length": 200,
+        "sequence_stride": 100,
+        "num_mel_bins": 16,
+        "power_to_db": False,
+        "window": "hamming",
+        "max_freq": 6000,
+        "min_freq": 50.0,
+        "mag_exp": 1.0,
+    },
+]
+
+
+@pytest.mark.parametrize("kwargs", MEL_CASES)
+def test_mel_spectrogram_matches_keras(kwargs):
+    layer = layers.MelSpectrogram(**kwargs)
+    ours = np.asarray(layer(WAVE))
+    theirs = _keras(lambda: keras.layers.MelSpectrogram(**kwargs), WAVE)
+    assert ours.shape == theirs.shape == (2, kwargs["num_mel_bins"], 1 + 2000 // kwargs["sequence_stride"])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+    config, reference = layer.get_config(), keras.layers.MelSpectrogram(**kwargs).get_config()
+    assert {k: config[k] for k in reference if k not in ("name", "dtype")} == {
+        k: v for k, v in reference.items() if k not in ("name", "dtype")
+    }
+    one = np.asarray(layers.MelSpectrogram(**{**kwargs, "power_to_db": False})(WAVE[0]))
+    assert one.shape == ours.shape[1:]
+
+
+def test_audio_layer_errors():
+    with pytest.raises(ValueError, match="frame_step"):
+        layers.STFTSpectrogram(frame_length=8, frame_step=9)
+    with pytest.raises(ValueError, match="fft_length"):
+        layers.STFTSpectrogram(frame_length=8, fft_length=4)
+    with pytest.raises(ValueError, match="mode"):
+        layers.STFTSpectrogram(mode="power")
+    with pytest.raises(ValueError, match="3D input"):
+        layers.STFTSpectrogram(frame_length=8)(np.zeros((2, 30), np.float32))
+    with pytest.raises(TypeError, match="float"):
+        layers.STFTSpectrogram(frame_length=8)(np.zeros((2, 30, 1), np.int32))
+    with pytest.raises(ValueError, match="sequence_length"):
+        layers.MelSpectrogram(fft_length=64, sequence_length=128)
+
+
+def _models(lib):
+    x = lib.Input((400, 1))
+    spec = lib.layers.STFTSpectrogram(mode="log", frame_length=32, frame_step=16, name="stft")(x)
+    out = lib.layers.Dense(2)(lib.layers.GlobalAveragePooling1D()(spec))
+    return lib.Model(x, out)
+
+
+def test_keras_files_both_ways(tmp_path):
+    x = RS.randn(2, 400, 1).astype(np.float32)
+    ours = _models(jnet)
+    kernel = RS.randn(32, 1, 17).astype(np.float32) * 0.1  # not the initializer's values
+    ours.get_layer("stft").set_weights([kernel, -kernel])
+    expected = np.asarray(ours.predict(x, verbose=0))
+    ours.save(tmp_path / "j.keras")
+    with jax.numpy_rank_promotion("allow"):
+        theirs = keras.models.load_model(tmp_path / "j.keras")
+        np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0)), expected, rtol=1e-4, atol=1e-5)
+        theirs.get_layer("stft").set_weights([kernel * 2, kernel])
+        again = np.asarray(theirs.predict(x, verbose=0))
+        theirs.save(tmp_path / "k.keras")
+    back = jnet.models.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)), again, rtol=1e-4, atol=1e-5)
+    mel = jnet.Sequential([jnet.Input((2000,)), layers.MelSpectrogram(fft_length=128, sequence_stride=64)])
+    mel.save(tmp_path / "m.keras")
+    with jax.numpy_rank_promotion("allow"):
+        kmel = keras.models.load_model(tmp_path / "m.keras")
+        np.testing.assert_allclose(np.asarray(kmel(WAVE)), np.asarray(mel(WAVE)), rtol=1e-4, atol=1e-3)
