@@ -151,3 +151,73 @@ def test_swap_needs_an_ema_optimizer():
     model.compile(optimizer=optimizers.SGD(use_ema=True), loss="mse")
     with pytest.raises(ValueError, match="no moving average"):
         model.evaluate(X, Y, verbose=0, callbacks=[callbacks.SwapEMAWeights()])
+
+
+# ----------------------------------------------------------------------------- Muon, ScheduleFreeAdamW
+
+TREE = {
+    "embedding": {"embeddings": RS.randn(5, 3).astype(np.float32)},
+    "dense": {"kernel": RS.randn(3, 4).astype(np.float32), "bias": RS.randn(4).astype(np.float32)},
+    "conv": {"kernel": RS.randn(6, 2).astype(np.float32)},
+}
+TREE_GRADS = [jax.tree_util.tree_map(lambda a: RS.randn(*a.shape).astype(np.float32), TREE) for _ in range(4)]
+ORDER = [("embedding", "embeddings"), ("dense", "kernel"), ("dense", "bias"), ("conv", "kernel")]
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("Muon", {"learning_rate": 0.05}),
+        (
+            "Muon",
+            {
+                "learning_rate": 0.05,
+                "nesterov": False,
+                "exclude_layers": ["conv"],
+                "rms_rate": None,
+                "adam_lr_ratio": 0.5,
+                "weight_decay": 0.1,
+                "use_ema": True,
+            },
+        ),
+        ("ScheduleFreeAdamW", {"learning_rate": 0.05}),
+        ("ScheduleFreeAdamW", {"learning_rate": 0.05, "warmup_steps": 3, "weight_decay": 0.1, "clipnorm": 1.0}),
+    ],
+)
+def test_new_optimizers_match_keras(name, kwargs):
+    ours = getattr(optimizers, name)(**kwargs)
+    tx = ours.tx
+    params = jax.tree_util.tree_map(jnp.asarray, TREE)
+    state = tx.init(params)
+    theirs = getattr(keras.optimizers, name)(**kwargs)
+    kvars = [keras.Variable(TREE[a][b], name=b) for a, b in ORDER]
+    for v, (a, b) in zip(kvars, ORDER):
+        v._path = f"{a}/{b}"  # Muon picks its rule by the variable's path, as in a model
+    step = jax.jit(tx.update)
+    for grads in TREE_GRADS:
+        updates, state = step(grads, state, params)
+        params = optax.apply_updates(params, updates)
+        with jax.numpy_rank_promotion("allow"):
+            theirs.apply_gradients(zip([grads[a][b] for a, b in ORDER], kvars))
+    for v, (a, b) in zip(kvars, ORDER):
+        np.testing.assert_allclose(np.asarray(params[a][b]), np.asarray(v.value), rtol=2e-5, atol=5e-6)
+    config = ours.get_config()
+    for key, value in theirs.get_config().items():
+        if key in config and key != "name":
+            assert config[key] == pytest.approx(value), key
+    clone = optimizers.deserialize(json.loads(json.dumps(optimizers.serialize(ours))))
+    assert type(clone) is type(ours) and clone.get_config() == config
+    assert isinstance(optimizers.get(name.lower()), type(ours))
+
+
+def test_new_optimizers_train_in_fit():
+    for opt in (optimizers.Muon(0.02), optimizers.ScheduleFreeAdamW(0.05, warmup_steps=2)):
+        model = jnet.Sequential([jnet.Input((3,)), jnet.layers.Dense(4), jnet.layers.Dense(1)])
+        model.compile(optimizer=opt, loss="mse")
+        first = model.evaluate(X, Y, verbose=0)
+        model.fit(X, Y, epochs=3, batch_size=8, verbose=0)
+        assert model.evaluate(X, Y, verbose=0) < first
+    with pytest.raises(ValueError, match="warmup_steps"):
+        optimizers.ScheduleFreeAdamW(warmup_steps=-1)
+    with pytest.raises(ValueError, match="ns_steps"):
+        optimizers.Muon(ns_steps=1.5)
