@@ -147,3 +147,76 @@ def test_keras_files_both_ways(tmp_path):
     with jax.numpy_rank_promotion("allow"):
         kmel = keras.models.load_model(tmp_path / "m.keras")
         np.testing.assert_allclose(np.asarray(kmel(WAVE)), np.asarray(mel(WAVE)), rtol=1e-4, atol=1e-3)
+
+
+# ----------------------------------------------------------------------------- audio_dataset_from_directory
+
+
+def _write_wav(path, samples, rate=8000, width=2):
+    import wave
+
+    samples = np.asarray(samples)
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1 if samples.ndim == 1 else samples.shape[1])
+        f.setsampwidth(width)
+        f.setframerate(rate)
+        f.writeframes(samples.astype("<i2" if width == 2 else np.uint8).tobytes())
+
+
+@pytest.fixture
+def wav_dir(tmp_path):
+    clips = {}
+    for cls, lengths in (("no", (30, 50, 40)), ("yes", (20, 60, 45))):
+        (tmp_path / cls).mkdir()
+        for i, n in enumerate(lengths):
+            samples = RS.randint(-32768, 32767, n)
+            _write_wav(tmp_path / cls / f"{i}.wav", samples)
+            clips[str(tmp_path / cls / f"{i}.wav")] = (samples / 32768.0).astype(np.float32), cls
+    return tmp_path, clips
+
+
+def test_audio_dataset_reads_pads_and_labels(wav_dir):
+    directory, clips = wav_dir
+    ds = jnet.utils.audio_dataset_from_directory(directory, batch_size=4, shuffle=False, verbose=False)
+    assert ds.class_names == ["no", "yes"] and len(ds.file_paths) == 6
+    batches = list(ds)
+    assert [b[0].shape for b in batches] == [(4, 50, 1), (2, 60, 1)]  # padded to each batch's longest
+    rows = [row[:, 0] for b in batches for row in b[0]]
+    y = np.concatenate([b[1] for b in batches])
+    for row, label, path in zip(rows, y, ds.file_paths):
+        expected, cls = clips[path]
+        np.testing.assert_array_equal(row[: len(expected)], expected)
+        assert not row[len(expected) :].any() and ds.class_names[label] == cls
+    train, val = jnet.utils.audio_dataset_from_directory(
+        directory,
+        label_mode="categorical",
+        output_sequence_length=35,
+        validation_split=0.5,
+        subset="both",
+        seed=1,
+        batch_size=None,
+        verbose=False,
+    )
+    sample, onehot = next(iter(train))
+    assert sample.shape == (35, 1) and onehot.shape == (2,) and onehot.sum() == 1
+    assert len(train.file_paths) + len(val.file_paths) == 6
+    assert not set(train.file_paths) & set(val.file_paths)
+
+
+def test_audio_dataset_resamples_and_checks_arguments(wav_dir, tmp_path):
+    directory, _ = wav_dir
+    ds = jnet.utils.audio_dataset_from_directory(
+        directory, labels=None, sampling_rate=4000, batch_size=6, shuffle=False, verbose=False
+    )
+    (x,) = list(ds)
+    assert x.shape == (6, 30, 1)  # 60 samples at 8 kHz -> 30 at 4 kHz
+    _write_wav(tmp_path / "eight.wav", np.array([0, 128, 255, 64]), width=1)
+    audio, rate = jnet.utils.audio_dataset.read_wav(tmp_path / "eight.wav")
+    assert rate == 8000
+    np.testing.assert_allclose(audio[:, 0], [-1.0, 0.0, 127 / 128, -0.5])
+    with pytest.raises(ValueError, match="ragged"):
+        jnet.utils.audio_dataset_from_directory(directory, ragged=True)
+    with pytest.raises(ValueError, match="sampling_rate"):
+        jnet.utils.audio_dataset_from_directory(directory, sampling_rate=0)
+    with pytest.raises(ValueError, match="output_sequence_length"):
+        jnet.utils.audio_dataset_from_directory(directory, output_sequence_length=2.5)
