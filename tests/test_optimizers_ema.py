@@ -221,3 +221,54 @@ def test_new_optimizers_train_in_fit():
         optimizers.ScheduleFreeAdamW(warmup_steps=-1)
     with pytest.raises(ValueError, match="ns_steps"):
         optimizers.Muon(ns_steps=1.5)
+
+
+# ----------------------------------------------------------------------------- MultiOptimizer
+
+
+def _two_layer(lib):
+    return lib.Sequential(
+        [lib.Input((3,)), lib.layers.Dense(4, activation="tanh", name="encoder"), lib.layers.Dense(1, name="head")]
+    )
+
+
+def test_multi_optimizer_matches_keras_and_round_trips():
+    ours, theirs = _two_layer(jnet), _two_layer(keras)
+    theirs.set_weights(ours.get_weights())
+    opt_map = optimizers.OptimizerMap(optimizers.SGD(0.1))
+    opt_map[".*encoder/.*"] = optimizers.Adam(0.05)  # Keras's paths start with the model's name
+    kmap = keras.optimizers.OptimizerMap(keras.optimizers.SGD(0.1))
+    kmap[".*encoder/.*"] = keras.optimizers.Adam(0.05)
+    ours.compile(optimizer=optimizers.MultiOptimizer(opt_map), loss="mse")
+    theirs.compile(optimizer=keras.optimizers.MultiOptimizer(kmap), loss="mse")
+    _fit_both(ours, theirs, None, None, epochs=2)
+    _close(ours, theirs)
+    assert [type(o).__name__ for o in ours.optimizer.optimizers] == ["Adam", "SGD"]
+    config = optimizers.serialize(ours.optimizer)
+    clone = optimizers.deserialize(json.loads(json.dumps(config)))
+    assert clone.get_config() == ours.optimizer.get_config()
+    from_keras = optimizers.deserialize(json.loads(json.dumps(keras.optimizers.serialize(theirs.optimizer))))
+    assert isinstance(from_keras.optimizers[0], optimizers.Adam) and from_keras.optimizers[
+        0
+    ].learning_rate == pytest.approx(0.05)
+    with pytest.raises(AttributeError, match="sub-optimizers"):
+        ours.optimizer.learning_rate  # noqa: B018 - Keras: a MultiOptimizer has none
+
+
+def test_multi_optimizer_selector_function_and_errors():
+    adam, frozen = optimizers.Adam(0.05), optimizers.SGD(0.0)
+    model = _two_layer(jnet)
+    before = model.get_weights()
+    select = lambda v: frozen if v.path.startswith("head") else adam  # noqa: E731
+    model.compile(optimizer=optimizers.MultiOptimizer(select), loss="mse")
+    model.fit(X, Y, epochs=1, batch_size=8, verbose=0)
+    after = model.get_weights()
+    assert not np.allclose(before[0], after[0])  # encoder kernel: Adam
+    np.testing.assert_array_equal(before[2], after[2])  # head kernel: SGD with lr 0
+    with pytest.raises(ValueError, match="selector function cannot be serialized"):
+        model.optimizer.get_config()
+    with pytest.raises(ValueError, match="use_ema"):
+        optimizers.OptimizerMap(optimizers.SGD(use_ema=True))
+    with pytest.raises(ValueError, match="already"):
+        opt_map = optimizers.OptimizerMap(optimizers.SGD(), {"a": optimizers.Adam()})
+        opt_map["a"] = optimizers.Adam()

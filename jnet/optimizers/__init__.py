@@ -13,6 +13,7 @@ from jnet.optimizers.base import OptaxOptimizer, Optimizer
 from jnet.optimizers.keras_optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, Nadam, RMSprop
 from jnet.optimizers.keras_optimizers_more import Adafactor, Ftrl, Lamb
 from jnet.optimizers.keras_optimizers_new import Muon, ScheduleFreeAdamW
+from jnet.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap
 from jnet.optimizers.second_order import LBFGS, NewtonCG
 
 __all__ = [
@@ -39,13 +40,15 @@ __all__ = [
     "LossScaleOptimizer",
     "Muon",
     "ScheduleFreeAdamW",
+    "MultiOptimizer",
+    "OptimizerMap",
 ]
 
 _CLASSES = {
     c.__name__: c
     for c in (
         *(SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, LBFGS, NewtonCG, Adafactor, Ftrl, Lamb),
-        *(Muon, ScheduleFreeAdamW),
+        *(Muon, ScheduleFreeAdamW, MultiOptimizer),
     )
 }
 _ALIASES = {name.lower(): cls for name, cls in _CLASSES.items()}
