@@ -232,7 +232,7 @@ def _two_layer(lib):
     )
 
 
-def test_multi_optimizer_matches_keras_and_round_trips():
+def test_multi_optimizer_matches_keras_and_round_trips(tmp_path):
     ours, theirs = _two_layer(jnet), _two_layer(keras)
     theirs.set_weights(ours.get_weights())
     opt_map = optimizers.OptimizerMap(optimizers.SGD(0.1))
@@ -253,6 +253,10 @@ def test_multi_optimizer_matches_keras_and_round_trips():
     ].learning_rate == pytest.approx(0.05)
     with pytest.raises(AttributeError, match="sub-optimizers"):
         ours.optimizer.learning_rate  # noqa: B018 - Keras: a MultiOptimizer has none
+    ours.save(tmp_path / "multi.keras")
+    with jax.numpy_rank_promotion("allow"):
+        loaded = keras.models.load_model(tmp_path / "multi.keras")
+    assert [type(o).__name__ for o in loaded.optimizer.optimizers] == ["Adam", "SGD"]
 
 
 def test_multi_optimizer_selector_function_and_errors():

@@ -222,7 +222,12 @@ class MultiOptimizer(Optimizer):
         if not isinstance(self._optimizer_map, OptimizerMap):
             raise ValueError("MultiOptimizer: a selector function cannot be serialized; use an OptimizerMap")
         return {
-            "optimizer_map": {"class_name": "OptimizerMap", "config": self._optimizer_map.get_config()},
+            "optimizer_map": {
+                "module": "jnet.optimizers",  # Keras's form: a .keras file written by jnet loads in Keras
+                "class_name": "OptimizerMap",
+                "config": self._optimizer_map.get_config(),
+                "registered_name": None,
+            },
             "loss_scale_factor": None,
             "name": self.name,
         }
