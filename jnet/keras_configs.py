@@ -1,7 +1,7 @@
 """Reading configs written by Keras 3 (`keras.saving.serialize_keras_object`) into jnet classes.
 
 Keras's configs of built-in objects carry a few arguments jnet's classes do not take
-(`input_axes` of initializers, `use_ema` of optimizers, `quantization_config` of layers). Such
+(`input_axes` of initializers, `loss_scale_factor` of optimizers, `quantization_config` of layers). Such
 an argument is dropped only when it is at a value that changes nothing (None, False, or a
 setting that only matters with a feature that is off); any other value raises an error naming
 the class and the argument, so a Keras config never loads into a silently different object.
@@ -86,6 +86,8 @@ def adapt(cls, config: dict) -> dict:
             if _HARMLESS[key](value, config):
                 del config[key]
                 continue
+            if accepted is None:
+                continue  # **kwargs: the class decides (optimizers take use_ema)
         elif accepted is not None and (value is None or value is False):
             del config[key]
             continue

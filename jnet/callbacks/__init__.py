@@ -10,6 +10,7 @@ from jnet.callbacks.model_checkpoint import ModelCheckpoint
 from jnet.callbacks.orbax_checkpoint import OrbaxCheckpoint
 from jnet.callbacks.progbar import ProgbarLogger
 from jnet.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from jnet.callbacks.swap_ema import SwapEMAWeights
 from jnet.callbacks.tensorboard import TensorBoard
 from jnet.callbacks.terminate_on_nan import TerminateOnNaN
 
@@ -26,6 +27,7 @@ __all__ = [
     "OrbaxCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "SwapEMAWeights",
     "TensorBoard",
     "TerminateOnNaN",
 ]

@@ -8,6 +8,7 @@ from jnet.serialization_lib import (
     get_registered_object,
     serialize_keras_object,
 )
+from jnet.utils.audio_dataset import audio_dataset_from_directory
 from jnet.utils.config import Config
 from jnet.utils.data_tuples import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from jnet.utils.dataset import Dataset
@@ -37,6 +38,7 @@ __all__ = [
     "Sequence",
     "array_to_img",
     "clear_session",
+    "audio_dataset_from_directory",
     "custom_object_scope",
     "get_source_inputs",
     "is_keras_tensor",
