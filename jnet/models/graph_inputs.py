@@ -20,6 +20,18 @@ from jnet.core.symbolic import is_symbolic
 from jnet.layers.input_layer import Input, InputLayer
 
 
+def in_call_order(fn, tree):
+    """`tree_map(fn, tree)` keeping dicts in their insertion order (jax sorts their keys): a
+    layer called on a dict gets it in the order it was called with, as in Keras."""
+    if is_symbolic(tree):
+        return fn(tree)
+    if type(tree) is dict:
+        return {k: in_call_order(fn, v) for k, v in tree.items()}
+    if type(tree) in (list, tuple):
+        return type(tree)(in_call_order(fn, v) for v in tree)
+    return jax.tree_util.tree_map(fn, tree, is_leaf=is_symbolic)
+
+
 def _is_input_tensor(t) -> bool:
     return t.node is not None and isinstance(t.node.layer, InputLayer)
 
@@ -59,7 +71,8 @@ def cut_at_inputs(inputs, outputs):
         if _is_input_tensor(t):
             mapping[id(t)] = t
         else:
-            mapping[id(t)] = Input(batch_shape=tuple(t.shape), dtype=t.dtype, name=f"{t.node.layer.name}CLONE")
+            # Auto-named: the model makes input names unique (the tensors' layers may share a name).
+            mapping[id(t)] = Input(batch_shape=tuple(t.shape), dtype=t.dtype)
 
     def new(x):
         return mapping.get(id(x), x) if is_symbolic(x) else x
@@ -67,8 +80,7 @@ def cut_at_inputs(inputs, outputs):
     for node in _nodes_between(mapping, _leaves(outputs)):
         if isinstance(node.layer, InputLayer) or all(new(t) is t for t in node.inbound()):
             continue  # reads none of the cut inputs: the node stays as it is
-        args = jax.tree_util.tree_map(new, node.args, is_leaf=is_symbolic)
-        kwargs = jax.tree_util.tree_map(new, node.kwargs, is_leaf=is_symbolic)
+        args, kwargs = in_call_order(new, node.args), in_call_order(new, node.kwargs)
         replayed = node.layer(*args, **kwargs)
         for old, fresh in zip(_leaves(node.outputs), _leaves(replayed)):
             mapping[id(old)] = fresh

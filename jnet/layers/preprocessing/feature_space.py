@@ -483,12 +483,25 @@ class FeatureSpace(Layer):
         return arr[:, None] if arr.ndim == 1 else arr
 
     def _runs_first(self, name) -> bool:
-        """Whether a feature's preprocessor runs before the compiled encoder: string layers (on
-        the host), and lookups without OOV slots, whose check for unknown values needs concrete
-        arrays."""
+        """Whether a feature's preprocessor runs before the compiled encoder: string layers run
+        on the host."""
+        return self.features[name].dtype == "string"
+
+    def _check_known(self, name, column):
+        """A lookup without OOV slots refuses values outside its vocabulary (checked here, on
+        the concrete column, since the compiled encoder cannot raise)."""
         layer = self.preprocessors[name]
-        strict = isinstance(layer, (IntegerLookup, StringLookup)) and layer.num_oov_indices == 0
-        return self.features[name].dtype == "string" or strict
+        if not isinstance(layer, IntegerLookup) or layer.num_oov_indices or self._runs_first(name):
+            return
+        known = list(layer.get_vocabulary(include_special_tokens=False))
+        if layer.mask_token is not None:
+            known.append(layer.mask_token)
+        unknown = column[~np.isin(column, np.asarray(known))]
+        if unknown.size:
+            raise ValueError(
+                f"{layer._label}: with num_oov_indices=0 every input must be in the vocabulary; "
+                f"found {unknown[:5].tolist()} (feature '{name}')"
+            )
 
     def _learned(self) -> list:
         """What the compiled encoder bakes in as constants: each preprocessor's vocabulary or
@@ -500,17 +513,16 @@ class FeatureSpace(Layer):
     def _encode_arrays(self, columns):
         """`_encode` on arrays: string layers first, then the rest in one compiled function
         over the current weights (recompiled when a vocabulary or boundaries change)."""
-        done = {k: self.preprocessors[k](v) for k, v in columns.items() if self._runs_first(k)}
-        rest = {k: v for k, v in columns.items() if k not in done}
+        for k, v in columns.items():
+            self._check_known(k, v)
         # Rows are encoded independently: padding the batch to a power of two (repeating its
         # first row) bounds the number of compilations, whatever the batch sizes.
         n = len(next(iter(columns.values())))
         size = max(_MIN_ROWS, 1 << max(n - 1, 0).bit_length())
-
-        def pad(x):
-            return np.concatenate([np.asarray(x), np.repeat(np.asarray(x)[:1], size - n, axis=0)]) if size > n else x
-
-        rest, done = ({k: pad(v) for k, v in part.items()} for part in (rest, done))
+        if size > n:
+            columns = {k: np.concatenate([v, np.repeat(v[:1], size - n, axis=0)]) for k, v in columns.items()}
+        done = {k: self.preprocessors[k](v) for k, v in columns.items() if self._runs_first(k)}
+        rest = {k: v for k, v in columns.items() if k not in done}
         learned = self._learned()
         cached = self.__dict__.get("_compiled")
         if cached is None or len(cached[0]) != len(learned) or any(a is not b for a, b in zip(cached[0], learned)):
