@@ -193,6 +193,11 @@ def test_adapt_from_batches_equals_adapt_from_dict(data):
         got = _learned(fs)
         assert got[:2] == expected[:2]
         np.testing.assert_allclose(got[2:], expected[2:], rtol=1e-5)
+    # Adapted again on fewer values: the one-hot encoders follow the new vocabulary.
+    whole.adapt({k: v[:2] for k, v in cols.items()})
+    assert whole.one_hot_encoders["color"].num_tokens == len(set(cols["color"][:2])) + 1
+    encoders = whole.one_hot_encoders
+    assert whole.get_encoded_features().shape[-1] == 1 + encoders["color"].num_tokens + encoders["size"].num_tokens
 
 
 def test_graph_model_on_raw_values_matches_eager_and_saves(concat_space, data, tmp_path):

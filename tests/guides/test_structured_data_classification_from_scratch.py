@@ -12,7 +12,7 @@ adapt on the training column as an `(n, 1)` array; `plot_model` writes into a te
 50 epochs -> 2. As in Keras, the model's inputs for the numeric features are the Normalization
 layers' outputs, so `keras.Model` starts the graph there (the raw values are fed in their
 place). Keras 3 runs the same model code (its lookups need TensorFlow, so both get jnet's
-encoded data) and, with jnet's initial weights, predicts the same.
+encoded data) and, with jnet's weights (initial and trained), predicts the same.
 """
 
 import numpy as np
@@ -68,12 +68,7 @@ def encode_categorical(features, target):
             # Create a lookup to convert a string values to an integer indices.
             # Since we are not using a mask token nor expecting any out of vocabulary
             # (oov) token, we set mask_token to None and  num_oov_indices to 0.
-            index = lookup_class(
-                vocabulary=vocabulary,
-                mask_token=None,
-                num_oov_indices=0,
-                output_mode="binary",
-            )
+            index = lookup_class(vocabulary=vocabulary, mask_token=None, num_oov_indices=0, output_mode="binary")
             # Convert the string input values into integer indices.
             value_index = index(features[feature_name])
             features[feature_name] = value_index
@@ -202,20 +197,23 @@ def test_from_scratch_example(tmp_path, monkeypatch):
     keras.utils.plot_model(model, show_shapes=True, rankdir="LR")
     assert (tmp_path / "model.png").stat().st_size > 0
 
-    # Keras 3: the same model code, jnet's initial weights, the same predictions.
+    # Keras 3: the same model code with jnet's initial weights predicts the same. The raw
+    # numeric values saturate the sigmoid: compared relatively, a tiny p = sigmoid(z) ~ exp(z)
+    # still checks the logit z to about 1e-4.
+    val_x = next(iter(val_ds))[0]
     with keras_ok():
         kmodel = create_model(KERAS[0], KERAS[1])
         copy_weights(model, kmodel)
-        val_x = {k: v for k, v in next(iter(val_ds))[0].items()}
         expected = kmodel.predict(val_x, verbose=0)
-    np.testing.assert_allclose(model.predict(val_x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(val_x, verbose=0), expected, rtol=1e-4, atol=1e-30)
+    assert np.count_nonzero(expected) >= 3  # not all underflowed to 0
 
     history = model.fit(train_ds, epochs=2, validation_data=val_ds, verbose=0).history
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert np.all(np.isfinite(history["loss"]))
 
     sample = dict(SAMPLE)
-    for name, value in sample.items():
+    for name, value in sample.items():  # noqa: B007 - the example's loop
         if name in CATEGORICAL_FEATURES_WITH_VOCABULARY:
             sample.update({name: get_cat_encoding(CATEGORICAL_FEATURES_WITH_VOCABULARY[name], sample[name])})
     # Convert inputs to tensors
@@ -224,4 +222,4 @@ def test_from_scratch_example(tmp_path, monkeypatch):
     assert predictions.shape == (1, 1) and 0.0 < predictions[0][0] < 1.0
     with keras_ok():
         copy_weights(model, kmodel)
-        np.testing.assert_allclose(predictions, kmodel.predict(input_dict, verbose=0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(predictions, kmodel.predict(input_dict, verbose=0), rtol=1e-4, atol=1e-30)

@@ -43,10 +43,7 @@ def make_feature_space():
         # Specify feature cross with a custom crossing dim.
         crosses=[
             FeatureSpace.cross(feature_names=("sex", "age"), crossing_dim=64),
-            FeatureSpace.cross(
-                feature_names=("thal", "ca"),
-                crossing_dim=16,
-            ),
+            FeatureSpace.cross(feature_names=("thal", "ca"), crossing_dim=16),
         ],
         output_mode="concat",
     )
@@ -118,17 +115,8 @@ def test_feature_space_example_end_to_end():
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert np.all(np.isfinite(history["loss"]))
 
-    input_dict = {name: np.asarray([value]) for name, value in SAMPLE.items()}
-    predictions = inference_model.predict(input_dict, verbose=0)
-    assert predictions.shape == (1, 1) and 0.0 < predictions[0][0] < 1.0
-    # The end-to-end model and the training model on the FeatureSpace's vectors agree.
-    encoded = np.asarray(feature_space({k: [v] for k, v in SAMPLE.items()}))
-    np.testing.assert_allclose(predictions, training_model.predict(encoded, verbose=0), rtol=1e-5)
-    np.testing.assert_allclose(
-        inference_model.predict(val_x, verbose=0), training_model.predict(x_val, verbose=0), rtol=1e-5, atol=1e-6
-    )
-
     # Keras 3: the training model's head with jnet's trained weights.
+    p_val = training_model.predict(x_val, verbose=0)
     kkeras = KERAS[0]
     inputs = kkeras.Input(shape=(x_val.shape[1],))
     h = kkeras.layers.Dense(32, activation="relu")(inputs)
@@ -136,5 +124,13 @@ def test_feature_space_example_end_to_end():
     head = kkeras.Model(inputs, kkeras.layers.Dense(1, activation="sigmoid")(h))
     with keras_ok():
         head.set_weights([np.asarray(w) for w in training_model.get_weights()])
-        expected = head.predict(x_val, verbose=0)
-    np.testing.assert_allclose(training_model.predict(x_val, verbose=0), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p_val, head.predict(x_val, verbose=0), rtol=1e-5, atol=1e-6)
+
+    input_dict = {name: np.asarray([value]) for name, value in SAMPLE.items()}
+    predictions = inference_model.predict(input_dict, verbose=0)
+    assert predictions.shape == (1, 1) and 0.0 < predictions[0][0] < 1.0
+    # The end-to-end model is the training model on the FeatureSpace's vector of the sample.
+    encoded = np.asarray(feature_space({k: [v] for k, v in SAMPLE.items()}), np.float64)
+    w1, b1, w2, b2 = (np.asarray(w, np.float64) for w in training_model.get_weights())
+    expected = 1 / (1 + np.exp(-(np.maximum(encoded @ w1 + b1, 0) @ w2 + b2)))
+    np.testing.assert_allclose(predictions, expected, rtol=1e-5, atol=1e-6)

@@ -340,6 +340,8 @@ class FeatureSpace(Layer):
         for name in adaptable:
             self.preprocessors[name].adapt(self._feature_batches(dataset, name))
         self._is_adapted = True
+        # Adapted again: vocabulary sizes may have changed, so the encoders are made anew.
+        self._sublayers_built, self.encoded_features = False, None
         self._check_if_built()
 
     def _feature_batches(self, dataset, name) -> list:
