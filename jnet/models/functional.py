@@ -15,6 +15,7 @@ from jnet.core.symbolic import Node, SymbolicTensor, call_signature, is_symbolic
 from jnet.layers.base import name_key, to_snake_case
 from jnet.layers.input_layer import Input, InputLayer, make_input_tensor  # noqa: F401
 from jnet.layers.preprocessing.host import string_feeds
+from jnet.models.graph_inputs import cut_at_inputs, in_call_order
 
 # --------------------------------------------------------------------------- the graph
 
@@ -109,6 +110,8 @@ class Graph:
 
     def __init__(self, inputs, outputs, owner_label="Model"):
         self.owner_label = owner_label
+        # Intermediate tensors as inputs (Keras allows them): a copy of the graph from fresh Inputs.
+        inputs, outputs = cut_at_inputs(inputs, outputs)
         self.inputs, self.input_keys, self.input_kind = _flatten_io(inputs, "inputs")
         self.outputs, self.output_keys, self.output_kind = _flatten_io(outputs, "outputs")
         for i, t in enumerate(self.inputs):
@@ -222,9 +225,7 @@ class Graph:
         def get(x):
             return values[id(x)] if is_symbolic(x) else x
 
-        args = jax.tree_util.tree_map(get, node.args, is_leaf=is_symbolic)
-        kwargs = jax.tree_util.tree_map(get, node.kwargs, is_leaf=is_symbolic)
-        return args, kwargs
+        return in_call_order(get, node.args), in_call_order(get, node.kwargs)
 
     @staticmethod
     def _gather_mask(node, masks):

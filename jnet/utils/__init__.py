@@ -29,10 +29,21 @@ from jnet.utils.timeseries import timeseries_dataset_from_array
 
 register_keras_serializable = register_serializable
 
+
+def __getattr__(name):
+    # FeatureSpace is a layer: imported on first use, since jnet.layers itself imports jnet.utils.
+    if name == "FeatureSpace":
+        from jnet.layers.preprocessing.feature_space import FeatureSpace
+
+        return FeatureSpace
+    raise AttributeError(f"module 'jnet.utils' has no attribute {name!r}")
+
+
 __all__ = [
     "Config",
     "CustomObjectScope",
     "Dataset",
+    "FeatureSpace",
     "Progbar",
     "PyDataset",
     "Sequence",
