@@ -109,3 +109,10 @@ def test_preprocessing_namespace():
     np.testing.assert_array_equal(padded, [[0, 1, 2], [0, 0, 3]])
     assert jnet.preprocessing.timeseries_dataset_from_array is jnet.utils.timeseries_dataset_from_array
     assert jnet.preprocessing.image.img_to_array is jnet.utils.img_to_array
+
+
+def test_convert_to_tensor_keeps_text_on_the_host():
+    text = ops.convert_to_tensor([["a b", "c"]])
+    assert isinstance(text, np.ndarray) and text.dtype.kind == "U" and text.shape == (1, 2)
+    assert ops.convert_to_tensor("word").shape == ()
+    assert ops.convert_to_tensor([[1, 2]]).dtype == "int32"  # numbers still become jax arrays
