@@ -32,9 +32,7 @@ def test_attention_mask_broadcasts_over_query_rows():
     padding = np.array([[1, 1, 0], [1, 0, 0]], "int32")
     full = np.broadcast_to(padding[:, None, :], (2, 3, 3))
     np.testing.assert_allclose(
-        np.asarray(att(x, x, attention_mask=padding[:, None, :])),
-        np.asarray(att(x, x, attention_mask=full)),
-        rtol=1e-6,
+        np.asarray(att(x, x, attention_mask=padding[:, None, :])), np.asarray(att(x, x, attention_mask=full)), rtol=1e-6
     )
     with pytest.raises(ValueError, match="attention_mask must have shape .* or broadcast to it"):
         att(x, x, attention_mask=np.ones((2, 2, 3)))

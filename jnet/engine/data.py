@@ -155,15 +155,7 @@ class ArrayData:
 
 
 def from_arrays(
-    model,
-    output_names,
-    x,
-    y=None,
-    sample_weight=None,
-    class_weight=None,
-    where="fit",
-    check_nan=False,
-    with_loss=None,
+    model, output_names, x, y=None, sample_weight=None, class_weight=None, where="fit", check_nan=False, with_loss=None
 ) -> ArrayData:
     xs = flatten_inputs(model, x, "x")
     in_names = model.input_names if model.built else ["input"]

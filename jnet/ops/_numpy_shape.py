@@ -193,9 +193,7 @@ def tile(x, repeats):
     (3, 2, 2)
     """
     reps = repeats if isinstance(repeats, (list, tuple)) else [repeats]
-    if any(isinstance(r, jax.core.Tracer) for r in reps) or (
-        isinstance(repeats, jax.core.Tracer) and repeats.ndim
-    ):
+    if any(isinstance(r, jax.core.Tracer) for r in reps) or (isinstance(repeats, jax.core.Tracer) and repeats.ndim):
         raise TypeError(
             "ops.tile: repeats must be known when traced (ints, or a concrete array); got a traced array "
             f"{getattr(repeats, 'aval', repeats)}. JAX shapes are static: build repeats from ops.shape(x), "

@@ -94,6 +94,7 @@ def test_addition_rnn_matches_keras_and_decodes():
         np.testing.assert_allclose(np.asarray(model(x_val)), np.asarray(km(x_val)), rtol=1e-5, atol=1e-6)
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     history = model.fit(x_train, y_train, batch_size=8, epochs=1, validation_data=(x_val, y_val), verbose=0).history
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     for _ in range(2):
         ind = np.random.randint(0, len(x_val))
         rowx, rowy = x_val[np.array([ind])], y_val[np.array([ind])]

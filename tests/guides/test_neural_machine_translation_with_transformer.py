@@ -30,7 +30,7 @@ batch_size = 4
 
 
 def custom_standardization(input_strings):
-    return [re.sub("[%s]" % re.escape(strip_chars), "", s.lower()) for s in input_strings]
+    return [re.sub("[%s]" % re.escape(strip_chars), "", s.lower()) for s in input_strings]  # noqa: UP031 (the example's)
 
 
 def guide(keras, layers, ops):
@@ -41,12 +41,7 @@ def guide(keras, layers, ops):
             self.dense_dim = dense_dim
             self.num_heads = num_heads
             self.attention = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
-            self.dense_proj = keras.Sequential(
-                [
-                    layers.Dense(dense_dim, activation="relu"),
-                    layers.Dense(embed_dim),
-                ]
-            )
+            self.dense_proj = keras.Sequential([layers.Dense(dense_dim, activation="relu"), layers.Dense(embed_dim)])
             self.layernorm_1 = layers.LayerNormalization()
             self.layernorm_2 = layers.LayerNormalization()
             self.supports_masking = True
@@ -64,13 +59,7 @@ def guide(keras, layers, ops):
 
         def get_config(self):
             config = super().get_config()
-            config.update(
-                {
-                    "embed_dim": self.embed_dim,
-                    "dense_dim": self.dense_dim,
-                    "num_heads": self.num_heads,
-                }
-            )
+            config.update({"embed_dim": self.embed_dim, "dense_dim": self.dense_dim, "num_heads": self.num_heads})
             return config
 
     class PositionalEmbedding(layers.Layer):
@@ -95,11 +84,7 @@ def guide(keras, layers, ops):
         def get_config(self):
             config = super().get_config()
             config.update(
-                {
-                    "sequence_length": self.sequence_length,
-                    "vocab_size": self.vocab_size,
-                    "embed_dim": self.embed_dim,
-                }
+                {"sequence_length": self.sequence_length, "vocab_size": self.vocab_size, "embed_dim": self.embed_dim}
             )
             return config
 
@@ -111,12 +96,7 @@ def guide(keras, layers, ops):
             self.num_heads = num_heads
             self.attention_1 = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
             self.attention_2 = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
-            self.dense_proj = keras.Sequential(
-                [
-                    layers.Dense(latent_dim, activation="relu"),
-                    layers.Dense(embed_dim),
-                ]
-            )
+            self.dense_proj = keras.Sequential([layers.Dense(latent_dim, activation="relu"), layers.Dense(embed_dim)])
             self.layernorm_1 = layers.LayerNormalization()
             self.layernorm_2 = layers.LayerNormalization()
             self.layernorm_3 = layers.LayerNormalization()
@@ -134,10 +114,7 @@ def guide(keras, layers, ops):
             out_1 = self.layernorm_1(inputs + attention_output_1)
 
             attention_output_2 = self.attention_2(
-                query=out_1,
-                value=encoder_outputs,
-                key=encoder_outputs,
-                attention_mask=padding_mask,
+                query=out_1, value=encoder_outputs, key=encoder_outputs, attention_mask=padding_mask
             )
             out_2 = self.layernorm_2(out_1 + attention_output_2)
 
@@ -151,21 +128,12 @@ def guide(keras, layers, ops):
             j = ops.arange(sequence_length)
             mask = ops.cast(i >= j, dtype="int32")
             mask = ops.reshape(mask, (1, input_shape[1], input_shape[1]))
-            mult = ops.concatenate(
-                [ops.expand_dims(batch_size, -1), ops.convert_to_tensor([1, 1])],
-                axis=0,
-            )
+            mult = ops.concatenate([ops.expand_dims(batch_size, -1), ops.convert_to_tensor([1, 1])], axis=0)
             return ops.tile(mask, mult)
 
         def get_config(self):
             config = super().get_config()
-            config.update(
-                {
-                    "embed_dim": self.embed_dim,
-                    "latent_dim": self.latent_dim,
-                    "num_heads": self.num_heads,
-                }
-            )
+            config.update({"embed_dim": self.embed_dim, "latent_dim": self.latent_dim, "num_heads": self.num_heads})
             return config
 
     class StaticTileTransformerDecoder(TransformerDecoder):
@@ -224,9 +192,7 @@ text_pairs = [(eng, "[start] " + spa + " [end]") for eng, spa in text_pairs]
 
 def vectorizers():
     eng_vectorization = layers.TextVectorization(
-        max_tokens=vocab_size,
-        output_mode="int",
-        output_sequence_length=sequence_length,
+        max_tokens=vocab_size, output_mode="int", output_sequence_length=sequence_length
     )
     spa_vectorization = layers.TextVectorization(
         max_tokens=vocab_size,

@@ -85,8 +85,7 @@ def guide(keras, layers, ops):
         model = keras.Model(inputs=inputs, outputs=[outputs, x])
         loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         model.compile(
-            "adam",
-            loss=[loss_fn, None],
+            "adam", loss=[loss_fn, None]
         )  # No loss and optimization based on word embeddings from transformer block
         return model
 

@@ -71,7 +71,7 @@ def test_autoencoder_matches_keras_and_flags_anomalies():
     x_test = create_sequences(jumps)
     x_test_pred = model.predict(x_test, verbose=0)
     test_mae_loss = np.mean(np.abs(x_test_pred - x_test), axis=1)
-    test_mae_loss = test_mae_loss.reshape((-1))
+    test_mae_loss = test_mae_loss.reshape(-1)
     anomalies = test_mae_loss > threshold
     # Windows covering the jump are anomalies, windows far from it are not.
     assert anomalies[24 - TIME_STEPS + 1 : 30].all() and not anomalies[:5].any()
