@@ -114,3 +114,17 @@ def test_convert_to_tensor_keeps_text_on_the_host():
     assert isinstance(text, np.ndarray) and text.dtype.kind == "U" and text.shape == (1, 2)
     assert ops.convert_to_tensor("word").shape == ()
     assert ops.convert_to_tensor([[1, 2]]).dtype == "int32"  # numbers still become jax arrays
+
+
+def test_dataset_take():
+    ds = jnet.utils.Dataset.from_arrays((np.arange(10), np.arange(10) * 2), batch_size=4)
+    batches = list(ds.take(2))
+    assert len(batches) == 2 and len(ds.take(2)) == 2
+    np.testing.assert_array_equal(batches[1][0], [4, 5, 6, 7])
+    assert [len(b[0]) for b in ds.take(5)] == [4, 4, 2] and ds.take(-1) is ds
+    assert len(list(ds.unbatch().take(3))) == 3
+    shuffled = jnet.utils.Dataset.from_arrays(np.arange(10), batch_size=4, shuffle=True, seed=0)
+    (first,) = list(shuffled.take(1))
+    assert len(first) == 4 and len(set(first.tolist())) == 4
+    with pytest.raises(ValueError, match="Dataset.take: count"):
+        ds.take(-2)
