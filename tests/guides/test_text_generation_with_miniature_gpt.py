@@ -198,7 +198,7 @@ def test_miniature_gpt_matches_keras_and_generates():
         word_to_index[word] = index
     start_prompt = "this movie is"
     start_tokens = [word_to_index.get(_, 1) for _ in start_prompt.split()]
-    num_tokens_generated = 6
+    num_tokens_generated = 2
     text_gen_callback = TextGenerator(num_tokens_generated, start_tokens, vocab)
 
     np.random.seed(0)
