@@ -227,6 +227,18 @@ def call_signature(cls) -> tuple[tuple, frozenset]:
     return positional, frozenset(p.name for p in params)
 
 
+def tensor_arguments(layer, args, kwargs) -> dict:
+    """`{argument name: value}` for the call's arguments that hold symbolic tensors (`mask`
+    aside). Keras passes `mask=` to `call` only when there is one such argument; with several
+    it fills `<name>_mask` where `call` takes one (MultiHeadAttention's `value_mask`)."""
+    positional, _ = call_signature(type(layer))
+    named = {(positional[i] if i < len(positional) else f"arg{i}"): a for i, a in enumerate(args)}
+    named.update({k: v for k, v in kwargs.items() if k not in ("mask", "training")})
+    return {
+        k: v for k, v in named.items() if any(is_symbolic(t) for t in jax.tree_util.tree_leaves(v, is_leaf=is_symbolic))
+    }
+
+
 def _tensors_to_positional(layer, args, kwargs):
     """`mha(q, v, key=k)` -> `mha(q, v, k)`: tensors given by keyword for the next positional
     slot become positional, so `build` sees every input spec."""
@@ -253,7 +265,8 @@ def call_symbolic(layer, args: tuple, kwargs: dict):
         if args
         else None
     )
-    mask_kw = {} if mask_spec is None else {"mask": mask_spec}
+    single = mask is not None or len(tensor_arguments(layer, args, kwargs)) <= 1
+    mask_kw = {} if mask_spec is None or not single else {"mask": mask_spec}
     if _STRING_HANDLER and any(
         is_symbolic(t) and t.dtype == STRING for t in jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)
     ):

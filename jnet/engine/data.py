@@ -91,7 +91,17 @@ def _n_inputs(model):
     return len(model.input_names) if model.built else 1
 
 
-def flatten_outputs(output_names, value, what) -> list:
+def _to_outputs_with_loss(value, with_loss, n):
+    """Keras's rule for a loss defined on some outputs only (`loss=[fn, None]`): targets given
+    for just those outputs go to them, in order; the others get None."""
+    given = list(value) if isinstance(value, (list, tuple)) else [value]
+    if with_loss is None or len(with_loss) != n or sum(with_loss) != len(given) or len(given) == n:
+        return None
+    it = iter(given)
+    return [next(it) if has else None for has in with_loss]
+
+
+def flatten_outputs(output_names, value, what, with_loss=None) -> list:
     """Targets or sample weights (array, list per output, dict by output name) -> list per output."""
     n = len(output_names)
     if value is None:
@@ -103,6 +113,9 @@ def flatten_outputs(output_names, value, what) -> list:
                 f"{what} has key(s) {bad} that are not outputs of the model; expected keys from {output_names}"
             )
         return [value.get(k) for k in output_names]
+    spread = _to_outputs_with_loss(value, with_loss, n) if n > 1 and what == "y" else None
+    if spread is not None:
+        return spread
     if isinstance(value, (list, tuple)) and n > 1:
         if len(value) != n:
             raise ValueError(
@@ -142,7 +155,7 @@ class ArrayData:
 
 
 def from_arrays(
-    model, output_names, x, y=None, sample_weight=None, class_weight=None, where="fit", check_nan=False
+    model, output_names, x, y=None, sample_weight=None, class_weight=None, where="fit", check_nan=False, with_loss=None
 ) -> ArrayData:
     xs = flatten_inputs(model, x, "x")
     in_names = model.input_names if model.built else ["input"]
@@ -150,7 +163,7 @@ def from_arrays(
     if y is not None:
         ys = [
             _as_numpy(a, f"y '{n}'" if len(output_names) > 1 else "y")
-            for a, n in zip(flatten_outputs(output_names, y, "y"), output_names)
+            for a, n in zip(flatten_outputs(output_names, y, "y", with_loss), output_names)
         ]
     if sample_weight is not None:
         sws = [_as_numpy(a, "sample_weight") for a in flatten_outputs(output_names, sample_weight, "sample_weight")]

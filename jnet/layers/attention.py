@@ -373,10 +373,16 @@ class MultiHeadAttention(Layer):
             full = c if full is None else full & c
         if attention_mask is not None:
             am = attention_mask.astype(bool)
-            if am.ndim == 3 and len(q_axes) == 1 and am.shape[1:] != (tq, tv):
-                raise ValueError(
-                    f"{self._label}: attention_mask must have shape (batch, {tq}, {tv}), got {tuple(am.shape)}"
-                )
+            if am.ndim == 3 and len(q_axes) == 1:
+                # Keras adds the mask to the scores, so it broadcasts: a (batch, 1, S) padding
+                # mask covers every query row.
+                try:
+                    am = jnp.broadcast_to(am, (am.shape[0], tq, tv))
+                except ValueError:
+                    raise ValueError(
+                        f"{self._label}: attention_mask must have shape (batch, {tq}, {tv}) or broadcast to it, "
+                        f"got {tuple(am.shape)}"
+                    ) from None
             am = jnp.reshape(am, (am.shape[0], tq, tv))
             full = am if full is None else full & am
 

@@ -398,7 +398,20 @@ class Layer(WeightsMixin, BuildingMixin):
 
     # ------------------------------------------------------------------ calling
 
+    @classmethod
+    def _first_call_arg(cls):
+        """The name of `call`'s first argument (the inputs), or None."""
+        if "_first_call_arg_cache" not in cls.__dict__:
+            params = list(inspect.signature(cls.call).parameters.values())[1:]
+            first = params[0] if params else None
+            ok = first is not None and first.kind in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD)
+            cls._first_call_arg_cache = first.name if ok else None
+        return cls._first_call_arg_cache
+
     def __call__(self, *args, **kwargs):
+        if not args and self._first_call_arg() in kwargs:
+            # Keras takes the inputs by keyword too: `attention(query=x, value=x, key=x)`.
+            args = (kwargs.pop(self._first_call_arg()),)
         leaves = jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)
         if any(is_symbolic(leaf) for leaf in leaves):
             return call_symbolic(self, args, kwargs)

@@ -26,7 +26,7 @@ class BuildingMixin:
         specs = specs_of(tuple(arg_specs))
         self._check_input_spec(specs)
         try:
-            self.check_inputs(*specs)
+            self.check_inputs(*specs, **self._check_inputs_keywords(kw_specs))
             self.__dict__["_build_specs"] = specs
             self._build_shapes = shape_tree(list(specs))
             self.build(*self._build_arguments(specs, kw_specs))
@@ -37,6 +37,12 @@ class BuildingMixin:
         self.built = True
         if any(not sub.built for sub in self._sublayers()):
             self._build_by_tracing(specs, kw_specs)
+
+    def _check_inputs_keywords(self, kw_specs) -> dict:
+        """The inputs given by keyword (`attention(query=q, value=v)`) that `check_inputs` names."""
+        params = inspect.signature(self.check_inputs).parameters
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return {k: v for k, v in kw_specs.items() if k in params and params[k].kind in named and is_spec_leaf(v)}
 
     def _build_arguments(self, specs, kw_specs) -> list:
         """`build`'s arguments: the first input's shape for `build(input_shape)`, else the

@@ -11,7 +11,7 @@ import itertools
 
 import jax
 
-from jnet.core.symbolic import Node, SymbolicTensor, call_signature, is_symbolic, spec_of  # noqa: F401
+from jnet.core.symbolic import Node, SymbolicTensor, call_signature, is_symbolic, spec_of, tensor_arguments  # noqa: F401
 from jnet.layers.base import name_key, to_snake_case
 from jnet.layers.input_layer import Input, InputLayer, make_input_tensor  # noqa: F401
 from jnet.layers.preprocessing.host import string_feeds
@@ -208,12 +208,20 @@ class Graph:
             args, kwargs = self._gather(node, values)
             node_training = kwargs.pop("training", training)
             explicit_mask = kwargs.pop("mask", None)
-            mask = explicit_mask if explicit_mask is not None else self._gather_mask(node, masks)
-            kwargs.update(self._argument_masks(node, masks, kwargs))
+            first_mask = explicit_mask if explicit_mask is not None else self._gather_mask(node, masks)
+            tensors = tensor_arguments(layer, node.args, node.kwargs)
+            # Keras hands `call` the mask only when the layer takes one tensor argument; with
+            # several, each goes as `<name>_mask` where `call` names one.
+            single = explicit_mask is not None or len(tensors) <= 1
+            if not single:
+                kwargs.update(self._argument_masks(node, tensors, masks, kwargs))
             layer_rng = None
             if rng is not None:
                 layer_rng = jax.random.fold_in(name_key(rng, layer.name), self.call_index[id(node)])
+            mask = first_mask if single else None
             out, out_mask = layer._call_with_mask(args, kwargs, mask, training=node_training, rng=layer_rng)
+            if not single and first_mask is not None:  # the output mask still follows the first input's
+                out_mask = layer.compute_mask(args[0], first_mask)
             self._store(node, out, values)
             self._store_mask(node, out, out_mask, masks)
         outputs = [values[id(t)] for t in self.outputs]
@@ -240,12 +248,12 @@ class Graph:
         return tree
 
     @staticmethod
-    def _argument_masks(node, masks, kwargs) -> dict:
-        """Masks of the 2nd, 3rd, ... positional tensors, passed as `<name>_mask` where the
-        layer's `call` takes one (Keras: MHA's `value_mask`, `key_mask`)."""
-        positional, names = call_signature(type(node.layer))
+    def _argument_masks(node, tensors, masks, kwargs) -> dict:
+        """Masks of the tensor arguments, passed as `<name>_mask` where the layer's `call` takes
+        one (Keras: MHA's `query_mask`, `value_mask`, `key_mask`)."""
+        _, names = call_signature(type(node.layer))
         extra = {}
-        for name, arg in zip(positional[1:], node.args[1:]):
+        for name, arg in tensors.items():
             key = f"{name}_mask"
             if key in names and kwargs.get(key) is None and is_symbolic(arg) and masks.get(id(arg)) is not None:
                 extra[key] = masks[id(arg)]

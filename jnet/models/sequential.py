@@ -107,8 +107,23 @@ class Sequential(Model):
                 raise ValueError(f"{self._label} takes one input array, got {len(specs)}")
             spec = specs[0]
             self._input = Input(batch_shape=(None,) + tuple(spec.shape[1:]), dtype=spec.dtype)
+            self.__dict__["_input_from_call"] = True
             self._rebuild()
         super()._ensure_graph(example_inputs)
+
+    def _check_specs(self, flat):
+        """A Sequential built from its first call takes later inputs whose inner axes differ
+        (a sequence of another length), as Keras's does: only the rank and the last axis must
+        match. One declared with an Input or `input_shape=` checks every known axis."""
+        if not self.__dict__.get("_input_from_call") or len(flat) != 1:
+            return super()._check_specs(flat)
+        expected = tuple(self._input.shape)
+        shape = tuple(flat[0].shape)
+        if len(shape) != len(expected) or expected[-1] not in (None, shape[-1]):
+            raise ValueError(
+                f"{self._label}: was built for inputs of shape {expected} (from its first call); got {shape}, "
+                "which differs in rank or last axis"
+            )
 
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}

@@ -47,7 +47,22 @@ class DataMixin:
 
     def _arrays(self, x, y, sample_weight, class_weight, where, check_nan):
         self._ensure_built_from(x)
-        return D.from_arrays(self, self.output_names, x, y, sample_weight, class_weight, where, check_nan)
+        return D.from_arrays(
+            self, self.output_names, x, y, sample_weight, class_weight, where, check_nan, self._outputs_with_loss()
+        )
+
+    def _outputs_with_loss(self):
+        """Per output, whether compile() gave it a loss (None before compile or with no loss)."""
+        from jnet.engine.compile_args import is_metric_leaf, per_output
+
+        args = getattr(self, "_compile_args", None)
+        if not args or args.get("loss") is None:
+            return None
+        try:
+            losses = per_output(args["loss"], self.output_names, "loss", is_leaf=is_metric_leaf)
+        except (TypeError, ValueError):
+            return None
+        return [loss is not None for loss in losses]
 
     def _check_targets(self, data, where):
         """Each output's y must fit its loss: say which loss wants which shape."""
@@ -113,7 +128,7 @@ class DataMixin:
         if with_targets and self.compiled:
             if y is None:
                 raise ValueError(f"{where}: the data batches must be (x, y) or (x, y, sample_weight) tuples")
-            data = D.from_arrays(self, self.output_names, x, y, sw, None, where)
+            data = D.from_arrays(self, self.output_names, x, y, sw, None, where, with_loss=self._outputs_with_loss())
             self._check_targets(data, where)
         return iterable, D.batch_rows(x)
 
@@ -121,6 +136,8 @@ class DataMixin:
         iterable = D.epoch_iterable(iterable, shuffle)
         iterable, first_rows = self._peek_stream(iterable, where, with_targets)
         state = {"it": None}
+
+        with_loss = self._outputs_with_loss()
 
         def batches():
             if state["it"] is None or not hasattr(iterable, "__next__"):
@@ -138,6 +155,7 @@ class DataMixin:
                     sw if with_targets else None,
                     class_weight if with_targets else None,
                     "batch",
+                    with_loss=with_loss,
                 )
                 if with_targets:
                     yield (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from jnet.ops._utils import tensor, unwrap
@@ -176,7 +177,28 @@ def repeat(x, repeats, axis=None):
 
 
 def tile(x, repeats):
-    """`x` repeated `repeats` times per axis."""
+    """`x` repeated `repeats` times per axis.
+
+    Args:
+        x: Input tensor.
+        repeats: Repeats per axis: an int, a sequence of ints, or a concrete integer array.
+            Under `jax.jit` the output shape must be static, so `repeats` cannot be computed
+            from traced arrays; build it from `ops.shape(x)` (Python ints under JAX).
+
+    Returns:
+        The tiled tensor.
+
+    Example:
+    >>> ops.tile(ops.ones((1, 2, 2)), (3, 1, 1)).shape
+    (3, 2, 2)
+    """
+    reps = repeats if isinstance(repeats, (list, tuple)) else [repeats]
+    if any(isinstance(r, jax.core.Tracer) for r in reps) or (isinstance(repeats, jax.core.Tracer) and repeats.ndim):
+        raise TypeError(
+            "ops.tile: repeats must be known when traced (ints, or a concrete array); got a traced array "
+            f"{getattr(repeats, 'aval', repeats)}. JAX shapes are static: build repeats from ops.shape(x), "
+            "e.g. ops.tile(mask, (batch_size, 1, 1)) rather than ops.concatenate of tensors"
+        )
     return jnp.tile(tensor(x), repeats)
 
 

@@ -19,16 +19,32 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     As in Keras on JAX, a sparse `BCOO` stays sparse unless `sparse=False` (then it is made
     dense); a dense `x` stays dense whatever `sparse` says.
 
+    Text (a string, or lists / arrays of strings) stays a NumPy string array: JAX has no string
+    dtype, and jnet's text layers (`TextVectorization`, `StringLookup`, a model with a string
+    `Input`) read strings on the host.
+
     Raises:
         ValueError: with `ragged=True` (JAX has no ragged tensors).
     """
     if ragged:
         raise ValueError("convert_to_tensor: `ragged=True` is not supported (JAX has no ragged tensors)")
+    if dtype in (None, "string", str) and _is_text(x):
+        return np.asarray(x, dtype=str)
     if _is_sparse(x):
         if sparse is not None and not sparse:
             return tensor(x.todense(), dtype=dtype)
         return x if dtype is None else x.astype(dtype_of(dtype))
     return tensor(x, dtype=dtype)
+
+
+def _is_text(x) -> bool:
+    if isinstance(x, (str, bytes)):
+        return True
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "USO" and x.size > 0 and isinstance(x.flat[0], (str, bytes))
+    if isinstance(x, (list, tuple)) and x:
+        return _is_text(x[0])
+    return False
 
 
 def _is_sparse(x):
