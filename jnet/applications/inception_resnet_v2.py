@@ -150,6 +150,9 @@ def InceptionResNetV2(
 InceptionResNetV2.__doc__ = app_doc("InceptionResNetV2", 299, 75, module="inception_resnet_v2")
 
 
-# Keras's module functions: the "tf" scaling, and the ImageNet class names.
-preprocess_input = scale_to_unit_range
-decode_predictions = imagenet_utils.decode_predictions
+preprocess_input = scale_to_unit_range  # Keras's "tf" scaling, shared by the family
+
+
+def decode_predictions(preds, top=5):
+    """The `top` ImageNet classes of each prediction (`imagenet_utils.decode_predictions`)."""
+    return imagenet_utils.decode_predictions(preds, top=top)

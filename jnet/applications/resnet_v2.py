@@ -25,6 +25,9 @@ ResNet101V2 = resnet_variant(_v2((3, 4, 23, 3)), True, "resnet101v2", "ResNet101
 ResNet152V2 = resnet_variant(_v2((3, 8, 36, 3)), True, "resnet152v2", "ResNet152V2", "resnet_v2")
 
 
-# Keras's module functions: the "tf" scaling, and the ImageNet class names.
-preprocess_input = scale_to_unit_range
-decode_predictions = imagenet_utils.decode_predictions
+preprocess_input = scale_to_unit_range  # Keras's "tf" scaling, shared by the family
+
+
+def decode_predictions(preds, top=5):
+    """The `top` ImageNet classes of each prediction (`imagenet_utils.decode_predictions`)."""
+    return imagenet_utils.decode_predictions(preds, top=top)

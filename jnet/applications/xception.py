@@ -115,6 +115,9 @@ def Xception(
 Xception.__doc__ = app_doc("Xception", 299, 71, module="xception")
 
 
-# Keras's module functions: the "tf" scaling, and the ImageNet class names.
-preprocess_input = scale_to_unit_range
-decode_predictions = imagenet_utils.decode_predictions
+preprocess_input = scale_to_unit_range  # Keras's "tf" scaling, shared by the family
+
+
+def decode_predictions(preds, top=5):
+    """The `top` ImageNet classes of each prediction (`imagenet_utils.decode_predictions`)."""
+    return imagenet_utils.decode_predictions(preds, top=top)
