@@ -80,7 +80,8 @@ class VarianceScaling(Initializer):
             )
 
     def __call__(self, key, shape, dtype=jnp.float32):
-        dist = "untruncated_normal" if self.distribution == "normal" else self.distribution
+        # jax names the untruncated normal "normal" (Keras accepts both names).
+        dist = "normal" if self.distribution == "untruncated_normal" else self.distribution
         # Keras and jax compute fans the same way: receptive field * in/out channels (HWIO).
         init = jax.nn.initializers.variance_scaling(self.scale, self.mode, dist)
         if len(shape) < 2:

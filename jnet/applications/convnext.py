@@ -15,8 +15,8 @@ import numpy as np
 
 from jnet import backend, layers
 from jnet.applications import imagenet_utils
-from jnet.applications.builder import check_pooling, finish, image_input, pool
-from jnet.applications.weights import WeightsFile, check_weights
+from jnet.applications.builder import finish, pool, prepare_input
+from jnet.applications.weights import WeightsFile
 from jnet.models.sequential import Sequential
 
 __all__ = [
@@ -239,17 +239,9 @@ def ConvNeXt(
                 f"ConvNeXt: with weights='imagenet' the model name must contain the variant "
                 f"{weights_name!r}; got name={name!r}"
             )
-    check_weights(weights, include_top, classes, where)
-    check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape,
-        default_size=default_size,
-        min_size=32,
-        data_format=backend.image_data_format(),
-        require_flatten=include_top,
-        weights=weights,
+    img_input, input_shape = prepare_input(
+        where, weights, include_top, classes, pooling, input_tensor, input_shape, default_size, 32
     )
-    img_input = image_input(input_tensor, input_shape, where)
 
     def body():
         x = img_input

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from jnet.applications import imagenet_utils
-from jnet.applications.builder import check_pooling, classifier, finish, image_input
-from jnet.applications.weights import WeightsFile, check_weights
+from jnet.applications.builder import classifier, finish, prepare_input
+from jnet.applications.weights import WeightsFile
 
 __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "decode_predictions", "preprocess_input"]
 
@@ -64,17 +64,9 @@ def build_densenet(
         raise ValueError(
             f"{where} does not support the `channels_first` image data format (as in Keras); use `channels_last`"
         )
-    check_weights(weights, include_top, classes, where)
-    check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape,
-        default_size=224,
-        min_size=32,
-        data_format=backend.image_data_format(),
-        require_flatten=include_top,
-        weights=weights,
+    img_input, input_shape = prepare_input(
+        where, weights, include_top, classes, pooling, input_tensor, input_shape, 224, 32
     )
-    img_input = image_input(input_tensor, input_shape, where)
     blocks = _BLOCKS[depth]
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)))(img_input)
     x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)

@@ -14,8 +14,8 @@ import math
 
 from jnet import backend, layers
 from jnet.applications import imagenet_utils
-from jnet.applications.builder import check_pooling, finish, image_input, pool
-from jnet.applications.weights import WeightsFile, check_weights
+from jnet.applications.builder import app_doc, finish, pool, prepare_input, variant
+from jnet.applications.weights import WeightsFile
 
 __all__ = [
     "EfficientNetB0",
@@ -137,17 +137,9 @@ def EfficientNet(
     if blocks_args == "default":
         blocks_args = DEFAULT_BLOCKS_ARGS
     blocks_args = copy.deepcopy(blocks_args)
-    check_weights(weights, include_top, classes, where)
-    check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape,
-        default_size=default_size,
-        min_size=32,
-        data_format=backend.image_data_format(),
-        require_flatten=include_top,
-        weights=weights,
+    img_input, input_shape = prepare_input(
+        where, weights, include_top, classes, pooling, input_tensor, input_shape, default_size, 32
     )
-    img_input = image_input(input_tensor, input_shape, where)
     bn_axis = 3 if backend.image_data_format() == "channels_last" else 1
 
     def round_filters(filters):
@@ -319,71 +311,28 @@ def block(
     return x
 
 
-_DOC = """Instantiates the {title} architecture (`keras.applications.{title}`).
-
+_INTRO = """
     Reference: [EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks](
     https://arxiv.org/abs/1905.11946) (ICML 2019).
 
     The model scales its inputs itself: it expects float pixels in `[0, 255]`.
-
-    Args:
-        include_top: whether to end with the 1000-way (or `classes`-way) classifier.
-        weights: `None` (random initialisation), `"imagenet"` (Keras's published weights,
-            downloaded once into Keras's cache folder) or the path of a weights file.
-        input_tensor: an optional symbolic tensor (`jnet.Input`) to use as the image input.
-        input_shape: optional `(height, width, channels)`; at least 32x32 and 3 channels for
-            `"imagenet"` weights, and exactly ({size}, {size}, 3) with the top.
-        pooling: without the top, `None` (the 4D feature map), `"avg"` or `"max"` (global
-            pooling to a 2D tensor).
-        classes: number of classes with the top (1000 for `"imagenet"` weights).
-        classifier_activation: the top layer's activation (`None` gives logits; only `None`
-            or `"softmax"` with `"imagenet"` weights).
-        name: the model's name.
-
-    Returns:
-        A `jnet.Model`.
-
-    Example:
-    ```python
-    model = jnet.applications.{title}(weights=None, input_shape=(64, 64, 3), classes=10)
-    probs = model.predict(images)  # images: float pixels in [0, 255]
-    ```
-    """
+"""
 
 
 def _variant(key):
     title = f"EfficientNet{key.upper()}"
     width, depth, size, dropout = _VARIANTS[key]
-
-    def constructor(
-        include_top=True,
-        weights="imagenet",
-        input_tensor=None,
-        input_shape=None,
-        pooling=None,
-        classes=1000,
-        classifier_activation="softmax",
-        name=f"efficientnet{key}",
-    ):
-        return EfficientNet(
-            width,
-            depth,
-            size,
-            dropout,
-            name=name,
-            include_top=include_top,
-            weights=weights,
-            input_tensor=input_tensor,
-            input_shape=input_shape,
-            pooling=pooling,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            weights_name=key,
-        )
-
-    constructor.__name__ = constructor.__qualname__ = title
-    constructor.__doc__ = _DOC.format(title=title, size=size)
-    return constructor
+    return variant(
+        EfficientNet,
+        title,
+        f"efficientnet{key}",
+        app_doc(title, size, intro=_INTRO),
+        width_coefficient=width,
+        depth_coefficient=depth,
+        default_size=size,
+        dropout_rate=dropout,
+        weights_name=key,
+    )
 
 
 EfficientNetB0 = _variant("b0")

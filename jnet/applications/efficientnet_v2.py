@@ -16,8 +16,8 @@ import math
 
 from jnet import backend, layers
 from jnet.applications import imagenet_utils
-from jnet.applications.builder import check_pooling, finish, image_input, pool
-from jnet.applications.weights import WeightsFile, check_weights
+from jnet.applications.builder import app_doc, finish, pool, prepare_input
+from jnet.applications.weights import WeightsFile
 
 __all__ = [
     "EfficientNetV2B0",
@@ -326,17 +326,9 @@ def EfficientNetV2(
         blocks_args = DEFAULT_BLOCKS_ARGS[table]
     blocks_args = copy.deepcopy(blocks_args)
     where = f"EfficientNetV2{weights_name.strip('-').upper()}" if weights_name in _VARIANTS else "EfficientNetV2"
-    check_weights(weights, include_top, classes, where)
-    check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape,
-        default_size=default_size,
-        min_size=32,
-        data_format=backend.image_data_format(),
-        require_flatten=include_top,
-        weights=weights,
+    img_input, input_shape = prepare_input(
+        where, weights, include_top, classes, pooling, input_tensor, input_shape, default_size, 32
     )
-    img_input = image_input(input_tensor, input_shape, where)
     bn_axis = 3 if backend.image_data_format() == "channels_last" else 1
 
     def rf(filters):
@@ -425,36 +417,13 @@ def EfficientNetV2(
     return finish(img_input, input_tensor, body(), name, weights, file, where)
 
 
-_DOC = """Instantiates the {title} architecture (`keras.applications.{title}`).
-
+_INTRO = """
     Reference: [EfficientNetV2: Smaller Models and Faster Training](
     https://arxiv.org/abs/2104.00298) (ICML 2021).
-
-    Args:
-        include_top: whether to end with the 1000-way (or `classes`-way) classifier.
-        weights: `None` (random initialisation), `"imagenet"` (Keras's published weights,
-            downloaded once into Keras's cache folder) or the path of a weights file.
-        input_tensor: an optional symbolic tensor (`jnet.Input`) to use as the image input.
-        input_shape: optional `(height, width, channels)`; at least 32x32 and 3 channels for
-            `"imagenet"` weights, and exactly ({size}, {size}, 3) with the top.
-        pooling: without the top, `None` (the 4D feature map), `"avg"` or `"max"` (global
-            pooling to a 2D tensor).
-        classes: number of classes with the top (1000 for `"imagenet"` weights).
-        classifier_activation: the top layer's activation (`None` gives logits; only `None`
-            or `"softmax"` with `"imagenet"` weights).
-        include_preprocessing: whether the model scales its inputs itself (then it expects
+"""
+_PREPROCESSING_ARG = """        include_preprocessing: whether the model scales its inputs itself (then it expects
             float pixels in `[0, 255]`; without, pixels scaled to `[-1, 1]`).
-        name: the model's name.
-
-    Returns:
-        A `jnet.Model`.
-
-    Example:
-    ```python
-    model = jnet.applications.{title}(weights=None, input_shape=(64, 64, 3), classes=10)
-    probs = model.predict(images)  # images: float pixels in [0, 255]
-    ```
-    """
+"""
 
 
 def _variant(key, title):
@@ -488,7 +457,7 @@ def _variant(key, title):
         )
 
     constructor.__name__ = constructor.__qualname__ = title
-    constructor.__doc__ = _DOC.format(title=title, size=size)
+    constructor.__doc__ = app_doc(title, size, intro=_INTRO, extra_args=_PREPROCESSING_ARG)
     return constructor
 
 

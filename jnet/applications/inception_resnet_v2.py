@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from jnet import backend, layers
 from jnet.applications import imagenet_utils
-from jnet.applications.builder import check_pooling, classifier, finish, image_input, pool
-from jnet.applications.weights import WeightsFile, check_weights
+from jnet.applications.builder import app_doc, classifier, finish, pool, prepare_input, scale_to_unit_range
+from jnet.applications.weights import WeightsFile
 
 __all__ = ["CustomScaleLayer", "InceptionResNetV2", "decode_predictions", "preprocess_input"]
 
@@ -93,44 +93,10 @@ def InceptionResNetV2(
     classifier_activation="softmax",
     name="inception_resnet_v2",
 ):
-    """Instantiates the Inception-ResNet v2 architecture (`keras.applications.InceptionResNetV2`).
-
-    Args:
-        include_top: whether to end with the 1000-way (or `classes`-way) classifier.
-        weights: `None` (random initialisation), `"imagenet"` (Keras's published weights,
-            downloaded once into Keras's cache folder) or the path of a weights file.
-        input_tensor: an optional symbolic tensor (`jnet.Input`) to use as the image input.
-        input_shape: optional `(height, width, channels)`; at least 75x75 and 3 channels for
-            `"imagenet"` weights, and exactly (299, 299, 3) with the top.
-        pooling: without the top, `None` (the 4D feature map), `"avg"` or `"max"` (global
-            pooling to a 2D tensor).
-        classes: number of classes with the top (1000 for `"imagenet"` weights).
-        classifier_activation: the top layer's activation (`None` gives logits; only `None`
-            or `"softmax"` with `"imagenet"` weights).
-        name: the model's name.
-
-    Returns:
-        A `jnet.Model`.
-
-    Example:
-    ```python
-    from jnet.applications import inception_resnet_v2 as irv2
-    model = irv2.InceptionResNetV2(weights=None, input_shape=(96, 96, 3), classes=10)
-    probs = model.predict(irv2.preprocess_input(images))
-    ```
-    """
     where = "InceptionResNetV2"
-    check_weights(weights, include_top, classes, where)
-    check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape,
-        default_size=299,
-        min_size=75,
-        data_format=backend.image_data_format(),
-        require_flatten=include_top,
-        weights=weights,
+    img_input, input_shape = prepare_input(
+        where, weights, include_top, classes, pooling, input_tensor, input_shape, 299, 75
     )
-    img_input = image_input(input_tensor, input_shape, where)
     channel_axis = 1 if backend.image_data_format() == "channels_first" else 3
 
     # Stem.
@@ -181,21 +147,12 @@ def InceptionResNetV2(
     return finish(img_input, input_tensor, x, name, weights, _FILES[bool(include_top)], where)
 
 
-def preprocess_input(x, data_format=None):
-    """Scales pixels from `[0, 255]` to `[-1, 1]` (`mode="tf"` of
-    `jnet.applications.imagenet_utils.preprocess_input`).
+InceptionResNetV2.__doc__ = app_doc("InceptionResNetV2", 299, 75, module="inception_resnet_v2")
 
-    Args:
-        x: a float array or tensor of pixels in `[0, 255]`, 3 channels.
-        data_format: `"channels_last"` or `"channels_first"`; default the global setting.
 
-    Returns:
-        The scaled array or tensor.
-    """
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
+preprocess_input = scale_to_unit_range  # Keras's "tf" scaling, shared by the family
 
 
 def decode_predictions(preds, top=5):
-    """The `top` ImageNet classes of each prediction: as
-    `jnet.applications.imagenet_utils.decode_predictions`."""
+    """The `top` ImageNet classes of each prediction (`imagenet_utils.decode_predictions`)."""
     return imagenet_utils.decode_predictions(preds, top=top)

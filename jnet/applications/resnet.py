@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from jnet.applications import imagenet_utils
-from jnet.applications.builder import check_pooling, classifier, finish, image_input
-from jnet.applications.weights import WeightsFile, check_weights
+from jnet.applications.builder import app_doc, classifier, finish, prepare_input, variant
+from jnet.applications.weights import WeightsFile
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152", "decode_predictions", "preprocess_input"]
 
@@ -50,19 +50,11 @@ def build_resnet(
     classifier_activation,
 ):
     """A ResNet (`preact=False`) or ResNetV2 (`preact=True`) around `stack_fn`'s residual stages."""
-    from jnet import backend, layers
+    from jnet import layers
 
-    check_weights(weights, include_top, classes, where)
-    check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape,
-        default_size=224,
-        min_size=32,
-        data_format=backend.image_data_format(),
-        require_flatten=include_top,
-        weights=weights,
+    img_input, input_shape = prepare_input(
+        where, weights, include_top, classes, pooling, input_tensor, input_shape, 224, 32
     )
-    img_input = image_input(input_tensor, input_shape, where)
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(img_input)
     x = layers.Conv2D(64, 7, strides=2, use_bias=use_bias, name="conv1_conv")(x)
     if not preact:
@@ -154,115 +146,33 @@ def _v1(depths):
     return stack_fn
 
 
-_DOC = """Instantiates the {name} architecture, as `keras.applications.{name}`.
-
-    Args:
-        include_top: whether to include the global-pooling + `Dense` classifier at the top.
-        weights: `None` (random initialization), `"imagenet"` (Keras's published ImageNet
-            weights, fetched into Keras's cache `~/.keras/models/`) or a weights file's path.
-        input_tensor: optional symbolic tensor (from `jnet.Input` or a layer) as the input.
-        input_shape: optional shape, only with `include_top=False` (else `(224, 224, 3)`);
-            3 channels, at least 32x32.
-        pooling: with `include_top=False`: `None` (4D feature map), `"avg"` or `"max"`.
-        classes: number of classes, only with `include_top=True` and no `weights`.
-        classifier_activation: the top layer's activation (`None` for logits); only `None` or
-            `"softmax"` with pretrained weights.
-        name: the model's name.
-
-    Returns:
-        A `jnet.Model`; feed it images through `jnet.applications.{module}.preprocess_input`.
-
-    Example:
-    ```python
-    base = jnet.applications.{name}(weights="imagenet", include_top=False, input_shape=(160, 160, 3))
-    base.trainable = False
-    ```
-    """
-
-
-def ResNet50(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,  # noqa: N802
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet50",
-):
-    return build_resnet(
-        _v1((3, 4, 6, 3)),
-        False,
-        True,
-        "resnet50",
-        "ResNet50",
-        name,
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
+def resnet_variant(stack_fn, preact, weights_name, title, module):
+    """The constructor `title` (Keras's signature) of a ResNet (`preact=False`) or ResNetV2."""
+    doc = app_doc(
+        title,
+        224,
+        intro=f"\n    Inputs go through `jnet.applications.{module}.preprocess_input` first.\n",
+        example=(
+            f"    base = jnet.applications.{title}(weights=\"imagenet\", include_top=False, input_shape=(160, 160, 3))\n"
+            "    base.trainable = False"
+        ),
+    )
+    return variant(
+        build_resnet,
+        title,
+        weights_name,
+        doc,
+        stack_fn=stack_fn,
+        preact=preact,
+        use_bias=True,
+        weights_name=weights_name,
+        where=title,
     )
 
 
-def ResNet101(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,  # noqa: N802
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet101",
-):
-    return build_resnet(
-        _v1((3, 4, 23, 3)),
-        False,
-        True,
-        "resnet101",
-        "ResNet101",
-        name,
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-    )
-
-
-def ResNet152(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,  # noqa: N802
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet152",
-):
-    return build_resnet(
-        _v1((3, 8, 36, 3)),
-        False,
-        True,
-        "resnet152",
-        "ResNet152",
-        name,
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-    )
-
-
-for _fn in (ResNet50, ResNet101, ResNet152):
-    _fn.__doc__ = _DOC.format(name=_fn.__name__, module="resnet")
+ResNet50 = resnet_variant(_v1((3, 4, 6, 3)), False, "resnet50", "ResNet50", "resnet")
+ResNet101 = resnet_variant(_v1((3, 4, 23, 3)), False, "resnet101", "ResNet101", "resnet")
+ResNet152 = resnet_variant(_v1((3, 8, 36, 3)), False, "resnet152", "ResNet152", "resnet")
 
 
 def preprocess_input(x, data_format=None):

@@ -4,8 +4,8 @@ Recognition", ICLR 2015), as `keras.applications.vgg16`; VGG19 shares the builde
 from __future__ import annotations
 
 from jnet.applications import imagenet_utils
-from jnet.applications.builder import check_pooling, classifier, finish, image_input, pool
-from jnet.applications.weights import WeightsFile, check_weights
+from jnet.applications.builder import classifier, finish, pool, prepare_input
+from jnet.applications.weights import WeightsFile
 
 __all__ = ["VGG16", "decode_predictions", "preprocess_input"]
 
@@ -36,19 +36,11 @@ def build_vgg(
     files,
 ):
     """A VGG network with `convs_per_block[i]` 3x3 convolutions in block i+1 (VGG16: 2, 2, 3, 3, 3)."""
-    from jnet import backend, layers
+    from jnet import layers
 
-    check_weights(weights, include_top, classes, where)
-    check_pooling(pooling, include_top, where)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape,
-        default_size=224,
-        min_size=32,
-        data_format=backend.image_data_format(),
-        require_flatten=include_top,
-        weights=weights,
+    img_input, input_shape = prepare_input(
+        where, weights, include_top, classes, pooling, input_tensor, input_shape, 224, 32
     )
-    img_input = image_input(input_tensor, input_shape, where)
     x = img_input
     for block, (n, filters) in enumerate(zip(convs_per_block, (64, 128, 256, 512, 512)), start=1):
         for i in range(1, n + 1):

@@ -130,9 +130,10 @@ class Variable:
             scope = current_scope()
             if scope is not None and scope.abstract:
                 return jnp.zeros(self.shape, self.dtype)  # shape tracing only: no values exist yet
+            from jnet.core.initial import initial_values
             from jnet.utils import rng as jrng
 
-            self._value = concrete(lambda: jax.jit(self.initial_value)(path_key(jrng.next_key(), self.path)))
+            self._value = concrete(lambda: initial_values(jrng.next_key(), [(self.path, self)])[0])
         return self._value
 
     def assign(self, value):

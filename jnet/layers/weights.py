@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jnet.core.initial import initial_values
 from jnet.core.trees import bind_pairs, map_paths, variable_paths, zip_map
 from jnet.core.variables import Variable, concrete, path_key
 
@@ -213,18 +214,15 @@ class WeightsMixin:
         return int(sum(v.size for v in self.weights))
 
     def _materialize(self, key=None):
-        """Give every weight that has no value yet its initial value (one compiled call)."""
+        """Give every weight that has no value yet its initial value (few compiled programs,
+        see `jnet.core.initial`), each from the key folded with its path."""
         tree = self._variable_tree()
         todo = [(p, v) for p, v in variable_paths(tree) if not v.initialized]
         if not todo:
             return
         from jnet.utils import rng as jrng
 
-        def initial():
-            k = jrng.next_key() if key is None else key
-            return jax.jit(lambda k: [v.initial_value(path_key(k, p)) for p, v in todo])(k)
-
-        values = concrete(initial)
+        values = concrete(lambda: initial_values(jrng.next_key() if key is None else key, todo))
         for (_, v), value in zip(todo, values):
             v._value = value
 
