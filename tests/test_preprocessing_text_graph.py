@@ -161,8 +161,12 @@ def test_string_input_errors():
     vec.adapt(["a b", "c"])
     other = layers.TextVectorization(max_tokens=10, output_sequence_length=3)
     other.adapt(["a b", "c"])
-    with pytest.raises(ValueError, match="string input 'title' feeds 2 layers.*one Input per string layer"):
-        jnet.Model(title, [vec(title), other(title)])
+    two = jnet.Model(title, [vec(title), other(title)])  # one input, two string layers: fed packed
+    got = two.predict(["a b", "c"], verbose=0)
+    for g, layer in zip(got, (vec, other)):
+        np.testing.assert_array_equal(g, np.asarray(layer(["a b", "c"])))
+    with pytest.raises(ValueError, match="string input 'unused' feeds no layer"):
+        jnet.Model([title, jnet.Input(shape=(), dtype="string", name="unused")], vec(title))
     with pytest.raises(ValueError, match="multi_hot.*needs the vocabulary.*adapt"):
         layers.TextVectorization(output_mode="multi_hot")(jnet.Input(shape=(), dtype="string"))
     with pytest.raises(ValueError, match="invert=True.*output of predict"):

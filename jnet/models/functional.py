@@ -14,7 +14,7 @@ import jax
 from jnet.core.symbolic import Node, SymbolicTensor, call_signature, is_symbolic, spec_of, tensor_arguments  # noqa: F401
 from jnet.layers.base import name_key, to_snake_case
 from jnet.layers.input_layer import Input, InputLayer, make_input_tensor  # noqa: F401
-from jnet.layers.preprocessing.host import string_feeds
+from jnet.layers.preprocessing.host import PackedFeed, host_plan
 from jnet.models.graph_inputs import cut_at_inputs, in_call_order
 
 # --------------------------------------------------------------------------- the graph
@@ -125,8 +125,10 @@ class Graph:
         # Keras's `model.layers` order: deepest first. Legacy HDF5 weights load by this order and
         # Keras 3's weights files number same-class layers by it, so it must be Keras's exactly.
         self.layers = keras_layer_order(self.layers, self.outputs)
-        # String inputs: the compiled graph is fed their string layer's output (run on the host).
-        self.feeds, self.host_nodes = string_feeds(self.inputs, self.nodes, owner_label)
+        # String inputs: the nodes reading strings run on the host; the compiled graph is fed
+        # their numeric outputs (per string input one tensor, or a PackedFeed of several).
+        self.host_plan = host_plan(self.inputs, self.nodes, self.outputs, owner_label)
+        self.feeds, self.host_nodes = self.host_plan.feeds, self.host_plan.node_ids
         # The k-th call of a shared layer gets its own rng stream.
         counter = {}
         self.call_index = {}
@@ -199,6 +201,9 @@ class Graph:
         variable scope."""
         values, masks = {}, {}
         for i, (t, x) in enumerate(zip(self.feeds, inputs)):
+            if isinstance(t, PackedFeed):  # several host outputs of one string input, side by side
+                values.update((id(p), v) for p, v in zip(t.parts, t.unpack(x)))
+                continue
             values[id(t)] = x
             masks[id(t)] = None if input_masks is None else input_masks[i]
         for node in self.nodes:

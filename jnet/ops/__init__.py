@@ -57,11 +57,13 @@ def _symbolic_dispatch():
     import types
 
     from jnet.core.symbolic import has_symbolic, symbolic_op
+    from jnet.ops._strings import STRING_OPS, has_strings, run_on_strings
 
     static = {"shape", "ndim", "dtype", "is_tensor", "convert_to_numpy", "standardize_dtype", "result_type"}
 
     def wrap(fn, qualified):
         takes_sparse = "sparse" in inspect.signature(fn).parameters
+        takes_strings = qualified.rsplit(".", 1)[-1] in STRING_OPS  # shape ops: numpy on string arrays
 
         @functools.wraps(fn)
         def op(*args, **kwargs):
@@ -72,6 +74,8 @@ def _symbolic_dispatch():
                         "dense tensors; call the op on arrays for a sparse BCOO, or pass sparse=False"
                     )
                 return symbolic_op(qualified, args, kwargs)
+            if takes_strings and has_strings(args, kwargs):
+                return run_on_strings(qualified, args, kwargs)
             return fn(*args, **kwargs)
 
         op.__jnet_op__ = qualified
