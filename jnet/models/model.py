@@ -345,10 +345,11 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     def _check_specs(self, flat):
         graph = self._require_graph()
         for x, t, name in zip(flat, graph.feeds, graph.input_names):  # feeds: string inputs after the host stage
-            shape = _adjusted_shape(tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape), t.shape)
+            given = tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
+            shape = _adjusted_shape(given, t.shape)
             ok = len(shape) == len(t.shape) and all(d is None or d == s for d, s in zip(t.shape, shape))
             if not ok:
-                raise ValueError(f"{self._label}: input '{name}' expects shape {t.shape}, got {shape}")
+                raise ValueError(f"{self._label}: input '{name}' expects shape {t.shape}, got {given}")
 
     def _structure(self, flat: list):
         """A flat list per output -> the model's output structure (one, a list, a dict)."""
