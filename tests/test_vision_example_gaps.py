@@ -57,7 +57,7 @@ def test_functional_model_adds_or_squeezes_a_trailing_unit_axis():
     flat_inputs = jnet.Input((4,))
     flat = jnet.Model(flat_inputs, flat_inputs * 2)
     np.testing.assert_array_equal(np.asarray(flat.predict(x[..., None], verbose=0)), x * 2)  # (2, 4, 1) -> (2, 4)
-    with pytest.raises(ValueError, match=r"expects shape \(None, 4, 1\), got \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"expects shape \(None, 4, 1\)"):
         model(np.zeros((2, 3), "float32"))
 
 

@@ -312,7 +312,7 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
         self._ensure_graph(inputs)
         graph = self._graph
         flat = self._flat_inputs(inputs)
-        flat = [_adjust_rank(jnp.asarray(x), t.shape) for x, t in zip(flat, graph.feeds)]
+        flat = [jnp.asarray(x) for x in flat]
         flat = [x if x.dtype == t.dtype else x.astype(t.dtype) for x, t in zip(flat, graph.feeds)]
         masks = None
         if mask is not None:
@@ -345,11 +345,10 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     def _check_specs(self, flat):
         graph = self._require_graph()
         for x, t, name in zip(flat, graph.feeds, graph.input_names):  # feeds: string inputs after the host stage
-            given = tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
-            shape = _adjusted_shape(given, t.shape)
+            shape = tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
             ok = len(shape) == len(t.shape) and all(d is None or d == s for d, s in zip(t.shape, shape))
             if not ok:
-                raise ValueError(f"{self._label}: input '{name}' expects shape {t.shape}, got {given}")
+                raise ValueError(f"{self._label}: input '{name}' expects shape {t.shape}, got {shape}")
 
     def _structure(self, flat: list):
         """A flat list per output -> the model's output structure (one, a list, a dict)."""
@@ -543,19 +542,3 @@ def _snake(name):
     from jnet.layers.base import to_snake_case
 
     return to_snake_case(name)
-
-
-def _adjusted_shape(shape, ref_shape):
-    """Keras 3's functional-model rule: an input one rank short of its `Input` whose declared
-    last axis is 1 gets that axis added (images `(n, 28, 28)` into `Input((28, 28, 1))`), and one
-    rank over whose last axis is 1 gets it squeezed. Other shapes are left to the shape check."""
-    if len(shape) == len(ref_shape) - 1 and ref_shape[-1] == 1:
-        return shape + (1,)
-    if len(shape) == len(ref_shape) + 1 and shape[-1] == 1:
-        return shape[:-1]
-    return shape
-
-
-def _adjust_rank(x, ref_shape):
-    shape = _adjusted_shape(tuple(x.shape), tuple(ref_shape))
-    return x if shape == tuple(x.shape) else jnp.reshape(x, shape)
