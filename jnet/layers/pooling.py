@@ -97,7 +97,9 @@ class _Pooling(Layer):
         window, strides, padding = self._window(self.pool_size), self._window(self.strides), self.padding.upper()
         if self._mode == "max":
             return jax.lax.reduce_window(x, _lowest(x.dtype), jax.lax.max, window, strides, padding)
-        total = jax.lax.reduce_window(x, jnp.zeros((), x.dtype), jax.lax.add, window, strides, padding)
+        # A numpy zero, not jnp: under jit a jnp constant is a tracer, and lax then cannot see
+        # that this is a sum window (the one it differentiates).
+        total = jax.lax.reduce_window(x, np.zeros((), x.dtype), jax.lax.add, window, strides, padding)
         # Divide by the number of real elements in each window: Keras excludes the 'same'
         # padding from the average. The counts are static, so they are a numpy constant.
         sizes = [x.shape[a] for a in sp.spatial_axes(self.rank, self.data_format)]

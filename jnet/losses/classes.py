@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import warnings
 
+import jax
 import jax.numpy as jnp
 
 from jnet.losses import functions as F
-from jnet.losses.reduction import broadcast_left, reduce_values, standardize_reduction
+from jnet.losses.reduction import broadcast_left, reduce_values, squeeze_or_expand_to_same_rank, standardize_reduction
 
 
 def _snake(name):
@@ -60,11 +62,39 @@ class Loss:
         """The reduced loss. `mask` (optional, bool) excludes entries, e.g. padded steps."""
         y_true, y_pred = self._cast(y_true, y_pred)
         values, out_mask = self.call_with_mask(y_true, y_pred)
+        if mask is not None and out_mask is None and jnp.ndim(values) == 0 and jnp.ndim(mask) == 1:
+            values, mask = self._batch_value_without_padding(y_true, y_pred, values, mask), None
         if mask is not None and out_mask is not None:
             mask = broadcast_left(jnp.asarray(mask, bool), out_mask.shape, "mask") & out_mask
         elif out_mask is not None:
             mask = out_mask
         return reduce_values(values, sample_weight, self.reduction, mask)
+
+    def _batch_value_without_padding(self, y_true, y_pred, value, valid):
+        """A loss that returns one value for the whole batch (`ops.mean(...)` over everything, as
+        custom Keras losses often do) cannot be masked. jnet pads a partial last batch to the
+        batch size (`valid` marks the real rows): a full batch keeps the loss's own value; a
+        padded one gets the mean over its real rows of the loss computed row by row, which is
+        the loss of those rows whenever it averages per-row terms."""
+        if not getattr(self, "_warned_batch_value", False):
+            self._warned_batch_value = True
+            warnings.warn(
+                f"Loss {self.name!r} returned one value for the whole batch instead of per-sample "
+                "values; on a partial last batch (padded by jnet) it is the mean over the real rows "
+                "of the loss of each row, which matches Keras only for losses that average per-row "
+                "terms. Return per-sample values (no reduction over the batch axis) to avoid this.",
+                stacklevel=3,
+            )
+        if jnp.ndim(y_true) == 0 or jnp.shape(y_true)[0] != valid.shape[0] or jnp.shape(y_pred)[0] != valid.shape[0]:
+            raise ValueError(
+                f"Loss {self.name!r} returned one value for the whole batch and jnet cannot split "
+                f"y_true {jnp.shape(y_true)} / y_pred {jnp.shape(y_pred)} into the batch's "
+                f"{valid.shape[0]} rows; return per-sample values instead"
+            )
+        rows = jax.vmap(lambda t, p: jnp.reshape(self.call(t[None], p[None]), ()))(y_true, y_pred)
+        validf = valid.astype(rows.dtype)
+        padded_value = jnp.sum(jnp.where(valid, rows, 0)) / jnp.maximum(jnp.sum(validf), 1)
+        return jnp.where(jnp.all(valid), value, padded_value)
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
@@ -86,6 +116,9 @@ class LossFunctionWrapper(Loss):
         self._fn_kwargs = kwargs
 
     def call(self, y_true, y_pred):
+        # Keras first aligns ranks that differ by a trailing 1: labels `(batch,)` against
+        # predictions `(batch, 1)` reach the function as `(batch, 1)` (not broadcast to a square).
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self):

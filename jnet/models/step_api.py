@@ -32,6 +32,8 @@ class CustomModel(jnet.Model):
 
 from __future__ import annotations
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 
@@ -43,6 +45,20 @@ from jnet.metrics.stateless import bound_states
 def _default_step(fn):
     fn._jnet_default_step = True
     return fn
+
+
+def _call_compute_loss(model, x, y, y_pred, sample_weight, training):
+    """`model.compute_loss(...)`, passing `training=` only to an override that takes it: Keras 3.0's
+    signature was `compute_loss(x, y, y_pred, sample_weight, allow_empty=False)`, and Keras still
+    calls such overrides (as in the example "Knowledge Distillation") without `training`."""
+    try:
+        params = inspect.signature(model.compute_loss).parameters
+    except (TypeError, ValueError):
+        params = {"training": None}
+    takes_training = "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    if takes_training:
+        return model.compute_loss(x, y, y_pred, sample_weight, training=training)
+    return model.compute_loss(x, y, y_pred, sample_weight)
 
 
 def per_output(model, value, what="y"):
@@ -230,7 +246,7 @@ class KerasStepsMixin:
         updates metrics, as an override may)."""
         bindings = _bindings(self, trainable_variables, non_trainable_variables, "stateless_compute_loss")
         with VariableScope(bindings, training=training) as scope, bound_states(self.metrics, metrics_variables) as read:
-            loss = self.compute_loss(x, y, y_pred, sample_weight, training=training)
+            loss = _call_compute_loss(self, x, y, y_pred, sample_weight, training)
             new_metrics = read()
             new_nt = [scope.lookup(v) for v in self.non_trainable_variables]
         return loss, (list(trainable_variables), new_nt, new_metrics)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jnet import config
 from jnet.ops._utils import tensor
@@ -45,7 +46,9 @@ def _pool(name, inputs, init, reducer, pool_size, strides, padding, data_format)
         window, stride = (1, *pool, 1), (1, *strides, 1)
     else:
         window, stride = (1, 1, *pool), (1, 1, *strides)
-    out = jax.lax.reduce_window(inputs, jnp.array(init, inputs.dtype), reducer, window, stride, padding.upper())
+    # A numpy init value: lax differentiates a max/sum window only when it sees a constant identity,
+    # and under jit a jnp constant is a tracer.
+    out = jax.lax.reduce_window(inputs, np.array(init, inputs.dtype), reducer, window, stride, padding.upper())
     return out, window, stride
 
 
@@ -68,7 +71,7 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
     if padding == "valid":
         return out / jnp.prod(jnp.array(window)).astype(out.dtype)
     ones = jnp.ones(tensor(inputs).shape, out.dtype)
-    counts = jax.lax.reduce_window(ones, jnp.array(0, out.dtype), jax.lax.add, window, stride, "SAME")
+    counts = jax.lax.reduce_window(ones, np.array(0, out.dtype), jax.lax.add, window, stride, "SAME")
     return out / counts
 
 

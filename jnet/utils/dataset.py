@@ -6,7 +6,9 @@ each time it is iterated. `model.fit`, `evaluate` and `predict` take it directly
 iterable of batches, re-iterated every epoch), and it can be re-batched or split.
 
 Samples are read lazily (`take_rows(indices)` reads only the rows of one batch), so a folder
-of images is never loaded whole.
+of images is never loaded whole. The `tf.data` methods Keras examples chain on such a dataset
+exist with the same meaning: `map` (a function on each element, as it is read), `take` (the
+first elements) and `prefetch` (accepted; batches are read when the loop asks for them).
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class Dataset:
         self.shuffle = bool(shuffle)
         self.seed = seed
         self._rng = np.random.RandomState(seed if seed is not None else np.random.randint(1_000_000))
+        self._maps = ()  # functions `map` added, applied in order to each element as it is read
+        self._count = None  # `take`'s limit on elements per iteration
 
     @classmethod
     def from_arrays(cls, arrays, batch_size=None, shuffle=False, seed=None):
@@ -90,8 +94,10 @@ class Dataset:
     def __len__(self):
         """Batches per iteration (samples when `batch_size` is None)."""
         if self.batch_size is None:
-            return self.num_samples
-        return math.ceil(self.num_samples / self.batch_size)
+            n = self.num_samples
+        else:
+            n = math.ceil(self.num_samples / self.batch_size)
+        return n if self._count is None else min(n, self._count)
 
     @property
     def num_batches(self):
@@ -104,12 +110,61 @@ class Dataset:
 
     def __iter__(self):
         order = self._order()
-        if self.batch_size is None:
-            for i in order:
-                yield _rows(self._take_rows(np.asarray([i])), 0)
-            return
-        for start in range(0, self.num_samples, self.batch_size):
-            yield self._take_rows(order[start : start + self.batch_size])
+        for _ in range(len(self)):
+            if self.batch_size is None:
+                element, order = _rows(self._take_rows(order[:1]), 0), order[1:]
+            else:
+                element, order = self._take_rows(order[: self.batch_size]), order[self.batch_size :]
+            yield self._mapped(element)
+
+    def _mapped(self, element):
+        for fn in self._maps:
+            # tf.data's rule: a tuple element is passed as separate arguments.
+            element = fn(*element) if isinstance(element, tuple) else fn(element)
+        return element
+
+    def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
+        """A dataset whose elements are `map_func(element)` (`map_func(*element)` for a tuple
+        element such as `(x, y)`), computed as each element is read, every iteration.
+
+        Args:
+            map_func: function of one element (a batch when the dataset is batched).
+            num_parallel_calls: accepted for `tf.data` compatibility; elements are mapped in order
+                on the calling thread.
+            deterministic: accepted for `tf.data` compatibility (the order is always kept).
+            name: unused.
+
+        Returns:
+            A new `Dataset`.
+
+        Example:
+        ```python
+        train_ds = train_ds.map(lambda img, label: (augment(img), label))
+        ```
+        """
+        del num_parallel_calls, deterministic, name
+        if not callable(map_func):
+            raise TypeError(f"Dataset.map: map_func must be callable, got {type(map_func).__name__}")
+        out = self._with()
+        out._maps = self._maps + (map_func,)
+        return out
+
+    def take(self, count, name=None):
+        """A dataset of at most the first `count` elements (batches when batched) of each
+        iteration; `count=-1` keeps them all."""
+        del name
+        if isinstance(count, bool) or int(count) != count or count < -1:
+            raise ValueError(f"Dataset.take: count must be an int >= -1, got {count!r}")
+        out = self._with()
+        if count != -1:
+            out._count = int(count) if self._count is None else min(self._count, int(count))
+        return out
+
+    def prefetch(self, buffer_size=None, name=None):
+        """The same dataset (`tf.data` compatibility): batches are read when the training loop
+        asks for them, so there is nothing to prefetch."""
+        del buffer_size, name
+        return self._with()
 
     def as_numpy_iterator(self):
         """An iterator over the batches (the `tf.data` spelling)."""
@@ -117,16 +172,26 @@ class Dataset:
 
     def batch(self, batch_size):
         """The same samples in batches of `batch_size` (a new dataset)."""
+        self._check_rebatch("batch")
         return self._with(batch_size=batch_size)
 
     def unbatch(self):
         """The same samples, one at a time (a new dataset)."""
+        self._check_rebatch("unbatch")
         return self._with(batch_size=None)
+
+    def _check_rebatch(self, what):
+        if self._maps or self._count is not None:
+            raise ValueError(
+                f"Dataset.{what}: this dataset has map() or take() applied to its current elements; "
+                f"call {what}() before map()/take() (re-batching their results is not supported)"
+            )
 
     def _with(self, **changes):
         args = dict(batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed)
         args.update(changes)
         out = Dataset(self._take_rows, self.num_samples, **args)
+        out._maps, out._count = self._maps, self._count
         out.__dict__.update(
             {
                 k: v
@@ -157,7 +222,7 @@ class Dataset:
         return out
 
     def take_samples(self, indices):
-        """The samples at `indices` (in that order) as one batch structure."""
+        """The samples at `indices` (in that order) as one batch structure (before `map`)."""
         return self._take_rows(np.asarray(indices, dtype=np.int64))
 
     def __repr__(self):
