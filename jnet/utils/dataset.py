@@ -151,7 +151,14 @@ class Dataset:
 
     def take(self, count, name=None):
         """A dataset of at most the first `count` elements (batches when batched) of each
-        iteration; `count=-1` keeps them all."""
+        iteration (tf.data's `take`); `count=-1` keeps them all.
+
+        Example:
+        ```python
+        for inputs, targets in dataset.take(1):
+            print(inputs.shape)
+        ```
+        """
         del name
         if isinstance(count, bool) or int(count) != count or count < -1:
             raise ValueError(f"Dataset.take: count must be an int >= -1, got {count!r}")
@@ -199,26 +206,6 @@ class Dataset:
                 if not k.startswith("_") and k not in ("num_samples", "batch_size", "shuffle", "seed")
             }
         )
-        return out
-
-    def take(self, count):
-        """The first `count` batches (samples when unbatched) of every iteration, as a new
-        dataset (tf.data's `take`); `count=-1` keeps them all.
-
-        Example:
-        ```python
-        for inputs, targets in dataset.take(1):
-            print(inputs.shape)
-        ```
-        """
-        if isinstance(count, bool) or int(count) != count or count < -1:
-            raise ValueError(f"Dataset.take: count must be an int >= -1, got {count!r}")
-        if count == -1:
-            return self
-        out = self._with()
-        out.num_samples = min(self.num_samples, int(count) * (self.batch_size or 1))
-        if self.shuffle:  # the first rows of this dataset's own order, reshuffled every iteration
-            out._order = lambda: self._order()[: out.num_samples]
         return out
 
     def take_samples(self, indices):
