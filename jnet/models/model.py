@@ -391,7 +391,10 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
             super().assign_variables(variables)
 
     def build(self, input_shape=None):
-        """Build the model for inputs of `input_shape` (batch axis included; Keras `build`)."""
+        """Build the model for inputs of `input_shape` (batch axis included; Keras `build`).
+        A batch of data stands for its shape (Keras's JAX guides call `model.build(one_batch)`)."""
+        if hasattr(input_shape, "shape") and hasattr(input_shape, "dtype"):
+            input_shape = tuple(input_shape.shape)
         if input_shape is not None and not self.built:
             shapes = input_shape if isinstance(input_shape, list) else [input_shape]
             self._ensure_graph(
