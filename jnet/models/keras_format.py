@@ -246,6 +246,8 @@ def _keras_compile_config(model) -> dict:
     if steps is not None and isinstance(config.get("optimizer"), dict):
         config["optimizer"]["config"]["gradient_accumulation_steps"] = steps  # where Keras keeps it
     kept = {k: v for k, v in extra.items() if v is not None}
+    if config.get("steps_per_execution") == "auto":
+        config["steps_per_execution"] = 1  # Keras takes an int (its default); "auto" is jnet's
     return {**{k: config[k] for k in _KERAS_COMPILE_KEYS if k in config}, **kept}
 
 
