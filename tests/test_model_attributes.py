@@ -4,6 +4,8 @@ jnet/layers/keras_attributes.py, checked against Keras 3 (JAX backend) on the sa
 `dtype_policy`, `input_dtype`, `autocast`, `supports_jit`, `call_signature_parameters`,
 `symbolic_call`, `metrics`, `add_metric`; and `metric.variables` as variables."""
 
+import os
+
 import jax
 import keras
 import numpy as np
@@ -123,7 +125,7 @@ def test_paths_match_keras():
     assert jp["subclassed"][2] == "sub/blk/inner"
 
 
-def test_compile_settings_match_keras():
+def test_compile_settings_match_keras(tmp_path):
     for k in (jnet, keras):
         m = sequential(k)
         assert (m.loss, m.jit_compile, m.run_eagerly, m.steps_per_execution) == (None, True, False, 1), k
@@ -132,6 +134,11 @@ def test_compile_settings_match_keras():
         m.run_eagerly = False
         assert m.run_eagerly is False
     jm = compiled(jnet)
+    # A .keras file carries a steps_per_execution Keras can run ("auto" is jnet's).
+    path = os.path.join(tmp_path, "m.keras")
+    jm.save(path)
+    with jax.numpy_rank_promotion("allow"):
+        assert keras.saving.load_model(path).steps_per_execution == 1
     jm.steps_per_execution = 2
     assert jm.get_compile_config()["steps_per_execution"] == 2
     with pytest.raises(ValueError, match="steps_per_execution"):

@@ -221,7 +221,9 @@ class ModelAttributesMixin:
                 f"{{'numpy_array', 'backend_tensor'}}. Received: value_format={value_format!r}"
             )
         if getattr(self, "optimizer", None) is None:
-            raise ValueError(f"{self._label}.get_state_tree: compile the model first (it reports the optimizer's state)")
+            raise ValueError(
+                f"{self._label}.get_state_tree: compile the model first (it reports the optimizer's state)"
+            )
         convert = np.asarray if value_format == "numpy_array" else (lambda a: a)
         tree = {}
         for group in ("trainable_variables", "non_trainable_variables"):

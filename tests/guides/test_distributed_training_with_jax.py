@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 N_DEVICES = 4
@@ -35,21 +36,10 @@ def get_model(keras):
     x = keras.layers.Conv2D(filters=12, kernel_size=3, padding="same", use_bias=False)(x)
     x = keras.layers.BatchNormalization(scale=False, center=True)(x)
     x = keras.layers.ReLU()(x)
-    x = keras.layers.Conv2D(
-        filters=24,
-        kernel_size=6,
-        use_bias=False,
-        strides=2,
-    )(x)
+    x = keras.layers.Conv2D(filters=24, kernel_size=6, use_bias=False, strides=2)(x)
     x = keras.layers.BatchNormalization(scale=False, center=True)(x)
     x = keras.layers.ReLU()(x)
-    x = keras.layers.Conv2D(
-        filters=32,
-        kernel_size=6,
-        padding="same",
-        strides=2,
-        name="large_k",
-    )(x)
+    x = keras.layers.Conv2D(filters=32, kernel_size=6, padding="same", strides=2, name="large_k")(x)
     x = keras.layers.BatchNormalization(scale=False, center=True)(x)
     x = keras.layers.ReLU()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
@@ -114,11 +104,7 @@ def run_guide(keras, weights, log):
             optimizer_variables, grads, trainable_variables
         )
 
-        return loss_value, (
-            trainable_variables,
-            non_trainable_variables,
-            optimizer_variables,
-        )
+        return loss_value, (trainable_variables, non_trainable_variables, optimizer_variables)
 
     # Replicate the model and optimizer variable on all devices
     def get_replicated_train_state(devices):
@@ -141,12 +127,7 @@ def run_guide(keras, weights, log):
 
     # Data will be split along the batch axis
     data_mesh = Mesh(devices, axis_names=("batch",))  # naming axes of the mesh
-    data_sharding = NamedSharding(
-        data_mesh,
-        P(
-            "batch",
-        ),
-    )  # naming axes of the partition
+    data_sharding = NamedSharding(data_mesh, P("batch"))  # naming axes of the partition
 
     train_state = get_replicated_train_state(devices)
 
@@ -185,6 +166,7 @@ def worker():
     print(json.dumps({"jnet": jlog, "keras": klog, "weights_diff": diff}))
 
 
+@pytest.mark.slow  # a fresh 4-device process importing JAX, Keras and jnet: about 10 s of CPU
 def test_guide_on_four_devices_matches_keras():
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={N_DEVICES}", KERAS_BACKEND="jax")
     env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(HERE)), env.get("PYTHONPATH", "")])

@@ -11,6 +11,7 @@ Left out: the PyTorch DataLoader and tf.data sections (neither library is a jnet
 import os
 
 import numpy as np
+import pytest
 from guide_util import guide_broadcasting, keras_ok  # noqa: F401
 
 import jnet
@@ -48,9 +49,7 @@ def compile_model(keras, model):
     model.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(),
         optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-        metrics=[
-            keras.metrics.SparseCategoricalAccuracy(name="acc"),
-        ],
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="acc")],
     )
 
 
@@ -71,10 +70,7 @@ def components(keras):
             )
 
             self.b = self.add_weight(
-                shape=(self.units,),
-                initializer=keras.initializers.Zeros(),
-                name="bias",
-                trainable=True,
+                shape=(self.units,), initializer=keras.initializers.Zeros(), name="bias", trainable=True
             )
 
         def call(self, inputs):
@@ -119,6 +115,7 @@ def components(keras):
     return MyDense, MyDropout, MyModel
 
 
+@pytest.mark.slow  # about 10 s of CPU: two frameworks' compiles of a 4-conv model
 def test_mnist_convnet_section(tmp_path):
     keras = jnet
     (x_train, y_train), (x_test, y_test) = data()
@@ -130,13 +127,7 @@ def test_mnist_convnet_section(tmp_path):
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=2),
     ]
     history = model.fit(
-        x_train,
-        y_train,
-        batch_size=batch_size,
-        epochs=2,
-        validation_split=0.15,
-        callbacks=callbacks,
-        verbose=0,
+        x_train, y_train, batch_size=batch_size, epochs=2, validation_split=0.15, callbacks=callbacks, verbose=0
     )
     assert sorted(history.history) == ["acc", "loss", "val_acc", "val_loss"]
     assert sorted(os.listdir(tmp_path)) == ["model_at_epoch_1.keras", "model_at_epoch_2.keras"]
@@ -160,6 +151,7 @@ def test_mnist_convnet_section(tmp_path):
         np.testing.assert_allclose(reloaded.predict(x_test, verbose=0), predictions, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # fit of the guide's subclassed convnet; tests/guides/test_mnist_convnet.py covers fit
 def test_custom_components_section():
     keras = jnet
     (x_train, y_train), _ = data()

@@ -64,11 +64,7 @@ def first_loop(keras, model, train_dataset, log):
             optimizer_variables, grads, trainable_variables
         )
         # Return updated state
-        return loss, (
-            trainable_variables,
-            non_trainable_variables,
-            optimizer_variables,
-        )
+        return loss, (trainable_variables, non_trainable_variables, optimizer_variables)
 
     # Build optimizer variables.
     optimizer.build(model.trainable_variables)
@@ -108,12 +104,7 @@ def metrics_loop(keras, model, train_dataset, val_dataset, log):
 
     @jax.jit
     def train_step(state, data):
-        (
-            trainable_variables,
-            non_trainable_variables,
-            optimizer_variables,
-            metric_variables,
-        ) = state
+        (trainable_variables, non_trainable_variables, optimizer_variables, metric_variables) = state
         x, y = data
         (loss, (non_trainable_variables, metric_variables)), grads = grad_fn(
             trainable_variables, non_trainable_variables, metric_variables, x, y
@@ -122,12 +113,7 @@ def metrics_loop(keras, model, train_dataset, val_dataset, log):
             optimizer_variables, grads, trainable_variables
         )
         # Return updated state
-        return loss, (
-            trainable_variables,
-            non_trainable_variables,
-            optimizer_variables,
-            metric_variables,
-        )
+        return loss, (trainable_variables, non_trainable_variables, optimizer_variables, metric_variables)
 
     @jax.jit
     def eval_step(state, data):
@@ -136,11 +122,7 @@ def metrics_loop(keras, model, train_dataset, val_dataset, log):
         y_pred, non_trainable_variables = model.stateless_call(trainable_variables, non_trainable_variables, x)
         loss = loss_fn(y, y_pred)
         metric_variables = val_acc_metric.stateless_update_state(metric_variables, y, y_pred)
-        return loss, (
-            trainable_variables,
-            non_trainable_variables,
-            metric_variables,
-        )
+        return loss, (trainable_variables, non_trainable_variables, metric_variables)
 
     # Build optimizer variables.
     optimizer.build(model.trainable_variables)
@@ -149,12 +131,7 @@ def metrics_loop(keras, model, train_dataset, val_dataset, log):
     non_trainable_variables = arrays(model.non_trainable_variables)
     optimizer_variables = arrays(optimizer.variables)
     metric_variables = arrays(train_acc_metric.variables)
-    state = (
-        trainable_variables,
-        non_trainable_variables,
-        optimizer_variables,
-        metric_variables,
-    )
+    state = (trainable_variables, non_trainable_variables, optimizer_variables, metric_variables)
 
     # Training loop
     for step, data in enumerate(train_dataset):
@@ -166,12 +143,7 @@ def metrics_loop(keras, model, train_dataset, val_dataset, log):
         log.append(("train acc", step, float(train_acc_metric.result())))
 
     metric_variables = val_acc_metric.variables
-    (
-        trainable_variables,
-        non_trainable_variables,
-        optimizer_variables,
-        metric_variables,
-    ) = state
+    (trainable_variables, non_trainable_variables, optimizer_variables, metric_variables) = state
     state = trainable_variables, non_trainable_variables, metric_variables
 
     # Eval loop
