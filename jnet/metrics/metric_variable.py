@@ -103,7 +103,11 @@ jax.tree_util.register_pytree_node(
 
 def metric_variables(metric) -> list:
     """`metric.variables`: one `MetricVariable` per leaf of the metric's state, named by the
-    leaf's key in the state (`total`, `count`, ...)."""
+    leaf's key in the state (`total`, `count`, ...) or, for a Keras-style metric, by the
+    variable it declared."""
+    declared = metric.__dict__.get("_keras_variables")
+    if declared:  # a Keras-style metric: its state is its `add_variable` variables, in order
+        return [MetricVariable(metric, i, v.name) for i, v in enumerate(declared)]
     paths = jax.tree_util.tree_flatten_with_path(jax.eval_shape(metric._held_state))[0]
     return [MetricVariable(metric, i, _leaf_name(p)) for i, (p, _) in enumerate(paths)]
 

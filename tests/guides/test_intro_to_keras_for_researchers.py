@@ -238,6 +238,7 @@ def run(fw, weights):
     f1 = [float(m.result())]
     m.update_state([1, 1, 1, 1], [0.1, 0.7, 0.6, 0.0])
     f1.append(float(m.result()))
+    assert [v.path for v in m.variables] == ["f1_score/tp", "f1_score/fp", "f1_score/fn"]
     m.reset_state()
     out["f1"] = f1
 
