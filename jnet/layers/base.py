@@ -58,6 +58,7 @@ from jnet.core.trees import bind_pairs as _bind_pairs  # noqa: F401  (re-exporte
 from jnet.core.variables import Variable, VariableScope, call_scope, current_scope  # noqa: F401
 from jnet.layers.building import BuildingMixin
 from jnet.layers.config_values import deserialize_value, serialize_value
+from jnet.layers.keras_attributes import LayerAttributesMixin, building_scope
 from jnet.layers.specs import as_spec, concrete_spec, infer_output_spec, is_spec_leaf, shape_tree, specs_of  # noqa: F401
 from jnet.layers.specs import fill_specs as _fill_specs  # noqa: F401  (re-exported)
 from jnet.layers.weights import WeightsMixin, _name_sublayers, _unique_key  # noqa: F401
@@ -105,7 +106,7 @@ def _accepted_keywords(fn) -> frozenset:
     return frozenset(k for k in _CALL_KEYWORDS if k in params)
 
 
-class Layer(WeightsMixin, BuildingMixin):
+class Layer(WeightsMixin, LayerAttributesMixin, BuildingMixin):
     """Base class of every layer (Keras's `keras.layers.Layer`).
 
     Args (keyword-only, shared by every layer):
@@ -505,7 +506,8 @@ def _marks_built(build):
         outer = self.__dict__.get("_building", False)
         self.__dict__["_building"] = True
         try:
-            result = build(self, *args, **kwargs)
+            with building_scope(self):
+                result = build(self, *args, **kwargs)
         finally:
             self.__dict__["_building"] = outer
         if not outer:

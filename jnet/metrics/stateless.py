@@ -16,6 +16,8 @@ import contextlib
 
 import jax
 
+from jnet.metrics.metric_variable import metric_variables, unwrap
+
 
 class StatelessMetricMixin:
     """`variables`, `stateless_update_state`, `stateless_result`, `stateless_reset_state`."""
@@ -26,7 +28,7 @@ class StatelessMetricMixin:
 
     def _unflatten(self, metric_variables, where):
         treedef = self._state_def()
-        leaves = list(metric_variables)
+        leaves = unwrap(metric_variables)
         if len(leaves) != treedef.num_leaves:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}'.{where}: expected {treedef.num_leaves} "
@@ -36,8 +38,9 @@ class StatelessMetricMixin:
 
     @property
     def variables(self) -> list:
-        """The state held on this metric as a flat list of arrays (Keras's `metric.variables`)."""
-        return jax.tree_util.tree_leaves(self._held_state())
+        """The state held on this metric as Keras's `metric.variables`: one variable-like
+        `MetricVariable` per array (`.value`, `.assign`), usable as arrays in `jax.jit`."""
+        return metric_variables(self)
 
     def stateless_update_state(self, metric_variables, *args, **kwargs) -> list:
         """`metric_variables` (a list like `variables`) updated with one batch; pure."""
@@ -61,7 +64,7 @@ def bound_states(metrics, metrics_variables):
     stateful calls (`update_state`, `result()`) work on (possibly traced) arrays; yields a
     function returning the updated flat list. The metrics' own states are restored after."""
     saved = [m._state for m in metrics]
-    leaves, pos = list(metrics_variables), 0
+    leaves, pos = unwrap(metrics_variables), 0
     try:
         for m in metrics:
             k = m._state_def().num_leaves

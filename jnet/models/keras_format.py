@@ -252,6 +252,8 @@ def _keras_compile_config(model) -> dict:
     if not isinstance(config.get("steps_per_execution", 1), int):
         config.pop("steps_per_execution")  # jnet's "auto": Keras takes a count only (default 1)
     kept = {k: v for k, v in extra.items() if v is not None}
+    if config.get("steps_per_execution") == "auto":
+        config["steps_per_execution"] = 1  # Keras takes an int (its default); "auto" is jnet's
     return {**{k: config[k] for k in _KERAS_COMPILE_KEYS if k in config}, **kept}
 
 

@@ -16,13 +16,15 @@ import numpy as np
 from jnet.core.symbolic import is_symbolic
 from jnet.core.variables import current_scope
 from jnet.layers.base import Layer, _init_takes_more, as_spec, is_spec_leaf
+from jnet.layers.keras_attributes import building_scope
 from jnet.models.functional import Graph, InputLayer
+from jnet.models.keras_attributes import ModelAttributesMixin
 from jnet.models.saving import SavingMixin
 from jnet.models.step_api import KerasStepsMixin
 from jnet.models.training import TrainingMixin
 
 
-class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
+class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     """A model: a graph of layers (`jnet.Model(inputs, outputs)`) or a subclass with `call()`.
 
     Args:
@@ -245,6 +247,10 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
     def _build_subclassed(self, specs):
         """Build a subclassed model from example specs: its `build` (if any), then one shape-only
         trace of `call` builds the layers it uses and records its output structure."""
+        with building_scope(self):  # the layers built here have this model in their `path`
+            self._build_subclassed_in_scope(specs)
+
+    def _build_subclassed_in_scope(self, specs):
         if len(specs) == 1 and isinstance(specs[0], (list, tuple)) and not is_spec_leaf(specs[0]):
             specs = (list(specs[0]),)
         unknown_batch = jax.tree_util.tree_map(
@@ -387,7 +393,10 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
             super().assign_variables(variables)
 
     def build(self, input_shape=None):
-        """Build the model for inputs of `input_shape` (batch axis included; Keras `build`)."""
+        """Build the model for inputs of `input_shape` (batch axis included; Keras `build`).
+        A batch of data stands for its shape (Keras's JAX guides call `model.build(one_batch)`)."""
+        if hasattr(input_shape, "shape") and hasattr(input_shape, "dtype"):
+            input_shape = tuple(input_shape.shape)
         if input_shape is not None and not self.built:
             shapes = input_shape if isinstance(input_shape, list) else [input_shape]
             self._ensure_graph(

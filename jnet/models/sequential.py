@@ -6,6 +6,7 @@ import jax
 
 from jnet.core.symbolic import is_symbolic
 from jnet.layers.base import Layer, as_spec, is_spec_leaf
+from jnet.layers.keras_attributes import building_scope
 from jnet.models.functional import Graph, Input, InputLayer, assign_names
 from jnet.models.model import Model
 
@@ -70,7 +71,8 @@ class Sequential(Model):
             self._output = self._input
         if self._output is not None:
             try:
-                self._output = layer(self._output)
+                with building_scope(self):  # Keras builds a Sequential's layers in its name scope
+                    self._output = layer(self._output)
             except Exception:
                 self._layers.pop()  # a layer that does not fit leaves the model as it was
                 raise
@@ -92,8 +94,9 @@ class Sequential(Model):
         if self._input is None:
             return
         x = self._input
-        for layer in self._layers:
-            x = layer(x)
+        with building_scope(self):
+            for layer in self._layers:
+                x = layer(x)
         self._output = x
         if self._layers:
             self._set_graph(Graph(self._input, x, owner_label=self._label))

@@ -129,6 +129,7 @@ class TrainingMixin(TrainStateMixin, DataMixin):
         )
         self.optimizer = opt
         self._trainer = None
+        self.train_function = self.test_function = self.predict_function = None  # Keras: new compile, new steps
         self._y_shapes = None
         self.compiled = True
         self.stop_training = False
@@ -451,6 +452,12 @@ class TrainingMixin(TrainStateMixin, DataMixin):
                 if not metric.built:
                     metric.build(true_shape, pred_shape)
                 metric._state = jax.tree_util.tree_map(jnp.array, states[log])  # a copy: the engine's are donated
+        # The loss tracker and compile()'s metrics (model.metrics) hold the same, as in Keras.
+        if "loss" in states and any(m is self._loss_tracker for m in self.metrics):
+            self._loss_tracker._state = jax.tree_util.tree_map(jnp.array, states["loss"])
+        cm = self._compile_metrics()
+        if cm is not None and all(log in states for _, log, _, _ in cm._entries):
+            cm._state = {log: jax.tree_util.tree_map(jnp.array, states[log]) for _, log, _, _ in cm._entries}
 
     def _keep_carried_state(self, trainer, variables):
         """Keep the layer state a stateful model's `evaluate` / `predict` carried (jnet carries
