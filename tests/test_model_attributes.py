@@ -231,12 +231,6 @@ def test_metric_variables_are_variables():
         metric.variables[0].assign(np.zeros(3))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: after a built-in fit, optimizer.variables lists the optax state of the params "
-    "dict (sorted layer names), not of model.trainable_variables, so stateless_apply pairs slots "
-    "with the wrong weights (jnet/optimizers/stateless.py)",
-)
 def test_optimizer_variables_after_fit_follow_trainable_order(trained):
     states = []
     for m in trained:

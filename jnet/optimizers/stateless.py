@@ -112,8 +112,35 @@ class StatelessOptimizerMixin:
         """The optimizer state as a flat list of arrays: the state held by the engine during
         and after `fit`, else the one made by `build` (empty before either)."""
         live = self.live_state()
-        state = live if live is not None else self._held_opt_state
+        if live is not None:
+            return jax.tree_util.tree_leaves(self._in_trainable_order(live))
+        state = self._held_opt_state
         return [] if state is None else jax.tree_util.tree_leaves(state)
+
+    def _in_trainable_order(self, state):
+        """`state` with each part shaped like the model's params dict (e.g. Adam's moments) made a
+        list in `model.trainable_variables` order, as Keras lists its slots: the built-in `fit`
+        keeps its state over the params dict, `stateless_apply` takes it over the list."""
+        model = None if self._model_ref is None else self._model_ref()
+        if model is None or not hasattr(model, "variable_tree"):
+            return state
+        owned, treedef = jax.tree_util.tree_flatten(
+            model.variable_tree()["params"], is_leaf=lambda v: hasattr(v, "assign")
+        )
+        at = {id(v): i for i, v in enumerate(owned)}
+        order = [at.get(id(v)) for v in model.trainable_variables]
+        if len(order) != len(owned) or None in order:
+            return state
+
+        def as_list(part):
+            if jax.tree_util.tree_structure(part) != treedef:
+                return part
+            leaves = treedef.flatten_up_to(part)
+            return [leaves[i] for i in order]
+
+        return jax.tree_util.tree_map(
+            as_list, state, is_leaf=lambda part: jax.tree_util.tree_structure(part) == treedef
+        )
 
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
         """One optimizer step, purely: `(new_trainable_variables, new_optimizer_variables)`.
