@@ -431,3 +431,14 @@ def test_compile_without_a_loss_needs_losses_from_the_model():
     plain.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="compile\\(\\) was called without a loss, and no layer adds one"):
         plain.fit(X, Y, epochs=1, verbose=0)
+
+
+def test_inputs_by_keras_keyword():
+    # Keras names call's first argument `inputs`; jnet's built-ins take it by that name too.
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    dense = jnet.layers.Dense(2)
+    np.testing.assert_allclose(np.asarray(dense(inputs=x)), np.asarray(dense(x)))
+    t = jnet.Input((3,))
+    assert tuple(jnet.layers.Dense(4)(inputs=t).shape) == (None, 4)
+    with pytest.raises(TypeError, match="without inputs"):
+        dense(other=x)

@@ -410,9 +410,14 @@ class Layer(WeightsMixin, LayerAttributesMixin, BuildingMixin):
         return cls._first_call_arg_cache
 
     def __call__(self, *args, **kwargs):
-        if not args and self._first_call_arg() in kwargs:
-            # Keras takes the inputs by keyword too: `attention(query=x, value=x, key=x)`.
-            args = (kwargs.pop(self._first_call_arg()),)
+        if not args:
+            # Keras takes the inputs by keyword too: `attention(query=x, value=x, key=x)`, and
+            # `dense(inputs=x)` (Keras's name for them) where jnet's `call` names them otherwise.
+            first = self._first_call_arg()
+            if first in kwargs:
+                args = (kwargs.pop(first),)
+            elif first is not None and "inputs" in kwargs:
+                args = (kwargs.pop("inputs"),)
         leaves = jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)
         if any(is_symbolic(leaf) for leaf in leaves):
             return call_symbolic(self, args, kwargs)
