@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from jnet.core.variables import StatelessScope
 from jnet.layers.base import Layer, to_snake_case
 
 # jnet built-ins' attribute names -> the attribute Keras holds the same sublayer under.
@@ -48,6 +49,9 @@ def _class_path_name(layer) -> str:
 def _own_variables(layer) -> list:
     # A layer whose Keras twin tracks another object's variable as its own (SpectralNormalization's
     # `self.kernel = self.layer.kernel`) lists Keras's own variables itself.
+    saved = getattr(layer, "_keras_saved_variables", None)
+    if saved is not None:  # a layer whose save_own_variables has its own order (quantized, LoRA)
+        return saved()
     hook = getattr(layer, "_keras_own_variables", None)
     own = hook() if hook is not None else layer._own_variables()
     return [v for v in own if v.trainable] + [v for v in own if not v.trainable]
@@ -123,8 +127,23 @@ def write_weights_h5(model, h5file):
     entries, groups = keras_weight_paths(model)
     for group, layer in groups:
         h5file.require_group(group).attrs["name"] = layer.name
+    values.update(_saved_values(groups, values))
     for path, v in entries:
         h5file.create_dataset(path, data=np.asarray(values[id(v)] if id(v) in values else v.value))
+
+
+def _saved_values(groups, values) -> dict:
+    """`{id(Variable): array}` a layer saves instead of the variable's value (LoRA merged into
+    the kernel, as its `save_own_variables` does), computed on the model's current values."""
+    out = {}
+    for _, layer in groups:
+        merged = getattr(layer, "_saved_values", None)
+        if merged is None:
+            continue
+        bound = [(v, values[id(v)]) for v in layer._own_variables() if id(v) in values]
+        with StatelessScope(state_mapping=bound):
+            out.update({id(getattr(layer, name)): arr for name, arr in merged().items()})
+    return out
 
 
 def current_values(model) -> dict:
@@ -151,7 +170,7 @@ def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> list:
 
     from jnet.models.saving import CheckpointError
 
-    entries, _ = keras_weight_paths(model)
+    entries, groups = keras_weight_paths(model)
     saved = {}
 
     def collect(name, obj):
@@ -172,6 +191,9 @@ def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> list:
         pairs.append((v, arr))
     for path in sorted(set(saved) - used):
         problems.append(f"  {path}: shape {saved[path].shape} in the file, not in the model")
+    for _, layer in groups:  # LoRA restarts at zero: the file's kernel has the update merged in
+        reset = getattr(layer, "_loaded_resets", None)
+        pairs.extend(reset() if reset is not None else [])
     if problems and not skip_mismatch:
         raise CheckpointError(
             f"The Keras weights file {label!r} does not match {model._label} ({len(problems)} mismatched "
