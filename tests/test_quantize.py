@@ -118,8 +118,8 @@ def test_input_gradients_and_lora_on_quantized_layer_match_keras():
         model.compile(optimizer="sgd", loss="mse")
     with keras_ok():
         km.set_weights(jm.get_weights())  # the same LoRA initial weights
-        kh = km.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
-    jh = jm.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+        kh = km.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0).history
+    jh = jm.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0).history
     np.testing.assert_allclose(jh["loss"], kh["loss"], rtol=1e-5)
     for a, b in zip(jm.get_weights(), km.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -174,3 +174,24 @@ def test_quantize_errors_and_filters():
     with pytest.raises(ValueError, match="filters must be"):
         filtered.quantize("int8", filters=3)
     assert filtered.get_quantization_layer_structure("int8") is None
+
+
+class ScaledDense(layers.Dense):
+    """A user's Dense with a weight of its own, which the weights file must keep."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.gain = self.add_weight((), "ones", name="gain")
+
+    def call(self, x):
+        return super().call(x) * self.gain.value
+
+
+def test_subclass_weights_survive_the_keras_layout(tmp_path):
+    model = jnet.Sequential([jnet.Input((3,)), ScaledDense(2)])
+    model.layers[0].gain.assign(3.0)
+    model.save_weights(tmp_path / "w.weights.h5")
+    other = jnet.Sequential([jnet.Input((3,)), ScaledDense(2)])
+    other.load_weights(tmp_path / "w.weights.h5")
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)

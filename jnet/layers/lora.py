@@ -15,8 +15,8 @@ Example:
 ```python
 model = jnet.Sequential([jnet.Input((16,)), jnet.layers.Dense(32), jnet.layers.Dense(4)])
 for layer in model.layers:
-    layer.enable_lora(4)          # trainable: 2 * 4 * (16 + 32) ... instead of 16 * 32 + ...
-model.compile("sgd", "mse")
+    layer.enable_lora(4)          # kernels frozen; LoRA weights and biases train
+model.compile("sgd", "mse")       # compile after enabling LoRA, as in Keras
 ```
 """
 

@@ -192,8 +192,13 @@ class QuantizableMixin(LoraMixin):
     # jnet's .keras writer reads these three (the same layout as save_own_variables).
 
     def _keras_saved_variables(self) -> list:
-        """The variables in the order `save_own_variables` writes them."""
-        return [getattr(self, name) for name in self._saved_names()]
+        """The variables in the order `save_own_variables` writes them, then any a subclass
+        added (Keras would drop those; jnet keeps them after the ones Keras reads)."""
+        listed = [getattr(self, name) for name in self._saved_names()]
+        skip = {id(v) for v in listed} | {id(getattr(self, n, None)) for n in self._lora_names}
+        own = self._own_variables()
+        extra = [v for v in own if id(v) not in skip]
+        return listed + [v for v in extra if v.trainable] + [v for v in extra if not v.trainable]
 
     def _loaded_resets(self) -> list:
         """`[(variable, zeros)]` for the LoRA weights, which loading resets."""
