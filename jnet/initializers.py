@@ -125,6 +125,79 @@ class Identity(Initializer):
         return self.gain * jnp.eye(*shape, dtype=dtype)
 
 
+class STFT(Initializer):
+    """Kernels of a convolution that computes a short-time Fourier transform (Keras's `STFT`,
+    used by `jnet.layers.STFTSpectrogram`).
+
+    For a shape `(frame_length, 1, fft_length // 2 + 1)` the kernel holds `cos` (`side="real"`)
+    or `sin` (`side="imag"`) of `-2 pi t f / fft_length`, times the window over `t`, divided by
+    the window's L2 (`scaling="density"`) or L1 (`"spectrum"`) norm.
+
+    Args:
+        side: `"real"` or `"imag"`: which part of the transform the kernel computes.
+        window: a `scipy.signal.windows` name (`"hann"`, `"hamming"`, ...), the window's values
+            (a list of `frame_length` floats), or None for no window.
+        scaling: `"density"`, `"spectrum"` or None (no normalisation).
+        periodic: use the periodic form of a named window (default False: symmetric).
+
+    Example:
+    ```python
+    kernel = jnet.initializers.STFT("imag", "hann")(None, (64, 1, 33))
+    ```
+    """
+
+    side: str = "real"
+    window: object = "hann"
+    scaling: object = "density"
+    periodic: bool = False
+
+    def __post_init__(self):
+        if self.side not in ("real", "imag"):
+            raise ValueError(f"STFT initializer: side must be 'real' or 'imag', got {self.side!r}")
+        if self.scaling is not None and self.scaling not in ("density", "spectrum"):
+            raise ValueError(f"STFT initializer: scaling must be None, 'density' or 'spectrum', got {self.scaling!r}")
+        if isinstance(self.window, str):
+            stft_window(self.window, 1, False, "STFT initializer")
+
+    def __call__(self, key, shape, dtype=jnp.float32):
+        if len(shape) != 3:
+            raise ValueError(f"STFT initializer: shape must be (frame_length, 1, fft_bins), got {tuple(shape)}")
+        frame_length, _, bins = shape
+        time = jnp.arange(frame_length, dtype=dtype).reshape(frame_length, 1, 1)
+        freq = jnp.arange(bins, dtype=dtype).reshape(1, 1, bins) / ((bins - 1) * 2)
+        args = (-2 * time) * freq * jnp.asarray(jnp.pi, dtype)
+        kernel = jnp.cos(args) if self.side == "real" else jnp.sin(args)
+        if self.window is not None:
+            win = self.window
+            if isinstance(win, str):
+                win = stft_window(win, frame_length, self.periodic, "STFT initializer")
+            win = jnp.asarray(win, dtype)
+            if win.ndim != 1 or win.shape[0] != frame_length:
+                raise ValueError(
+                    f"STFT initializer: the window must have shape ({frame_length},) (frame_length), "
+                    f"got {tuple(win.shape)}"
+                )
+            win = win.reshape(frame_length, 1, 1)
+            scale = 1.0
+            if self.scaling == "density":
+                scale = jnp.sqrt(jnp.sum(jnp.square(win)))
+            elif self.scaling == "spectrum":
+                scale = jnp.sum(jnp.abs(win))
+            kernel = kernel * win / scale
+        return kernel.astype(dtype)
+
+
+def stft_window(name, length, periodic, label):
+    """The values of the `scipy.signal.windows` window `name` (periodic or symmetric)."""
+    import numpy as np
+    import scipy.signal
+
+    try:
+        return np.asarray(scipy.signal.get_window(name, length, fftbins=periodic))
+    except ValueError as err:
+        raise ValueError(f"{label}: unknown window {name!r} ({err})") from None
+
+
 def _key(key, seed):
     # A fixed seed makes the initializer ignore the model's key, as Keras does.
     return key if seed is None else jrng.make_key(seed)
@@ -146,6 +219,7 @@ ALL = {
     "lecun_normal": LecunNormal,
     "orthogonal": Orthogonal,
     "identity": Identity,
+    "stft": STFT,
 }
 # Keras's short aliases (`Embedding(embeddings_initializer="uniform")` is Keras's default).
 ALL.update({"normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros})
@@ -162,6 +236,7 @@ if _REGISTRY.get("Identity") is Identity:
 globals().update({_name: _cls for _name, _cls in ALL.items() if _name not in globals()})
 IdentityInitializer = Identity
 OrthogonalInitializer = Orthogonal
+STFTInitializer = STFT
 
 
 def _by_name(name):

@@ -1,7 +1,7 @@
 """Reading configs written by Keras 3 (`keras.saving.serialize_keras_object`) into jnet classes.
 
 Keras's configs of built-in objects carry a few arguments jnet's classes do not take
-(`input_axes` of initializers, `use_ema` of optimizers, `quantization_config` of layers). Such
+(`input_axes` of initializers, `loss_scale_factor` of optimizers, `quantization_config` of layers). Such
 an argument is dropped only when it is at a value that changes nothing (None, False, or a
 setting that only matters with a feature that is off); any other value raises an error naming
 the class and the argument, so a Keras config never loads into a silently different object.
@@ -86,6 +86,8 @@ def adapt(cls, config: dict) -> dict:
             if _HARMLESS[key](value, config):
                 del config[key]
                 continue
+            if accepted is None:
+                continue  # **kwargs: the class decides (optimizers take use_ema)
         elif accepted is not None and (value is None or value is False):
             del config[key]
             continue
@@ -96,3 +98,26 @@ def adapt(cls, config: dict) -> dict:
             f"{cls.__name__} does not support."
         )
     return config
+
+
+def drop_unset_keras_args(cls, config: dict) -> dict:
+    """`config` of a user class deriving from a jnet built-in (`class L(keras.layers.Dense)`),
+    written by Keras, without the unset arguments Keras's built-in adds and jnet's lacks
+    (`quantization_config=None`); everything else is left for the class to take."""
+    if cls.__module__.startswith("jnet."):
+        return config
+    parent = next((k for k in cls.__mro__ if k.__module__.startswith("jnet.")), None)
+    if parent is None:
+        return config
+    accepted = _accepted(parent)
+    if accepted is None:
+        return config
+    try:  # the class's own named arguments always stay
+        accepted = accepted | set(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):
+        return config
+    return {
+        k: v
+        for k, v in config.items()
+        if k in accepted or not ((k in _HARMLESS and _HARMLESS[k](v, config)) or v is None or v is False)
+    }

@@ -313,6 +313,8 @@ def resolve(config: dict, custom_objects: dict | None = None, default_module: st
     inner = dict(inner)
     if keras_configs.is_keras_module(config.get("module")):
         inner = keras_configs.adapt(obj, inner)
+    else:
+        inner = keras_configs.drop_unset_keras_args(obj, inner)
     return obj, inner
 
 

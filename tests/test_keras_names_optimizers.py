@@ -133,7 +133,7 @@ def test_lowercase_constraints_and_dtype_policy_names():
         (lambda: optimizers.Ftrl(learning_rate_power=0.5), "learning_rate_power"),
         (lambda: optimizers.Ftrl(l1_regularization_strength=-1.0), "l1_regularization_strength"),
         (lambda: optimizers.Adafactor(clip_threshold=0), "clip_threshold"),
-        (lambda: optimizers.Lamb(use_ema=True), "unsupported"),
+        (lambda: optimizers.Lamb(use_ema=True, ema_momentum=2.0), "ema_momentum"),
     ],
 )
 def test_bad_arguments(make, match):

@@ -320,7 +320,7 @@ def test_subclassed_model_compile_fit_predict_save_load(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
 
 
-def test_subclassed_model_without_get_config_refuses_to_save(tmp_path):
+def test_subclassed_model_without_get_config(tmp_path):
     class NoConfig(jnet.Model):
         def __init__(self):
             super().__init__()
@@ -329,10 +329,26 @@ def test_subclassed_model_without_get_config_refuses_to_save(tmp_path):
         def call(self, x):
             return self.d(x)
 
+    # Keras's auto-config: an __init__ without arguments is rebuilt from nothing.
     model = NoConfig()
     model(np.ones((1, 4)))
-    with pytest.raises(TypeError, match="NoConfig is a subclassed model: define get_config"):
-        model.save(tmp_path / "m.jnet")
+    assert model.get_config() == {}
+    model.save(tmp_path / "m.jnet")
+    loaded = jnet.load_model(tmp_path / "m.jnet", custom_objects={"NoConfig": NoConfig})
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+
+    class NeedsUnits(jnet.Model):
+        def __init__(self, units):
+            super().__init__()
+            self.d = layers.Dense(units)
+
+        def call(self, x):
+            return self.d(x)
+
+    model = NeedsUnits(2)
+    model(np.ones((1, 4)))
+    with pytest.raises(TypeError, match="NeedsUnits is a subclassed model whose __init__ takes arguments: define"):
+        model.save(tmp_path / "n.jnet")
 
 
 def test_model_without_call_or_graph_is_refused():

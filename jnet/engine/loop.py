@@ -104,7 +104,7 @@ class Trainer:
         self._lr_written = None
         self.last_run = None
         self.warned_ran_out = False  # this fit already said its data ran out (one warning is enough)
-        optimizer.attach_state(self.state)
+        optimizer.attach_state(self.state, model)
 
     @property
     def ts(self) -> TrainState:

@@ -72,3 +72,9 @@ __all__ += ["StackedRNNCells"]
 from jnet.layers.conv_lstm import *  # noqa: F401,F403,E402
 
 __all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
+from jnet.layers.audio import *  # noqa: F401,F403,E402
+
+__all__ += ["MelSpectrogram", "STFTSpectrogram"]
+from jnet.layers.reversible_embedding import ReversibleEmbedding  # noqa: F401,E402
+
+__all__ += ["ReversibleEmbedding"]

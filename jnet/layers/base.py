@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import itertools
 import re
 import zlib
 from typing import Any
@@ -63,6 +64,8 @@ from jnet.layers.weights import WeightsMixin, _name_sublayers, _unique_key  # no
 from jnet.serialization import _REGISTRY, deserialize, serialize  # noqa: F401  (re-exported)
 
 # --------------------------------------------------------------------------- naming
+
+_CREATION_ORDER = itertools.count()
 
 
 def to_snake_case(name: str) -> str:
@@ -168,6 +171,10 @@ class Layer(WeightsMixin, BuildingMixin):
 
     def _init_tracking(self):
         d = self.__dict__
+        if "_creation_index" not in d:
+            # Default names are numbered in creation order within a model, as Keras numbers them
+            # in creation order within a process (DESIGN §2 keeps the numbering per model).
+            d["_creation_index"] = next(_CREATION_ORDER)
         d.setdefault("_own_vars", [])
         d.setdefault("built", False)
         d.setdefault("_name_fixed", False)
@@ -210,6 +217,58 @@ class Layer(WeightsMixin, BuildingMixin):
     def compute_mask(self, inputs, mask=None):
         """The output mask: passed through when `supports_masking`, else dropped."""
         return mask if self.supports_masking else None
+
+    # ------------------------------------------------------------------ saving hooks (Keras's)
+
+    def _saved_variables(self) -> list:
+        """The variables `save_own_variables` writes: trainable ones, then non-trainable, each
+        in creation order (Keras's order). A layer whose Keras twin also tracks another
+        object's variable as its own (SpectralNormalization's kernel) lists Keras's set itself."""
+        hook = getattr(self, "_keras_own_variables", None)
+        own = hook() if hook is not None else self._own_variables()
+        return [v for v in own if v.trainable] + [v for v in own if not v.trainable]
+
+    def save_own_variables(self, store):
+        """Write this layer's own variables into `store` (Keras's hook, called by `model.save`
+        and `save_weights`).
+
+        Override it to take control of what the weights file holds for this layer (then
+        override `load_own_variables` to read it back).
+
+        Args:
+            store: a dict-like written as `store["0"] = variable_or_array`; by default the
+                layer's variables go under `"0"`, `"1"`, ... (trainable first, then
+                non-trainable, each in creation order).
+
+        Example:
+
+        ```python
+        def save_own_variables(self, store):
+            super().save_own_variables(store)
+            store["extra"] = self.extra_array
+        ```
+        """
+        for i, v in enumerate(self._saved_variables()):
+            store[str(i)] = v
+
+    def load_own_variables(self, store):
+        """Read this layer's own variables back from `store` (Keras's hook, called by
+        `load_model` and `load_weights`): the counterpart of `save_own_variables`.
+
+        Args:
+            store: a dict-like of arrays (`store.keys()`, `store["0"]`).
+
+        Raises:
+            ValueError: the store holds another number of arrays than the layer has variables.
+        """
+        own = self._saved_variables()
+        if len(store.keys()) != len(own):
+            raise ValueError(
+                f"{self._label}.load_own_variables: the layer has {len(own)} variable(s) "
+                f"({[v.name for v in own]}), the file lists {len(store.keys())}"
+            )
+        for i, v in enumerate(own):
+            v.assign(store[str(i)])
 
     # ------------------------------------------------------------------ the pure core
 
@@ -405,7 +464,10 @@ class Layer(WeightsMixin, BuildingMixin):
 
     def get_config(self) -> dict:
         """The constructor arguments, JSON-serialisable."""
-        if not dataclasses.is_dataclass(self) or _is_keras_style(type(self)):
+        # A Keras-style subclass of a built-in (`class L(Dense)` with its own `__init__`) gets
+        # the built-in's config, as Keras's `Dense.get_config` gives it.
+        keras_style = _is_keras_style(type(self)) and not _builtin_parent_has_config(type(self))
+        if not dataclasses.is_dataclass(self) or keras_style:
             config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
             if type(self).get_config is Layer.get_config and _init_takes_more(type(self)):
                 raise TypeError(
@@ -465,6 +527,8 @@ def _marks_built(build):
             self.__dict__["built"] = True
             if self.__dict__.get("_build_shapes") is None and args:
                 self.__dict__["_build_shapes"] = [args[0]] if len(args) == 1 else list(args)
+            elif self.__dict__.get("_build_shapes") is None and kwargs.get("input_shape") is not None:
+                self.__dict__["_build_shapes"] = [kwargs["input_shape"]]  # `build(input_shape=...)`
         return result
 
     wrapper.__jnet_build__ = True
@@ -483,6 +547,17 @@ def _is_keras_style(cls) -> bool:
             and not klass.__module__.startswith("jnet.")
         ):
             return True
+    return False
+
+
+def _builtin_parent_has_config(cls) -> bool:
+    """Whether a jnet built-in below Layer in `cls`'s ancestry declares config fields."""
+    base = {f.name for f in dataclasses.fields(Layer)}
+    for klass in cls.__mro__:
+        if klass is Layer:
+            return False
+        if klass.__module__.startswith("jnet.") and dataclasses.is_dataclass(klass):
+            return any(f.name not in base for f in dataclasses.fields(klass))
     return False
 
 

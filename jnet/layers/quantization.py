@@ -189,44 +189,42 @@ class QuantizableMixin(LoraMixin):
             raise ValueError(f"{self._label}: unsupported quantization mode {mode!r}")
         return [n for n in self._serialization_names[mode] if getattr(self, n, None) is not None]
 
-    # jnet's .keras writer reads these three (the same layout as save_own_variables).
+    # jnet's weights-file reader: the variables in the order save_own_variables writes them,
+    # read path by path (mismatches listed one by one) unless LoRA needs load_own_variables.
 
-    def _keras_saved_variables(self) -> list:
+    def _saved_variables(self) -> list:
         """The variables in the order `save_own_variables` writes them, then any a subclass
         added (Keras would drop those; jnet keeps them after the ones Keras reads)."""
         listed = [getattr(self, name) for name in self._saved_names()]
         skip = {id(v) for v in listed} | {id(getattr(self, n, None)) for n in self._lora_names}
-        own = self._own_variables()
-        extra = [v for v in own if id(v) not in skip]
+        extra = [v for v in self._own_variables() if id(v) not in skip]
         return listed + [v for v in extra if v.trainable] + [v for v in extra if not v.trainable]
 
-    def _loaded_resets(self) -> list:
-        """`[(variable, zeros)]` for the LoRA weights, which loading resets."""
-        if not self.lora_enabled:
-            return []
-        return [(v, np.zeros(v.shape, v.dtype)) for v in (getattr(self, n) for n in self._lora_names)]
+    @property
+    def _loads_own_variables(self) -> bool:
+        return self.lora_enabled
 
     def save_own_variables(self, store):
         """Write the layer's weights into `store` (`"0"`, `"1"`, ...) in Keras's order, LoRA merged."""
         if not self.built:
             return
         override = self._saved_values()
-        for i, name in enumerate(self._saved_names()):
-            store[str(i)] = override[name] if name in override else getattr(self, name).value
+        for i, var in enumerate(self._saved_variables()):
+            store[str(i)] = override.get(var.name, var)
 
     def load_own_variables(self, store):
         """Read the weights `save_own_variables` wrote; LoRA weights restart at zero (the saved
         main weight has the update merged in)."""
         if not self.built:
             return
-        names = self._saved_names()
-        if not self.lora_enabled and len(store.keys()) != len(names):
+        own = self._saved_variables()
+        if not self.lora_enabled and len(store.keys()) != len(own):
             raise ValueError(
-                f"{self._label} expected {len(names)} variables ({names}), but received "
+                f"{self._label} expected {len(own)} variables ({[v.name for v in own]}), but received "
                 f"{len(store.keys())} variables during loading"
             )
-        for i, name in enumerate(names):
-            getattr(self, name).assign(store[str(i)])
+        for i, var in enumerate(own):
+            var.assign(store[str(i)])
         if self.lora_enabled:
             for name in self._lora_names:
                 var = getattr(self, name)

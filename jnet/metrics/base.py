@@ -287,6 +287,9 @@ class MeanMetricWrapper(Mean):
 
     Args:
         fn: a function `(y_true, y_pred, **kwargs) -> per-sample values`, e.g. a loss function.
+            A function that returns one number per batch (`ops.mean(y_pred)`) gives the mean
+            over batches, as in Keras; `fit` pads a last partial batch to the full size, and
+            such a function sees the padding rows too (per-sample values never do).
         name: the metric's name (default: the function's name).
         **kwargs: passed to `fn`.
     """
@@ -305,6 +308,10 @@ class MeanMetricWrapper(Mean):
         if not jnp.issubdtype(y_pred.dtype, jnp.floating) or y_pred.dtype != self.dtype:
             y_pred = y_pred.astype(self.dtype)
         values, mask = self.values_and_mask(jnp.asarray(y_true), y_pred)
+        if jnp.ndim(values) == 0 and sample_weight is not None:
+            # One number per batch: the batch counts once (Keras's count for a scalar) unless
+            # every row of it is padding.
+            sample_weight = jnp.any(jnp.asarray(sample_weight) != 0).astype(self.dtype)
         if mask is not None:
             # Keras merges a values mask into the weights without rescaling ("sum").
             values, mask = squeeze_or_expand_to_same_rank(values, mask)

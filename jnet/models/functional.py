@@ -15,6 +15,7 @@ from jnet.core.symbolic import Node, SymbolicTensor, call_signature, is_symbolic
 from jnet.layers.base import name_key, to_snake_case
 from jnet.layers.input_layer import Input, InputLayer, make_input_tensor  # noqa: F401
 from jnet.layers.preprocessing.host import string_feeds
+from jnet.models.graph_inputs import cut_at_inputs, in_call_order
 
 # --------------------------------------------------------------------------- the graph
 
@@ -41,7 +42,8 @@ def _flatten_io(structure, what: str):
 
 
 def assign_names(layers, owner_label="Model"):
-    """Make layer names unique within `layers` (`dense`, `dense_1`, ...), in order. Explicit
+    """Make layer names unique within `layers` (`dense`, `dense_1`, ...), numbered in the order
+    the layers were created (Keras's order, counted per model rather than per process). Explicit
     names and names a layer already got in another model stay; a fresh auto-named layer takes
     the next free name; two layers with the same fixed name are an error."""
     taken = {}
@@ -60,6 +62,7 @@ def assign_names(layers, owner_label="Model"):
                 f"{type(layer).__name__}); layer names must be unique within a model"
             )
         taken[layer.name] = layer
+    fresh.sort(key=lambda layer: layer.__dict__.get("_creation_index", -1))
     for layer in fresh:
         base = (
             "input_layer"
@@ -107,6 +110,8 @@ class Graph:
 
     def __init__(self, inputs, outputs, owner_label="Model"):
         self.owner_label = owner_label
+        # Intermediate tensors as inputs (Keras allows them): a copy of the graph from fresh Inputs.
+        inputs, outputs = cut_at_inputs(inputs, outputs)
         self.inputs, self.input_keys, self.input_kind = _flatten_io(inputs, "inputs")
         self.outputs, self.output_keys, self.output_kind = _flatten_io(outputs, "outputs")
         for i, t in enumerate(self.inputs):
@@ -220,9 +225,7 @@ class Graph:
         def get(x):
             return values[id(x)] if is_symbolic(x) else x
 
-        args = jax.tree_util.tree_map(get, node.args, is_leaf=is_symbolic)
-        kwargs = jax.tree_util.tree_map(get, node.kwargs, is_leaf=is_symbolic)
-        return args, kwargs
+        return in_call_order(get, node.args), in_call_order(get, node.kwargs)
 
     @staticmethod
     def _gather_mask(node, masks):

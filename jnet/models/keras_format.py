@@ -6,7 +6,10 @@ The archive is an uncompressed zip of three members, as Keras 3 writes it:
 - `config.json`: the model in Keras's serialization format (`module`, `class_name`, `config`,
   `registered_name`, `build_config`, `compile_config`); functional models list their layers
   with `inbound_nodes` whose tensors are `__keras_tensor__` references `[layer, node, index]`;
-- `model.weights.h5`: the variables in Keras's HDF5 layout (`jnet.models.keras_h5`).
+- `model.weights.h5`: the variables in Keras's HDF5 layout (`jnet.models.keras_h5`), each
+  layer's written by its `save_own_variables`;
+- `assets/...`, when a layer has `save_assets(dir)`: the files it wrote, under its path
+  (`assets/layers/lookup/vocabulary.txt`), given back to its `load_assets(dir)` on loading.
 
 jnet's built-in classes are written under Keras's modules (`keras.layers`, ...), so Keras
 loads the archive; configs Keras wrote load into jnet's classes of the same names
@@ -31,6 +34,7 @@ from jnet.models.keras_h5 import assign_pairs, read_weights_h5, write_weights_h5
 
 CONFIG_NAME, METADATA_NAME, WEIGHTS_NAME = "config.json", "metadata.json", "model.weights.h5"
 TRAIN_STATE_NAME = "jnet_train_state.h5"
+ASSETS_DIR = "assets"
 # The Keras version jnet's configs follow; Keras warns on loading an archive from a newer one.
 KERAS_VERSION = "3.5.0"
 # An archive member larger than this (declared, uncompressed) is refused before it is read.
@@ -245,6 +249,8 @@ def _keras_compile_config(model) -> dict:
     steps = extra.pop("gradient_accumulation_steps", None)
     if steps is not None and isinstance(config.get("optimizer"), dict):
         config["optimizer"]["config"]["gradient_accumulation_steps"] = steps  # where Keras keeps it
+    if not isinstance(config.get("steps_per_execution", 1), int):
+        config.pop("steps_per_execution")  # jnet's "auto": Keras takes a count only (default 1)
     kept = {k: v for k, v in extra.items() if v is not None}
     return {**{k: config[k] for k in _KERAS_COMPILE_KEYS if k in config}, **kept}
 
@@ -286,6 +292,60 @@ def save_keras_archive(model, filepath):
             zf.writestr(WEIGHTS_NAME, weights.getvalue())
             if train_state is not None:
                 zf.writestr(TRAIN_STATE_NAME, train_state.getvalue())
+            for name, data in _saved_assets(model):
+                zf.writestr(name, data)
+
+
+def _saved_assets(model) -> list[tuple[str, bytes]]:
+    """`[(archive name, bytes)]` of the files the layers' `save_assets(dir)` write, each layer
+    given the folder of its path under `assets/` (Keras's layout)."""
+    import tempfile
+
+    from jnet.models.keras_h5 import visit_layers
+
+    savers = [(path, layer) for path, _, layer, holds in visit_layers(model) if holds and hasattr(layer, "save_assets")]
+    if not savers:
+        return []
+    out = []
+    with tempfile.TemporaryDirectory(prefix="jnet-assets-") as root:
+        for path, layer in savers:
+            folder = os.path.join(root, *path.split("/")) if path else root
+            os.makedirs(folder, exist_ok=True)
+            layer.save_assets(folder)
+        for here, _, files in os.walk(root):
+            for name in sorted(files):
+                full = os.path.join(here, name)
+                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                with open(full, "rb") as f:
+                    out.append((f"{ASSETS_DIR}/{rel}", f.read()))
+    return out
+
+
+def _load_assets(model, assets, label):
+    """Give each layer with `load_assets(dir)` its folder of the archive's `assets/` (None when
+    the archive has none for it, as Keras does)."""
+    import tempfile
+
+    from jnet.models.keras_h5 import visit_layers
+    from jnet.models.saving import CheckpointError
+
+    loaders = [
+        (path, layer) for path, _, layer, holds in visit_layers(model) if holds and hasattr(layer, "load_assets")
+    ]
+    if not loaders or not assets:
+        return
+    with tempfile.TemporaryDirectory(prefix="jnet-assets-") as root:
+        for name, data in assets.items():
+            parts = name.split("/")[1:]
+            if not parts or any(p in ("", ".", "..") for p in parts) or ":" in name or "\\" in name:
+                raise CheckpointError(f"{label!r}: asset member {name!r} escapes the assets folder; refusing it.")
+            full = os.path.join(root, *parts)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as f:
+                f.write(data)
+        for path, layer in loaders:
+            folder = os.path.join(root, *path.split("/")) if path else root
+            layer.load_assets(folder if os.path.isdir(folder) else None)
 
 
 # --------------------------------------------------------------------------- Keras -> jnet
@@ -511,6 +571,11 @@ def _open_archive(filepath):
             weights = read(WEIGHTS_NAME, infos[WEIGHTS_NAME].file_size) if WEIGHTS_NAME in infos else None
             if TRAIN_STATE_NAME in infos:
                 metadata["_train_state"] = read(TRAIN_STATE_NAME, infos[TRAIN_STATE_NAME].file_size)
+            metadata["_assets"] = {
+                name: read(name, info.file_size)
+                for name, info in infos.items()
+                if name.startswith(ASSETS_DIR + "/") and not info.is_dir()
+            }
     except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{label!r} is truncated or corrupted: {err}") from err
     version = str(metadata.get("keras_version", "3"))
@@ -569,6 +634,7 @@ def load_keras_archive(filepath, custom_objects=None, compile=True, safe_mode=Tr
     if not getattr(model, "built", False) and config.get("build_config"):
         model.build_from_config(config["build_config"])
     assign_pairs(model, _load_weights_bytes(model, weights, label))
+    _load_assets(model, metadata.get("_assets"), label)
     if compile and config.get("compile_config") and hasattr(model, "compile_from_config"):
         try:
             model.compile_from_config(config["compile_config"])

@@ -12,6 +12,10 @@ jnet's layers declare the same weights in the same order under Keras's names, so
 translation needed is the few private attribute names of jnet's built-in layers that differ
 from Keras's (`_cell` is Keras's `cell`, ...). Variables are matched by path; a mismatch lists
 every missing, unexpected and misshapen path, and the model changes only if all of it fits.
+
+Each layer's part is what its `save_own_variables(store)` writes (by default its variables under
+`"0"`, `"1"`, ...), so a layer overriding it changes the file as in Keras; a layer overriding
+`load_own_variables` reads its group's arrays itself, after every other path was checked.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import warnings
 
 import numpy as np
 
-from jnet.core.variables import StatelessScope
 from jnet.layers.base import Layer, to_snake_case
 
 # jnet built-ins' attribute names -> the attribute Keras holds the same sublayer under.
@@ -44,17 +47,6 @@ def _class_path_name(layer) -> str:
         return "functional"
     # A layer loaded from a Keras config under another class (custom_objects) keeps Keras's name.
     return to_snake_case(layer.__dict__.get("_keras_class_name") or type(layer).__name__)
-
-
-def _own_variables(layer) -> list:
-    # A layer whose Keras twin tracks another object's variable as its own (SpectralNormalization's
-    # `self.kernel = self.layer.kernel`) lists Keras's own variables itself.
-    saved = getattr(layer, "_keras_saved_variables", None)
-    if saved is not None:  # a layer whose save_own_variables has its own order (quantized, LoRA)
-        return saved()
-    hook = getattr(layer, "_keras_own_variables", None)
-    own = hook() if hook is not None else layer._own_variables()
-    return [v for v in own if v.trainable] + [v for v in own if not v.trainable]
 
 
 def _children(layer):
@@ -83,25 +75,26 @@ def _layers_in(container) -> list:
     return [v for v in values if isinstance(v, Layer)]
 
 
-def keras_weight_paths(model) -> list[tuple[str, object]]:
-    """`[(h5 path of the dataset, Variable)]` of `model` in Keras 3's weights-file layout, plus
-    `(group path, layer)` entries under the key `None` for every visited layer (Keras writes a
-    `vars` group for each, weights or not)."""
-    entries, groups, visited = [], [], set()
+def visit_layers(model) -> list[tuple[str, str, object, bool]]:
+    """`[(inner path, vars group, layer, holds variables)]` for every layer of `model`, once
+    each, in the order Keras's saving walks them. The inner path names the layer's place
+    (`layers/dense`; `""` for the model) and its assets folder; the group is where its
+    `save_own_variables` store lives (an entry that holds no variables is an empty group
+    Keras writes too)."""
+    out, visited = [], set()
 
     def visit(layer, path):
         if id(layer) in visited:
             return
         visited.add(id(layer))
         group = f"{path}/vars" if path else "vars"
-        groups.append((group, layer))
-        # A layer whose Keras twin keeps its weights in a sublayer jnet folds in (ConvLSTM's `cell`).
+        # A layer whose Keras twin keeps its weights in a sublayer jnet folds in (ConvLSTM's
+        # `cell`): Keras's file has the layer's own (empty) group and the sublayer's.
         folded = getattr(type(layer), "_keras_vars_in", None)
         if folded:
+            out.append((path, group, layer, False))
             group = f"{path}/{folded}/vars" if path else f"{folded}/vars"
-            groups.append((group, layer))
-        for i, v in enumerate(_own_variables(layer)):
-            entries.append((f"{group}/{i}", v))
+        out.append((path, group, layer, True))
         for attr, child in _children(layer):
             where = f"{path}/{attr}" if path else attr
             if isinstance(child, Layer):
@@ -118,32 +111,71 @@ def keras_weight_paths(model) -> list[tuple[str, object]]:
                 visit(sub, f"{where}/{name}")
 
     visit(model, "")
+    return out
+
+
+def _overrides(layer, hook: str) -> bool:
+    return getattr(type(layer), hook, None) is not getattr(Layer, hook)
+
+
+def keras_weight_paths(model) -> list[tuple[str, object]]:
+    """`[(h5 path of the dataset, Variable)]` of `model` in Keras 3's weights-file layout (the
+    default `save_own_variables` of every layer), plus `(group path, layer)` entries for every
+    visited layer (Keras writes a `vars` group for each, weights or not)."""
+    entries, groups = [], []
+    for _, group, layer, holds in visit_layers(model):
+        groups.append((group, layer))
+        if holds:
+            entries.extend((f"{group}/{i}", v) for i, v in enumerate(layer._saved_variables()))
     return entries, groups
 
 
+class WriteStore:
+    """The dict-like `save_own_variables` writes into: one layer's `vars` group. A Variable
+    stored is written with its live value (the training arrays during `fit`)."""
+
+    def __init__(self, group, values):
+        self._group, self._values = group, values
+
+    def __setitem__(self, key, value):
+        from jnet.core.variables import Variable
+
+        if isinstance(value, Variable):
+            value = self._values[id(value)] if id(value) in self._values else value.value
+        key = str(key)
+        if key in self._group:
+            del self._group[key]
+        self._group.create_dataset(key, data=np.asarray(value))
+
+    def __getitem__(self, key):
+        return np.asarray(self._group[str(key)][()])
+
+    def __contains__(self, key):
+        return str(key) in self._group
+
+    def __len__(self):
+        return len(self._group)
+
+    def __iter__(self):
+        return iter(self._group.keys())
+
+    def keys(self):
+        return list(self._group.keys())
+
+
+class ReadStore(dict):
+    """The dict-like `load_own_variables` reads: one layer's arrays, by key, as numpy."""
+
+
 def write_weights_h5(model, h5file):
-    """Write `model`'s variables into an open `h5py.File` (or group) in Keras's layout."""
+    """Write `model`'s variables into an open `h5py.File` (or group) in Keras's layout, each
+    layer's through its `save_own_variables`."""
     values = current_values(model)
-    entries, groups = keras_weight_paths(model)
-    for group, layer in groups:
-        h5file.require_group(group).attrs["name"] = layer.name
-    values.update(_saved_values(groups, values))
-    for path, v in entries:
-        h5file.create_dataset(path, data=np.asarray(values[id(v)] if id(v) in values else v.value))
-
-
-def _saved_values(groups, values) -> dict:
-    """`{id(Variable): array}` a layer saves instead of the variable's value (LoRA merged into
-    the kernel, as its `save_own_variables` does), computed on the model's current values."""
-    out = {}
-    for _, layer in groups:
-        merged = getattr(layer, "_saved_values", None)
-        if merged is None:
-            continue
-        bound = [(v, values[id(v)]) for v in layer._own_variables() if id(v) in values]
-        with StatelessScope(state_mapping=bound):
-            out.update({id(getattr(layer, name)): arr for name, arr in merged().items()})
-    return out
+    for _, group, layer, holds in visit_layers(model):
+        g = h5file.require_group(group)
+        g.attrs["name"] = layer.name
+        if holds:
+            layer.save_own_variables(WriteStore(g, values))
 
 
 def current_values(model) -> dict:
@@ -159,8 +191,16 @@ def current_values(model) -> dict:
     return {id(v): a for v, a in pairs}
 
 
-def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> list:
-    """`[(Variable, array)]` for every weight of `model` found in an open Keras weights file.
+class LoadedWeights(list):
+    """`[(Variable, array)]` read from a weights file, plus `hooks`: `[(layer, ReadStore)]` for
+    the layers that read their own arrays (`load_own_variables` overridden)."""
+
+    hooks: list
+
+
+def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> LoadedWeights:
+    """`[(Variable, array)]` for every weight of `model` found in an open Keras weights file,
+    and the stores of the layers that load their own (see `LoadedWeights`).
 
     Raises:
         CheckpointError: the file's weights and the model's disagree (every missing,
@@ -170,7 +210,13 @@ def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> list:
 
     from jnet.models.saving import CheckpointError
 
-    entries, groups = keras_weight_paths(model)
+    hooked = {
+        group: layer
+        for _, group, layer, holds in visit_layers(model)
+        if holds and _overrides(layer, "load_own_variables") and getattr(layer, "_loads_own_variables", True)
+    }
+    entries, _ = keras_weight_paths(model)
+    entries = [(path, v) for path, v in entries if path.rsplit("/", 1)[0] not in hooked]
     saved = {}
 
     def collect(name, obj):
@@ -178,7 +224,14 @@ def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> list:
             saved[name] = obj
 
     h5file.visititems(collect)
-    pairs, problems, used = [], [], set()
+    pairs, problems, used = LoadedWeights(), [], set()
+    stores = {group: ReadStore() for group in hooked}
+    for path, data in saved.items():
+        group, key = path.rsplit("/", 1) if "/" in path else ("", path)
+        if group in stores:
+            stores[group][key] = np.asarray(data[()])
+            used.add(path)
+    pairs.hooks = [(layer, stores[group]) for group, layer in hooked.items()]
     for path, v in entries:
         if path not in saved:
             problems.append(f"  {path} ({v.path}): the model expects shape {v.shape}, missing from the file")
@@ -191,9 +244,6 @@ def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> list:
         pairs.append((v, arr))
     for path in sorted(set(saved) - used):
         problems.append(f"  {path}: shape {saved[path].shape} in the file, not in the model")
-    for _, layer in groups:  # LoRA restarts at zero: the file's kernel has the update merged in
-        reset = getattr(layer, "_loaded_resets", None)
-        pairs.extend(reset() if reset is not None else [])
     if problems and not skip_mismatch:
         raise CheckpointError(
             f"The Keras weights file {label!r} does not match {model._label} ({len(problems)} mismatched "
@@ -212,10 +262,12 @@ def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> list:
 
 def assign_pairs(model, pairs):
     """Give each Variable its array (cast to its dtype) through `model.assign_variables`, so a
-    model in the middle of `fit` gets them too; call after every check passed."""
+    model in the middle of `fit` gets them too; call after every check passed. Layers that load
+    their own (`pairs.hooks`) get their `load_own_variables` called first."""
     import jax
     import jax.numpy as jnp
 
+    pairs = list(pairs) + _run_load_hooks(getattr(pairs, "hooks", ()))
     new = {id(v): jnp.asarray(arr, v.dtype) for v, arr in pairs}
     # A variable never read yet takes its loaded array as its first value, so loading into a
     # fresh model does not first compute (and compile) the initializers it replaces.
@@ -224,6 +276,22 @@ def assign_pairs(model, pairs):
             v._value = new[id(v)]
     tree = jax.tree_util.tree_map(lambda v, a: new.get(id(v), a), model._variable_tree(), model.current_variables())
     model.assign_variables(tree)
+
+
+def _run_load_hooks(hooks) -> list:
+    """Call each layer's own `load_own_variables`; its variables' new values join the arrays
+    assigned through the model (so a model in the middle of `fit` gets them too)."""
+    out = []
+    for layer, store in hooks:
+        before = {id(v): v._value for v in layer._own_variables()}
+        try:
+            layer.load_own_variables(store)
+        except (KeyError, ValueError, TypeError) as err:
+            from jnet.models.saving import CheckpointError
+
+            raise CheckpointError(f"{layer._label}.load_own_variables failed: {err!r}") from err
+        out.extend((v, v._value) for v in layer._own_variables() if v._value is not before.get(id(v)))
+    return out
 
 
 def save_weights_h5(model, filepath):

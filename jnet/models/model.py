@@ -7,13 +7,15 @@ of variables to the model so Keras code runs unchanged: `summary()`, `get_weight
 
 from __future__ import annotations
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jnet.core.symbolic import is_symbolic
 from jnet.core.variables import current_scope
-from jnet.layers.base import Layer, as_spec, is_spec_leaf
+from jnet.layers.base import Layer, _init_takes_more, as_spec, is_spec_leaf
 from jnet.models.functional import Graph, InputLayer
 from jnet.models.saving import SavingMixin
 from jnet.models.step_api import KerasStepsMixin
@@ -568,13 +570,19 @@ class Model(KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
 
     def get_config(self) -> dict:
         if self._graph is None or (self._is_subclassed() and type(self).get_config is not Model.get_config):
-            if type(self).get_config is Model.get_config and self._is_subclassed():
+            if type(self).get_config is Model.get_config and self._is_subclassed() and _init_takes_more(type(self)):
                 raise TypeError(
-                    f"{type(self).__name__} is a subclassed model: define get_config() (and, if "
-                    "__init__ takes arguments, from_config) to save its architecture, or use "
+                    f"{type(self).__name__} is a subclassed model whose __init__ takes arguments: "
+                    "define get_config() (and from_config) to save its architecture, or use "
                     "save_weights / load_weights"
                 )
-            return {"name": self.name, "trainable": self.trainable}
+            config = {"name": self.name, "trainable": self.trainable}
+            if type(self).get_config is Model.get_config and self._is_subclassed():
+                # Keras's auto-config: keep only what the subclass's `__init__` takes.
+                params = inspect.signature(type(self).__init__).parameters
+                if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+                    config = {k: v for k, v in config.items() if k in params}
+            return config
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype, **self._graph.get_config()}
 
     @classmethod

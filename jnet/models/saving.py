@@ -37,6 +37,7 @@ from jnet.utils.checkpoint import (  # noqa: F401 - re-exported
     decode_leaf,
     encode_tree,
     fill_tree,
+    latest_step_checkpoint,
     read_checkpoint,
     write_checkpoint,
     write_checkpoint_dir,
@@ -90,8 +91,7 @@ class SavingMixin:
             from jnet.models.h5_format import save_legacy_h5
 
             return save_legacy_h5(self, filepath, include_model=False)
-        entries, arrays = encode_tree(self.current_variables(), prefix="variables/")
-        write_checkpoint(filepath, {"kind": "weights", "arrays": entries}, arrays)
+        write_checkpoint(filepath, *checkpoint_payload(self, weights_only=True))
 
     def load_weights(self, filepath, skip_mismatch=False):
         """Load variables written by `save_weights` (or `save`) into this model.
@@ -116,6 +116,7 @@ class SavingMixin:
             from jnet.models.keras_format import load_weights_from_archive
 
             return load_weights_from_archive(self, filepath, skip_mismatch=skip_mismatch)
+        filepath = latest_step_checkpoint(filepath)
         meta, entries, arrays = read_checkpoint(filepath)
         new = fill_tree(
             self.current_variables(),
@@ -154,8 +155,6 @@ class SavingMixin:
             include_optimizer: also store the training state (optimizer slots, step, rng), so
                 a loaded model continues `fit` exactly where this one stopped.
         """
-        from jnet.serialization import serialize
-
         if not self.built:
             raise _unbuilt_error(self)
         _check_overwrite(filepath, overwrite)
@@ -173,26 +172,34 @@ class SavingMixin:
                 f"Model.save: {os.fspath(filepath)!r} names a weights file (.weights.h5); "
                 "use save_weights, or save to a .keras file for the whole model."
             )
-        meta = {"kind": "model", "architecture": serialize(self)}
-        build_config = self.get_build_config() if self._graph is None else None
-        if build_config is not None:
-            meta["build_config"] = build_config  # a subclassed model is rebuilt from its input shapes
-        entries, arrays = encode_tree(self.current_variables(), prefix="variables/")
-        if getattr(self, "compiled", False) and hasattr(self, "get_compile_config"):
-            meta["compile_config"] = self.get_compile_config()
-            state = _train_state_of(self) if include_optimizer else None
-            if state is not None:
-                e2, a2 = encode_tree(state, prefix="train_state/")
-                # The train state's params/state are the variables stored above: keep one copy.
-                keep = [
-                    i
-                    for i, e in enumerate(e2)
-                    if not e["path"].startswith(("train_state/params/", "train_state/state/"))
-                ]
-                entries, arrays = entries + [e2[i] for i in keep], arrays + [a2[i] for i in keep]
-        meta["arrays"] = entries
-        json.dumps(meta)  # fail before writing anything if the config is not JSON-able
-        write_checkpoint(filepath, meta, arrays)
+        write_checkpoint(filepath, *checkpoint_payload(self, include_optimizer=include_optimizer))
+
+
+def checkpoint_payload(model, weights_only=False, include_optimizer=True) -> tuple[dict, list]:
+    """`(manifest, host arrays)` of a jnet checkpoint of `model` (what `model.save` /
+    `save_weights` write to a non-Keras name), taken now; writing them may happen later."""
+    from jnet.serialization import serialize
+
+    entries, arrays = encode_tree(model.current_variables(), prefix="variables/")
+    if weights_only:
+        return {"kind": "weights", "arrays": entries}, arrays
+    meta = {"kind": "model", "architecture": serialize(model)}
+    build_config = model.get_build_config() if model._graph is None else None
+    if build_config is not None:
+        meta["build_config"] = build_config  # a subclassed model is rebuilt from its input shapes
+    if getattr(model, "compiled", False) and hasattr(model, "get_compile_config"):
+        meta["compile_config"] = model.get_compile_config()
+        state = _train_state_of(model) if include_optimizer else None
+        if state is not None:
+            e2, a2 = encode_tree(state, prefix="train_state/")
+            # The train state's params/state are the variables stored above: keep one copy.
+            keep = [
+                i for i, e in enumerate(e2) if not e["path"].startswith(("train_state/params/", "train_state/state/"))
+            ]
+            entries, arrays = entries + [e2[i] for i in keep], arrays + [a2[i] for i in keep]
+    meta["arrays"] = entries
+    json.dumps(meta)  # fail before writing anything if the config is not JSON-able
+    return meta, arrays
 
 
 def file_kind(filepath) -> str:
@@ -244,6 +251,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
         from jnet.models.h5_format import load_legacy_h5_model
 
         return load_legacy_h5_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    filepath = latest_step_checkpoint(filepath)
     meta, entries, arrays = read_checkpoint(filepath)
     label = os.fspath(filepath)
     if meta.get("kind") != "model" or "architecture" not in meta:

@@ -349,6 +349,8 @@ class TrainingMixin(TrainStateMixin, DataMixin):
                     cbs.on_epoch_end(epoch, logs)
                     if self.stop_training:
                         break
+                if epochs > initial_epoch:  # Keras: with use_ema, the weights become their average
+                    self.optimizer.finalize_variable_values(self.trainable_weights)
                 cbs.on_train_end(logs)
         finally:
             ts = trainer.ts

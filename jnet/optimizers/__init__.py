@@ -8,10 +8,12 @@ import inspect
 import optax
 
 from jnet import serialization as _registry
-from jnet.optimizers import schedules
+from jnet.optimizers import ema, schedules
 from jnet.optimizers.base import OptaxOptimizer, Optimizer
 from jnet.optimizers.keras_optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, Nadam, RMSprop
 from jnet.optimizers.keras_optimizers_more import Adafactor, Ftrl, Lamb
+from jnet.optimizers.keras_optimizers_new import Muon, ScheduleFreeAdamW
+from jnet.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap
 from jnet.optimizers.second_order import LBFGS, NewtonCG
 
 __all__ = [
@@ -36,11 +38,18 @@ __all__ = [
     "Ftrl",
     "Lamb",
     "LossScaleOptimizer",
+    "Muon",
+    "ScheduleFreeAdamW",
+    "MultiOptimizer",
+    "OptimizerMap",
 ]
 
 _CLASSES = {
     c.__name__: c
-    for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, LBFGS, NewtonCG, Adafactor, Ftrl, Lamb)
+    for c in (
+        *(SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, LBFGS, NewtonCG, Adafactor, Ftrl, Lamb),
+        *(Muon, ScheduleFreeAdamW, MultiOptimizer),
+    )
 }
 _ALIASES = {name.lower(): cls for name, cls in _CLASSES.items()}
 _ALIASES.update({"newton_cg": NewtonCG, "l-bfgs": LBFGS, "l_bfgs": LBFGS})

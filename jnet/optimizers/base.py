@@ -5,7 +5,8 @@
 `optimizer.learning_rate = 0.01` between steps (callbacks do) changes training without a
 recompile. Gradient clipping (`clipnorm`, `clipvalue`, `global_clipnorm`) and decoupled weight
 decay (`weight_decay`) run as Keras does: clip the gradients, decay the variables by
-`lr * weight_decay`, then apply the update rule.
+`lr * weight_decay`, then apply the update rule. With `use_ema=True` the transformation also
+keeps Keras's exponential moving average of the weights (`jnet.optimizers.ema`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jnet.optimizers import ema as _ema
 from jnet.optimizers import schedules as _schedules
 from jnet.optimizers.stateless import StatelessOptimizerMixin
 
@@ -68,6 +70,13 @@ class Optimizer(StatelessOptimizerMixin):
         clipvalue: clip each gradient element to `[-clipvalue, clipvalue]`.
         global_clipnorm: clip all gradients together to this global norm.
         name: the optimizer's name.
+        use_ema: keep an exponential moving average of the trained weights (Keras's Polyak
+            averaging); `fit` ends with the weights set to it (`finalize_variable_values`), and
+            `jnet.callbacks.SwapEMAWeights` evaluates with it.
+        ema_momentum: the average's momentum: `average = m * average + (1 - m) * weight`
+            (default 0.99; the first step takes the weight as is).
+        ema_overwrite_frequency: every this many steps, overwrite the weights with their
+            average (an int >= 1, or None: never during training).
 
     Subclasses define `_rule(learning_rate)` returning an optax transformation whose updates
     are the deltas to add to the params (already scaled by the learning rate).
@@ -85,6 +94,9 @@ class Optimizer(StatelessOptimizerMixin):
         clipvalue=None,
         global_clipnorm=None,
         name=None,
+        use_ema=False,
+        ema_momentum=0.99,
+        ema_overwrite_frequency=None,
         **kwargs,
     ):
         label = type(self).__name__
@@ -101,6 +113,7 @@ class Optimizer(StatelessOptimizerMixin):
         for n in given:
             if locals()[n] <= 0:
                 raise ValueError(f"{label}: {n} must be > 0, got {locals()[n]}")
+        _ema.check_arguments(label, use_ema, ema_momentum, ema_overwrite_frequency)
         if weight_decay is not None and weight_decay < 0:
             raise ValueError(f"{label}: weight_decay must be >= 0, got {weight_decay}")
         if not _is_schedule(learning_rate):
@@ -113,6 +126,9 @@ class Optimizer(StatelessOptimizerMixin):
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
         self.name = name or _snake(label)
+        self.use_ema = bool(use_ema)
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
         self._lr_version = 0  # bumped by the setter; the engine writes the new value
         self._state_owner = None  # the engine's state owner (`attach_state`)
         self._tx = None
@@ -136,7 +152,14 @@ class Optimizer(StatelessOptimizerMixin):
         if self.weight_decay:
             rule = with_weight_decay(rule, learning_rate, self.weight_decay)
         clip = self._clip()
-        return optax.chain(clip, rule) if clip is not None else rule
+        return self._with_ema(optax.chain(clip, rule) if clip is not None else rule)
+
+    def _with_ema(self, rule):
+        """`rule` keeping the weights' moving average when `use_ema` (the outermost wrapper:
+        the average sees the weights after clipping, decay and the update)."""
+        if not self.use_ema:
+            return rule
+        return _ema.with_ema(rule, self.ema_momentum, self.ema_overwrite_frequency)
 
     @property
     def tx(self) -> optax.GradientTransformation:
@@ -199,6 +222,9 @@ class Optimizer(StatelessOptimizerMixin):
             "clipnorm": self.clipnorm,
             "clipvalue": self.clipvalue,
             "global_clipnorm": self.global_clipnorm,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
         }
         config.update({k: getattr(self, k) for k in self._defaults})
         return config
@@ -232,6 +258,7 @@ class OptaxOptimizer(Optimizer):
         self.name = name
         self._learning_rate = None
         self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
+        self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = False, 0.99, None
         self._lr_version = 0
         self._state_owner = None
         self.needs_value_fn = (

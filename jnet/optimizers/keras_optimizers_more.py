@@ -35,7 +35,7 @@ class _VariableAwareOptimizer(Optimizer):
         if self.weight_decay:
             rule = _decay_first(rule, learning_rate, self.weight_decay)
         clip = self._clip()
-        return optax.chain(clip, rule) if clip is not None else rule
+        return self._with_ema(optax.chain(clip, rule) if clip is not None else rule)
 
 
 # ----------------------------------------------------------------------------- Adafactor

@@ -8,6 +8,7 @@ from jnet.serialization_lib import (
     get_registered_object,
     serialize_keras_object,
 )
+from jnet.utils.audio_dataset import audio_dataset_from_directory
 from jnet.utils.config import Config
 from jnet.utils.data_tuples import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from jnet.utils.dataset import Dataset
@@ -28,15 +29,27 @@ from jnet.utils.timeseries import timeseries_dataset_from_array
 
 register_keras_serializable = register_serializable
 
+
+def __getattr__(name):
+    # FeatureSpace is a layer: imported on first use, since jnet.layers itself imports jnet.utils.
+    if name == "FeatureSpace":
+        from jnet.layers.preprocessing.feature_space import FeatureSpace
+
+        return FeatureSpace
+    raise AttributeError(f"module 'jnet.utils' has no attribute {name!r}")
+
+
 __all__ = [
     "Config",
     "CustomObjectScope",
     "Dataset",
+    "FeatureSpace",
     "Progbar",
     "PyDataset",
     "Sequence",
     "array_to_img",
     "clear_session",
+    "audio_dataset_from_directory",
     "custom_object_scope",
     "get_source_inputs",
     "is_keras_tensor",

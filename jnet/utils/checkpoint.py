@@ -247,6 +247,29 @@ def read_checkpoint(path) -> tuple[dict, list[dict], list[np.ndarray]]:
 MAX_EXPANSION = 100
 
 
+def step_checkpoints(directory) -> list[tuple[int, str]]:
+    """`[(step, path)]` of the step-numbered checkpoints (`<directory>/<step>`, as
+    `OrbaxCheckpoint` writes them) in `directory`, oldest first."""
+    directory = os.fspath(directory)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted((int(n), os.path.join(directory, n)) for n in names if n.isdigit())
+
+
+def latest_step_checkpoint(path):
+    """`path`, or its newest step checkpoint when `path` is a directory of them (Keras's
+    `load_model(directory)` of an `OrbaxCheckpoint` directory loads the latest step)."""
+    name = os.fspath(path)
+    if not os.path.isdir(name) or os.path.exists(os.path.join(name, META_NAME)):
+        return path
+    steps = step_checkpoints(name)
+    if not steps:
+        raise CheckpointError(f"{name!r} is neither a jnet checkpoint nor a directory of step checkpoints.")
+    return steps[-1][1]
+
+
 def check_member_sizes(zf, label, max_bytes=16 << 30):
     """Refuse an archive whose members declare more bytes than they could honestly hold,
     before anything is decompressed or extracted."""

@@ -2,6 +2,9 @@
 
 import importlib as _importlib
 
+# Keras exports FeatureSpace as keras.utils.FeatureSpace only; imported here so that a saved
+# FeatureSpace's classes are registered for loading.
+from jnet.layers.preprocessing import feature_space as _feature_space  # noqa: E402,F401
 from jnet.layers.preprocessing.augment import *  # noqa: F401,F403
 from jnet.layers.preprocessing.augment_color import *  # noqa: F401,F403
 from jnet.layers.preprocessing.augment_geometric import *  # noqa: F401,F403

@@ -29,6 +29,7 @@ from jnet.layers.preprocessing._common import dense_outputs
 
 __all__ = ["host_stage_layers", "run_host_stage", "is_raw_strings", "takes_strings", "string_feeds"]
 
+_SCALARS = (int, float, str, bytes, np.generic)
 _STRING_LAYERS = "a string layer (TextVectorization, StringLookup or Hashing)"
 
 
@@ -166,6 +167,8 @@ def run_host_stage(model, x):
             layer gets text.
     """
     graph = model.__dict__.get("_graph")
+    if graph is not None:
+        x = _adjust_ranks(graph, x)
     nodes = _host_nodes(graph)
     if nodes is not None:
         return _run_graph_stage(model, graph, nodes, x)
@@ -186,6 +189,37 @@ def run_host_stage(model, x):
     for layer in stage:
         x = _host_call(layer, x)
     return np.asarray(x)
+
+
+def _adjusted(value, shape):
+    """`value` with Keras's one-axis rank fix for an input of `shape`: a trailing unit axis
+    added (`(n,)` for `(None, 1)`) or dropped (`(n, 1)` for `(None,)`)."""
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, _SCALARS) for v in value):
+        value = np.asarray(value)  # a batch of Python scalars, e.g. `[60]` for one sample
+    if not hasattr(value, "shape") or not hasattr(value, "reshape"):
+        return value
+    rank = len(value.shape)
+    if rank == len(shape) - 1 and shape[-1] == 1:
+        return value.reshape(tuple(value.shape) + (1,))
+    if rank == len(shape) + 1 and rank > 1 and value.shape[-1] == 1:
+        return value.reshape(tuple(value.shape[:-1]))
+    return value
+
+
+def _adjust_ranks(graph, x):
+    """Inputs one axis short of (or over) their `Input`'s rank by a unit axis, fixed as Keras's
+    functional models do (`Functional._adjust_input_rank`): a batch of scalars `(n,)` feeds an
+    `Input(shape=(1,))`."""
+    if isinstance(x, dict):
+        keys = graph.input_keys or graph.input_names
+        shapes = dict(zip(keys, (t.shape for t in graph.inputs)))
+        return {k: _adjusted(v, shapes[k]) if k in shapes else v for k, v in x.items()}
+    n = len(graph.inputs)
+    if n > 1 and isinstance(x, (list, tuple)) and len(x) == n:
+        return type(x)(_adjusted(v, t.shape) for v, t in zip(x, graph.inputs))
+    if n == 1:
+        return _adjusted(x, graph.inputs[0].shape)
+    return x
 
 
 def _split(model, graph, x):

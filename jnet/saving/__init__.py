@@ -2,6 +2,7 @@
 objects, and turning objects into configs and back."""
 
 from jnet.models.saving import CheckpointError, load_model, save_model
+from jnet.saving.file_editor import KerasFileEditor
 from jnet.serialization import CustomObjectScope, custom_object_scope, get_custom_objects, register_serializable
 from jnet.serialization import deserialize as deserialize_jnet_object
 from jnet.serialization import serialize as serialize_jnet_object
@@ -29,6 +30,7 @@ register_keras_serializable = register_serializable
 __all__ = [
     "CheckpointError",
     "CustomObjectScope",
+    "KerasFileEditor",
     "custom_object_scope",
     "deserialize_jnet_object",
     "deserialize_keras_object",
