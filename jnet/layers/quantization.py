@@ -202,7 +202,8 @@ class QuantizableMixin(LoraMixin):
 
     @property
     def _loads_own_variables(self) -> bool:
-        return self.lora_enabled
+        # A subclass's own load_own_variables always runs; ours only when LoRA must be reset.
+        return self.lora_enabled or type(self).load_own_variables is not QuantizableMixin.load_own_variables
 
     def save_own_variables(self, store):
         """Write the layer's weights into `store` (`"0"`, `"1"`, ...) in Keras's order, LoRA merged."""
@@ -220,8 +221,8 @@ class QuantizableMixin(LoraMixin):
         own = self._saved_variables()
         if not self.lora_enabled and len(store.keys()) != len(own):
             raise ValueError(
-                f"{self._label} expected {len(own)} variables ({[v.name for v in own]}), but received "
-                f"{len(store.keys())} variables during loading"
+                f"{self._label}.load_own_variables: the layer has {len(own)} variable(s) "
+                f"({[v.name for v in own]}), the file lists {len(store.keys())}"
             )
         for i, var in enumerate(own):
             var.assign(store[str(i)])
