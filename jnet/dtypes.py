@@ -12,6 +12,8 @@ import jax.numpy as jnp
 
 _MIXED = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 _global_policy = "float32"
+# Keras's quantized policies "<mode>_from_<source>": variables and compute follow the source.
+_QUANTIZED = ("int8",)
 
 
 def set_global_policy(policy: str) -> None:
@@ -24,7 +26,23 @@ def global_policy() -> str:
     return _global_policy
 
 
+def quantization_mode(policy):
+    """`"int8"` for a quantized policy name (`"int8_from_float32"`, Keras's form), else None."""
+    if isinstance(policy, str) and "_from_" in policy:
+        mode = policy.split("_from_", 1)[0]
+        if mode in _QUANTIZED:
+            return mode
+    return None
+
+
+def _source(policy: str) -> str:
+    """The policy a quantized policy name was made from; other names unchanged."""
+    return policy.split("_from_", 1)[1] if quantization_mode(policy) else policy
+
+
 def _check(policy):
+    if quantization_mode(policy):
+        policy = _source(policy)
     if policy in _MIXED:
         return
     try:
@@ -45,11 +63,11 @@ def _resolve(policy):
 
 def variable_dtype(policy=None):
     """The dtype params are stored in."""
-    policy = _resolve(policy)
+    policy = _source(_resolve(policy))
     return jnp.dtype("float32") if policy in _MIXED else jnp.dtype(policy)
 
 
 def compute_dtype(policy=None):
     """The dtype the forward pass runs in."""
-    policy = _resolve(policy)
+    policy = _source(_resolve(policy))
     return jnp.dtype(_MIXED.get(policy, policy))

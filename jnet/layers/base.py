@@ -289,6 +289,34 @@ class Layer(WeightsMixin, LayerAttributesMixin, BuildingMixin):
     def variable_dtype(self):
         return self.param_dtype
 
+    # ---- dtype policy and quantization (Keras's names; jnet.layers.quantization implements
+    # quantize() for Dense, EinsumDense and Embedding)
+
+    @property
+    def dtype_policy(self):
+        """The layer's `DTypePolicy` (a `QuantizedDTypePolicy` once quantized)."""
+        from jnet.quantizers import policy_of
+
+        return policy_of(self.dtype)
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        from jnet.quantizers import policy_of
+
+        policy = policy_of(value)
+        mode = getattr(policy, "quantization_mode", None)
+        if mode is not None and self.built and not self.__dict__.get("_is_quantized"):
+            if not hasattr(self, "quantize"):
+                raise ValueError(f"{self._label}: this layer cannot be quantized (dtype_policy={policy.name!r})")
+            self.quantize(mode)  # as Keras: setting a quantized policy on a built layer quantizes it
+            return
+        self.dtype = policy.name
+
+    @property
+    def quantization_mode(self):
+        """`"int8"` for a quantized layer, else None (Keras's property)."""
+        return jdtypes.quantization_mode(jdtypes._resolve(self.dtype))
+
     def init(self, key, *input_specs) -> dict:
         """Fresh `{"params": ..., "state": ...}` for inputs shaped like `input_specs` (builds the
         layer first if needed). Pure in `key`: the layer's own values are not touched."""

@@ -11,6 +11,7 @@ from jax.experimental import sparse as jsparse
 
 from jnet import activations, constraints, initializers, regularizers
 from jnet.layers.base import Layer, expand_to, serialize_value
+from jnet.layers.quantization import QuantizableMixin, check_lora_args, quantized_contraction
 
 __all__ = ["Dense", "Activation", "Identity", "Lambda", "Embedding", "Masking"]
 
@@ -20,7 +21,7 @@ def cast_floats(x, dtype):
     return x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != dtype else x
 
 
-class Dense(Layer):
+class Dense(QuantizableMixin, Layer):
     """Densely connected layer: `activation(inputs @ kernel + bias)`.
 
     Args:
@@ -29,6 +30,9 @@ class Dense(Layer):
         use_bias: whether to add a bias vector.
         kernel_initializer, bias_initializer: initializer names or objects.
         kernel_regularizer, bias_regularizer: regularizers whose penalty joins the loss.
+        lora_rank, lora_alpha: enable LoRA when the layer is built (`enable_lora`).
+        quantization_config: the `jnet.quantizers.Int8QuantizationConfig` of a quantized
+            layer (`quantize`).
 
     Input shape:
         `(batch, ..., input_dim)`; dense, or a `jax.experimental.sparse.BCOO` (e.g. from
@@ -57,12 +61,16 @@ class Dense(Layer):
     bias_regularizer: Any = None
     kernel_constraint: Any = None
     bias_constraint: Any = None
+    lora_rank: Any = None
+    lora_alpha: Any = None
+    quantization_config: Any = None
 
     supports_masking = True  # Keras: a mask passes through Dense unchanged
 
     def check_config(self):
         if not isinstance(self.units, (int,)) or isinstance(self.units, bool) or self.units <= 0:
             raise ValueError(f"{self._label}: units must be a positive integer, got {self.units!r}")
+        check_lora_args(self)
         activations.get(self.activation)
         initializers.get(self.kernel_initializer)
         initializers.get(self.bias_initializer)
@@ -74,13 +82,16 @@ class Dense(Layer):
             raise ValueError(f"{self._label}: the last input axis must be known, got shape {spec.shape}")
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            (input_shape[-1], self.units),
-            self.kernel_initializer,
-            name="kernel",
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
+        if self.quantization_mode:
+            self.quantized_build((input_shape[-1], self.units), self.quantization_mode, self.quantization_config)
+        else:
+            self.kernel = self.add_weight(
+                (input_shape[-1], self.units),
+                self.kernel_initializer,
+                name="kernel",
+                regularizer=self.kernel_regularizer,
+                constraint=self.kernel_constraint,
+            )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
@@ -90,9 +101,13 @@ class Dense(Layer):
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
+        if self.lora_rank:
+            self._add_lora(self.lora_rank, self.lora_alpha)
 
     def call(self, x):
-        kernel = self.kernel.value
+        if self.quantization_mode:
+            return self.quantized_call(x)
+        kernel = self._lora_weight(self.kernel.value)
         if x.shape[-1] != kernel.shape[0]:
             raise ValueError(
                 f"{self._label}: expected last axis {kernel.shape[0]}, got {x.shape[-1]} (input shape {x.shape})"
@@ -102,6 +117,32 @@ class Dense(Layer):
             y = _sparse_matmul(x, kernel.astype(dtype), dtype)
         else:
             y = jnp.matmul(x.astype(dtype), kernel.astype(dtype))
+        if self.use_bias:
+            y = y + expand_to(self.bias.value.astype(dtype), y.ndim)
+        return activations.get(self.activation)(y)
+
+    def _int8_call(self, x):
+        dtype = self.compute_dtype
+        if isinstance(x, jsparse.JAXSparse):
+            x = x.todense()
+        x = x.astype(dtype)
+        quantizer = self.inputs_quantizer
+
+        def forward(x, kernel, scale):
+            if quantizer is None:  # weight-only: float inputs times the int8 kernel
+                y = jnp.matmul(x, kernel.astype(dtype))
+                return y.astype(dtype) / expand_to(scale, y.ndim)
+            xq, x_scale = quantizer(x, axis=-1)
+            y = jnp.matmul(xq, kernel, preferred_element_type=jnp.int32).astype(dtype)
+            return y / (expand_to(scale, x_scale.ndim) * x_scale)
+
+        def backward(g, kernel, scale):
+            return jnp.matmul(g, (kernel.astype(dtype) / expand_to(scale, 2)).T)
+
+        y = quantized_contraction(forward, backward, x, self.kernel.value, self.kernel_scale.value)
+        if self.lora_enabled:
+            lora = jnp.matmul(jnp.matmul(x, self.lora_kernel_a.value), self.lora_kernel_b.value)
+            y = (y + self._lora_scale() * lora).astype(dtype)
         if self.use_bias:
             y = y + expand_to(self.bias.value.astype(dtype), y.ndim)
         return activations.get(self.activation)(y)
@@ -338,7 +379,7 @@ def jax_shape_tree(x):
 # --------------------------------------------------------------------------- Embedding
 
 
-class Embedding(Layer):
+class Embedding(QuantizableMixin, Layer):
     """Turns non-negative integer ids into dense vectors: `embeddings[ids]`.
 
     Args:
@@ -348,6 +389,10 @@ class Embedding(Layer):
         embeddings_regularizer: optional regularizer whose penalty joins the loss.
         mask_zero: whether id 0 is padding: the layer then emits the mask `ids != 0` for
             the layers after it (and `input_dim` should be vocabulary size + 1).
+        lora_rank, lora_alpha: enable LoRA when the layer is built (`enable_lora`; the LoRA
+            weights are `lora_embeddings_a` / `lora_embeddings_b`).
+        quantization_config: the `jnet.quantizers.Int8QuantizationConfig` of a quantized
+            layer (`quantize`: int8 `embeddings` with one scale per row, `embeddings_scale`).
 
     Input shape:
         `(batch, ...)` of integer ids. Float ids are cast to int32, as Keras does (so a
@@ -377,6 +422,9 @@ class Embedding(Layer):
         embeddings_regularizer=None,
         embeddings_constraint=None,
         mask_zero=False,
+        lora_rank=None,
+        lora_alpha=None,
+        quantization_config=None,
         *,
         name=None,
         trainable=True,
@@ -391,9 +439,13 @@ class Embedding(Layer):
         self.embeddings_regularizer = embeddings_regularizer
         self.embeddings_constraint = embeddings_constraint
         self.mask_zero = mask_zero
+        self.lora_rank = lora_rank
+        self.lora_alpha = lora_alpha
+        self.quantization_config = quantization_config
         self.name = name
         self.trainable = trainable
-        self.dtype = dtype
+        # A policy object (Keras's config form) is kept by name, so configs stay JSON.
+        self.dtype = dtype.name if hasattr(dtype, "compute_dtype") and hasattr(dtype, "name") else dtype
         self.input_shape = None if input_shape is None else tuple(None if d is None else int(d) for d in input_shape)
         self.activity_regularizer = None
         if name is not None and (not isinstance(name, str) or not name):
@@ -415,29 +467,63 @@ class Embedding(Layer):
         initializers.get(self.embeddings_initializer)
         regularizers.get(self.embeddings_regularizer)
         constraints.get(self.embeddings_constraint)
+        check_lora_args(self)
 
     def check_inputs(self, spec):
         dtype = jnp.dtype(spec.dtype)
         if not (jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)):
             raise ValueError(f"{self._label}: expected integer token ids, got dtype {dtype.name} (shape {spec.shape})")
 
-    def build(self, input_shape):
-        self.embeddings = self.add_weight(
-            (self.input_dim, self.output_dim),
-            self.embeddings_initializer,
-            name="embeddings",
-            regularizer=self.embeddings_regularizer,
-            constraint=self.embeddings_constraint,
-        )
+    _lora_target = "embeddings"
+    _lora_names = ("lora_embeddings_a", "lora_embeddings_b")
+    _lora_regularizer = "embeddings_regularizer"
+    _lora_constraint = "embeddings_constraint"
+    _int8_axis = -1  # one scale per row (Keras: input_dim is usually the larger axis)
+    _serialization_names = {None: ("embeddings",), "int8": ("embeddings", "embeddings_scale")}
+    _quantizable_class = "Embedding"
 
-    def call(self, ids):
+    def build(self, input_shape):
+        if self.quantization_mode:
+            self.quantized_build((self.input_dim, self.output_dim), self.quantization_mode, self.quantization_config)
+        else:
+            self.embeddings = self.add_weight(
+                (self.input_dim, self.output_dim),
+                self.embeddings_initializer,
+                name="embeddings",
+                regularizer=self.embeddings_regularizer,
+                constraint=self.embeddings_constraint,
+            )
+        if self.lora_rank:
+            self._add_lora(self.lora_rank, self.lora_alpha)
+
+    def _ids(self, ids):
         self.check_inputs(ids)
         if not jnp.issubdtype(ids.dtype, jnp.integer):
             ids = ids.astype(jnp.int32)
         # Negative ids would wrap around; send them past the end, where `take` fills NaN.
-        ids = jnp.where(ids < 0, self.input_dim, ids)
+        return jnp.where(ids < 0, self.input_dim, ids)
+
+    def _lora_rows(self, ids, out):
+        """`out` plus the LoRA update's rows for `ids` (the rows of `a @ b`, without forming it)."""
+        if not self.lora_enabled:
+            return out
+        rows = jnp.take(self.lora_embeddings_a.value, ids, axis=0, mode="fill", fill_value=jnp.nan)
+        return (out + self._lora_scale() * jnp.matmul(rows, self.lora_embeddings_b.value)).astype(self.compute_dtype)
+
+    def call(self, ids):
+        if self.quantization_mode:
+            return self.quantized_call(ids)
+        ids = self._ids(ids)
         out = jnp.take(self.embeddings.value, ids, axis=0, mode="fill", fill_value=jnp.nan)
-        return out.astype(self.compute_dtype)
+        return self._lora_rows(ids, out.astype(self.compute_dtype))
+
+    def _int8_call(self, ids):
+        ids = self._ids(ids)
+        # An out-of-range id reads a NaN scale, so its row is NaN as in the float layer.
+        scale = jnp.take(self.embeddings_scale.value, ids, axis=0, mode="fill", fill_value=jnp.nan)
+        rows = jnp.take(self.embeddings.value, ids, axis=0, mode="fill", fill_value=0)
+        out = rows.astype(self.compute_dtype) / jnp.expand_dims(scale, -1)
+        return self._lora_rows(ids, out)
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
@@ -457,8 +543,11 @@ class Embedding(Layer):
                 "embeddings_regularizer",
                 "embeddings_constraint",
                 "mask_zero",
+                "quantization_config",
             )
         }
+        if self.lora_rank:
+            config.update(lora_rank=self.lora_rank, lora_alpha=self.lora_alpha)
         config["input_shape"] = self.input_shape
         return {k: serialize_value(v, f"{self._label}.{k}") for k, v in config.items()}
 

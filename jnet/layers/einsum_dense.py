@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from jnet import activations, initializers, regularizers
 from jnet.layers.base import Layer
+from jnet.layers.quantization import QuantizableMixin, check_lora_args, quantized_contraction
 
 __all__ = ["EinsumDense"]
 
@@ -100,7 +101,7 @@ def analyze_equation(label, equation, bias_axes, input_shape, output_shape):
     return kernel_shape, bias_shape, out_shape, in_axes, out_axes
 
 
-class EinsumDense(Layer):
+class EinsumDense(QuantizableMixin, Layer):
     """A dense layer written as an einsum: `activation(einsum(equation, inputs, kernel) + bias)`.
 
     Args:
@@ -114,8 +115,12 @@ class EinsumDense(Layer):
         kernel_constraint, bias_constraint: as for `Dense`. A variance-scaling kernel
         initializer (the default Glorot uniform) counts fans over the kernel's input and
         output axes, as Keras does.
-        lora_rank, lora_alpha: accepted for config compatibility; must be None (jnet has no
-            LoRA on this layer).
+        lora_rank, lora_alpha: enable LoRA when the layer is built (`enable_lora`;
+            `lora_kernel_a` has the kernel's shape with its last axis replaced by the rank).
+        quantization_config: the `jnet.quantizers.Int8QuantizationConfig` of a quantized
+            layer (`quantize`: the kernel's scale is laid out like the output, with size 1 on
+            the axes the kernel does not reach, as Keras stores it; equations with `...` cannot
+            be quantized, as in Keras).
 
     Example:
     ```python
@@ -136,6 +141,9 @@ class EinsumDense(Layer):
     bias_constraint: Any = None
     lora_rank: Any = None
     lora_alpha: Any = None
+    quantization_config: Any = None
+
+    _quantizable_class = "EinsumDense"
 
     def check_config(self):
         if not isinstance(self.equation, str):
@@ -155,8 +163,7 @@ class EinsumDense(Layer):
             raise ValueError(
                 f"{self._label}: bias_axes must be a string of output letters or None, got {self.bias_axes!r}"
             )
-        if self.lora_rank is not None or self.lora_alpha is not None:
-            raise ValueError(f"{self._label}: lora_rank/lora_alpha are not supported by jnet's EinsumDense; pass None")
+        check_lora_args(self)
         activations.get(self.activation)
         initializers.get(self.kernel_initializer)
         initializers.get(self.bias_initializer)
@@ -171,13 +178,16 @@ class EinsumDense(Layer):
 
     def build(self, input_shape):
         kernel_shape, bias_shape, _, in_axes, out_axes = self._analyze(input_shape)
-        self.kernel = self.add_weight(
-            tuple(kernel_shape),
-            _fan_aware(self.kernel_initializer, in_axes, out_axes),
-            name="kernel",
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
+        if self.quantization_mode:
+            self.quantized_build(tuple(kernel_shape), self.quantization_mode, self.quantization_config)
+        else:
+            self.kernel = self.add_weight(
+                tuple(kernel_shape),
+                _fan_aware(self.kernel_initializer, in_axes, out_axes),
+                name="kernel",
+                regularizer=self.kernel_regularizer,
+                constraint=self.kernel_constraint,
+            )
         self.bias = None
         if bias_shape is not None:
             self.bias = self.add_weight(
@@ -187,14 +197,90 @@ class EinsumDense(Layer):
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
+        if self.lora_rank:
+            self._add_lora(self.lora_rank, self.lora_alpha)
 
     def call(self, x):
+        if self.quantization_mode:
+            return self.quantized_call(x)
         dtype = self.compute_dtype
-        y = jnp.einsum(self.equation, x.astype(dtype), self.kernel.value.astype(dtype))
+        kernel = self._lora_weight(self.kernel.value)
+        y = jnp.einsum(self.equation, x.astype(dtype), kernel.astype(dtype))
+        return self._finish(y)
+
+    def _finish(self, y):
+        dtype = self.compute_dtype
         if self.bias is not None:
             b = self.bias.value.astype(dtype)
             y = y + jnp.reshape(b, (1,) * (y.ndim - b.ndim) + b.shape)
         return activations.get(self.activation)(y)
+
+    # ---- int8: the kernel is quantized over its contracted axes (those not in the output), the
+    # inputs over theirs; both scales are laid out like the output so they divide it directly.
+
+    def _specs(self):
+        ins, ws, outs, _ = parse_equation(self._label, self.equation)
+        if "..." in self.equation:
+            raise ValueError(
+                f"{self._label}: an equation with '...' ({self.equation!r}) cannot be quantized (nor can it in Keras)"
+            )
+        return ins, ws, outs
+
+    def _scale_shape(self, kernel_shape) -> tuple:
+        _, ws, outs = self._specs()
+        sizes = dict(zip(ws, kernel_shape))
+        return tuple(sizes[c] if c in sizes else 1 for c in outs)
+
+    def _quantize_main(self, value, quantizer=None):
+        from jnet import quantizers
+
+        _, ws, outs = self._specs()
+        reduced = tuple(i for i, c in enumerate(ws) if c not in outs)
+        quantizer = quantizer or quantizers.AbsMaxQuantizer(axis=reduced)
+        values, scale = quantizer(value, to_numpy=True)
+        return values, _relayout(scale, ws, outs)
+
+    def _dequantized(self):
+        _, ws, outs = self._specs()
+        scale = _relayout(self.kernel_scale.value, outs, ws)
+        return self.kernel.value.astype(jnp.float32) / scale
+
+    def _int8_call(self, x):
+        ins, ws, outs = self._specs()
+        dtype = self.compute_dtype
+        x = x.astype(dtype)
+        quantizer = self.inputs_quantizer
+        reduced = tuple(i for i, c in enumerate(ins) if c not in outs)
+
+        def forward(x, kernel, scale):
+            if quantizer is None:  # weight-only
+                return jnp.einsum(self.equation, x, kernel.astype(dtype)).astype(dtype) / scale
+            xq, x_scale = quantizer(x, axis=reduced)
+            y = jnp.einsum(self.equation, xq, kernel, preferred_element_type=jnp.int32).astype(dtype)
+            return y / (_relayout(x_scale, ins, outs) * scale)
+
+        def backward(g, kernel, scale):
+            float_kernel = kernel.astype(dtype) / _relayout(scale, outs, ws)
+            _, pullback = jax.vjp(lambda v: jnp.einsum(self.equation, v, float_kernel), jnp.zeros(x.shape, dtype))
+            return pullback(g)[0]
+
+        y = quantized_contraction(forward, backward, x, self.kernel.value, self.kernel_scale.value)
+        if self.lora_enabled:
+            lora = jnp.matmul(jnp.einsum(self.equation, x, self.lora_kernel_a.value), self.lora_kernel_b.value)
+            y = (y + self._lora_scale() * lora).astype(dtype)
+        return self._finish(y)
+
+
+def _relayout(a, src: str, dst: str):
+    """`a`, whose axes are the letters `src` (size 1 on letters absent from `dst`), laid out over
+    `dst`: those axes dropped, the rest in `dst`'s order, size 1 for letters `src` lacks."""
+    drop = tuple(i for i, c in enumerate(src) if c not in dst)
+    a = jnp.squeeze(a, axis=drop) if drop else a
+    kept = [c for c in src if c in dst]
+    order = [c for c in dst if c in kept]
+    a = jnp.transpose(a, [kept.index(c) for c in order])
+    sizes = dict(zip(order, a.shape))
+    return jnp.reshape(a, tuple(sizes.get(c, 1) for c in dst))
 
 
 def _fan_aware(identifier, in_axes, out_axes):

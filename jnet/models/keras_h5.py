@@ -213,7 +213,7 @@ def read_weights_h5(model, h5file, label: str, skip_mismatch=False) -> LoadedWei
     hooked = {
         group: layer
         for _, group, layer, holds in visit_layers(model)
-        if holds and _overrides(layer, "load_own_variables")
+        if holds and _overrides(layer, "load_own_variables") and getattr(layer, "_loads_own_variables", True)
     }
     entries, _ = keras_weight_paths(model)
     entries = [(path, v) for path, v in entries if path.rsplit("/", 1)[0] not in hooked]
