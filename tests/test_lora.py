@@ -163,3 +163,17 @@ def test_enable_lora_errors():
         constrained.enable_lora(2)
     with pytest.raises(ValueError, match="lora_rank must be a positive integer"):
         layers.EinsumDense("ab,bc->ac", output_shape=3, lora_rank=-1)
+
+
+def test_checkpoint_during_fit_holds_the_latest_merged_kernel(tmp_path):
+    # ModelCheckpoint writes mid-fit, while the layer's Variables still hold the values from
+    # before fit: the merged kernel must come from the live training arrays.
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 4)).astype("float32"), rng.random((16, 1)).astype("float32")
+    model = jnet.Sequential([jnet.Input((4,)), jnet.layers.Dense(8), jnet.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.layers[0].enable_lora(2)
+    path = str(tmp_path / "m.keras")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[jnet.callbacks.ModelCheckpoint(path)])
+    loaded = jnet.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)

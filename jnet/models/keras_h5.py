@@ -170,12 +170,17 @@ class ReadStore(dict):
 def write_weights_h5(model, h5file):
     """Write `model`'s variables into an open `h5py.File` (or group) in Keras's layout, each
     layer's through its `save_own_variables`."""
+    from jnet.core.variables import call_scope
+
     values = current_values(model)
     for _, group, layer, holds in visit_layers(model):
         g = h5file.require_group(group)
         g.attrs["name"] = layer.name
         if holds:
-            layer.save_own_variables(WriteStore(g, values))
+            # The live values bound, so a hook computing from `.value` (LoRA's merged kernel)
+            # writes the arrays of the latest step during `fit`, not those from before it.
+            with call_scope(values):
+                layer.save_own_variables(WriteStore(g, values))
 
 
 def current_values(model) -> dict:
