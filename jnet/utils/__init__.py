@@ -39,6 +39,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'jnet.utils' has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted(set(globals()) | {"FeatureSpace"})
+
+
 __all__ = [
     "Config",
     "CustomObjectScope",
