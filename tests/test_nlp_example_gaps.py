@@ -148,3 +148,16 @@ def test_dataset_cache_replays_the_first_pass_and_cardinality():
     assert [b.tolist() for b in cached.take(2)] == first[:2] and len(reads) == 4
     with pytest.raises(ValueError, match="re-batching a cached dataset"):
         ds.cache().unbatch()
+
+
+def test_raw_string_model_evaluates_a_dataset_of_texts():
+    vectorize = layers.TextVectorization(max_tokens=10, output_sequence_length=4)
+    texts = np.array(["good film", "bad film", "good plot", "bad plot"], dtype=object)
+    vectorize.adapt(texts)
+    inputs = jnet.Input(shape=(1,), dtype="string")
+    outputs = layers.Dense(1, activation="sigmoid")(ops.cast(vectorize(inputs), "float32"))
+    model = jnet.Model(inputs, outputs)
+    model.compile(loss="binary_crossentropy")
+    labels = np.array([1, 0, 1, 0], "float32")
+    ds = jnet.utils.Dataset.from_arrays((texts, labels), batch_size=2)
+    np.testing.assert_allclose(model.evaluate(ds, verbose=0), model.evaluate(texts, labels, verbose=0), rtol=1e-6)
