@@ -147,8 +147,7 @@ class TrainingMixin(TrainStateMixin, DataMixin):
             return True
         args = self._compile_args
         leaves = jax.tree_util.tree_leaves(
-            [args["loss"], args["metrics"], args["weighted_metrics"]],
-            is_leaf=lambda v: v is None or is_metric_leaf(v),
+            [args["loss"], args["metrics"], args["weighted_metrics"]], is_leaf=lambda v: v is None or is_metric_leaf(v)
         )
         return all(v is None for v in leaves)
 

@@ -257,7 +257,9 @@ class _CachedDataset(Dataset):
         super().__init__(source.take_samples, source.num_samples, source.batch_size, False, source.seed)
         self._source = source
         self._store = store if store is not None else {"elements": None}
-        self.__dict__.update({k: v for k, v in source.__dict__.items() if not k.startswith("_") and k not in self.__dict__})
+        self.__dict__.update(
+            {k: v for k, v in source.__dict__.items() if not k.startswith("_") and k not in self.__dict__}
+        )
 
     def __len__(self):
         n = len(self._source)

@@ -19,10 +19,7 @@ def example(keras, layers, ops):
         def build(self, input_shape):
             output_dim = input_shape[-1]
             self.kernel = self.add_weight(
-                shape=(output_dim * 2, output_dim),
-                initializer=self.initializer,
-                name="kernel",
-                trainable=True,
+                shape=(output_dim * 2, output_dim), initializer=self.initializer, name="kernel", trainable=True
             )
 
         def call(self, inputs):

@@ -53,9 +53,7 @@ def example(keras, ops):
             # since we want to be able to call `model.fit(inputs)`.
             logits = self.dense(inputs["inputs"])
             preds = self.logistic_endpoint(
-                logits=logits,
-                targets=inputs["targets"],
-                sample_weight=inputs["sample_weight"],
+                logits=logits, targets=inputs["targets"], sample_weight=inputs["sample_weight"]
             )
             return preds
 

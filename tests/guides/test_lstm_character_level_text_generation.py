@@ -34,11 +34,7 @@ def vectorize(text):
 
 def make_model(keras, layers, ops):
     return keras.Sequential(
-        [
-            keras.Input(shape=(maxlen, len(chars))),
-            layers.LSTM(16),
-            layers.Dense(len(chars), activation="softmax"),
-        ]
+        [keras.Input(shape=(maxlen, len(chars))), layers.LSTM(16), layers.Dense(len(chars), activation="softmax")]
     )
 
 

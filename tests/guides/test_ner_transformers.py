@@ -17,12 +17,7 @@ def example(keras, layers, ops):
         def __init__(self, embed_dim, num_heads, ff_dim, rate=0.1):
             super().__init__()
             self.att = keras.layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
-            self.ffn = keras.Sequential(
-                [
-                    keras.layers.Dense(ff_dim, activation="relu"),
-                    keras.layers.Dense(embed_dim),
-                ]
-            )
+            self.ffn = keras.Sequential([keras.layers.Dense(ff_dim, activation="relu"), keras.layers.Dense(embed_dim)])
             self.layernorm1 = keras.layers.LayerNormalization(epsilon=1e-6)
             self.layernorm2 = keras.layers.LayerNormalization(epsilon=1e-6)
             self.dropout1 = keras.layers.Dropout(rate)

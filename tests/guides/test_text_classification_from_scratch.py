@@ -68,7 +68,12 @@ def test_text_classification_from_scratch(imdb_dirs):
         train_dir, batch_size=batch_size, validation_split=0.2, subset="training", seed=1337, class_names=["pos", "neg"]
     )
     raw_val_ds = keras.utils.text_dataset_from_directory(
-        train_dir, batch_size=batch_size, validation_split=0.2, subset="validation", seed=1337, class_names=["pos", "neg"]
+        train_dir,
+        batch_size=batch_size,
+        validation_split=0.2,
+        subset="validation",
+        seed=1337,
+        class_names=["pos", "neg"],
     )
     raw_test_ds = keras.utils.text_dataset_from_directory(test_dir, batch_size=batch_size)
     assert (raw_train_ds.cardinality(), raw_val_ds.cardinality(), raw_test_ds.cardinality()) == (3, 1, 2)
