@@ -427,6 +427,16 @@ def test_compile_without_a_loss_needs_losses_from_the_model():
     model.compile(optimizer="sgd")
     history = model.fit(X, np.zeros((16, 2), np.float32), batch_size=16, epochs=2, verbose=0)
     assert history.history["loss"][1] < history.history["loss"][0]  # the added loss alone trains
+    # Nothing compiled needs targets: Keras fits and evaluates on x alone.
+    before = model.evaluate(X, verbose=0)
+    history = model.fit(X, batch_size=16, epochs=1, verbose=0)
+    np.testing.assert_allclose(history.history["loss"][0], before, rtol=1e-5)
+    assert model.evaluate(X, verbose=0) < before
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"fit: y is required .*compile\(\) gave a loss"):
+        model.fit(X, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="evaluate: y is required"):
+        model.evaluate(X, verbose=0)
     plain = jnet.Sequential([jnet.Input((4,)), layers.Dense(1)])
     plain.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="compile\\(\\) was called without a loss, and no layer adds one"):

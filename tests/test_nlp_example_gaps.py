@@ -128,3 +128,36 @@ def test_dataset_take():
     assert len(first) == 4 and len(set(first.tolist())) == 4
     with pytest.raises(ValueError, match="Dataset.take: count"):
         ds.take(-2)
+
+
+def test_dataset_cache_replays_the_first_pass_and_cardinality():
+    reads = []
+
+    def take_rows(idx):
+        reads.append(len(idx))
+        return np.asarray(idx) * 10
+
+    ds = jnet.utils.Dataset(take_rows, 10, batch_size=4, shuffle=True, seed=0)
+    cached = ds.map(lambda x: x + 1).cache().map(lambda x: x * 2).prefetch(buffer_size=10)
+    assert cached.cardinality() == 3 and ds.take(2).cardinality() == 2
+    assert len(list(cached.take(1))) == 1 and len(reads) == 1  # a partial pass is not kept
+    first = [b.tolist() for b in cached]
+    second = [b.tolist() for b in cached]
+    assert first == second and len(reads) == 4  # read once more (the full pass), then replayed
+    assert sorted(sum(first, [])) == [(10 * i + 1) * 2 for i in range(10)]  # maps before and after
+    assert [b.tolist() for b in cached.take(2)] == first[:2] and len(reads) == 4
+    with pytest.raises(ValueError, match="re-batching a cached dataset"):
+        ds.cache().unbatch()
+
+
+def test_raw_string_model_evaluates_a_dataset_of_texts():
+    vectorize = layers.TextVectorization(max_tokens=10, output_sequence_length=4)
+    texts = np.array(["good film", "bad film", "good plot", "bad plot"], dtype=object)
+    vectorize.adapt(texts)
+    inputs = jnet.Input(shape=(1,), dtype="string")
+    outputs = layers.Dense(1, activation="sigmoid")(ops.cast(vectorize(inputs), "float32"))
+    model = jnet.Model(inputs, outputs)
+    model.compile(loss="binary_crossentropy")
+    labels = np.array([1, 0, 1, 0], "float32")
+    ds = jnet.utils.Dataset.from_arrays((texts, labels), batch_size=2)
+    np.testing.assert_allclose(model.evaluate(ds, verbose=0), model.evaluate(texts, labels, verbose=0), rtol=1e-6)

@@ -138,6 +138,19 @@ class TrainingMixin(TrainStateMixin, DataMixin):
         if not self.compiled:
             raise RuntimeError(f"{self._label}: call compile(...) before {what}()")
 
+    def _trains_without_y(self, test=False):
+        """Keras runs fit/evaluate with y=None when nothing compiled needs targets: a custom
+        train_step (test_step), or no compiled loss or metrics, the loss coming from add_loss or
+        regularizers (the "endpoint layer" pattern)."""
+        steps = custom_steps(self)
+        if steps is not None and (steps.test if test else steps.train):
+            return True
+        args = self._compile_args
+        leaves = jax.tree_util.tree_leaves(
+            [args["loss"], args["metrics"], args["weighted_metrics"]], is_leaf=lambda v: v is None or is_metric_leaf(v)
+        )
+        return all(v is None for v in leaves)
+
     # ------------------------------------------------------------------ plan
 
     def _output_shapes(self):
@@ -286,8 +299,11 @@ class TrainingMixin(TrainStateMixin, DataMixin):
                 raise ValueError("fit: when x is a generator/iterable, y and sample_weight come from its batches")
             source = self._stream(x, class_weight, shuffle=shuffle)
         else:
-            if y is None and (custom_steps(self) is None or not custom_steps(self).train):
-                raise ValueError("fit: y is required when x is an array (or pass a generator of (x, y) batches)")
+            if y is None and not self._trains_without_y():
+                raise ValueError(
+                    "fit: y is required when x is an array and compile() gave a loss or metrics "
+                    "(or pass a generator of (x, y) batches)"
+                )
             data = self._arrays(x, y, sample_weight, class_weight, "fit", check_nan)
             if validation_split:
                 if validation_data is not None:
@@ -388,8 +404,8 @@ class TrainingMixin(TrainStateMixin, DataMixin):
             n_steps = steps
         else:
             data = self._arrays(x, y, sample_weight, None, "evaluate", check_nan)
-            if data.y is None:
-                raise ValueError("evaluate: y is required")
+            if data.y is None and not self._trains_without_y(test=True):
+                raise ValueError("evaluate: y is required when compile() gave a loss or metrics")
             self._check_targets(data, "evaluate")
             trainer = self._get_trainer()
             source = self._source(data, min(batch_size or 32, max(data.n, 1)), len(self.output_names))

@@ -30,6 +30,8 @@ class DataMixin:
         `jnet.layers.preprocessing.host`); other inputs unchanged."""
         from jnet.layers.preprocessing.host import run_host_stage
 
+        if D.is_stream(x):  # a generator / Dataset: `_stream` runs each batch through as it is read
+            return x
         return run_host_stage(self, x)
 
     def _ensure_built_from(self, x):

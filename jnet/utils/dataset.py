@@ -8,7 +8,8 @@ iterable of batches, re-iterated every epoch), and it can be re-batched or split
 Samples are read lazily (`take_rows(indices)` reads only the rows of one batch), so a folder
 of images is never loaded whole. The `tf.data` methods Keras examples chain on such a dataset
 exist with the same meaning: `map` (a function on each element, as it is read), `take` (the
-first elements) and `prefetch` (accepted; batches are read when the loop asks for them).
+first elements), `cache` (the first full pass is kept and replayed), `cardinality` (the number
+of elements) and `prefetch` (accepted; batches are read when the loop asks for them).
 """
 
 from __future__ import annotations
@@ -173,6 +174,35 @@ class Dataset:
         del buffer_size, name
         return self._with()
 
+    def cache(self, filename="", name=None):
+        """A dataset that keeps the elements of its first complete iteration in memory and
+        replays them on later iterations (tf.data's `cache`): file reads and `map` functions
+        before it run once, and a shuffled order is frozen at the first pass's, as in tf.data.
+        Functions `map`ped after it still run on every iteration.
+
+        Args:
+            filename: `""` (memory). jnet keeps every cache in memory; a path is accepted
+                for `tf.data` compatibility and nothing is written there.
+            name: unused.
+
+        Returns:
+            A new `Dataset`.
+
+        Example:
+        ```python
+        train_ds = raw_train_ds.map(vectorize_text).cache().prefetch(buffer_size=10)
+        ```
+        """
+        del name
+        if not isinstance(filename, str):
+            raise TypeError(f"Dataset.cache: filename must be a string, got {type(filename).__name__}")
+        return _CachedDataset(self)
+
+    def cardinality(self):
+        """The number of elements (batches when batched) one iteration yields, as tf.data's
+        `cardinality()` (a NumPy int64 here, not a tensor)."""
+        return np.int64(len(self))
+
     def as_numpy_iterator(self):
         """An iterator over the batches (the `tf.data` spelling)."""
         return iter(self)
@@ -214,6 +244,53 @@ class Dataset:
 
     def __repr__(self):
         return f"<jnet Dataset: {self.num_samples} samples, batch_size={self.batch_size}, shuffle={self.shuffle}>"
+
+
+_END = object()
+
+
+class _CachedDataset(Dataset):
+    """`Dataset.cache()`: the source's elements, read once (the first complete pass) and then
+    replayed; `map` / `take` applied after the cache act on the replayed elements."""
+
+    def __init__(self, source, store=None):
+        super().__init__(source.take_samples, source.num_samples, source.batch_size, False, source.seed)
+        self._source = source
+        self._store = store if store is not None else {"elements": None}
+        self.__dict__.update(
+            {k: v for k, v in source.__dict__.items() if not k.startswith("_") and k not in self.__dict__}
+        )
+
+    def __len__(self):
+        n = len(self._source)
+        return n if self._count is None else min(n, self._count)
+
+    def __iter__(self):
+        cached = self._store["elements"]
+        if cached is not None:
+            for element in cached[: len(self)]:
+                yield self._mapped(element)
+            return
+        # Stored only when a pass reads the whole source (tf.data drops a partial cache too).
+        elements = []
+        source = iter(self._source)
+        while self._count is None or len(elements) < self._count:
+            element = next(source, _END)
+            if element is _END:
+                self._store["elements"] = elements
+                return
+            elements.append(element)
+            yield self._mapped(element)
+
+    def _with(self, **changes):
+        if changes.get("batch_size", self.batch_size) != self.batch_size:
+            raise ValueError("Dataset: re-batching a cached dataset is not supported; call batch() before cache()")
+        out = _CachedDataset(self._source, self._store)
+        out._maps, out._count = self._maps, self._count
+        return out
+
+    def take_samples(self, indices):
+        return self._source.take_samples(indices)
 
 
 def _as_arrays(structure):
