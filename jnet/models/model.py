@@ -17,6 +17,7 @@ from jnet.core.symbolic import is_symbolic
 from jnet.core.variables import current_scope
 from jnet.layers.base import Layer, _init_takes_more, as_spec, is_spec_leaf
 from jnet.layers.keras_attributes import building_scope
+from jnet.models import subclassed_inputs
 from jnet.models.functional import Graph, InputLayer
 from jnet.models.keras_attributes import ModelAttributesMixin
 from jnet.models.saving import SavingMixin
@@ -164,7 +165,7 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
     @property
     def input_names(self) -> list:
         if self._graph is None and self._is_subclassed():
-            return ["input"]
+            return subclassed_inputs.names(self)
         return self._require_graph().input_names
 
     @property
@@ -253,6 +254,7 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
     def _build_subclassed_in_scope(self, specs):
         if len(specs) == 1 and isinstance(specs[0], (list, tuple)) and not is_spec_leaf(specs[0]):
             specs = (list(specs[0]),)
+        subclassed_inputs.record(self, specs)
         unknown_batch = jax.tree_util.tree_map(
             lambda s: jax.ShapeDtypeStruct((None,) + tuple(s.shape[1:]), s.dtype), specs, is_leaf=is_spec_leaf
         )
@@ -281,6 +283,7 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
             raise TypeError(f"{self._label}.apply got unexpected keyword arguments {sorted(kwargs)}")
         if self._graph is None:
             self._ensure_graph(inputs)
+            inputs = subclassed_inputs.restructure(self, inputs)
             return Layer.apply(self, variables, *inputs, training=training, rng=rng, mask=mask, **kwargs)
         # The graph gets the call's key as it is (`call` instead folds in the scope's counter).
         outputs, state, _ = self._bound_run(variables, lambda: self._run(inputs, training, rng, mask)[0], training, rng)
@@ -293,7 +296,7 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
         def run():
             if self._graph is None:
                 self._ensure_graph(inputs)
-                return self._invoke(inputs, {}, training, None, rng)
+                return self._invoke(subclassed_inputs.restructure(self, inputs), {}, training, None, rng)
             return self._run(inputs, training, rng, None)[0]
 
         return self._bound_run(variables, run, training, rng)
@@ -328,6 +331,10 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
 
     def _flat_inputs(self, inputs) -> list:
         """Positional, list or dict-by-name inputs -> a list in the order of `self.inputs`."""
+        if self._graph is None and self._is_subclassed():
+            flat = subclassed_inputs.flatten(self, inputs)
+            if flat is not None:
+                return flat
         graph = self._require_graph()
         n = len(graph.inputs)
         if len(inputs) == 1 and isinstance(inputs[0], dict):

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 from jnet.core.variables import VariableScope
 from jnet.metrics import Mean, Metric
 from jnet.metrics.stateless import bound_states
+from jnet.models import subclassed_inputs
 
 
 def _default_step(fn):
@@ -126,6 +127,9 @@ class KerasStepsMixin:
         """A list in `input_names` order -> the structure the model was built with (one array,
         a list, or a dict by input name)."""
         graph = self._graph
+        if graph is None and self._is_subclassed() and len(flat) > 1:
+            args = subclassed_inputs.structure(self, flat)
+            return args[0] if len(args) == 1 else args
         if len(flat) == 1:
             return flat[0]
         if graph is not None and graph.input_kind == "dict":

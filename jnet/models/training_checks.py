@@ -37,11 +37,18 @@ def has_own_losses(model) -> bool:
     training call."""
     if any(v.regularizer is not None for v in model.weights):
         return True
-    if model._graph is None:
-        return False
     from jnet.core.variables import Variable
 
-    specs = [jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in t.shape), t.dtype) for t in model._graph.feeds]
+    if model._graph is None:
+        from jnet.models import subclassed_inputs
+
+        specs = subclassed_inputs.example_specs(model) if model._is_subclassed() and model.built else None
+        if specs is None:
+            return False
+    else:
+        specs = [
+            jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in t.shape), t.dtype) for t in model._graph.feeds
+        ]
     tree = jax.tree_util.tree_map(lambda v: v.spec, model._variable_tree(), is_leaf=lambda v: isinstance(v, Variable))
     losses = jax.eval_shape(
         lambda v, xs: model.apply_with_losses(v, *xs, training=True, rng=jax.random.key(0))[2], tree, specs

@@ -37,6 +37,10 @@ class DataMixin:
     def _ensure_built_from(self, x):
         if self.built or D.is_stream(x):
             return
+        if self._is_subclassed() and self._graph is None and _several_arrays(x):
+            # A subclassed model's `call` gets the structure it is given (a dict, a list).
+            self._ensure_graph((jax.tree_util.tree_map(_first_row, x),))
+            return
         first = x
         if isinstance(x, dict):
             first = next(iter(x.values()))
@@ -188,3 +192,15 @@ class DataMixin:
         data = self._arrays(vx, vy, vsw, None, "fit (validation_data)", check_nan)
         self._check_targets(data, "fit (validation_data)")
         return self._source(data, batch_size, len(self.output_names))
+
+
+def _several_arrays(x) -> bool:
+    """A dict of arrays, or a list/tuple of two or more arrays (not one nested-list array)."""
+    if isinstance(x, dict):
+        return len(x) > 0
+    return isinstance(x, (list, tuple)) and len(x) > 1 and all(hasattr(v, "shape") for v in x)
+
+
+def _first_row(a):
+    arr = np.asarray(a[:1])
+    return arr.astype(np.float32) if arr.dtype == np.float64 else arr

@@ -5,7 +5,6 @@ the inference-only model sharing its weights and the subclassed LogReg are the e
 Sizes: 1000 rows of 764 features -> 32 rows of 12, 2 epochs -> 1."""
 
 import numpy as np
-import pytest
 from guide_util import frameworks, guide_broadcasting, keras_ok  # noqa: F401
 
 JNET, KERAS = frameworks()
@@ -107,11 +106,6 @@ def test_subclassed_endpoint_call():
     np.testing.assert_allclose(np.asarray(preds), np.ones((N, 1)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: fit/evaluate on a subclassed model whose call takes a dict of inputs (jnet's "
-    "subclassed models feed the engine one array or a list; _flat_inputs needs a functional graph)",
-)
 def test_subclassed_endpoint_fit():
     data = make_data(2)
     _, _, LogReg = example(JNET[0], JNET[2])
