@@ -149,3 +149,16 @@ def test_model_output_shape_follows_keras():
     assert multi.output_shape == [(None, 1), (None, None, 5)]
     seq = jnet.Sequential([jnet.Input((7,)), layers.Dense(2)])
     assert seq.output_shape == (None, 2)
+
+
+def test_int64_input_takes_int32_arrays_without_warning():
+    # Without x64, JAX holds int64 data as int32: the model must not ask for int64 on every trace.
+    import warnings
+
+    x = jnet.Input((3,), dtype="int64")
+    model = jnet.Model(x, jnet.layers.Embedding(10, 2)(x))
+    model.compile("sgd", "mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.fit(np.ones((4, 3), "int64"), np.ones((4, 3, 2), "float32"), verbose=0)
+        assert model.predict(np.ones((4, 3), "int64"), verbose=0).shape == (4, 3, 2)

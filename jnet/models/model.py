@@ -322,7 +322,9 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
         graph = self._graph
         flat = self._flat_inputs(inputs)
         flat = [jnp.asarray(x) for x in flat]
-        flat = [x if x.dtype == t.dtype else x.astype(t.dtype) for x, t in zip(flat, graph.feeds)]
+        # An `Input(dtype="int64")` takes int32 arrays without x64 (JAX's canonical dtype).
+        wanted = [jax.dtypes.canonicalize_dtype(t.dtype) for t in graph.feeds]
+        flat = [x if x.dtype == w else x.astype(w) for x, w in zip(flat, wanted)]
         masks = None
         if mask is not None:
             masks = [mask] if len(graph.inputs) == 1 else list(self._flat_inputs((mask,)))
