@@ -5,8 +5,9 @@ example's (the AdamW optimizer is Keras's own, as in the Keras 3 version). The e
 and augments CIFAR-10 with `tf.data` (`dataset.map(lambda x, y: (data_augmentation(x), y))`);
 here a `keras.utils.PyDataset` over tiny random images does the same batching and mapping.
 The full ConvMixer-256/8 is built to check its size and the layer indices the visualization
-uses against Keras 3; a scaled-down one (8x8 images, 8 filters, depth 2) is compared with Keras
-on copied weights and (a slow test) trained for one epoch (random: augmentation and shuffling)."""
+uses against Keras 3; a scaled-down one (8x8 images, 8 filters, depth 2) has its filters drawn
+and, in slow tests, is compared with Keras on copied weights and trained for one epoch (random:
+augmentation and shuffling)."""
 
 import matplotlib
 import numpy as np
@@ -168,6 +169,15 @@ def small_data():
     return x_train, y_train
 
 
+def test_small_conv_mixer_visualization():
+    model = define(*JNET[:2])(**SMALL)
+    shown = visualization_plot(model.layers[2].get_weights()[0], num_filters=8)
+    assert shown.shape == (2, 2, 3, 8) and shown.min() == 0.0 and shown.max() == 1.0
+
+
+# About 5 s of CPU (building and compiling the model on both frameworks): outside the default
+# run's time budget; `pytest -m slow` runs it.
+@pytest.mark.slow
 def test_small_conv_mixer_matches_keras():
     keras, layers, _ = JNET
     model = define(keras, layers)(**SMALL)
@@ -177,9 +187,6 @@ def test_small_conv_mixer_matches_keras():
         copy_weights(model, kmodel)
         expected = kmodel.predict(x_train[:8], verbose=0)
     np.testing.assert_allclose(model.predict(x_train[:8], verbose=0), expected, rtol=1e-4, atol=1e-6)
-
-    shown = visualization_plot(model.layers[2].get_weights()[0], num_filters=8)
-    assert shown.min() == 0.0 and shown.max() == 1.0
 
 
 # About 10 s of CPU (compiling the training, evaluation and checkpoint steps): outside the
