@@ -267,8 +267,7 @@ def test_config_is_normalised_like_keras():
     keras_config = keras.layers.Conv2D(8, 3, padding="same").get_config()
     config = layer.get_config()
     for key in ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups", "use_bias"):
-        expected = list(keras_config[key]) if isinstance(keras_config[key], tuple) else keras_config[key]
-        assert config[key] == expected, key  # jnet's JSON-ready config holds lists
+        assert config[key] == keras_config[key], key  # tuples stay tuples, as in Keras
     assert layers.Conv2DTranspose(2, 3, strides=2, output_padding=1).output_padding == (1, 1)
 
 

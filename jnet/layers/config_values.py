@@ -20,7 +20,13 @@ def serialize_value(value, where: str = "value"):
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
     if isinstance(value, (list, tuple)):
-        return [serialize_value(v, where) for v in value]
+        # A tuple stays a tuple, as in Keras's configs (`get_config()["kernel_size"] == (3, 3)`);
+        # JSON writes both as arrays.
+        return (
+            type(value)(serialize_value(v, where) for v in value)
+            if isinstance(value, tuple)
+            else [serialize_value(v, where) for v in value]
+        )
     if isinstance(value, dict):
         return {str(k): serialize_value(v, where) for k, v in value.items()}
     if hasattr(value, "get_config"):

@@ -97,7 +97,6 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
         )
         self.trainable = trainable
         self.dtype = dtype
-        self.input_shape = None
         self.input_dim = None
         self.activity_regularizer = None
 
@@ -155,6 +154,15 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
     def output(self):
         graph = self._require_graph()
         return self._structure(list(graph.outputs))
+
+    @property
+    def input_shape(self):
+        """Shape of the input, batch axis included (None for unknown axes); a list when the model
+        has several (Keras's `Functional.input_shape`). None until the model knows its inputs."""
+        if self._graph is None:
+            return None
+        shapes = [tuple(t.shape) for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
 
     @property
     def output_shape(self):

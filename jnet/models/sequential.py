@@ -11,6 +11,12 @@ from jnet.models.functional import Graph, Input, InputLayer, assign_names
 from jnet.models.model import Model
 
 
+def _declared_shape(layer):
+    """The one-sample shape a layer declares with `input_shape=` (or `input_dim=`); None for a
+    model, whose `input_shape` is its graph's (batch axis included), not an argument."""
+    return None if isinstance(layer, Model) else layer.input_shape
+
+
 class Sequential(Model):
     """A stack of layers, each fed the previous one's output.
 
@@ -66,8 +72,8 @@ class Sequential(Model):
             raise ValueError(f"{self._label}.add: {layer._label} is already in this model")
         assign_names(self._layers + [layer], self._label)
         self._layers.append(layer)
-        if self._input is None and len(self._layers) == 1 and layer.input_shape is not None:
-            self._input = Input(shape=layer.input_shape)
+        if self._input is None and len(self._layers) == 1 and _declared_shape(layer) is not None:
+            self._input = Input(shape=_declared_shape(layer))
             self._output = self._input
         if self._output is not None:
             try:
@@ -89,8 +95,8 @@ class Sequential(Model):
     def _rebuild(self):
         self._graph = None
         self.built = False
-        if self._input is None and self._layers and self._layers[0].input_shape is not None:
-            self._input = Input(shape=self._layers[0].input_shape)
+        if self._input is None and self._layers and _declared_shape(self._layers[0]) is not None:
+            self._input = Input(shape=_declared_shape(self._layers[0]))
         if self._input is None:
             return
         x = self._input
@@ -135,7 +141,7 @@ class Sequential(Model):
         if (
             self._input is not None
             and self._input.node.layer.input_shape is None
-            and not (self._layers and self._layers[0].input_shape is not None)
+            and not (self._layers and _declared_shape(self._layers[0]) is not None)
         ):
             config["input"] = {
                 "batch_shape": list(self._input.shape),
