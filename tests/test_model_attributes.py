@@ -40,6 +40,8 @@ def compiled(k, weights=None, **kwargs):
 def trained():
     """The same model trained one epoch (two steps) by jnet and by Keras from jnet's weights."""
     jm = compiled(jnet)
+    # Keras numbers optimizer names per process ("adam_8" after other tests); jnet's is "adam".
+    keras.backend.clear_session()
     with jax.numpy_rank_promotion("allow"):
         km = compiled(keras, jm.get_weights())
         km.fit(X, Y, batch_size=2, epochs=1, shuffle=False, verbose=0)
