@@ -20,12 +20,13 @@ from jnet.layers.keras_attributes import building_scope
 from jnet.models import subclassed_inputs
 from jnet.models.functional import Graph, InputLayer
 from jnet.models.keras_attributes import ModelAttributesMixin
+from jnet.models.quantize_api import QuantizeMixin
 from jnet.models.saving import SavingMixin
 from jnet.models.step_api import KerasStepsMixin
 from jnet.models.training import TrainingMixin
 
 
-class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, Layer):
+class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, QuantizeMixin, Layer):
     """A model: a graph of layers (`jnet.Model(inputs, outputs)`) or a subclass with `call()`.
 
     Args:
@@ -479,70 +480,6 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
 
     reset_state = reset_states
 
-    # ---- quantization (Keras's Model.quantize; the layers' side is jnet.layers.quantization)
-
-    def quantize(self, mode=None, config=None, filters=None, **kwargs):
-        """Quantize the weights of every layer that supports it (Dense, EinsumDense, Embedding).
-
-        Args:
-            mode: `"int8"` (optional when `config` is given).
-            config: a `jnet.quantizers.Int8QuantizationConfig`.
-            filters: which layers: a regex searched in the layer's name, a list of regexes (any
-                matches), or a callable `layer -> bool`. None: all.
-
-        Layers without `quantize` are skipped; a subclass of a quantizable layer is skipped
-        with a warning (its call may differ), as in Keras. The model must be built; compile it
-        again before training.
-
-        Example:
-        ```python
-        model.quantize("int8")
-        model.quantize("int8", filters="dense")   # only layers whose name contains "dense"
-        ```
-        """
-        import re
-        import warnings
-
-        from jnet.quantizers import resolve_config
-
-        type_check = kwargs.pop("type_check", True)
-        if kwargs:
-            raise ValueError(f"{self._label}.quantize: unrecognized keyword arguments {sorted(kwargs)}")
-        if filters is not None and not isinstance(filters, (str, list, tuple)) and not callable(filters):
-            raise ValueError(
-                f"{self._label}.quantize: filters must be a regex string, a list of regex strings or a "
-                f"callable, got {type(filters).__name__}"
-            )
-        mode, config = resolve_config(mode, config, f"{self._label}.quantize")
-        self._require_built()
-
-        def wanted(layer):
-            if filters is None:
-                return True
-            if isinstance(filters, str):
-                return re.search(filters, layer.name) is not None
-            if isinstance(filters, (list, tuple)):
-                return any(re.search(p, layer.name) for p in filters)
-            return bool(filters(layer))
-
-        changed = False
-        for layer in _leaf_layers(self):
-            if not hasattr(layer, "quantize") or not wanted(layer):
-                continue
-            try:
-                layer.quantize(mode, type_check=type_check, config=config)
-                changed = True
-            except NotImplementedError as err:
-                warnings.warn(str(err), stacklevel=2)
-        if changed:
-            self._trainer = None  # the variables changed: training state is rebuilt on the next fit
-
-    def get_quantization_layer_structure(self, mode=None):
-        """The model's block structure for structure-aware quantization modes (Keras's hook for
-        GPTQ/AWQ, which jnet does not have): None unless a subclass overrides it."""
-        del mode
-        return None
-
     def summary(self, line_length=None, expand_nested=False, print_fn=None, **kwargs):
         """Print a Keras-like table of layers, output shapes and param counts."""
         from jnet.utils.summary import print_summary
@@ -626,23 +563,6 @@ class Model(ModelAttributesMixin, KerasStepsMixin, TrainingMixin, SavingMixin, L
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
-
-
-def _leaf_layers(model) -> list:
-    """Every layer inside `model` that holds no layers itself, each once, in tracking order."""
-    out, seen = [], {id(model)}
-
-    def visit(layer):
-        subs = layer._sublayers()
-        if not subs and layer is not model:
-            out.append(layer)
-        for sub in subs:
-            if id(sub) not in seen:
-                seen.add(id(sub))
-                visit(sub)
-
-    visit(model)
-    return out
 
 
 def _snake(name):
